@@ -1,0 +1,1 @@
+//! Configuration: the IOS dialect (first class) and TOML, with line numbers.

@@ -1,0 +1,81 @@
+//! Cryptography for IKEv1 (RFC 2409) and ESP (RFC 4303).
+//!
+//! Owned by the crypto work package. The signatures below are the contract the engine
+//! (`ike/`) and the data paths code against; implementations may add items but must
+//! keep these.
+
+pub mod cipher;
+pub mod dh;
+pub mod esp;
+pub mod kdf;
+pub mod prf;
+pub mod rng;
+
+pub use cipher::CipherAlg;
+pub use dh::{DhGroup, DhPrivate};
+pub use esp::{EspAuth, EspEncr, EspSa, EspTransform};
+pub use kdf::Phase1Keys;
+pub use prf::HashAlg;
+pub use rng::{OsRng, Rng, TestRng};
+
+/// Secret bytes: zeroized on drop, redacted in `Debug`.
+#[derive(Clone, PartialEq, Eq, zeroize::ZeroizeOnDrop)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Secret(bytes)
+    }
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Secret({} bytes)", self.0.len())
+    }
+}
+
+/// Constant-time equality for hashes and ICVs (length leak only).
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
+/// Errors of the crypto layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CryptoError {
+    /// A key of the wrong length for the algorithm.
+    KeyLength { expected: usize, got: usize },
+    /// Data not a multiple of the cipher block size.
+    NotBlockAligned,
+    /// A peer's DH public value outside 1 < y < p-1 or of the wrong length.
+    InvalidPublicValue,
+    /// ESP: ICV check failed.
+    Integrity,
+    /// ESP: malformed packet (too short, bad padding, bad lengths).
+    Malformed(&'static str),
+}
+
+impl std::fmt::Display for CryptoError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CryptoError::KeyLength { expected, got } => {
+                write!(f, "key length {got}, expected {expected}")
+            }
+            CryptoError::NotBlockAligned => f.write_str("data not a multiple of the block size"),
+            CryptoError::InvalidPublicValue => f.write_str("invalid Diffie-Hellman public value"),
+            CryptoError::Integrity => f.write_str("integrity check failed"),
+            CryptoError::Malformed(why) => write!(f, "malformed: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for CryptoError {}

@@ -1,0 +1,1 @@
+//! tokio glue: sockets, timers, control socket, signals, sd_notify.
