@@ -149,3 +149,11 @@ pub trait Dataplane: Send {
     /// Remove everything this instance created.
     fn shutdown(&mut self);
 }
+
+/// Open a data path of the given kind (probing what the kernel offers for `Kernel`).
+pub fn open(kind: DataplaneKind) -> Result<Box<dyn Dataplane>> {
+    match kind {
+        DataplaneKind::Kernel => Ok(Box::new(kernel::KernelDataplane::open()?)),
+        DataplaneKind::Userspace => Ok(Box::new(userspace::UserspaceDataplane::open()?)),
+    }
+}
