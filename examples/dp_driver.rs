@@ -54,13 +54,11 @@ fn main() {
         "kernel" => DataplaneKind::Kernel,
         _ => DataplaneKind::Userspace,
     };
-    let net = |s: &str| {
+    fn net<A: std::str::FromStr>(s: &str) -> (A, u8) {
         let (a, l) = s.split_once('/').expect("ADDR/LEN");
-        (
-            a.parse().expect("address"),
-            l.parse().expect("prefix length"),
-        )
-    };
+        let a = a.parse().ok().expect("address");
+        (a, l.parse().expect("prefix length"))
+    }
     let inner = if opt.get("inner").map(String::as_str) == Some("v4") {
         InnerFamily::V4
     } else {

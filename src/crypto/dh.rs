@@ -32,7 +32,7 @@ impl DhGroup {
         todo!()
     }
     /// Length of public values and of the shared secret in bytes (the prime's length).
-    pub fn len(self) -> usize {
+    pub fn value_len(self) -> usize {
         todo!()
     }
 }
@@ -62,11 +62,11 @@ impl DhPrivate {
     pub fn group(&self) -> DhGroup {
         self.group
     }
-    /// g^x mod p, left-padded to `group.len()` bytes (the KE payload body).
+    /// g^x mod p, left-padded to `group.value_len()` bytes (the KE payload body).
     pub fn public_value(&self) -> Vec<u8> {
         todo!()
     }
-    /// g^xy mod p, left-padded to `group.len()` bytes; rejects y outside 1 < y < p-1.
+    /// g^xy mod p, left-padded to `group.value_len()` bytes; rejects y outside 1 < y < p-1.
     pub fn complete(self, peer_public: &[u8]) -> Result<Secret, CryptoError> {
         let _ = peer_public;
         todo!()
