@@ -3,3 +3,11 @@
 pub mod control;
 pub mod notify;
 pub mod show;
+
+/// `--dataplane auto|kernel|userspace`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DataplaneChoice {
+    Auto,
+    Kernel,
+    Userspace,
+}

@@ -3,7 +3,7 @@
 //! `Instant::now()`, carry out its actions on sockets and the data path, serve the control
 //! socket, handle SIGTERM (clean teardown) and SIGHUP (reload).
 
-use super::{control, notify::sd_notify, show};
+use super::{control, notify::sd_notify, show, DataplaneChoice};
 use crate::config::Config;
 use crate::crypto::OsRng;
 use crate::dataplane::{self, Dataplane, DataplaneKind, Direction};
@@ -16,14 +16,6 @@ use tokio::net::UdpSocket;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-
-/// `--dataplane auto|kernel|userspace`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum DataplaneChoice {
-    Auto,
-    Kernel,
-    Userspace,
-}
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
