@@ -9,7 +9,7 @@
 #
 # --keep leaves the routers running until Enter is pressed (to try 'ikev1d show'
 # yourself: sudo ip netns exec ikt-demo-r2 ./target/release/ikev1d show ipsec
-# --socket /run/ikev1d-demo/r2.sock). Builds ikev1d (cargo build --release) when
+# --socket /run/ikev1d-demo.*/ikt-demo-r2.sock). Builds ikev1d (cargo build --release) when
 # needed. Namespaces: ikt-demo-r2, ikt-demo-r3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,53 +37,23 @@ if ! command -v cargo >/dev/null; then
 fi
 echo "== building ikev1d (cargo build --release)"
 cargo build --release -q
-bin=$PWD/target/release/ikev1d
-run=/run/ikev1d-demo
-mkdir -p $run
-
-pids=()
-cleanup() {
-    set +e
-    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-    ip netns del ikt-demo-r2 2>/dev/null
-    ip netns del ikt-demo-r3 2>/dev/null
-    rm -rf $run
-}
-trap cleanup EXIT
+IKT_RUN=$(mktemp -d /run/ikev1d-demo.XXXXXX)
+. scripts/lib.sh
+trap lib_cleanup EXIT
 
 echo "== two routers: R2 2001:db8::2 (eth0) <-> R3 2001:db8::3 (eth0)"
-ip netns add ikt-demo-r2
-ip netns add ikt-demo-r3
-ip link add ikt-demo-a netns ikt-demo-r2 type veth peer name ikt-demo-b netns ikt-demo-r3
-for r in 2 3; do
-    ns=ikt-demo-r$r
-    [ $r = 2 ] && dev=ikt-demo-a || dev=ikt-demo-b
-    ip -n $ns link set $dev name eth0
-    ip -n $ns addr add 2001:db8::$r/64 dev eth0 nodad
-    ip -n $ns link set eth0 up
-    ip -n $ns link set lo up
-done
+routers ikt-demo-r2 2001:db8::2 ikt-demo-r3 2001:db8::3 64
 
 for r in 2 3; do
     echo "== R$r: ikev1d run --config examples/r$r.conf"
-    sed 's/^/   | /' examples/r$r.conf | grep -v '^   | *$' | head -40
-    ip netns exec ikt-demo-r$r env RUST_LOG=ikev1d=debug "$bin" run --config examples/r$r.conf \
-        --socket $run/r$r.sock --dataplane "$dataplane" >$run/r$r.log 2>&1 &
-    pids+=($!)
+    grep -v '^ *$' examples/r$r.conf | sed 's/^/   | /'
+    start_ikev1d ikt-demo-r$r examples/r$r.conf "$IKT_RUN/r$r.log" --dataplane "$dataplane"
 done
 
 echo "== waiting for Tunnel23"
-up=
-for _ in $(seq 1 60); do
-    if ip netns exec ikt-demo-r2 "$bin" show ipsec --json --socket $run/r2.sock 2>/dev/null | grep -q '"spi"'; then
-        up=1; break
-    fi
-    sleep 0.5
-done
-if [ -z "$up" ]; then
+if ! wait_sa ikt-demo-r2 30; then
     echo "demo.sh: Tunnel23 did not come up; R2's log:" >&2
-    tail -40 $run/r2.log >&2
+    tail -40 "$IKT_RUN/r2.log" >&2
     exit 1
 fi
 sleep 0.5
@@ -94,11 +64,11 @@ echo "== R2# ping 192.168.23.3"
 ip netns exec ikt-demo-r2 ping -c 5 -i 0.2 -W 2 192.168.23.3
 
 echo "== R2# show crypto isakmp sa"
-ip netns exec ikt-demo-r2 "$bin" show isakmp --socket $run/r2.sock
+show ikt-demo-r2 isakmp
 echo "== R2# show crypto ipsec sa"
-ip netns exec ikt-demo-r2 "$bin" show ipsec --socket $run/r2.sock
+show ikt-demo-r2 ipsec
 echo "== R2 debug crypto isakmp (state changes)"
-grep -E "Old State|Tunnel23|SA " $run/r2.log | head -30 || true
+grep -E "Old State|Tunnel23|SA " "$IKT_RUN/r2.log" | head -30 || true
 
 if [ -n "$keep" ]; then
     read -r -p "Routers running; press Enter to tear down. " _ || true
