@@ -8,6 +8,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 t0=$EPOCHREALTIME
 cargo build --release --examples -q
+# the kernel path's #[ignore]d unit tests, run in the VM (dataplane::kernel::vm_tests)
+IKT_KTEST=$(cargo test --lib --no-run --message-format=json -q |
+    python3 -c 'import json,sys
+for l in sys.stdin:
+    m = json.loads(l)
+    if m.get("profile", {}).get("test") and m.get("executable"): print(m["executable"])')
+export IKT_KTEST
 DP=target/release/examples/dp_driver
 failed=0
 check() {

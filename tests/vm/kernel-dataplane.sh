@@ -172,5 +172,10 @@ check "two: distinct if_ids 23 and 24" bash -c \
 check "two: Tunnel24's driver quits, Tunnel23 unharmed" eval "quit two-a24 && no_link ikt-ka Tunnel24 && pings ikt-ka fe80::23:3 192.168.23.3 Tunnel23"
 check "two: quit cleans up" eval "quit_all two-a two-b two-c24 && clean && no_link ikt-kc Tunnel24"
 
+# 5. the unit tests that need this kernel, in a namespace of their own
+ip netns add ikt-ke; NETNS+=(ikt-ke); ip -n ikt-ke link set lo up
+check "vm_tests: interfaces, ALLOCSPI/UPDSA, expiry events, crash leftovers, socket options" \
+    ip netns exec ikt-ke "$IKT_KTEST" --ignored --test-threads=1 -q dataplane::kernel::vm_tests
+
 echo "scenarios took $(( (${EPOCHREALTIME/./} - ${t0/./}) / 1000 )) ms; uptime $(cut -d' ' -f1 /proc/uptime) s"
 exit $failed

@@ -21,6 +21,8 @@
 mod link;
 mod netlink;
 mod sys;
+#[cfg(test)]
+mod vm_tests;
 mod xfrm;
 
 pub use sys::{bypass_socket, enable_espinudp};
