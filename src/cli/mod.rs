@@ -1,5 +1,7 @@
 //! Command line: run / check / convert / show.
 
+mod check;
+mod convert;
 mod show;
 
 use clap::{Parser, Subcommand};
@@ -40,6 +42,16 @@ pub enum Command {
         #[arg(long)]
         passive: bool,
     },
+    /// Validate a configuration; errors as FILE:LINE: message, exit 1.
+    Check {
+        #[arg(long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Print a configuration (IOS dialect) as TOML.
+    Convert {
+        #[arg(long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
     /// Show SAs of the running daemon, like IOS `show crypto ... sa`.
     Show {
         #[command(subcommand)]
@@ -74,6 +86,8 @@ pub fn main() -> ExitCode {
             eprintln!("ikev1d: run is not implemented yet");
             ExitCode::FAILURE
         }
+        Command::Check { config } => check::run(&config),
+        Command::Convert { config } => convert::run(&config),
         Command::Show { what } => show::run(what),
     }
 }
