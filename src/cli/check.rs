@@ -27,15 +27,16 @@ pub fn run(path: &Path) -> ExitCode {
     let Some(config) = load_reporting(path) else {
         return ExitCode::FAILURE;
     };
-    let n =
-        |count: usize, what: &str| format!("{count} {what}{}", if count == 1 { "" } else { "s" });
+    let n = |count: usize, one: &str, many: &str| {
+        format!("{count} {}", if count == 1 { one } else { many })
+    };
     println!(
         "{}: OK ({}, {}, {}, {})",
         path.display(),
-        n(config.tunnels.len(), "tunnel"),
-        n(config.policies.len(), "isakmp policie"),
-        n(config.keys.len(), "key"),
-        n(config.warnings.len(), "warning"),
+        n(config.tunnels.len(), "tunnel", "tunnels"),
+        n(config.policies.len(), "isakmp policy", "isakmp policies"),
+        n(config.keys.len(), "key", "keys"),
+        n(config.warnings.len(), "warning", "warnings"),
     );
     ExitCode::SUCCESS
 }

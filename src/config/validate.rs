@@ -282,6 +282,7 @@ fn tunnels(c: &Config, d: &mut Diagnostics) {
                 format!("{name}: longer than a Linux interface name may be"),
             );
         }
+        addresses(t, d);
         let Some(profile) = &t.profile else {
             d.error(
                 t.line,
@@ -357,7 +358,6 @@ fn tunnels(c: &Config, d: &mut Diagnostics) {
                 }
             }
         }
-        addresses(t, d);
     }
 }
 
