@@ -258,7 +258,8 @@ impl Parser<'_> {
         self.mode = Mode::Global;
         // IOS prints an encryption type before the key once `password encryption aes`
         // is on; 0 is clear text.
-        if w.len() > 2 && (w[0] == "0" || w[0] == "6") && !w[1].eq_ignore_ascii_case("address") {
+        let is_type = w.len() > 2 && (w[0] == "0" || w[0] == "6");
+        if is_type && pick(w[1], &["address", "hostname"]).is_none() {
             if w[0] == "6" {
                 return Err(Bad::Error(
                     "crypto isakmp key 6: an encrypted key cannot be used; write the key in clear text"

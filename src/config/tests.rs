@@ -292,6 +292,23 @@ fn unresolvable_tunnel_source_names_its_line() {
 }
 
 #[test]
+fn resolve_interface_reads_the_system_interfaces() {
+    let lo = resolve_interface("lo").expect("every network namespace has lo");
+    assert!(lo.iter().all(|a| a.is_loopback()), "{lo:?}");
+    assert_eq!(resolve_interface("ikev1d-none0"), None);
+}
+
+#[test]
+fn a_key_named_like_an_encryption_type_is_a_key() {
+    let c = ok(&with_tunnel("crypto isakmp key 0 addr 192.0.2.1"));
+    assert_eq!(c.keys[0].key.as_bytes(), b"0");
+    assert_eq!(
+        (c.keys[0].address, c.keys[0].prefix_len),
+        (ip("192.0.2.1"), 32)
+    );
+}
+
+#[test]
 fn ipv4_example_reads_every_option() {
     let c = ok(IPV4);
     let p = &c.policies[0];
