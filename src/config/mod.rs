@@ -62,8 +62,9 @@ impl Config {
             Dialect::Ios => ios::parse(text, &mut d),
             Dialect::Toml => toml_dialect::parse(text, &mut d),
         };
-        // A file that does not parse says so once, not again for every missing item.
-        if d.errors.is_empty() || dialect == Dialect::Ios {
+        // Lines that do not parse are reported alone: validating what is left would add
+        // misleading follow-ups ("no tunnel source" after a bad `tunnel source` line).
+        if d.errors.is_empty() {
             validate::validate(&config, &mut d);
         }
         let (errors, warnings) = d.finish();

@@ -483,6 +483,15 @@ fn errors_name_their_line() {
 }
 
 #[test]
+fn the_unchanged_ios_seed_gets_one_error_naming_the_fix() {
+    let e = errors(&R2.replace("tunnel source eth0", "tunnel source Ethernet0/0"));
+    assert_eq!(
+        e,
+        ["t.conf:12: tunnel source `Ethernet0/0` is not a Linux interface name: name one (e.g. eth0) or give an address"]
+    );
+}
+
+#[test]
 fn incomplete_tunnels_are_errors() {
     let base = "crypto isakmp policy 10\n authentication pre-share\ncrypto isakmp key cisco address ipv6 2001:db8::3/128\n\
                 crypto ipsec transform-set TRA esp-aes esp-sha-hmac\ncrypto ipsec profile PRO\n set transform-set TRA\ninterface Tunnel23\n";
