@@ -1,5 +1,6 @@
 //! RFC 2409 key derivation for pre-shared keys: SKEYID, SKEYID_d/_a/_e, the phase 1
-//! encryption key (appendix B expansion), IVs, HASH_I/HASH_R and phase 2 KEYMAT.
+//! encryption key (appendix B expansion), IVs, HASH_I/HASH_R, the Quick Mode and
+//! Informational HASHes, and phase 2 KEYMAT.
 
 use super::{CipherAlg, HashAlg, Secret};
 
@@ -26,14 +27,46 @@ pub fn derive_phase1_psk(
     cky_i: &[u8; 8],
     cky_r: &[u8; 8],
 ) -> Phase1Keys {
-    let _ = (prf, cipher, psk, ni_b, nr_b, g_xy, cky_i, cky_r);
-    todo!()
+    let skeyid = Secret::new(prf.prf(psk, &[ni_b, nr_b]));
+    let derive = |prev: &[u8], n: u8| {
+        Secret::new(prf.prf(skeyid.as_bytes(), &[prev, g_xy, cky_i, cky_r, &[n]]))
+    };
+    let skeyid_d = derive(&[], 0);
+    let skeyid_a = derive(skeyid_d.as_bytes(), 1);
+    let skeyid_e = derive(skeyid_a.as_bytes(), 2);
+    let enc_key = encryption_key(prf, skeyid_e.as_bytes(), cipher.key_len());
+    Phase1Keys {
+        skeyid,
+        skeyid_d,
+        skeyid_a,
+        skeyid_e,
+        enc_key,
+    }
+}
+
+/// RFC 2409 appendix B: the leftmost bytes of SKEYID_e, or when it is too short
+/// (3DES or AES-256 with MD5/SHA-1), Ka = K1 | K2 | ... with K1 = prf(SKEYID_e, 0)
+/// and Kn = prf(SKEYID_e, Kn-1), truncated.
+fn encryption_key(prf: HashAlg, skeyid_e: &[u8], key_len: usize) -> Secret {
+    if skeyid_e.len() >= key_len {
+        return Secret::new(skeyid_e[..key_len].to_vec());
+    }
+    let mut ka = Vec::with_capacity(key_len + prf.output_len());
+    let mut k = prf.prf(skeyid_e, &[&[0]]);
+    while ka.len() < key_len {
+        ka.extend_from_slice(&k);
+        k = prf.prf(skeyid_e, &[&k]);
+    }
+    zeroize::Zeroize::zeroize(&mut k);
+    ka.truncate(key_len);
+    Secret::new(ka)
 }
 
 /// First phase 1 IV: hash(g^xi | g^xr) truncated to the block length.
 pub fn initial_iv(hash: HashAlg, cipher: CipherAlg, g_xi: &[u8], g_xr: &[u8]) -> Vec<u8> {
-    let _ = (hash, cipher, g_xi, g_xr);
-    todo!()
+    let mut iv = hash.hash(&[g_xi, g_xr]);
+    iv.truncate(cipher.block_len());
+    iv
 }
 
 /// IV of a phase 2 / Informational exchange: hash(last phase 1 CBC block | M-ID) truncated.
@@ -43,8 +76,9 @@ pub fn message_iv(
     last_p1_block: &[u8],
     message_id: u32,
 ) -> Vec<u8> {
-    let _ = (hash, cipher, last_p1_block, message_id);
-    todo!()
+    let mut iv = hash.hash(&[last_p1_block, &message_id.to_be_bytes()]);
+    iv.truncate(cipher.block_len());
+    iv
 }
 
 /// HASH_I = prf(SKEYID, g^xi | g^xr | CKY-I | CKY-R | SAi_b | IDii_b).
@@ -61,10 +95,39 @@ pub fn hash_phase1(
     sai_b: &[u8],
     id_b: &[u8],
 ) -> Vec<u8> {
-    let _ = (
-        prf, skeyid, g_x_own, g_x_other, cky_own, cky_other, sai_b, id_b,
-    );
-    todo!()
+    prf.prf(
+        skeyid,
+        &[g_x_own, g_x_other, cky_own, cky_other, sai_b, id_b],
+    )
+}
+
+/// Quick Mode HASH(1) = prf(SKEYID_a, M-ID | SA | Ni [| KE] [| IDci | IDcr]): `rest` is
+/// the message after the HASH payload, up to the last payload (not the padding).
+/// RFC 2409 section 5.7 computes the Informational HASH the same way.
+pub fn hash_qm1(prf: HashAlg, skeyid_a: &[u8], message_id: u32, rest: &[u8]) -> Vec<u8> {
+    prf.prf(skeyid_a, &[&message_id.to_be_bytes(), rest])
+}
+
+/// Quick Mode HASH(2) = prf(SKEYID_a, M-ID | Ni_b | SA | Nr [| KE] [| IDci | IDcr]).
+pub fn hash_qm2(
+    prf: HashAlg,
+    skeyid_a: &[u8],
+    message_id: u32,
+    ni_b: &[u8],
+    rest: &[u8],
+) -> Vec<u8> {
+    prf.prf(skeyid_a, &[&message_id.to_be_bytes(), ni_b, rest])
+}
+
+/// Quick Mode HASH(3) = prf(SKEYID_a, 0 | M-ID | Ni_b | Nr_b).
+pub fn hash_qm3(
+    prf: HashAlg,
+    skeyid_a: &[u8],
+    message_id: u32,
+    ni_b: &[u8],
+    nr_b: &[u8],
+) -> Vec<u8> {
+    prf.prf(skeyid_a, &[&[0], &message_id.to_be_bytes(), ni_b, nr_b])
 }
 
 /// KEYMAT = K1 | K2 | ... with K1 = prf(SKEYID_d, [g(qm)^xy |] protocol | SPI | Ni_b | Nr_b),
@@ -80,6 +143,16 @@ pub fn keymat(
     nr_b: &[u8],
     len: usize,
 ) -> Secret {
-    let _ = (prf, skeyid_d, g_qm_xy, protocol, spi, ni_b, nr_b, len);
-    todo!()
+    let g = g_qm_xy.unwrap_or(&[]);
+    let spi = spi.to_be_bytes();
+    let mut out = Vec::with_capacity(len + prf.output_len());
+    let mut k: Vec<u8> = Vec::new();
+    while out.len() < len {
+        // K1 has no previous block: `k` is empty on the first round.
+        k = prf.prf(skeyid_d, &[&k, g, &[protocol], &spi, ni_b, nr_b]);
+        out.extend_from_slice(&k);
+    }
+    zeroize::Zeroize::zeroize(&mut k);
+    out.truncate(len);
+    Secret::new(out)
 }
