@@ -4,7 +4,7 @@
 
 use super::{CryptoError, Rng, Secret};
 use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
-use crypto_bigint::{Odd, Uint};
+use crypto_bigint::{CtAssign, CtEq, Odd, Uint, Word};
 use std::sync::OnceLock;
 use zeroize::Zeroize;
 
@@ -119,14 +119,20 @@ impl DhPrivate {
 /// base^exponent mod p for `group`; the base is the generator 2 when `peer` is `None`.
 /// The time depends on the exponent's byte length, never on its value.
 fn modexp(group: DhGroup, peer: Option<&[u8]>, exponent: &[u8]) -> Result<Secret, CryptoError> {
-    // One set of Montgomery parameters per group, computed on first use.
+    // Per group, computed on first use: the Montgomery parameters and the powers of g.
     macro_rules! run {
         ($limbs:literal, $prime:ident) => {{
             static PARAMS: OnceLock<FixedMontyParams<$limbs>> = OnceLock::new();
+            static POWERS_OF_G: OnceLock<Vec<[Uint<$limbs>; 16]>> = OnceLock::new();
             let params = PARAMS.get_or_init(|| {
                 FixedMontyParams::new_vartime(Odd::<Uint<$limbs>>::from_be_hex($prime))
             });
-            modexp_fixed(params, peer, exponent)
+            let group = Modp {
+                params,
+                powers_of_g: &POWERS_OF_G,
+                exponent_bits: group.exponent_bits(),
+            };
+            group.modexp(peer, exponent)
         }};
     }
     match group {
@@ -139,42 +145,92 @@ fn modexp(group: DhGroup, peer: Option<&[u8]>, exponent: &[u8]) -> Result<Secret
     }
 }
 
-fn modexp_fixed<const LIMBS: usize>(
-    params: &FixedMontyParams<LIMBS>,
-    peer: Option<&[u8]>,
-    exponent: &[u8],
-) -> Result<Secret, CryptoError> {
-    let len = LIMBS * 8;
-    let base = match peer {
-        None => Uint::<LIMBS>::from_u8(2),
-        Some(y) => {
-            // RFC 2409 section 5 / RFC 2412: a public value is exactly the prime's length.
-            if y.len() != len {
-                return Err(CryptoError::InvalidPublicValue);
-            }
-            let y = Uint::<LIMBS>::from_be_slice(y);
-            // 0, 1 and p-1 (and anything >= p) would force g^xy into {0, 1, p-1}
-            // (small-subgroup confinement); public values are public, so vartime is fine.
-            let p_minus_1 = params.modulus().get().wrapping_sub(&Uint::ONE);
-            if y <= Uint::ONE || y >= p_minus_1 {
-                return Err(CryptoError::InvalidPublicValue);
-            }
-            y
+/// One group at its fixed size (`LIMBS` 64-bit words, the prime's length).
+struct Modp<const LIMBS: usize> {
+    params: &'static FixedMontyParams<LIMBS>,
+    /// `[i][j]` = g^(j * 16^i) in Montgomery form, for our `exponent_bits / 4` windows.
+    powers_of_g: &'static OnceLock<Vec<[Uint<LIMBS>; 16]>>,
+    exponent_bits: usize,
+}
+
+impl<const LIMBS: usize> Modp<LIMBS> {
+    fn modexp(&self, peer: Option<&[u8]>, exponent: &[u8]) -> Result<Secret, CryptoError> {
+        let len = LIMBS * 8;
+        let mut padded = vec![0u8; len];
+        padded[len - exponent.len()..].copy_from_slice(exponent);
+        let mut x = Uint::<LIMBS>::from_be_slice(&padded);
+        padded.zeroize();
+        let bits = 8 * exponent.len();
+        let mut result = match peer {
+            // g^x with our own short exponents: the fixed-base table makes this one
+            // multiplication per 4 exponent bits and no squarings (about 5x faster).
+            None if bits <= self.exponent_bits => self.pow_g(&x),
+            None => self.pow(&Uint::from_u8(2), &x, bits),
+            Some(y) => self.pow(&self.validate(y)?, &x, bits),
+        };
+        x.as_mut_words().zeroize();
+        let out = result.to_be_bytes().as_slice().to_vec();
+        result.as_mut_words().zeroize();
+        Ok(Secret::new(out))
+    }
+
+    /// A peer's public value: exactly the prime's length (RFC 2409 section 5, RFC 2412)
+    /// and 1 < y < p-1, since 0, 1 and p-1 (or anything >= p) would confine g^xy to
+    /// {0, 1, p-1}. Public values are public, so the comparisons may be vartime.
+    fn validate(&self, y: &[u8]) -> Result<Uint<LIMBS>, CryptoError> {
+        if y.len() != LIMBS * 8 {
+            return Err(CryptoError::InvalidPublicValue);
         }
-    };
-    let mut padded = vec![0u8; len];
-    padded[len - exponent.len()..].copy_from_slice(exponent);
-    let mut x = Uint::<LIMBS>::from_be_slice(&padded);
-    padded.zeroize();
-    // Square-and-multiply over a fixed window count with constant-time table lookups:
-    // only `exponent.len()` shows in the timing.
-    let mut result = FixedMontyForm::new(&base, params)
-        .pow_bounded_exp(&x, 8 * exponent.len() as u32)
-        .retrieve();
-    x.as_mut_words().zeroize();
-    let out = result.to_be_bytes().as_slice().to_vec();
-    result.as_mut_words().zeroize();
-    Ok(Secret::new(out))
+        let y = Uint::<LIMBS>::from_be_slice(y);
+        let p_minus_1 = self.params.modulus().get().wrapping_sub(&Uint::ONE);
+        if y <= Uint::ONE || y >= p_minus_1 {
+            return Err(CryptoError::InvalidPublicValue);
+        }
+        Ok(y)
+    }
+
+    /// base^x over `bits` exponent bits: fixed-window square-and-multiply with
+    /// constant-time table lookups, so only `bits` shows in the timing.
+    fn pow(&self, base: &Uint<LIMBS>, x: &Uint<LIMBS>, bits: usize) -> Uint<LIMBS> {
+        FixedMontyForm::new(base, self.params)
+            .pow_amm_bounded_exp(x, bits as u32)
+            .retrieve()
+    }
+
+    /// g^x for x below 2^exponent_bits: the product over every 4-bit window i of
+    /// g^(digit_i * 16^i), each factor picked by scanning the whole row in constant time.
+    fn pow_g(&self, x: &Uint<LIMBS>) -> Uint<LIMBS> {
+        let rows = self.powers_of_g.get_or_init(|| self.powers_of_g_table());
+        let mut acc = FixedMontyForm::one(self.params);
+        let mut factor = Uint::<LIMBS>::ZERO;
+        for (i, row) in rows.iter().enumerate() {
+            let digit = (x.as_words()[i / 16] >> ((i % 16) * 4)) & 0xf;
+            factor = row[0];
+            for (j, power) in row.iter().enumerate().skip(1) {
+                factor.ct_assign(power, (j as Word).ct_eq(&digit));
+            }
+            acc = acc * FixedMontyForm::from_montgomery(factor, self.params);
+        }
+        factor.as_mut_words().zeroize();
+        acc.retrieve()
+    }
+
+    fn powers_of_g_table(&self) -> Vec<[Uint<LIMBS>; 16]> {
+        let one = FixedMontyForm::one(self.params);
+        let mut g_16_i = FixedMontyForm::new(&Uint::from_u8(2), self.params);
+        let mut rows = Vec::with_capacity(self.exponent_bits / 4);
+        for _ in 0..self.exponent_bits / 4 {
+            let mut row = [*one.as_montgomery(); 16];
+            let mut power = one;
+            for entry in row.iter_mut().skip(1) {
+                power = power * g_16_i;
+                *entry = *power.as_montgomery();
+            }
+            rows.push(row);
+            g_16_i = g_16_i.square().square().square().square();
+        }
+        rows
+    }
 }
 
 // The primes, in hex, as RFC 2409 section 6 and RFC 3526 define them:
@@ -324,6 +380,24 @@ mod tests {
                  b6683dc87592e4c3b85c0c0098df8d6b6a1095fae2856baed5f172045cb9e96f"
             )
         );
+    }
+
+    /// The fixed-base table (our g^x) and the generic exponentiation (used on peer values,
+    /// here on y = 2) agree, for short and for longer-than-usual exponents.
+    #[test]
+    fn fixed_base_and_generic_exponentiation_agree() {
+        let mut rng = TestRng::new(6);
+        for g in DhGroup::ALL {
+            let mut two = vec![0; g.value_len()];
+            two[g.value_len() - 1] = 2;
+            for len in [1, g.exponent_bits() / 8, g.exponent_bits() / 8 + 5] {
+                let mut x = vec![0; len];
+                rng.fill(&mut x);
+                let fixed = DhPrivate::from_exponent(g, &x).public_value();
+                let generic = DhPrivate::from_exponent(g, &x).complete(&two).unwrap();
+                assert_eq!(fixed, generic.as_bytes(), "{g:?} {len}");
+            }
+        }
     }
 
     #[test]
