@@ -209,7 +209,7 @@ impl<const LIMBS: usize> Modp<LIMBS> {
             for (j, power) in row.iter().enumerate().skip(1) {
                 factor.ct_assign(power, (j as Word).ct_eq(&digit));
             }
-            acc = acc * FixedMontyForm::from_montgomery(factor, self.params);
+            acc *= FixedMontyForm::from_montgomery(factor, self.params);
         }
         factor.as_mut_words().zeroize();
         acc.retrieve()
@@ -223,7 +223,7 @@ impl<const LIMBS: usize> Modp<LIMBS> {
             let mut row = [*one.as_montgomery(); 16];
             let mut power = one;
             for entry in row.iter_mut().skip(1) {
-                power = power * g_16_i;
+                power *= g_16_i;
                 *entry = *power.as_montgomery();
             }
             rows.push(row);

@@ -303,3 +303,220 @@ impl EspSa {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all_transforms() -> impl Iterator<Item = EspTransform> {
+        EspEncr::ALL.into_iter().flat_map(|encr| {
+            EspAuth::ALL
+                .into_iter()
+                .map(move |auth| EspTransform { encr, auth })
+        })
+    }
+
+    fn sa(t: EspTransform) -> EspSa {
+        let enc: Vec<u8> = (0..t.encr.key_len() as u8).collect();
+        let auth: Vec<u8> = (100..100 + t.auth.key_len() as u8).collect();
+        EspSa::new(0x1234_5678, t, &enc, &auth).unwrap()
+    }
+
+    /// Seals `payload` into a fresh buffer; returns the buffer truncated to the packet.
+    fn seal(sa: &EspSa, seq: u32, payload: &[u8]) -> Vec<u8> {
+        let mut buf = vec![0u8; sa.header_len() + payload.len() + sa.max_trailer_len()];
+        buf[sa.header_len()..sa.header_len() + payload.len()].copy_from_slice(payload);
+        let iv = vec![0x3c; sa.transform.encr.block_len()];
+        let len = sa.seal(seq, &iv, 4, &mut buf, payload.len()).unwrap();
+        buf.truncate(len);
+        buf
+    }
+
+    #[test]
+    fn esp_sa_is_send_and_sync() {
+        fn shared<T: Send + Sync>() {}
+        shared::<EspSa>();
+    }
+
+    #[test]
+    fn ids_and_names() {
+        for e in EspEncr::ALL {
+            assert_eq!(
+                EspEncr::from_transform_id(e.transform_id(), e.key_length_attr()),
+                Some(e)
+            );
+        }
+        assert_eq!(
+            EspEncr::from_transform_id(12, None),
+            Some(EspEncr::Aes(128))
+        );
+        assert_eq!(EspEncr::from_transform_id(12, Some(512)), None);
+        assert_eq!(EspEncr::from_transform_id(11, None), None, "ESP_NULL");
+        for a in EspAuth::ALL {
+            assert_eq!(EspAuth::from_attr_id(a.attr_id()), Some(a));
+        }
+        assert_eq!(EspAuth::from_attr_id(3), None, "DES-MAC");
+        assert_eq!(EspEncr::Aes(256).ios_name(), "esp-aes 256");
+        assert_eq!(EspEncr::Aes(128).ios_name(), "esp-aes");
+        assert_eq!(EspEncr::TripleDes.xfrm_name(), "cbc(des3_ede)");
+        assert_eq!(EspAuth::HmacSha1.xfrm_name(), "hmac(sha1)");
+        assert_eq!(EspAuth::HmacSha256.icv_len(), 16);
+        let t = EspTransform {
+            encr: EspEncr::Aes(256),
+            auth: EspAuth::HmacSha256,
+        };
+        assert_eq!(t.keymat_len(), 64);
+    }
+
+    #[test]
+    fn seal_then_open_round_trips_every_transform_and_length() {
+        for t in all_transforms() {
+            let sa = sa(t);
+            for len in [0, 1, 13, 14, 15, 16, 17, 100, 1400] {
+                let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
+                let mut packet = seal(&sa, 7, &payload);
+                assert_eq!(packet[..4], 0x1234_5678u32.to_be_bytes());
+                assert_eq!(packet[4..8], 7u32.to_be_bytes());
+                let encrypted = packet.len() - sa.header_len() - t.auth.icv_len();
+                assert_eq!(encrypted % t.encr.block_len(), 0, "{t:?} {len}");
+                assert!(encrypted < len + 2 + t.encr.block_len());
+                assert!(packet.len() <= sa.header_len() + len + sa.max_trailer_len());
+                let opened = sa.open(&mut packet).unwrap();
+                assert_eq!(opened.seq, 7);
+                assert_eq!(opened.next_header, 4);
+                assert_eq!(packet[opened.payload], payload[..], "{t:?} {len}");
+            }
+        }
+    }
+
+    #[test]
+    fn any_flipped_bit_fails_the_icv() {
+        for t in all_transforms() {
+            let sa = sa(t);
+            let packet = seal(&sa, 1, b"a datagram of some length");
+            for byte in 0..packet.len() {
+                let mut bad = packet.clone();
+                bad[byte] ^= 0x10;
+                let err = sa.open(&mut bad).unwrap_err();
+                let expected = if byte < 4 {
+                    CryptoError::Malformed("ESP packet for another SPI")
+                } else {
+                    CryptoError::Integrity
+                };
+                assert_eq!(err, expected, "{t:?} byte {byte}");
+                // Nothing was decrypted: the buffer is as received.
+                let mut received = packet.clone();
+                received[byte] ^= 0x10;
+                assert_eq!(bad, received);
+            }
+        }
+    }
+
+    #[test]
+    fn another_key_fails_the_icv() {
+        let t = EspTransform {
+            encr: EspEncr::Aes(128),
+            auth: EspAuth::HmacSha1,
+        };
+        let mut packet = seal(&sa(t), 1, b"ping");
+        let other = EspSa::new(0x1234_5678, t, &[0; 16], &[0; 20]).unwrap();
+        assert_eq!(other.open(&mut packet), Err(CryptoError::Integrity));
+    }
+
+    #[test]
+    fn truncated_and_misaligned_packets_are_malformed() {
+        let t = EspTransform {
+            encr: EspEncr::TripleDes,
+            auth: EspAuth::HmacMd5,
+        };
+        let sa = sa(t);
+        let packet = seal(&sa, 1, b"0123456789");
+        for len in 0..packet.len() {
+            let mut short = packet[..len].to_vec();
+            assert!(sa.open(&mut short).is_err(), "{len} bytes");
+        }
+    }
+
+    /// Authentic packets whose padding is not 1, 2, 3, ... or whose pad length is too
+    /// large are rejected after decryption (RFC 4303 section 2.4).
+    #[test]
+    fn bad_padding_is_rejected() {
+        let t = EspTransform {
+            encr: EspEncr::Aes(128),
+            auth: EspAuth::HmacSha256,
+        };
+        let sa = sa(t);
+        let enc: Vec<u8> = (0..16).collect();
+        let auth: Vec<u8> = (100..132).collect();
+        let build = |trailer: &[u8]| {
+            // 12 payload bytes + 4-byte trailer: one block.
+            let iv = [9u8; 16];
+            let mut plain = [&[0xee; 12][..], trailer].concat();
+            CipherAlg::Aes(128).encrypt(&enc, &iv, &mut plain).unwrap();
+            let mut packet = [
+                &0x1234_5678u32.to_be_bytes()[..],
+                &[0, 0, 0, 1],
+                &iv,
+                &plain,
+            ]
+            .concat();
+            let mut icv = [0u8; 16];
+            HmacKey::new(HashAlg::Sha256, &auth).mac_into(&[&packet], &mut icv);
+            packet.extend_from_slice(&icv);
+            packet
+        };
+        let good = sa.open(&mut build(&[1, 2, 2, 41])).unwrap();
+        assert_eq!(good.payload.len(), 12);
+        assert_eq!(good.next_header, 41);
+        assert_eq!(
+            sa.open(&mut build(&[1, 3, 2, 41])),
+            Err(CryptoError::Malformed(
+                "ESP padding bytes are not 1, 2, 3, ..."
+            ))
+        );
+        assert_eq!(
+            sa.open(&mut build(&[0, 0, 200, 41])),
+            Err(CryptoError::Malformed("ESP pad length exceeds the payload"))
+        );
+    }
+
+    #[test]
+    fn seal_rejects_small_buffers_and_bad_ivs() {
+        let sa = sa(EspTransform {
+            encr: EspEncr::Des,
+            auth: EspAuth::HmacSha1,
+        });
+        let mut buf = vec![0u8; sa.header_len() + 10 + sa.max_trailer_len()];
+        assert!(sa.seal(1, &[0; 16], 4, &mut buf, 10).is_err());
+        // 10 + 2 -> 16 bytes encrypted + 12 ICV: one byte short.
+        let mut short = vec![0u8; sa.header_len() + 16 + 12 - 1];
+        assert!(sa.seal(1, &[0; 8], 4, &mut short, 10).is_err());
+        assert_eq!(sa.seal(1, &[0; 8], 4, &mut buf, 10), Ok(16 + 16 + 12));
+    }
+
+    #[test]
+    fn wrong_key_lengths_are_rejected() {
+        let t = EspTransform {
+            encr: EspEncr::Aes(192),
+            auth: EspAuth::HmacSha256,
+        };
+        assert_eq!(
+            EspSa::new(1, t, &[0; 16], &[0; 32]).unwrap_err(),
+            CryptoError::KeyLength {
+                expected: 24,
+                got: 16
+            }
+        );
+        assert_eq!(
+            EspSa::new(1, t, &[0; 24], &[0; 20]).unwrap_err(),
+            CryptoError::KeyLength {
+                expected: 32,
+                got: 20
+            }
+        );
+        assert_eq!(
+            format!("{:?}", sa(t)),
+            "EspSa(spi=0x12345678, EspTransform { encr: Aes(192), auth: HmacSha256 })"
+        );
+    }
+}

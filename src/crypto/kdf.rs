@@ -156,3 +156,86 @@ pub fn keymat(
     out.truncate(len);
     Secret::new(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::unhex;
+
+    const NI: [u8; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+
+    fn nr() -> Vec<u8> {
+        (16..40).collect()
+    }
+
+    /// RFC 2409 appendix B: MD5's 16-byte SKEYID_e is too short for a 24-byte 3DES key,
+    /// so Ka = K1 | K2 truncated, K1 = prf(SKEYID_e, 0), K2 = prf(SKEYID_e, K1).
+    /// Expected values from Python's `hmac` module.
+    #[test]
+    fn appendix_b_expands_short_skeyid_e() {
+        let keys = derive_phase1_psk(
+            HashAlg::Md5,
+            CipherAlg::TripleDes,
+            b"cisco",
+            &NI,
+            &nr(),
+            &[0xa5; 96],
+            &[1, 2, 3, 4, 5, 6, 7, 8],
+            &[0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18],
+        );
+        assert_eq!(
+            keys.skeyid_e.as_bytes(),
+            unhex("080c00ead8e2b84319b5e6d96d53ac10")
+        );
+        assert_eq!(
+            keys.enc_key.as_bytes(),
+            unhex("b89ef77859c33041cb2206d37593fb12136ba828f53bf199")
+        );
+        // Long enough: the leftmost bytes (DES takes 8 of SHA-1's 20).
+        assert_eq!(
+            encryption_key(HashAlg::Sha1, &[9; 20], 8).as_bytes(),
+            [9; 8]
+        );
+        // AES-256 with SHA-1 needs two rounds too.
+        let e = [3u8; 20];
+        let k1 = HashAlg::Sha1.prf(&e, &[&[0]]);
+        let k2 = HashAlg::Sha1.prf(&e, &[&k1]);
+        assert_eq!(
+            encryption_key(HashAlg::Sha1, &e, 32).as_bytes(),
+            [&k1[..], &k2[..12]].concat()
+        );
+    }
+
+    /// KEYMAT expanded over four SHA-1 blocks, with a PFS g^xy (Python `hmac`).
+    #[test]
+    fn keymat_expands_with_pfs() {
+        let km = keymat(
+            HashAlg::Sha1,
+            &(0..20).collect::<Vec<u8>>(),
+            Some(&[7; 128]),
+            3,
+            0xc0ffee01,
+            &NI,
+            &nr(),
+            64,
+        );
+        assert_eq!(
+            km.as_bytes(),
+            unhex(
+                "9dbbac567d975fedffbdaf6f841fd515aaa933dd045cd4654e341f7fdd93efee\
+                 2d841683161cb5931ce1ffb1c3b429ef08e0006226090dbfd462b447892bb3cc"
+            )
+        );
+        let short = keymat(HashAlg::Sha1, &[1; 20], None, 3, 1, &NI, &NI, 12);
+        let full = keymat(HashAlg::Sha1, &[1; 20], None, 3, 1, &NI, &NI, 40);
+        assert_eq!(short.as_bytes(), &full.as_bytes()[..12]);
+    }
+
+    #[test]
+    fn ivs_are_truncated_hashes() {
+        let iv = initial_iv(HashAlg::Sha256, CipherAlg::Aes(256), b"gxi", b"gxr");
+        assert_eq!(iv, HashAlg::Sha256.hash(&[b"gxigxr"])[..16]);
+        let iv = message_iv(HashAlg::Md5, CipherAlg::Des, &[1; 8], 0x01020304);
+        assert_eq!(iv, HashAlg::Md5.hash(&[&[1; 8], &[1, 2, 3, 4]])[..8]);
+    }
+}
