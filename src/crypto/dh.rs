@@ -4,7 +4,10 @@
 
 use super::{CryptoError, Rng, Secret};
 use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
-use crypto_bigint::{CtAssign, CtEq, Odd, Uint, Word};
+use crypto_bigint::{CtAssign, CtEq, Odd, Uint, Word, U1024, U1536, U2048, U3072, U4096, U768};
+
+/// 4-bit exponent digits per machine word (the fixed-base table's windows).
+const DIGITS_PER_WORD: usize = Word::BITS as usize / 4;
 use std::sync::OnceLock;
 use zeroize::Zeroize;
 
@@ -121,12 +124,12 @@ impl DhPrivate {
 fn modexp(group: DhGroup, peer: Option<&[u8]>, exponent: &[u8]) -> Result<Secret, CryptoError> {
     // Per group, computed on first use: the Montgomery parameters and the powers of g.
     macro_rules! run {
-        ($limbs:literal, $prime:ident) => {{
-            static PARAMS: OnceLock<FixedMontyParams<$limbs>> = OnceLock::new();
-            static POWERS_OF_G: OnceLock<Vec<[Uint<$limbs>; 16]>> = OnceLock::new();
-            let params = PARAMS.get_or_init(|| {
-                FixedMontyParams::new_vartime(Odd::<Uint<$limbs>>::from_be_hex($prime))
-            });
+        ($uint:ty, $prime:ident) => {{
+            const LIMBS: usize = <$uint>::LIMBS;
+            static PARAMS: OnceLock<FixedMontyParams<LIMBS>> = OnceLock::new();
+            static POWERS_OF_G: OnceLock<Vec<[Uint<LIMBS>; 16]>> = OnceLock::new();
+            let params = PARAMS
+                .get_or_init(|| FixedMontyParams::new_vartime(Odd::<$uint>::from_be_hex($prime)));
             let group = Modp {
                 params,
                 powers_of_g: &POWERS_OF_G,
@@ -136,16 +139,16 @@ fn modexp(group: DhGroup, peer: Option<&[u8]>, exponent: &[u8]) -> Result<Secret
         }};
     }
     match group {
-        DhGroup::Modp768 => run!(12, MODP768),
-        DhGroup::Modp1024 => run!(16, MODP1024),
-        DhGroup::Modp1536 => run!(24, MODP1536),
-        DhGroup::Modp2048 => run!(32, MODP2048),
-        DhGroup::Modp3072 => run!(48, MODP3072),
-        DhGroup::Modp4096 => run!(64, MODP4096),
+        DhGroup::Modp768 => run!(U768, MODP768),
+        DhGroup::Modp1024 => run!(U1024, MODP1024),
+        DhGroup::Modp1536 => run!(U1536, MODP1536),
+        DhGroup::Modp2048 => run!(U2048, MODP2048),
+        DhGroup::Modp3072 => run!(U3072, MODP3072),
+        DhGroup::Modp4096 => run!(U4096, MODP4096),
     }
 }
 
-/// One group at its fixed size (`LIMBS` 64-bit words, the prime's length).
+/// One group at its fixed size (`LIMBS` words, the prime's length).
 struct Modp<const LIMBS: usize> {
     params: &'static FixedMontyParams<LIMBS>,
     /// `[i][j]` = g^(j * 16^i) in Montgomery form, for our `exponent_bits / 4` windows.
@@ -155,7 +158,7 @@ struct Modp<const LIMBS: usize> {
 
 impl<const LIMBS: usize> Modp<LIMBS> {
     fn modexp(&self, peer: Option<&[u8]>, exponent: &[u8]) -> Result<Secret, CryptoError> {
-        let len = LIMBS * 8;
+        let len = Uint::<LIMBS>::BYTES;
         let mut padded = vec![0u8; len];
         padded[len - exponent.len()..].copy_from_slice(exponent);
         let mut x = Uint::<LIMBS>::from_be_slice(&padded);
@@ -178,7 +181,7 @@ impl<const LIMBS: usize> Modp<LIMBS> {
     /// and 1 < y < p-1, since 0, 1 and p-1 (or anything >= p) would confine g^xy to
     /// {0, 1, p-1}. Public values are public, so the comparisons may be vartime.
     fn validate(&self, y: &[u8]) -> Result<Uint<LIMBS>, CryptoError> {
-        if y.len() != LIMBS * 8 {
+        if y.len() != Uint::<LIMBS>::BYTES {
             return Err(CryptoError::InvalidPublicValue);
         }
         let y = Uint::<LIMBS>::from_be_slice(y);
@@ -204,7 +207,7 @@ impl<const LIMBS: usize> Modp<LIMBS> {
         let mut acc = FixedMontyForm::one(self.params);
         let mut factor = Uint::<LIMBS>::ZERO;
         for (i, row) in rows.iter().enumerate() {
-            let digit = (x.as_words()[i / 16] >> ((i % 16) * 4)) & 0xf;
+            let digit = (x.as_words()[i / DIGITS_PER_WORD] >> ((i % DIGITS_PER_WORD) * 4)) & 0xf;
             factor = row[0];
             for (j, power) in row.iter().enumerate().skip(1) {
                 factor.ct_assign(power, (j as Word).ct_eq(&digit));

@@ -227,6 +227,11 @@ impl EspSa {
         if iv.len() != block {
             return Err(CryptoError::Malformed("IV is not one cipher block"));
         }
+        if payload_len > buf.len() {
+            return Err(CryptoError::Malformed(
+                "buffer too small for the ESP trailer",
+            ));
+        }
         // RFC 4303 section 2.4: payload | padding | pad length | next header fills whole
         // cipher blocks (8 or 16 bytes, so also the required 4-byte alignment).
         let pad = (block - (payload_len + PAD_LEN_NEXT_HEADER) % block) % block;
@@ -492,6 +497,7 @@ mod tests {
         let mut short = vec![0u8; sa.header_len() + 16 + 12 - 1];
         assert!(sa.seal(1, &[0; 8], 4, &mut short, 10).is_err());
         assert_eq!(sa.seal(1, &[0; 8], 4, &mut buf, 10), Ok(16 + 16 + 12));
+        assert!(sa.seal(1, &[0; 8], 4, &mut buf, usize::MAX).is_err());
     }
 
     #[test]
