@@ -1,0 +1,1 @@
+//! Tests on the real strongSwan captures and mutation tests.
