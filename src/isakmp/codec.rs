@@ -121,7 +121,10 @@ impl<'a> Reader<'a> {
         let len = usize::from(self.take_u16(TRUNCATED)?);
         if len < 4 {
             // A zero length would otherwise make a payload walker spin in place.
-            return Err(fail(start + 2, "payload length below the 4-byte generic header"));
+            return Err(fail(
+                start + 2,
+                "payload length below the 4-byte generic header",
+            ));
         }
         let body = self
             .sub(len - 4, Some(ty), TRUNCATED)
@@ -195,7 +198,9 @@ mod tests {
     #[test]
     fn payload_length_is_patched() {
         let mut out = vec![0xee];
-        put_payload(&mut out, PayloadType::NONCE, |o| o.extend_from_slice(&[9; 5]));
+        put_payload(&mut out, PayloadType::NONCE, |o| {
+            o.extend_from_slice(&[9; 5])
+        });
         // next payload, RESERVED, length 9 (4 header + 5 body), body
         assert_eq!(out, [0xee, 10, 0, 0, 9, 9, 9, 9, 9, 9]);
     }

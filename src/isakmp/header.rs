@@ -156,16 +156,25 @@ mod tests {
         let mut v2 = out.clone();
         v2[17] = 0x20;
         let e = Header::decode(&v2).unwrap_err();
-        assert_eq!((e.offset, e.reason), (17, "unsupported major version (only IKEv1, 1.x)"));
+        assert_eq!(
+            (e.offset, e.reason),
+            (17, "unsupported major version (only IKEv1, 1.x)")
+        );
         let mut minor = out.clone();
         minor[17] = 0x11;
         assert_eq!(Header::decode(&minor).unwrap().version, 0x11);
         let mut short = out.clone();
         short[27] = 27;
-        assert_eq!(Header::decode(&short).unwrap_err().reason, "length field below the 28-byte header");
+        assert_eq!(
+            Header::decode(&short).unwrap_err().reason,
+            "length field below the 28-byte header"
+        );
         let mut long = out.clone();
         long[27] = 29;
-        assert_eq!(Header::decode(&long).unwrap_err().reason, "length field beyond the datagram");
+        assert_eq!(
+            Header::decode(&long).unwrap_err().reason,
+            "length field beyond the datagram"
+        );
         long.push(0);
         assert!(Header::decode(&long).is_ok());
     }

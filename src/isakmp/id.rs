@@ -136,7 +136,10 @@ mod tests {
 
         let host = IdPayload::address("2001:db8::2".parse().unwrap());
         assert_eq!(host.id_type, IdType::ID_IPV6_ADDR);
-        assert_eq!(host.to_subnet(), Some(("2001:db8::2".parse().unwrap(), 128)));
+        assert_eq!(
+            host.to_subnet(),
+            Some(("2001:db8::2".parse().unwrap(), 128))
+        );
 
         let holes = IdPayload {
             data: vec![192, 0, 2, 0, 255, 0, 255, 0],

@@ -31,9 +31,7 @@ mod sa;
 mod tests;
 
 pub use consts::*;
-pub use header::{
-    Header, FLAG_AUTH_ONLY, FLAG_COMMIT, FLAG_ENCRYPTION, HEADER_LEN, VERSION_IKEV1,
-};
+pub use header::{Header, FLAG_AUTH_ONLY, FLAG_COMMIT, FLAG_ENCRYPTION, HEADER_LEN, VERSION_IKEV1};
 pub use id::IdPayload;
 pub use message::{encode_message, set_message_length, Message};
 pub use payload::{

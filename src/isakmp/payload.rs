@@ -241,11 +241,7 @@ pub fn decode_payloads(first: PayloadType, body: &[u8]) -> Result<Vec<RawPayload
 
 /// [`decode_payloads`] over `buf`, which starts at offset `base` of the caller's
 /// buffer.
-pub(crate) fn decode_chain(
-    first: PayloadType,
-    buf: &[u8],
-    base: usize,
-) -> Result<Vec<RawPayload>> {
+pub(crate) fn decode_chain(first: PayloadType, buf: &[u8], base: usize) -> Result<Vec<RawPayload>> {
     let mut r = Reader::new(buf, base, None);
     let mut payloads = Vec::new();
     let mut next = first;
@@ -448,9 +444,16 @@ mod tests {
             err(PayloadType::TRANSFORM, &nonce).reason,
             "proposal or transform payload outside an SA payload"
         );
-        assert_eq!(err(PayloadType::ID, &[0, 0, 0, 7, 5, 0, 0]).payload_type, Some(PayloadType::ID));
         assert_eq!(
-            err(PayloadType::NOTIFY, &[0, 0, 0, 12, 0, 0, 0, 1, 1, 16, 0x60, 2]).reason,
+            err(PayloadType::ID, &[0, 0, 0, 7, 5, 0, 0]).payload_type,
+            Some(PayloadType::ID)
+        );
+        assert_eq!(
+            err(
+                PayloadType::NOTIFY,
+                &[0, 0, 0, 12, 0, 0, 0, 1, 1, 16, 0x60, 2]
+            )
+            .reason,
             "SPI size beyond the notify payload"
         );
         // Delete: 3 SPIs of 4 bytes announced, 8 bytes present; size 0 with a count.
@@ -460,6 +463,9 @@ mod tests {
             "number of SPIs times SPI size disagrees with the length"
         );
         let delete0 = [0, 0, 0, 12, 0, 0, 0, 1, 3, 0, 0xff, 0xff];
-        assert_eq!(err(PayloadType::DELETE, &delete0).reason, "SPIs of size zero");
+        assert_eq!(
+            err(PayloadType::DELETE, &delete0).reason,
+            "SPIs of size zero"
+        );
     }
 }

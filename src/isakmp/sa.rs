@@ -219,7 +219,12 @@ impl Proposal {
         let count = u8::try_from(self.transforms.len()).expect("more than 255 transforms");
         out.extend_from_slice(&[self.number, self.protocol.0, spi_size, count]);
         out.extend_from_slice(&self.spi);
-        put_chain(out, &self.transforms, |_| PayloadType::TRANSFORM, Transform::encode);
+        put_chain(
+            out,
+            &self.transforms,
+            |_| PayloadType::TRANSFORM,
+            Transform::encode,
+        );
     }
 }
 
@@ -273,7 +278,12 @@ impl SaPayload {
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.doi.to_be_bytes());
         out.extend_from_slice(&self.situation.to_be_bytes());
-        put_chain(out, &self.proposals, |_| PayloadType::PROPOSAL, Proposal::encode);
+        put_chain(
+            out,
+            &self.proposals,
+            |_| PayloadType::PROPOSAL,
+            Proposal::encode,
+        );
     }
 }
 
@@ -318,11 +328,20 @@ mod tests {
     #[test]
     fn attribute_values() {
         assert_eq!(AttrValue::Basic(3600).as_u64(), Some(3600));
-        assert_eq!(AttrValue::Variable(vec![0, 1, 0x51, 0x80]).as_u64(), Some(86400));
-        assert_eq!(AttrValue::Variable(vec![1; 8]).as_u64(), Some(0x0101_0101_0101_0101));
+        assert_eq!(
+            AttrValue::Variable(vec![0, 1, 0x51, 0x80]).as_u64(),
+            Some(86400)
+        );
+        assert_eq!(
+            AttrValue::Variable(vec![1; 8]).as_u64(),
+            Some(0x0101_0101_0101_0101)
+        );
         assert_eq!(AttrValue::Variable(vec![1; 9]).as_u64(), None);
         assert_eq!(AttrValue::Variable(vec![]).as_u64(), None);
-        assert_eq!(Attribute::life_duration(2, 3600).value, AttrValue::Basic(3600));
+        assert_eq!(
+            Attribute::life_duration(2, 3600).value,
+            AttrValue::Basic(3600)
+        );
         assert_eq!(
             Attribute::life_duration(12, 86400).value,
             AttrValue::Variable(vec![0, 1, 0x51, 0x80])
@@ -342,16 +361,21 @@ mod tests {
         assert_eq!(
             &bytes[..36],
             &[
-                0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 40, 1, 1, 0, 2, 3, 0, 0, 20, 1, 1, 0, 0, 0x80,
-                1, 0, 1, 0, 12, 0, 4, 0, 1, 0x51, 0x80
+                0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 40, 1, 1, 0, 2, 3, 0, 0, 20, 1, 1, 0, 0, 0x80, 1,
+                0, 1, 0, 12, 0, 4, 0, 1, 0x51, 0x80
             ][..]
         );
         assert_eq!(decode(&bytes), Ok(sa.clone()));
         assert_eq!(
-            sa.proposals[0].transforms[0].attr(p1_attr::LIFE_DURATION).and_then(AttrValue::as_u64),
+            sa.proposals[0].transforms[0]
+                .attr(p1_attr::LIFE_DURATION)
+                .and_then(AttrValue::as_u64),
             Some(86400)
         );
-        assert_eq!(sa.proposals[0].transforms[1].attr(p1_attr::LIFE_DURATION), None);
+        assert_eq!(
+            sa.proposals[0].transforms[1].attr(p1_attr::LIFE_DURATION),
+            None
+        );
     }
 
     #[test]
@@ -393,12 +417,18 @@ mod tests {
         // Transform 2's header is at 36.
         let mut b = good.clone();
         b[15] = 3;
-        assert_eq!(reason(&b), "transform next payload disagrees with the proposal's count");
+        assert_eq!(
+            reason(&b),
+            "transform next payload disagrees with the proposal's count"
+        );
         b[36] = PayloadType::TRANSFORM.0;
         assert_eq!(reason(&b), "fewer transforms than the proposal's count");
         let mut b = good.clone();
         b[15] = 1;
-        assert_eq!(reason(&b), "transform next payload disagrees with the proposal's count");
+        assert_eq!(
+            reason(&b),
+            "transform next payload disagrees with the proposal's count"
+        );
         b[16] = PayloadType::NONE.0;
         assert_eq!(reason(&b), "more transforms than the proposal's count");
         b[15] = 0;
@@ -417,7 +447,10 @@ mod tests {
         b[8] = PayloadType::PROPOSAL.0;
         assert_eq!(reason(&b), "proposal chain continues past the SA payload");
         b[8] = PayloadType::KE.0;
-        assert_eq!(reason(&b), "proposal next payload is neither PROPOSAL nor NONE");
+        assert_eq!(
+            reason(&b),
+            "proposal next payload is neither PROPOSAL nor NONE"
+        );
         let mut b = good.clone();
         b.extend_from_slice(&[0; 4]);
         assert_eq!(reason(&b), "bytes after the last proposal");
