@@ -232,9 +232,10 @@ impl DeletePayload {
 /// relative to `body`.
 ///
 /// Bytes after the payload whose next payload is NONE are accepted and ignored: an
-/// encrypted message is padded up to the cipher block (RFC 2409 5.3, appendix B), and
-/// RFC 2408 leaves the pad bytes' values free (strongSwan sends zeros, others
-/// random bytes), so they are not inspected.
+/// encrypted message is padded up to the cipher block (RFC 2409 appendix B). That
+/// appendix asks for zeros with the pad count in the last byte, but strongSwan sends
+/// only zeros (a whole block when the payloads are aligned), so the pad bytes are
+/// neither counted nor inspected.
 pub fn decode_payloads(first: PayloadType, body: &[u8]) -> Result<Vec<RawPayload>> {
     decode_chain(first, body, 0)
 }
@@ -395,6 +396,12 @@ mod tests {
         let body = [0, 0, 0, 8, 9, 9, 9, 9];
         let d = decode_payloads(PayloadType::NAT_D_DRAFT, &body).unwrap();
         assert_eq!(d[0].payload, Payload::NatD(vec![9; 4]));
+        let mut out = Vec::new();
+        assert_eq!(
+            encode_payloads(&[d[0].payload.clone()], &mut out),
+            PayloadType::NAT_D
+        );
+        assert_eq!(out, body);
         let d = decode_payloads(PayloadType::NAT_OA_DRAFT, &body).unwrap();
         assert_eq!(
             d[0].payload,

@@ -413,7 +413,7 @@ fn lying_lengths_in_mm1() {
 }
 
 /// The fuzz property: when `buf` decodes, its re-encoding decodes to the same
-/// message (apart from the length, which drops padding) and is a fixed point.
+/// message (up to the header fields encoding recomputes) and is a fixed point.
 fn check_reencode(buf: &[u8]) -> bool {
     let Ok(m) = Message::decode(buf) else {
         return false;
@@ -421,10 +421,17 @@ fn check_reencode(buf: &[u8]) -> bool {
     let bytes = m.encode();
     let again = Message::decode(&bytes).expect("a re-encoded message decodes");
     assert_eq!(again.payloads, m.payloads);
+    // `length` and `next_payload` are recomputed: padding is dropped, and draft
+    // NAT-D/NAT-OA types (130/131) are re-encoded as RFC 3947's (20/21).
+    let first = m
+        .payloads
+        .first()
+        .map_or(PayloadType::NONE, |p| p.payload.payload_type());
     assert_eq!(
         again.header,
         Header {
             length: bytes.len() as u32,
+            next_payload: first,
             ..m.header
         }
     );
@@ -447,7 +454,7 @@ fn mutated_fixtures_never_panic_and_reencode() {
     for _ in 0..ROUNDS {
         let mut m = seeds[below(&mut rng, seeds.len())].clone();
         for _ in 0..=below(&mut rng, 3) {
-            match below(&mut rng, 6) {
+            match below(&mut rng, 7) {
                 0 if !m.is_empty() => {
                     let bit = below(&mut rng, m.len() * 8);
                     m[bit / 8] ^= 1 << (bit % 8);
@@ -456,13 +463,16 @@ fn mutated_fixtures_never_panic_and_reencode() {
                 2 => {
                     // A length field lie: a 16-bit length at a real payload's header.
                     if let Ok(d) = Message::decode(&m) {
-                        let at = d.payloads[below(&mut rng, d.payloads.len())].span.start + 2;
-                        let v = match below(&mut rng, 3) {
-                            0 => rng.next_u32() as u16,
-                            1 => (rng.next_u32() % 8) as u16,
-                            _ => (d.payloads.len() as u16).wrapping_add(rng.next_u32() as u16 % 16),
-                        };
-                        m[at..at + 2].copy_from_slice(&v.to_be_bytes());
+                        if let Some(p) = d.payloads.get(below(&mut rng, d.payloads.len())) {
+                            let at = p.span.start + 2;
+                            let v = match below(&mut rng, 3) {
+                                0 => rng.next_u32() as u16,
+                                1 => (rng.next_u32() % 8) as u16,
+                                _ => (p.span.len() as u16 + 8)
+                                    .wrapping_sub(below(&mut rng, 16) as u16),
+                            };
+                            m[at..at + 2].copy_from_slice(&v.to_be_bytes());
+                        }
                     }
                 }
                 3 if !m.is_empty() => {
@@ -480,6 +490,19 @@ fn mutated_fixtures_never_panic_and_reencode() {
                     let at = below(&mut rng, m.len());
                     let end = (at + below(&mut rng, 24)).min(m.len());
                     m.drain(at..end);
+                }
+                6 => {
+                    // A next-payload lie, in the header or a payload's generic header.
+                    let at = match Message::decode(&m) {
+                        Ok(d) if !d.payloads.is_empty() && below(&mut rng, 2) == 0 => {
+                            d.payloads[below(&mut rng, d.payloads.len())].span.start
+                        }
+                        _ => 16,
+                    };
+                    const TYPES: [u8; 9] = [0, 2, 3, 5, 11, 20, 130, 131, 200];
+                    if at < m.len() {
+                        m[at] = TYPES[below(&mut rng, TYPES.len())];
+                    }
                 }
                 _ => {}
             }
