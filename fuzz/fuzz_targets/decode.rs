@@ -5,6 +5,11 @@
 //! same property without nightly.
 //!
 //! Run: `RUSTC_BOOTSTRAP=1 cargo fuzz run decode -- -max_total_time=300`
+//!
+//! `corpus/decode` holds the nonat capture's MM1..MM4 and decrypted MM5..QM2 and
+//! Informationals (`nonat-*`), plus 30 inputs of a 5-minute run (20M executions)
+//! picked by greedy edge cover: 678 of the 763 edges that run reached. `cargo fuzz
+//! cmin` alone keeps about 180 files.
 #![no_main]
 
 use ikev1d::isakmp::{Header, Message, PayloadType};

@@ -17,8 +17,8 @@
 //!   body is decrypted in place.
 //!
 //! Decode and encode are exact inverses for well-formed input: re-encoding a decoded
-//! message gives the same bytes, except RESERVED fields (sent as zero) and padding
-//! after the last payload (dropped).
+//! message gives the same bytes, except RESERVED fields (sent as zero), padding after
+//! the last payload (dropped) and draft NAT-D/NAT-OA types (sent as RFC 3947's).
 
 mod codec;
 pub mod consts;
