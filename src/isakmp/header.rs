@@ -32,6 +32,7 @@ pub const FLAG_ENCRYPTION: u8 = 0x01;
 pub const FLAG_COMMIT: u8 = 0x02;
 /// RFC 2408 3.1: authentication only (never used by IKE).
 pub const FLAG_AUTH_ONLY: u8 = 0x04;
+pub(crate) const UNSUPPORTED_MAJOR_VERSION: &str = "unsupported major version (only IKEv1, 1.x)";
 /// Version byte we send: major 1, minor 0 (RFC 2408 3.1, RFC 2409 5).
 pub const VERSION_IKEV1: u8 = 0x10;
 
@@ -77,7 +78,7 @@ impl Header {
         let next_payload = PayloadType(r.take_u8(SHORT)?);
         let version = r.take_u8(SHORT)?;
         if version >> 4 != VERSION_IKEV1 >> 4 {
-            return Err(r.fail_at(17, "unsupported major version (only IKEv1, 1.x)"));
+            return Err(r.fail_at(17, UNSUPPORTED_MAJOR_VERSION));
         }
         let exchange = ExchangeType(r.take_u8(SHORT)?);
         let flags = r.take_u8(SHORT)?;

@@ -50,6 +50,23 @@ pub struct DecodeError {
     pub reason: &'static str,
 }
 
+impl DecodeError {
+    /// The notify to answer with (RFC 2408 5.1 - 5.6): INVALID-MAJOR-VERSION for a
+    /// version we do not speak, INVALID-PAYLOAD-TYPE for a proposal or transform
+    /// outside an SA, BAD-PROPOSAL-SYNTAX for a malformed proposal or transform, else
+    /// PAYLOAD-MALFORMED.
+    pub fn notify_type(&self) -> NotifyType {
+        match self.payload_type {
+            None if self.reason == header::UNSUPPORTED_MAJOR_VERSION => {
+                NotifyType::INVALID_MAJOR_VERSION
+            }
+            Some(_) if self.reason == payload::OUTSIDE_SA => NotifyType::INVALID_PAYLOAD_TYPE,
+            Some(PayloadType::PROPOSAL | PayloadType::TRANSFORM) => NotifyType::BAD_PROPOSAL_SYNTAX,
+            _ => NotifyType::PAYLOAD_MALFORMED,
+        }
+    }
+}
+
 impl std::fmt::Display for DecodeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.payload_type {

@@ -11,6 +11,8 @@ use std::ops::Range;
 
 type Result<T> = std::result::Result<T, DecodeError>;
 
+pub(crate) const OUTSIDE_SA: &str = "proposal or transform payload outside an SA payload";
+
 /// Notification payload (RFC 2408 3.14).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotifyPayload {
@@ -106,10 +108,7 @@ impl Payload {
             }
             // RFC 2408 3.5, 3.6: these live only inside an SA payload.
             PayloadType::PROPOSAL | PayloadType::TRANSFORM => {
-                return Err(r.fail_at(
-                    r.offset() - 4,
-                    "proposal or transform payload outside an SA payload",
-                ))
+                return Err(r.fail_at(r.offset() - 4, OUTSIDE_SA))
             }
             payload_type => Payload::Unknown {
                 payload_type,

@@ -405,6 +405,26 @@ fn lying_lengths_in_mm1() {
         with(16, &[PayloadType::TRANSFORM.0]).reason,
         "proposal or transform payload outside an SA payload"
     );
+    assert_eq!(
+        with(30, &[0, 0]).notify_type(),
+        NotifyType::PAYLOAD_MALFORMED
+    );
+    assert_eq!(
+        with(78, &[0, 0x40]).notify_type(),
+        NotifyType::BAD_PROPOSAL_SYNTAX
+    );
+    assert_eq!(
+        with(16, &[3]).notify_type(),
+        NotifyType::INVALID_PAYLOAD_TYPE
+    );
+    assert_eq!(
+        with(17, &[0x20]).notify_type(),
+        NotifyType::INVALID_MAJOR_VERSION
+    );
+    assert_eq!(
+        with(24, &[0xff]).notify_type(),
+        NotifyType::PAYLOAD_MALFORMED
+    );
     let e = with(46, &[0xff]);
     assert_eq!(
         (e.payload_type, e.reason),
