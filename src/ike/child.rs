@@ -47,10 +47,10 @@ impl ChildSa {
         initiated_by_us: bool,
         ids: Option<&(IdPayload, IdPayload)>,
     ) -> ChildSa {
-        let any = identity::describe(&identity::proxy_any(tunnel.inner));
+        let any = identity::subnet(&identity::proxy_any(tunnel.inner));
         let (local_ident, remote_ident) = match ids {
-            Some((ci, cr)) if initiated_by_us => (identity::describe(ci), identity::describe(cr)),
-            Some((ci, cr)) => (identity::describe(cr), identity::describe(ci)),
+            Some((ci, cr)) if initiated_by_us => (identity::subnet(ci), identity::subnet(cr)),
+            Some((ci, cr)) => (identity::subnet(cr), identity::subnet(ci)),
             None => (any.clone(), any),
         };
         ChildSa {

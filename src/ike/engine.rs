@@ -116,7 +116,7 @@ impl Engine {
     }
 
     /// Run `f` on the SA taken out of the table, then put it back unless it failed.
-    fn with_phase1(&mut self, id: u32, f: impl FnOnce(&mut Engine, &mut Phase1)) {
+    pub(super) fn with_phase1(&mut self, id: u32, f: impl FnOnce(&mut Engine, &mut Phase1)) {
         let Some(mut p1) = self.phase1.remove(&id) else {
             return;
         };

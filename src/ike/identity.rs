@@ -45,20 +45,24 @@ pub(crate) fn proxy_family(id: &IdPayload) -> Option<InnerFamily> {
     (id.protocol == 0 && id.port == 0).then_some(family)
 }
 
-/// IOS `show crypto ipsec sa` style: `addr/mask/prot/port`, e.g. `::/0/0/0`.
+/// IOS `debug crypto ipsec` style: `addr/prefix/prot/port`, e.g. `::/0/0/0`.
 pub(crate) fn describe(id: &IdPayload) -> String {
+    format!("{}/{}/{}", subnet(id), id.protocol, id.port)
+}
+
+/// The address part alone: `addr/prefix`, e.g. `::/0`.
+pub(crate) fn subnet(id: &IdPayload) -> String {
     fn prefix(mask: &[u8]) -> u32 {
         mask.iter().map(|b| b.count_ones()).sum()
     }
     let d = &id.data;
-    let addr = match (id.id_type, d.len()) {
+    match (id.id_type, d.len()) {
         (IdType::ID_IPV4_ADDR, 4) => format!("{}/32", ip4(&d[..4])),
         (IdType::ID_IPV4_ADDR_SUBNET, 8) => format!("{}/{}", ip4(&d[..4]), prefix(&d[4..])),
         (IdType::ID_IPV6_ADDR, 16) => format!("{}/128", ip6(&d[..16])),
         (IdType::ID_IPV6_ADDR_SUBNET, 32) => format!("{}/{}", ip6(&d[..16]), prefix(&d[16..])),
         _ => format!("{} ({} bytes)", id.id_type, d.len()),
-    };
-    format!("{addr}/{}/{}", id.protocol, id.port)
+    }
 }
 
 fn ip4(b: &[u8]) -> Ipv4Addr {

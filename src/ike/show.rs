@@ -50,11 +50,13 @@ pub struct IpsecSaInfo {
     pub local: IpAddr,
     pub peer: IpAddr,
     pub peer_port: u16,
-    /// `addr/mask/prot/port`, e.g. `::/0/0/0`.
+    /// `addr/prefix`, e.g. `::/0` (any protocol, any port on a VTI).
     pub local_ident: String,
     pub remote_ident: String,
-    /// "tunnel", or "tunnel-udp" when UDP-encapsulated (NAT-T).
+    /// Always "tunnel" on a VTI (IOS too, whatever the transform set says).
     pub mode: &'static str,
+    /// UDP-encapsulated ESP (RFC 3948) because a NAT was detected.
+    pub nat_t: bool,
     /// e.g. "group14"; `None` without PFS.
     pub pfs: Option<String>,
     /// Set by the daemon.
@@ -121,7 +123,8 @@ impl Engine {
                     peer_port: c.remote.port(),
                     local_ident: c.local_ident.clone(),
                     remote_ident: c.remote_ident.clone(),
-                    mode: if c.udp_encap { "tunnel-udp" } else { "tunnel" },
+                    mode: "tunnel",
+                    nat_t: c.udp_encap,
                     pfs: c.pfs.map(|g| format!("group{}", g.id())),
                     dataplane: None,
                     conn_id: c.conn_id,
