@@ -407,13 +407,7 @@ impl Engine {
     /// New configuration: tunnels that changed or went away lose their SAs (and
     /// pending negotiations); unchanged tunnels keep theirs. ISAKMP SAs stay, as on IOS.
     pub fn reload(&mut self, _now: Instant, settings: Settings) {
-        let changed = |t: &TunnelSettings| -> bool {
-            settings
-                .tunnels
-                .iter()
-                .find(|n| n.name == t.name)
-                .is_none_or(|n| n != t)
-        };
+        let changed = |t: &TunnelSettings| !settings.tunnels.contains(t);
         let gone: Vec<String> = self
             .settings
             .tunnels

@@ -230,7 +230,7 @@ impl Engine {
             .quick
             .values()
             .filter(|q| matches!(&q.state, QmState::IQm1(_)))
-            .filter(|q| named.is_none_or(|spi| q.spi_in() == Some(spi)))
+            .filter(|q| named.is_none() || q.spi_in() == named)
             .map(|q| q.message_id)
             .collect();
         let Some(id) = waiting.first().copied() else {
