@@ -1,13 +1,25 @@
 //! Command line: run / check / convert / show.
 
+mod check;
+mod convert;
+mod show;
+
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+pub const DEFAULT_CONFIG: &str = "/etc/ikev1d/ikev1d.conf";
+pub const DEFAULT_SOCKET: &str = "/run/ikev1d/ikev1d.sock";
 
 #[derive(Parser, Debug)]
 #[command(
     name = "ikev1d",
     version,
-    about = "IKEv1 daemon for route-based IPsec tunnels with Cisco IOS"
+    about = "IKEv1 daemon for route-based IPsec tunnels (VTI) with Cisco IOS routers",
+    long_about = "ikev1d negotiates ISAKMP Main Mode (pre-shared key) and Quick Mode with a Cisco IOS \
+router configured for a route-based VTI (tunnel protection ipsec profile), then programs the \
+kernel's XFRM (or runs ESP in userspace over TUN). The configuration is the IOS one; files \
+ending in .toml hold the same model. See ikev1d(8)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -18,17 +30,64 @@ pub struct Cli {
 pub enum Command {
     /// Run the daemon.
     Run {
-        #[arg(long, default_value = "/etc/ikev1d/ikev1d.conf")]
-        config: std::path::PathBuf,
+        #[arg(long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        #[arg(long, default_value = DEFAULT_SOCKET)]
+        socket: PathBuf,
+        /// auto picks the kernel when it accepts ESP states and has xfrm interfaces or
+        /// vti6, else userspace, and logs which and why.
+        #[arg(long, value_enum, default_value = "auto")]
+        dataplane: crate::daemon::DataplaneChoice,
+        /// Respond only; never initiate.
+        #[arg(long)]
+        passive: bool,
+    },
+    /// Validate a configuration; errors as FILE:LINE: message, exit 1.
+    Check {
+        #[arg(long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Print a configuration (IOS dialect) as TOML.
+    Convert {
+        #[arg(long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Show SAs of the running daemon, like IOS `show crypto ... sa`.
+    Show {
+        #[command(subcommand)]
+        what: ShowWhat,
+    },
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum ShowWhat {
+    /// Phase 1 SAs (`show crypto isakmp sa`).
+    Isakmp {
+        #[arg(long, default_value = DEFAULT_SOCKET)]
+        socket: PathBuf,
+        /// One JSON array instead of IOS's layout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Phase 2 SA pairs with counters (`show crypto ipsec sa`).
+    Ipsec {
+        #[arg(long, default_value = DEFAULT_SOCKET)]
+        socket: PathBuf,
+        /// One JSON array instead of IOS's layout.
+        #[arg(long)]
+        json: bool,
     },
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { config } => {
-            eprintln!("ikev1d: run is not implemented yet ({})", config.display());
+        Command::Run { .. } => {
+            eprintln!("ikev1d: run is not implemented yet");
             ExitCode::FAILURE
         }
+        Command::Check { config } => check::run(&config),
+        Command::Convert { config } => convert::run(&config),
+        Command::Show { what } => show::run(what),
     }
 }

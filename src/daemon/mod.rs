@@ -1,1 +1,13 @@
 //! tokio glue: sockets, timers, control socket, signals, sd_notify.
+
+pub mod control;
+pub mod notify;
+pub mod show;
+
+/// `--dataplane auto|kernel|userspace`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DataplaneChoice {
+    Auto,
+    Kernel,
+    Userspace,
+}

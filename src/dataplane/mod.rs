@@ -144,6 +144,12 @@ pub trait Dataplane: Send {
         spi: u32,
         dst: IpAddr,
     ) -> Result<SaCounters>;
+    /// Prepare one of the daemon's IKE sockets (UDP 500, or 4500 with `nat_t`): the kernel
+    /// path exempts it from IPsec policies and lets the kernel take ESP-in-UDP on 4500.
+    fn prepare_ike_socket(&mut self, socket: &std::net::UdpSocket, nat_t: bool) -> Result<()> {
+        let _ = (socket, nat_t);
+        Ok(())
+    }
     /// Expiry events since the last call.
     fn poll_events(&mut self) -> Vec<DataplaneEvent>;
     /// Remove everything this instance created.

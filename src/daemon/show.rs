@@ -1,0 +1,256 @@
+//! `show isakmp` / `show ipsec`: the JSON objects of the contract (DESIGN.md) and their
+//! rendering in IOS's `show crypto isakmp sa` / `show crypto ipsec sa` layout.
+
+use serde::{Deserialize, Serialize};
+use std::fmt::Write;
+
+/// One phase 1 SA, as `show crypto isakmp sa detail` knows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IsakmpSaView {
+    pub local: String,
+    pub peer: String,
+    /// IOS state name: MM_NO_STATE, MM_SA_SETUP, MM_KEY_EXCH, QM_IDLE.
+    pub state: String,
+    pub conn_id: u32,
+    pub encryption: String,
+    pub hash: String,
+    pub group: u16,
+    pub auth: String,
+    pub lifetime_remaining_s: u64,
+    /// "ACTIVE" once authenticated, else "" (IOS leaves the column empty).
+    pub status: String,
+    pub nat_t: bool,
+}
+
+/// One direction of an ESP SA.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EspSaView {
+    pub spi: u32,
+    /// IOS words: "esp-aes esp-sha-hmac".
+    pub transform: String,
+    pub packets: u64,
+    pub bytes: u64,
+    pub lifetime_remaining_s: u64,
+    pub lifetime_remaining_kb: u64,
+    pub replay_errors: u64,
+    pub integrity_errors: u64,
+}
+
+/// One SA pair of a tunnel interface.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IpsecSaView {
+    pub interface: String,
+    pub local: String,
+    pub peer: String,
+    pub peer_port: u16,
+    pub local_ident: String,
+    pub remote_ident: String,
+    /// "tunnel" (also for `mode transport` transform sets on a VTI, as IOS does).
+    pub mode: String,
+    /// e.g. "group14", or null.
+    pub pfs: Option<String>,
+    /// "kernel" or "userspace".
+    pub dataplane: String,
+    pub inbound: EspSaView,
+    pub outbound: EspSaView,
+}
+
+/// IOS prints IPv6 addresses in upper case; IPv4 unchanged.
+fn ios_addr(a: &str) -> String {
+    a.to_uppercase()
+}
+
+pub fn render_isakmp(sas: &[IsakmpSaView]) -> String {
+    let mut out = String::new();
+    let (v6, v4): (Vec<_>, Vec<_>) = sas.iter().partition(|s| s.peer.contains(':'));
+    out.push_str("IPv4 Crypto ISAKMP SA\n");
+    out.push_str("dst             src             state          conn-id status\n");
+    for s in &v4 {
+        let _ = writeln!(
+            out,
+            "{:<15} {:<15} {:<14} {:>7} {}",
+            s.peer, s.local, s.state, s.conn_id, s.status
+        );
+    }
+    out.push_str("\nIPv6 Crypto ISAKMP SA\n");
+    for s in &v6 {
+        let _ = writeln!(out, "\n dst: {}", ios_addr(&s.peer));
+        let _ = writeln!(out, " src: {}", ios_addr(&s.local));
+        let _ = writeln!(
+            out,
+            " state: {:<15} conn-id: {:>6} status: {}",
+            s.state, s.conn_id, s.status
+        );
+    }
+    if !sas.is_empty() {
+        out.push('\n');
+        for s in sas {
+            let _ = writeln!(
+                out,
+                " {} <-> {}: {} {} group {} {}, {}s left{}",
+                ios_addr(&s.local),
+                ios_addr(&s.peer),
+                s.encryption,
+                s.hash,
+                s.group,
+                s.auth,
+                s.lifetime_remaining_s,
+                if s.nat_t { ", NAT-T" } else { "" }
+            );
+        }
+    }
+    out
+}
+
+fn render_esp(out: &mut String, dir: &str, sa: &EspSaView, mode: &str) {
+    let _ = writeln!(out, "\n     {dir} esp sas:");
+    let _ = writeln!(out, "      spi: {:#010X}({})", sa.spi, sa.spi);
+    let _ = writeln!(out, "        transform: {} ,", sa.transform);
+    let mode = if mode == "tunnel" {
+        "Tunnel"
+    } else {
+        "Transport"
+    };
+    let _ = writeln!(out, "        in use settings ={{{mode}, }}");
+    let _ = writeln!(
+        out,
+        "        sa timing: remaining key lifetime (k/sec): ({}/{})",
+        sa.lifetime_remaining_kb, sa.lifetime_remaining_s
+    );
+    let _ = writeln!(out, "        replay detection support: Y");
+    let _ = writeln!(out, "        Status: ACTIVE");
+}
+
+pub fn render_ipsec(sas: &[IpsecSaView]) -> String {
+    let mut out = String::new();
+    for s in sas {
+        let (i, o) = (&s.inbound, &s.outbound);
+        let _ = writeln!(out, "\ninterface: {}", s.interface);
+        let _ = writeln!(
+            out,
+            "    Crypto map tag: {}-head-0, local addr {}",
+            s.interface,
+            ios_addr(&s.local)
+        );
+        let _ = writeln!(out, "\n   protected vrf: (none)");
+        let _ = writeln!(
+            out,
+            "   local  ident (addr/mask/prot/port): ({}/0/0)",
+            s.local_ident
+        );
+        let _ = writeln!(
+            out,
+            "   remote ident (addr/mask/prot/port): ({}/0/0)",
+            s.remote_ident
+        );
+        let _ = writeln!(
+            out,
+            "   current_peer {} port {}",
+            ios_addr(&s.peer),
+            s.peer_port
+        );
+        let _ = writeln!(out, "     PERMIT, flags={{origin_is_acl,}}");
+        let _ = writeln!(
+            out,
+            "    #pkts encaps: {0}, #pkts encrypt: {0}, #pkts digest: {0}",
+            o.packets
+        );
+        let _ = writeln!(
+            out,
+            "    #pkts decaps: {0}, #pkts decrypt: {0}, #pkts verify: {0}",
+            i.packets
+        );
+        let _ = writeln!(
+            out,
+            "    #bytes encaps: {}, #bytes decaps: {}",
+            o.bytes, i.bytes
+        );
+        let _ = writeln!(
+            out,
+            "    #pkts replay failed: {}, #pkts verify failed: {}",
+            i.replay_errors, i.integrity_errors
+        );
+        let _ = writeln!(out, "\n     local crypto endpt.: {},", ios_addr(&s.local));
+        let _ = writeln!(out, "     remote crypto endpt.: {}", ios_addr(&s.peer));
+        let _ = writeln!(out, "     data path: {}", s.dataplane);
+        let _ = writeln!(out, "     current outbound spi: {:#010X}({})", o.spi, o.spi);
+        let _ = writeln!(
+            out,
+            "     PFS (Y/N): {}, DH group: {}",
+            if s.pfs.is_some() { "Y" } else { "N" },
+            s.pfs.as_deref().unwrap_or("none")
+        );
+        render_esp(&mut out, "inbound", i, &s.mode);
+        render_esp(&mut out, "outbound", o, &s.mode);
+    }
+    if sas.is_empty() {
+        out.push_str("No IPsec SAs.\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn esp(spi: u32, packets: u64) -> EspSaView {
+        EspSaView {
+            spi,
+            transform: "esp-aes esp-sha-hmac".into(),
+            packets,
+            bytes: packets * 100,
+            lifetime_remaining_s: 3532,
+            lifetime_remaining_kb: 4608000,
+            replay_errors: 0,
+            integrity_errors: 0,
+        }
+    }
+
+    #[test]
+    fn ipsec_layout_has_ios_counters_and_spis() {
+        let v = IpsecSaView {
+            interface: "Tunnel23".into(),
+            local: "2001:db8::2".into(),
+            peer: "2001:db8::3".into(),
+            peer_port: 500,
+            local_ident: "::/0".into(),
+            remote_ident: "::/0".into(),
+            mode: "tunnel".into(),
+            pfs: None,
+            dataplane: "userspace".into(),
+            inbound: esp(0x221A7153, 5),
+            outbound: esp(0x45F16A9A, 4),
+        };
+        let text = render_ipsec(std::slice::from_ref(&v));
+        assert!(text.contains("interface: Tunnel23"));
+        assert!(text.contains("#pkts encaps: 4, #pkts encrypt: 4, #pkts digest: 4"));
+        assert!(text.contains("#pkts decaps: 5, #pkts decrypt: 5, #pkts verify: 5"));
+        assert!(text.contains("current outbound spi: 0x45F16A9A(1173449370)"));
+        assert!(text.contains("spi: 0x221A7153(572158291)"));
+        assert!(text.contains("current_peer 2001:DB8::3 port 500"));
+        assert!(text.contains("(4608000/3532)"));
+        let json = serde_json::to_value(&v).unwrap();
+        assert_eq!(json["inbound"]["spi"], 0x221A7153u32);
+        assert_eq!(json["pfs"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn isakmp_layout_per_family() {
+        let s = IsakmpSaView {
+            local: "2001:db8::3".into(),
+            peer: "2001:db8::2".into(),
+            state: "QM_IDLE".into(),
+            conn_id: 1011,
+            encryption: "des".into(),
+            hash: "sha".into(),
+            group: 1,
+            auth: "psk".into(),
+            lifetime_remaining_s: 86000,
+            status: "ACTIVE".into(),
+            nat_t: false,
+        };
+        let text = render_isakmp(&[s]);
+        assert!(text.contains(" dst: 2001:DB8::2\n src: 2001:DB8::3\n state: QM_IDLE"));
+        assert!(text.contains("conn-id:   1011 status: ACTIVE"));
+    }
+}
