@@ -44,7 +44,7 @@ seed() {
     local c
     c=$(json_field $p-r2 ipsec 'a[0]["outbound"]["packets"], a[0]["inbound"]["packets"], a[0]["dataplane"]')
     echo "$p: R2 outbound/inbound packets, dataplane: $c"
-    check "$p: counters count the 10 pings, dataplane kernel" python3 -c "import sys; o,i,d='$c'.split(', '); sys.exit(0 if int(o)>=10 and int(i)>=10 and d==\"'kernel'\" else 1)"
+    check "$p: counters count the 10 pings, dataplane kernel" python3 -c "import sys; o,i,d='$c'.split(); sys.exit(0 if int(o)>=10 and int(i)>=10 and d=='kernel' else 1)"
 }
 
 # 1. the seed, xfrm interface

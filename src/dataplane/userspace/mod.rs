@@ -1,15 +1,212 @@
-//! Userspace data path: ESP over a TUN device, for kernels without XFRM ESP.
+//! Userspace data path: ESP (RFC 4303, tunnel mode) over a TUN device, for kernels
+//! without XFRM ESP. Same contract as the kernel path: the tunnel interface is named
+//! like the IOS interface (`Tunnel23`), with its addresses, its configured link-local
+//! address (the random one suppressed), MTU and routes; SAs come and go through the
+//! `Dataplane` trait.
+//!
+//! # Threads
+//! - One transmit thread per TUN queue (multi-queue TUN, one queue per core, up to
+//!   4): drain up to 64 packets, seal each in place with the tunnel's newest outbound
+//!   SA, send them in one `sendmmsg` (`tx.rs`).
+//! - One receive thread per outer socket (raw ESP over IPv4 and IPv6, ESP-in-UDP over
+//!   IPv4 and IPv6): `recvmmsg` up to 64, SPI lookup, replay check, open in place,
+//!   replay mark, inner-packet check, TUN write (`rx.rs`).
+//! - The caller's thread (the daemon) installs and deletes SAs, reads counters, polls
+//!   lifetimes.
+//!
+//! The packet threads never lock per packet: the SPI table and each tunnel's outbound
+//! SA are immutable snapshots the control thread republishes (`published.rs`; readers
+//! compare a version number per batch). Counters and the outbound sequence number are
+//! atomics; each replay window belongs to the one receive thread that can see its SA.
+//! Buffers are allocated once per thread.
+//!
+//! # ESP-in-UDP and IKE on port 4500 (RFC 3948)
+//! The daemon keeps its UDP 4500 socket for IKE; the kernel sorts the traffic so that
+//! nothing is copied twice: `prepare_ike_socket` attaches a BPF filter to the daemon's
+//! socket that keeps only datagrams starting with the non-ESP marker (four zero
+//! bytes), and the data path's raw UDP sockets carry the opposite filter (port 4500
+//! and a non-zero SPI). IKE goes straight to the daemon, ESP straight to the receive
+//! threads, and neither ever relays the other's packets. Encapsulated ESP is sent
+//! through the same raw UDP sockets with a UDP header built in place. When no daemon
+//! holds the port (the `dp_driver` example), the data path binds it itself, receiving
+//! nothing, so that the kernel does not answer ESP-in-UDP with port-unreachable.
+//!
+//! # Lifetimes
+//! Seconds and bytes, soft and hard, as XFRM judges them; `poll_events` reports each
+//! soft expiry once and removes an SA at its hard expiry, as the kernel deletes the
+//! state. Packet threads stop using an SA at once when it crosses its hard byte limit
+//! or runs out of sequence numbers (RFC 4303 3.3.3: the counter never cycles).
+
+mod inner;
+mod published;
+mod replay;
+mod rx;
+mod sa;
+mod sockets;
+mod sys;
+mod tunnel;
+mod tx;
 
 use super::*;
+use crate::crypto::{EspSa, OsRng, Rng};
+use published::Published;
+use sa::{Expiry, Sa, SaParams};
+use sockets::{Outer, Sockets, NAT_T_PORT};
+use std::collections::{HashMap, HashSet};
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use tunnel::TunnelIo;
 
-pub struct UserspaceDataplane {}
+/// The receive threads' SPI -> SA map (inbound SPIs are ours, unique across tunnels).
+pub(crate) type InboundTable = HashMap<u32, Arc<Sa>>;
+
+/// An SA's identity, as XFRM's: direction, SPI, destination.
+type SaKey = (Direction, u32, IpAddr);
+
+/// SPIs 1..=255 are reserved by IANA (RFC 4303 2.1).
+const MIN_SPI: u32 = 256;
+/// Most TUN queues (and transmit threads) per tunnel.
+const MAX_QUEUES: usize = 4;
+
+struct Tunnel {
+    spec: TunnelSpec,
+    io: Arc<TunnelIo>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+    /// Installed outbound SAs, oldest first.
+    outbound: Vec<Arc<Sa>>,
+}
+
+impl Tunnel {
+    /// Point the transmit threads at the newest outbound SA (or none).
+    fn publish_outbound(&self) {
+        let newest = self.outbound.iter().max_by_key(|sa| sa.serial).cloned();
+        self.io.outbound.publish(newest);
+    }
+
+    fn stop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+struct Installed {
+    sa: Arc<Sa>,
+    tunnel: String,
+    soft_reported: bool,
+}
+
+pub struct UserspaceDataplane {
+    sockets: Arc<Sockets>,
+    inbound: Arc<Published<InboundTable>>,
+    tunnels: HashMap<String, Tunnel>,
+    sas: HashMap<SaKey, Installed>,
+    /// Allocated by `alloc_spi`, not installed yet.
+    reserved_spis: HashSet<u32>,
+    /// UDP ports held for ESP-in-UDP when the daemon does not hold them.
+    held_ports: HashMap<SocketAddr, UdpSocket>,
+    stop: Arc<AtomicBool>,
+    rx_threads: Vec<JoinHandle<()>>,
+    next_serial: u64,
+    queues: usize,
+}
+
+fn err(msg: impl Into<String>) -> DataplaneError {
+    DataplaneError(msg.into())
+}
 
 impl UserspaceDataplane {
-    /// Open the userspace data path (needs /dev/net/tun).
+    /// Open the userspace data path (needs /dev/net/tun, and CAP_NET_ADMIN + CAP_NET_RAW
+    /// for TUN devices and raw sockets).
     pub fn open() -> Result<Self> {
-        Err(DataplaneError(
-            "userspace data path not implemented yet".into(),
-        ))
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/net/tun")
+            .map_err(|e| {
+                err(format!(
+                    "userspace data path needs /dev/net/tun (modprobe tun; CAP_NET_ADMIN): {e}"
+                ))
+            })?;
+        let sockets = Arc::new(Sockets::open().map_err(|e| {
+            err(format!(
+                "userspace data path needs raw sockets (CAP_NET_RAW): {e}"
+            ))
+        })?);
+        let inbound = Arc::new(Published::new(InboundTable::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut rx_threads = Vec::new();
+        for outer in Outer::ALL {
+            let (sockets, reader, stop) = (
+                sockets.clone(),
+                published::Reader::new(inbound.clone()),
+                stop.clone(),
+            );
+            let thread = std::thread::Builder::new()
+                .name(format!("esp-rx-{outer:?}"))
+                .spawn(move || rx::run(outer, sockets, reader, stop))
+                .map_err(|e| err(format!("cannot start receive thread: {e}")))?;
+            rx_threads.push(thread);
+        }
+        let queues = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(MAX_QUEUES);
+        Ok(UserspaceDataplane {
+            sockets,
+            inbound,
+            tunnels: HashMap::new(),
+            sas: HashMap::new(),
+            reserved_spis: HashSet::new(),
+            held_ports: HashMap::new(),
+            stop,
+            rx_threads,
+            next_serial: 0,
+            queues,
+        })
+    }
+
+    fn publish_inbound(&self) {
+        let table = self
+            .sas
+            .values()
+            .filter(|i| i.sa.direction == Direction::In)
+            .map(|i| (i.sa.spi, i.sa.clone()))
+            .collect();
+        self.inbound.publish(table);
+    }
+
+    /// Forget an SA: it leaves the packet threads' tables.
+    fn remove_sa(&mut self, key: &SaKey) -> Option<Installed> {
+        let gone = self.sas.remove(key)?;
+        match gone.sa.direction {
+            Direction::In => self.publish_inbound(),
+            Direction::Out => {
+                if let Some(t) = self.tunnels.get_mut(&gone.tunnel) {
+                    t.outbound.retain(|sa| !Arc::ptr_eq(sa, &gone.sa));
+                    t.publish_outbound();
+                }
+            }
+        }
+        Some(gone)
+    }
+
+    /// Hold UDP `local` for ESP-in-UDP unless someone (the daemon) does.
+    fn hold_port(&mut self, local: SocketAddr) -> Result<()> {
+        if self.held_ports.contains_key(&local) {
+            return Ok(());
+        }
+        if let Some(sock) =
+            sockets::hold_port(local).map_err(|e| err(format!("UDP {local}: {e}")))?
+        {
+            self.held_ports.insert(local, sock);
+        }
+        Ok(())
     }
 }
 
@@ -17,40 +214,252 @@ impl Dataplane for UserspaceDataplane {
     fn kind(&self) -> DataplaneKind {
         DataplaneKind::Userspace
     }
-    fn ensure_tunnel(&mut self, _tunnel: &TunnelSpec) -> Result<()> {
-        todo!()
+
+    fn ensure_tunnel(&mut self, spec: &TunnelSpec) -> Result<()> {
+        if let Some(t) = self.tunnels.get_mut(&spec.name) {
+            if t.spec != *spec {
+                tunnel::configure(spec, Some(&t.spec))?;
+                t.spec = spec.clone();
+            }
+            return Ok(());
+        }
+        let io = Arc::new(TunnelIo::create(&spec.name, self.queues)?);
+        // Dropping `io` on error closes the queues, which removes the device.
+        tunnel::configure(spec, None)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut threads = Vec::new();
+        for queue in 0..io.queues.len() {
+            let (io, sockets, stop) = (io.clone(), self.sockets.clone(), stop.clone());
+            let thread = std::thread::Builder::new()
+                .name(format!("esp-tx-{}-{queue}", spec.name))
+                .spawn(move || tx::run(io, queue, sockets, stop))
+                .map_err(|e| err(format!("cannot start transmit thread: {e}")))?;
+            threads.push(thread);
+        }
+        self.tunnels.insert(
+            spec.name.clone(),
+            Tunnel {
+                spec: spec.clone(),
+                io,
+                stop,
+                threads,
+                outbound: Vec::new(),
+            },
+        );
+        Ok(())
     }
-    fn remove_tunnel(&mut self, _name: &str) -> Result<()> {
-        todo!()
+
+    fn remove_tunnel(&mut self, name: &str) -> Result<()> {
+        let mut t = self
+            .tunnels
+            .remove(name)
+            .ok_or_else(|| err(format!("no tunnel {name}")))?;
+        t.stop();
+        let keys: Vec<SaKey> = self
+            .sas
+            .iter()
+            .filter(|(_, i)| i.tunnel == name)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in &keys {
+            self.remove_sa(key);
+        }
+        t.outbound.clear();
+        t.io.outbound.publish(None);
+        // Receive threads drop their references at their next wakeup; the TUN device
+        // goes away with the last one.
+        let deadline = Instant::now() + 4 * sockets::WAKE_INTERVAL;
+        while Arc::strong_count(&t.io) > 1 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(())
     }
+
     fn alloc_spi(&mut self, _tunnel: &str, _src: IpAddr, _dst: IpAddr) -> Result<u32> {
-        todo!()
+        let mut rng = OsRng;
+        loop {
+            let spi = rng.next_u32();
+            let taken = self.reserved_spis.contains(&spi)
+                || self
+                    .sas
+                    .keys()
+                    .any(|(d, s, _)| *d == Direction::In && *s == spi);
+            if spi >= MIN_SPI && !taken {
+                self.reserved_spis.insert(spi);
+                return Ok(spi);
+            }
+        }
     }
-    fn install_sa(&mut self, _sa: &SaSpec) -> Result<()> {
-        todo!()
+
+    fn install_sa(&mut self, spec: &SaSpec) -> Result<()> {
+        let what = format!("{:?} SA {:#010x}", spec.direction, spec.spi);
+        let tunnel = self
+            .tunnels
+            .get(&spec.tunnel)
+            .ok_or_else(|| err(format!("{what}: no tunnel {}", spec.tunnel)))?;
+        if spec.src.is_ipv4() != spec.dst.is_ipv4() {
+            return Err(err(format!(
+                "{what}: {} -> {} mixes families",
+                spec.src, spec.dst
+            )));
+        }
+        if spec.spi < MIN_SPI {
+            return Err(err(format!("{what}: reserved SPI")));
+        }
+        let key = (spec.direction, spec.spi, spec.dst);
+        if self.sas.contains_key(&key) {
+            return Err(err(format!("{what} to {} exists", spec.dst)));
+        }
+        if spec.direction == Direction::In && self.inbound.current().contains_key(&spec.spi) {
+            return Err(err(format!("{what}: inbound SPI in use")));
+        }
+        let local = match spec.direction {
+            Direction::In => spec.encap.map(|e| SocketAddr::new(spec.dst, e.dport)),
+            Direction::Out => spec.encap.map(|e| SocketAddr::new(spec.src, e.sport)),
+        };
+        if let Some(local) = local {
+            // The raw UDP sockets' filter listens on 4500 only (RFC 3948's port).
+            if local.port() != NAT_T_PORT {
+                return Err(err(format!("{what}: ESP-in-UDP only on port {NAT_T_PORT}")));
+            }
+        }
+        let esp = EspSa::new(
+            spec.spi,
+            spec.transform,
+            spec.enc_key.as_bytes(),
+            spec.auth_key.as_bytes(),
+        )
+        .map_err(|e| err(format!("{what}: {e}")))?;
+        self.next_serial += 1;
+        let sa = Arc::new(Sa::new(
+            SaParams {
+                serial: self.next_serial,
+                direction: spec.direction,
+                spi: spec.spi,
+                src: spec.src,
+                dst: spec.dst,
+                encap: spec.encap,
+                replay_window: spec.replay_window,
+                lifetimes: spec.lifetimes,
+                tunnel: tunnel.io.clone(),
+            },
+            esp,
+            Instant::now(),
+        ));
+        if let Some(local) = local {
+            self.hold_port(local)?;
+        }
+        self.sas.insert(
+            key,
+            Installed {
+                sa: sa.clone(),
+                tunnel: spec.tunnel.clone(),
+                soft_reported: false,
+            },
+        );
+        match spec.direction {
+            Direction::In => {
+                self.reserved_spis.remove(&spec.spi);
+                self.publish_inbound();
+            }
+            Direction::Out => {
+                if let Some(t) = self.tunnels.get_mut(&spec.tunnel) {
+                    t.outbound.push(sa);
+                    t.publish_outbound();
+                }
+            }
+        }
+        Ok(())
     }
+
     fn delete_sa(
         &mut self,
-        _tunnel: &str,
-        _direction: Direction,
-        _spi: u32,
-        _dst: IpAddr,
+        tunnel: &str,
+        direction: Direction,
+        spi: u32,
+        dst: IpAddr,
     ) -> Result<()> {
-        todo!()
+        let key = (direction, spi, dst);
+        match self.sas.get(&key) {
+            Some(i) if i.tunnel == tunnel => {
+                self.remove_sa(&key);
+                Ok(())
+            }
+            _ => Err(err(format!(
+                "no {direction:?} SA {spi:#010x} to {dst} on {tunnel}"
+            ))),
+        }
     }
+
     fn counters(
         &mut self,
-        _tunnel: &str,
-        _direction: Direction,
-        _spi: u32,
-        _dst: IpAddr,
+        tunnel: &str,
+        direction: Direction,
+        spi: u32,
+        dst: IpAddr,
     ) -> Result<SaCounters> {
-        todo!()
+        match self.sas.get(&(direction, spi, dst)) {
+            Some(i) if i.tunnel == tunnel => Ok(i.sa.snapshot(Instant::now())),
+            _ => Err(err(format!(
+                "no {direction:?} SA {spi:#010x} to {dst} on {tunnel}"
+            ))),
+        }
     }
+
+    fn prepare_ike_socket(&mut self, socket: &std::net::UdpSocket, nat_t: bool) -> Result<()> {
+        if nat_t {
+            sockets::keep_ike_only(socket.as_fd())
+                .map_err(|e| err(format!("cannot filter ESP off the IKE socket: {e}")))?;
+        }
+        Ok(())
+    }
+
     fn poll_events(&mut self) -> Vec<DataplaneEvent> {
-        todo!()
+        let now = Instant::now();
+        let mut events = Vec::new();
+        let mut spent = Vec::new();
+        for (key, i) in &mut self.sas {
+            let hard = match i.sa.expiry(now) {
+                Expiry::Live => continue,
+                Expiry::Soft if i.soft_reported => continue,
+                Expiry::Soft => {
+                    i.soft_reported = true;
+                    false
+                }
+                Expiry::Hard => {
+                    spent.push(*key);
+                    true
+                }
+            };
+            events.push(DataplaneEvent::Expired {
+                tunnel: i.tunnel.clone(),
+                spi: i.sa.spi,
+                dst: i.sa.dst,
+                hard,
+            });
+        }
+        for key in &spent {
+            self.remove_sa(key);
+        }
+        events
     }
+
     fn shutdown(&mut self) {
-        todo!()
+        let names: Vec<String> = self.tunnels.keys().cloned().collect();
+        for name in names {
+            let _ = self.remove_tunnel(&name);
+        }
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.rx_threads.drain(..) {
+            let _ = t.join();
+        }
+        self.sas.clear();
+        self.held_ports.clear();
+    }
+}
+
+impl Drop for UserspaceDataplane {
+    fn drop(&mut self) {
+        self.shutdown();
     }
 }

@@ -1,0 +1,405 @@
+//! The system calls of the userspace data path that std and nix do not wrap in a form
+//! fit for a per-packet loop: TUN queues (`TUNSETIFF`), raw sockets with classic BPF
+//! filters, and batched `recvmmsg`/`sendmmsg` over packet slots allocated once per
+//! thread. This file holds all of the data path's `unsafe`.
+#![allow(unsafe_code)]
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::mem;
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::ptr;
+use std::time::Duration;
+
+/// Packets per `recvmmsg`/`sendmmsg` call and per TUN drain.
+pub(crate) const BATCH: usize = 64;
+/// One packet slot: a jumbo frame plus room for the outer headers and the ESP trailer.
+pub(crate) const SLOT: usize = 9216 + 256;
+
+fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
+}
+
+/// Open one queue of the multi-queue TUN device `name` (created by the first queue),
+/// non-blocking, without packet information: reads and writes are bare IP packets.
+pub(crate) fn open_tun_queue(name: &str) -> io::Result<File> {
+    if name.is_empty() || name.len() >= libc::IFNAMSIZ || name.contains(['/', ' ', '\0']) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("bad interface name {name:?}"),
+        ));
+    }
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open("/dev/net/tun")?;
+    // SAFETY: ifreq is plain C data (arrays, integers, pointers in a union); all-zero is
+    // a valid value.
+    let mut req: libc::ifreq = unsafe { mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(name.bytes()) {
+        *dst = src as libc::c_char;
+    }
+    req.ifr_ifru.ifru_flags = (libc::IFF_TUN | libc::IFF_NO_PI | libc::IFF_MULTI_QUEUE) as _;
+    // SAFETY: TUNSETIFF reads and writes the one ifreq passed, which outlives the call;
+    // the fd is a valid open /dev/net/tun.
+    check(unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, &mut req) })?;
+    Ok(file)
+}
+
+/// A raw IP socket of `protocol` (IPPROTO_ESP, IPPROTO_UDP): IPv4 ones receive the IP
+/// header, IPv6 ones do not (RFC 3542 3).
+pub(crate) fn raw_socket(v6: bool, protocol: libc::c_int) -> io::Result<OwnedFd> {
+    let family = if v6 { libc::AF_INET6 } else { libc::AF_INET };
+    // SAFETY: socket() takes no pointers.
+    let fd = check(unsafe { libc::socket(family, libc::SOCK_RAW | libc::SOCK_CLOEXEC, protocol) })?;
+    // SAFETY: fd is a fresh descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn setsockopt<T>(
+    fd: BorrowedFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &T,
+) -> io::Result<()> {
+    // SAFETY: value points at a live T and the length passed is its size.
+    check(unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (value as *const T).cast(),
+            mem::size_of::<T>() as libc::socklen_t,
+        )
+    })
+    .map(drop)
+}
+
+pub(crate) fn set_int_option(
+    fd: BorrowedFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    setsockopt(fd, level, name, &value)
+}
+
+/// SO_RCVTIMEO: how often a blocked receive wakes to look at the stop flag.
+pub(crate) fn set_recv_timeout(fd: BorrowedFd, timeout: Duration) -> io::Result<()> {
+    let tv = libc::timeval {
+        tv_sec: timeout.as_secs() as _,
+        tv_usec: timeout.subsec_micros() as _,
+    };
+    setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv)
+}
+
+/// Attach a classic BPF socket filter (SO_ATTACH_FILTER).
+pub(crate) fn attach_filter(fd: BorrowedFd, program: &[libc::sock_filter]) -> io::Result<()> {
+    let prog = libc::sock_fprog {
+        len: program.len() as u16,
+        filter: program.as_ptr().cast_mut(),
+    };
+    // The kernel copies the program during the call; `program` outlives it.
+    setsockopt(fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &prog)
+}
+
+/// Wait until `fd` is readable or `timeout` passed; true if readable.
+pub(crate) fn wait_readable(fd: BorrowedFd, timeout: Duration) -> io::Result<bool> {
+    let mut pfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: one pollfd, alive for the call.
+    let n = check(unsafe { libc::poll(&mut pfd, 1, ms) })?;
+    Ok(n > 0)
+}
+
+/// `BATCH` packet slots of `SLOT` bytes, allocated once.
+struct Slots(Box<[u8]>);
+
+impl Slots {
+    fn new() -> Self {
+        Slots(vec![0; BATCH * SLOT].into_boxed_slice())
+    }
+    fn get_mut(&mut self, i: usize) -> &mut [u8] {
+        &mut self.0[i * SLOT..(i + 1) * SLOT]
+    }
+}
+
+/// Receive side: `recvmmsg` into reused slots. The message headers point into the
+/// boxed arrays, which never move, so they are set up once.
+pub(crate) struct RecvBatch {
+    slots: Slots,
+    iovs: Box<[libc::iovec]>,
+    hdrs: Box<[libc::mmsghdr]>,
+    received: usize,
+}
+
+impl RecvBatch {
+    pub fn new() -> Self {
+        let mut slots = Slots::new();
+        let mut iovs: Box<[libc::iovec]> = (0..BATCH)
+            .map(|i| libc::iovec {
+                iov_base: slots.get_mut(i).as_mut_ptr().cast(),
+                iov_len: SLOT,
+            })
+            .collect();
+        let hdrs = iovs
+            .iter_mut()
+            .map(|iov| {
+                // SAFETY: mmsghdr is plain C data; all-zero is valid (null pointers, 0 lengths).
+                let mut h: libc::mmsghdr = unsafe { mem::zeroed() };
+                h.msg_hdr.msg_iov = iov;
+                h.msg_hdr.msg_iovlen = 1;
+                h
+            })
+            .collect();
+        RecvBatch {
+            slots,
+            iovs,
+            hdrs,
+            received: 0,
+        }
+    }
+
+    /// Wait for at least one datagram (up to the socket's SO_RCVTIMEO), then take all
+    /// that are queued, up to `BATCH`. Returns how many.
+    pub fn recv(&mut self, fd: BorrowedFd) -> io::Result<usize> {
+        debug_assert_eq!(self.iovs.len(), BATCH);
+        self.received = 0;
+        // SAFETY: every header points at its own iovec, and every iovec at its own
+        // SLOT-byte slot; all live in boxes owned by self, borrowed mutably for the call.
+        let n = check(unsafe {
+            libc::recvmmsg(
+                fd.as_raw_fd(),
+                self.hdrs.as_mut_ptr(),
+                BATCH as libc::c_uint,
+                libc::MSG_WAITFORONE,
+                ptr::null_mut(),
+            )
+        })?;
+        self.received = n as usize;
+        Ok(self.received)
+    }
+
+    /// Datagram `i` of the last `recv`; `None` if it did not fit a slot.
+    pub fn packet(&mut self, i: usize) -> Option<&mut [u8]> {
+        if i >= self.received {
+            return None;
+        }
+        let h = &self.hdrs[i];
+        if h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0 {
+            return None;
+        }
+        let len = h.msg_len as usize;
+        Some(&mut self.slots.get_mut(i)[..len])
+    }
+}
+
+/// Send side: packets are built in place in reused slots, then leave in one `sendmmsg`
+/// per batch, all to one destination from one source address (IP_PKTINFO /
+/// IPV6_PKTINFO), as a batch comes from one SA.
+pub(crate) struct SendBatch {
+    slots: Slots,
+    /// (start, len) of each queued packet in slot `i`.
+    spans: [(usize, usize); BATCH],
+    queued: usize,
+}
+
+/// Control buffer for one pktinfo message, aligned for cmsghdr.
+#[repr(C, align(8))]
+struct Cmsg([u8; 64]);
+
+impl SendBatch {
+    pub fn new() -> Self {
+        SendBatch {
+            slots: Slots::new(),
+            spans: [(0, 0); BATCH],
+            queued: 0,
+        }
+    }
+    pub fn is_full(&self) -> bool {
+        self.queued == BATCH
+    }
+    pub fn is_empty(&self) -> bool {
+        self.queued == 0
+    }
+    /// The slot the next packet is built in.
+    pub fn next_slot(&mut self) -> &mut [u8] {
+        self.slots.get_mut(self.queued)
+    }
+    /// Queue the packet built at `start..start + len` of `next_slot()`.
+    pub fn push(&mut self, start: usize, len: usize) {
+        self.spans[self.queued] = (start, len);
+        self.queued += 1;
+    }
+    pub fn clear(&mut self) {
+        self.queued = 0;
+    }
+
+    /// Send every queued packet from `src` to `dst` (port 0 on raw sockets), then
+    /// empty the batch. Packets the kernel refuses one by one (EMSGSIZE...) are skipped;
+    /// returns how many were sent.
+    pub fn send(&mut self, fd: BorrowedFd, dst: SocketAddr, src: IpAddr) -> io::Result<usize> {
+        let count = self.queued;
+        self.queued = 0;
+        let (name, name_len) = sockaddr(dst);
+        let mut cmsg = Cmsg([0; 64]);
+        let cmsg_len = pktinfo(&mut cmsg, src);
+        let base = self.slots.0.as_mut_ptr();
+        // SAFETY: all-zero iovec/mmsghdr are valid values (null pointers, 0 lengths).
+        let mut iovs: [libc::iovec; BATCH] = unsafe { mem::zeroed() };
+        // SAFETY: as above.
+        let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { mem::zeroed() };
+        for i in 0..count {
+            let (start, len) = self.spans[i];
+            debug_assert!(start + len <= SLOT);
+            iovs[i] = libc::iovec {
+                // SAFETY: start + len <= SLOT, so the pointer stays inside slot i.
+                iov_base: unsafe { base.add(i * SLOT + start) }.cast(),
+                iov_len: len,
+            };
+            let h = &mut hdrs[i].msg_hdr;
+            h.msg_name = (&name as *const libc::sockaddr_storage).cast_mut().cast();
+            h.msg_namelen = name_len;
+            h.msg_iov = &mut iovs[i];
+            h.msg_iovlen = 1;
+            if cmsg_len > 0 {
+                h.msg_control = cmsg.0.as_mut_ptr().cast();
+                h.msg_controllen = cmsg_len;
+            }
+        }
+        let mut sent = 0;
+        let mut done = 0;
+        while done < count {
+            // SAFETY: headers done..count point at the iovecs, address and control
+            // buffer above and at slots in self, all alive and unaliased for the call.
+            let rc = unsafe {
+                libc::sendmmsg(
+                    fd.as_raw_fd(),
+                    hdrs.as_mut_ptr().add(done),
+                    (count - done) as libc::c_uint,
+                    0,
+                )
+            };
+            if rc > 0 {
+                sent += rc as usize;
+                done += rc as usize;
+                continue;
+            }
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            if done == 0 && count == 1 {
+                return Err(err);
+            }
+            // The first remaining packet failed on its own: skip it, keep the rest.
+            done += 1;
+        }
+        Ok(sent)
+    }
+}
+
+fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: sockaddr_storage is plain C data; all-zero is valid.
+    let mut storage: libc::sockaddr_storage = unsafe { mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as _,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from(*a.ip()).to_be(),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in.
+            unsafe { ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin) };
+            mem::size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as _,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: 0,
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in6.
+            unsafe { ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin6) };
+            mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (storage, len as libc::socklen_t)
+}
+
+/// Encode the source address as IP_PKTINFO / IPV6_PKTINFO; returns the control length
+/// (0 for an unspecified source: the kernel picks one).
+fn pktinfo(buf: &mut Cmsg, src: IpAddr) -> usize {
+    if src.is_unspecified() {
+        return 0;
+    }
+    let (level, kind, data_len) = match src {
+        IpAddr::V4(_) => (
+            libc::IPPROTO_IP,
+            libc::IP_PKTINFO,
+            mem::size_of::<libc::in_pktinfo>(),
+        ),
+        IpAddr::V6(_) => (
+            libc::IPPROTO_IPV6,
+            libc::IPV6_PKTINFO,
+            mem::size_of::<libc::in6_pktinfo>(),
+        ),
+    };
+    // SAFETY: CMSG_SPACE/CMSG_LEN are arithmetic.
+    let (space, len) = unsafe {
+        (
+            libc::CMSG_SPACE(data_len as u32) as usize,
+            libc::CMSG_LEN(data_len as u32) as usize,
+        )
+    };
+    assert!(space <= buf.0.len());
+    // SAFETY: buf is 8-aligned and at least `space` bytes: room for the cmsghdr and its
+    // data at CMSG_DATA's offset; writes are unaligned-safe via write_unaligned.
+    unsafe {
+        let hdr = buf.0.as_mut_ptr().cast::<libc::cmsghdr>();
+        (*hdr).cmsg_len = len as _;
+        (*hdr).cmsg_level = level;
+        (*hdr).cmsg_type = kind;
+        let data = libc::CMSG_DATA(hdr);
+        match src {
+            IpAddr::V4(a) => ptr::write_unaligned(
+                data.cast::<libc::in_pktinfo>(),
+                libc::in_pktinfo {
+                    ipi_ifindex: 0,
+                    ipi_spec_dst: libc::in_addr {
+                        s_addr: u32::from(a).to_be(),
+                    },
+                    ipi_addr: libc::in_addr { s_addr: 0 },
+                },
+            ),
+            IpAddr::V6(a) => ptr::write_unaligned(
+                data.cast::<libc::in6_pktinfo>(),
+                libc::in6_pktinfo {
+                    ipi6_addr: libc::in6_addr {
+                        s6_addr: a.octets(),
+                    },
+                    ipi6_ifindex: 0,
+                },
+            ),
+        }
+    }
+    space
+}
