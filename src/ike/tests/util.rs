@@ -254,8 +254,9 @@ impl Pair {
     }
 
     /// Deliver everything in flight and every consequence, without moving the clock.
+    /// Panics on a livelock (the two engines answering each other forever).
     pub fn drive(&mut self) {
-        loop {
+        for _ in 0..20_000 {
             let a = self.drain(false);
             let b = self.drain(true);
             let Some(d) = self.queue.pop_front() else {
@@ -269,13 +270,14 @@ impl Pair {
                 .engine
                 .handle_datagram(now, d.local, d.remote, &d.data);
         }
+        panic!("livelock: the engines never went quiet");
     }
 
     /// Drive, then jump the clock to each next timer, for `limit` of fake time.
     pub fn run_for(&mut self, limit: Duration) {
         let end = self.time + limit;
         self.drive();
-        loop {
+        for _ in 0..20_000 {
             let next = [self.a.engine.poll_timeout(), self.b.engine.poll_timeout()]
                 .into_iter()
                 .flatten()
@@ -294,6 +296,7 @@ impl Pair {
                 }
             }
         }
+        panic!("livelock: timers keep firing");
     }
 
     pub fn initiate(&mut self, b: bool) {
