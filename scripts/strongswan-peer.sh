@@ -36,8 +36,7 @@ usage() {
 	exit 2
 }
 
-case ${1:-} in --help|-h) sed -n '2,34s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
-
+case ${1:-} in --help|-h) sed -n '2,30s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 [ $# -ge 2 ] || usage
 cmd=$1 ns=$2
 dir=$SSW_DIR/peer-$ns

@@ -19,14 +19,14 @@ use std::io::{ErrorKind, Write};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 
-struct Inbound {
+pub(super) struct Inbound {
     sa: Arc<Sa>,
     window: ReplayWindow,
 }
 
 /// Rebuild the thread's SPI map from the published table, keeping the windows of SAs
 /// that stay (matched by install serial, so a reused SPI starts afresh).
-fn rebuild(outer: Outer, table: &InboundTable, old: &mut HashMap<u32, Inbound>) {
+pub(super) fn rebuild(outer: Outer, table: &InboundTable, old: &mut HashMap<u32, Inbound>) {
     let mut next = HashMap::with_capacity(table.len());
     for (&spi, sa) in table.iter().filter(|(_, sa)| sa.outer == outer) {
         let window = match old.remove(&spi) {
@@ -46,7 +46,7 @@ fn rebuild(outer: Outer, table: &InboundTable, old: &mut HashMap<u32, Inbound>) 
 
 /// Handle one ESP packet (from the SPI on); returns nothing: every drop is counted on
 /// the SA where the kernel would count it, or silently when no SA matches.
-fn handle(sas: &mut HashMap<u32, Inbound>, esp: &mut [u8]) {
+pub(super) fn handle(sas: &mut HashMap<u32, Inbound>, esp: &mut [u8]) {
     if esp.len() < 8 {
         return;
     }
@@ -102,9 +102,6 @@ pub(crate) fn run(
     let mut sas = HashMap::new();
     rebuild(outer, table.get(), &mut sas);
     while !stop.load(Relaxed) {
-        if table.refresh() {
-            rebuild(outer, table.get(), &mut sas);
-        }
         let n = match batch.recv(fd) {
             Ok(n) => n,
             Err(e)
@@ -113,14 +110,19 @@ pub(crate) fn run(
                     ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
                 ) =>
             {
-                continue
+                0
             }
             Err(e) => {
                 tracing::error!("receive on {outer:?} socket: {e}");
                 std::thread::sleep(super::sockets::WAKE_INTERVAL);
-                continue;
+                0
             }
         };
+        // After the wait, not before: an SA installed while we slept must catch the
+        // packets that woke us; on a timeout, deleted SAs (and their tunnels) are let go.
+        if table.refresh() {
+            rebuild(outer, table.get(), &mut sas);
+        }
         for i in 0..n {
             let Some(datagram) = batch.packet(i) else {
                 continue;

@@ -18,18 +18,18 @@ use std::sync::Arc;
 
 /// Room before the inner packet: UDP header + the largest ESP header (SPI, sequence
 /// number, 16-byte IV), so that sealing never moves the payload.
-const HEADROOM: usize = UDP_HEADER_LEN + 8 + 16;
+pub(super) const HEADROOM: usize = UDP_HEADER_LEN + 8 + 16;
 /// Room after it for the largest ESP trailer (padding, pad length, next header, ICV).
 const TAILROOM: usize = 64;
 
 /// Random CBC IVs (RFC 4303 3.3.2: unpredictable), drawn from the OS a page at a time.
-struct IvPool {
+pub(super) struct IvPool {
     buf: [u8; 4096],
     used: usize,
 }
 
 impl IvPool {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         IvPool {
             buf: [0; 4096],
             used: 4096,
@@ -47,7 +47,12 @@ impl IvPool {
 
 /// Seal the inner packet at `slot[HEADROOM..HEADROOM + len]`; returns the outer
 /// datagram's span in the slot, or `None` to drop the packet.
-fn seal(sa: &Sa, slot: &mut [u8], len: usize, ivs: &mut IvPool) -> Option<(usize, usize)> {
+pub(super) fn seal(
+    sa: &Sa,
+    slot: &mut [u8],
+    len: usize,
+    ivs: &mut IvPool,
+) -> Option<(usize, usize)> {
     let next_header = next_header_of(&slot[HEADROOM..HEADROOM + len])?;
     let seq = sa.next_seq()?;
     if !sa.account(len) {
@@ -110,8 +115,9 @@ pub(crate) fn run(io: Arc<TunnelIo>, queue: usize, sockets: Arc<Sockets>, stop: 
             batch.clear();
             continue;
         };
-        let port = sa.encap.map_or(0, |e| e.dport);
-        if let Err(e) = batch.send(sockets.get(sa.outer), SocketAddr::new(sa.dst, port), sa.src) {
+        // Port 0: on raw sockets a port would be read as the IP protocol.
+        let dst = SocketAddr::new(sa.dst, 0);
+        if let Err(e) = batch.send(sockets.get(sa.outer), dst, sa.src) {
             tracing::debug!(tunnel = %io.name, "send to {}: {e}", sa.dst);
         }
     }
