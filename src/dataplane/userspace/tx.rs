@@ -110,8 +110,9 @@ pub(crate) fn run(io: Arc<TunnelIo>, queue: usize, sockets: Arc<Sockets>, stop: 
             batch.clear();
             continue;
         };
-        let port = sa.encap.map_or(0, |e| e.dport);
-        if let Err(e) = batch.send(sockets.get(sa.outer), SocketAddr::new(sa.dst, port), sa.src) {
+        // Port 0: the UDP header is ours, and raw IPv6 sockets read `sin6_port` as the
+        // protocol number, refusing any other than the socket's (EINVAL).
+        if let Err(e) = batch.send(sockets.get(sa.outer), SocketAddr::new(sa.dst, 0), sa.src) {
             tracing::debug!(tunnel = %io.name, "send to {}: {e}", sa.dst);
         }
     }
