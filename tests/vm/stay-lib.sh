@@ -1,0 +1,141 @@
+# stay-lib.sh - helpers of the "tunnels stay up" suites (sourced after scripts/lib.sh,
+# not run): config variants of the seed, lossless-ping and rekey counting, SA counts.
+# Used on the host (tests/stay-up.sh, tests/diagnosis.sh, scripts/soak.sh) and in the
+# VM (tests/vm/stay-up.sh).
+
+# variant SRC OUT SED-SCRIPT...: OUT is SRC edited by sed (e.g. one line changed); the
+# edit must change something, so that a typo in a test cannot silently test the seed.
+variant() {
+    local src=$1 out=$2; shift 2
+    local args=() e
+    for e in "$@"; do args+=(-e "$e"); done
+    sed "${args[@]}" "$src" >"$out"
+    if cmp -s "$src" "$out"; then
+        echo "variant: sed $* did not change $src" >&2
+        return 1
+    fi
+}
+
+# short_lifetimes SRC OUT P2_S P1_S [SED-SCRIPT...]: the seed with `lifetime P1_S` in
+# isakmp policy 10 and `set security-association lifetime seconds P2_S` in the profile
+short_lifetimes() {
+    local src=$1 out=$2 p2=$3 p1=$4; shift 4
+    variant "$src" "$out" \
+        "/^ *authentication pre-share/a lifetime $p1" \
+        "/^ *set transform-set TRA/a set security-association lifetime seconds $p2" "$@"
+}
+
+# with_dpd SED-SCRIPT for variant/short_lifetimes: `crypto isakmp keepalive S R`
+dpd_line() { echo "/^crypto isakmp key/a crypto isakmp keepalive $1 $2"; }
+
+# ping_bg NS TARGET COUNT OUT: ping every 0.1 s (or $PING_INTERVAL) in the background
+# (its pid in PING_PID), summary to OUT; ends when COUNT echoes were answered or at the
+# deadline (COUNT * interval + 15 s)
+ping_bg() {
+    local ns=$1 target=$2 count=$3 out=$4 iv=${PING_INTERVAL:-0.1}
+    local deadline
+    deadline=$(python3 -c "print(int($count * $iv + 15))")
+    ip netns exec "$ns" ping -n -q -i "$iv" -c "$count" -w "$deadline" -W 2 "$target" >"$out" 2>&1 &
+    PING_PID=$!
+    IKT_PIDS+=("$PING_PID")
+}
+
+# lossless OUT COUNT: the ping summary in OUT says COUNT sent and COUNT received
+lossless() {
+    local out=$1 count=$2 line
+    line=$(grep 'packets transmitted' "$out" || true)
+    echo "    ping: ${line:-no summary: $(tail -n 2 "$out" | tr '\n' ' ')}"
+    [[ $line =~ ^$count\ packets\ transmitted,\ $count\ received ]]
+}
+
+# count LOG REGEX: lines of LOG matching REGEX (extended)
+count() { grep -cE "$2" "$1" 2>/dev/null || true; }
+
+# spis_in LOG: distinct inbound SPIs of the IPsec SAs LOG says came up
+spis_in() { grep -oE 'IPsec SA up on [^ ]+ with [^ ]+: inbound spi 0x[0-9A-Fa-f]+' "$1" | awk '{print $NF}' | sort -u | wc -l; }
+
+# phase1_ups LOG: ISAKMP SAs LOG says came up
+phase1_ups() { count "$1" 'ISAKMP SA [0-9]+ with .* is up'; }
+
+# sa_counts NS: "<ISAKMP SAs> <IPsec SA pairs>" of `show ... --json`
+sa_counts() {
+    local p1 p2
+    p1=$(json_field "$1" isakmp 'len(a)' 2>/dev/null) || p1=?
+    p2=$(json_field "$1" ipsec 'len(a)' 2>/dev/null) || p2=?
+    echo "$p1 $p2"
+}
+
+# wait_counts NS "P1 P2" SECONDS: until sa_counts NS is exactly "P1 P2"
+wait_counts() {
+    local ns=$1 want=$2 secs=$3 i
+    for i in $(seq 1 $((secs * 4))); do
+        [ "$(sa_counts "$ns")" = "$want" ] && return 0
+        sleep 0.25
+    done
+    echo "    $ns holds $(sa_counts "$ns") (ISAKMP SAs, IPsec SA pairs), expected $want"
+    return 1
+}
+
+# wait_log LOG REGEX SECONDS: until a line of LOG matches REGEX
+wait_log() {
+    local log=$1 re=$2 secs=$3 i
+    for i in $(seq 1 $((secs * 4))); do
+        grep -qE "$re" "$log" 2>/dev/null && return 0
+        sleep 0.25
+    done
+    return 1
+}
+
+# ping_within NS TARGET SECONDS: one echo answered within SECONDS; prints how long it took
+ping_within() {
+    local ns=$1 target=$2 secs=$3 t0=$SECONDS
+    while [ $((SECONDS - t0)) -lt "$secs" ]; do
+        if ip netns exec "$ns" ping -n -c 1 -W 1 "$target" >/dev/null 2>&1; then
+            echo "    answered after $((SECONDS - t0)) s"
+            return 0
+        fi
+        sleep 0.2
+    done
+    return 1
+}
+
+# --- scenarios run concurrently, each in a background subshell with its own namespaces
+# and daemons (removed by its own lib_cleanup, which must leave the shared $IKT_RUN)
+STAY_BG=()
+
+# scenario NAME FUNC [ARGS...]: run FUNC in the background, output in $IKT_RUN/NAME.out
+scenario() {
+    local name=$1; shift
+    (
+        IKT_PIDS=() IKT_NETNS=() IKT_FAILED=0
+        trap 'exit 1' TERM INT
+        trap 'IKT_RUN="" lib_cleanup' EXIT
+        "$@"
+        exit $IKT_FAILED
+    ) >"$IKT_RUN/$name.out" 2>&1 &
+    STAY_BG+=("$name:$!")
+}
+
+# wait_scenarios: wait for every scenario, print its output, fold in its result
+wait_scenarios() {
+    local e
+    for e in "${STAY_BG[@]}"; do
+        wait "${e#*:}" || IKT_FAILED=1
+        cat "$IKT_RUN/${e%%:*}.out"
+    done
+    STAY_BG=()
+}
+
+# stop_scenarios: TERM every scenario still running and wait for its cleanup
+stop_scenarios() {
+    local e
+    for e in "${STAY_BG[@]}"; do kill -TERM "${e#*:}" 2>/dev/null; done
+    for e in "${STAY_BG[@]}"; do wait "${e#*:}" 2>/dev/null; done
+    STAY_BG=()
+}
+
+# dump_logs TAG FILES...: the tails a failure needs
+dump_logs() {
+    local tag=$1 f; shift
+    for f in "$@"; do echo "--- $tag: $f"; tail -n 30 "$f" 2>/dev/null; done
+}

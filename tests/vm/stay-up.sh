@@ -1,0 +1,99 @@
+#!/bin/bash
+# stay-up.sh - runs INSIDE the VM (see tests/stay-up.sh): tunnels stay up on the kernel
+# data path. Concurrently:
+#   vrk  phase 2 lifetime 30 s, phase 1 60 s, ping -i 0.1 over Tunnel23 for 100 s: zero
+#        lost, >= 3 phase 2 and >= 1 phase 1 rekeys, no SA left behind in the kernel
+#   vkl  kill -9 of R3 and a restart: back within 20 s, one ISAKMP SA and one SA pair
+#        on both sides, `ip xfrm state` holds exactly that pair on both sides
+#   vnl  netem 20% loss + 100 ms jitter on both veth ends: tunnel up within 30 s
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export IKT_RUN=/run/ikt-t-vm
+mkdir -p $IKT_RUN
+. scripts/lib.sh
+. tests/vm/stay-lib.sh
+RUN_S=${STAY_RUN_S:-100} P2_S=${STAY_P2_S:-30} P1_S=${STAY_P1_S:-60}
+COUNT=$((RUN_S * 10))
+P2_REKEYS=$((RUN_S / P2_S)) P1_REKEYS=$((RUN_S / P1_S))
+trap 'stop_scenarios; lib_cleanup' EXIT
+echo "kernel $(uname -r)"
+
+# xfrm_states NS: ESP states in the kernel
+xfrm_states() { ip -n "$1" xfrm state | grep -c '^src' || true; }
+
+# wait_states NS N SECONDS: until NS holds exactly N ESP states
+wait_states() {
+    local i
+    for i in $(seq 1 $(($3 * 4))); do
+        [ "$(xfrm_states "$1")" = "$2" ] && return 0
+        sleep 0.25
+    done
+    echo "    $1: $(xfrm_states "$1") ESP states in the kernel, expected $2"
+    return 1
+}
+
+vrk() {
+    local p=ikt-t-vrk p2 p1
+    routers $p-r2 2001:db8::2 $p-r3 2001:db8::3 64
+    short_lifetimes examples/r2.conf "$IKT_RUN/rk-r2.conf" "$P2_S" "$P1_S"
+    short_lifetimes examples/r3.conf "$IKT_RUN/rk-r3.conf" "$P2_S" "$P1_S"
+    start_ikev1d $p-r3 "$IKT_RUN/rk-r3.conf" "$IKT_RUN/vrk-r3.log" --dataplane kernel
+    start_ikev1d $p-r2 "$IKT_RUN/rk-r2.conf" "$IKT_RUN/vrk-r2.log" --dataplane kernel
+    check "vrk: Tunnel23 up within 60 s" wait_sa $p-r2 60
+    ping_bg $p-r2 fe80::23:3%Tunnel23 $COUNT "$IKT_RUN/vrk.ping"
+    wait "$PING_PID" || true
+    check "vrk: kernel: zero lost of $COUNT pings (-i 0.1) across rekeys" lossless "$IKT_RUN/vrk.ping" $COUNT
+    p2=$(spis_in "$IKT_RUN/vrk-r2.log") p1=$(phase1_ups "$IKT_RUN/vrk-r2.log")
+    echo "    vrk: $p2 IPsec SA pairs (inbound SPIs), $p1 ISAKMP SAs came up"
+    check "vrk: >= $P2_REKEYS phase 2 rekeys in $RUN_S s" test "$p2" -ge $((P2_REKEYS + 1))
+    check "vrk: >= $P1_REKEYS phase 1 rekey(s) in $RUN_S s" test "$p1" -ge $((P1_REKEYS + 1))
+    check "vrk: R2 ends with one ISAKMP SA and one SA pair" wait_counts $p-r2 "1 1" 15
+    check "vrk: R2's kernel ends with the 2 ESP states of that pair" wait_states $p-r2 2 15
+    check "vrk: R3's kernel ends with the 2 ESP states of that pair" wait_states $p-r3 2 15
+    [ $IKT_FAILED = 0 ] || dump_logs vrk "$IKT_RUN/vrk-r2.log" "$IKT_RUN/vrk-r3.log"
+}
+
+vkl() {
+    local p=ikt-t-vkl
+    routers $p-r2 2001:db8::2 $p-r3 2001:db8::3 64
+    start_ikev1d $p-r3 examples/r3.conf "$IKT_RUN/vkl-r3.log" --dataplane kernel
+    start_ikev1d $p-r2 examples/r2.conf "$IKT_RUN/vkl-r2.log" --dataplane kernel
+    check "vkl: Tunnel23 up within 60 s" wait_sa $p-r2 60
+    check "vkl: after the simultaneous start R2 holds one ISAKMP SA and one SA pair" wait_counts $p-r2 "1 1" 15
+    kill -KILL "$(cat "$IKT_RUN/$p-r3.pid")"
+    wait "$(cat "$IKT_RUN/$p-r3.pid")" 2>/dev/null || true
+    echo "    vkl: after kill -9, R3's kernel holds $(xfrm_states $p-r3) ESP states"
+    start_ikev1d $p-r3 examples/r3.conf "$IKT_RUN/vkl-r3-restarted.log" --dataplane kernel
+    check "vkl: kill -9 + restart of R3: ping answered within 20 s" ping_within $p-r2 fe80::23:3%Tunnel23 20
+    check "vkl: then 20/20 pings pass" ip netns exec $p-r2 ping -n -q -c 20 -i 0.1 -W 2 fe80::23:3%Tunnel23
+    check "vkl: survivor R2 holds one ISAKMP SA and one SA pair" wait_counts $p-r2 "1 1" 10
+    check "vkl: restarted R3 holds one ISAKMP SA and one SA pair" wait_counts $p-r3 "1 1" 10
+    check "vkl: no stale kernel state: R2's kernel holds 2 ESP states" wait_states $p-r2 2 10
+    check "vkl: no stale kernel state: R3's kernel holds 2 ESP states" wait_states $p-r3 2 10
+    [ $IKT_FAILED = 0 ] || { dump_logs vkl "$IKT_RUN/vkl-r2.log" "$IKT_RUN/vkl-r3-restarted.log"; ip -n $p-r2 xfrm state; }
+}
+
+vnl() {
+    local p=ikt-t-vnl ns t0
+    routers $p-r2 2001:db8::2 $p-r3 2001:db8::3 64
+    for ns in $p-r2 $p-r3; do
+        if ! ip netns exec $ns tc qdisc add dev eth0 root netem loss 20% delay 100ms 100ms; then
+            check "vnl: netem available (sch_netem)" false
+            return
+        fi
+    done
+    t0=$SECONDS
+    start_ikev1d $p-r3 examples/r3.conf "$IKT_RUN/vnl-r3.log" --dataplane kernel
+    start_ikev1d $p-r2 examples/r2.conf "$IKT_RUN/vnl-r2.log" --dataplane kernel
+    check "vnl: 20% loss + 100 ms jitter both ways: Tunnel23 up within 30 s" wait_sa $p-r2 30
+    echo "    vnl: up after $((SECONDS - t0)) s, $(count "$IKT_RUN/vnl-r2.log" retransmitting) retransmissions by R2"
+    check "vnl: pings get through (>= 5 of 20)" bash -c \
+        "ip netns exec $p-r2 ping -n -c 20 -i 0.2 -W 2 fe80::23:3%Tunnel23 | grep -qE ' ([5-9]|1[0-9]|20) received'"
+    [ $IKT_FAILED = 0 ] || dump_logs vnl "$IKT_RUN/vnl-r2.log" "$IKT_RUN/vnl-r3.log"
+}
+
+scenario vrk vrk
+scenario vkl vkl
+scenario vnl vnl
+wait_scenarios
+exit $IKT_FAILED
