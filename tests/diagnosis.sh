@@ -63,7 +63,7 @@ pair() {
 no_sa() {
     local i
     for i in $(seq 1 $(($2 * 4))); do
-        [ "$(json_field "$1" ipsec 'len(a)' 2>/dev/null)" = 0 ] && return 0
+        [ "$(count_sas "$1" ipsec)" = 0 ] && return 0
         sleep 0.25
     done
     return 1

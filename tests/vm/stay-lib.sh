@@ -57,13 +57,18 @@ spis_in() { grep -oE 'IPsec SA up on [^ ]+ with [^ ]+: inbound spi 0x[0-9A-Fa-f]
 # phase1_ups LOG: ISAKMP SAs LOG says came up
 phase1_ups() { count "$1" 'ISAKMP SA [0-9]+ with .* is up'; }
 
-# sa_counts NS: "<ISAKMP SAs> <IPsec SA pairs>" of `show ... --json`
-sa_counts() {
-    local p1 p2
-    p1=$(json_field "$1" isakmp 'len(a)' 2>/dev/null) || p1=?
-    p2=$(json_field "$1" ipsec 'len(a)' 2>/dev/null) || p2=?
-    echo "$p1 $p2"
+# show NS isakmp|ipsec [--json]: lib.sh's, bounded: a hung daemon must fail a check
+# (wait_sa, json_field, ...), not hang the suite
+show() {
+    local ns=$1; shift
+    ip netns exec "$ns" timeout 5 "$IKT_BIN" show "$@" --socket "$IKT_RUN/$ns.sock"
 }
+
+# count_sas NS isakmp|ipsec: how many SAs `show ... --json` lists ("?": no answer)
+count_sas() { json_field "$1" "$2" 'len(a)' 2>/dev/null || echo "?"; }
+
+# sa_counts NS: "<ISAKMP SAs> <IPsec SA pairs>"
+sa_counts() { echo "$(count_sas "$1" isakmp) $(count_sas "$1" ipsec)"; }
 
 # wait_counts NS "P1 P2" SECONDS: until sa_counts NS is exactly "P1 P2"
 wait_counts() {
@@ -116,11 +121,21 @@ scenario() {
     STAY_BG+=("$name:$!")
 }
 
-# wait_scenarios: wait for every scenario, print its output, fold in its result
+# wait_scenarios [SECONDS]: wait for every scenario (at most SECONDS, default 300: then
+# the rest are stopped and fail), print its output, fold in its result
 wait_scenarios() {
-    local e
+    local e deadline=$((SECONDS + ${1:-300})) pid
     for e in "${STAY_BG[@]}"; do
-        wait "${e#*:}" || IKT_FAILED=1
+        pid=${e#*:}
+        while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.5; done
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid" 2>/dev/null
+            wait "$pid" 2>/dev/null
+            echo "FAIL ${e%%:*}: scenario still running after ${1:-300} s; stopped"
+            IKT_FAILED=1
+        else
+            wait "$pid" || IKT_FAILED=1
+        fi
         cat "$IKT_RUN/${e%%:*}.out"
     done
     STAY_BG=()

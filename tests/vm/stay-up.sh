@@ -6,6 +6,7 @@
 #   vkl  kill -9 of R3 and a restart: back within 20 s, one ISAKMP SA and one SA pair
 #        on both sides, `ip xfrm state` holds exactly that pair on both sides
 #   vnl  netem 20% loss + 100 ms jitter on both veth ends: tunnel up within 30 s
+# Arguments: the scenarios to run (default: all).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export IKT_RUN=/run/ikt-t-vm
@@ -92,8 +93,7 @@ vnl() {
     [ $IKT_FAILED = 0 ] || dump_logs vnl "$IKT_RUN/vnl-r2.log" "$IKT_RUN/vnl-r3.log"
 }
 
-scenario vrk vrk
-scenario vkl vkl
-scenario vnl vnl
-wait_scenarios
+all=(vrk vkl vnl)
+for s in "${@:-${all[@]}}"; do scenario "$s" "$s"; done
+wait_scenarios $((RUN_S + 150))
 exit $IKT_FAILED
