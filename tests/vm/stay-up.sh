@@ -27,7 +27,8 @@ xfrm_states() { ip -n "$1" xfrm state | grep -c '^src' || true; }
 kernel_is_show() {
     local ns=$1 t0=$SECONDS kernel shown
     while [ $((SECONDS - t0)) -lt "$2" ]; do
-        kernel=$(ip -n "$ns" xfrm state | grep -oE 'spi 0x[0-9a-f]+' | awk '{printf "%d\n", $2}' | sort | tr '\n' ' ')
+        kernel=$(for h in $(ip -n "$ns" xfrm state | grep -oE 'spi 0x[0-9a-f]+' | cut -d' ' -f2); do
+            printf '%d\n' "$h"; done | sort | tr '\n' ' ')
         shown=$(show "$ns" ipsec --json 2>/dev/null | grep -oE '"spi": ?[0-9]+' | grep -oE '[0-9]+$' | sort | tr '\n' ' ')
         [ -n "$shown" ] && [ "$kernel" = "$shown" ] && return 0
         sleep 0.5
