@@ -50,7 +50,12 @@ fn isakmp_policy_mismatch() {
         pair.b.failures(),
         ["no matching proposal: peer offered AES-256/SHA-256/group 14, policy 10 (line 1) has DES/SHA/group 1"]
     );
-    assert_eq!(notifies_to_a(&pair), [NotifyType::NO_PROPOSAL_CHOSEN]);
+    // B answers every (retransmitted, retried) MM1 so, but reports it once.
+    let n = notifies_to_a(&pair);
+    assert!(
+        !n.is_empty() && n.iter().all(|n| *n == NotifyType::NO_PROPOSAL_CHOSEN),
+        "{n:?}"
+    );
     let a = pair.a.failures();
     assert_eq!(a.len(), 1, "{a:?}");
     assert!(
@@ -73,8 +78,8 @@ fn transform_set_mismatch() {
         pair.b.failures(),
         ["no matching transform set for Tunnel23: peer offered esp-3des esp-md5-hmac, transform set TRA (line 5) has esp-aes esp-sha-hmac"]
     );
-    // The notify travels protected by phase 1; A names what to check.
-    assert_eq!(informationals_to_a(&pair), 1);
+    // The notify travels protected by phase 1 (once per attempt); A names what to check.
+    assert!(informationals_to_a(&pair) >= 1);
     let a = pair.a.failures();
     assert_eq!(a.len(), 1, "{a:?}");
     assert!(
@@ -151,7 +156,12 @@ fn preshared_key_mismatch() {
     // PSK mismatch too.
     let n = notifies_to_a(&pair);
     assert!(
-        n == [NotifyType::PAYLOAD_MALFORMED] || n == [NotifyType::INVALID_HASH_INFORMATION],
+        !n.is_empty()
+            && n.iter().all(|n| [
+                NotifyType::PAYLOAD_MALFORMED,
+                NotifyType::INVALID_HASH_INFORMATION
+            ]
+            .contains(n)),
         "{n:?}"
     );
     let a = pair.a.failures();
@@ -179,7 +189,7 @@ fn silent_peer_after_mm5_is_reported_as_likely_psk_mismatch() {
     pair.run_for(Duration::from_secs(120));
     assert_eq!(
         pair.a.failures(),
-        ["negotiation with 2001:db8::3 timed out: no answer to MM5 after 5 transmissions (likely pre-shared key mismatch: crypto isakmp key, line 3)"]
+        ["negotiation with 2001:db8::3 timed out: no answer to MM5 after 7 transmissions (likely pre-shared key mismatch: crypto isakmp key, line 3)"]
     );
 }
 
