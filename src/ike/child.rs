@@ -312,7 +312,16 @@ impl Engine {
             return;
         };
         let tunnel = c.tunnel.clone();
-        self.delete_child(spi_in, DownReason::Expired);
+        let superseded = self
+            .current_pair(&tunnel)
+            .is_some_and(|p| p.spi_in != spi_in);
+        let reason = match c.retired {
+            Some(reason) => reason,
+            // The peer replaced it; its Delete is late or lost.
+            None if superseded => DownReason::Rekeyed,
+            None => DownReason::Expired,
+        };
+        self.delete_child(spi_in, reason);
         self.initiate(now, &tunnel);
     }
 

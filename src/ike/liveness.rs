@@ -24,15 +24,17 @@ pub(crate) const DPD_TRANSMISSIONS: u32 = 5;
 pub(crate) struct DpdState {
     /// Sequence number of the next R-U-THERE (random start, RFC 3706 5.5).
     next_seq: u32,
-    /// The unanswered probe run: its first sequence number and how many were sent.
-    outstanding: Option<(u32, u32)>,
+    /// The latest probe run: its first sequence number and how many were sent.
+    run: Option<(u32, u32)>,
+    /// That run is unanswered so far (nothing authenticated came from the peer).
+    probing: bool,
 }
 
 impl DpdState {
-    /// Is `seq` the answer to one of the R-U-THERE of the current run? (Later copies of
-    /// an ACK are not: they are tolerated and ignored.)
+    /// Is `seq` the answer to an R-U-THERE of the latest run? (Anything else, e.g. a
+    /// copy of an older ACK, is tolerated and ignored.)
     fn answers(&self, seq: u32) -> bool {
-        self.outstanding
+        self.run
             .is_some_and(|(first, sent)| seq.wrapping_sub(first) < sent)
     }
 }
@@ -63,7 +65,7 @@ impl Engine {
     /// An authenticated message from the peer: it is alive.
     pub(super) fn heard_from(&mut self, now: Instant, p1: &mut Phase1) {
         p1.last_heard = now;
-        p1.dpd.outstanding = None;
+        p1.dpd.probing = false;
         if let Some(dpd) = self.settings.dpd.filter(|_| p1.peer_dpd) {
             p1.ex.timers.set(Timer::Dpd, now + secs(dpd.interval_s));
         }
@@ -87,20 +89,21 @@ impl Engine {
         let peer = p1.remote.ip();
         // No IPsec SA to protect, or a newer ISAKMP SA probes for us: only wait.
         let idle = !self.children.iter().any(|c| c.remote.ip() == peer) || p1.retiring.is_some();
-        let sent = match p1.dpd.outstanding {
-            None if idle => {
+        let seq = p1.dpd.next_seq;
+        let (first, sent) = match p1.dpd.run {
+            Some(run) if p1.dpd.probing => run,
+            _ if idle => {
                 p1.ex.timers.set(Timer::Dpd, now + secs(dpd.interval_s));
                 return;
             }
-            None => 0,
-            Some((_, sent)) if sent >= DPD_TRANSMISSIONS => {
-                return self.peer_dead(now, p1, sent);
-            }
-            Some((_, sent)) => sent,
+            _ => (seq, 0),
         };
-        let seq = p1.dpd.next_seq;
+        if sent >= DPD_TRANSMISSIONS {
+            return self.peer_dead(now, p1, sent);
+        }
         p1.dpd.next_seq = seq.wrapping_add(1);
-        p1.dpd.outstanding = Some((p1.dpd.outstanding.map_or(seq, |(first, _)| first), sent + 1));
+        p1.dpd.run = Some((first, sent + 1));
+        p1.dpd.probing = true;
         self.note(
             p1,
             Note::DpdSent {

@@ -430,7 +430,7 @@ impl fmt::Display for Warning {
                 config,
             } => write!(
                 f,
-                "lifetime shortened by the peer: {what} lives {negotiated}, we asked {ours} ({config})"
+                "lifetime shortened by the peer: {what}: {negotiated} instead of {ours} ({config})"
             ),
             Warning::IdentityMismatch {
                 id,

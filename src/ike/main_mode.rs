@@ -1031,10 +1031,13 @@ impl Engine {
 
     /// The peer's phase 1 ID should be the address it talks from (IOS sends its
     /// address); behind a NAT it is its private address, which is expected.
-    fn check_identity(&mut self, p1: &Phase1, id: &RawPayload) {
-        let Payload::Id(id) = &id.payload else {
-            return;
-        };
+    pub(super) fn check_identity(&mut self, p1: &Phase1, id: &RawPayload) {
+        if let Payload::Id(id) = &id.payload {
+            self.check_phase1_id(p1, id);
+        }
+    }
+
+    pub(super) fn check_phase1_id(&mut self, p1: &Phase1, id: &crate::isakmp::IdPayload) {
         let Some(address) = identity::phase1_address(id) else {
             return;
         };

@@ -79,6 +79,8 @@ pub struct Side {
     /// SAs currently installed in the fake data path.
     pub installed: Vec<SaSpec>,
     pub logs: Vec<LogEvent>,
+    /// When each of `logs` was logged.
+    pub log_times: Vec<Instant>,
     pub deletes: usize,
     pub keepalives: usize,
     /// Answer AllocSpi at all (a stuck data path when false).
@@ -92,6 +94,7 @@ impl Side {
             next_spi: spi_base,
             installed: Vec::new(),
             logs: Vec::new(),
+            log_times: Vec::new(),
             deletes: 0,
             keepalives: 0,
             answer_spi: true,
@@ -119,6 +122,22 @@ impl Side {
 
     pub fn logged(&self, needle: &str) -> bool {
         self.logs.iter().any(|l| l.to_string().contains(needle))
+    }
+
+    /// When the first line containing `needle` was logged.
+    pub fn logged_at(&self, needle: &str) -> Option<Instant> {
+        self.logs
+            .iter()
+            .position(|l| l.to_string().contains(needle))
+            .map(|i| self.log_times[i])
+    }
+
+    /// How many lines contain `needle`.
+    pub fn count(&self, needle: &str) -> usize {
+        self.logs
+            .iter()
+            .filter(|l| l.to_string().contains(needle))
+            .count()
     }
 
     /// Failure lines logged at warning or error level (repeats are debug).
@@ -248,7 +267,10 @@ impl Pair {
                     side.installed
                         .retain(|s| !(s.direction == direction && s.spi == spi));
                 }
-                Action::Log(ev) => side.logs.push(ev),
+                Action::Log(ev) => {
+                    side.logs.push(ev);
+                    side.log_times.push(now);
+                }
             }
         }
         any
