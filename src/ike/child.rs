@@ -18,6 +18,9 @@ const REPLAY_WINDOW: u32 = 64;
 /// How long a replaced pair's inbound SA certainly keeps working before we tell the
 /// peer it is gone: packets the peer sent just before it moved still arrive.
 pub(crate) const GRACE: Duration = Duration::from_secs(5);
+/// How long we wait for the peer's Delete of a pair it replaced before we drop our
+/// outbound SA and tell the peer ourselves (longer than its grace period).
+const PEER_DELETE_WAIT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone)]
 pub(crate) struct ChildSa {
@@ -42,8 +45,11 @@ pub(crate) struct ChildSa {
     pub outbound: bool,
     /// Soft lifetime reached: a newer pair replaces this one.
     pub rekey_pending: bool,
-    /// Replaced: the outbound SA is gone from the data path, the inbound one stays
-    /// until the peer's Delete or the hard lifetime.
+    /// Replaced by a newer pair: the outbound SA is gone from the data path (traffic
+    /// uses the newest), the inbound one stays until the peer's Delete or the hard
+    /// lifetime.
+    pub superseded: bool,
+    /// We replaced it (why): the peer hears of it after `GRACE`.
     pub retired: Option<DownReason>,
     /// We told the peer (Delete payload) that this pair is gone.
     pub delete_sent: bool,
@@ -95,6 +101,7 @@ impl ChildSa {
             timers,
             outbound: initiated_by_us,
             rekey_pending: false,
+            superseded: false,
             retired: None,
             delete_sent: false,
             local_ident,
@@ -180,7 +187,7 @@ impl Engine {
     pub(super) fn current_pair(&self, tunnel: &str) -> Option<&ChildSa> {
         self.children
             .iter()
-            .filter(|c| c.tunnel == tunnel && c.outbound && c.retired.is_none())
+            .filter(|c| c.tunnel == tunnel && c.outbound && !c.superseded)
             .max_by_key(|c| c.completed)
     }
 
@@ -219,7 +226,7 @@ impl Engine {
             .children
             .iter()
             .filter(|c| c.tunnel == new.tunnel && c.spi_in != spi_in)
-            .filter(|c| c.outbound && c.retired.is_none())
+            .filter(|c| c.outbound && !c.superseded)
             .cloned()
             .collect();
         for old in older {
@@ -244,6 +251,11 @@ impl Engine {
                 if dropped == spi_in {
                     return;
                 }
+            } else if let Some(c) = self.children.iter_mut().find(|c| c.spi_in == old.spi_in) {
+                // The peer's replacement: its Delete comes after its grace period. Our
+                // outbound SA stays meanwhile, in case the peer saw a collision and
+                // keeps the old pair after all.
+                c.timers.set(Timer::Retire, now + PEER_DELETE_WAIT);
             }
         }
     }
@@ -255,6 +267,19 @@ impl Engine {
         };
         c.retired = Some(reason);
         c.timers.set(Timer::Retire, now + GRACE);
+        self.supersede(spi_in);
+    }
+
+    /// A newer pair carries the traffic: this one's outbound SA is of no more use.
+    fn supersede(&mut self, spi_in: u32) {
+        let Some(c) = self
+            .children
+            .iter_mut()
+            .find(|c| c.spi_in == spi_in && !c.superseded)
+        else {
+            return;
+        };
+        c.superseded = true;
         c.timers.stop(Timer::Rekey);
         let delete = Action::DeleteSa {
             tunnel: c.tunnel.clone(),
@@ -274,17 +299,30 @@ impl Engine {
             match timer {
                 Timer::Rekey => self.child_soft_expiry(now, spi_in),
                 Timer::Lifetime => return self.child_hard_expiry(now, spi_in),
-                Timer::Retire => {
-                    let Some(c) = self.children.iter_mut().find(|c| c.spi_in == spi_in) else {
-                        return;
-                    };
-                    c.delete_sent = true;
-                    let remote = c.remote.ip();
-                    self.outbox.push((remote, esp_delete(spi_in)));
-                }
+                Timer::Retire => self.child_retire_timer(spi_in),
                 // Not used by IPsec pairs.
                 Timer::Retransmit | Timer::Reap | Timer::Dpd | Timer::Keepalive => {}
             }
+        }
+    }
+
+    /// A retired pair's grace period is over, or the peer's Delete for a pair it
+    /// replaced did not come (lost: Informational messages are not retransmitted).
+    fn child_retire_timer(&mut self, spi_in: u32) {
+        let current = self
+            .children
+            .iter()
+            .find(|c| c.spi_in == spi_in)
+            .and_then(|c| self.current_pair(&c.tunnel).map(|p| p.spi_in == spi_in));
+        if current != Some(false) {
+            // Gone, or the tunnel's only pair again.
+            return;
+        }
+        self.supersede(spi_in);
+        if let Some(c) = self.children.iter_mut().find(|c| c.spi_in == spi_in) {
+            c.delete_sent = true;
+            let remote = c.remote.ip();
+            self.outbox.push((remote, esp_delete(spi_in)));
         }
     }
 

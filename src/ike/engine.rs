@@ -10,7 +10,7 @@ use super::state::Role;
 use super::timer::Timer;
 use super::{Action, Command, Engine, Settings, Stats};
 use crate::crypto::Rng;
-use crate::isakmp::{DeletePayload, ExchangeType, Header, Payload, ProtocolId, DOI_IPSEC};
+use crate::isakmp::{ExchangeType, Header};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
@@ -332,15 +332,7 @@ impl Engine {
     }
 
     pub(super) fn send_isakmp_delete(&mut self, p1: &Phase1) {
-        self.send_info(
-            p1,
-            Payload::Delete(DeletePayload {
-                doi: DOI_IPSEC,
-                protocol: ProtocolId::ISAKMP,
-                spi_size: 16,
-                spis: vec![p1.cookies()],
-            }),
-        );
+        self.send_info(p1, super::rekey::isakmp_delete(p1));
     }
 
     /// Does `tunnel` need a Quick Mode: no pair up, or the one up is expiring, and

@@ -87,8 +87,10 @@ impl Engine {
             return;
         };
         let peer = p1.remote.ip();
-        // No IPsec SA to protect, or a newer ISAKMP SA probes for us: only wait.
-        let idle = !self.children.iter().any(|c| c.remote.ip() == peer) || p1.retiring.is_some();
+        // No IPsec SA to protect, or another ISAKMP SA probes for us: only wait.
+        let idle = !self.children.iter().any(|c| c.remote.ip() == peer)
+            || p1.retiring.is_some()
+            || self.outranked(p1);
         let seq = p1.dpd.next_seq;
         let (first, sent) = match p1.dpd.run {
             Some(run) if p1.dpd.probing => run,
@@ -99,7 +101,10 @@ impl Engine {
             _ => (seq, 0),
         };
         if sent >= DPD_TRANSMISSIONS {
-            return self.peer_dead(now, p1, sent);
+            if !self.drop_if_stale(p1) {
+                self.peer_dead(now, p1, sent);
+            }
+            return;
         }
         p1.dpd.next_seq = seq.wrapping_add(1);
         p1.dpd.run = Some((first, sent + 1));

@@ -457,6 +457,8 @@ pub enum DownReason {
     NegotiationFailed,
     /// RFC 3706: no answer to R-U-THERE.
     DeadPeer,
+    /// No answer over this ISAKMP SA while the peer uses another one.
+    Unanswered,
 }
 
 impl fmt::Display for DownReason {
@@ -467,10 +469,11 @@ impl fmt::Display for DownReason {
             DownReason::InitialContact => "peer sent INITIAL-CONTACT",
             DownReason::Shutdown => "shutting down",
             DownReason::Reload => "configuration changed",
-            DownReason::Collision => "duplicate from simultaneous Quick Modes",
+            DownReason::Collision => "duplicate from a simultaneous negotiation",
             DownReason::Rekeyed => "replaced by a newer SA",
             DownReason::NegotiationFailed => "negotiation failed",
             DownReason::DeadPeer => "peer is dead (no answer to DPD)",
+            DownReason::Unanswered => "no answer over it, the peer uses another ISAKMP SA",
         })
     }
 }

@@ -1116,8 +1116,8 @@ impl Engine {
             spi: c.spi_in,
             dst: c.local.ip(),
         });
-        // A retired pair's outbound SA is gone already.
-        if c.outbound && c.retired.is_none() {
+        // A superseded pair's outbound SA is gone already.
+        if c.outbound && !c.superseded {
             self.actions.push_back(super::Action::DeleteSa {
                 tunnel: c.tunnel.clone(),
                 direction: Direction::Out,

@@ -11,6 +11,7 @@ use super::log::{DownReason, Note};
 use super::main_mode::{MmState, Phase1};
 use super::timer::Timer;
 use super::Engine;
+use crate::isakmp::{DeletePayload, Payload, ProtocolId, DOI_IPSEC};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -37,13 +38,41 @@ impl Engine {
         self.events
     }
 
-    /// The ISAKMP SA to use with `peer`: the newest established one not replaced.
+    /// The ISAKMP SA to use with `peer`: of the established ones not replaced, the one
+    /// the peer spoke over last (after a lost Delete we may hold one the peer dropped),
+    /// then the newest.
     pub(super) fn isakmp_for(&self, peer: IpAddr) -> Option<u32> {
-        self.phase1
-            .values()
-            .filter(|p| p.remote.ip() == peer && p.established().is_some() && p.retiring.is_none())
-            .max_by_key(|p| p.completed)
+        self.usable_phase1(peer)
+            .max_by_key(|p| preference(p))
             .map(|p| p.conn_id)
+    }
+
+    fn usable_phase1(&self, peer: IpAddr) -> impl Iterator<Item = &Phase1> {
+        self.phase1.values().filter(move |p| {
+            p.remote.ip() == peer && p.established().is_some() && p.retiring.is_none()
+        })
+    }
+
+    /// Is another ISAKMP SA with the peer preferred to `p1` (taken out of the table)?
+    pub(super) fn outranked(&self, p1: &Phase1) -> bool {
+        self.usable_phase1(p1.remote.ip())
+            .any(|o| preference(o) > preference(p1))
+    }
+
+    /// `p1` got no answer (DPD, Quick Mode) while the peer has another ISAKMP SA with
+    /// us: the peer dropped this one (its Delete was lost). Drop it too; true if so.
+    pub(super) fn drop_if_stale(&mut self, p1: &mut Phase1) -> bool {
+        if self.usable_phase1(p1.remote.ip()).next().is_none() {
+            return false;
+        }
+        self.log(super::LogEvent::Phase1Down {
+            conn_id: p1.conn_id,
+            peer: p1.remote.ip(),
+            reason: DownReason::Unanswered,
+        });
+        p1.state = MmState::Failed;
+        p1.ex.timers = Default::default();
+        true
     }
 
     /// Tunnels to `peer` we keep up, in configuration order.
@@ -129,11 +158,7 @@ impl Engine {
             return;
         }
         let peer = p1.remote.ip();
-        let newer = self
-            .phase1
-            .values()
-            .any(|o| o.remote.ip() == peer && o.retiring.is_none() && o.completed > p1.completed);
-        if newer {
+        if self.outranked(p1) {
             // The peer rekeyed first; this one is ours to retire too.
             return self.retire_phase1(now, p1, DownReason::Rekeyed);
         }
@@ -196,7 +221,11 @@ impl Engine {
             p1.ex.timers.set(Timer::Retire, now + RETIRE_POLL);
             return;
         }
+        // Over the SA itself and over the one that stays: Informational messages are
+        // not retransmitted, and a peer that misses this Delete would keep using an SA
+        // we no longer have.
         self.send_isakmp_delete(p1);
+        self.outbox.push((p1.remote.ip(), isakmp_delete(p1)));
         self.log(super::LogEvent::Phase1Down {
             conn_id: p1.conn_id,
             peer: p1.remote.ip(),
@@ -216,4 +245,18 @@ impl Engine {
             c.conn_id = heir;
         }
     }
+}
+
+fn preference(p: &Phase1) -> (Instant, Option<u64>) {
+    (p.last_heard, p.completed)
+}
+
+/// A Delete payload for the ISAKMP SA `p1` (RFC 2408 3.15: SPI = both cookies).
+pub(super) fn isakmp_delete(p1: &Phase1) -> Payload {
+    Payload::Delete(DeletePayload {
+        doi: DOI_IPSEC,
+        protocol: ProtocolId::ISAKMP,
+        spi_size: 16,
+        spis: vec![p1.cookies()],
+    })
 }
