@@ -10,7 +10,7 @@ mod child;
 mod engine;
 pub mod error;
 mod exchange;
-mod identity;
+pub(crate) mod identity;
 mod info;
 mod liveness;
 pub mod log;

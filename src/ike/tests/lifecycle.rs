@@ -81,11 +81,19 @@ fn initial_contact_from_a_rebooted_peer_clears_old_sas() {
     pair.a.installed.clear();
     pair.initiate(false);
     pair.run_for(Duration::from_secs(5));
+    // The restarted A announces it; B drops the old SAs at once, data path included.
+    assert!(pair.a.logged("Send initial contact"));
     assert!(pair.b.logged("Process initial contact"));
     assert!(pair.b.logged("peer sent INITIAL-CONTACT"));
     pair.assert_agree();
     assert_ne!(spis(&pair.b), b_old);
+    assert!(!pair
+        .b
+        .installed
+        .iter()
+        .any(|s| s.spi == b_old.0 || s.spi == b_old.1));
     assert_eq!(pair.b.engine.isakmp_sas(pair.time).len(), 1);
+    assert!(pair.a.alerts().is_empty() && pair.b.alerts().is_empty());
 }
 
 #[test]
