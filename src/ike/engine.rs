@@ -457,6 +457,7 @@ impl Engine {
 
     /// New configuration: tunnels that changed or went away lose their SAs (and
     /// pending negotiations); unchanged tunnels keep theirs. ISAKMP SAs stay, as on IOS.
+    /// New and changed tunnels come up (as IOS brings up a new tunnel interface).
     pub fn reload(&mut self, now: Instant, settings: Settings) {
         let changed = |t: &TunnelSettings| !settings.tunnels.contains(t);
         let gone: Vec<String> = self
@@ -464,6 +465,12 @@ impl Engine {
             .tunnels
             .iter()
             .filter(|t| changed(t))
+            .map(|t| t.name.clone())
+            .collect();
+        let fresh: Vec<String> = settings
+            .tunnels
+            .iter()
+            .filter(|t| !self.settings.tunnels.contains(t) && !t.shutdown)
             .map(|t| t.name.clone())
             .collect();
         self.settings = settings;
@@ -482,6 +489,13 @@ impl Engine {
         for p1 in self.phase1.values_mut() {
             p1.pending.retain(|t| !gone.contains(t));
             p1.quick.retain(|_, q| !gone.contains(&q.tunnel));
+        }
+        self.flush_outbox();
+        if !self.settings.passive {
+            for name in fresh {
+                self.wanted.insert(name.clone());
+                self.initiate(now, &name);
+            }
         }
         self.settle(now);
     }

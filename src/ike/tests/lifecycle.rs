@@ -153,3 +153,46 @@ fn reload_keeps_unchanged_tunnels_and_drops_removed_ones() {
     assert!(pair.a.logged("deleted by the peer"));
     assert!(pair.a.sa(Direction::Out).is_empty());
 }
+
+#[test]
+fn reload_brings_a_changed_tunnel_up_again_with_the_new_settings() {
+    let mut pair = up();
+    let now = pair.time;
+    let mut changed = pair.a.engine.settings.clone();
+    changed.tunnels[0].lifetime_s = 1800;
+    pair.a.engine.reload(now, changed);
+    pair.run_for(Duration::from_secs(5));
+    pair.assert_agree();
+    assert_eq!(pair.a.sa(Direction::Out)[0].lifetimes.hard_s, Some(1800));
+}
+
+#[test]
+fn phase2_rekey_after_the_peer_deleted_the_isakmp_sa_makes_a_new_one_first() {
+    let mut pair = up();
+    pair.check_no_loss = true;
+    // B drops its ISAKMP SA (IOS does when it expires) and tells A; IPsec SAs stay.
+    let id = *pair.b.engine.phase1.keys().next().unwrap();
+    pair.b.engine.with_phase1(id, |e, p1| {
+        e.send_isakmp_delete(p1);
+        p1.state = crate::ike::main_mode::MmState::Failed;
+    });
+    pair.drive();
+    assert!(pair.a.engine.isakmp_sas(pair.time).is_empty());
+    pair.assert_agree();
+    let old = spis(&pair.a);
+    let now = pair.time;
+    pair.a.engine.handle_command(
+        now,
+        Command::SaExpired {
+            tunnel: TUNNEL.into(),
+            spi: old.0,
+            hard: false,
+        },
+    );
+    pair.run_for(Duration::from_secs(10));
+    pair.assert_agree();
+    assert_ne!(spis(&pair.a), old);
+    assert_eq!(pair.a.engine.isakmp_sas(pair.time).len(), 1);
+    // Not a restart: no INITIAL-CONTACT, which would have torn the old pair down early.
+    assert_eq!(pair.a.count("Send initial contact"), 1);
+}
