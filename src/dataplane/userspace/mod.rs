@@ -6,8 +6,9 @@
 //!
 //! # Threads
 //! - One transmit thread per TUN queue (multi-queue TUN, one queue per core, up to
-//!   4): drain up to 64 packets, seal each in place with the tunnel's newest outbound
-//!   SA, send them in one `sendmmsg` (`tx.rs`).
+//!   4): drain the queue, cut TSO packets into MSS-sized ones (the TUN device offers
+//!   checksum and TCP segmentation offload, `offload.rs`), seal each in place with the
+//!   tunnel's newest outbound SA, send up to 64 per `sendmmsg` (`tx.rs`).
 //! - One receive thread per outer socket (raw ESP over IPv4 and IPv6, ESP-in-UDP over
 //!   IPv4 and IPv6): `recvmmsg` up to 64, SPI lookup, replay check, open in place,
 //!   replay mark, inner-packet check, TUN write (`rx.rs`).
@@ -38,6 +39,7 @@
 //! or runs out of sequence numbers (RFC 4303 3.3.3: the counter never cycles).
 
 mod inner;
+mod offload;
 mod published;
 mod replay;
 mod rx;
@@ -539,7 +541,10 @@ mod tests {
     fn delivered(path: &std::path::Path) -> Vec<u8> {
         let mut all = Vec::new();
         File::open(path).unwrap().read_to_end(&mut all).unwrap();
-        all.chunks(48).map(|p| p[40]).collect()
+        // Each write: a virtio_net_hdr, then the 48-byte packet.
+        all.chunks(offload::VNET_HDR_LEN + 48)
+            .map(|p| p[offload::VNET_HDR_LEN + 40])
+            .collect()
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! through one socket (its `Outer`), so no window is ever shared between threads.
 
 use super::inner::{inner_len, NH_NONE};
+use super::offload::VNET_HDR_LEN;
 use super::published::Reader;
 use super::replay::ReplayWindow;
 use super::sa::Sa;
@@ -78,15 +79,21 @@ pub(super) fn handle(sas: &mut HashMap<u32, Inbound>, esp: &mut [u8]) {
     if opened.next_header == NH_NONE {
         return;
     }
-    let payload = &esp[opened.payload];
-    let Some(len) = inner_len(opened.next_header, payload) else {
+    let Some(len) = inner_len(opened.next_header, &esp[opened.payload.clone()]) else {
         return;
     };
     if !sa.account(len) {
         return;
     }
+    // The TUN device wants a virtio_net_hdr first (no offload asked: all zero); it
+    // goes over the end of the IV, which is spent.
+    let start = opened.payload.start;
+    let Some(frame) = start.checked_sub(VNET_HDR_LEN) else {
+        return;
+    };
+    esp[frame..start].fill(0);
     let tun = &sa.tunnel.queues[0];
-    if let Err(e) = (&*tun).write(&payload[..len]) {
+    if let Err(e) = (&*tun).write(&esp[frame..start + len]) {
         tracing::trace!(tunnel = %sa.tunnel.name, "TUN write: {e}");
     }
 }
