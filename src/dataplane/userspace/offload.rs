@@ -44,7 +44,7 @@ impl VnetHdr {
 
 /// Ones' complement sum (RFC 1071) of `data` added to `acc`, by 32-bit words: their
 /// sum folds to the same 16-bit result, in half the additions.
-fn sum(data: &[u8], mut acc: u64) -> u64 {
+pub(super) fn sum(data: &[u8], mut acc: u64) -> u64 {
     let mut words = data.chunks_exact(4);
     for w in &mut words {
         acc += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
@@ -55,14 +55,14 @@ fn sum(data: &[u8], mut acc: u64) -> u64 {
     acc
 }
 
-fn fold(mut acc: u64) -> u16 {
+pub(super) fn fold(mut acc: u64) -> u16 {
     while acc >> 16 != 0 {
         acc = (acc & 0xffff) + (acc >> 16);
     }
     acc as u16
 }
 
-fn put16(b: &mut [u8], at: usize, v: u16) {
+pub(super) fn put16(b: &mut [u8], at: usize, v: u16) {
     b[at..at + 2].copy_from_slice(&v.to_be_bytes());
 }
 fn get16(b: &[u8], at: usize) -> u16 {

@@ -8,6 +8,7 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::mem;
 use std::net::{IpAddr, SocketAddr};
+use std::ops::Range;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::ptr;
@@ -202,8 +203,9 @@ impl RecvBatch {
         Ok(self.received)
     }
 
-    /// Datagram `i` of the last `recv`; `None` if it did not fit a slot.
-    pub fn packet(&mut self, i: usize) -> Option<&mut [u8]> {
+    /// Where datagram `i` of the last `recv` is in `memory()`; `None` if it did not
+    /// fit its slot.
+    pub fn packet_range(&self, i: usize) -> Option<Range<usize>> {
         if i >= self.received {
             return None;
         }
@@ -211,8 +213,12 @@ impl RecvBatch {
         if h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0 {
             return None;
         }
-        let len = h.msg_len as usize;
-        Some(&mut self.slots.get_mut(i)[..len])
+        Some(i * SLOT..i * SLOT + h.msg_len as usize)
+    }
+
+    /// All slots, one after the other.
+    pub fn memory(&mut self) -> &mut [u8] {
+        &mut self.slots.0
     }
 }
 
