@@ -1,1 +1,150 @@
-fn main() {}
+//! A full Main Mode + Quick Mode handshake in memory, timing only the responder's work
+//! (the side a busy hub spends its CPU on), for DH group 2 and group 14. Prints
+//! handshakes per second per core.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use ikev1d::crypto::{
+    CipherAlg, DhGroup, EspAuth, EspEncr, EspTransform, HashAlg, Secret, TestRng,
+};
+use ikev1d::dataplane::InnerFamily;
+use ikev1d::ike::settings::{IsakmpPolicy, Origin, PresharedKey, TransformSet, TunnelSettings};
+use ikev1d::ike::{Action, Command, Engine, Settings};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+fn settings(local: &str, peer: &str, group: DhGroup) -> Settings {
+    let origin = Origin::default();
+    Settings {
+        policies: vec![IsakmpPolicy {
+            priority: 10,
+            cipher: CipherAlg::Aes(128),
+            hash: HashAlg::Sha256,
+            group,
+            lifetime_s: 86_400,
+            origin: origin.clone(),
+        }],
+        keys: vec![PresharedKey {
+            key: Secret::new(b"cisco".to_vec()),
+            address: "::".parse().unwrap(),
+            prefix_len: 0,
+            origin: origin.clone(),
+        }],
+        tunnels: vec![TunnelSettings {
+            name: "Tunnel23".into(),
+            local: local.parse().unwrap(),
+            peer: peer.parse().unwrap(),
+            inner: InnerFamily::V6,
+            transform_sets: vec![TransformSet {
+                name: "TRA".into(),
+                transform: EspTransform {
+                    encr: EspEncr::Aes(128),
+                    auth: EspAuth::HmacSha1,
+                },
+                transport: false,
+                origin: origin.clone(),
+            }],
+            pfs: None,
+            lifetime_s: 3600,
+            lifetime_kb: 4_608_000,
+            origin: origin.clone(),
+            profile_origin: origin.clone(),
+            destination_origin: origin,
+            shutdown: false,
+        }],
+        dpd: None,
+        nat_keepalive_s: None,
+        passive: false,
+    }
+}
+
+/// Run one handshake between fresh engines; returns the time spent in the responder.
+fn handshake(group: DhGroup, seed: u64) -> Duration {
+    let now = Instant::now();
+    let mut engines = [
+        Engine::new(
+            settings("2001:db8::2", "2001:db8::3", group),
+            Box::new(TestRng::new(seed)),
+            now,
+        ),
+        Engine::new(
+            settings("2001:db8::3", "2001:db8::2", group),
+            Box::new(TestRng::new(!seed)),
+            now,
+        ),
+    ];
+    let mut responder_time = Duration::ZERO;
+    let mut queue: VecDeque<(usize, SocketAddr, SocketAddr, Vec<u8>)> = VecDeque::new();
+    let mut spi = 0x1000;
+    let mut installed = 0;
+    engines[0].handle_command(
+        now,
+        Command::Initiate {
+            tunnel: "Tunnel23".into(),
+        },
+    );
+    loop {
+        for (i, engine) in engines.iter_mut().enumerate() {
+            while let Some(action) = engine.poll_action() {
+                match action {
+                    Action::Send {
+                        local,
+                        remote,
+                        data,
+                    } => queue.push_back((1 - i, remote, local, data)),
+                    Action::AllocSpi { request, .. } => {
+                        spi += 1;
+                        let t = Instant::now();
+                        engine.handle_command(now, Command::SpiAllocated { request, spi });
+                        if i == 1 {
+                            responder_time += t.elapsed();
+                        }
+                    }
+                    Action::InstallSa(_) => installed += 1,
+                    _ => {}
+                }
+            }
+        }
+        let Some((to, local, remote, data)) = queue.pop_front() else {
+            break;
+        };
+        let t = Instant::now();
+        engines[to].handle_datagram(now, local, remote, &data);
+        if to == 1 {
+            responder_time += t.elapsed();
+        }
+    }
+    assert_eq!(installed, 4, "the handshake completed");
+    responder_time
+}
+
+fn bench(c: &mut Criterion) {
+    let mut group = c.benchmark_group("responder handshake");
+    for (name, dh) in [
+        ("group 2", DhGroup::Modp1024),
+        ("group 14", DhGroup::Modp2048),
+    ] {
+        group.bench_function(name, |b| {
+            let mut seed = 1;
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| {
+                        seed += 1;
+                        handshake(dh, seed)
+                    })
+                    .sum()
+            })
+        });
+        let n = 50;
+        let total: Duration = (0..n).map(|s| handshake(dh, 1000 + s)).sum();
+        println!(
+            "{name}: {:.0} responder handshakes per second per core (MM + QM, {:?} each)",
+            n as f64 / total.as_secs_f64(),
+            total / n as u32
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -22,7 +22,7 @@ counters_match() {
     r2=$(json_field ikt-us-r2 ipsec 'a[0]["outbound"]["packets"], a[0]["inbound"]["packets"], a[0]["dataplane"]')
     r3=$(json_field ikt-us-r3 ipsec 'a[0]["inbound"]["packets"], a[0]["outbound"]["packets"], a[0]["dataplane"]')
     echo "R2 out/in: $r2   R3 in/out: $r3"
-    [ "$r2" = "$r3" ] && python3 -c "import sys; o,i,d='$r2'.split(', '); sys.exit(0 if int(o)>=10 and int(i)>=10 and d==\"'userspace'\" else 1)"
+    [ "$r2" = "$r3" ] && python3 -c "import sys; o,i,d='$r2'.split(); sys.exit(0 if int(o)>=10 and int(i)>=10 and d=='userspace' else 1)"
 }
 check "counters: R2 encaps = R3 decaps >= 10, dataplane userspace" counters_match
 check "show ipsec in IOS layout" bash -c "ip netns exec ikt-us-r2 $IKT_BIN show ipsec --socket $IKT_RUN/ikt-us-r2.sock | grep -q '#pkts encaps: [1-9]'"

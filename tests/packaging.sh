@@ -34,7 +34,7 @@ build_deb() {
     dpkg-deb -x "$tmp/ikev1d.deb" "$tmp/root"
     local f
     for f in usr/bin/ikev1d lib/systemd/system/ikev1d.service etc/ikev1d/ikev1d.conf \
-             usr/share/man/man8/ikev1d.8 usr/share/doc/ikev1d/README.md; do
+             usr/share/man/man8/ikev1d.8.gz usr/share/doc/ikev1d/README.md; do
         [ -e "$tmp/root/$f" ] || { echo "missing $f in the package"; return 1; }
     done
     dpkg-deb -I "$tmp/ikev1d.deb" conffiles | grep -qx /etc/ikev1d/ikev1d.conf || { echo "no conffile"; return 1; }

@@ -1,5 +1,7 @@
 //! Command line: run / check / convert / show.
 
+mod check;
+mod convert;
 mod show;
 
 use clap::{Parser, Subcommand};
@@ -40,6 +42,16 @@ pub enum Command {
         #[arg(long)]
         passive: bool,
     },
+    /// Validate a configuration; errors as FILE:LINE: message, exit 1.
+    Check {
+        #[arg(long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Print a configuration (IOS dialect) as TOML.
+    Convert {
+        #[arg(long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
     /// Show SAs of the running daemon, like IOS `show crypto ... sa`.
     Show {
         #[command(subcommand)]
@@ -70,10 +82,53 @@ pub enum ShowWhat {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { .. } => {
-            eprintln!("ikev1d: run is not implemented yet");
+        Command::Run {
+            config,
+            socket,
+            dataplane,
+            passive,
+        } => run(crate::daemon::run::RunOptions {
+            config,
+            socket,
+            dataplane,
+            passive,
+        }),
+        Command::Check { config } => check::run(&config),
+        Command::Convert { config } => convert::run(&config),
+        Command::Show { what } => show::run(what),
+    }
+}
+
+/// Logging: RUST_LOG when set, else info, or debug when the configuration has
+/// `debug crypto isakmp`/`ipsec` (the file is read again by the daemon, which reports
+/// its errors properly).
+fn init_logging(config: &std::path::Path) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(f) => EnvFilter::new(f),
+        Err(_) => {
+            let debug = crate::config::Config::load(config)
+                .map(|c| c.debug.isakmp || c.debug.ipsec)
+                .unwrap_or(false);
+            EnvFilter::new(if debug { "ikev1d=debug" } else { "ikev1d=info" })
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn run(opts: crate::daemon::run::RunOptions) -> ExitCode {
+    init_logging(&opts.config);
+    match crate::daemon::run::run(opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("ikev1d: {e}");
             ExitCode::FAILURE
         }
-        Command::Show { what } => show::run(what),
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod control;
 pub mod notify;
+pub mod run;
 pub mod show;
 
 /// `--dataplane auto|kernel|userspace`.

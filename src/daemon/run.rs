@@ -49,6 +49,8 @@ struct Daemon {
     settings: crate::ike::Settings,
     engine: Engine,
     dp: Box<dyn Dataplane>,
+    /// The tunnel interfaces by name: SAs take their if_id from here.
+    specs: HashMap<String, dataplane::TunnelSpec>,
     sockets: HashMap<SocketAddr, Arc<UdpSocket>>,
     rx: mpsc::Receiver<Datagram>,
     tx: mpsc::Sender<Datagram>,
@@ -56,32 +58,47 @@ struct Daemon {
 
 fn choose_dataplane(choice: DataplaneChoice) -> Result<Box<dyn Dataplane>, String> {
     match choice {
-        DataplaneChoice::Kernel => dataplane::open(DataplaneKind::Kernel).map_err(|e| e.to_string()),
+        DataplaneChoice::Kernel => {
+            dataplane::open(DataplaneKind::Kernel).map_err(|e| e.to_string())
+        }
         DataplaneChoice::Userspace => {
             tracing::info!("data path: userspace (asked for)");
             dataplane::open(DataplaneKind::Userspace).map_err(|e| e.to_string())
         }
-        DataplaneChoice::Auto => match dataplane::open(DataplaneKind::Kernel) {
-            Ok(dp) => {
-                tracing::info!("data path: kernel (the kernel accepts ESP states and has tunnel interfaces)");
-                Ok(dp)
+        DataplaneChoice::Auto => {
+            match dataplane::open(DataplaneKind::Kernel) {
+                Ok(dp) => {
+                    tracing::info!("data path: kernel (the kernel accepts ESP states and has tunnel interfaces)");
+                    Ok(dp)
+                }
+                Err(why) => {
+                    tracing::info!("data path: userspace, because {why}");
+                    dataplane::open(DataplaneKind::Userspace).map_err(|e| e.to_string())
+                }
             }
-            Err(why) => {
-                tracing::info!("data path: userspace, because {why}");
-                dataplane::open(DataplaneKind::Userspace).map_err(|e| e.to_string())
-            }
-        },
+        }
     }
 }
 
 impl Daemon {
     fn start(opts: RunOptions) -> Result<Daemon, String> {
         let config = Config::load(&opts.config).map_err(|e| e.to_string())?;
-        let mut settings = config.to_settings(crate::config::resolve_interface).map_err(|e| e.to_string())?;
+        let mut settings = config
+            .to_settings(crate::config::resolve_interface)
+            .map_err(|e| e.to_string())?;
         settings.passive |= opts.passive;
+        for w in &config.warnings {
+            tracing::warn!("{w}");
+        }
         let mut dp = choose_dataplane(opts.dataplane)?;
-        for spec in config.tunnel_specs(crate::config::resolve_interface).map_err(|e| e.to_string())? {
-            dp.ensure_tunnel(&spec).map_err(|e| format!("{}: {e}", spec.name))?;
+        let mut specs = HashMap::new();
+        for spec in config
+            .tunnel_specs(crate::config::resolve_interface)
+            .map_err(|e| e.to_string())?
+        {
+            dp.ensure_tunnel(&spec)
+                .map_err(|e| format!("{}: {e}", spec.name))?;
+            specs.insert(spec.name.clone(), spec);
         }
         let (tx, rx) = mpsc::channel(1024);
         let engine = Engine::new(settings.clone(), Box::new(OsRng), std::time::Instant::now());
@@ -91,6 +108,7 @@ impl Daemon {
             settings,
             engine,
             dp,
+            specs,
             sockets: HashMap::new(),
             rx,
             tx,
@@ -100,8 +118,7 @@ impl Daemon {
     /// Bind UDP 500 and 4500 on every local address a tunnel uses; each socket gets a
     /// receive task feeding the main loop.
     fn open_sockets(&mut self) -> Result<(), String> {
-        let locals: std::collections::BTreeSet<IpAddr> =
-            self.engine_locals().into_iter().collect();
+        let locals: std::collections::BTreeSet<IpAddr> = self.engine_locals().into_iter().collect();
         for ip in locals {
             for port in [500, NAT_T_PORT] {
                 let addr = SocketAddr::new(ip, port);
@@ -111,7 +128,9 @@ impl Daemon {
                 let std_sock = std::net::UdpSocket::bind(addr)
                     .map_err(|e| format!("cannot bind UDP {addr}: {e}"))?;
                 std_sock.set_nonblocking(true).map_err(|e| e.to_string())?;
-                self.dp.prepare_ike_socket(&std_sock, port == NAT_T_PORT).map_err(|e| format!("UDP {addr}: {e}"))?;
+                self.dp
+                    .prepare_ike_socket(&std_sock, port == NAT_T_PORT)
+                    .map_err(|e| format!("UDP {addr}: {e}"))?;
                 let sock = Arc::new(UdpSocket::from_std(std_sock).map_err(|e| e.to_string())?);
                 self.sockets.insert(addr, sock.clone());
                 let tx = self.tx.clone();
@@ -139,7 +158,12 @@ impl Daemon {
         let now = std::time::Instant::now();
         if !self.settings.passive {
             for t in self.settings.tunnels.iter().filter(|t| !t.shutdown) {
-                self.engine.handle_command(now, Command::Initiate { tunnel: t.name.clone() });
+                self.engine.handle_command(
+                    now,
+                    Command::Initiate {
+                        tunnel: t.name.clone(),
+                    },
+                );
             }
         }
         self.drain().await;
@@ -180,7 +204,8 @@ impl Daemon {
         }
         sd_notify("STOPPING=1");
         tracing::info!("shutting down: deleting SAs and removing what this daemon created");
-        self.engine.handle_command(std::time::Instant::now(), Command::Shutdown);
+        self.engine
+            .handle_command(std::time::Instant::now(), Command::Shutdown);
         self.drain().await;
         self.dp.shutdown();
         let _ = std::fs::remove_file(&self.opts.socket);
@@ -191,15 +216,31 @@ impl Daemon {
     async fn drain(&mut self) {
         while let Some(action) = self.engine.poll_action() {
             match action {
-                Action::Send { local, remote, data } => self.send(local, remote, &data).await,
-                Action::AllocSpi { request, tunnel, src, dst } => {
+                Action::Send {
+                    local,
+                    remote,
+                    data,
+                } => self.send(local, remote, &data).await,
+                Action::AllocSpi {
+                    request,
+                    tunnel,
+                    src,
+                    dst,
+                } => {
                     let cmd = match self.dp.alloc_spi(&tunnel, src, dst) {
                         Ok(spi) => Command::SpiAllocated { request, spi },
-                        Err(e) => Command::SpiFailed { request, reason: e.to_string() },
+                        Err(e) => Command::SpiFailed {
+                            request,
+                            reason: e.to_string(),
+                        },
                     };
                     self.engine.handle_command(std::time::Instant::now(), cmd);
                 }
-                Action::InstallSa(sa) => {
+                Action::InstallSa(mut sa) => {
+                    if let Some(spec) = self.specs.get(&sa.tunnel) {
+                        sa.if_id = spec.if_id;
+                        sa.reqid = spec.if_id;
+                    }
                     if let Err(e) = self.dp.install_sa(&sa) {
                         tracing::error!(
                             tunnel = %sa.tunnel, spi = sa.spi,
@@ -207,7 +248,12 @@ impl Daemon {
                         );
                     }
                 }
-                Action::DeleteSa { tunnel, direction, spi, dst } => {
+                Action::DeleteSa {
+                    tunnel,
+                    direction,
+                    spi,
+                    dst,
+                } => {
                     if let Err(e) = self.dp.delete_sa(&tunnel, direction, spi, dst) {
                         tracing::debug!("delete SA {spi:#010x} on {tunnel}: {e}");
                     }
@@ -239,7 +285,12 @@ impl Daemon {
         let now = std::time::Instant::now();
         match req {
             control::Request::ShowIsakmp => {
-                let views: Vec<show::IsakmpSaView> = self.engine.isakmp_sas(now).iter().map(show::IsakmpSaView::from).collect();
+                let views: Vec<show::IsakmpSaView> = self
+                    .engine
+                    .isakmp_sas(now)
+                    .iter()
+                    .map(show::IsakmpSaView::from)
+                    .collect();
                 serde_json::to_string(&views).unwrap_or_else(|_| "[]".into())
             }
             control::Request::ShowIpsec => {
@@ -248,10 +299,17 @@ impl Daemon {
                     .engine
                     .ipsec_sas(now)
                     .iter()
-                    .map(|sa| {
-                        let inbound = self.dp.counters(&sa.tunnel, Direction::In, sa.inbound.spi, sa.local).unwrap_or_default();
-                        let outbound = self.dp.counters(&sa.tunnel, Direction::Out, sa.outbound.spi, sa.peer).unwrap_or_default();
-                        show::IpsecSaView::new(sa, kind, inbound, outbound)
+                    .filter_map(|sa| {
+                        let out_spi = sa.outbound.as_ref()?.spi;
+                        let inbound = self
+                            .dp
+                            .counters(&sa.interface, Direction::In, sa.inbound.spi, sa.local)
+                            .unwrap_or_default();
+                        let outbound = self
+                            .dp
+                            .counters(&sa.interface, Direction::Out, out_spi, sa.peer)
+                            .unwrap_or_default();
+                        show::IpsecSaView::new(sa, kind, &inbound, &outbound)
                     })
                     .collect();
                 serde_json::to_string(&views).unwrap_or_else(|_| "[]".into())
@@ -264,8 +322,12 @@ impl Daemon {
         let loaded = Config::load(&self.opts.config)
             .map_err(|e| e.to_string())
             .and_then(|c| {
-                let s = c.to_settings(crate::config::resolve_interface).map_err(|e| e.to_string())?;
-                let specs = c.tunnel_specs(crate::config::resolve_interface).map_err(|e| e.to_string())?;
+                let s = c
+                    .to_settings(crate::config::resolve_interface)
+                    .map_err(|e| e.to_string())?;
+                let specs = c
+                    .tunnel_specs(crate::config::resolve_interface)
+                    .map_err(|e| e.to_string())?;
                 Ok((c, s, specs))
             });
         let (config, mut settings, specs) = match loaded {
@@ -276,18 +338,26 @@ impl Daemon {
             }
         };
         settings.passive |= self.opts.passive;
-        let old: Vec<String> = self.settings.tunnels.iter().map(|t| t.name.clone()).collect();
+        let old: Vec<String> = self
+            .settings
+            .tunnels
+            .iter()
+            .map(|t| t.name.clone())
+            .collect();
         for name in old.iter().filter(|n| !specs.iter().any(|s| &&s.name == n)) {
             if let Err(e) = self.dp.remove_tunnel(name) {
                 tracing::warn!("removing {name}: {e}");
             }
         }
-        for spec in &specs {
-            if let Err(e) = self.dp.ensure_tunnel(spec) {
+        self.specs.clear();
+        for spec in specs {
+            if let Err(e) = self.dp.ensure_tunnel(&spec) {
                 tracing::error!("{}: {e}", spec.name);
             }
+            self.specs.insert(spec.name.clone(), spec);
         }
-        self.engine.reload(std::time::Instant::now(), settings.clone());
+        self.engine
+            .reload(std::time::Instant::now(), settings.clone());
         self.settings = settings;
         self.config = config;
         if let Err(e) = self.open_sockets() {
@@ -314,7 +384,15 @@ async fn receive(sock: Arc<UdpSocket>, local: SocketAddr, tx: mpsc::Sender<Datag
         } else {
             buf[..n].to_vec()
         };
-        if tx.send(Datagram { local, remote, data }).await.is_err() {
+        if tx
+            .send(Datagram {
+                local,
+                remote,
+                data,
+            })
+            .await
+            .is_err()
+        {
             return;
         }
     }

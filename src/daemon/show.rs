@@ -1,6 +1,7 @@
 //! `show isakmp` / `show ipsec`: the JSON objects of the contract (DESIGN.md) and their
 //! rendering in IOS's `show crypto isakmp sa` / `show crypto ipsec sa` layout.
 
+use crate::dataplane::{DataplaneKind, SaCounters};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 
@@ -53,6 +54,72 @@ pub struct IpsecSaView {
     pub dataplane: String,
     pub inbound: EspSaView,
     pub outbound: EspSaView,
+}
+
+impl From<&crate::ike::IsakmpSaInfo> for IsakmpSaView {
+    fn from(i: &crate::ike::IsakmpSaInfo) -> Self {
+        IsakmpSaView {
+            local: i.local.to_string(),
+            peer: i.peer.to_string(),
+            state: i.state.to_string(),
+            conn_id: i.conn_id,
+            encryption: i.encryption.clone().unwrap_or_default(),
+            hash: i.hash.unwrap_or_default().to_string(),
+            group: i.group.unwrap_or_default(),
+            auth: i.auth.to_string(),
+            lifetime_remaining_s: i.lifetime_remaining_s.unwrap_or_default(),
+            status: if i.state == "QM_IDLE" {
+                "ACTIVE".into()
+            } else {
+                String::new()
+            },
+            nat_t: i.nat_t,
+        }
+    }
+}
+
+impl EspSaView {
+    fn new(side: &crate::ike::IpsecSaSide, c: &SaCounters) -> Self {
+        EspSaView {
+            spi: side.spi,
+            transform: side.transform.clone(),
+            packets: c.packets,
+            bytes: c.bytes,
+            lifetime_remaining_s: side.lifetime_remaining_s,
+            lifetime_remaining_kb: side.lifetime_remaining_kb.saturating_sub(c.bytes / 1024),
+            replay_errors: c.replay_errors,
+            integrity_errors: c.integrity_errors,
+        }
+    }
+}
+
+impl IpsecSaView {
+    /// A pair whose outbound side is still waiting for QM3 is not shown (IOS shows it
+    /// only once both directions are in place).
+    pub fn new(
+        i: &crate::ike::IpsecSaInfo,
+        dataplane: DataplaneKind,
+        inbound: &SaCounters,
+        outbound: &SaCounters,
+    ) -> Option<Self> {
+        let out = i.outbound.as_ref()?;
+        Some(IpsecSaView {
+            interface: i.interface.clone(),
+            local: i.local.to_string(),
+            peer: i.peer.to_string(),
+            peer_port: i.peer_port,
+            local_ident: i.local_ident.clone(),
+            remote_ident: i.remote_ident.clone(),
+            mode: i.mode.to_string(),
+            pfs: i.pfs.clone(),
+            dataplane: match dataplane {
+                DataplaneKind::Kernel => "kernel".into(),
+                DataplaneKind::Userspace => "userspace".into(),
+            },
+            inbound: EspSaView::new(&i.inbound, inbound),
+            outbound: EspSaView::new(out, outbound),
+        })
+    }
 }
 
 /// IOS prints IPv6 addresses in upper case; IPv4 unchanged.

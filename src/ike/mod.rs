@@ -1,7 +1,134 @@
 //! The IKEv1 protocol engine, sans I/O: Main Mode, Quick Mode, Informational.
-//! Inputs: `handle_datagram`, `handle_timeout`, `handle_command`; outputs: `poll_action`,
-//! `poll_timeout`. No sockets, clocks, netlink or OS randomness inside.
+//!
+//! Inputs: [`Engine::handle_datagram`], [`Engine::handle_timeout`],
+//! [`Engine::handle_command`]. Outputs: [`Engine::poll_action`] (drain it after every
+//! input, in order: sends, SA installs and deletes, log lines) and
+//! [`Engine::poll_timeout`] (call `handle_timeout` at that instant). No sockets,
+//! clocks, netlink or OS randomness inside: the caller passes `now` and the RNG.
 
+mod child;
+mod engine;
+pub mod error;
+mod exchange;
+mod identity;
+mod info;
+pub mod log;
+mod main_mode;
+mod nat;
+mod proposal;
+mod protect;
+mod quick_mode;
 pub mod settings;
+mod show;
+pub mod state;
+mod timer;
+mod vendor;
 
+#[cfg(test)]
+mod tests;
+
+pub use error::Error;
+pub use log::LogEvent;
 pub use settings::Settings;
+pub use show::{IpsecSaInfo, IpsecSaSide, IsakmpSaInfo};
+
+use crate::crypto::Rng;
+use crate::dataplane::{Direction, SaSpec};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+
+/// Requests from the daemon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// The tunnel interface came up (IOS initiates on traffic / interface up).
+    Initiate {
+        tunnel: String,
+    },
+    /// Answer to `Action::AllocSpi`.
+    SpiAllocated {
+        request: u64,
+        spi: u32,
+    },
+    SpiFailed {
+        request: u64,
+        reason: String,
+    },
+    /// From the data path: soft asks for a rekey, hard means the SA is gone.
+    SaExpired {
+        tunnel: String,
+        spi: u32,
+        hard: bool,
+    },
+    /// Send Deletes for everything, emit `DeleteSa`s, then ignore all input.
+    Shutdown,
+}
+
+/// What the daemon must do.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// Send `data` from `local` to `remote`; on port 4500 the daemon adds the 4-byte
+    /// non-ESP marker (RFC 3948 2.2).
+    Send {
+        local: SocketAddr,
+        remote: SocketAddr,
+        data: Vec<u8>,
+    },
+    /// Allocate an inbound SPI for an SA from `src` to `dst`; answer with
+    /// `Command::SpiAllocated` (or `SpiFailed`) carrying `request`.
+    AllocSpi {
+        request: u64,
+        tunnel: String,
+        src: IpAddr,
+        dst: IpAddr,
+    },
+    /// `if_id` and `reqid` are 0: the daemon fills them from its `TunnelSpec`.
+    InstallSa(SaSpec),
+    DeleteSa {
+        tunnel: String,
+        direction: Direction,
+        spi: u32,
+        dst: IpAddr,
+    },
+    Log(LogEvent),
+}
+
+/// Datagrams dropped without effect, by reason, and retransmission work.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Stats {
+    pub dropped_malformed: u64,
+    pub dropped_unknown_sa: u64,
+    pub dropped_stale: u64,
+    pub dropped_undecryptable: u64,
+    /// Duplicates of an already processed message (answered with the stored reply).
+    pub duplicates: u64,
+    pub retransmissions: u64,
+}
+
+/// The engine: every ISAKMP SA (with its Quick Modes) and every IPsec SA pair.
+pub struct Engine {
+    settings: Settings,
+    rng: Box<dyn Rng>,
+    actions: VecDeque<Action>,
+    /// ISAKMP SAs by conn-id (IOS's number for them).
+    phase1: BTreeMap<u32, main_mode::Phase1>,
+    children: Vec<child::ChildSa>,
+    /// Outstanding `AllocSpi` requests: request -> (conn-id, message ID).
+    spi_requests: HashMap<u64, (u32, u32)>,
+    /// Informational payloads to send to a peer once the current input is handled
+    /// (over any established ISAKMP SA with it).
+    outbox: Vec<(IpAddr, crate::isakmp::Payload)>,
+    next_conn_id: u32,
+    next_request: u64,
+    stats: Stats,
+    shut_down: bool,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("phase1", &self.phase1.len())
+            .field("children", &self.children.len())
+            .field("stats", &self.stats)
+            .finish()
+    }
+}

@@ -2,148 +2,71 @@
 //! Wire format only: no crypto, no state. Decoding never panics and never allocates
 //! from an unchecked length.
 //!
-//! The types below are the contract the engine codes against; the codec work package
-//! fills in `decode`/`encode` and may add helpers.
+//! - [`Header`] (RFC 2408 3.1): the fixed 28 bytes; only major version 1 decodes.
+//! - [`decode_payloads`] / [`encode_payloads`]: the next-payload chain (3.1, 3.2),
+//!   every length checked against its enclosing buffer; [`RawPayload::span`] keeps
+//!   each payload's place so the engine can hash the bytes exactly as received.
+//! - [`SaPayload`] / [`Proposal`] / [`Transform`] / [`Attribute`] (3.3 - 3.6) with TV
+//!   and TLV attributes (IOS sends life 86400 as a 4-byte TLV).
+//! - [`IdPayload`] (RFC 2407 4.6.2), [`NotifyPayload`] (3.14), [`DeletePayload`]
+//!   (3.15), KE (3.7), HASH (3.11), NONCE (3.13), Vendor ID (3.16), NAT-D and NAT-OA
+//!   (RFC 3947 3.2, 5.2; draft types 130/131 decode too); other types are kept as
+//!   [`Payload::Unknown`] and skipped along the chain.
+//! - [`Message`] / [`encode_message`]: a whole plaintext message. Encrypted messages
+//!   are decoded with [`Header::decode`] first, then [`Message::decode`] after the
+//!   body is decrypted in place.
+//!
+//! Decode and encode are exact inverses for well-formed input: re-encoding a decoded
+//! message gives the same bytes, except RESERVED fields (sent as zero), padding after
+//! the last payload (dropped) and draft NAT-D/NAT-OA types (sent as RFC 3947's).
 
+mod codec;
 pub mod consts;
+mod header;
+mod id;
+mod message;
+mod payload;
+mod sa;
+#[cfg(test)]
+mod tests;
 
 pub use consts::*;
-use std::ops::Range;
-
-/// Fixed ISAKMP header (RFC 2408 3.1), 28 bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Header {
-    pub icookie: [u8; 8],
-    pub rcookie: [u8; 8],
-    pub next_payload: PayloadType,
-    /// 0x10 for IKEv1.
-    pub version: u8,
-    pub exchange: ExchangeType,
-    /// FLAG_ENCRYPTION | FLAG_COMMIT | FLAG_AUTH_ONLY
-    pub flags: u8,
-    pub message_id: u32,
-    pub length: u32,
-}
-
-pub const HEADER_LEN: usize = 28;
-pub const FLAG_ENCRYPTION: u8 = 0x01;
-pub const FLAG_COMMIT: u8 = 0x02;
-pub const FLAG_AUTH_ONLY: u8 = 0x04;
-
-/// SA payload (RFC 2408 3.4) with the IPsec DOI situation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SaPayload {
-    pub doi: u32,
-    pub situation: u32,
-    pub proposals: Vec<Proposal>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Proposal {
-    pub number: u8,
-    pub protocol: ProtocolId,
-    pub spi: Vec<u8>,
-    pub transforms: Vec<Transform>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transform {
-    pub number: u8,
-    pub transform_id: u8,
-    pub attributes: Vec<Attribute>,
-}
-
-/// Data attribute (RFC 2408 3.3): TV (AF bit set) or TLV.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Attribute {
-    pub attr_type: u16,
-    pub value: AttrValue,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AttrValue {
-    /// TV format, 16-bit value.
-    Basic(u16),
-    /// TLV format; life durations above 65535 (86400 s) come this way.
-    Variable(Vec<u8>),
-}
-
-impl AttrValue {
-    /// Numeric value of a basic or variable (big-endian, at most 8 bytes) attribute.
-    pub fn as_u64(&self) -> Option<u64> {
-        todo!()
-    }
-}
-
-/// ID payload (RFC 2407 4.6.2). `data` is the identification data (address, or
-/// address + mask / range); HASH_I/R use the body exactly as received.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdPayload {
-    pub id_type: IdType,
-    pub protocol: u8,
-    pub port: u16,
-    pub data: Vec<u8>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NotifyPayload {
-    pub doi: u32,
-    pub protocol: ProtocolId,
-    pub notify_type: NotifyType,
-    pub spi: Vec<u8>,
-    pub data: Vec<u8>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeletePayload {
-    pub doi: u32,
-    pub protocol: ProtocolId,
-    pub spi_size: u8,
-    pub spis: Vec<Vec<u8>>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Payload {
-    Sa(SaPayload),
-    KeyExchange(Vec<u8>),
-    Id(IdPayload),
-    Hash(Vec<u8>),
-    Nonce(Vec<u8>),
-    Notify(NotifyPayload),
-    Delete(DeletePayload),
-    VendorId(Vec<u8>),
-    /// NAT-D (RFC 3947 type 20; draft type 130 decoded too).
-    NatD(Vec<u8>),
-    /// NAT-OA (RFC 3947 type 21; draft 131): an ID-like body.
-    NatOa(IdPayload),
-    /// A payload type we do not interpret, kept so the chain can be re-encoded.
-    Unknown {
-        payload_type: PayloadType,
-        body: Vec<u8>,
-    },
-}
-
-impl Payload {
-    pub fn payload_type(&self) -> PayloadType {
-        todo!()
-    }
-}
-
-/// A decoded payload and where it sat in the decoded buffer: `span` covers the generic
-/// payload header and body (HASH(1..3) in Quick Mode hash these raw bytes); the body
-/// is `span.start + 4 .. span.end`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawPayload {
-    pub payload: Payload,
-    pub span: Range<usize>,
-}
+pub use header::{Header, FLAG_AUTH_ONLY, FLAG_COMMIT, FLAG_ENCRYPTION, HEADER_LEN, VERSION_IKEV1};
+pub use id::IdPayload;
+pub use message::{encode_message, set_message_length, Message};
+pub use payload::{
+    decode_payloads, encode_payloads, DeletePayload, NotifyPayload, Payload, RawPayload,
+};
+pub use sa::{
+    decode_attributes, encode_attributes, AttrValue, Attribute, Proposal, SaPayload, Transform,
+};
 
 /// Why a decode failed: what was being decoded, at which byte offset, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodeError {
+    /// The payload being decoded (PROPOSAL / TRANSFORM inside an SA); `None` for the
+    /// header.
     pub payload_type: Option<PayloadType>,
+    /// Offset of the offending field in the decoded buffer.
     pub offset: usize,
     pub reason: &'static str,
+}
+
+impl DecodeError {
+    /// The notify to answer with (RFC 2408 5.1 - 5.6): INVALID-MAJOR-VERSION for a
+    /// version we do not speak, INVALID-PAYLOAD-TYPE for a proposal or transform
+    /// outside an SA, BAD-PROPOSAL-SYNTAX for a malformed proposal or transform, else
+    /// PAYLOAD-MALFORMED.
+    pub fn notify_type(&self) -> NotifyType {
+        match self.payload_type {
+            None if self.reason == header::UNSUPPORTED_MAJOR_VERSION => {
+                NotifyType::INVALID_MAJOR_VERSION
+            }
+            Some(_) if self.reason == payload::OUTSIDE_SA => NotifyType::INVALID_PAYLOAD_TYPE,
+            Some(PayloadType::PROPOSAL | PayloadType::TRANSFORM) => NotifyType::BAD_PROPOSAL_SYNTAX,
+            _ => NotifyType::PAYLOAD_MALFORMED,
+        }
+    }
 }
 
 impl std::fmt::Display for DecodeError {
@@ -164,53 +87,3 @@ impl std::fmt::Display for DecodeError {
 }
 
 impl std::error::Error for DecodeError {}
-
-impl Header {
-    /// Decode the fixed header and check `length` against `buf.len()` (trailing bytes
-    /// beyond `length` are ignored as RFC 2408 allows padding only inside it).
-    pub fn decode(buf: &[u8]) -> Result<Header, DecodeError> {
-        let _ = buf;
-        todo!()
-    }
-    pub fn encode(&self, out: &mut Vec<u8>) {
-        let _ = out;
-        todo!()
-    }
-}
-
-/// Decode a payload chain starting with `first` (the header's next payload), from
-/// `body` (the bytes after the header, already decrypted). Trailing zero padding
-/// after the last payload (encrypted messages) is ignored.
-pub fn decode_payloads(first: PayloadType, body: &[u8]) -> Result<Vec<RawPayload>, DecodeError> {
-    let _ = (first, body);
-    todo!()
-}
-
-/// Encode payloads as a chain (next-payload fields filled from the order); returns the
-/// first payload type for the header.
-pub fn encode_payloads(payloads: &[Payload], out: &mut Vec<u8>) -> PayloadType {
-    let _ = (payloads, out);
-    todo!()
-}
-
-/// A whole plaintext message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
-    pub header: Header,
-    pub payloads: Vec<RawPayload>,
-}
-
-impl Message {
-    /// Decode a message whose body is not encrypted (MM1..MM4, or after decryption
-    /// with the header's E flag ignored).
-    pub fn decode(buf: &[u8]) -> Result<Message, DecodeError> {
-        let _ = buf;
-        todo!()
-    }
-}
-
-/// Encode header + payloads with `length` and `next_payload` patched in.
-pub fn encode_message(header: &Header, payloads: &[Payload]) -> Vec<u8> {
-    let _ = (header, payloads);
-    todo!()
-}

@@ -1,0 +1,262 @@
+//! The IOS configuration vocabulary: keyword matching and the algorithm keywords of
+//! `crypto isakmp policy`, `crypto ipsec transform-set` and `set pfs`. Both dialects
+//! spell algorithms the IOS way (TOML: `encryption = "aes 256"`), so one table each.
+
+use crate::crypto::{CipherAlg, DhGroup, EspAuth, EspEncr, HashAlg};
+
+/// IOS accepts any unambiguous prefix of a keyword, case-insensitively (`encr` for
+/// `encryption`, `int` for `interface`); an exact match wins over longer keywords
+/// (`key` is not ambiguous with `keepalive`). Our keyword sets at each position are
+/// subsets of IOS's, so a prefix IOS resolves uniquely resolves to the same word here.
+pub(crate) fn pick<'a>(token: &str, words: &[&'a str]) -> Option<&'a str> {
+    let token = token.to_ascii_lowercase();
+    if let Some(exact) = words.iter().find(|w| **w == token) {
+        return Some(exact);
+    }
+    let mut candidates = words.iter().filter(|w| w.starts_with(&token));
+    match (candidates.next(), candidates.next()) {
+        (Some(only), None) if !token.is_empty() => Some(only),
+        _ => None,
+    }
+}
+
+/// `group N` / `set pfs groupN` numbers (RFC 2409 6.1-6.2, RFC 3526).
+const GROUPS: [(u32, DhGroup); 6] = [
+    (1, DhGroup::Modp768),
+    (2, DhGroup::Modp1024),
+    (5, DhGroup::Modp1536),
+    (14, DhGroup::Modp2048),
+    (15, DhGroup::Modp3072),
+    (16, DhGroup::Modp4096),
+];
+
+pub(crate) fn group_from_number(n: &str) -> Result<DhGroup, String> {
+    n.parse::<u32>()
+        .ok()
+        .and_then(|n| GROUPS.iter().find(|(id, _)| *id == n))
+        .map(|(_, g)| *g)
+        .ok_or_else(|| format!("unsupported DH group `{n}`: use 1, 2, 5, 14, 15 or 16"))
+}
+
+pub(crate) fn group_number(g: DhGroup) -> u32 {
+    GROUPS
+        .iter()
+        .find(|(_, x)| *x == g)
+        .map(|(id, _)| *id)
+        .expect("every DhGroup has a number")
+}
+
+fn aes_bits(bits: Option<&str>) -> Result<u16, String> {
+    match bits {
+        None => Ok(128),
+        Some(b @ ("128" | "192" | "256")) => Ok(b.parse().expect("literal")),
+        Some(b) => Err(format!("AES key size `{b}`: use 128, 192 or 256")),
+    }
+}
+
+fn only<'a>(words: &[&'a str]) -> Result<Option<&'a str>, String> {
+    match words {
+        [] => Ok(None),
+        [w] => Ok(Some(w)),
+        [_, extra @ ..] => Err(format!("unexpected `{}`", extra.join(" "))),
+    }
+}
+
+/// `encryption des | 3des | aes [128|192|256]` (without the keyword).
+pub(crate) fn parse_cipher(words: &[&str]) -> Result<CipherAlg, String> {
+    let Some((alg, rest)) = words.split_first() else {
+        return Err("missing algorithm: des, 3des or aes [128|192|256]".into());
+    };
+    match alg.to_ascii_lowercase().as_str() {
+        "des" if rest.is_empty() => Ok(CipherAlg::Des),
+        "3des" if rest.is_empty() => Ok(CipherAlg::TripleDes),
+        "aes" => Ok(CipherAlg::Aes(aes_bits(only(rest)?)?)),
+        _ => Err(format!(
+            "unsupported encryption `{}`: use des, 3des or aes [128|192|256]",
+            words.join(" ")
+        )),
+    }
+}
+
+/// As `show running-config` prints it: `des`, `3des`, `aes`, `aes 256`.
+pub(crate) fn cipher_words(c: CipherAlg) -> String {
+    match c {
+        CipherAlg::Des => "des".into(),
+        CipherAlg::TripleDes => "3des".into(),
+        CipherAlg::Aes(128) => "aes".into(),
+        CipherAlg::Aes(bits) => format!("aes {bits}"),
+    }
+}
+
+const HASHES: [(&str, HashAlg); 5] = [
+    ("md5", HashAlg::Md5),
+    ("sha", HashAlg::Sha1),
+    ("sha256", HashAlg::Sha256),
+    ("sha384", HashAlg::Sha384),
+    ("sha512", HashAlg::Sha512),
+];
+
+pub(crate) fn parse_hash(word: &str) -> Result<HashAlg, String> {
+    HASHES
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(word))
+        .map(|(_, h)| *h)
+        .ok_or_else(|| format!("unsupported hash `{word}`: use md5, sha, sha256, sha384 or sha512"))
+}
+
+pub(crate) fn hash_word(h: HashAlg) -> &'static str {
+    HASHES
+        .iter()
+        .find(|(_, x)| *x == h)
+        .map(|(name, _)| *name)
+        .expect("every HashAlg has a keyword")
+}
+
+const ESP_AUTHS: [(&str, EspAuth); 3] = [
+    ("esp-md5-hmac", EspAuth::HmacMd5),
+    ("esp-sha-hmac", EspAuth::HmacSha1),
+    ("esp-sha256-hmac", EspAuth::HmacSha256),
+];
+
+pub(crate) fn esp_auth_word(a: EspAuth) -> &'static str {
+    ESP_AUTHS
+        .iter()
+        .find(|(_, x)| *x == a)
+        .map(|(name, _)| *name)
+        .expect("every EspAuth has a keyword")
+}
+
+pub(crate) fn parse_esp_auth(word: &str) -> Result<EspAuth, String> {
+    ESP_AUTHS
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(word))
+        .map(|(_, a)| *a)
+        .ok_or_else(|| {
+            format!(
+                "unsupported ESP integrity `{word}`: use esp-md5-hmac, esp-sha-hmac or esp-sha256-hmac"
+            )
+        })
+}
+
+/// `esp-des`, `esp-3des`, `esp-aes`, `esp-aes 256`.
+pub(crate) fn esp_encr_words(e: EspEncr) -> String {
+    match e {
+        EspEncr::Des => "esp-des".into(),
+        EspEncr::TripleDes => "esp-3des".into(),
+        EspEncr::Aes(128) => "esp-aes".into(),
+        EspEncr::Aes(bits) => format!("esp-aes {bits}"),
+    }
+}
+
+pub(crate) fn parse_esp_encr(words: &[&str]) -> Result<EspEncr, String> {
+    let Some((alg, rest)) = words.split_first() else {
+        return Err("missing ESP encryption".into());
+    };
+    match alg.to_ascii_lowercase().as_str() {
+        "esp-des" if rest.is_empty() => Ok(EspEncr::Des),
+        "esp-3des" if rest.is_empty() => Ok(EspEncr::TripleDes),
+        "esp-aes" => Ok(EspEncr::Aes(aes_bits(only(rest)?)?)),
+        _ => Err(format!(
+            "unsupported ESP encryption `{}`: use esp-des, esp-3des or esp-aes [128|192|256]",
+            words.join(" ")
+        )),
+    }
+}
+
+/// The transforms of `crypto ipsec transform-set NAME t1 [t2]`: exactly one ESP cipher
+/// and one ESP HMAC, in either order (IOS prints the cipher first).
+pub(crate) fn parse_transforms(words: &[&str]) -> Result<(EspEncr, EspAuth), String> {
+    let mut encr = None;
+    let mut auth = None;
+    let mut i = 0;
+    while i < words.len() {
+        let w = words[i].to_ascii_lowercase();
+        if w.ends_with("-hmac") {
+            if auth.is_some() {
+                return Err("more than one ESP integrity transform".into());
+            }
+            auth = Some(parse_esp_auth(&w)?);
+            i += 1;
+        } else {
+            if encr.is_some() {
+                return Err(format!("unexpected transform `{}`", words[i]));
+            }
+            let takes_bits = w == "esp-aes"
+                && words
+                    .get(i + 1)
+                    .is_some_and(|b| b.chars().all(|c| c.is_ascii_digit()));
+            let n = if takes_bits { 2 } else { 1 };
+            encr = Some(parse_esp_encr(&words[i..i + n])?);
+            i += n;
+        }
+    }
+    match (encr, auth) {
+        (Some(e), Some(a)) => Ok((e, a)),
+        (None, _) => Err(
+            "no ESP encryption transform (esp-des, esp-3des, esp-aes): ESP without encryption is not supported"
+                .into(),
+        ),
+        (_, None) => Err(
+            "no ESP integrity transform (esp-md5-hmac, esp-sha-hmac, esp-sha256-hmac): ESP without integrity is not supported"
+                .into(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_resolve_like_ios() {
+        let words = ["encryption", "hash", "group", "lifetime", "authentication"];
+        assert_eq!(pick("encr", &words), Some("encryption"));
+        assert_eq!(pick("AUTH", &words), Some("authentication"));
+        assert_eq!(pick("x", &words), None);
+        assert_eq!(pick("", &words), None);
+        assert_eq!(pick("key", &["key", "keepalive"]), Some("key"));
+        assert_eq!(pick("ke", &["key", "keepalive"]), None);
+        assert_eq!(pick("keep", &["key", "keepalive"]), Some("keepalive"));
+    }
+
+    #[test]
+    fn algorithms_round_trip_through_their_words() {
+        for c in CipherAlg::ALL {
+            let w = cipher_words(c);
+            assert_eq!(parse_cipher(&w.split(' ').collect::<Vec<_>>()), Ok(c));
+        }
+        for h in HashAlg::ALL {
+            assert_eq!(parse_hash(hash_word(h)), Ok(h));
+        }
+        for g in DhGroup::ALL {
+            assert_eq!(group_from_number(&group_number(g).to_string()), Ok(g));
+        }
+        for e in EspEncr::ALL {
+            for a in EspAuth::ALL {
+                let text = format!("{} {}", esp_encr_words(e), esp_auth_word(a));
+                assert_eq!(
+                    parse_transforms(&text.split(' ').collect::<Vec<_>>()),
+                    Ok((e, a))
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn bad_algorithms_are_named() {
+        assert!(parse_cipher(&["aes", "512"]).unwrap_err().contains("512"));
+        assert!(parse_cipher(&["blowfish"])
+            .unwrap_err()
+            .contains("blowfish"));
+        assert!(parse_hash("sha1").unwrap_err().contains("sha1"));
+        assert!(group_from_number("19").unwrap_err().contains("19"));
+        assert!(parse_transforms(&["esp-aes", "esp-gcm"]).is_err());
+        assert!(parse_transforms(&["esp-sha-hmac"])
+            .unwrap_err()
+            .contains("no ESP encryption"));
+        assert!(parse_transforms(&["esp-aes"])
+            .unwrap_err()
+            .contains("no ESP integrity"));
+        assert!(parse_transforms(&["esp-aes", "esp-des", "esp-sha-hmac"]).is_err());
+    }
+}

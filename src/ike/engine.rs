@@ -1,0 +1,434 @@
+//! The engine's inputs: routing datagrams to their ISAKMP SA by cookies (before any
+//! crypto, like quinn-proto's `Endpoint::handle`), commands, timers and reloads.
+
+use super::error::Error;
+use super::exchange::Duplicate;
+use super::log::{DownReason, DropReason, LogEvent, Note};
+use super::main_mode::{MmState, Phase1};
+use super::settings::TunnelSettings;
+use super::state::Role;
+use super::timer::Timer;
+use super::{Action, Command, Engine, Settings, Stats};
+use crate::crypto::Rng;
+use crate::isakmp::{DeletePayload, ExchangeType, Header, Payload, ProtocolId, DOI_IPSEC};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// IKE's UDP port.
+const IKE_PORT: u16 = 500;
+/// IOS numbers its ISAKMP SAs (conn-id) from about here.
+const FIRST_CONN_ID: u32 = 1001;
+
+impl Engine {
+    pub fn new(settings: Settings, rng: Box<dyn Rng>, _now: Instant) -> Engine {
+        Engine {
+            settings,
+            rng,
+            actions: VecDeque::new(),
+            phase1: BTreeMap::new(),
+            children: Vec::new(),
+            spi_requests: HashMap::new(),
+            outbox: Vec::new(),
+            next_conn_id: FIRST_CONN_ID,
+            next_request: 1,
+            stats: Stats::default(),
+            shut_down: false,
+        }
+    }
+
+    /// One UDP datagram (on port 4500 without its non-ESP marker).
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        data: &[u8],
+    ) {
+        if self.shut_down {
+            return self.log(LogEvent::Dropped {
+                peer: remote,
+                reason: DropReason::ShutDown,
+            });
+        }
+        let header = match Header::decode(data) {
+            Ok(h) => h,
+            Err(e) => return self.drop_malformed(remote, e.to_string()),
+        };
+        let exchange = header.exchange;
+        if exchange == ExchangeType::MAIN_MODE && header.rcookie == [0; 8] {
+            match self.find_responder(&header, remote) {
+                Some(id) => self.with_phase1(id, |e, p1| match p1.ex.duplicate(data) {
+                    Some(dup) => e.answer_duplicate(dup),
+                    None => e.drop_stale(remote),
+                }),
+                None => self.on_mm1(now, local, remote, header, data),
+            }
+        } else if let Some(id) = self.find_phase1(&header) {
+            self.with_phase1(id, |e, p1| match exchange {
+                ExchangeType::MAIN_MODE => {
+                    if p1.rcookie == [0; 8] {
+                        p1.rcookie = header.rcookie;
+                    }
+                    e.on_main_mode(now, p1, local, remote, header, data)
+                }
+                ExchangeType::QUICK_MODE => e.on_quick_mode(now, p1, local, remote, header, data),
+                ExchangeType::INFORMATIONAL => e.on_informational(now, p1, remote, header, data),
+                other => e.log(LogEvent::Dropped {
+                    peer: remote,
+                    reason: DropReason::UnsupportedExchange(other.0),
+                }),
+            });
+        } else {
+            self.stats.dropped_unknown_sa += 1;
+            self.log(LogEvent::Dropped {
+                peer: remote,
+                reason: DropReason::UnknownSa,
+            });
+        }
+        self.flush_outbox();
+    }
+
+    /// Our responder SA for a (retransmitted) MM1.
+    fn find_responder(&self, header: &Header, remote: SocketAddr) -> Option<u32> {
+        self.phase1
+            .values()
+            .find(|p| {
+                p.role == Role::Responder
+                    && p.icookie == header.icookie
+                    && p.remote.ip() == remote.ip()
+            })
+            .map(|p| p.conn_id)
+    }
+
+    /// By both cookies; an initiator still waiting for MM2 does not know the
+    /// responder's cookie yet.
+    fn find_phase1(&self, header: &Header) -> Option<u32> {
+        self.phase1
+            .values()
+            .find(|p| p.icookie == header.icookie && p.rcookie == header.rcookie)
+            .or_else(|| {
+                self.phase1
+                    .values()
+                    .find(|p| p.icookie == header.icookie && matches!(p.state, MmState::IMm1(_)))
+            })
+            .map(|p| p.conn_id)
+    }
+
+    /// Run `f` on the SA taken out of the table, then put it back unless it failed.
+    pub(super) fn with_phase1(&mut self, id: u32, f: impl FnOnce(&mut Engine, &mut Phase1)) {
+        let Some(mut p1) = self.phase1.remove(&id) else {
+            return;
+        };
+        f(self, &mut p1);
+        self.put_back(p1);
+    }
+
+    fn put_back(&mut self, p1: Phase1) {
+        if matches!(p1.state, MmState::Failed) {
+            self.spi_requests.retain(|_, (conn, _)| *conn != p1.conn_id);
+        } else {
+            self.phase1.insert(p1.conn_id, p1);
+        }
+    }
+
+    pub(super) fn answer_duplicate(&mut self, dup: Duplicate<'_>) {
+        self.stats.duplicates += 1;
+        if let Duplicate::Answer(sent) = dup {
+            self.actions.push_back(Action::Send {
+                local: sent.local,
+                remote: sent.remote,
+                data: sent.data.clone(),
+            });
+        }
+    }
+
+    pub(super) fn drop_malformed(&mut self, remote: SocketAddr, why: String) {
+        self.stats.dropped_malformed += 1;
+        self.log(LogEvent::Dropped {
+            peer: remote,
+            reason: DropReason::Malformed(why),
+        });
+    }
+
+    pub(super) fn drop_stale(&mut self, remote: SocketAddr) {
+        self.stats.dropped_stale += 1;
+        self.log(LogEvent::Dropped {
+            peer: remote,
+            reason: DropReason::Stale,
+        });
+    }
+
+    pub(super) fn drop_undecryptable(&mut self, remote: SocketAddr) {
+        self.stats.dropped_undecryptable += 1;
+        self.log(LogEvent::Dropped {
+            peer: remote,
+            reason: DropReason::Undecryptable,
+        });
+    }
+
+    pub fn handle_command(&mut self, now: Instant, cmd: Command) {
+        if self.shut_down {
+            return;
+        }
+        match cmd {
+            Command::Initiate { tunnel } => self.initiate(now, &tunnel, false),
+            Command::SpiAllocated { request, spi } => self.on_spi_allocated(now, request, Ok(spi)),
+            Command::SpiFailed { request, reason } => {
+                self.on_spi_allocated(now, request, Err(reason))
+            }
+            Command::SaExpired { tunnel, spi, hard } => self.on_sa_expired(now, &tunnel, spi, hard),
+            Command::Shutdown => self.shutdown(),
+        }
+        self.flush_outbox();
+    }
+
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.phase1
+            .values()
+            .flat_map(|p| {
+                std::iter::once(p.ex.timers.next())
+                    .chain(p.quick.values().map(|q| q.ex.timers.next()))
+            })
+            .flatten()
+            .min()
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let ids: Vec<u32> = self.phase1.keys().copied().collect();
+        for id in ids {
+            self.with_phase1(id, |e, p1| e.phase1_timers(now, p1));
+        }
+        self.flush_outbox();
+    }
+
+    fn phase1_timers(&mut self, now: Instant, p1: &mut Phase1) {
+        for timer in p1.ex.timers.expired(now) {
+            match timer {
+                Timer::Retransmit => match p1.ex.retransmit(now, &mut self.actions) {
+                    Ok((what, attempt)) => {
+                        self.stats.retransmissions += 1;
+                        self.note(p1, Note::Retransmitting { what, attempt });
+                    }
+                    Err((what, transmissions)) => {
+                        let hint = self.unreachable_hint(p1, what);
+                        let error = Error::Unreachable {
+                            what,
+                            peer: p1.remote.ip(),
+                            transmissions,
+                            hint,
+                        };
+                        return self.fail_phase1(p1, error);
+                    }
+                },
+                Timer::Lifetime => {
+                    // IOS lets the ISAKMP SA expire; a new one is made on demand.
+                    self.send_isakmp_delete(p1);
+                    self.log(LogEvent::Phase1Down {
+                        conn_id: p1.conn_id,
+                        peer: p1.remote.ip(),
+                        reason: DownReason::Expired,
+                    });
+                    p1.state = MmState::Failed;
+                    return;
+                }
+                Timer::Reap => {}
+            }
+        }
+        let ids: Vec<u32> = p1.quick.keys().copied().collect();
+        for id in ids {
+            if let Some(mut qm) = p1.quick.remove(&id) {
+                if self.quick_mode_timers(now, p1, &mut qm) {
+                    p1.quick.insert(id, qm);
+                }
+            }
+        }
+    }
+
+    /// The configuration line to check when `what` got no answer.
+    fn unreachable_hint(&self, p1: &Phase1, what: &str) -> String {
+        match what {
+            "MM5" => format!(
+                "likely pre-shared key mismatch: crypto isakmp key, {}",
+                p1.key.origin
+            ),
+            _ => match self
+                .settings
+                .tunnels
+                .iter()
+                .find(|t| p1.pending.contains(&t.name) || t.peer == p1.remote.ip())
+            {
+                Some(t) => format!("tunnel destination of {}, {}", t.name, t.destination_origin),
+                None => format!("crypto isakmp key, {}", p1.key.origin),
+            },
+        }
+    }
+
+    fn send_isakmp_delete(&mut self, p1: &Phase1) {
+        self.send_info(
+            p1,
+            Payload::Delete(DeletePayload {
+                doi: DOI_IPSEC,
+                protocol: ProtocolId::ISAKMP,
+                spi_size: 16,
+                spis: vec![p1.cookies()],
+            }),
+        );
+    }
+
+    /// Bring `tunnel` up: Quick Mode over an ISAKMP SA with its peer, making one first
+    /// if needed. `rekey`: a pair exists but is expiring.
+    fn initiate(&mut self, now: Instant, name: &str, rekey: bool) {
+        let Some(tunnel) = self.tunnel(name) else {
+            return;
+        };
+        if tunnel.shutdown || self.settings.passive {
+            return;
+        }
+        let up = self
+            .children
+            .iter()
+            .any(|c| c.tunnel == name && c.outbound && !c.rekey_pending);
+        if (up && !rekey) || self.negotiating(name) {
+            return;
+        }
+        let peer = tunnel.peer;
+        let established = self
+            .phase1
+            .values()
+            .filter(|p| p.remote.ip() == peer && p.established().is_some())
+            .max_by_key(|p| p.established_at)
+            .map(|p| p.conn_id);
+        if let Some(id) = established {
+            return self.with_phase1(id, |e, p1| e.start_quick_mode(now, p1, name));
+        }
+        if let Some(p1) = self
+            .phase1
+            .values_mut()
+            .find(|p| p.remote.ip() == peer && !matches!(p.state, MmState::Failed))
+        {
+            if !p1.pending.iter().any(|t| t == name) {
+                p1.pending.push(name.to_string());
+            }
+            return;
+        }
+        self.start_main_mode(
+            now,
+            SocketAddr::new(tunnel.local, IKE_PORT),
+            SocketAddr::new(peer, IKE_PORT),
+            name.to_string(),
+        );
+    }
+
+    /// A Quick Mode for `tunnel` is running somewhere.
+    fn negotiating(&self, tunnel: &str) -> bool {
+        self.phase1
+            .values()
+            .flat_map(|p| p.quick.values())
+            .any(|q| q.tunnel == tunnel && q.state.in_progress())
+    }
+
+    /// Phase 1 is up: start the Quick Modes that waited for it.
+    pub(super) fn start_pending(&mut self, now: Instant, p1: &mut Phase1) {
+        for name in std::mem::take(&mut p1.pending) {
+            let up = self.children.iter().any(|c| c.tunnel == name && c.outbound);
+            let running = self.negotiating(&name)
+                || p1
+                    .quick
+                    .values()
+                    .any(|q| q.tunnel == name && q.state.in_progress());
+            if !up && !running {
+                self.start_quick_mode(now, p1, &name);
+            }
+        }
+    }
+
+    /// The peer deleted a pair: if the tunnel is left without one, negotiate again (IOS
+    /// does on the next packet; a VTI always has traffic to send).
+    pub(super) fn reinitiate_if_down(&mut self, now: Instant, p1: &mut Phase1, tunnel: &str) {
+        let down = !self.children.iter().any(|c| c.tunnel == tunnel);
+        let running = self.negotiating(tunnel)
+            || p1
+                .quick
+                .values()
+                .any(|q| q.tunnel == tunnel && q.state.in_progress());
+        let allowed = self.tunnel(tunnel).is_some_and(|t| !t.shutdown) && !self.settings.passive;
+        if down && !running && allowed {
+            self.start_quick_mode(now, p1, tunnel);
+        }
+    }
+
+    fn on_sa_expired(&mut self, now: Instant, tunnel: &str, spi: u32, hard: bool) {
+        let Some(c) = self
+            .children
+            .iter_mut()
+            .find(|c| c.tunnel == tunnel && (c.spi_in == spi || c.spi_out == spi))
+        else {
+            return;
+        };
+        if hard {
+            let spi_in = c.spi_in;
+            self.delete_child(spi_in, DownReason::Expired);
+            self.initiate(now, tunnel, false);
+        } else if !c.rekey_pending {
+            c.rekey_pending = true;
+            self.initiate(now, tunnel, true);
+        }
+    }
+
+    /// Tell every peer, clear the data path, and stop.
+    fn shutdown(&mut self) {
+        for spi_in in self.children.iter().map(|c| c.spi_in).collect::<Vec<_>>() {
+            self.delete_child(spi_in, DownReason::Shutdown);
+        }
+        self.flush_outbox();
+        for p1 in std::mem::take(&mut self.phase1).into_values() {
+            if p1.established().is_some() {
+                self.send_isakmp_delete(&p1);
+                self.log(LogEvent::Phase1Down {
+                    conn_id: p1.conn_id,
+                    peer: p1.remote.ip(),
+                    reason: DownReason::Shutdown,
+                });
+            }
+        }
+        self.spi_requests.clear();
+        self.shut_down = true;
+    }
+
+    /// New configuration: tunnels that changed or went away lose their SAs (and
+    /// pending negotiations); unchanged tunnels keep theirs. ISAKMP SAs stay, as on IOS.
+    pub fn reload(&mut self, _now: Instant, settings: Settings) {
+        let changed = |t: &TunnelSettings| !settings.tunnels.contains(t);
+        let gone: Vec<String> = self
+            .settings
+            .tunnels
+            .iter()
+            .filter(|t| changed(t))
+            .map(|t| t.name.clone())
+            .collect();
+        self.settings = settings;
+        for spi_in in self
+            .children
+            .iter()
+            .filter(|c| gone.contains(&c.tunnel))
+            .map(|c| c.spi_in)
+            .collect::<Vec<_>>()
+        {
+            self.delete_child(spi_in, DownReason::Reload);
+        }
+        for p1 in self.phase1.values_mut() {
+            p1.pending.retain(|t| !gone.contains(t));
+            p1.quick.retain(|_, q| !gone.contains(&q.tunnel));
+        }
+        self.flush_outbox();
+    }
+}

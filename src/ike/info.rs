@@ -1,0 +1,334 @@
+//! Informational exchanges (RFC 2408 4.8, RFC 2409 5.7): notifies and deletes, each
+//! with its own message ID and IV, protected by HASH(1) once phase 1 is up; DPD
+//! R-U-THERE answered with R-U-THERE-ACK (RFC 3706).
+
+use super::error::{AuthFailure, AuthKind, Error};
+use super::log::{DownReason, LogEvent, Note};
+use super::main_mode::{MmState, Phase1};
+use super::protect::{self, Inbound};
+use super::quick_mode::QmState;
+use super::{proposal, Action, Engine};
+use crate::isakmp::{
+    DeletePayload, ExchangeType, Header, NotifyPayload, NotifyType, Payload, ProtocolId, DOI_IPSEC,
+    FLAG_ENCRYPTION,
+};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// Notify types below this are errors (RFC 2408 3.14.1).
+const FIRST_STATUS_NOTIFY: u16 = 8192;
+
+impl Engine {
+    /// Send `payload` in a protected Informational exchange over `p1`.
+    pub(super) fn send_info(&mut self, p1: &Phase1, payload: Payload) {
+        let Some(est) = p1.established() else {
+            return;
+        };
+        let message_id = loop {
+            let id = self.rng.next_u32();
+            if id != 0 {
+                break id;
+            }
+        };
+        let mid = message_id.to_be_bytes();
+        let payloads = protect::with_hash(
+            est.suite.hash,
+            est.keys.skeyid_a.as_bytes(),
+            &[&mid],
+            vec![payload],
+        );
+        let (data, _) = protect::seal(
+            &p1.header(ExchangeType::INFORMATIONAL, message_id),
+            &payloads,
+            &est.protection(),
+            &est.message_iv(message_id),
+        );
+        self.actions.push_back(Action::Send {
+            local: p1.local,
+            remote: p1.remote,
+            data,
+        });
+    }
+
+    /// An error notify in the clear, for a negotiation without keys yet.
+    pub(super) fn send_plain_notify(&mut self, p1: &Phase1, notify_type: NotifyType) {
+        let notify = Payload::Notify(NotifyPayload {
+            doi: DOI_IPSEC,
+            protocol: ProtocolId::ISAKMP,
+            notify_type,
+            spi: p1.cookies(),
+            data: Vec::new(),
+        });
+        if p1.established().is_some() {
+            return self.send_info(p1, notify);
+        }
+        let message_id = self.rng.next_u32();
+        let data = protect::plain(
+            &p1.header(ExchangeType::INFORMATIONAL, message_id),
+            &[notify],
+        );
+        self.actions.push_back(Action::Send {
+            local: p1.local,
+            remote: p1.remote,
+            data,
+        });
+    }
+
+    /// Send what `outbox` collected over an established SA with each peer (the newest).
+    pub(super) fn flush_outbox(&mut self) {
+        for (peer, payload) in std::mem::take(&mut self.outbox) {
+            let p1 = self
+                .phase1
+                .values()
+                .filter(|p| p.remote.ip() == peer && p.established().is_some())
+                .max_by_key(|p| p.established_at)
+                .map(|p| p.conn_id);
+            if let Some(id) = p1 {
+                if let Some(p1) = self.phase1.remove(&id) {
+                    self.send_info(&p1, payload);
+                    self.phase1.insert(id, p1);
+                }
+            }
+        }
+    }
+
+    pub(super) fn on_informational(
+        &mut self,
+        now: Instant,
+        p1: &mut Phase1,
+        remote: SocketAddr,
+        header: Header,
+        data: &[u8],
+    ) {
+        if header.flags & FLAG_ENCRYPTION == 0 {
+            return match Inbound::plain(header, data) {
+                // Unauthenticated: only believed while we have nothing better.
+                Ok(msg) if p1.established().is_none() => self.plain_notifies(p1, &msg),
+                Ok(_) => self.drop_stale(remote),
+                Err(e) => self.drop_malformed(remote, e.to_string()),
+            };
+        }
+        let Some(est) = p1.established() else {
+            return self.drop_undecryptable(remote);
+        };
+        let mid = header.message_id.to_be_bytes();
+        let iv = est.message_iv(header.message_id);
+        let verified = Inbound::decrypt(header, data, &est.protection(), &iv)
+            .ok()
+            .filter(|(msg, _)| {
+                let expected = est
+                    .suite
+                    .hash
+                    .prf(est.keys.skeyid_a.as_bytes(), &[&mid, msg.after_first()]);
+                msg.leading_hash()
+                    .is_some_and(|h| crate::crypto::ct_eq(h, &expected))
+            });
+        let Some((msg, _)) = verified else {
+            return self.drop_undecryptable(remote);
+        };
+        for p in &msg.payloads {
+            match &p.payload {
+                Payload::Notify(n) => self.protected_notify(now, p1, n),
+                Payload::Delete(d) => self.peer_delete(now, p1, d),
+                _ => {}
+            }
+        }
+    }
+
+    /// Error notifies before phase 1 is up: the peer refused our MM1, or (after MM5)
+    /// could not decrypt or verify it, which means the pre-shared keys differ.
+    fn plain_notifies(&mut self, p1: &mut Phase1, msg: &Inbound) {
+        for p in &msg.payloads {
+            let Payload::Notify(n) = &p.payload else {
+                continue;
+            };
+            self.note(
+                p1,
+                Note::PeerNotify {
+                    notify: n.notify_type,
+                },
+            );
+            if n.notify_type.0 >= FIRST_STATUS_NOTIFY {
+                continue;
+            }
+            let error = match &p1.state {
+                MmState::IMm5(_)
+                    if [
+                        NotifyType::PAYLOAD_MALFORMED,
+                        NotifyType::INVALID_HASH_INFORMATION,
+                        NotifyType::AUTHENTICATION_FAILED,
+                    ]
+                    .contains(&n.notify_type) =>
+                {
+                    Error::AuthFailed(AuthFailure {
+                        kind: AuthKind::PeerNotify(n.notify_type),
+                        peer: p1.remote.ip(),
+                        key_origin: p1.key.origin.clone(),
+                    })
+                }
+                MmState::IMm1(_) => Error::PeerRejected {
+                    notify: n.notify_type,
+                    what: "MM1".into(),
+                    config: format!(
+                        "we offered {}",
+                        proposal::policies_desc(&self.settings.policies)
+                    ),
+                },
+                MmState::Failed | MmState::Established(_) => continue,
+                state => Error::PeerRejected {
+                    notify: n.notify_type,
+                    what: format!("Main Mode in {}", state.ios_name()),
+                    config: format!("crypto isakmp key, {}", p1.key.origin),
+                },
+            };
+            // No notify back: that would only start a ping-pong of errors.
+            self.log(LogEvent::Failed {
+                conn_id: Some(p1.conn_id),
+                peer: p1.remote.ip(),
+                error,
+            });
+            p1.state = MmState::Failed;
+            p1.ex.timers = Default::default();
+            return;
+        }
+    }
+
+    fn protected_notify(&mut self, now: Instant, p1: &mut Phase1, n: &NotifyPayload) {
+        match n.notify_type {
+            NotifyType::R_U_THERE => {
+                let sequence = n
+                    .data
+                    .get(..4)
+                    .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+                self.send_info(
+                    p1,
+                    Payload::Notify(NotifyPayload {
+                        doi: DOI_IPSEC,
+                        protocol: ProtocolId::ISAKMP,
+                        notify_type: NotifyType::R_U_THERE_ACK,
+                        spi: p1.cookies(),
+                        data: n.data.clone(),
+                    }),
+                );
+                self.note(p1, Note::DpdAck { sequence });
+            }
+            t if t.0 < FIRST_STATUS_NOTIFY => {
+                self.note(p1, Note::PeerNotify { notify: t });
+                self.quick_mode_rejected(now, p1, n);
+            }
+            t => self.note(p1, Note::PeerNotify { notify: t }),
+        }
+    }
+
+    /// The peer refused a Quick Mode of ours: the one whose SPI the notify names, else
+    /// the one waiting for QM2.
+    fn quick_mode_rejected(&mut self, _now: Instant, p1: &mut Phase1, n: &NotifyPayload) {
+        let named = <[u8; 4]>::try_from(n.spi.as_slice())
+            .ok()
+            .map(u32::from_be_bytes);
+        let waiting: Vec<u32> = p1
+            .quick
+            .values()
+            .filter(|q| matches!(&q.state, QmState::IQm1(_)))
+            .filter(|q| named.is_none() || q.spi_in() == named)
+            .map(|q| q.message_id)
+            .collect();
+        let Some(id) = waiting.first().copied() else {
+            return;
+        };
+        let Some(qm) = p1.quick.remove(&id) else {
+            return;
+        };
+        let config = match self.tunnel(&qm.tunnel) {
+            Some(t) if n.notify_type == NotifyType::INVALID_ID_INFORMATION => {
+                format!("proxy identities of interface {} ({})", t.name, t.origin)
+            }
+            Some(t) => {
+                let sets: Vec<String> = t
+                    .transform_sets
+                    .iter()
+                    .map(|s| format!("transform set {} ({})", s.name, s.origin))
+                    .collect();
+                format!(
+                    "check {} and set pfs of the profile ({})",
+                    sets.join(", "),
+                    t.profile_origin
+                )
+            }
+            None => "tunnel removed".into(),
+        };
+        self.log(LogEvent::Failed {
+            conn_id: Some(p1.conn_id),
+            peer: p1.remote.ip(),
+            error: Error::PeerRejected {
+                notify: n.notify_type,
+                what: format!("QM1 for {}", qm.tunnel),
+                config,
+            },
+        });
+    }
+
+    fn peer_delete(&mut self, now: Instant, p1: &mut Phase1, d: &DeletePayload) {
+        match d.protocol {
+            ProtocolId::ISAKMP => {
+                for spi in &d.spis {
+                    self.note(
+                        p1,
+                        Note::PeerDelete {
+                            what: "the ISAKMP SA".into(),
+                        },
+                    );
+                    if *spi == p1.cookies() {
+                        // IOS keeps the IPsec SAs of a deleted ISAKMP SA.
+                        self.log(LogEvent::Phase1Down {
+                            conn_id: p1.conn_id,
+                            peer: p1.remote.ip(),
+                            reason: DownReason::PeerDelete,
+                        });
+                        p1.state = MmState::Failed;
+                        p1.ex.timers = Default::default();
+                    } else if let Some(id) = self
+                        .phase1
+                        .values()
+                        .find(|o| o.remote.ip() == p1.remote.ip() && o.cookies() == *spi)
+                        .map(|o| o.conn_id)
+                    {
+                        self.phase1.remove(&id);
+                        self.log(LogEvent::Phase1Down {
+                            conn_id: id,
+                            peer: p1.remote.ip(),
+                            reason: DownReason::PeerDelete,
+                        });
+                    }
+                }
+            }
+            ProtocolId::IPSEC_ESP => {
+                for spi in &d.spis {
+                    let Ok(spi) = <[u8; 4]>::try_from(spi.as_slice()).map(u32::from_be_bytes)
+                    else {
+                        continue;
+                    };
+                    self.note(
+                        p1,
+                        Note::PeerDelete {
+                            what: format!("ESP SA {spi:#010X}"),
+                        },
+                    );
+                    // Their inbound is our outbound; a pair still in Quick Mode goes too.
+                    p1.quick.retain(|_, q| q.peer_spi() != Some(spi));
+                    let Some(i) = self
+                        .children
+                        .iter()
+                        .position(|c| c.spi_out == spi && c.remote.ip() == p1.remote.ip())
+                    else {
+                        continue;
+                    };
+                    let c = self.children.remove(i);
+                    self.remove_child_sas(&c, DownReason::PeerDelete);
+                    self.reinitiate_if_down(now, p1, &c.tunnel);
+                }
+            }
+            _ => {}
+        }
+    }
+}

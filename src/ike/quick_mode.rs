@@ -1,0 +1,901 @@
+//! Phase 2, Quick Mode (RFC 2409 5.5), as IOS runs it on a VTI:
+//!
+//! ```text
+//! QM1 I->R  *HASH(1), SA, Ni [, KE] , IDci, IDcr
+//! QM2 R->I  *HASH(2), SA, Nr [, KE] , IDci, IDcr [, N(RESPONDER-LIFETIME)]
+//! QM3 I->R  *HASH(3)
+//! ```
+//! Inbound SPIs come from the data path (`Action::AllocSpi`): both sides wait for one
+//! in IKE_QM_SPI_STARVE. The responder installs its inbound SA when sending QM2 and the
+//! outbound one on QM3 (IOS "QM done (await)"); the initiator installs both with QM3.
+
+use super::child::ChildSa;
+use super::error::{Error, InvalidId, Misbehaviour};
+use super::exchange::{Exchange, Sent};
+use super::log::{LogEvent, Note};
+use super::main_mode::{Established, Phase1, NONCE_LEN};
+use super::proposal::{self, P2Choice};
+use super::protect::{self, Inbound};
+use super::settings::TunnelSettings;
+use super::state::{IkeState, Role, ShowState};
+use super::timer::Timer;
+use super::{identity, Action, Engine};
+use crate::crypto::{ct_eq, kdf, DhPrivate, Secret};
+use crate::dataplane::{Direction, SaSpec};
+use crate::isakmp::{
+    ExchangeType, Header, IdPayload, NotifyPayload, NotifyType, Payload, PayloadType, Proposal,
+    ProtocolId, SaPayload, DOI_IPSEC, SIT_IDENTITY_ONLY,
+};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// How long a Quick Mode may wait for the data path's SPI.
+const SPI_WAIT: Duration = Duration::from_secs(30);
+/// How long a finished exchange is kept to answer retransmissions of its last message
+/// (longer than the peer's whole retransmission schedule).
+const LINGER: Duration = Duration::from_secs(90);
+/// IPsec DOI protocol ESP, as KEYMAT's `protocol` byte.
+const PROTO_ESP: u8 = 3;
+
+pub(crate) struct QuickMode {
+    pub message_id: u32,
+    pub tunnel: String,
+    pub role: Role,
+    pub state: QmState,
+    /// CBC IV chain of this exchange (RFC 2409 appendix B).
+    pub iv: Vec<u8>,
+    pub ex: Exchange,
+}
+
+pub(crate) enum QmState {
+    /// Initiator waiting for its inbound SPI before QM1.
+    ISpiStarve,
+    /// Responder waiting for its inbound SPI before QM2.
+    RSpiStarve(Box<RQm1>),
+    IQm1(Box<IQm1>),
+    RQm2(Box<RQm2>),
+    /// Complete; kept to answer a retransmitted QM2 with QM3.
+    Done,
+    Failed,
+}
+
+pub(crate) struct RQm1 {
+    choice: P2Choice,
+    /// QM2's proposal: the chosen transform as received, our SPI to be filled in.
+    reply: Proposal,
+    send_lifetime: bool,
+    ni: Vec<u8>,
+    g_xi: Option<Vec<u8>>,
+    ids: Option<(IdPayload, IdPayload)>,
+}
+
+pub(crate) struct IQm1 {
+    spi_in: u32,
+    ni: Vec<u8>,
+    dh: Option<DhPrivate>,
+    ids: (IdPayload, IdPayload),
+}
+
+pub(crate) struct RQm2 {
+    ni: Vec<u8>,
+    nr: Vec<u8>,
+    spi_in: u32,
+    outbound: SaSpec,
+}
+
+impl QmState {
+    pub(crate) fn ios_name(&self) -> IkeState {
+        match self {
+            QmState::ISpiStarve | QmState::RSpiStarve(_) => IkeState::QmSpiStarve,
+            QmState::IQm1(_) => IkeState::QmIQm1,
+            QmState::RQm2(_) => IkeState::QmRQm2,
+            QmState::Done => IkeState::QmPhase2Complete,
+            QmState::Failed => IkeState::QmReady,
+        }
+    }
+
+    /// Still negotiating (not complete, not failed).
+    pub(crate) fn in_progress(&self) -> bool {
+        !matches!(self, QmState::Done | QmState::Failed)
+    }
+}
+
+fn keymat(
+    est: &Established,
+    g_qm: Option<&[u8]>,
+    spi: u32,
+    ni: &[u8],
+    nr: &[u8],
+    len: usize,
+) -> Secret {
+    kdf::keymat(
+        est.suite.hash,
+        est.keys.skeyid_d.as_bytes(),
+        g_qm,
+        PROTO_ESP,
+        spi,
+        ni,
+        nr,
+        len,
+    )
+}
+
+fn ids_of(msg: &Inbound) -> Result<Option<(IdPayload, IdPayload)>, Error> {
+    let ids: Vec<&IdPayload> = msg
+        .payloads
+        .iter()
+        .filter_map(|p| match &p.payload {
+            Payload::Id(id) => Some(id),
+            _ => None,
+        })
+        .collect();
+    match ids.as_slice() {
+        [] => Ok(None),
+        [ci, cr] => Ok(Some(((*ci).clone(), (*cr).clone()))),
+        _ => {
+            Err(Misbehaviour::BadProposalSyntax("Quick Mode needs zero or two ID payloads").into())
+        }
+    }
+}
+
+fn nonce_of(msg: &Inbound, what: &'static str) -> Result<Vec<u8>, Error> {
+    match msg.find(PayloadType::NONCE).map(|p| &p.payload) {
+        Some(Payload::Nonce(n)) => Ok(n.clone()),
+        _ => Err(Misbehaviour::MissingPayload {
+            what,
+            payload: "NONCE",
+        }
+        .into()),
+    }
+}
+
+fn ke_of(msg: &Inbound) -> Option<Vec<u8>> {
+    match msg.find(PayloadType::KE).map(|p| &p.payload) {
+        Some(Payload::KeyExchange(k)) => Some(k.clone()),
+        _ => None,
+    }
+}
+
+fn sa_of<'a>(msg: &'a Inbound, what: &'static str) -> Result<&'a SaPayload, Error> {
+    match msg.find(PayloadType::SA).map(|p| &p.payload) {
+        Some(Payload::Sa(sa)) => Ok(sa),
+        _ => Err(Misbehaviour::MissingPayload {
+            what,
+            payload: "SA",
+        }
+        .into()),
+    }
+}
+
+impl Engine {
+    pub(super) fn tunnel(&self, name: &str) -> Option<TunnelSettings> {
+        self.settings
+            .tunnels
+            .iter()
+            .find(|t| t.name == name)
+            .cloned()
+    }
+
+    fn new_message_id(&mut self, p1: &Phase1) -> u32 {
+        loop {
+            let id = self.rng.next_u32();
+            if id != 0 && !p1.message_ids.contains(&id) {
+                return id;
+            }
+        }
+    }
+
+    fn request_spi(&mut self, p1: &Phase1, message_id: u32, tunnel: &str) {
+        let request = self.next_request;
+        self.next_request += 1;
+        self.spi_requests.insert(request, (p1.conn_id, message_id));
+        self.actions.push_back(Action::AllocSpi {
+            request,
+            tunnel: tunnel.to_string(),
+            src: p1.remote.ip(),
+            dst: p1.local.ip(),
+        });
+    }
+
+    /// Begin Quick Mode for `tunnel` over an established `p1`.
+    pub(super) fn start_quick_mode(&mut self, now: Instant, p1: &mut Phase1, tunnel: &str) {
+        let Some(est) = p1.established() else {
+            return;
+        };
+        let message_id = self.new_message_id(p1);
+        let iv = est.message_iv(message_id);
+        p1.message_ids.insert(message_id);
+        let mut qm = QuickMode {
+            message_id,
+            tunnel: tunnel.to_string(),
+            role: Role::Initiator,
+            state: QmState::ISpiStarve,
+            iv,
+            ex: Exchange::default(),
+        };
+        qm.ex.timers.set(Timer::Lifetime, now + SPI_WAIT);
+        self.note(p1, Note::BeginQuickMode { message_id });
+        self.state_change(p1, Some(message_id), IkeState::QmReady, qm.state.ios_name());
+        self.request_spi(p1, message_id, tunnel);
+        p1.quick.insert(message_id, qm);
+    }
+
+    /// The data path answered `AllocSpi`.
+    pub(super) fn on_spi_allocated(
+        &mut self,
+        now: Instant,
+        request: u64,
+        spi: Result<u32, String>,
+    ) {
+        let Some((conn_id, message_id)) = self.spi_requests.remove(&request) else {
+            return;
+        };
+        let Some(mut p1) = self.phase1.remove(&conn_id) else {
+            return;
+        };
+        if let Some(mut qm) = p1.quick.remove(&message_id) {
+            let state = std::mem::replace(&mut qm.state, QmState::Failed);
+            let old = state.ios_name();
+            let result = match (spi, state) {
+                (Err(reason), _) => Err(Error::Dataplane {
+                    tunnel: qm.tunnel.clone(),
+                    reason,
+                }),
+                (Ok(spi), QmState::ISpiStarve) => self.send_qm1(now, &mut p1, &mut qm, spi),
+                (Ok(spi), QmState::RSpiStarve(s)) => self.send_qm2(now, &mut p1, &mut qm, *s, spi),
+                (Ok(_), other) => Ok(other),
+            };
+            self.settle_quick_mode(&mut p1, qm, old, result);
+        }
+        self.phase1.insert(conn_id, p1);
+    }
+
+    /// Keep the exchange in its next state, or log its failure and drop it.
+    fn settle_quick_mode(
+        &mut self,
+        p1: &mut Phase1,
+        mut qm: QuickMode,
+        old: IkeState,
+        result: Result<QmState, Error>,
+    ) {
+        match result {
+            Ok(QmState::Failed) => {}
+            Ok(state) => {
+                if state.ios_name() != old {
+                    self.state_change(p1, Some(qm.message_id), old, state.ios_name());
+                }
+                qm.state = state;
+                p1.quick.insert(qm.message_id, qm);
+            }
+            Err(error) => {
+                if let Some(notify) = error.notify() {
+                    self.send_info(
+                        p1,
+                        Payload::Notify(NotifyPayload {
+                            doi: DOI_IPSEC,
+                            protocol: ProtocolId::IPSEC_ESP,
+                            notify_type: notify,
+                            spi: Vec::new(),
+                            data: Vec::new(),
+                        }),
+                    );
+                }
+                self.log(LogEvent::Failed {
+                    conn_id: Some(p1.conn_id),
+                    peer: p1.remote.ip(),
+                    error,
+                });
+            }
+        }
+    }
+
+    fn send_qm1(
+        &mut self,
+        now: Instant,
+        p1: &mut Phase1,
+        qm: &mut QuickMode,
+        spi: u32,
+    ) -> Result<QmState, Error> {
+        let Some(tunnel) = self.tunnel(&qm.tunnel) else {
+            return Ok(QmState::Failed);
+        };
+        let ni = self.random_bytes(NONCE_LEN);
+        let dh = tunnel
+            .pfs
+            .map(|g| DhPrivate::generate(g, self.rng.as_mut()));
+        let ids = (
+            identity::proxy_any(tunnel.inner),
+            identity::proxy_any(tunnel.inner),
+        );
+        let mut rest = vec![
+            Payload::Sa(proposal::p2_offer(
+                &tunnel,
+                spi,
+                p1.nat.detected(),
+                tunnel.pfs,
+            )),
+            Payload::Nonce(ni.clone()),
+        ];
+        if let Some(dh) = &dh {
+            rest.push(Payload::KeyExchange(dh.public_value()));
+        }
+        rest.push(Payload::Id(ids.0.clone()));
+        rest.push(Payload::Id(ids.1.clone()));
+        let est = p1
+            .established()
+            .expect("Quick Mode runs over an established SA");
+        let mid = qm.message_id.to_be_bytes();
+        let payloads =
+            protect::with_hash(est.suite.hash, est.keys.skeyid_a.as_bytes(), &[&mid], rest);
+        let (data, iv) = protect::seal(
+            &p1.header(ExchangeType::QUICK_MODE, qm.message_id),
+            &payloads,
+            &est.protection(),
+            &qm.iv,
+        );
+        qm.iv = iv;
+        qm.ex.timers.stop(Timer::Lifetime);
+        let sent = Sent {
+            local: p1.local,
+            remote: p1.remote,
+            data,
+            what: "QM1",
+        };
+        self.transmit(
+            now,
+            p1.conn_id,
+            Role::Initiator,
+            ShowState::QmIdle,
+            &mut qm.ex,
+            sent,
+            true,
+        );
+        Ok(QmState::IQm1(Box::new(IQm1 {
+            spi_in: spi,
+            ni,
+            dh,
+            ids,
+        })))
+    }
+
+    /// A Quick Mode message (any of QM1..QM3) over `p1`.
+    pub(super) fn on_quick_mode(
+        &mut self,
+        now: Instant,
+        p1: &mut Phase1,
+        local: SocketAddr,
+        remote: SocketAddr,
+        header: Header,
+        data: &[u8],
+    ) {
+        let message_id = header.message_id;
+        // A copy of the keys: `p1` is updated while the message is handled.
+        let Some(est) = p1.established().cloned() else {
+            return self.drop_stale(remote);
+        };
+        let est = &est;
+        let Some(mut qm) = p1.quick.remove(&message_id) else {
+            if message_id == 0 || p1.message_ids.contains(&message_id) {
+                // An exchange we finished and forgot, or no exchange at all.
+                return self.drop_stale(remote);
+            }
+            let iv = est.message_iv(message_id);
+            let Some((msg, next_iv)) = self.open_qm(est, header, data, &iv, &[], remote) else {
+                return;
+            };
+            p1.message_ids.insert(message_id);
+            self.log(LogEvent::Packet {
+                conn_id: p1.conn_id,
+                peer: remote,
+                local_port: local.port(),
+                sent: false,
+                role: Some(Role::Responder),
+                state: ShowState::QmIdle,
+            });
+            let mut qm = QuickMode {
+                message_id,
+                tunnel: String::new(),
+                role: Role::Responder,
+                state: QmState::Failed,
+                iv: next_iv,
+                ex: Exchange::default(),
+            };
+            qm.ex.received(data);
+            let result = self.on_qm1(now, p1, &mut qm, &msg);
+            return self.settle_quick_mode(p1, qm, IkeState::QmReady, result);
+        };
+        if let Some(dup) = qm.ex.duplicate(data) {
+            self.answer_duplicate(dup);
+            p1.quick.insert(message_id, qm);
+            return;
+        }
+        // HASH(2) covers Ni_b; HASH(3) is over the nonces alone (RFC 2409 5.5).
+        let opened = match &qm.state {
+            QmState::IQm1(s) => self.open_qm(est, header, data, &qm.iv, &s.ni, remote),
+            QmState::RQm2(s) => self.open_qm3(est, header, data, &qm.iv, &s.ni, &s.nr, remote),
+            _ => {
+                self.drop_stale(remote);
+                None
+            }
+        };
+        let Some((msg, next_iv)) = opened else {
+            p1.quick.insert(message_id, qm);
+            return;
+        };
+        self.log(LogEvent::Packet {
+            conn_id: p1.conn_id,
+            peer: remote,
+            local_port: local.port(),
+            sent: false,
+            role: Some(qm.role),
+            state: ShowState::QmIdle,
+        });
+        qm.iv = next_iv;
+        qm.ex.received(data);
+        let state = std::mem::replace(&mut qm.state, QmState::Failed);
+        let old = state.ios_name();
+        let result = match state {
+            QmState::IQm1(s) => self.on_qm2(now, p1, &mut qm, *s, &msg),
+            QmState::RQm2(s) => Ok(self.on_qm3(now, p1, &mut qm, *s)),
+            _ => unreachable!("only IQm1 and RQm2 open a message"),
+        };
+        self.settle_quick_mode(p1, qm, old, result);
+    }
+
+    /// Decrypt QM1/QM2 and check the HASH(1)/HASH(2) that leads it; `ni` is empty for
+    /// QM1. Failures are dropped and counted: they change nothing.
+    fn open_qm(
+        &mut self,
+        est: &Established,
+        header: Header,
+        data: &[u8],
+        iv: &[u8],
+        ni: &[u8],
+        remote: SocketAddr,
+    ) -> Option<(Inbound, Vec<u8>)> {
+        let mid = header.message_id.to_be_bytes();
+        let opened = Inbound::decrypt(header, data, &est.protection(), iv).ok();
+        let verified = opened.filter(|(msg, _)| {
+            let expected = est
+                .suite
+                .hash
+                .prf(est.keys.skeyid_a.as_bytes(), &[&mid, ni, msg.after_first()]);
+            msg.leading_hash().is_some_and(|h| ct_eq(h, &expected))
+        });
+        if verified.is_none() {
+            self.drop_undecryptable(remote);
+        }
+        verified
+    }
+
+    /// Decrypt QM3 and check HASH(3) = prf(SKEYID_a, 0 | M-ID | Ni_b | Nr_b).
+    #[allow(clippy::too_many_arguments)]
+    fn open_qm3(
+        &mut self,
+        est: &Established,
+        header: Header,
+        data: &[u8],
+        iv: &[u8],
+        ni: &[u8],
+        nr: &[u8],
+        remote: SocketAddr,
+    ) -> Option<(Inbound, Vec<u8>)> {
+        let mid = header.message_id.to_be_bytes();
+        let expected = est
+            .suite
+            .hash
+            .prf(est.keys.skeyid_a.as_bytes(), &[&[0], &mid, ni, nr]);
+        let verified = Inbound::decrypt(header, data, &est.protection(), iv)
+            .ok()
+            .filter(|(msg, _)| msg.leading_hash().is_some_and(|h| ct_eq(h, &expected)));
+        if verified.is_none() {
+            self.drop_undecryptable(remote);
+        }
+        verified
+    }
+
+    /// Responder: QM1 chooses a tunnel by the proxy identities, then a transform set.
+    fn on_qm1(
+        &mut self,
+        now: Instant,
+        p1: &mut Phase1,
+        qm: &mut QuickMode,
+        msg: &Inbound,
+    ) -> Result<QmState, Error> {
+        let sa = sa_of(msg, "QM1")?;
+        let ni = nonce_of(msg, "QM1")?;
+        let ids = ids_of(msg)?;
+        let tunnel = self.tunnel_for_proxies(p1, ids.as_ref())?;
+        qm.tunnel = tunnel.name.clone();
+        let (choice, reply, send_lifetime) = proposal::p2_select(&tunnel, sa)?;
+        let g_xi = ke_of(msg);
+        if choice.pfs.is_some() && g_xi.is_none() {
+            return Err(Misbehaviour::MissingPayload {
+                what: "QM1 with PFS",
+                payload: "KE",
+            }
+            .into());
+        }
+        qm.ex.timers.set(Timer::Lifetime, now + SPI_WAIT);
+        self.request_spi(p1, qm.message_id, &tunnel.name);
+        Ok(QmState::RSpiStarve(Box::new(RQm1 {
+            choice,
+            reply,
+            send_lifetime,
+            ni,
+            g_xi,
+            ids,
+        })))
+    }
+
+    /// The tunnel to this peer whose inner family the proxy identities name. A VTI
+    /// protects everything, so QM1 must carry identities (RFC 2409 5.5 makes them
+    /// optional only when they are the peers' own addresses).
+    fn tunnel_for_proxies(
+        &self,
+        p1: &Phase1,
+        ids: Option<&(IdPayload, IdPayload)>,
+    ) -> Result<TunnelSettings, Error> {
+        let peer = p1.remote.ip();
+        let mut ours = self
+            .settings
+            .tunnels
+            .iter()
+            .filter(|t| t.peer == peer && !t.shutdown);
+        let invalid = |detail: String, config: String| {
+            Error::InvalidId(InvalidId {
+                peer,
+                detail,
+                config,
+            })
+        };
+        let Some((ci, cr)) = ids else {
+            let config = ours
+                .next()
+                .map(|t| format!("interface {}, {}", t.name, t.origin))
+                .unwrap_or_else(|| "no tunnel destination matches".into());
+            return Err(invalid(
+                "Quick Mode without proxy identities, a tunnel interface needs any/any".into(),
+                config,
+            ));
+        };
+        let family = identity::proxy_family(ci).filter(|f| identity::proxy_family(cr) == Some(*f));
+        let found = ours.clone().find(|t| Some(t.inner) == family);
+        found.cloned().ok_or_else(|| {
+            let config = ours
+                .next()
+                .map(|t| {
+                    format!(
+                        "interface {} ({}) protects {}",
+                        t.name,
+                        t.origin,
+                        identity::describe(&identity::proxy_any(t.inner))
+                    )
+                })
+                .unwrap_or_else(|| format!("no tunnel destination {peer} configured"));
+            invalid(
+                format!(
+                    "proxy identities {} <-> {} not acceptable",
+                    identity::describe(ci),
+                    identity::describe(cr)
+                ),
+                config,
+            )
+        })
+    }
+
+    /// Responder with its SPI: QM2, and the inbound SA goes in.
+    fn send_qm2(
+        &mut self,
+        now: Instant,
+        p1: &mut Phase1,
+        qm: &mut QuickMode,
+        s: RQm1,
+        spi: u32,
+    ) -> Result<QmState, Error> {
+        let Some(tunnel) = self.tunnel(&qm.tunnel) else {
+            return Ok(QmState::Failed);
+        };
+        let nr = self.random_bytes(NONCE_LEN);
+        let (ke, g_qm) = match (s.choice.pfs, &s.g_xi) {
+            (Some(group), Some(g_xi)) => {
+                let dh = DhPrivate::generate(group, self.rng.as_mut());
+                let public = dh.public_value();
+                let shared = dh
+                    .complete(g_xi)
+                    .map_err(|_| Misbehaviour::InvalidKeyExchange)?;
+                (Some(public), Some(shared))
+            }
+            _ => (None, None),
+        };
+        let mut reply = s.reply;
+        reply.spi = spi.to_be_bytes().to_vec();
+        let mut rest = vec![
+            Payload::Sa(SaPayload {
+                doi: DOI_IPSEC,
+                situation: SIT_IDENTITY_ONLY,
+                proposals: vec![reply],
+            }),
+            Payload::Nonce(nr.clone()),
+        ];
+        if let Some(ke) = ke {
+            rest.push(Payload::KeyExchange(ke));
+        }
+        if let Some((ci, cr)) = &s.ids {
+            rest.push(Payload::Id(ci.clone()));
+            rest.push(Payload::Id(cr.clone()));
+        }
+        if s.send_lifetime {
+            // RFC 2407 4.6.3.1: our lifetime is shorter than the offer.
+            rest.push(Payload::Notify(NotifyPayload {
+                doi: DOI_IPSEC,
+                protocol: ProtocolId::IPSEC_ESP,
+                notify_type: NotifyType::RESPONDER_LIFETIME,
+                spi: spi.to_be_bytes().to_vec(),
+                data: proposal::responder_lifetime_data(s.choice.life),
+            }));
+        }
+        let est = p1
+            .established()
+            .expect("Quick Mode runs over an established SA");
+        let mid = qm.message_id.to_be_bytes();
+        let payloads = protect::with_hash(
+            est.suite.hash,
+            est.keys.skeyid_a.as_bytes(),
+            &[&mid, &s.ni],
+            rest,
+        );
+        let (data, iv) = protect::seal(
+            &p1.header(ExchangeType::QUICK_MODE, qm.message_id),
+            &payloads,
+            &est.protection(),
+            &qm.iv,
+        );
+        let len = s.choice.transform.keymat_len();
+        let g_qm = g_qm.as_ref().map(Secret::as_bytes);
+        let k_in = keymat(est, g_qm, spi, &s.ni, &nr, len);
+        let k_out = keymat(est, g_qm, s.choice.peer_spi, &s.ni, &nr, len);
+        qm.iv = iv;
+        qm.ex.timers.stop(Timer::Lifetime);
+        let sent = Sent {
+            local: p1.local,
+            remote: p1.remote,
+            data,
+            what: "QM2",
+        };
+        self.transmit(
+            now,
+            p1.conn_id,
+            Role::Responder,
+            ShowState::QmIdle,
+            &mut qm.ex,
+            sent,
+            true,
+        );
+        let inbound = self.sa_spec(&tunnel, p1, Direction::In, spi, &s.choice, k_in);
+        let outbound = self.sa_spec(
+            &tunnel,
+            p1,
+            Direction::Out,
+            s.choice.peer_spi,
+            &s.choice,
+            k_out,
+        );
+        self.actions.push_back(Action::InstallSa(inbound));
+        self.children.push(ChildSa::new(
+            now,
+            &tunnel,
+            p1,
+            spi,
+            &s.choice,
+            false,
+            s.ids.as_ref(),
+        ));
+        Ok(QmState::RQm2(Box::new(RQm2 {
+            ni: s.ni,
+            nr,
+            spi_in: spi,
+            outbound,
+        })))
+    }
+
+    /// Initiator: QM2 answers our offer; QM3 confirms and both SAs go in.
+    fn on_qm2(
+        &mut self,
+        now: Instant,
+        p1: &mut Phase1,
+        qm: &mut QuickMode,
+        s: IQm1,
+        msg: &Inbound,
+    ) -> Result<QmState, Error> {
+        let Some(tunnel) = self.tunnel(&qm.tunnel) else {
+            return Ok(QmState::Failed);
+        };
+        let sa = sa_of(msg, "QM2")?;
+        let mut choice = proposal::p2_accept(&tunnel, tunnel.pfs, sa)
+            .ok_or(Misbehaviour::UnofferedChoice("an ESP transform"))?;
+        let nr = nonce_of(msg, "QM2")?;
+        if let Some(ids) = ids_of(msg)? {
+            if ids != s.ids {
+                return Err(Error::InvalidId(InvalidId {
+                    peer: p1.remote.ip(),
+                    detail: format!(
+                        "QM2 changed the proxy identities to {} <-> {}",
+                        identity::describe(&ids.0),
+                        identity::describe(&ids.1)
+                    ),
+                    config: format!("interface {}, {}", tunnel.name, tunnel.origin),
+                }));
+            }
+        }
+        for p in &msg.payloads {
+            if let Payload::Notify(n) = &p.payload {
+                if n.notify_type == NotifyType::RESPONDER_LIFETIME {
+                    if let Some(life) = proposal::parse_responder_lifetime(&n.data) {
+                        choice.life = choice.life.min(life);
+                    }
+                }
+            }
+        }
+        let g_qm = match (s.dh, ke_of(msg)) {
+            (Some(dh), Some(g_xr)) => Some(
+                dh.complete(&g_xr)
+                    .map_err(|_| Misbehaviour::InvalidKeyExchange)?,
+            ),
+            (Some(_), None) => {
+                return Err(Misbehaviour::MissingPayload {
+                    what: "QM2 with PFS",
+                    payload: "KE",
+                }
+                .into())
+            }
+            (None, _) => None,
+        };
+        let est = p1
+            .established()
+            .expect("Quick Mode runs over an established SA");
+        let mid = qm.message_id.to_be_bytes();
+        let hash3 = est
+            .suite
+            .hash
+            .prf(est.keys.skeyid_a.as_bytes(), &[&[0], &mid, &s.ni, &nr]);
+        let (data, iv) = protect::seal(
+            &p1.header(ExchangeType::QUICK_MODE, qm.message_id),
+            &[Payload::Hash(hash3)],
+            &est.protection(),
+            &qm.iv,
+        );
+        let len = choice.transform.keymat_len();
+        let g_qm = g_qm.as_ref().map(Secret::as_bytes);
+        let k_in = keymat(est, g_qm, s.spi_in, &s.ni, &nr, len);
+        let k_out = keymat(est, g_qm, choice.peer_spi, &s.ni, &nr, len);
+        qm.iv = iv;
+        let sent = Sent {
+            local: p1.local,
+            remote: p1.remote,
+            data,
+            what: "QM3",
+        };
+        self.transmit(
+            now,
+            p1.conn_id,
+            Role::Initiator,
+            ShowState::QmIdle,
+            &mut qm.ex,
+            sent,
+            false,
+        );
+        let inbound = self.sa_spec(&tunnel, p1, Direction::In, s.spi_in, &choice, k_in);
+        let outbound = self.sa_spec(&tunnel, p1, Direction::Out, choice.peer_spi, &choice, k_out);
+        self.actions.push_back(Action::InstallSa(inbound));
+        self.actions.push_back(Action::InstallSa(outbound));
+        self.children.push(ChildSa::new(
+            now,
+            &tunnel,
+            p1,
+            s.spi_in,
+            &choice,
+            true,
+            Some(&s.ids),
+        ));
+        self.note(
+            p1,
+            Note::QmDone {
+                message_id: qm.message_id,
+                await_outbound: false,
+            },
+        );
+        qm.ex.timers.set(Timer::Reap, now + LINGER);
+        self.child_complete(s.spi_in);
+        Ok(QmState::Done)
+    }
+
+    /// Responder: QM3 proves the initiator has the keys; enable the outbound SA.
+    fn on_qm3(&mut self, now: Instant, p1: &mut Phase1, qm: &mut QuickMode, s: RQm2) -> QmState {
+        self.note(
+            p1,
+            Note::QmDone {
+                message_id: qm.message_id,
+                await_outbound: true,
+            },
+        );
+        qm.ex.timers.set(Timer::Reap, now + LINGER);
+        let Some(child) = self.children.iter_mut().find(|c| c.spi_in == s.spi_in) else {
+            // Deleted meanwhile (e.g. the peer resolved a collision against it).
+            return QmState::Done;
+        };
+        child.outbound = true;
+        self.actions.push_back(Action::InstallSa(s.outbound));
+        self.child_complete(s.spi_in);
+        QmState::Done
+    }
+
+    /// Timers of one Quick Mode; `false` when it is finished with.
+    pub(super) fn quick_mode_timers(
+        &mut self,
+        now: Instant,
+        p1: &mut Phase1,
+        qm: &mut QuickMode,
+    ) -> bool {
+        for timer in qm.ex.timers.expired(now) {
+            match timer {
+                Timer::Retransmit => match qm.ex.retransmit(now, &mut self.actions) {
+                    Ok((what, attempt)) => {
+                        self.stats.retransmissions += 1;
+                        self.note(p1, Note::Retransmitting { what, attempt });
+                    }
+                    Err((what, transmissions)) => {
+                        self.log(LogEvent::Failed {
+                            conn_id: Some(p1.conn_id),
+                            peer: p1.remote.ip(),
+                            error: Error::Unreachable {
+                                what,
+                                peer: p1.remote.ip(),
+                                transmissions,
+                                hint: format!("Quick Mode for {}", qm.tunnel),
+                            },
+                        });
+                        if let QmState::RQm2(s) = &qm.state {
+                            // Our inbound SA is in; tell the peer it will not be used.
+                            self.delete_child(s.spi_in, super::log::DownReason::NegotiationFailed);
+                        }
+                        return false;
+                    }
+                },
+                Timer::Lifetime => {
+                    self.log(LogEvent::Failed {
+                        conn_id: Some(p1.conn_id),
+                        peer: p1.remote.ip(),
+                        error: Error::Dataplane {
+                            tunnel: qm.tunnel.clone(),
+                            reason: "no SPI in time".into(),
+                        },
+                    });
+                    return false;
+                }
+                Timer::Reap => return false,
+            }
+        }
+        true
+    }
+}
+
+impl QuickMode {
+    /// Our inbound SPI once we offered it (initiator).
+    pub(crate) fn spi_in(&self) -> Option<u32> {
+        match &self.state {
+            QmState::IQm1(s) => Some(s.spi_in),
+            QmState::RQm2(s) => Some(s.spi_in),
+            _ => None,
+        }
+    }
+
+    /// The peer's inbound SPI once we know it (responder).
+    pub(crate) fn peer_spi(&self) -> Option<u32> {
+        match &self.state {
+            QmState::RSpiStarve(s) => Some(s.choice.peer_spi),
+            QmState::RQm2(s) => Some(s.outbound.spi),
+            _ => None,
+        }
+    }
+}

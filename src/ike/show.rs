@@ -1,0 +1,137 @@
+//! What `show isakmp` / `show ipsec` print (DESIGN.md lists the JSON fields). Packet
+//! and byte counters live in the data path: the daemon fills them in.
+
+use super::main_mode::MmState;
+use super::proposal::{cipher_name, esp_name};
+use super::Engine;
+use crate::dataplane::DataplaneKind;
+use serde::Serialize;
+use std::net::IpAddr;
+use std::time::Instant;
+
+/// One ISAKMP SA, like a line of IOS `show crypto isakmp sa detail`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IsakmpSaInfo {
+    pub local: IpAddr,
+    pub peer: IpAddr,
+    pub local_port: u16,
+    pub peer_port: u16,
+    /// `MM_NO_STATE`, `MM_SA_SETUP`, `MM_KEY_EXCH`, `QM_IDLE`.
+    pub state: &'static str,
+    pub conn_id: u32,
+    pub role: &'static str,
+    /// "DES", "3DES", "AES-256"...; `None` until negotiated.
+    pub encryption: Option<String>,
+    pub hash: Option<&'static str>,
+    pub group: Option<u16>,
+    pub auth: &'static str,
+    pub lifetime_remaining_s: Option<u64>,
+    pub nat_t: bool,
+}
+
+/// One direction of an IPsec SA pair.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IpsecSaSide {
+    pub spi: u32,
+    /// IOS transform-set words: "esp-aes esp-sha-hmac".
+    pub transform: String,
+    /// Filled by the daemon from the data path.
+    pub packets: u64,
+    pub bytes: u64,
+    pub lifetime_remaining_s: u64,
+    /// The negotiated kilobyte limit; the daemon subtracts `bytes / 1024`.
+    pub lifetime_remaining_kb: u64,
+}
+
+/// One IPsec SA pair, like IOS `show crypto ipsec sa` for a tunnel interface.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IpsecSaInfo {
+    pub interface: String,
+    pub local: IpAddr,
+    pub peer: IpAddr,
+    pub peer_port: u16,
+    /// `addr/prefix`, e.g. `::/0` (any protocol, any port on a VTI).
+    pub local_ident: String,
+    pub remote_ident: String,
+    /// Always "tunnel" on a VTI (IOS too, whatever the transform set says).
+    pub mode: &'static str,
+    /// UDP-encapsulated ESP (RFC 3948) because a NAT was detected.
+    pub nat_t: bool,
+    /// e.g. "group14"; `None` without PFS.
+    pub pfs: Option<String>,
+    /// Set by the daemon.
+    pub dataplane: Option<DataplaneKind>,
+    pub conn_id: u32,
+    pub inbound: IpsecSaSide,
+    /// `None` while the responder waits for QM3.
+    pub outbound: Option<IpsecSaSide>,
+}
+
+impl Engine {
+    pub fn isakmp_sas(&self, now: Instant) -> Vec<IsakmpSaInfo> {
+        self.phase1
+            .values()
+            .filter(|p| !matches!(p.state, MmState::Failed))
+            .map(|p| {
+                let suite = p.suite();
+                let remaining = p
+                    .established()
+                    .and_then(|_| p.ex.timers.get(super::timer::Timer::Lifetime))
+                    .map(|end| end.saturating_duration_since(now).as_secs());
+                IsakmpSaInfo {
+                    local: p.local.ip(),
+                    peer: p.remote.ip(),
+                    local_port: p.local.port(),
+                    peer_port: p.remote.port(),
+                    state: p.state.show().ios_name(),
+                    conn_id: p.conn_id,
+                    role: match p.role {
+                        super::state::Role::Initiator => "initiator",
+                        super::state::Role::Responder => "responder",
+                    },
+                    encryption: suite.map(|s| cipher_name(s.cipher)),
+                    hash: suite.map(|s| super::proposal::hash_name(s.hash)),
+                    group: suite.map(|s| s.group.id()),
+                    auth: "psk",
+                    lifetime_remaining_s: remaining,
+                    nat_t: p.nat.detected(),
+                }
+            })
+            .collect()
+    }
+
+    pub fn ipsec_sas(&self, now: Instant) -> Vec<IpsecSaInfo> {
+        self.children
+            .iter()
+            .map(|c| {
+                let remaining_s = c
+                    .life
+                    .seconds
+                    .saturating_sub(now.saturating_duration_since(c.installed_at).as_secs());
+                let side = |spi| IpsecSaSide {
+                    spi,
+                    transform: esp_name(c.transform),
+                    packets: 0,
+                    bytes: 0,
+                    lifetime_remaining_s: remaining_s,
+                    lifetime_remaining_kb: c.life.kilobytes,
+                };
+                IpsecSaInfo {
+                    interface: c.tunnel.clone(),
+                    local: c.local.ip(),
+                    peer: c.remote.ip(),
+                    peer_port: c.remote.port(),
+                    local_ident: c.local_ident.clone(),
+                    remote_ident: c.remote_ident.clone(),
+                    mode: "tunnel",
+                    nat_t: c.udp_encap,
+                    pfs: c.pfs.map(|g| format!("group{}", g.id())),
+                    dataplane: None,
+                    conn_id: c.conn_id,
+                    inbound: side(c.spi_in),
+                    outbound: c.outbound.then(|| side(c.spi_out)),
+                }
+            })
+            .collect()
+    }
+}

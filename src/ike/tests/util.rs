@@ -1,0 +1,345 @@
+//! In-memory peers (quinn-proto's `Pair`): two engines, a fake clock, a packet queue
+//! that can lose, duplicate and reorder, an optional NAT, and a fake data path that
+//! answers `AllocSpi` and remembers installed SAs.
+
+use crate::crypto::Rng;
+use crate::crypto::{CipherAlg, DhGroup, EspAuth, EspEncr, EspTransform, HashAlg, Secret, TestRng};
+use crate::dataplane::{Direction, InnerFamily, SaSpec};
+use crate::ike::settings::{IsakmpPolicy, Origin, PresharedKey, TransformSet, TunnelSettings};
+use crate::ike::{Action, Command, Engine, LogEvent, Settings};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+pub const A_ADDR: &str = "2001:db8::2";
+pub const B_ADDR: &str = "2001:db8::3";
+pub const TUNNEL: &str = "Tunnel23";
+
+pub fn line(n: u32) -> Origin {
+    Origin {
+        file: "test.conf".into(),
+        line: n,
+    }
+}
+
+pub fn policy(cipher: CipherAlg, hash: HashAlg, group: DhGroup) -> IsakmpPolicy {
+    IsakmpPolicy {
+        priority: 10,
+        cipher,
+        hash,
+        group,
+        lifetime_s: 86_400,
+        origin: line(1),
+    }
+}
+
+pub fn transform_set(encr: EspEncr, auth: EspAuth) -> TransformSet {
+    TransformSet {
+        name: "TRA".into(),
+        transform: EspTransform { encr, auth },
+        transport: true,
+        origin: line(5),
+    }
+}
+
+/// The reference configuration (DESIGN.md seed): IOS defaults, PSK "cisco" for ::/0,
+/// esp-aes esp-sha-hmac, Tunnel23 over IPv6.
+pub fn settings(local: &str, peer: &str) -> Settings {
+    Settings {
+        policies: vec![policy(CipherAlg::Des, HashAlg::Sha1, DhGroup::Modp768)],
+        keys: vec![PresharedKey {
+            key: Secret::new(b"cisco".to_vec()),
+            address: "::".parse().unwrap(),
+            prefix_len: 0,
+            origin: line(3),
+        }],
+        tunnels: vec![TunnelSettings {
+            name: TUNNEL.into(),
+            local: local.parse().unwrap(),
+            peer: peer.parse().unwrap(),
+            inner: InnerFamily::V6,
+            transform_sets: vec![transform_set(EspEncr::Aes(128), EspAuth::HmacSha1)],
+            pfs: None,
+            lifetime_s: 3600,
+            lifetime_kb: 4_608_000,
+            origin: line(9),
+            profile_origin: line(7),
+            destination_origin: line(14),
+            shutdown: false,
+        }],
+        dpd: None,
+        nat_keepalive_s: None,
+        passive: false,
+    }
+}
+
+pub struct Side {
+    pub engine: Engine,
+    next_spi: u32,
+    /// SAs currently installed in the fake data path.
+    pub installed: Vec<SaSpec>,
+    pub logs: Vec<LogEvent>,
+    pub deletes: usize,
+    /// Answer AllocSpi at all (a stuck data path when false).
+    pub answer_spi: bool,
+}
+
+impl Side {
+    fn new(settings: Settings, seed: u64, now: Instant, spi_base: u32) -> Side {
+        Side {
+            engine: Engine::new(settings, Box::new(TestRng::new(seed)), now),
+            next_spi: spi_base,
+            installed: Vec::new(),
+            logs: Vec::new(),
+            deletes: 0,
+            answer_spi: true,
+        }
+    }
+
+    pub fn sa(&self, direction: Direction) -> Vec<&SaSpec> {
+        self.installed
+            .iter()
+            .filter(|s| s.direction == direction)
+            .collect()
+    }
+
+    pub fn log_text(&self) -> Vec<String> {
+        self.logs.iter().map(|l| l.to_string()).collect()
+    }
+
+    pub fn logged(&self, needle: &str) -> bool {
+        self.logs.iter().any(|l| l.to_string().contains(needle))
+    }
+
+    pub fn failures(&self) -> Vec<String> {
+        self.logs
+            .iter()
+            .filter(|l| matches!(l, LogEvent::Failed { .. }))
+            .map(|l| l.to_string())
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Datagram {
+    pub to_b: bool,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub data: Vec<u8>,
+}
+
+pub struct Pair {
+    pub time: Instant,
+    pub a: Side,
+    pub b: Side,
+    /// In flight, delivered front first.
+    pub queue: VecDeque<Datagram>,
+    /// Loss / duplication / reordering, in percent per datagram.
+    pub loss: u32,
+    pub duplicate: u32,
+    pub reorder: u32,
+    /// Which datagrams the network delivers at all (deterministic loss).
+    pub deliver: fn(&Datagram) -> bool,
+    /// A NAT in front of A: A's source ports appear to B shifted by this.
+    pub nat_port_shift: Option<u16>,
+    net: TestRng,
+    /// Every datagram sent, for inspection.
+    pub sent: Vec<Datagram>,
+}
+
+impl Pair {
+    pub fn new(a: Settings, b: Settings) -> Pair {
+        Pair::with_seed(a, b, 1)
+    }
+
+    pub fn with_seed(a: Settings, b: Settings, seed: u64) -> Pair {
+        let time = Instant::now();
+        Pair {
+            time,
+            a: Side::new(a, seed * 2 + 100, time, 0xa000_0000),
+            b: Side::new(b, seed * 2 + 101, time, 0xb000_0000),
+            queue: VecDeque::new(),
+            loss: 0,
+            duplicate: 0,
+            reorder: 0,
+            nat_port_shift: None,
+            deliver: |_| true,
+            net: TestRng::new(seed),
+            sent: Vec::new(),
+        }
+    }
+
+    /// The reference configuration on both ends.
+    pub fn reference() -> Pair {
+        Pair::new(settings(A_ADDR, B_ADDR), settings(B_ADDR, A_ADDR))
+    }
+
+    fn chance(&mut self, percent: u32) -> bool {
+        percent > 0 && self.net.next_u32() % 100 < percent
+    }
+
+    pub fn side(&mut self, b: bool) -> &mut Side {
+        if b {
+            &mut self.b
+        } else {
+            &mut self.a
+        }
+    }
+
+    /// Carry out the actions of one side; true if there were any.
+    fn drain(&mut self, b: bool) -> bool {
+        let mut any = false;
+        loop {
+            let now = self.time;
+            let side = self.side(b);
+            let Some(action) = side.engine.poll_action() else {
+                break;
+            };
+            any = true;
+            match action {
+                Action::Send {
+                    local,
+                    remote,
+                    data,
+                } => self.transmit(!b, local, remote, data),
+                Action::AllocSpi { request, .. } => {
+                    if side.answer_spi {
+                        side.next_spi += 1;
+                        let spi = side.next_spi;
+                        side.engine
+                            .handle_command(now, Command::SpiAllocated { request, spi });
+                    }
+                }
+                Action::InstallSa(sa) => side.installed.push(sa),
+                Action::DeleteSa { direction, spi, .. } => {
+                    side.deletes += 1;
+                    side.installed
+                        .retain(|s| !(s.direction == direction && s.spi == spi));
+                }
+                Action::Log(ev) => side.logs.push(ev),
+            }
+        }
+        any
+    }
+
+    /// Put a datagram on the wire from one side to the other, through the NAT.
+    fn transmit(&mut self, to_b: bool, local: SocketAddr, remote: SocketAddr, data: Vec<u8>) {
+        // Seen by the receiver: its own address is `remote`, the sender is `local`.
+        let (mut dst_local, mut dst_remote) = (remote, local);
+        if let Some(shift) = self.nat_port_shift {
+            if to_b {
+                dst_remote.set_port(local.port().wrapping_add(shift));
+            } else {
+                dst_local.set_port(remote.port().wrapping_sub(shift));
+            }
+        }
+        let d = Datagram {
+            to_b,
+            local: dst_local,
+            remote: dst_remote,
+            data,
+        };
+        self.sent.push(d.clone());
+        if !(self.deliver)(&d) || self.chance(self.loss) {
+            return;
+        }
+        if self.chance(self.duplicate) {
+            self.queue.push_back(d.clone());
+        }
+        if self.chance(self.reorder) && !self.queue.is_empty() {
+            self.queue.push_front(d);
+        } else {
+            self.queue.push_back(d);
+        }
+    }
+
+    /// Deliver everything in flight and every consequence, without moving the clock.
+    /// Panics on a livelock (the two engines answering each other forever).
+    pub fn drive(&mut self) {
+        for _ in 0..20_000 {
+            let a = self.drain(false);
+            let b = self.drain(true);
+            let Some(d) = self.queue.pop_front() else {
+                if !a && !b {
+                    return;
+                }
+                continue;
+            };
+            let now = self.time;
+            self.side(d.to_b)
+                .engine
+                .handle_datagram(now, d.local, d.remote, &d.data);
+        }
+        panic!("livelock: the engines never went quiet");
+    }
+
+    /// Drive, then jump the clock to each next timer, for `limit` of fake time.
+    pub fn run_for(&mut self, limit: Duration) {
+        let end = self.time + limit;
+        self.drive();
+        for _ in 0..20_000 {
+            let next = [self.a.engine.poll_timeout(), self.b.engine.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min();
+            match next {
+                Some(t) if t <= end => {
+                    self.time = self.time.max(t);
+                    let now = self.time;
+                    self.a.engine.handle_timeout(now);
+                    self.b.engine.handle_timeout(now);
+                    self.drive();
+                }
+                _ => {
+                    self.time = end;
+                    return;
+                }
+            }
+        }
+        panic!("livelock: timers keep firing");
+    }
+
+    pub fn initiate(&mut self, b: bool) {
+        let now = self.time;
+        self.side(b).engine.handle_command(
+            now,
+            Command::Initiate {
+                tunnel: TUNNEL.into(),
+            },
+        );
+    }
+
+    /// A's outbound SAs are B's inbound ones, SPI and keys, and vice versa; exactly one
+    /// pair on each side.
+    pub fn assert_agree(&self) {
+        for (from, to) in [(&self.a, &self.b), (&self.b, &self.a)] {
+            let out = from.sa(Direction::Out);
+            let inb = to.sa(Direction::In);
+            assert_eq!(out.len(), 1, "one outbound SA: {out:?}");
+            assert_eq!(inb.len(), 1, "one inbound SA: {inb:?}");
+            let (o, i) = (out[0], inb[0]);
+            assert_eq!(o.spi, i.spi);
+            assert_eq!(o.transform, i.transform);
+            assert_eq!(o.enc_key, i.enc_key, "encryption keys of SPI {:#x}", o.spi);
+            assert_eq!(
+                o.auth_key, i.auth_key,
+                "authentication keys of SPI {:#x}",
+                o.spi
+            );
+            assert_eq!((o.src, o.dst), (i.src, i.dst));
+            assert_eq!(
+                o.encap.is_some(),
+                i.encap.is_some(),
+                "both UDP-encapsulated or neither"
+            );
+            assert_eq!(o.enc_key.len(), o.transform.encr.key_len());
+            assert_eq!(o.auth_key.len(), o.transform.auth.key_len());
+        }
+        let a_in = self.a.sa(Direction::In)[0];
+        let a_out = self.a.sa(Direction::Out)[0];
+        assert_ne!(
+            a_in.enc_key, a_out.enc_key,
+            "each direction has its own keys"
+        );
+    }
+}

@@ -1,0 +1,153 @@
+//! `ikev1d check` and `ikev1d convert` as a user runs them: exit status, stdout, stderr.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ikev1d");
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn ikev1d(args: &[&str], config: &Path) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .expect("run ikev1d")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A scratch directory for this test process, removed by the caller.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ikev1d-config-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn check_accepts_the_seed_configurations() {
+    for file in [
+        "examples/r2.conf",
+        "examples/r3.conf",
+        "examples/ipv4.conf",
+        "examples/r2.toml",
+    ] {
+        let out = ikev1d(&["check"], &repo(file));
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "{file}: {}", text(&out.stderr));
+        assert!(
+            stdout.contains(": OK (1 tunnel, 1 isakmp policy, 1 key, "),
+            "{stdout}"
+        );
+    }
+}
+
+#[test]
+fn check_prints_warnings_with_file_and_line() {
+    let out = ikev1d(&["check"], &repo("tests/fixtures/config/show-run.conf"));
+    assert!(out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("show-run.conf:3: warning: unsupported command, ignored with its sub-commands: `hostname R2`"), "{stderr}");
+    assert!(
+        stderr.contains("show-run.conf:5: warning: policy 10: DES"),
+        "{stderr}"
+    );
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("show-run.conf: OK (1 tunnel"), "{stdout}");
+}
+
+#[test]
+fn check_reports_errors_and_exits_1() {
+    let out = ikev1d(&["check"], &repo("tests/fixtures/config/bad-profile.conf"));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("bad-profile.conf:11: Tunnel23: no crypto ipsec profile named PROFILE"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+
+    let out = ikev1d(&["check"], Path::new("/nonexistent/ikev1d.conf"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).starts_with("/nonexistent/ikev1d.conf: cannot read"));
+}
+
+#[test]
+fn convert_output_checks_as_the_same_configuration() {
+    let dir = scratch("convert");
+    for file in [
+        "examples/r2.conf",
+        "examples/ipv4.conf",
+        "tests/fixtures/config/seed-stray-space.conf",
+    ] {
+        let out = ikev1d(&["convert"], &repo(file));
+        assert!(out.status.success(), "{file}: {}", text(&out.stderr));
+        let toml = dir.join("converted.toml");
+        std::fs::write(&toml, &out.stdout).unwrap();
+        let checked = ikev1d(&["check"], &toml);
+        assert!(
+            checked.status.success(),
+            "{file}: {}",
+            text(&checked.stderr)
+        );
+        // Converting the TOML again gives the same TOML, apart from the comments that
+        // name the source file and lines.
+        let again = ikev1d(&["convert"], &toml);
+        let strip = |s: String| {
+            s.lines()
+                .filter(|l| !l.starts_with('#'))
+                .map(|l| l.split_once("  # line ").map_or(l, |(item, _)| item))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert_eq!(
+            strip(text(&again.stdout)),
+            strip(text(&out.stdout)),
+            "{file}"
+        );
+    }
+    let out = ikev1d(
+        &["convert"],
+        &repo("tests/fixtures/config/bad-profile.conf"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn garbage_files_are_rejected_without_a_panic() {
+    let dir = scratch("garbage");
+    let long = "interface Tunnel99999999999999999999\n".repeat(50);
+    let files: [(&str, &[u8]); 6] = [
+        ("binary.conf", &[0xff, 0xfe, 0x00, 0x80, b'\n', 0xc3]),
+        (
+            "empty-modes.conf",
+            b"interface\ncrypto isakmp policy\n set pfs group\n tunnel\n",
+        ),
+        ("long.conf", long.as_bytes()),
+        ("noise.conf", b"}{][ = \"\n\t\t!\n  ::: /// 0.0.0.0/99\n"),
+        ("broken.toml", b"[[tunnels]]\nname = 5\n[[tunnels\n"),
+        ("types.toml", b"policies = 3\nkeys = \"x\"\n"),
+    ];
+    for (name, bytes) in files {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        for cmd in ["check", "convert"] {
+            let out = ikev1d(&[cmd], &path);
+            let stderr = text(&out.stderr);
+            assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+            assert!(
+                matches!(out.status.code(), Some(0 | 1)),
+                "{name}: {:?} {stderr}",
+                out.status
+            );
+        }
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
