@@ -75,6 +75,8 @@ type SaKey = (Direction, u32, IpAddr);
 
 /// SPIs 1..=255 are reserved by IANA (RFC 4303 2.1).
 const MIN_SPI: u32 = 256;
+/// Allocated SPIs remembered until installed.
+const MAX_RESERVED_SPIS: usize = 4096;
 /// Most TUN queues (and transmit threads) per tunnel.
 const MAX_QUEUES: usize = 4;
 
@@ -282,6 +284,11 @@ impl Dataplane for UserspaceDataplane {
     }
 
     fn alloc_spi(&mut self, _tunnel: &str, _src: IpAddr, _dst: IpAddr) -> Result<u32> {
+        // SPIs of negotiations that never completed are not returned: forget them in
+        // bulk once there are far more than negotiations could be in flight.
+        if self.reserved_spis.len() >= MAX_RESERVED_SPIS {
+            self.reserved_spis.clear();
+        }
         let mut rng = OsRng;
         loop {
             let spi = rng.next_u32();
