@@ -102,7 +102,14 @@ impl Engine {
         };
         if sent >= DPD_TRANSMISSIONS {
             if !self.drop_if_stale(p1) {
-                self.peer_dead(now, p1, sent);
+                let error = Error::PeerDead {
+                    peer: p1.remote.ip(),
+                    transmissions: sent,
+                    interval_s: dpd.interval_s,
+                    retry_s: dpd.retry_s,
+                };
+                self.fail(Some(p1.conn_id), p1.remote.ip(), error);
+                self.peer_dead(now, p1);
             }
             return;
         }
@@ -139,23 +146,8 @@ impl Engine {
 
     /// Every SA with the peer goes (no Delete: nobody would read it), then the wanted
     /// tunnels to it start again.
-    fn peer_dead(&mut self, now: Instant, p1: &mut Phase1, transmissions: u32) {
+    fn peer_dead(&mut self, now: Instant, p1: &mut Phase1) {
         let peer = p1.remote.ip();
-        let dpd = self.settings.dpd.unwrap_or(super::settings::Dpd {
-            interval_s: 0,
-            retry_s: 0,
-            periodic: false,
-        });
-        self.fail(
-            Some(p1.conn_id),
-            peer,
-            Error::PeerDead {
-                peer,
-                transmissions,
-                interval_s: dpd.interval_s,
-                retry_s: dpd.retry_s,
-            },
-        );
         let others: Vec<u32> = self
             .phase1
             .values()
