@@ -891,14 +891,13 @@ impl Engine {
                         self.stats.retransmissions += 1;
                         self.note(p1, Note::Retransmitting { what, attempt });
                     }
-                    Err((_, _))
-                        if matches!(qm.state, QmState::IQm1(_)) && self.drop_if_stale(p1) =>
-                    {
-                        // Try again over the SA the peer still has.
-                        self.initiate(now, &qm.tunnel);
-                        return false;
-                    }
                     Err((what, transmissions)) => {
+                        // QM1 unanswered while the peer has another ISAKMP SA with us:
+                        // it dropped this one; try again over that one.
+                        if matches!(qm.state, QmState::IQm1(_)) && self.drop_if_stale(p1) {
+                            self.initiate(now, &qm.tunnel);
+                            return false;
+                        }
                         self.fail(
                             Some(p1.conn_id),
                             p1.remote.ip(),
