@@ -30,6 +30,8 @@ impl Protocol for RouteNetlinkMessage {
     }
 }
 
+const IPV6_MIN_MTU: u32 = 1280;
+
 pub(super) type Rtnl = Netlink<RouteNetlinkMessage>;
 
 /// Interface alias marking a link as created by ikev1d, so a restarted daemon
@@ -117,13 +119,14 @@ pub(super) fn create(nl: &mut Rtnl, name: &str, kind: LinkKind) -> io::Result<u3
 /// Mark the link as ours, set its MTU, and stop the kernel from generating a
 /// (random, for ARPHRD_NONE) IPv6 link-local: the configured one replaces it.
 pub(super) fn configure(nl: &mut Rtnl, index: u32, mtu: Option<u32>) -> io::Result<()> {
-    let mut attrs = vec![
-        LinkAttribute::IfAlias(OWNER_ALIAS.into()),
-        LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(vec![AfSpecInet6::AddrGenMode(
-            In6AddrGenMode::None,
-        )])]),
-    ];
+    let mut attrs = vec![LinkAttribute::IfAlias(OWNER_ALIAS.into())];
     attrs.extend(mtu.map(LinkAttribute::Mtu));
+    // Below the IPv6 minimum MTU (RFC 8200 5) the interface has no IPv6 to configure.
+    if mtu.map_or(true, |m| m >= IPV6_MIN_MTU) {
+        attrs.push(LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(
+            vec![AfSpecInet6::AddrGenMode(In6AddrGenMode::None)],
+        )]));
+    }
     nl.request(RouteNetlinkMessage::SetLink(link_msg(index, attrs)), 0)?;
     Ok(())
 }

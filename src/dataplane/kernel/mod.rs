@@ -12,6 +12,11 @@
 //! moves to a new SA as soon as it is installed, while the old inbound SA keeps
 //! decrypting until the engine deletes it.
 //!
+//! Both inner families always: `::/0` and `0.0.0.0/0` policies and AF_UNSPEC
+//! states whatever `TunnelSpec::inner` says (IOS `tunnel mode ipsec ipv4|ipv6`
+//! only changes the proxy IDs the engine negotiates). The kernel reqid is the
+//! tunnel's (from its if_id), not `SaSpec::reqid`: the policies exist before any SA.
+//!
 //! Ownership: every state and policy of ours carries a reqid in
 //! `OWN_REQID_BASE..` (one per tunnel, from its if_id), and every interface we
 //! create has the alias `ikev1d`. `ensure_tunnel` of a tunnel this instance does
@@ -41,7 +46,9 @@ use xfrm::Binding;
 
 /// Our reqids: `OWN_REQID_BASE | if_id` ("IK" in the top half).
 const OWN_REQID_BASE: u32 = 0x494b_0000;
-const MAX_IF_ID: u32 = 0xffff;
+const MAX_IF_ID: u32 = 0xfffe;
+/// Reserved for the probe's throw-away state and interfaces.
+const PROBE_IF_ID: u32 = 0xffff;
 
 /// Force vti6/vti even where xfrm interfaces exist (tests of the fallback).
 pub const FORCE_VTI_ENV: &str = "IKEV1D_FORCE_VTI";
@@ -78,8 +85,10 @@ pub struct KernelProbe {
     pub esp: std::result::Result<(), String>,
     /// `ip link add type xfrm` works (module xfrm_interface).
     pub xfrm_interface: std::result::Result<(), String>,
-    /// `ip link add type vti6` works (module ip6_vti).
-    pub vti6: std::result::Result<(), String>,
+    /// `ip link add type vti6` works (module ip6_vti); `None`: not tried, because
+    /// xfrm interfaces work and vti6 was not forced (loading ip6_vti adds
+    /// ip6_vti0 and ip6tnl0 to every namespace).
+    pub vti6: Option<std::result::Result<(), String>>,
 }
 
 /// Which interface type tunnels get.
@@ -91,8 +100,9 @@ pub enum TunnelKind {
 
 impl KernelProbe {
     /// Try what the data path needs, leaving nothing behind: a throw-away ESP
-    /// state per family on loopback, a throw-away xfrm interface and vti6.
-    pub fn run() -> KernelProbe {
+    /// state per family on loopback, a throw-away xfrm interface, and a vti6 one
+    /// where xfrm interfaces fail or `force_vti`.
+    pub fn run(force_vti: bool) -> KernelProbe {
         let missing = |e: io::Error| errno_name(&e);
         let esp = match Netlink::<XfrmMessage>::open() {
             Err(e) => Err(format!("no XFRM netlink: {}", missing(e))),
@@ -118,22 +128,21 @@ impl KernelProbe {
         let (xfrm_interface, vti6) = match Netlink::open() {
             Err(e) => {
                 let e = format!("no rtnetlink: {}", missing(e));
-                (Err(e.clone()), Err(e))
+                (Err(e.clone()), Some(Err(e)))
             }
             Ok(mut rt) => {
+                let xfrmi =
+                    probe_link(&mut rt, LinkKind::Xfrm { if_id: PROBE_IF_ID }).map_err(missing);
                 let lo = IpAddr::V6(Ipv6Addr::LOCALHOST);
-                (
-                    probe_link(&mut rt, LinkKind::Xfrm { if_id: MAX_IF_ID }).map_err(missing),
-                    probe_link(
-                        &mut rt,
-                        LinkKind::Vti {
-                            key: MAX_IF_ID,
-                            local: lo,
-                            remote: lo,
-                        },
-                    )
-                    .map_err(missing),
-                )
+                let vti6 = (xfrmi.is_err() || force_vti).then(|| {
+                    let kind = LinkKind::Vti {
+                        key: PROBE_IF_ID,
+                        local: lo,
+                        remote: lo,
+                    };
+                    probe_link(&mut rt, kind).map_err(missing)
+                });
+                (xfrmi, vti6)
             }
         };
         KernelProbe {
@@ -147,7 +156,7 @@ impl KernelProbe {
     pub fn usable(&self, force_vti: bool) -> Result<TunnelKind> {
         let kind = match (&self.xfrm_interface, &self.vti6) {
             (Ok(()), _) if !force_vti => Some(TunnelKind::XfrmInterface),
-            (_, Ok(())) => Some(TunnelKind::Vti),
+            (_, Some(Ok(()))) => Some(TunnelKind::Vti),
             _ => None,
         };
         match (&self.esp, kind) {
@@ -171,8 +180,9 @@ impl std::fmt::Display for KernelProbe {
             Err(e) => parts.push(format!("no xfrm interfaces (xfrm_interface: {e})")),
         }
         match &self.vti6 {
-            Ok(()) => parts.push("vti6".into()),
-            Err(e) => parts.push(format!("no vti6 (ip6_vti: {e})")),
+            Some(Ok(())) => parts.push("vti6".into()),
+            Some(Err(e)) => parts.push(format!("no vti6 (ip6_vti: {e})")),
+            None => {}
         }
         f.write_str(&parts.join("; "))
     }
@@ -225,8 +235,8 @@ fn probe_esp(nl: &mut Netlink<XfrmMessage>, lo: IpAddr) -> io::Result<()> {
     add_and_delete(
         nl,
         &placeholder_sa(lo, lo),
-        reqid_for(MAX_IF_ID),
-        Binding::IfId(MAX_IF_ID),
+        reqid_for(PROBE_IF_ID),
+        Binding::IfId(PROBE_IF_ID),
     )
 }
 
@@ -264,12 +274,9 @@ impl KernelDataplane {
     /// `IKEV1D_FORCE_VTI=1` picks vti6/vti even where xfrm interfaces exist.
     pub fn open() -> Result<Self> {
         let force_vti = std::env::var_os(FORCE_VTI_ENV).is_some_and(|v| v == "1");
-        let kind = KernelProbe::run().usable(force_vti)?;
-        Self::with_kind(kind)
-    }
-
-    /// Open without probing, for a caller that has probed already.
-    pub fn with_kind(kind: TunnelKind) -> Result<Self> {
+        let probe = KernelProbe::run(force_vti);
+        let kind = probe.usable(force_vti)?;
+        tracing::info!(?kind, "kernel data path: {probe}");
         Ok(KernelDataplane {
             xfrm: Netlink::open().map_err(|e| err("XFRM netlink socket", e))?,
             rtnl: Netlink::open().map_err(|e| err("rtnetlink socket", e))?,
@@ -277,10 +284,6 @@ impl KernelDataplane {
             kind,
             tunnels: HashMap::new(),
         })
-    }
-
-    pub fn tunnel_kind(&self) -> TunnelKind {
-        self.kind
     }
 
     /// Delete every state and policy with `reqid` (policies first, so no
@@ -433,7 +436,7 @@ impl Dataplane for KernelDataplane {
     fn ensure_tunnel(&mut self, t: &TunnelSpec) -> Result<()> {
         match self.tunnels.get(&t.name) {
             Some(known) if known.spec == *t => return Ok(()),
-            // Changed configuration: rebuild (its SAs are renegotiated).
+            // Changed configuration: rebuild; the tunnel's SAs go with it.
             Some(_) => self.remove_tunnel(&t.name)?,
             None => {}
         }
@@ -570,7 +573,12 @@ impl Dataplane for KernelDataplane {
             .filter_map(|m| match m {
                 XfrmMessage::Expire(x) => {
                     let s = &x.expire.state;
-                    let tunnel = self.tunnels.values().find(|t| t.reqid == s.reqid)?;
+                    let tunnel = self.tunnels.values_mut().find(|t| t.reqid == s.reqid)?;
+                    // An allocated SPI whose Quick Mode never completed: its larval
+                    // state timed out, no SA of the engine's is affected.
+                    if tunnel.larval.remove(&s.id.spi) {
+                        return None;
+                    }
                     Some(DataplaneEvent::Expired {
                         tunnel: tunnel.spec.name.clone(),
                         spi: s.id.spi,
@@ -596,5 +604,68 @@ impl Dataplane for KernelDataplane {
 impl Drop for KernelDataplane {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probe(esp: bool, xfrmi: bool, vti6: Option<bool>) -> KernelProbe {
+        let r = |ok: bool, e: &str| if ok { Ok(()) } else { Err(e.to_string()) };
+        KernelProbe {
+            esp: r(esp, "esp6: EPROTONOSUPPORT, esp4: EPROTONOSUPPORT"),
+            xfrm_interface: r(xfrmi, "EOPNOTSUPP"),
+            vti6: vti6.map(|ok| r(ok, "EOPNOTSUPP")),
+        }
+    }
+
+    #[test]
+    fn xfrm_interfaces_are_preferred_and_vti6_is_the_fallback() {
+        assert_eq!(
+            probe(true, true, None).usable(false).unwrap(),
+            TunnelKind::XfrmInterface
+        );
+        assert_eq!(
+            probe(true, true, Some(true)).usable(true).unwrap(),
+            TunnelKind::Vti
+        );
+        assert_eq!(
+            probe(true, false, Some(true)).usable(false).unwrap(),
+            TunnelKind::Vti
+        );
+        assert!(
+            probe(true, true, Some(false)).usable(true).is_err(),
+            "forced vti6 without vti6"
+        );
+        assert!(probe(false, true, None).usable(false).is_err(), "no ESP");
+    }
+
+    #[test]
+    fn refusal_names_everything_missing() {
+        let e = probe(false, false, Some(false)).usable(false).unwrap_err();
+        assert_eq!(
+            e.0,
+            "kernel data path unavailable: the kernel rejects ESP states (esp6: \
+             EPROTONOSUPPORT, esp4: EPROTONOSUPPORT); no xfrm interfaces (xfrm_interface: \
+             EOPNOTSUPP); no vti6 (ip6_vti: EOPNOTSUPP)"
+        );
+        assert_eq!(
+            probe(true, true, None).to_string(),
+            "ESP states accepted; xfrm interfaces"
+        );
+    }
+
+    #[test]
+    fn errors_carry_the_errno_name() {
+        let e = err(
+            "Tunnel23: creating interface",
+            io::Error::from_raw_os_error(libc::EEXIST),
+        );
+        assert!(
+            e.0.starts_with("Tunnel23: creating interface: File exists"),
+            "{e}"
+        );
+        assert!(e.0.ends_with("(EEXIST)"), "{e}");
     }
 }

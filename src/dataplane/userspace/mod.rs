@@ -6,11 +6,13 @@
 //!
 //! # Threads
 //! - One transmit thread per TUN queue (multi-queue TUN, one queue per core, up to
-//!   4): drain up to 64 packets, seal each in place with the tunnel's newest outbound
-//!   SA, send them in one `sendmmsg` (`tx.rs`).
+//!   4): drain the queue, cut TSO packets into MSS-sized ones (the TUN device offers
+//!   checksum and TCP segmentation offload, `offload.rs`), seal each in place with the
+//!   tunnel's newest outbound SA, send up to 64 per `sendmmsg` (`tx.rs`).
 //! - One receive thread per outer socket (raw ESP over IPv4 and IPv6, ESP-in-UDP over
 //!   IPv4 and IPv6): `recvmmsg` up to 64, SPI lookup, replay check, open in place,
-//!   replay mark, inner-packet check, TUN write (`rx.rs`).
+//!   replay mark, inner-packet check (`rx.rs`); then the batch's TCP segments of one
+//!   flow are merged into one TSO write to the TUN device (`gro.rs`).
 //! - The caller's thread (the daemon) installs and deletes SAs, reads counters, polls
 //!   lifetimes.
 //!
@@ -37,7 +39,9 @@
 //! state. Packet threads stop using an SA at once when it crosses its hard byte limit
 //! or runs out of sequence numbers (RFC 4303 3.3.3: the counter never cycles).
 
+mod gro;
 mod inner;
+mod offload;
 mod published;
 mod replay;
 mod rx;
@@ -71,6 +75,8 @@ type SaKey = (Direction, u32, IpAddr);
 
 /// SPIs 1..=255 are reserved by IANA (RFC 4303 2.1).
 const MIN_SPI: u32 = 256;
+/// Allocated SPIs remembered until installed.
+const MAX_RESERVED_SPIS: usize = 4096;
 /// Most TUN queues (and transmit threads) per tunnel.
 const MAX_QUEUES: usize = 4;
 
@@ -278,6 +284,11 @@ impl Dataplane for UserspaceDataplane {
     }
 
     fn alloc_spi(&mut self, _tunnel: &str, _src: IpAddr, _dst: IpAddr) -> Result<u32> {
+        // SPIs of negotiations that never completed are not returned: forget them in
+        // bulk once there are far more than negotiations could be in flight.
+        if self.reserved_spis.len() >= MAX_RESERVED_SPIS {
+            self.reserved_spis.clear();
+        }
         let mut rng = OsRng;
         loop {
             let spi = rng.next_u32();
@@ -536,10 +547,18 @@ mod tests {
         slot[start..start + len].to_vec()
     }
 
+    fn receive(rx: &mut rx::Receiver, mut packet: Vec<u8>) {
+        let n = packet.len();
+        rx.deliver(&mut packet, std::iter::once(0..n));
+    }
+
     fn delivered(path: &std::path::Path) -> Vec<u8> {
         let mut all = Vec::new();
         File::open(path).unwrap().read_to_end(&mut all).unwrap();
-        all.chunks(48).map(|p| p[40]).collect()
+        // Each write: a virtio_net_hdr, then the 48-byte packet.
+        all.chunks(offload::VNET_HDR_LEN + 48)
+            .map(|p| p[offload::VNET_HDR_LEN + 40])
+            .collect()
     }
 
     #[test]
@@ -550,30 +569,30 @@ mod tests {
             sa(1, Direction::Out, 0x1000, &io),
         );
         let mut table = InboundTable::from([(0x1000, old_in.clone())]);
-        let mut sas = HashMap::new();
-        rx::rebuild(Outer::Esp6, &table, &mut sas);
+        let mut rx = rx::Receiver::new(Outer::Esp6);
+        rx.rebuild(&table);
 
         let p1 = sealed(&old_out, 1);
-        rx::handle(&mut sas, &mut p1.clone());
+        receive(&mut rx, p1.clone());
         // Make-before-break: the new inbound SA joins while the old one stays.
         let (new_in, new_out) = (
             sa(2, Direction::In, 0x2000, &io),
             sa(2, Direction::Out, 0x2000, &io),
         );
         table.insert(0x2000, new_in.clone());
-        rx::rebuild(Outer::Esp6, &table, &mut sas);
+        rx.rebuild(&table);
         let late_old = sealed(&old_out, 2);
         let first_new = sealed(&new_out, 3);
-        rx::handle(&mut sas, &mut first_new.clone());
-        rx::handle(&mut sas, &mut late_old.clone());
+        receive(&mut rx, first_new.clone());
+        receive(&mut rx, late_old.clone());
         // The rebuild kept the old SA's window: its first packet is still a replay.
-        rx::handle(&mut sas, &mut p1.clone());
+        receive(&mut rx, p1.clone());
         // The old inbound SA goes (delete from the peer); the new one keeps its window.
         table.remove(&0x1000);
-        rx::rebuild(Outer::Esp6, &table, &mut sas);
-        rx::handle(&mut sas, &mut first_new.clone());
-        rx::handle(&mut sas, &mut sealed(&old_out, 4));
-        rx::handle(&mut sas, &mut sealed(&new_out, 5));
+        rx.rebuild(&table);
+        receive(&mut rx, first_new.clone());
+        receive(&mut rx, sealed(&old_out, 4));
+        receive(&mut rx, sealed(&new_out, 5));
 
         assert_eq!(delivered(&path), [1, 3, 2, 5]);
         assert_eq!(old_in.counters.packets.load(Ordering::Relaxed), 2);
@@ -590,18 +609,14 @@ mod tests {
             sa(1, Direction::In, 0x3000, &io),
             sa(1, Direction::Out, 0x3000, &io),
         );
-        let mut sas = HashMap::new();
-        rx::rebuild(
-            Outer::Esp6,
-            &InboundTable::from([(0x3000, inb.clone())]),
-            &mut sas,
-        );
+        let mut rx = rx::Receiver::new(Outer::Esp6);
+        rx.rebuild(&InboundTable::from([(0x3000, inb.clone())]));
         let mut bad = sealed(&out, 1);
         let mid = bad.len() / 2;
         bad[mid] ^= 1;
-        rx::handle(&mut sas, &mut bad);
+        receive(&mut rx, bad);
         // The forged packet did not move the window: the genuine one still passes.
-        rx::handle(&mut sas, &mut sealed(&out, 2));
+        receive(&mut rx, sealed(&out, 2));
         assert_eq!(delivered(&path), [2]);
         assert_eq!(inb.counters.integrity_errors.load(Ordering::Relaxed), 1);
         std::fs::remove_file(path).unwrap();
