@@ -59,16 +59,6 @@ pair() {
     start_ikev1d ikt-t-d$n-r2 "${R2_CONF:-examples/r2.conf}" "$IKT_RUN/$n-r2.log"
 }
 
-# no_sa NS SECONDS: until `show ipsec --json` lists no SA pair
-no_sa() {
-    local t0=$SECONDS
-    while [ $((SECONDS - t0)) -lt "$2" ]; do
-        [ "$(count_sas "$1" ipsec)" = 0 ] && return 0
-        sleep 0.25
-    done
-    return 1
-}
-
 # strongswan NAME R2-ARGS...: R2 (the seed plus 2001:db8:100::2) against strongSwan,
 # whose settings come from the environment (scripts/strongswan-peer.sh)
 strongswan() {
@@ -156,7 +146,7 @@ dpd() {
     t0=$SECONDS
     diagnosed "dpd: DPD timeout within 40 s (S*R+S), keepalive line 4 named" \
         'DPD timeout: peer 2001:db8::3 .*crypto isakmp keepalive 10 3.*line 4' 40 "$IKT_RUN/dpd-r2.log"
-    check "dpd: R2 removed the SA pair within 40 s of SIGSTOP" no_sa ikt-t-ddpd-r2 $((t0 + 40 - SECONDS > 0 ? t0 + 40 - SECONDS : 1))
+    check "dpd: R2 removed the SA pair within 40 s of SIGSTOP" wait_pairs ikt-t-ddpd-r2 0 $((t0 + 40 - SECONDS > 0 ? t0 + 40 - SECONDS : 1))
     echo "    dpd: checked $((SECONDS - t0)) s after SIGSTOP"
     n=$(count "$IKT_RUN/dpd-r2.log" 'DPD timeout')
     check "dpd: logged in one line ($n)" test "$n" = 1
