@@ -3,11 +3,11 @@
 #
 #   sudo ./scripts/soak.sh [--duration S] [--lifetime S] [--help]
 #
-# Two ikev1d in network namespaces ikt-t-s-r2/-r3 with the seed's configuration,
-# phase 2 lifetime --lifetime (30 s) and phase 1 lifetime twice that, on this machine's
-# data path (userspace here; kernel where the kernel has ESP). For --duration (600 s):
-# ping -i 0.05 over Tunnel23 and a 20 Mbit/s iperf3 TCP stream throughout; every 10 s
-# the VmRSS (/proc/PID/status) and open fds (/proc/PID/fd) of both daemons are sampled.
+# Two ikev1d in network namespaces $SOAK_NS-r2/-r3 (default SOAK_NS=ikt-t-s) with the
+# seed's configuration, phase 2 lifetime --lifetime (30 s) and phase 1 lifetime twice
+# that, on this machine's data path (userspace without kernel ESP). For --duration
+# (600 s): ping -i 0.05 over Tunnel23 and a 20 Mbit/s iperf3 TCP stream throughout;
+# every 10 s the VmRSS (/proc/PID/status) and open fds (/proc/PID/fd) of both daemons are sampled.
 # Reports: pings lost (must be 0), rekeys seen, iperf3's result, and whether RSS and
 # fds stayed flat (last minute against the first: RSS within +10% or +1 MiB, fds not
 # more). Samples in $SOAK_DIR/samples.csv (default: a new /tmp/ikt-soak.XXXXXX, kept).
@@ -36,7 +36,7 @@ trap lib_cleanup EXIT
 export RUST_LOG=${RUST_LOG:-ikev1d=info}
 [ -x "$IKT_BIN" ] || cargo build --release -q
 
-R2=ikt-t-s-r2 R3=ikt-t-s-r3
+R2=${SOAK_NS:-ikt-t-s}-r2 R3=${SOAK_NS:-ikt-t-s}-r3
 routers $R2 2001:db8::2 $R3 2001:db8::3 64
 short_lifetimes examples/r2.conf "$SOAK_DIR/r2.conf" "$lifetime" $((lifetime * 2))
 short_lifetimes examples/r3.conf "$SOAK_DIR/r3.conf" "$lifetime" $((lifetime * 2))
