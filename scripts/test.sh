@@ -41,6 +41,12 @@ install_missing() {
 }
 
 [ -n "$quick" ] || install_missing
+# The VM suites boot a stock Debian kernel that run-in-vm.sh fetches with apt-get
+# download: make sure the package lists exist on a fresh machine.
+if [ -z "$quick" ] && ! ls "${XDG_CACHE_HOME:-$HOME/.cache}"/run-in-vm/linux-image-*.deb >/dev/null 2>&1 \
+    && ! apt-cache depends linux-image-amd64 2>/dev/null | grep -q 'Depends: linux-image-[0-9]'; then
+    apt-get update -q >/dev/null
+fi
 
 section "cargo fmt --check"
 cargo fmt --all -- --check
