@@ -75,3 +75,47 @@ lib_cleanup() {
     for ns in "${IKT_NETNS[@]}"; do ip netns del "$ns" 2>/dev/null; done
     [ -z "${IKT_RUN:-}" ] || rm -rf "$IKT_RUN"
 }
+
+# --- examples/dp_driver: a data path with fixed SAs and no IKE (data path suites, bench)
+IKT_DRIVER=${IKT_DRIVER:-$PWD/target/release/examples/dp_driver}
+declare -A IKT_DP_FD=() IKT_DP_PID=()
+
+# start_dp_driver NS ARGS...: run dp_driver ARGS in NS, commands from a fifo this shell
+# keeps open, replies in $IKT_RUN/NS.dp; waits for READY
+start_dp_driver() {
+    local ns=$1; shift
+    local fifo=$IKT_RUN/$ns.fifo out=$IKT_RUN/$ns.dp fd i
+    rm -f "$fifo" "$out"; mkfifo "$fifo"
+    ip netns exec "$ns" "$IKT_DRIVER" "$@" <"$fifo" >"$out" 2>"$IKT_RUN/$ns.dp.err" &
+    IKT_PIDS+=($!); IKT_DP_PID[$ns]=$!
+    exec {fd}>"$fifo"
+    IKT_DP_FD[$ns]=$fd
+    for i in $(seq 1 100); do
+        grep -q READY "$out" 2>/dev/null && return 0
+        kill -0 "${IKT_DP_PID[$ns]}" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "dp_driver in $ns did not start:" >&2; cat "$IKT_RUN/$ns.dp.err" >&2
+    return 1
+}
+
+# dp_counters NS: the driver's SA counters, one JSON object {inbound, outbound}
+dp_counters() {
+    local ns=$1 out=$IKT_RUN/$1.dp n i
+    n=$(wc -l <"$out")
+    echo counters >&"${IKT_DP_FD[$ns]}"
+    for i in $(seq 1 100); do
+        [ "$(wc -l <"$out")" -gt "$n" ] && { tail -n 1 "$out"; return 0; }
+        sleep 0.02
+    done
+    return 1
+}
+
+# stop_dp_driver NS: quit the driver (it removes its TUN device) and wait for it
+stop_dp_driver() {
+    local ns=$1 pid=${IKT_DP_PID[$1]} fd=${IKT_DP_FD[$1]} i
+    echo quit >&"$fd" 2>/dev/null || true
+    exec {fd}>&-
+    for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    wait "$pid"
+}

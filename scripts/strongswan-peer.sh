@@ -16,6 +16,7 @@
 #   IKE_PROPOSALS  des-sha1-modp768,aes128-sha1-modp1024
 #   ESP_PROPOSALS  aes128-sha1            (no PFS, as Cisco's default)
 #   LOCAL_TS / REMOTE_TS   ::/0 or 0.0.0.0/0, by address family (VTI-style)
+#   LOCAL_ID       LOCAL_ADDR  (the phase 1 identity strongSwan sends)
 #   LOG_LEVEL      1  (4 also logs IKE/ESP keys, for decrypting captures)
 #   KERNEL_ESP     set (e.g. 1) to use the kernel's ESP (kernel-netlink only, no
 #                  kernel-libipsec): needs a kernel with esp4/esp6, e.g. in the VM.
@@ -36,8 +37,7 @@ usage() {
 	exit 2
 }
 
-case ${1:-} in --help|-h) sed -n '2,34s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
-
+case ${1:-} in --help|-h) sed -n '2,30s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 [ $# -ge 2 ] || usage
 cmd=$1 ns=$2
 dir=$SSW_DIR/peer-$ns
@@ -97,7 +97,7 @@ write_config() {
 	    rand_time = 0s
 	    local {
 	      auth = psk
-	      id = $laddr
+	      id = ${LOCAL_ID:-$laddr}
 	    }
 	    remote {
 	      auth = psk
@@ -118,7 +118,7 @@ write_config() {
 	}
 	secrets {
 	  ike-peer {
-	    id-local = $laddr
+	    id-local = ${LOCAL_ID:-$laddr}
 	    id-remote = $raddr
 	    secret = 0x$(printf %s "$psk" | od -An -tx1 | tr -d ' \n')
 	  }

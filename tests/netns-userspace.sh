@@ -10,7 +10,8 @@ trap lib_cleanup EXIT
 
 routers ikt-us-r2 2001:db8::2 ikt-us-r3 2001:db8::3 64
 start_ikev1d ikt-us-r3 examples/r3.conf "$IKT_RUN/r3.log"
-start_ikev1d ikt-us-r2 examples/r2.conf "$IKT_RUN/r2.log"
+cp examples/r2.conf "$IKT_RUN/r2.conf"
+start_ikev1d ikt-us-r2 "$IKT_RUN/r2.conf" "$IKT_RUN/r2.log"
 
 check "Tunnel23 SAs up within 20 s" wait_sa ikt-us-r2 20
 check "R3 has the SA pair too" wait_sa ikt-us-r3 10
@@ -30,6 +31,20 @@ check "show isakmp QM_IDLE" bash -c "ip netns exec ikt-us-r2 $IKT_BIN show isakm
 check "debug log has IOS state changes" grep -q "Old State = IKE_I_MM1 New State = IKE_I_MM2" "$IKT_RUN/r2.log"
 check "--dataplane kernel refused on this kernel, naming what is missing" bash -c \
     "! ip netns exec ikt-us-r2 timeout 10 $IKT_BIN run --config examples/r2.conf --socket $IKT_RUN/k.sock --dataplane kernel 2>&1 | tee $IKT_RUN/k.log >/dev/null; grep -qi 'ESP' $IKT_RUN/k.log"
+# SIGHUP: an unchanged tunnel keeps its SAs; a bad file is rejected, the running one kept
+spis() { json_field ikt-us-r2 ipsec '[(s["inbound"]["spi"], s["outbound"]["spi"]) for s in a]'; }
+before=$(spis)
+echo "! reloaded" >> "$IKT_RUN/r2.conf"
+kill -HUP "$(cat "$IKT_RUN/ikt-us-r2.pid")"; sleep 1
+after=$(spis)
+echo "SPIs before/after SIGHUP: $before / $after"
+check "SIGHUP, same tunnel: SAs kept" [ "$after" = "$before" ]
+check "SIGHUP: reload logged" grep -q "configuration reloaded" "$IKT_RUN/r2.log"
+sed -i 's/set transform-set TRA/set transform-set NOSUCH/' "$IKT_RUN/r2.conf"
+kill -HUP "$(cat "$IKT_RUN/ikt-us-r2.pid")"; sleep 1
+check "SIGHUP, bad file: rejected with FILE:LINE, running config kept" grep -q "reload rejected.*r2.conf:[0-9]*:" "$IKT_RUN/r2.log"
+check "SIGHUP, bad file: tunnel still passes traffic" ip netns exec ikt-us-r2 ping -c 2 -i 0.2 -W 2 fe80::23:3%Tunnel23
+
 if [ $IKT_FAILED != 0 ]; then
     echo "--- R2 log"; tail -30 "$IKT_RUN/r2.log"; echo "--- R3 log"; tail -30 "$IKT_RUN/r3.log"
 fi

@@ -27,6 +27,8 @@ pub struct RunOptions {
 
 /// IKE's non-ESP marker on port 4500 (RFC 3948 2.2).
 const NON_ESP_MARKER: [u8; 4] = [0; 4];
+/// A NAT-keepalive datagram's only byte (RFC 3948 2.3).
+const NAT_KEEPALIVE: u8 = 0xff;
 const NAT_T_PORT: u16 = 4500;
 
 struct Datagram {
@@ -221,6 +223,9 @@ impl Daemon {
                     remote,
                     data,
                 } => self.send(local, remote, &data).await,
+                Action::NatKeepalive { local, remote } => {
+                    self.send_raw(local, remote, &[NAT_KEEPALIVE]).await
+                }
                 Action::AllocSpi {
                     request,
                     tunnel,
@@ -263,20 +268,25 @@ impl Daemon {
         }
     }
 
+    /// Send an IKE message (with the non-ESP marker on 4500).
     async fn send(&self, local: SocketAddr, remote: SocketAddr, data: &[u8]) {
+        if local.port() == NAT_T_PORT {
+            let mut buf = Vec::with_capacity(data.len() + 4);
+            buf.extend_from_slice(&NON_ESP_MARKER);
+            buf.extend_from_slice(data);
+            self.send_raw(local, remote, &buf).await
+        } else {
+            self.send_raw(local, remote, data).await
+        }
+    }
+
+    /// Send `data` as is.
+    async fn send_raw(&self, local: SocketAddr, remote: SocketAddr, data: &[u8]) {
         let Some(sock) = self.sockets.get(&local) else {
             tracing::warn!("no socket for {local}; cannot send to {remote}");
             return;
         };
-        let result = if local.port() == NAT_T_PORT {
-            let mut buf = Vec::with_capacity(data.len() + 4);
-            buf.extend_from_slice(&NON_ESP_MARKER);
-            buf.extend_from_slice(data);
-            sock.send_to(&buf, remote).await
-        } else {
-            sock.send_to(data, remote).await
-        };
-        if let Err(e) = result {
+        if let Err(e) = sock.send_to(data, remote).await {
             tracing::warn!("send to {remote} from {local}: {e}");
         }
     }

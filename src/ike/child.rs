@@ -5,15 +5,22 @@ use super::log::{DownReason, LogEvent, Note};
 use super::main_mode::Phase1;
 use super::proposal::{Lifetime, P2Choice};
 use super::settings::TunnelSettings;
-use super::{identity, Engine};
+use super::timer::{Timer, TimerTable};
+use super::{identity, Action, Engine};
 use crate::crypto::{DhGroup, EspTransform, Secret};
 use crate::dataplane::{Direction, Lifetimes, SaSpec, UdpEncap};
 use crate::isakmp::{DeletePayload, IdPayload, Payload, ProtocolId, DOI_IPSEC};
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// IOS's default anti-replay window.
 const REPLAY_WINDOW: u32 = 64;
+/// How long a replaced pair's inbound SA certainly keeps working before we tell the
+/// peer it is gone: packets the peer sent just before it moved still arrive.
+pub(crate) const GRACE: Duration = Duration::from_secs(5);
+/// How long we wait for the peer's Delete of a pair it replaced before we drop our
+/// outbound SA and tell the peer ourselves (longer than its grace period).
+const PEER_DELETE_WAIT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone)]
 pub(crate) struct ChildSa {
@@ -28,22 +35,39 @@ pub(crate) struct ChildSa {
     pub udp_encap: bool,
     pub life: Lifetime,
     pub installed_at: Instant,
-    /// The outbound SA is installed (the responder waits for QM3).
+    /// `Engine::event` numbers: when its Quick Mode began and when the pair completed.
+    pub started: u64,
+    pub completed: Option<u64>,
+    /// Soft (`Rekey`) and hard (`Lifetime`) expiry, and the grace period before we
+    /// tell the peer a replaced pair is gone (`Retire`).
+    pub timers: TimerTable,
+    /// The outbound SA is installed (the responder waits for QM3): the pair is complete.
     pub outbound: bool,
-    /// The data path reported the soft lifetime: a newer pair replaces this one.
+    /// Soft lifetime reached: a newer pair replaces this one.
     pub rekey_pending: bool,
+    /// Replaced by a newer pair: the outbound SA is gone from the data path (traffic
+    /// uses the newest), the inbound one stays until the peer's Delete or the hard
+    /// lifetime.
+    pub superseded: bool,
+    /// We replaced it (why): the peer hears of it after `GRACE`.
+    pub retired: Option<DownReason>,
+    /// We told the peer (Delete payload) that this pair is gone.
+    pub delete_sent: bool,
     pub local_ident: String,
     pub remote_ident: String,
 }
 
 impl ChildSa {
     /// `ids` as carried in QM1: (initiator's, responder's).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         now: Instant,
         tunnel: &TunnelSettings,
         p1: &Phase1,
         spi_in: u32,
         choice: &P2Choice,
+        lifetimes: &Lifetimes,
+        started: u64,
         initiated_by_us: bool,
         ids: Option<&(IdPayload, IdPayload)>,
     ) -> ChildSa {
@@ -53,6 +77,13 @@ impl ChildSa {
             Some((ci, cr)) => (identity::subnet(cr), identity::subnet(ci)),
             None => (any.clone(), any),
         };
+        let mut timers = TimerTable::default();
+        if let Some(s) = lifetimes.soft_s {
+            timers.set(Timer::Rekey, now + Duration::from_secs(s));
+        }
+        if let Some(s) = lifetimes.hard_s {
+            timers.set(Timer::Lifetime, now + Duration::from_secs(s));
+        }
         ChildSa {
             tunnel: tunnel.name.clone(),
             conn_id: p1.conn_id,
@@ -65,17 +96,30 @@ impl ChildSa {
             udp_encap: choice.udp_encap,
             life: choice.life,
             installed_at: now,
+            started,
+            completed: None,
+            timers,
             outbound: initiated_by_us,
             rekey_pending: false,
+            superseded: false,
+            retired: None,
+            delete_sent: false,
             local_ident,
             remote_ident,
         }
+    }
+
+    /// Collision rule (both ends compute the same): keep the pair whose smaller SPI is
+    /// the larger.
+    fn rank(&self) -> u32 {
+        self.spi_in.min(self.spi_out)
     }
 }
 
 impl Engine {
     /// One direction's SA for the data path. KEYMAT is the encryption key, then the
     /// authentication key (RFC 2409 5.5).
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn sa_spec(
         &mut self,
         tunnel: &TunnelSettings,
@@ -83,6 +127,7 @@ impl Engine {
         direction: Direction,
         spi: u32,
         choice: &P2Choice,
+        lifetimes: Lifetimes,
         keymat: Secret,
     ) -> SaSpec {
         let (src, dst) = match direction {
@@ -102,7 +147,7 @@ impl Engine {
             transform: choice.transform,
             enc_key: Secret::new(k[..enc_len].to_vec()),
             auth_key: Secret::new(k[enc_len..].to_vec()),
-            lifetimes: self.lifetimes(choice.life),
+            lifetimes,
             // RFC 3948: the UDP ports are those of the IKE SA that negotiated it.
             encap: choice.udp_encap.then_some(UdpEncap {
                 sport: src.port(),
@@ -114,9 +159,10 @@ impl Engine {
     }
 
     /// Soft limits at 85..94% of the hard ones, jittered from the RNG so that the two
-    /// ends (and many tunnels) do not all rekey at once.
-    fn lifetimes(&mut self, life: Lifetime) -> Lifetimes {
-        let percent = 85 + u64::from(self.rng.next_u32() % 10);
+    /// ends (and many tunnels) do not all rekey at once. One draw per pair: the engine's
+    /// timer and the data path's soft expiry agree.
+    pub(super) fn lifetimes(&mut self, life: Lifetime) -> Lifetimes {
+        let percent = self.soft_percent();
         let hard_s = (life.seconds != u64::MAX).then_some(life.seconds);
         let hard_bytes = (life.kilobytes != u64::MAX).then(|| life.kilobytes.saturating_mul(1024));
         Lifetimes {
@@ -127,73 +173,216 @@ impl Engine {
         }
     }
 
-    /// The pair with inbound `spi_in` is now complete (both directions installed).
+    fn soft_percent(&mut self) -> u64 {
+        85 + u64::from(self.rng.next_u32() % 10)
+    }
+
+    /// The soft point of a lifetime (85..94%, jittered).
+    pub(super) fn soft(&mut self, lifetime: Duration) -> Duration {
+        lifetime * u32::try_from(self.soft_percent()).unwrap_or(90) / 100
+    }
+
+    /// The pair the tunnel's traffic uses: the newest complete one not replaced. (The
+    /// data path sends on the newest outbound SA, as the kernel does.)
+    pub(super) fn current_pair(&self, tunnel: &str) -> Option<&ChildSa> {
+        self.children
+            .iter()
+            .filter(|c| c.tunnel == tunnel && c.outbound && !c.superseded)
+            .max_by_key(|c| c.completed)
+    }
+
+    /// The pair with inbound `spi_in` is now complete (both directions installed), and
+    /// the tunnel's traffic moves to it.
     ///
-    /// If its tunnel has other complete pairs, one set has to go, and both ends must
-    /// agree which. A rekey we started retires the pairs we marked as expiring.
-    /// Otherwise (simultaneous Quick Modes, or the peer's rekey) only the end with the
-    /// higher address decides: it keeps the newest pair and deletes the others with
-    /// Delete payloads; the other end follows those Deletes. So the SPIs in use end up
-    /// the same on both sides whatever order the exchanges finish in.
-    pub(super) fn child_complete(&mut self, spi_in: u32) {
-        let Some(new) = self.children.iter().find(|c| c.spi_in == spi_in) else {
+    /// Older pairs of the tunnel go only where both ends agree:
+    /// - pairs we are replacing (soft lifetime) are retired;
+    /// - a pair negotiated concurrently with this one (each Quick Mode began before the
+    ///   other completed: simultaneous starts or rekeys) is a collision: both ends keep
+    ///   the pair whose smaller SPI is the larger and retire the other;
+    /// - any other older pair is the peer's to replace: its Delete will come.
+    ///
+    /// A retired pair loses its outbound SA at once (the traffic has moved); the peer
+    /// hears of it after `GRACE`, so that packets in flight on the old inbound SA are
+    /// still received; its inbound SA stays until the peer's Delete or its hard limit.
+    pub(super) fn child_complete(&mut self, now: Instant, spi_in: u32) {
+        let event = self.event();
+        let Some(new) = self.children.iter_mut().find(|c| c.spi_in == spi_in) else {
             return;
         };
-        let (tunnel, local, remote, conn_id) =
-            (new.tunnel.clone(), new.local, new.remote, new.conn_id);
+        new.completed = Some(event);
+        let new = new.clone();
         self.log(LogEvent::SaUp {
-            tunnel: tunnel.clone(),
-            conn_id,
-            peer: remote.ip(),
+            tunnel: new.tunnel.clone(),
+            conn_id: new.conn_id,
+            peer: new.remote.ip(),
             spi_in,
             spi_out: new.spi_out,
             transform: super::proposal::esp_name(new.transform),
             pfs: new.pfs.map(DhGroup::id),
             udp_encap: new.udp_encap,
         });
-        let decider = (local.ip(), local.port()) > (remote.ip(), remote.port());
-        let retire: Vec<(u32, bool)> = self
+        self.tunnel_up(&new.tunnel, new.remote.ip());
+        let older: Vec<ChildSa> = self
             .children
             .iter()
-            .filter(|c| c.tunnel == tunnel && c.spi_in != spi_in && c.outbound)
-            .filter(|c| c.rekey_pending || decider)
-            .map(|c| (c.spi_in, c.rekey_pending))
+            .filter(|c| c.tunnel == new.tunnel && c.spi_in != spi_in)
+            .filter(|c| c.outbound && !c.superseded)
+            .cloned()
             .collect();
-        for (old, rekeyed) in retire {
-            if !rekeyed {
+        for old in older {
+            if old.rekey_pending {
+                self.retire_child(now, old.spi_in, DownReason::Rekeyed);
+            } else if old.completed.is_some_and(|done| new.started < done) {
+                let (kept, dropped) = if old.rank() > new.rank() {
+                    (&old, &new)
+                } else {
+                    (&new, &old)
+                };
                 self.log(LogEvent::Note {
-                    conn_id,
-                    peer: remote.ip(),
+                    conn_id: new.conn_id,
+                    peer: new.remote.ip(),
                     note: Note::QmCollision {
-                        kept_spi_in: spi_in,
-                        dropped_spi_in: old,
+                        kept_spi_in: kept.spi_in,
+                        dropped_spi_in: dropped.spi_in,
                     },
                 });
+                let dropped = dropped.spi_in;
+                self.retire_child(now, dropped, DownReason::Collision);
+                if dropped == spi_in {
+                    return;
+                }
+            } else if let Some(c) = self.children.iter_mut().find(|c| c.spi_in == old.spi_in) {
+                // The peer's replacement: its Delete comes after its grace period. Our
+                // outbound SA stays meanwhile, in case the peer saw a collision and
+                // keeps the old pair after all.
+                c.timers.set(Timer::Retire, now + PEER_DELETE_WAIT);
             }
-            let reason = if rekeyed {
-                DownReason::Rekeyed
-            } else {
-                DownReason::Collision
-            };
-            self.delete_child(old, reason);
         }
     }
 
-    /// Remove a pair: data path deletes, and a Delete so the peer drops its side.
+    /// Move the tunnel's traffic off this pair now; tell the peer after `GRACE`.
+    fn retire_child(&mut self, now: Instant, spi_in: u32, reason: DownReason) {
+        let Some(c) = self.children.iter_mut().find(|c| c.spi_in == spi_in) else {
+            return;
+        };
+        c.retired = Some(reason);
+        c.timers.set(Timer::Retire, now + GRACE);
+        self.supersede(spi_in);
+    }
+
+    /// A newer pair carries the traffic: this one's outbound SA is of no more use.
+    fn supersede(&mut self, spi_in: u32) {
+        let Some(c) = self
+            .children
+            .iter_mut()
+            .find(|c| c.spi_in == spi_in && !c.superseded)
+        else {
+            return;
+        };
+        c.superseded = true;
+        c.timers.stop(Timer::Rekey);
+        let delete = Action::DeleteSa {
+            tunnel: c.tunnel.clone(),
+            direction: Direction::Out,
+            spi: c.spi_out,
+            dst: c.remote.ip(),
+        };
+        self.actions.push_back(delete);
+    }
+
+    /// Timers of the pair with inbound `spi_in`.
+    pub(super) fn child_timers(&mut self, now: Instant, spi_in: u32) {
+        let Some(c) = self.children.iter_mut().find(|c| c.spi_in == spi_in) else {
+            return;
+        };
+        for timer in c.timers.expired(now) {
+            match timer {
+                Timer::Rekey => self.child_soft_expiry(now, spi_in),
+                Timer::Lifetime => return self.child_hard_expiry(now, spi_in),
+                Timer::Retire => self.child_retire_timer(spi_in),
+                // Not used by IPsec pairs.
+                Timer::Retransmit | Timer::Reap | Timer::Dpd | Timer::Keepalive => {}
+            }
+        }
+    }
+
+    /// A retired pair's grace period is over, or the peer's Delete for a pair it
+    /// replaced did not come (lost: Informational messages are not retransmitted).
+    fn child_retire_timer(&mut self, spi_in: u32) {
+        let current = self
+            .children
+            .iter()
+            .find(|c| c.spi_in == spi_in)
+            .and_then(|c| self.current_pair(&c.tunnel).map(|p| p.spi_in == spi_in));
+        if current != Some(false) {
+            // Gone, or the tunnel's only pair again.
+            return;
+        }
+        self.supersede(spi_in);
+        if let Some(c) = self.children.iter_mut().find(|c| c.spi_in == spi_in) {
+            c.delete_sent = true;
+            let remote = c.remote.ip();
+            self.outbox.push((remote, esp_delete(spi_in)));
+        }
+    }
+
+    /// Soft lifetime (our timer, or the data path's seconds or kilobytes): negotiate a
+    /// replacement, unless one is already up or under way.
+    pub(super) fn child_soft_expiry(&mut self, now: Instant, spi_in: u32) {
+        let Some(c) = self.children.iter().find(|c| c.spi_in == spi_in) else {
+            return;
+        };
+        let tunnel = c.tunnel.clone();
+        let current = self.current_pair(&tunnel).map(|p| p.spi_in) == Some(spi_in);
+        if !current || c.rekey_pending {
+            return;
+        }
+        if let Some(c) = self.children.iter_mut().find(|c| c.spi_in == spi_in) {
+            c.rekey_pending = true;
+        }
+        self.initiate(now, &tunnel);
+    }
+
+    /// Hard lifetime: the pair is gone. If the tunnel has nothing newer, tell the peer
+    /// and negotiate again.
+    pub(super) fn child_hard_expiry(&mut self, now: Instant, spi_in: u32) {
+        let Some(c) = self.children.iter().find(|c| c.spi_in == spi_in) else {
+            return;
+        };
+        let tunnel = c.tunnel.clone();
+        let superseded = self
+            .current_pair(&tunnel)
+            .is_some_and(|p| p.spi_in != spi_in);
+        let reason = match c.retired {
+            Some(reason) => reason,
+            // The peer replaced it; its Delete is late or lost.
+            None if superseded => DownReason::Rekeyed,
+            None => DownReason::Expired,
+        };
+        self.delete_child(spi_in, reason);
+        self.initiate(now, &tunnel);
+    }
+
+    /// Remove a pair: data path deletes, and a Delete so the peer drops its side (unless
+    /// it was told already).
     pub(super) fn delete_child(&mut self, spi_in: u32, reason: DownReason) {
         let Some(i) = self.children.iter().position(|c| c.spi_in == spi_in) else {
             return;
         };
         let c = self.children.remove(i);
         self.remove_child_sas(&c, reason);
-        self.outbox.push((
-            c.remote.ip(),
-            Payload::Delete(DeletePayload {
-                doi: DOI_IPSEC,
-                protocol: ProtocolId::IPSEC_ESP,
-                spi_size: 4,
-                spis: vec![c.spi_in.to_be_bytes().to_vec()],
-            }),
-        ));
+        if !c.delete_sent {
+            self.outbox.push((c.remote.ip(), esp_delete(c.spi_in)));
+        }
     }
+}
+
+/// A Delete payload for our inbound ESP SA `spi` (the peer's outbound).
+pub(super) fn esp_delete(spi: u32) -> Payload {
+    Payload::Delete(DeletePayload {
+        doi: DOI_IPSEC,
+        protocol: ProtocolId::IPSEC_ESP,
+        spi_size: 4,
+        spis: vec![spi.to_be_bytes().to_vec()],
+    })
 }

@@ -3,16 +3,16 @@
 
 use super::error::Error;
 use super::exchange::Duplicate;
-use super::log::{DownReason, DropReason, LogEvent, Note};
+use super::log::{DownReason, DropReason, LogEvent, Note, Warning};
 use super::main_mode::{MmState, Phase1};
 use super::settings::TunnelSettings;
 use super::state::Role;
 use super::timer::Timer;
 use super::{Action, Command, Engine, Settings, Stats};
 use crate::crypto::Rng;
-use crate::isakmp::{DeletePayload, ExchangeType, Header, Payload, ProtocolId, DOI_IPSEC};
+use crate::isakmp::{ExchangeType, Header};
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 /// IKE's UDP port.
@@ -32,6 +32,11 @@ impl Engine {
             outbox: Vec::new(),
             next_conn_id: FIRST_CONN_ID,
             next_request: 1,
+            wanted: Default::default(),
+            retries: Default::default(),
+            events: 0,
+            reported: Default::default(),
+            warned: Default::default(),
             stats: Stats::default(),
             shut_down: false,
         }
@@ -86,6 +91,14 @@ impl Engine {
                 reason: DropReason::UnknownSa,
             });
         }
+        self.settle(now);
+    }
+
+    /// After every input: keep the wanted tunnels going, then send what was queued.
+    fn settle(&mut self, now: Instant) {
+        if !self.shut_down {
+            self.supervise(now);
+        }
         self.flush_outbox();
     }
 
@@ -127,6 +140,7 @@ impl Engine {
     fn put_back(&mut self, p1: Phase1) {
         if matches!(p1.state, MmState::Failed) {
             self.spi_requests.retain(|_, (conn, _)| *conn != p1.conn_id);
+            self.adopt_children(p1.conn_id, p1.remote.ip());
         } else {
             self.phase1.insert(p1.conn_id, p1);
         }
@@ -141,6 +155,27 @@ impl Engine {
                 data: sent.data.clone(),
             });
         }
+    }
+
+    /// Log a failure; the same words about the same peer again are a repeat.
+    pub(super) fn fail(&mut self, conn_id: Option<u32>, peer: IpAddr, error: Error) {
+        let repeated = !self.reported.insert((peer, error.to_string()));
+        self.log(LogEvent::Failed {
+            conn_id,
+            peer,
+            error,
+            repeated,
+        });
+    }
+
+    pub(super) fn warn(&mut self, conn_id: u32, peer: IpAddr, warning: Warning) {
+        let repeated = !self.warned.insert((peer, warning.to_string()));
+        self.log(LogEvent::Warning {
+            conn_id,
+            peer,
+            warning,
+            repeated,
+        });
     }
 
     pub(super) fn drop_malformed(&mut self, remote: SocketAddr, why: String) {
@@ -172,7 +207,12 @@ impl Engine {
             return;
         }
         match cmd {
-            Command::Initiate { tunnel } => self.initiate(now, &tunnel, false),
+            Command::Initiate { tunnel } => {
+                if self.tunnel(&tunnel).is_some() {
+                    self.wanted.insert(tunnel.clone());
+                }
+                self.initiate(now, &tunnel)
+            }
             Command::SpiAllocated { request, spi } => self.on_spi_allocated(now, request, Ok(spi)),
             Command::SpiFailed { request, reason } => {
                 self.on_spi_allocated(now, request, Err(reason))
@@ -180,7 +220,7 @@ impl Engine {
             Command::SaExpired { tunnel, spi, hard } => self.on_sa_expired(now, &tunnel, spi, hard),
             Command::Shutdown => self.shutdown(),
         }
-        self.flush_outbox();
+        self.settle(now);
     }
 
     pub fn poll_action(&mut self) -> Option<Action> {
@@ -194,6 +234,8 @@ impl Engine {
                 std::iter::once(p.ex.timers.next())
                     .chain(p.quick.values().map(|q| q.ex.timers.next()))
             })
+            .chain(self.children.iter().map(|c| c.timers.next()))
+            .chain([self.next_retry()])
             .flatten()
             .min()
     }
@@ -203,11 +245,19 @@ impl Engine {
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.shut_down {
+            return;
+        }
         let ids: Vec<u32> = self.phase1.keys().copied().collect();
         for id in ids {
             self.with_phase1(id, |e, p1| e.phase1_timers(now, p1));
         }
-        self.flush_outbox();
+        let spis: Vec<u32> = self.children.iter().map(|c| c.spi_in).collect();
+        for spi_in in spis {
+            self.child_timers(now, spi_in);
+        }
+        self.retry_timers(now);
+        self.settle(now);
     }
 
     fn phase1_timers(&mut self, now: Instant, p1: &mut Phase1) {
@@ -219,18 +269,20 @@ impl Engine {
                         self.note(p1, Note::Retransmitting { what, attempt });
                     }
                     Err((what, transmissions)) => {
-                        let hint = self.unreachable_hint(p1, what);
-                        let error = Error::Unreachable {
+                        // An unauthenticated error notify said why, most likely.
+                        let error = p1.rejected.take().unwrap_or_else(|| Error::Unreachable {
                             what,
                             peer: p1.remote.ip(),
                             transmissions,
-                            hint,
-                        };
+                            hint: self.unreachable_hint(p1, what),
+                        });
                         return self.fail_phase1(p1, error);
                     }
                 },
+                Timer::Lifetime if p1.established().is_none() => {}
                 Timer::Lifetime => {
-                    // IOS lets the ISAKMP SA expire; a new one is made on demand.
+                    // Not replaced in time (or the replacement failed): its IPsec SAs
+                    // stay (IOS too) and a new ISAKMP SA is made when one is needed.
                     self.send_isakmp_delete(p1);
                     self.log(LogEvent::Phase1Down {
                         conn_id: p1.conn_id,
@@ -240,7 +292,14 @@ impl Engine {
                     p1.state = MmState::Failed;
                     return;
                 }
+                Timer::Rekey => self.phase1_soft_expiry(now, p1),
+                Timer::Dpd => self.dpd_timer(now, p1),
+                Timer::Keepalive => self.nat_keepalive_timer(now, p1),
+                Timer::Retire => self.retire_timer(now, p1),
                 Timer::Reap => {}
+            }
+            if matches!(p1.state, MmState::Failed) {
+                return;
             }
         }
         let ids: Vec<u32> = p1.quick.keys().copied().collect();
@@ -272,49 +331,34 @@ impl Engine {
         }
     }
 
-    fn send_isakmp_delete(&mut self, p1: &Phase1) {
-        self.send_info(
-            p1,
-            Payload::Delete(DeletePayload {
-                doi: DOI_IPSEC,
-                protocol: ProtocolId::ISAKMP,
-                spi_size: 16,
-                spis: vec![p1.cookies()],
-            }),
-        );
+    pub(super) fn send_isakmp_delete(&mut self, p1: &Phase1) {
+        self.send_info(p1, super::rekey::isakmp_delete(p1));
     }
 
-    /// Bring `tunnel` up: Quick Mode over an ISAKMP SA with its peer, making one first
-    /// if needed. `rekey`: a pair exists but is expiring.
-    fn initiate(&mut self, now: Instant, name: &str, rekey: bool) {
+    /// Does `tunnel` need a Quick Mode: no pair up, or the one up is expiring, and
+    /// none under way?
+    fn needs_quick_mode(&self, tunnel: &str) -> bool {
+        self.current_pair(tunnel).map_or(true, |c| c.rekey_pending) && !self.negotiating(tunnel)
+    }
+
+    /// Bring `tunnel` up (or replace its expiring pair): Quick Mode over an ISAKMP SA
+    /// with its peer, making one first if needed.
+    pub(super) fn initiate(&mut self, now: Instant, name: &str) {
         let Some(tunnel) = self.tunnel(name) else {
             return;
         };
-        if tunnel.shutdown || self.settings.passive {
-            return;
-        }
-        let up = self
-            .children
-            .iter()
-            .any(|c| c.tunnel == name && c.outbound && !c.rekey_pending);
-        if (up && !rekey) || self.negotiating(name) {
+        if tunnel.shutdown || self.settings.passive || !self.needs_quick_mode(name) {
             return;
         }
         let peer = tunnel.peer;
-        let established = self
-            .phase1
-            .values()
-            .filter(|p| p.remote.ip() == peer && p.established().is_some())
-            .max_by_key(|p| p.established_at)
-            .map(|p| p.conn_id);
-        if let Some(id) = established {
+        if let Some(id) = self.isakmp_for(peer) {
             return self.with_phase1(id, |e, p1| e.start_quick_mode(now, p1, name));
         }
-        if let Some(p1) = self
-            .phase1
-            .values_mut()
-            .find(|p| p.remote.ip() == peer && !matches!(p.state, MmState::Failed))
-        {
+        if let Some(p1) = self.phase1.values_mut().find(|p| {
+            p.remote.ip() == peer
+                && p.established().is_none()
+                && !matches!(p.state, MmState::Failed)
+        }) {
             if !p1.pending.iter().any(|t| t == name) {
                 p1.pending.push(name.to_string());
             }
@@ -324,28 +368,32 @@ impl Engine {
             now,
             SocketAddr::new(tunnel.local, IKE_PORT),
             SocketAddr::new(peer, IKE_PORT),
-            name.to_string(),
+            vec![name.to_string()],
         );
     }
 
     /// A Quick Mode for `tunnel` is running somewhere.
-    fn negotiating(&self, tunnel: &str) -> bool {
+    pub(super) fn negotiating(&self, tunnel: &str) -> bool {
         self.phase1
             .values()
             .flat_map(|p| p.quick.values())
             .any(|q| q.tunnel == tunnel && q.state.in_progress())
     }
 
-    /// Phase 1 is up: start the Quick Modes that waited for it.
+    /// Phase 1 is up: start the Quick Modes that waited for it (over the SA that won,
+    /// should this one have lost a collision).
     pub(super) fn start_pending(&mut self, now: Instant, p1: &mut Phase1) {
         for name in std::mem::take(&mut p1.pending) {
-            let up = self.children.iter().any(|c| c.tunnel == name && c.outbound);
-            let running = self.negotiating(&name)
-                || p1
-                    .quick
-                    .values()
-                    .any(|q| q.tunnel == name && q.state.in_progress());
-            if !up && !running {
+            let running = p1
+                .quick
+                .values()
+                .any(|q| q.tunnel == name && q.state.in_progress());
+            if running || !self.needs_quick_mode(&name) {
+                continue;
+            }
+            if p1.retiring.is_some() {
+                self.initiate(now, &name);
+            } else {
                 self.start_quick_mode(now, p1, &name);
             }
         }
@@ -354,33 +402,36 @@ impl Engine {
     /// The peer deleted a pair: if the tunnel is left without one, negotiate again (IOS
     /// does on the next packet; a VTI always has traffic to send).
     pub(super) fn reinitiate_if_down(&mut self, now: Instant, p1: &mut Phase1, tunnel: &str) {
-        let down = !self.children.iter().any(|c| c.tunnel == tunnel);
-        let running = self.negotiating(tunnel)
-            || p1
-                .quick
-                .values()
-                .any(|q| q.tunnel == tunnel && q.state.in_progress());
+        let running = p1
+            .quick
+            .values()
+            .any(|q| q.tunnel == tunnel && q.state.in_progress());
         let allowed = self.tunnel(tunnel).is_some_and(|t| !t.shutdown) && !self.settings.passive;
-        if down && !running && allowed {
+        if self.current_pair(tunnel).is_none()
+            && !running
+            && !self.negotiating(tunnel)
+            && allowed
+            && p1.retiring.is_none()
+        {
             self.start_quick_mode(now, p1, tunnel);
         }
     }
 
+    /// From the data path: soft (seconds or kilobytes) asks for a rekey, hard means the
+    /// SA is gone.
     fn on_sa_expired(&mut self, now: Instant, tunnel: &str, spi: u32, hard: bool) {
-        let Some(c) = self
+        let Some(spi_in) = self
             .children
-            .iter_mut()
+            .iter()
             .find(|c| c.tunnel == tunnel && (c.spi_in == spi || c.spi_out == spi))
+            .map(|c| c.spi_in)
         else {
             return;
         };
         if hard {
-            let spi_in = c.spi_in;
-            self.delete_child(spi_in, DownReason::Expired);
-            self.initiate(now, tunnel, false);
-        } else if !c.rekey_pending {
-            c.rekey_pending = true;
-            self.initiate(now, tunnel, true);
+            self.child_hard_expiry(now, spi_in);
+        } else {
+            self.child_soft_expiry(now, spi_in);
         }
     }
 
@@ -406,7 +457,8 @@ impl Engine {
 
     /// New configuration: tunnels that changed or went away lose their SAs (and
     /// pending negotiations); unchanged tunnels keep theirs. ISAKMP SAs stay, as on IOS.
-    pub fn reload(&mut self, _now: Instant, settings: Settings) {
+    /// New and changed tunnels come up (as IOS brings up a new tunnel interface).
+    pub fn reload(&mut self, now: Instant, settings: Settings) {
         let changed = |t: &TunnelSettings| !settings.tunnels.contains(t);
         let gone: Vec<String> = self
             .settings
@@ -415,7 +467,16 @@ impl Engine {
             .filter(|t| changed(t))
             .map(|t| t.name.clone())
             .collect();
+        let fresh: Vec<String> = settings
+            .tunnels
+            .iter()
+            .filter(|t| !self.settings.tunnels.contains(t) && !t.shutdown)
+            .map(|t| t.name.clone())
+            .collect();
         self.settings = settings;
+        self.wanted.retain(|t| !gone.contains(t));
+        self.retries.retain(|t, _| !gone.contains(t));
+        self.warned.clear();
         for spi_in in self
             .children
             .iter()
@@ -430,5 +491,12 @@ impl Engine {
             p1.quick.retain(|_, q| !gone.contains(&q.tunnel));
         }
         self.flush_outbox();
+        if !self.settings.passive {
+            for name in fresh {
+                self.wanted.insert(name.clone());
+                self.initiate(now, &name);
+            }
+        }
+        self.settle(now);
     }
 }

@@ -37,6 +37,14 @@ pub enum Error {
         transmissions: u32,
         hint: String,
     },
+    /// RFC 3706: `transmissions` R-U-THERE went unanswered.
+    PeerDead {
+        peer: IpAddr,
+        transmissions: u32,
+        interval_s: u32,
+        retry_s: u32,
+        origin: Origin,
+    },
     /// The data path could not give us an SPI.
     Dataplane {
         tunnel: String,
@@ -56,6 +64,7 @@ impl Error {
             Error::NoPresharedKey { .. }
             | Error::PeerRejected { .. }
             | Error::Unreachable { .. }
+            | Error::PeerDead { .. }
             | Error::Dataplane { .. } => None,
         }
     }
@@ -108,6 +117,16 @@ impl fmt::Display for Error {
                     )
                 }
             }
+            Error::PeerDead {
+                peer,
+                transmissions,
+                interval_s,
+                retry_s,
+                origin,
+            } => write!(
+                f,
+                "DPD timeout: peer {peer} did not answer {transmissions} R-U-THERE (crypto isakmp keepalive {interval_s} {retry_s}, {origin}); deleting its SAs"
+            ),
             Error::Dataplane { tunnel, reason } => {
                 write!(
                     f,

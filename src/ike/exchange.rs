@@ -9,9 +9,21 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-/// Transmissions of one message before giving up (IOS: the first and five retries).
-pub(crate) const MAX_TRANSMISSIONS: u32 = 5;
-const FIRST_WAIT: Duration = Duration::from_secs(2);
+/// How long to wait for an answer after the first, second... transmission: short at
+/// first (a lossy link loses single packets, and a handshake has five round trips to
+/// finish within 30 s under 20% loss), then backing off. After the last wait the
+/// exchange gives up: 50 s after the first transmission.
+const WAITS: [Duration; 7] = [
+    Duration::from_secs(2),
+    Duration::from_secs(2),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+    Duration::from_secs(8),
+    Duration::from_secs(16),
+    Duration::from_secs(16),
+];
+/// Transmissions of one message before giving up.
+const MAX_TRANSMISSIONS: u32 = WAITS.len() as u32;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Sent {
@@ -74,7 +86,7 @@ impl Exchange {
         self.last_tx = Some(sent);
         self.transmissions = 1;
         if retransmit {
-            self.timers.set(Timer::Retransmit, now + FIRST_WAIT);
+            self.timers.set(Timer::Retransmit, now + WAITS[0]);
         } else {
             self.timers.stop(Timer::Retransmit);
         }
@@ -99,10 +111,9 @@ impl Exchange {
             remote: sent.remote,
             data: sent.data.clone(),
         });
-        // 2, 4, 8, 16, 32 s after the first..fifth transmission.
         self.timers.set(
             Timer::Retransmit,
-            now + FIRST_WAIT * (1 << (self.transmissions - 1)),
+            now + WAITS[self.transmissions as usize - 1],
         );
         Ok((sent.what, self.transmissions))
     }

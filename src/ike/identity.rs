@@ -21,6 +21,15 @@ pub(crate) fn phase1_id(local: IpAddr) -> IdPayload {
     }
 }
 
+/// The address a phase 1 ID_IPV4_ADDR / ID_IPV6_ADDR names (other types name none).
+pub(crate) fn phase1_address(id: &IdPayload) -> Option<IpAddr> {
+    match (id.id_type, id.data.len()) {
+        (IdType::ID_IPV4_ADDR, 4) => Some(IpAddr::V4(ip4(&id.data))),
+        (IdType::ID_IPV6_ADDR, 16) => Some(IpAddr::V6(ip6(&id.data))),
+        _ => None,
+    }
+}
+
 /// A VTI's proxy identity: everything of the inner family, any protocol.
 pub(crate) fn proxy_any(inner: InnerFamily) -> IdPayload {
     let (id_type, data) = match inner {

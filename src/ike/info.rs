@@ -77,12 +77,13 @@ impl Engine {
     /// Send what `outbox` collected over an established SA with each peer (the newest).
     pub(super) fn flush_outbox(&mut self) {
         for (peer, payload) in std::mem::take(&mut self.outbox) {
-            let p1 = self
-                .phase1
-                .values()
-                .filter(|p| p.remote.ip() == peer && p.established().is_some())
-                .max_by_key(|p| p.established_at)
-                .map(|p| p.conn_id);
+            // A replaced SA still works, should it be the only one left.
+            let p1 = self.isakmp_for(peer).or_else(|| {
+                self.phase1
+                    .values()
+                    .find(|p| p.remote.ip() == peer && p.established().is_some())
+                    .map(|p| p.conn_id)
+            });
             if let Some(id) = p1 {
                 if let Some(p1) = self.phase1.remove(&id) {
                     self.send_info(&p1, payload);
@@ -126,17 +127,36 @@ impl Engine {
         let Some((msg, _)) = verified else {
             return self.drop_undecryptable(remote);
         };
+        let mut alive = false;
         for p in &msg.payloads {
             match &p.payload {
-                Payload::Notify(n) => self.protected_notify(now, p1, n),
-                Payload::Delete(d) => self.peer_delete(now, p1, d),
+                Payload::Notify(n)
+                    if [NotifyType::R_U_THERE, NotifyType::R_U_THERE_ACK]
+                        .contains(&n.notify_type) =>
+                {
+                    alive |= self.dpd_notify(p1, n);
+                }
+                Payload::Notify(n) => {
+                    alive = true;
+                    self.protected_notify(now, p1, n);
+                }
+                Payload::Delete(d) => {
+                    alive = true;
+                    self.peer_delete(now, p1, d);
+                }
                 _ => {}
             }
+        }
+        if alive {
+            self.heard_from(now, p1);
         }
     }
 
     /// Error notifies before phase 1 is up: the peer refused our MM1, or (after MM5)
-    /// could not decrypt or verify it, which means the pre-shared keys differ.
+    /// could not decrypt or verify it, which means the pre-shared keys differ. Nothing
+    /// authenticates them, so they stop nothing (anyone who saw our cookies could send
+    /// one): the exchange keeps retransmitting and, if it times out, the notify is
+    /// reported as the likely cause.
     fn plain_notifies(&mut self, p1: &mut Phase1, msg: &Inbound) {
         for p in &msg.payloads {
             let Payload::Notify(n) = &p.payload else {
@@ -182,36 +202,13 @@ impl Engine {
                 },
             };
             // No notify back: that would only start a ping-pong of errors.
-            self.log(LogEvent::Failed {
-                conn_id: Some(p1.conn_id),
-                peer: p1.remote.ip(),
-                error,
-            });
-            p1.state = MmState::Failed;
-            p1.ex.timers = Default::default();
+            p1.rejected.get_or_insert(error);
             return;
         }
     }
 
     fn protected_notify(&mut self, now: Instant, p1: &mut Phase1, n: &NotifyPayload) {
         match n.notify_type {
-            NotifyType::R_U_THERE => {
-                let sequence = n
-                    .data
-                    .get(..4)
-                    .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
-                self.send_info(
-                    p1,
-                    Payload::Notify(NotifyPayload {
-                        doi: DOI_IPSEC,
-                        protocol: ProtocolId::ISAKMP,
-                        notify_type: NotifyType::R_U_THERE_ACK,
-                        spi: p1.cookies(),
-                        data: n.data.clone(),
-                    }),
-                );
-                self.note(p1, Note::DpdAck { sequence });
-            }
             t if t.0 < FIRST_STATUS_NOTIFY => {
                 self.note(p1, Note::PeerNotify { notify: t });
                 self.quick_mode_rejected(now, p1, n);
@@ -257,15 +254,15 @@ impl Engine {
             }
             None => "tunnel removed".into(),
         };
-        self.log(LogEvent::Failed {
-            conn_id: Some(p1.conn_id),
-            peer: p1.remote.ip(),
-            error: Error::PeerRejected {
+        self.fail(
+            Some(p1.conn_id),
+            p1.remote.ip(),
+            Error::PeerRejected {
                 notify: n.notify_type,
                 what: format!("QM1 for {}", qm.tunnel),
                 config,
             },
-        });
+        );
     }
 
     fn peer_delete(&mut self, now: Instant, p1: &mut Phase1, d: &DeletePayload) {
@@ -279,7 +276,8 @@ impl Engine {
                         },
                     );
                     if *spi == p1.cookies() {
-                        // IOS keeps the IPsec SAs of a deleted ISAKMP SA.
+                        // IOS keeps the IPsec SAs of a deleted ISAKMP SA (they move to
+                        // another one, see `put_back`); Quick Modes under way start over.
                         self.log(LogEvent::Phase1Down {
                             conn_id: p1.conn_id,
                             peer: p1.remote.ip(),
@@ -287,6 +285,14 @@ impl Engine {
                         });
                         p1.state = MmState::Failed;
                         p1.ex.timers = Default::default();
+                        let interrupted: Vec<String> = std::mem::take(&mut p1.quick)
+                            .into_values()
+                            .filter(|q| q.state.in_progress())
+                            .map(|q| q.tunnel)
+                            .collect();
+                        for tunnel in interrupted {
+                            self.initiate(now, &tunnel);
+                        }
                     } else if let Some(id) = self
                         .phase1
                         .values()
@@ -299,6 +305,13 @@ impl Engine {
                             peer: p1.remote.ip(),
                             reason: DownReason::PeerDelete,
                         });
+                        if p1.retiring.is_none() {
+                            for c in self.children.iter_mut().filter(|c| c.conn_id == id) {
+                                c.conn_id = p1.conn_id;
+                            }
+                        } else {
+                            self.adopt_children(id, p1.remote.ip());
+                        }
                     }
                 }
             }
@@ -324,7 +337,12 @@ impl Engine {
                         continue;
                     };
                     let c = self.children.remove(i);
-                    self.remove_child_sas(&c, DownReason::PeerDelete);
+                    self.remove_child_sas(&c, c.retired.unwrap_or(DownReason::PeerDelete));
+                    if !c.delete_sent {
+                        // Our inbound half is gone too: say so, as IOS does.
+                        self.outbox
+                            .push((c.remote.ip(), super::child::esp_delete(c.spi_in)));
+                    }
                     self.reinitiate_if_down(now, p1, &c.tunnel);
                 }
             }

@@ -66,6 +66,15 @@ pub enum LogEvent {
         conn_id: Option<u32>,
         peer: IpAddr,
         error: Error,
+        /// Logged before with the same words (a retransmission, a retry): debug level.
+        repeated: bool,
+    },
+    /// Works, but not as configured: worth a look.
+    Warning {
+        conn_id: u32,
+        peer: IpAddr,
+        warning: Warning,
+        repeated: bool,
     },
     /// A datagram dropped without being processed (also counted in `Stats`).
     Dropped {
@@ -87,7 +96,11 @@ impl LogEvent {
             | LogEvent::Phase1Down { .. }
             | LogEvent::SaUp { .. }
             | LogEvent::SaDown { .. } => tracing::Level::INFO,
+            LogEvent::Failed { repeated: true, .. } | LogEvent::Warning { repeated: true, .. } => {
+                tracing::Level::DEBUG
+            }
             LogEvent::Failed { error, .. } => error.level(),
+            LogEvent::Warning { .. } => tracing::Level::WARN,
         }
     }
 
@@ -99,7 +112,8 @@ impl LogEvent {
             | LogEvent::Phase1Down { peer, .. }
             | LogEvent::SaUp { peer, .. }
             | LogEvent::SaDown { peer, .. }
-            | LogEvent::Failed { peer, .. } => *peer,
+            | LogEvent::Failed { peer, .. }
+            | LogEvent::Warning { peer, .. } => *peer,
             LogEvent::Packet { peer, .. } | LogEvent::Dropped { peer, .. } => peer.ip(),
         }
     }
@@ -112,7 +126,8 @@ impl LogEvent {
             | LogEvent::Note { conn_id, .. }
             | LogEvent::Phase1Up { conn_id, .. }
             | LogEvent::Phase1Down { conn_id, .. }
-            | LogEvent::SaUp { conn_id, .. } => Some(*conn_id),
+            | LogEvent::SaUp { conn_id, .. }
+            | LogEvent::Warning { conn_id, .. } => Some(*conn_id),
             LogEvent::Failed { conn_id, .. } => *conn_id,
             LogEvent::SaDown { .. } | LogEvent::Dropped { .. } => None,
         }
@@ -218,6 +233,7 @@ impl fmt::Display for LogEvent {
                 "IPsec SA down on {tunnel} with {peer}: inbound spi {spi_in:#010X}, outbound spi {spi_out:#010X}: {reason}"
             ),
             LogEvent::Failed { error, .. } => error.fmt(f),
+            LogEvent::Warning { warning, .. } => warning.fmt(f),
             LogEvent::Dropped { peer, reason } => {
                 write!(f, "dropped packet from {peer}: {reason}")
             }
@@ -265,7 +281,21 @@ pub enum Note {
     PeerDelete {
         what: String,
     },
-    /// Two Quick Modes for one tunnel completed; the one started by `kept_by` stays.
+    DpdSent {
+        sequence: u32,
+        transmission: u32,
+    },
+    DpdAcked {
+        sequence: u32,
+    },
+    /// A replacement ISAKMP SA is being negotiated (soft lifetime).
+    Phase1Rekey,
+    /// Two ISAKMP SAs with one peer were negotiated at once; both ends keep the same.
+    IsakmpCollision {
+        kept: u32,
+        dropped: u32,
+    },
+    /// Two Quick Modes for one tunnel completed; both ends keep the same pair.
     QmCollision {
         kept_spi_in: u32,
         dropped_spi_in: u32,
@@ -318,6 +348,21 @@ impl Note {
             Note::DpdAck { sequence } => {
                 write!(f, "received R-U-THERE, sent R-U-THERE-ACK, sequence {sequence}")
             }
+            Note::DpdSent {
+                sequence,
+                transmission,
+            } => write!(
+                f,
+                "sending R-U-THERE, sequence {sequence} (transmission {transmission})"
+            ),
+            Note::DpdAcked { sequence } => {
+                write!(f, "received R-U-THERE-ACK, sequence {sequence}")
+            }
+            Note::Phase1Rekey => f.write_str("ISAKMP SA soft lifetime reached: rekeying"),
+            Note::IsakmpCollision { kept, dropped } => write!(
+                f,
+                "ISAKMP SA collision: keeping conn-id {kept}, deleting conn-id {dropped}"
+            ),
             Note::PeerNotify { notify } => write!(f, "processing NOTIFY {notify}"),
             Note::PeerDelete { what } => write!(f, "peer deleted {what}"),
             Note::QmCollision {
@@ -355,6 +400,50 @@ impl fmt::Display for VendorKind {
     }
 }
 
+/// Something that works but differs from the configuration, naming the line to check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Warning {
+    /// The peer's RESPONDER-LIFETIME, or its shorter offer, cut our lifetime: rekeys
+    /// come more often than configured. `config`: e.g. "set security-association
+    /// lifetime of profile (line 7)".
+    LifetimeShortened {
+        what: String,
+        ours: String,
+        negotiated: String,
+        config: String,
+    },
+    /// The peer's phase 1 ID payload names another address than the one it talks from.
+    IdentityMismatch {
+        id: String,
+        address: IpAddr,
+        config: String,
+    },
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Warning::LifetimeShortened {
+                what,
+                ours,
+                negotiated,
+                config,
+            } => write!(
+                f,
+                "lifetime shortened by the peer: {what}: {negotiated} instead of {ours} ({config})"
+            ),
+            Warning::IdentityMismatch {
+                id,
+                address,
+                config,
+            } => write!(
+                f,
+                "identity mismatch: peer {address} identifies itself as {id} ({config})"
+            ),
+        }
+    }
+}
+
 /// Why an SA went away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DownReason {
@@ -366,6 +455,10 @@ pub enum DownReason {
     Collision,
     Rekeyed,
     NegotiationFailed,
+    /// RFC 3706: no answer to R-U-THERE.
+    DeadPeer,
+    /// No answer over this ISAKMP SA while the peer uses another one.
+    Unanswered,
 }
 
 impl fmt::Display for DownReason {
@@ -376,9 +469,11 @@ impl fmt::Display for DownReason {
             DownReason::InitialContact => "peer sent INITIAL-CONTACT",
             DownReason::Shutdown => "shutting down",
             DownReason::Reload => "configuration changed",
-            DownReason::Collision => "duplicate from simultaneous Quick Modes",
+            DownReason::Collision => "duplicate from a simultaneous negotiation",
             DownReason::Rekeyed => "replaced by a newer SA",
             DownReason::NegotiationFailed => "negotiation failed",
+            DownReason::DeadPeer => "peer is dead (no answer to DPD)",
+            DownReason::Unanswered => "no answer over it, the peer uses another ISAKMP SA",
         })
     }
 }

@@ -11,7 +11,8 @@
 
 use super::error::{AuthFailure, AuthKind, Error, Misbehaviour};
 use super::exchange::{Exchange, Sent};
-use super::log::{DownReason, LogEvent, Note};
+use super::liveness::DpdState;
+use super::log::{DownReason, LogEvent, Note, Warning};
 use super::nat::{self, NatStatus, NAT_T_PORT};
 use super::proposal::{self, Suite};
 use super::protect::{self, Inbound, Protection};
@@ -57,6 +58,21 @@ pub(crate) struct Phase1 {
     /// Every Quick Mode message ID used on this SA: a late duplicate of a forgotten
     /// exchange is dropped, never taken for a new one.
     pub message_ids: HashSet<u32>,
+    /// The peer sent the RFC 3706 vendor ID: it answers R-U-THERE.
+    pub peer_dpd: bool,
+    pub dpd: DpdState,
+    /// The last authenticated message from the peer over this SA (DPD idle time).
+    pub last_heard: Instant,
+    /// `Engine::event` numbers of the start and the end of Main Mode.
+    pub started: u64,
+    pub completed: Option<u64>,
+    /// We began negotiating a replacement (soft lifetime reached).
+    pub rekeying: bool,
+    /// Replaced (why): deleted once its Quick Modes are finished.
+    pub retiring: Option<DownReason>,
+    /// What an unauthenticated error notify from the peer suggests: reported as the
+    /// cause if the negotiation then times out.
+    pub rejected: Option<Error>,
 }
 
 pub(crate) enum MmState {
@@ -342,20 +358,21 @@ impl Engine {
             || self.children.iter().any(|c| c.remote.ip() == peer)
     }
 
-    /// Begin Main Mode towards `remote` so that `tunnel` can come up.
+    /// Begin Main Mode towards `remote` so that the `pending` tunnels can come up (none
+    /// for a phase 1 rekey).
     pub(super) fn start_main_mode(
         &mut self,
         now: Instant,
         local: SocketAddr,
         remote: SocketAddr,
-        tunnel: String,
+        pending: Vec<String>,
     ) {
         let Some(key) = self.settings.key_for(remote.ip()).cloned() else {
-            self.log(LogEvent::Failed {
-                conn_id: None,
-                peer: remote.ip(),
-                error: Error::NoPresharedKey { peer: remote.ip() },
-            });
+            self.fail(
+                None,
+                remote.ip(),
+                Error::NoPresharedKey { peer: remote.ip() },
+            );
             return;
         };
         let sa = proposal::p1_offer(&self.settings.policies);
@@ -377,9 +394,17 @@ impl Engine {
             key,
             nat_t: false,
             nat: NatStatus::default(),
-            pending: vec![tunnel],
+            pending,
             quick: BTreeMap::new(),
             message_ids: HashSet::new(),
+            peer_dpd: false,
+            dpd: DpdState::default(),
+            last_heard: now,
+            started: self.event(),
+            completed: None,
+            rekeying: false,
+            retiring: None,
+            rejected: None,
         };
         let data = protect::plain(&p1.header(ExchangeType::MAIN_MODE, 0), &payloads);
         self.state_change(&p1, None, IkeState::Ready, IkeState::IMm1);
@@ -411,11 +436,11 @@ impl Engine {
             Err(e) => return self.drop_malformed(remote, e.to_string()),
         };
         let Some(key) = self.settings.key_for(remote.ip()).cloned() else {
-            self.log(LogEvent::Failed {
-                conn_id: None,
-                peer: remote.ip(),
-                error: Error::NoPresharedKey { peer: remote.ip() },
-            });
+            self.fail(
+                None,
+                remote.ip(),
+                Error::NoPresharedKey { peer: remote.ip() },
+            );
             return;
         };
         let mut p1 = Phase1 {
@@ -435,6 +460,14 @@ impl Engine {
             pending: Vec::new(),
             quick: BTreeMap::new(),
             message_ids: HashSet::new(),
+            peer_dpd: false,
+            dpd: DpdState::default(),
+            last_heard: now,
+            started: self.event(),
+            completed: None,
+            rekeying: false,
+            retiring: None,
+            rejected: None,
         };
         self.log(LogEvent::Packet {
             conn_id: p1.conn_id,
@@ -557,6 +590,7 @@ impl Engine {
                 p1.state = next;
                 if p1.established().is_some() {
                     self.start_pending(now, p1);
+                    self.phase1_established(now, p1);
                 }
             }
             Err(e) => self.fail_phase1(p1, e),
@@ -590,8 +624,10 @@ impl Engine {
         for p in &msg.payloads {
             if let Payload::VendorId(vid) = &p.payload {
                 if let Some(kind) = vendor::recognise(vid) {
-                    if kind == super::log::VendorKind::NatTRfc3947 {
-                        p1.nat_t = true;
+                    match kind {
+                        super::log::VendorKind::NatTRfc3947 => p1.nat_t = true,
+                        super::log::VendorKind::Dpd => p1.peer_dpd = true,
+                        _ => {}
                     }
                     self.note(p1, Note::VendorId(kind));
                 }
@@ -772,8 +808,12 @@ impl Engine {
             &p1.icookie,
             &p1.rcookie,
         );
-        if self.nat_discovery(p1, &suite, msg, local, remote) && p1.nat.detected() {
-            // RFC 3947 4: from MM5 on, both ends talk UDP 4500.
+        if self.nat_discovery(p1, &suite, msg, local, remote)
+            && p1.nat.detected()
+            && p1.local.port() != NAT_T_PORT
+        {
+            // RFC 3947 4: from MM5 on, both ends talk UDP 4500. (A rekey behind a NAT
+            // starts there, towards the port the NAT gave the peer: keep it.)
             p1.local.set_port(NAT_T_PORT);
             p1.remote.set_port(NAT_T_PORT);
         }
@@ -863,6 +903,7 @@ impl Engine {
             }));
         }
         self.note(p1, Note::Authenticated);
+        self.check_identity(p1, id);
         // RFC 3947 4: the initiator floated to 4500 (or a NAT rewrote its port); answer
         // where the authenticated message came from.
         p1.local = local;
@@ -935,6 +976,7 @@ impl Engine {
             }));
         }
         self.note(p1, Note::Authenticated);
+        self.check_identity(p1, id);
         if has_initial_contact(msg) {
             self.initial_contact(p1);
         }
@@ -951,19 +993,72 @@ impl Engine {
         last_block: Vec<u8>,
     ) -> MmState {
         p1.established_at = Some(now);
-        p1.ex
-            .timers
-            .set(Timer::Lifetime, now + Duration::from_secs(suite.lifetime_s));
+        p1.completed = Some(self.event());
+        p1.last_heard = now;
+        let lifetime = Duration::from_secs(suite.lifetime_s);
+        p1.ex.timers.set(Timer::Lifetime, now + lifetime);
+        p1.ex.timers.set(Timer::Rekey, now + self.soft(lifetime));
+        self.arm_liveness(now, p1);
         self.log(LogEvent::Phase1Up {
             conn_id: p1.conn_id,
             peer: p1.remote.ip(),
             suite: suite.describe(),
         });
+        if let Some(policy) = self
+            .settings
+            .policies
+            .iter()
+            .find(|p| p.priority == suite.priority)
+            .filter(|p| suite.lifetime_s < u64::from(p.lifetime_s))
+        {
+            let warning = Warning::LifetimeShortened {
+                what: "the ISAKMP SA".into(),
+                ours: format!("{} s", policy.lifetime_s),
+                negotiated: format!("{} s", suite.lifetime_s),
+                config: format!(
+                    "lifetime of crypto isakmp policy {}, {}",
+                    policy.priority, policy.origin
+                ),
+            };
+            self.warn(p1.conn_id, p1.remote.ip(), warning);
+        }
         MmState::Established(Box::new(Established {
             suite,
             keys,
             last_block,
         }))
+    }
+
+    /// The peer's phase 1 ID should be the address it talks from (IOS sends its
+    /// address); behind a NAT it is its private address, which is expected.
+    pub(super) fn check_identity(&mut self, p1: &Phase1, id: &RawPayload) {
+        if let Payload::Id(id) = &id.payload {
+            self.check_phase1_id(p1, id);
+        }
+    }
+
+    pub(super) fn check_phase1_id(&mut self, p1: &Phase1, id: &crate::isakmp::IdPayload) {
+        let Some(address) = identity::phase1_address(id) else {
+            return;
+        };
+        if address == p1.remote.ip() || p1.nat.peer_behind {
+            return;
+        }
+        let config = match self
+            .settings
+            .tunnels
+            .iter()
+            .find(|t| t.peer == p1.remote.ip())
+        {
+            Some(t) => format!("tunnel destination of {}, {}", t.name, t.destination_origin),
+            None => format!("crypto isakmp key, {}", p1.key.origin),
+        };
+        let warning = Warning::IdentityMismatch {
+            id: identity::describe(id),
+            address: p1.remote.ip(),
+            config,
+        };
+        self.warn(p1.conn_id, p1.remote.ip(), warning);
     }
 
     /// RFC 2407 4.6.3.3 INITIAL-CONTACT: the peer lost its state, so drop what we
@@ -1007,11 +1102,7 @@ impl Engine {
         if let Some(notify) = error.notify() {
             self.send_plain_notify(p1, notify);
         }
-        self.log(LogEvent::Failed {
-            conn_id: Some(p1.conn_id),
-            peer: p1.remote.ip(),
-            error,
-        });
+        self.fail(Some(p1.conn_id), p1.remote.ip(), error);
         p1.state = MmState::Failed;
         p1.ex.timers = Default::default();
     }
@@ -1025,7 +1116,8 @@ impl Engine {
             spi: c.spi_in,
             dst: c.local.ip(),
         });
-        if c.outbound {
+        // A superseded pair's outbound SA is gone already.
+        if c.outbound && !c.superseded {
             self.actions.push_back(super::Action::DeleteSa {
                 tunnel: c.tunnel.clone(),
                 direction: Direction::Out,

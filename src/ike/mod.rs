@@ -10,14 +10,16 @@ mod child;
 mod engine;
 pub mod error;
 mod exchange;
-mod identity;
+pub(crate) mod identity;
 mod info;
+mod liveness;
 pub mod log;
 mod main_mode;
 mod nat;
 mod proposal;
 mod protect;
 mod quick_mode;
+mod rekey;
 pub mod settings;
 mod show;
 pub mod state;
@@ -28,13 +30,13 @@ mod vendor;
 mod tests;
 
 pub use error::Error;
-pub use log::LogEvent;
+pub use log::{LogEvent, Warning};
 pub use settings::Settings;
 pub use show::{IpsecSaInfo, IpsecSaSide, IsakmpSaInfo};
 
 use crate::crypto::Rng;
 use crate::dataplane::{Direction, SaSpec};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
 /// Requests from the daemon.
@@ -66,12 +68,18 @@ pub enum Command {
 /// What the daemon must do.
 #[derive(Debug, Clone)]
 pub enum Action {
-    /// Send `data` from `local` to `remote`; on port 4500 the daemon adds the 4-byte
-    /// non-ESP marker (RFC 3948 2.2).
+    /// Send the IKE message `data` from `local` to `remote`; on port 4500 the daemon
+    /// adds the 4-byte non-ESP marker (RFC 3948 2.2).
     Send {
         local: SocketAddr,
         remote: SocketAddr,
         data: Vec<u8>,
+    },
+    /// Send one NAT-keepalive datagram (RFC 3948 2.3: the single byte 0xFF) from
+    /// `local` (port 4500) to `remote`, exactly as is: no non-ESP marker, it is not IKE.
+    NatKeepalive {
+        local: SocketAddr,
+        remote: SocketAddr,
     },
     /// Allocate an inbound SPI for an SA from `src` to `dst`; answer with
     /// `Command::SpiAllocated` (or `SpiFailed`) carrying `request`.
@@ -119,6 +127,18 @@ pub struct Engine {
     outbox: Vec<(IpAddr, crate::isakmp::Payload)>,
     next_conn_id: u32,
     next_request: u64,
+    /// Tunnels to keep up: initiated by the daemon, or up at some point.
+    wanted: BTreeSet<String>,
+    /// Re-initiation with backoff of wanted tunnels that are down.
+    retries: BTreeMap<String, rekey::Retry>,
+    /// Counts negotiation starts and completions: orders them to tell a replacement
+    /// (begun after the older SA was up) from a collision (both begun before either).
+    events: u64,
+    /// Failures already logged at their level, by peer, until a tunnel with it comes
+    /// up: a repeat (the next retransmitted MM1 refused, the next retry) is debug.
+    reported: HashSet<(IpAddr, String)>,
+    /// Warnings already logged, until the configuration is reloaded.
+    warned: HashSet<(IpAddr, String)>,
     stats: Stats,
     shut_down: bool,
 }

@@ -11,24 +11,16 @@ use super::error::NoProposal;
 use super::settings::{IsakmpPolicy, Origin, TunnelSettings};
 use crate::crypto::{CipherAlg, DhGroup, EspAuth, EspEncr, EspTransform, HashAlg};
 use crate::isakmp::{
-    p1_attr, p2_attr, AttrValue, Attribute, Proposal, ProtocolId, SaPayload, Transform, DOI_IPSEC,
-    KEY_IKE, SIT_IDENTITY_ONLY,
+    decode_attributes, encode_attributes, p1_attr, p2_attr, Attribute, Proposal, ProtocolId,
+    SaPayload, Transform, DOI_IPSEC, KEY_IKE, SIT_IDENTITY_ONLY,
 };
 
 /// RFC 2407 4.5: without a life duration an SA lives 8 hours.
 const DEFAULT_LIFETIME_S: u64 = 28_800;
 
-/// A number as a data attribute: TV when it fits 16 bits, else TLV of 4 bytes (IOS sends
-/// 86400 s this way, "life duration (VPI)").
-pub(crate) fn attr(attr_type: u16, value: u64) -> Attribute {
-    let value = match u16::try_from(value) {
-        Ok(v) => AttrValue::Basic(v),
-        Err(_) => match u32::try_from(value) {
-            Ok(v) => AttrValue::Variable(v.to_be_bytes().to_vec()),
-            Err(_) => AttrValue::Variable(value.to_be_bytes().to_vec()),
-        },
-    };
-    Attribute { attr_type, value }
+/// A 16-bit attribute (TV).
+fn attr(attr_type: u16, value: u16) -> Attribute {
+    Attribute::basic(attr_type, value)
 }
 
 /// The negotiated phase 1 suite.
@@ -84,22 +76,16 @@ fn policy_desc(p: &IsakmpPolicy) -> String {
 }
 
 fn p1_transform(number: u8, p: &IsakmpPolicy) -> Transform {
-    let mut attributes = vec![attr(
-        p1_attr::ENCRYPTION_ALGORITHM,
-        p.cipher.ike_id().into(),
-    )];
+    let mut attributes = vec![attr(p1_attr::ENCRYPTION_ALGORITHM, p.cipher.ike_id())];
     if let Some(bits) = p.cipher.key_length_attr() {
-        attributes.push(attr(p1_attr::KEY_LENGTH, bits.into()));
+        attributes.push(attr(p1_attr::KEY_LENGTH, bits));
     }
     attributes.extend([
-        attr(p1_attr::HASH_ALGORITHM, p.hash.ike_id().into()),
-        attr(
-            p1_attr::AUTHENTICATION_METHOD,
-            p1_attr::AUTH_PRE_SHARED.into(),
-        ),
-        attr(p1_attr::GROUP_DESCRIPTION, p.group.id().into()),
-        attr(p1_attr::LIFE_TYPE, p1_attr::LIFE_SECONDS.into()),
-        attr(p1_attr::LIFE_DURATION, p.lifetime_s.into()),
+        attr(p1_attr::HASH_ALGORITHM, p.hash.ike_id()),
+        attr(p1_attr::AUTHENTICATION_METHOD, p1_attr::AUTH_PRE_SHARED),
+        attr(p1_attr::GROUP_DESCRIPTION, p.group.id()),
+        attr(p1_attr::LIFE_TYPE, p1_attr::LIFE_SECONDS),
+        Attribute::life_duration(p1_attr::LIFE_DURATION, p.lifetime_s.into()),
     ]);
     Transform {
         number,
@@ -326,10 +312,10 @@ impl Lifetime {
     /// SA life type/duration attributes, seconds then kilobytes (IOS order).
     pub(crate) fn attributes(self) -> [Attribute; 4] {
         [
-            attr(p2_attr::SA_LIFE_TYPE, p2_attr::LIFE_SECONDS.into()),
-            attr(p2_attr::SA_LIFE_DURATION, self.seconds),
-            attr(p2_attr::SA_LIFE_TYPE, p2_attr::LIFE_KILOBYTES.into()),
-            attr(p2_attr::SA_LIFE_DURATION, self.kilobytes),
+            attr(p2_attr::SA_LIFE_TYPE, p2_attr::LIFE_SECONDS),
+            Attribute::life_duration(p2_attr::SA_LIFE_DURATION, self.seconds),
+            attr(p2_attr::SA_LIFE_TYPE, p2_attr::LIFE_KILOBYTES),
+            Attribute::life_duration(p2_attr::SA_LIFE_DURATION, self.kilobytes),
         ]
     }
 
@@ -452,17 +438,14 @@ pub(crate) fn p2_offer(
         .enumerate()
         .map(|(i, set)| {
             let t = set.transform;
-            let mut attributes = vec![attr(p2_attr::ENCAPSULATION_MODE, encap.into())];
+            let mut attributes = vec![attr(p2_attr::ENCAPSULATION_MODE, encap)];
             attributes.extend(Lifetime::of(tunnel).attributes());
             if let Some(g) = pfs {
-                attributes.push(attr(p2_attr::GROUP_DESCRIPTION, g.id().into()));
+                attributes.push(attr(p2_attr::GROUP_DESCRIPTION, g.id()));
             }
-            attributes.push(attr(
-                p2_attr::AUTHENTICATION_ALGORITHM,
-                t.auth.attr_id().into(),
-            ));
+            attributes.push(attr(p2_attr::AUTHENTICATION_ALGORITHM, t.auth.attr_id()));
             if let Some(bits) = t.encr.key_length_attr() {
-                attributes.push(attr(p2_attr::KEY_LENGTH, bits.into()));
+                attributes.push(attr(p2_attr::KEY_LENGTH, bits));
             }
             Proposal {
                 number: u8::try_from(i + 1).unwrap_or(u8::MAX),
@@ -539,7 +522,7 @@ pub(crate) fn p2_select(
                         tunnel: tunnel.name.clone(),
                         peer,
                         ours: g.id(),
-                        origin: tunnel.profile_origin.clone(),
+                        origin: tunnel.pfs_origin.clone(),
                     });
                     continue;
                 }
@@ -622,43 +605,13 @@ pub(crate) fn p2_accept(
 /// RESPONDER-LIFETIME (RFC 2407 4.6.3.1) notification data: SA attributes.
 pub(crate) fn responder_lifetime_data(life: Lifetime) -> Vec<u8> {
     let mut out = Vec::new();
-    for a in life.attributes() {
-        match a.value {
-            AttrValue::Basic(v) => {
-                out.extend_from_slice(&(a.attr_type | 0x8000).to_be_bytes());
-                out.extend_from_slice(&v.to_be_bytes());
-            }
-            AttrValue::Variable(v) => {
-                out.extend_from_slice(&a.attr_type.to_be_bytes());
-                out.extend_from_slice(&u16::try_from(v.len()).unwrap_or(0).to_be_bytes());
-                out.extend_from_slice(&v);
-            }
-        }
-    }
+    encode_attributes(&life.attributes(), &mut out);
     out
 }
 
 /// Parse RESPONDER-LIFETIME data; `None` when the attribute list is malformed.
-pub(crate) fn parse_responder_lifetime(mut data: &[u8]) -> Option<Lifetime> {
-    let mut attrs = Vec::new();
-    while !data.is_empty() {
-        let head = data.get(..4)?;
-        let t = u16::from_be_bytes([head[0], head[1]]);
-        let v = u16::from_be_bytes([head[2], head[3]]);
-        if t & 0x8000 != 0 {
-            attrs.push(Attribute {
-                attr_type: t & 0x7fff,
-                value: AttrValue::Basic(v),
-            });
-            data = &data[4..];
-        } else {
-            let end = 4 + usize::from(v);
-            attrs.push(Attribute {
-                attr_type: t,
-                value: AttrValue::Variable(data.get(4..end)?.to_vec()),
-            });
-            data = &data[end..];
-        }
-    }
-    Some(Lifetime::from_attributes(&attrs))
+pub(crate) fn parse_responder_lifetime(data: &[u8]) -> Option<Lifetime> {
+    decode_attributes(data)
+        .ok()
+        .map(|attrs| Lifetime::from_attributes(&attrs))
 }

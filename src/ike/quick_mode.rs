@@ -12,9 +12,9 @@
 use super::child::ChildSa;
 use super::error::{Error, InvalidId, Misbehaviour};
 use super::exchange::{Exchange, Sent};
-use super::log::{LogEvent, Note};
+use super::log::{LogEvent, Note, Warning};
 use super::main_mode::{Established, Phase1, NONCE_LEN};
-use super::proposal::{self, P2Choice};
+use super::proposal::{self, Lifetime, P2Choice};
 use super::protect::{self, Inbound};
 use super::settings::TunnelSettings;
 use super::state::{IkeState, Role, ShowState};
@@ -45,6 +45,8 @@ pub(crate) struct QuickMode {
     /// CBC IV chain of this exchange (RFC 2409 appendix B).
     pub iv: Vec<u8>,
     pub ex: Exchange,
+    /// `Engine::event` number when it began (collision rule, see `child_complete`).
+    pub started: u64,
 }
 
 pub(crate) enum QmState {
@@ -212,6 +214,7 @@ impl Engine {
             state: QmState::ISpiStarve,
             iv,
             ex: Exchange::default(),
+            started: self.event(),
         };
         qm.ex.timers.set(Timer::Lifetime, now + SPI_WAIT);
         self.note(p1, Note::BeginQuickMode { message_id });
@@ -280,11 +283,7 @@ impl Engine {
                         }),
                     );
                 }
-                self.log(LogEvent::Failed {
-                    conn_id: Some(p1.conn_id),
-                    peer: p1.remote.ip(),
-                    error,
-                });
+                self.fail(Some(p1.conn_id), p1.remote.ip(), error);
             }
         }
     }
@@ -384,6 +383,7 @@ impl Engine {
                 return;
             };
             p1.message_ids.insert(message_id);
+            self.heard_from(now, p1);
             self.log(LogEvent::Packet {
                 conn_id: p1.conn_id,
                 peer: remote,
@@ -399,6 +399,7 @@ impl Engine {
                 state: QmState::Failed,
                 iv: next_iv,
                 ex: Exchange::default(),
+                started: self.event(),
             };
             qm.ex.received(data);
             let result = self.on_qm1(now, p1, &mut qm, &msg);
@@ -422,6 +423,7 @@ impl Engine {
             p1.quick.insert(message_id, qm);
             return;
         };
+        self.heard_from(now, p1);
         self.log(LogEvent::Packet {
             conn_id: p1.conn_id,
             peer: remote,
@@ -672,13 +674,16 @@ impl Engine {
             sent,
             true,
         );
-        let inbound = self.sa_spec(&tunnel, p1, Direction::In, spi, &s.choice, k_in);
+        self.check_p2_lifetime(p1, &tunnel, s.choice.life);
+        let lifetimes = self.lifetimes(s.choice.life);
+        let inbound = self.sa_spec(&tunnel, p1, Direction::In, spi, &s.choice, lifetimes, k_in);
         let outbound = self.sa_spec(
             &tunnel,
             p1,
             Direction::Out,
             s.choice.peer_spi,
             &s.choice,
+            lifetimes,
             k_out,
         );
         self.actions.push_back(Action::InstallSa(inbound));
@@ -688,6 +693,8 @@ impl Engine {
             p1,
             spi,
             &s.choice,
+            &lifetimes,
+            qm.started,
             false,
             s.ids.as_ref(),
         ));
@@ -737,6 +744,7 @@ impl Engine {
                 }
             }
         }
+        self.check_p2_lifetime(p1, &tunnel, choice.life);
         let g_qm = match (s.dh, ke_of(msg)) {
             (Some(dh), Some(g_xr)) => Some(
                 dh.complete(&g_xr)
@@ -785,8 +793,25 @@ impl Engine {
             sent,
             false,
         );
-        let inbound = self.sa_spec(&tunnel, p1, Direction::In, s.spi_in, &choice, k_in);
-        let outbound = self.sa_spec(&tunnel, p1, Direction::Out, choice.peer_spi, &choice, k_out);
+        let lifetimes = self.lifetimes(choice.life);
+        let inbound = self.sa_spec(
+            &tunnel,
+            p1,
+            Direction::In,
+            s.spi_in,
+            &choice,
+            lifetimes,
+            k_in,
+        );
+        let outbound = self.sa_spec(
+            &tunnel,
+            p1,
+            Direction::Out,
+            choice.peer_spi,
+            &choice,
+            lifetimes,
+            k_out,
+        );
         self.actions.push_back(Action::InstallSa(inbound));
         self.actions.push_back(Action::InstallSa(outbound));
         self.children.push(ChildSa::new(
@@ -795,6 +820,8 @@ impl Engine {
             p1,
             s.spi_in,
             &choice,
+            &lifetimes,
+            qm.started,
             true,
             Some(&s.ids),
         ));
@@ -806,7 +833,7 @@ impl Engine {
             },
         );
         qm.ex.timers.set(Timer::Reap, now + LINGER);
-        self.child_complete(s.spi_in);
+        self.child_complete(now, s.spi_in);
         Ok(QmState::Done)
     }
 
@@ -826,8 +853,28 @@ impl Engine {
         };
         child.outbound = true;
         self.actions.push_back(Action::InstallSa(s.outbound));
-        self.child_complete(s.spi_in);
+        self.child_complete(now, s.spi_in);
         QmState::Done
+    }
+
+    /// The peer's shorter offer or RESPONDER-LIFETIME means more rekeys than the
+    /// profile asks for: say so, naming the profile.
+    fn check_p2_lifetime(&mut self, p1: &Phase1, tunnel: &TunnelSettings, life: Lifetime) {
+        let ours = Lifetime::of(tunnel);
+        if life.seconds >= ours.seconds && life.kilobytes >= ours.kilobytes {
+            return;
+        }
+        let describe = |l: Lifetime| format!("{} s / {} KB", l.seconds, l.kilobytes);
+        let warning = Warning::LifetimeShortened {
+            what: format!("the IPsec SAs of {}", tunnel.name),
+            ours: describe(ours),
+            negotiated: describe(life),
+            config: format!(
+                "set security-association lifetime of the crypto ipsec profile, {}",
+                tunnel.profile_origin
+            ),
+        };
+        self.warn(p1.conn_id, p1.remote.ip(), warning);
     }
 
     /// Timers of one Quick Mode; `false` when it is finished with.
@@ -845,16 +892,22 @@ impl Engine {
                         self.note(p1, Note::Retransmitting { what, attempt });
                     }
                     Err((what, transmissions)) => {
-                        self.log(LogEvent::Failed {
-                            conn_id: Some(p1.conn_id),
-                            peer: p1.remote.ip(),
-                            error: Error::Unreachable {
+                        // QM1 unanswered while the peer has another ISAKMP SA with us:
+                        // it dropped this one; try again over that one.
+                        if matches!(qm.state, QmState::IQm1(_)) && self.drop_if_stale(p1) {
+                            self.initiate(now, &qm.tunnel);
+                            return false;
+                        }
+                        self.fail(
+                            Some(p1.conn_id),
+                            p1.remote.ip(),
+                            Error::Unreachable {
                                 what,
                                 peer: p1.remote.ip(),
                                 transmissions,
                                 hint: format!("Quick Mode for {}", qm.tunnel),
                             },
-                        });
+                        );
                         if let QmState::RQm2(s) = &qm.state {
                             // Our inbound SA is in; tell the peer it will not be used.
                             self.delete_child(s.spi_in, super::log::DownReason::NegotiationFailed);
@@ -863,17 +916,19 @@ impl Engine {
                     }
                 },
                 Timer::Lifetime => {
-                    self.log(LogEvent::Failed {
-                        conn_id: Some(p1.conn_id),
-                        peer: p1.remote.ip(),
-                        error: Error::Dataplane {
+                    self.fail(
+                        Some(p1.conn_id),
+                        p1.remote.ip(),
+                        Error::Dataplane {
                             tunnel: qm.tunnel.clone(),
                             reason: "no SPI in time".into(),
                         },
-                    });
+                    );
                     return false;
                 }
                 Timer::Reap => return false,
+                // Not used by Quick Mode exchanges.
+                Timer::Rekey | Timer::Dpd | Timer::Keepalive | Timer::Retire => {}
             }
         }
         true

@@ -63,7 +63,8 @@ pub struct IpsecSaInfo {
     pub dataplane: Option<DataplaneKind>,
     pub conn_id: u32,
     pub inbound: IpsecSaSide,
-    /// `None` while the responder waits for QM3.
+    /// `None` while the responder waits for QM3, and once a newer pair carries the
+    /// traffic (the inbound SA stays until the peer deletes it).
     pub outbound: Option<IpsecSaSide>,
 }
 
@@ -129,7 +130,7 @@ impl Engine {
                     dataplane: None,
                     conn_id: c.conn_id,
                     inbound: side(c.spi_in),
-                    outbound: c.outbound.then(|| side(c.spi_out)),
+                    outbound: (c.outbound && !c.superseded).then(|| side(c.spi_out)),
                 }
             })
             .collect()

@@ -12,10 +12,27 @@ pub(crate) enum Timer {
     Lifetime = 1,
     /// Forget a finished exchange kept only to answer retransmissions of its last message.
     Reap = 2,
+    /// Soft lifetime: start the replacement (jittered, so both ends rarely start at once).
+    Rekey = 3,
+    /// RFC 3706: time to send (or resend) an R-U-THERE.
+    Dpd = 4,
+    /// RFC 3948 2.3: time to send a NAT keepalive.
+    Keepalive = 5,
+    /// A replaced SA: time to tell the peer (IPsec pair after a grace period) or to go
+    /// (ISAKMP SA once its Quick Modes are finished).
+    Retire = 6,
 }
 
 impl Timer {
-    const ALL: [Timer; 3] = [Timer::Retransmit, Timer::Lifetime, Timer::Reap];
+    const ALL: [Timer; 7] = [
+        Timer::Retransmit,
+        Timer::Lifetime,
+        Timer::Reap,
+        Timer::Rekey,
+        Timer::Dpd,
+        Timer::Keepalive,
+        Timer::Retire,
+    ];
 }
 
 #[derive(Debug, Clone, Copy, Default)]

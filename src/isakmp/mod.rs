@@ -37,7 +37,9 @@ pub use message::{encode_message, set_message_length, Message};
 pub use payload::{
     decode_payloads, encode_payloads, DeletePayload, NotifyPayload, Payload, RawPayload,
 };
-pub use sa::{AttrValue, Attribute, Proposal, SaPayload, Transform};
+pub use sa::{
+    decode_attributes, encode_attributes, AttrValue, Attribute, Proposal, SaPayload, Transform,
+};
 
 /// Why a decode failed: what was being decoded, at which byte offset, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]

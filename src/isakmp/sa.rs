@@ -135,6 +135,24 @@ impl Attribute {
     }
 }
 
+/// A bare attribute list, as in RESPONDER-LIFETIME notification data (RFC 2407
+/// 4.6.3.1).
+pub fn decode_attributes(buf: &[u8]) -> Result<Vec<Attribute>> {
+    let mut r = Reader::new(buf, 0, Some(PayloadType::NOTIFY));
+    let mut attributes = Vec::new();
+    while !r.is_empty() {
+        attributes.push(Attribute::decode(&mut r)?);
+    }
+    Ok(attributes)
+}
+
+/// Encode a bare attribute list (see `decode_attributes`).
+pub fn encode_attributes(attributes: &[Attribute], out: &mut Vec<u8>) {
+    for a in attributes {
+        a.encode(out);
+    }
+}
+
 impl Transform {
     /// The first attribute of type `attr_type`.
     pub fn attr(&self, attr_type: u16) -> Option<&AttrValue> {

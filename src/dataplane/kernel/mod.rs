@@ -1,15 +1,430 @@
 //! Kernel data path: XFRM states and policies, xfrm/vti6 interfaces over netlink.
+//!
+//! One tunnel = one interface named like the IOS one (`Tunnel23`), bound to its
+//! states and policies by an if_id (xfrm interface) or a mark (vti/vti6, whose key
+//! is the mark), plus six policies (`::/0` and `0.0.0.0/0`, out/in/fwd) installed
+//! with the interface. The policies' templates name the tunnel's reqid, so any
+//! state with that reqid and outer addresses carries the tunnel's traffic.
+//!
+//! Make-before-break: during a rekey two outbound states match the template; the
+//! kernel uses the newest one that has not passed its soft limit (xfrm_state_find
+//! prefers a non-dying state, then the latest add time), so outbound traffic
+//! moves to a new SA as soon as it is installed, while the old inbound SA keeps
+//! decrypting until the engine deletes it.
+//!
+//! Both inner families always: `::/0` and `0.0.0.0/0` policies and AF_UNSPEC
+//! states whatever `TunnelSpec::inner` says (IOS `tunnel mode ipsec ipv4|ipv6`
+//! only changes the proxy IDs the engine negotiates). The kernel reqid is the
+//! tunnel's (from its if_id), not `SaSpec::reqid`: the policies exist before any SA.
+//!
+//! Ownership: every state and policy of ours carries a reqid in
+//! `OWN_REQID_BASE..` (one per tunnel, from its if_id), and every interface we
+//! create has the alias `ikev1d`. `ensure_tunnel` of a tunnel this instance does
+//! not know yet first removes such leftovers of that tunnel (a crashed daemon's),
+//! and never touches other reqids or interfaces without the alias.
+
+mod link;
+mod netlink;
+mod sys;
+#[cfg(test)]
+mod vm_tests;
+mod xfrm;
+
+pub use sys::{bypass_socket, enable_espinudp};
 
 use super::*;
+use crate::crypto::{EspAuth, EspEncr, EspTransform, OsRng, Rng};
+use link::{LinkKind, Rtnl};
+use netlink::{Listener, Netlink};
+use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
+use netlink_packet_xfrm::{XfrmMessage, XFRMNLGRP_EXPIRE};
+use std::collections::{HashMap, HashSet};
+use std::io;
+use std::os::fd::AsFd;
+use std::time::{SystemTime, UNIX_EPOCH};
+use xfrm::Binding;
 
-pub struct KernelDataplane {}
+/// Our reqids: `OWN_REQID_BASE | if_id` ("IK" in the top half).
+const OWN_REQID_BASE: u32 = 0x494b_0000;
+const MAX_IF_ID: u32 = 0xfffe;
+/// Reserved for the probe's throw-away state and interfaces.
+const PROBE_IF_ID: u32 = 0xffff;
+
+/// Force vti6/vti even where xfrm interfaces exist (tests of the fallback).
+pub const FORCE_VTI_ENV: &str = "IKEV1D_FORCE_VTI";
+
+fn reqid_for(if_id: u32) -> u32 {
+    OWN_REQID_BASE | if_id
+}
+
+/// The errno's name (`EPROTONOSUPPORT`) rather than its sentence.
+fn errno_name(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => format!("{:?}", nix::errno::Errno::from_raw(n)),
+        None => e.to_string(),
+    }
+}
+
+/// ENOENT / ESRCH: the state or policy expired meanwhile, which is fine when removing it.
+fn unless_gone<T>(r: io::Result<T>) -> io::Result<()> {
+    match r {
+        Err(e) if !matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ESRCH)) => Err(e),
+        _ => Ok(()),
+    }
+}
+
+fn err(what: impl std::fmt::Display, e: io::Error) -> DataplaneError {
+    DataplaneError(format!("{what}: {e} ({})", errno_name(&e)))
+}
+
+/// What the running kernel offers the kernel data path; each field is `Err(why)`
+/// when missing. `--dataplane auto` logs it and picks userspace when unusable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelProbe {
+    /// XFRM netlink accepts tunnel-mode ESP states for IPv6 and IPv4 outer.
+    pub esp: std::result::Result<(), String>,
+    /// `ip link add type xfrm` works (module xfrm_interface).
+    pub xfrm_interface: std::result::Result<(), String>,
+    /// `ip link add type vti6` works (module ip6_vti); `None`: not tried, because
+    /// xfrm interfaces work and vti6 was not forced (loading ip6_vti adds
+    /// ip6_vti0 and ip6tnl0 to every namespace).
+    pub vti6: Option<std::result::Result<(), String>>,
+}
+
+/// Which interface type tunnels get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TunnelKind {
+    XfrmInterface,
+    Vti,
+}
+
+impl KernelProbe {
+    /// Try what the data path needs, leaving nothing behind: a throw-away ESP
+    /// state per family on loopback, a throw-away xfrm interface, and a vti6 one
+    /// where xfrm interfaces fail or `force_vti`.
+    pub fn run(force_vti: bool) -> KernelProbe {
+        let missing = |e: io::Error| errno_name(&e);
+        let esp = match Netlink::<XfrmMessage>::open() {
+            Err(e) => Err(format!("no XFRM netlink: {}", missing(e))),
+            Ok(mut nl) => {
+                let fails: Vec<String> = [
+                    ("esp6", IpAddr::V6(Ipv6Addr::LOCALHOST)),
+                    ("esp4", IpAddr::V4(Ipv4Addr::LOCALHOST)),
+                ]
+                .into_iter()
+                .filter_map(|(m, a)| {
+                    probe_esp(&mut nl, a)
+                        .err()
+                        .map(|e| format!("{m}: {}", missing(e)))
+                })
+                .collect();
+                if fails.is_empty() {
+                    Ok(())
+                } else {
+                    Err(fails.join(", "))
+                }
+            }
+        };
+        let (xfrm_interface, vti6) = match Netlink::open() {
+            Err(e) => {
+                let e = format!("no rtnetlink: {}", missing(e));
+                (Err(e.clone()), Some(Err(e)))
+            }
+            Ok(mut rt) => {
+                let xfrmi =
+                    probe_link(&mut rt, LinkKind::Xfrm { if_id: PROBE_IF_ID }).map_err(missing);
+                let lo = IpAddr::V6(Ipv6Addr::LOCALHOST);
+                let vti6 = (xfrmi.is_err() || force_vti).then(|| {
+                    let kind = LinkKind::Vti {
+                        key: PROBE_IF_ID,
+                        local: lo,
+                        remote: lo,
+                    };
+                    probe_link(&mut rt, kind).map_err(missing)
+                });
+                (xfrmi, vti6)
+            }
+        };
+        KernelProbe {
+            esp,
+            xfrm_interface,
+            vti6,
+        }
+    }
+
+    /// The tunnel interface type to use, or why the kernel data path is unusable.
+    pub fn usable(&self, force_vti: bool) -> Result<TunnelKind> {
+        let kind = match (&self.xfrm_interface, &self.vti6) {
+            (Ok(()), _) if !force_vti => Some(TunnelKind::XfrmInterface),
+            (_, Some(Ok(()))) => Some(TunnelKind::Vti),
+            _ => None,
+        };
+        match (&self.esp, kind) {
+            (Ok(()), Some(kind)) => Ok(kind),
+            _ => Err(DataplaneError(format!(
+                "kernel data path unavailable: {self}"
+            ))),
+        }
+    }
+}
+
+impl std::fmt::Display for KernelProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        match &self.esp {
+            Ok(()) => parts.push("ESP states accepted".to_string()),
+            Err(e) => parts.push(format!("the kernel rejects ESP states ({e})")),
+        }
+        match &self.xfrm_interface {
+            Ok(()) => parts.push("xfrm interfaces".into()),
+            Err(e) => parts.push(format!("no xfrm interfaces (xfrm_interface: {e})")),
+        }
+        match &self.vti6 {
+            Some(Ok(())) => parts.push("vti6".into()),
+            Some(Err(e)) => parts.push(format!("no vti6 (ip6_vti: {e})")),
+            None => {}
+        }
+        f.write_str(&parts.join("; "))
+    }
+}
+
+/// A state `src -> dst` with a random SPI and zero keys, never used for traffic:
+/// probing, and replacing acquire states so that they can be deleted.
+fn placeholder_sa(src: IpAddr, dst: IpAddr) -> SaSpec {
+    SaSpec {
+        tunnel: String::new(),
+        if_id: 0,
+        direction: Direction::In,
+        spi: 0x100 + OsRng.next_u32() % 0xffff_0000,
+        src,
+        dst,
+        inner: InnerFamily::V6,
+        transform: EspTransform {
+            encr: EspEncr::Aes(128),
+            auth: EspAuth::HmacSha1,
+        },
+        enc_key: Secret::new(vec![0; 16]),
+        auth_key: Secret::new(vec![0; 20]),
+        lifetimes: Lifetimes::default(),
+        encap: None,
+        replay_window: 0,
+        reqid: 0,
+    }
+}
+
+/// Add a placeholder state and delete it again.
+fn add_and_delete(
+    nl: &mut Netlink<XfrmMessage>,
+    sa: &SaSpec,
+    reqid: u32,
+    binding: Binding,
+) -> io::Result<()> {
+    nl.request(
+        XfrmMessage::AddSa(xfrm::sa(sa, reqid, binding)),
+        NLM_F_CREATE | NLM_F_EXCL,
+    )?;
+    nl.request(
+        XfrmMessage::DeleteSa(xfrm::sa_id(sa.dst, sa.spi, binding)),
+        0,
+    )?;
+    Ok(())
+}
+
+/// The kernel loads esp6/esp4 on demand and refuses with EPROTONOSUPPORT without them.
+fn probe_esp(nl: &mut Netlink<XfrmMessage>, lo: IpAddr) -> io::Result<()> {
+    add_and_delete(
+        nl,
+        &placeholder_sa(lo, lo),
+        reqid_for(PROBE_IF_ID),
+        Binding::IfId(PROBE_IF_ID),
+    )
+}
+
+fn probe_link(rt: &mut Rtnl, kind: LinkKind) -> io::Result<()> {
+    let name = format!("ikprobe{}", std::process::id() % 100_000_000);
+    let index = link::create(rt, &name, kind)?;
+    link::delete(rt, index)
+}
+
+fn tunnel<'a>(tunnels: &'a mut HashMap<String, Tunnel>, name: &str) -> Result<&'a mut Tunnel> {
+    tunnels
+        .get_mut(name)
+        .ok_or_else(|| DataplaneError(format!("unknown tunnel {name}")))
+}
+
+struct Tunnel {
+    spec: TunnelSpec,
+    index: u32,
+    binding: Binding,
+    reqid: u32,
+    /// Inbound SPIs from ALLOCSPI: their larval states are completed by UPDSA.
+    larval: HashSet<u32>,
+}
+
+pub struct KernelDataplane {
+    xfrm: Netlink<XfrmMessage>,
+    rtnl: Rtnl,
+    expire: Listener<XfrmMessage>,
+    kind: TunnelKind,
+    tunnels: HashMap<String, Tunnel>,
+}
 
 impl KernelDataplane {
     /// Probe the kernel; fail naming what is missing (ESP, xfrm interfaces and vti6).
+    /// `IKEV1D_FORCE_VTI=1` picks vti6/vti even where xfrm interfaces exist.
     pub fn open() -> Result<Self> {
-        Err(DataplaneError(
-            "kernel data path not implemented yet".into(),
-        ))
+        let force_vti = std::env::var_os(FORCE_VTI_ENV).is_some_and(|v| v == "1");
+        let probe = KernelProbe::run(force_vti);
+        let kind = probe.usable(force_vti)?;
+        tracing::info!(?kind, "kernel data path: {probe}");
+        Ok(KernelDataplane {
+            xfrm: Netlink::open().map_err(|e| err("XFRM netlink socket", e))?,
+            rtnl: Netlink::open().map_err(|e| err("rtnetlink socket", e))?,
+            expire: Listener::open(&[XFRMNLGRP_EXPIRE]).map_err(|e| err("XFRM expire group", e))?,
+            kind,
+            tunnels: HashMap::new(),
+        })
+    }
+
+    /// Delete every state and policy with `reqid` (policies first, so no
+    /// traffic triggers an acquire in between).
+    fn purge(&mut self, reqid: u32) -> io::Result<()> {
+        let policies = self.xfrm.dump(xfrm::dump_policies())?;
+        for del in xfrm::deletions_for(&policies, reqid) {
+            unless_gone(self.xfrm.request(del, 0))?;
+        }
+        let states = self.xfrm.dump(xfrm::dump_sas())?;
+        for (src, dst, binding) in xfrm::acquires_for(&states, reqid) {
+            unless_gone(add_and_delete(
+                &mut self.xfrm,
+                &placeholder_sa(src, dst),
+                reqid,
+                binding,
+            ))?;
+        }
+        for del in xfrm::deletions_for(&states, reqid) {
+            unless_gone(self.xfrm.request(del, 0))?;
+        }
+        Ok(())
+    }
+
+    fn create_tunnel(&mut self, t: &TunnelSpec) -> Result<Tunnel> {
+        let ctx = |what: &str| format!("{}: {what}", t.name);
+        if t.if_id == 0 || t.if_id > MAX_IF_ID {
+            return Err(DataplaneError(ctx(&format!(
+                "if_id {} outside 1..={MAX_IF_ID}",
+                t.if_id
+            ))));
+        }
+        if t.local.is_ipv4() != t.peer.is_ipv4() {
+            return Err(DataplaneError(ctx(
+                "local and peer address families differ",
+            )));
+        }
+        let reqid = reqid_for(t.if_id);
+        let (binding, kind) = match self.kind {
+            TunnelKind::XfrmInterface => {
+                (Binding::IfId(t.if_id), LinkKind::Xfrm { if_id: t.if_id })
+            }
+            TunnelKind::Vti => (
+                Binding::Mark(t.if_id),
+                LinkKind::Vti {
+                    key: t.if_id,
+                    local: t.local,
+                    remote: t.peer,
+                },
+            ),
+        };
+        // A crashed instance's leftovers of this tunnel; a foreign interface stays.
+        self.purge(reqid)
+            .map_err(|e| err(ctx("removing leftover states and policies"), e))?;
+        if let Some(old) =
+            link::find(&mut self.rtnl, &t.name).map_err(|e| err(ctx("looking up"), e))?
+        {
+            if old.alias.as_deref() != Some(link::OWNER_ALIAS) {
+                return Err(DataplaneError(ctx(
+                    "an interface of that name exists and was not created by ikev1d",
+                )));
+            }
+            link::delete(&mut self.rtnl, old.index)
+                .map_err(|e| err(ctx("removing leftover interface"), e))?;
+        }
+        let index = link::create(&mut self.rtnl, &t.name, kind)
+            .map_err(|e| err(ctx("creating interface"), e))?;
+        let tunnel = Tunnel {
+            spec: t.clone(),
+            index,
+            binding,
+            reqid,
+            larval: HashSet::new(),
+        };
+        // From here on, a failure removes the half-built tunnel.
+        if let Err(e) = self.configure_tunnel(&tunnel) {
+            if let Err(cleanup) = self.teardown(&tunnel) {
+                tracing::warn!("{cleanup}");
+            }
+            return Err(e);
+        }
+        Ok(tunnel)
+    }
+
+    fn configure_tunnel(&mut self, tunnel: &Tunnel) -> Result<()> {
+        let t = &tunnel.spec;
+        let ctx = |what: &str| format!("{}: {what}", t.name);
+        let nl = &mut self.rtnl;
+        link::configure(nl, tunnel.index, t.mtu)
+            .map_err(|e| err(ctx("setting MTU and link-local mode"), e))?;
+        let mut addrs: Vec<(IpAddr, u8)> =
+            t.ipv4.iter().map(|&(a, l)| (IpAddr::V4(a), l)).collect();
+        addrs.extend(t.ipv6.iter().map(|&(a, l)| (IpAddr::V6(a), l)));
+        // IOS `ipv6 address X link-local`: a /64 link-local like the kernel's own.
+        addrs.extend(t.link_local.map(|a| (IpAddr::V6(a), 64)));
+        for &(a, l) in &addrs {
+            link::add_address(nl, tunnel.index, a, l)
+                .map_err(|e| err(ctx(&format!("adding {a}/{l}")), e))?;
+        }
+        link::set_up(nl, tunnel.index).map_err(|e| err(ctx("setting link up"), e))?;
+        if t.link_local.is_some() {
+            // Any link-local the kernel made on its own goes (addr_gen_mode none
+            // should have prevented one).
+            for (a, l) in
+                link::addresses(nl, tunnel.index).map_err(|e| err(ctx("listing addresses"), e))?
+            {
+                let auto_ll = matches!(a, IpAddr::V6(v6) if link::is_link_local(v6))
+                    && !addrs.contains(&(a, l));
+                if auto_ll {
+                    link::del_address(nl, tunnel.index, a, l)
+                        .map_err(|e| err(ctx(&format!("removing {a}/{l}")), e))?;
+                }
+            }
+        }
+        for &(dst, len) in &t.routes {
+            link::add_route(nl, tunnel.index, dst, len)
+                .map_err(|e| err(ctx(&format!("route {dst}/{len}")), e))?;
+        }
+        for sel in xfrm::any_selectors() {
+            for dir in xfrm::DIRECTIONS {
+                let p = xfrm::policy(sel, dir, t.local, t.peer, tunnel.reqid, tunnel.binding);
+                self.xfrm
+                    .request(p, NLM_F_CREATE | NLM_F_EXCL)
+                    .map_err(|e| err(ctx("adding policy"), e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Remove a tunnel's policies, states and interface (its addresses and
+    /// routes go with it); keep going past errors, return the first.
+    fn teardown(&mut self, tunnel: &Tunnel) -> Result<()> {
+        let name = &tunnel.spec.name;
+        let purged = self
+            .purge(tunnel.reqid)
+            .map_err(|e| err(format!("{name}: removing states and policies"), e));
+        let deleted = match link::delete(&mut self.rtnl, tunnel.index) {
+            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(()),
+            r => r.map_err(|e| err(format!("{name}: removing interface"), e)),
+        };
+        purged.and(deleted)
     }
 }
 
@@ -17,40 +432,240 @@ impl Dataplane for KernelDataplane {
     fn kind(&self) -> DataplaneKind {
         DataplaneKind::Kernel
     }
-    fn ensure_tunnel(&mut self, _tunnel: &TunnelSpec) -> Result<()> {
-        todo!()
+
+    fn ensure_tunnel(&mut self, t: &TunnelSpec) -> Result<()> {
+        match self.tunnels.get(&t.name) {
+            Some(known) if known.spec == *t => return Ok(()),
+            // Changed configuration: rebuild; the tunnel's SAs go with it.
+            Some(_) => self.remove_tunnel(&t.name)?,
+            None => {}
+        }
+        let tunnel = self.create_tunnel(t)?;
+        self.tunnels.insert(t.name.clone(), tunnel);
+        Ok(())
     }
-    fn remove_tunnel(&mut self, _name: &str) -> Result<()> {
-        todo!()
+
+    fn remove_tunnel(&mut self, name: &str) -> Result<()> {
+        match self.tunnels.remove(name) {
+            Some(tunnel) => self.teardown(&tunnel),
+            None => Ok(()),
+        }
     }
-    fn alloc_spi(&mut self, _tunnel: &str, _src: IpAddr, _dst: IpAddr) -> Result<u32> {
-        todo!()
+
+    fn alloc_spi(&mut self, name: &str, src: IpAddr, dst: IpAddr) -> Result<u32> {
+        let t = tunnel(&mut self.tunnels, name)?;
+        let msg = xfrm::alloc_spi(src, dst, t.reqid, t.binding);
+        let replies = self
+            .xfrm
+            .request(msg, 0)
+            .map_err(|e| err(format!("{name}: allocating an SPI"), e))?;
+        let spi = replies
+            .iter()
+            .find_map(|m| match m {
+                XfrmMessage::AddSa(s) => Some(s.user_sa_info.id.spi),
+                _ => None,
+            })
+            .ok_or_else(|| DataplaneError(format!("{name}: ALLOCSPI returned no state")))?;
+        t.larval.insert(spi);
+        Ok(spi)
     }
-    fn install_sa(&mut self, _sa: &SaSpec) -> Result<()> {
-        todo!()
+
+    fn install_sa(&mut self, sa: &SaSpec) -> Result<()> {
+        let t = tunnel(&mut self.tunnels, &sa.tunnel)?;
+        let mut msg = xfrm::sa(sa, t.reqid, t.binding);
+        // An allocated SPI has a larval state: UPDSA completes it. If it timed out
+        // (the kernel drops larval states after net.core.xfrm_acq_expires), add.
+        let mut res = Err(io::Error::from_raw_os_error(libc::ESRCH));
+        if sa.direction == Direction::In && t.larval.remove(&sa.spi) {
+            res = self.xfrm.request(XfrmMessage::UpdateSa(msg.clone()), 0);
+        }
+        if matches!(&res, Err(e) if e.raw_os_error() == Some(libc::ESRCH)) {
+            res = self
+                .xfrm
+                .request(XfrmMessage::AddSa(msg.clone()), NLM_F_CREATE | NLM_F_EXCL);
+        }
+        xfrm::wipe_keys(&mut msg);
+        res.map(drop).map_err(|e| {
+            let what = format!(
+                "{}: installing {:?} SA {:#010x} ({} {})",
+                sa.tunnel,
+                sa.direction,
+                sa.spi,
+                sa.transform.encr.xfrm_name(),
+                sa.transform.auth.xfrm_name()
+            );
+            err(what, e)
+        })
     }
+
     fn delete_sa(
         &mut self,
-        _tunnel: &str,
+        name: &str,
         _direction: Direction,
-        _spi: u32,
-        _dst: IpAddr,
+        spi: u32,
+        dst: IpAddr,
     ) -> Result<()> {
-        todo!()
+        let t = tunnel(&mut self.tunnels, name)?;
+        t.larval.remove(&spi);
+        let binding = t.binding;
+        // Already gone (hard expiry) is fine: deleting is idempotent.
+        unless_gone(
+            self.xfrm
+                .request(XfrmMessage::DeleteSa(xfrm::sa_id(dst, spi, binding)), 0),
+        )
+        .map_err(|e| err(format!("{name}: deleting SA {spi:#010x}"), e))
     }
+
     fn counters(
         &mut self,
-        _tunnel: &str,
+        name: &str,
         _direction: Direction,
-        _spi: u32,
-        _dst: IpAddr,
+        spi: u32,
+        dst: IpAddr,
     ) -> Result<SaCounters> {
-        todo!()
+        let binding = tunnel(&mut self.tunnels, name)?.binding;
+        let replies = self
+            .xfrm
+            .request(XfrmMessage::GetSa(xfrm::sa_id(dst, spi, binding)), 0)
+            .map_err(|e| err(format!("{name}: reading SA {spi:#010x}"), e))?;
+        let info = replies
+            .iter()
+            .find_map(|m| match m {
+                XfrmMessage::AddSa(s) => Some(s.user_sa_info),
+                _ => None,
+            })
+            .ok_or_else(|| DataplaneError(format!("{name}: no SA {spi:#010x}")))?;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Ok(SaCounters {
+            packets: info.lifetime_cur.packets,
+            bytes: info.lifetime_cur.bytes,
+            replay_errors: u64::from(info.stats.replay) + u64::from(info.stats.replay_window),
+            integrity_errors: u64::from(info.stats.integrity_failed),
+            age_s: now.saturating_sub(info.lifetime_cur.add_time),
+        })
     }
+
+    fn prepare_ike_socket(&mut self, socket: &std::net::UdpSocket, nat_t: bool) -> Result<()> {
+        let v6 = socket
+            .local_addr()
+            .map_err(|e| err("IKE socket", e))?
+            .is_ipv6();
+        bypass_socket(socket.as_fd(), v6).map_err(|e| err("IKE socket bypass policy", e))?;
+        if nat_t {
+            enable_espinudp(socket.as_fd()).map_err(|e| err("IKE socket ESP-in-UDP", e))?;
+        }
+        Ok(())
+    }
+
     fn poll_events(&mut self) -> Vec<DataplaneEvent> {
-        todo!()
+        let messages = match self.expire.drain() {
+            Ok(m) => m,
+            Err(e) => {
+                // ENOBUFS: events were lost; the engine's own timers still expire SAs.
+                tracing::warn!("XFRM expire events: {e}");
+                return vec![];
+            }
+        };
+        messages
+            .into_iter()
+            .filter_map(|m| match m {
+                XfrmMessage::Expire(x) => {
+                    let s = &x.expire.state;
+                    let tunnel = self.tunnels.values_mut().find(|t| t.reqid == s.reqid)?;
+                    // An allocated SPI whose Quick Mode never completed: its larval
+                    // state timed out, no SA of the engine's is affected.
+                    if tunnel.larval.remove(&s.id.spi) {
+                        return None;
+                    }
+                    Some(DataplaneEvent::Expired {
+                        tunnel: tunnel.spec.name.clone(),
+                        spi: s.id.spi,
+                        dst: xfrm::ip_of(s.id.daddr, s.family),
+                        hard: x.expire.hard != 0,
+                    })
+                }
+                _ => None,
+            })
+            .collect()
     }
+
     fn shutdown(&mut self) {
-        todo!()
+        let names: Vec<String> = self.tunnels.keys().cloned().collect();
+        for name in names {
+            if let Err(e) = self.remove_tunnel(&name) {
+                tracing::warn!("{e}");
+            }
+        }
+    }
+}
+
+impl Drop for KernelDataplane {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probe(esp: bool, xfrmi: bool, vti6: Option<bool>) -> KernelProbe {
+        let r = |ok: bool, e: &str| if ok { Ok(()) } else { Err(e.to_string()) };
+        KernelProbe {
+            esp: r(esp, "esp6: EPROTONOSUPPORT, esp4: EPROTONOSUPPORT"),
+            xfrm_interface: r(xfrmi, "EOPNOTSUPP"),
+            vti6: vti6.map(|ok| r(ok, "EOPNOTSUPP")),
+        }
+    }
+
+    #[test]
+    fn xfrm_interfaces_are_preferred_and_vti6_is_the_fallback() {
+        assert_eq!(
+            probe(true, true, None).usable(false).unwrap(),
+            TunnelKind::XfrmInterface
+        );
+        assert_eq!(
+            probe(true, true, Some(true)).usable(true).unwrap(),
+            TunnelKind::Vti
+        );
+        assert_eq!(
+            probe(true, false, Some(true)).usable(false).unwrap(),
+            TunnelKind::Vti
+        );
+        assert!(
+            probe(true, true, Some(false)).usable(true).is_err(),
+            "forced vti6 without vti6"
+        );
+        assert!(probe(false, true, None).usable(false).is_err(), "no ESP");
+    }
+
+    #[test]
+    fn refusal_names_everything_missing() {
+        let e = probe(false, false, Some(false)).usable(false).unwrap_err();
+        assert_eq!(
+            e.0,
+            "kernel data path unavailable: the kernel rejects ESP states (esp6: \
+             EPROTONOSUPPORT, esp4: EPROTONOSUPPORT); no xfrm interfaces (xfrm_interface: \
+             EOPNOTSUPP); no vti6 (ip6_vti: EOPNOTSUPP)"
+        );
+        assert_eq!(
+            probe(true, true, None).to_string(),
+            "ESP states accepted; xfrm interfaces"
+        );
+    }
+
+    #[test]
+    fn errors_carry_the_errno_name() {
+        let e = err(
+            "Tunnel23: creating interface",
+            io::Error::from_raw_os_error(libc::EEXIST),
+        );
+        assert!(
+            e.0.starts_with("Tunnel23: creating interface: File exists"),
+            "{e}"
+        );
+        assert!(e.0.ends_with("(EEXIST)"), "{e}");
     }
 }

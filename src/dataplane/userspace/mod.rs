@@ -6,11 +6,13 @@
 //!
 //! # Threads
 //! - One transmit thread per TUN queue (multi-queue TUN, one queue per core, up to
-//!   4): drain up to 64 packets, seal each in place with the tunnel's newest outbound
-//!   SA, send them in one `sendmmsg` (`tx.rs`).
+//!   4): drain the queue, cut TSO packets into MSS-sized ones (the TUN device offers
+//!   checksum and TCP segmentation offload, `offload.rs`), seal each in place with the
+//!   tunnel's newest outbound SA, send up to 64 per `sendmmsg` (`tx.rs`).
 //! - One receive thread per outer socket (raw ESP over IPv4 and IPv6, ESP-in-UDP over
 //!   IPv4 and IPv6): `recvmmsg` up to 64, SPI lookup, replay check, open in place,
-//!   replay mark, inner-packet check, TUN write (`rx.rs`).
+//!   replay mark, inner-packet check (`rx.rs`); then the batch's TCP segments of one
+//!   flow are merged into one TSO write to the TUN device (`gro.rs`).
 //! - The caller's thread (the daemon) installs and deletes SAs, reads counters, polls
 //!   lifetimes.
 //!
@@ -37,7 +39,9 @@
 //! state. Packet threads stop using an SA at once when it crosses its hard byte limit
 //! or runs out of sequence numbers (RFC 4303 3.3.3: the counter never cycles).
 
+mod gro;
 mod inner;
+mod offload;
 mod published;
 mod replay;
 mod rx;
@@ -53,6 +57,8 @@ use published::Published;
 use sa::{Expiry, Sa, SaParams};
 use sockets::{Outer, Sockets, NAT_T_PORT};
 use std::collections::{HashMap, HashSet};
+#[cfg(test)]
+use std::fs::File;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -69,6 +75,8 @@ type SaKey = (Direction, u32, IpAddr);
 
 /// SPIs 1..=255 are reserved by IANA (RFC 4303 2.1).
 const MIN_SPI: u32 = 256;
+/// Allocated SPIs remembered until installed.
+const MAX_RESERVED_SPIS: usize = 4096;
 /// Most TUN queues (and transmit threads) per tunnel.
 const MAX_QUEUES: usize = 4;
 
@@ -276,6 +284,11 @@ impl Dataplane for UserspaceDataplane {
     }
 
     fn alloc_spi(&mut self, _tunnel: &str, _src: IpAddr, _dst: IpAddr) -> Result<u32> {
+        // SPIs of negotiations that never completed are not returned: forget them in
+        // bulk once there are far more than negotiations could be in flight.
+        if self.reserved_spis.len() >= MAX_RESERVED_SPIS {
+            self.reserved_spis.clear();
+        }
         let mut rng = OsRng;
         loop {
             let spi = rng.next_u32();
@@ -461,5 +474,193 @@ impl Dataplane for UserspaceDataplane {
 impl Drop for UserspaceDataplane {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::{EspAuth, EspEncr, EspTransform};
+    use std::io::Read;
+
+    /// A tunnel whose "TUN device" is a plain file: what the receive path writes to it
+    /// can be read back.
+    fn tunnel(tag: &str) -> (Arc<TunnelIo>, std::path::PathBuf) {
+        let path = std::env::temp_dir().join(format!("ikev1d-us-{tag}-{}", std::process::id()));
+        let file = File::options()
+            .create(true)
+            .truncate(true)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        let io = Arc::new(TunnelIo {
+            name: "Tunnel23".into(),
+            queues: vec![file],
+            outbound: Arc::new(Published::new(None)),
+        });
+        (io, path)
+    }
+
+    fn sa(serial: u64, direction: Direction, spi: u32, io: &Arc<TunnelIo>) -> Arc<Sa> {
+        let transform = EspTransform {
+            encr: EspEncr::Aes(128),
+            auth: EspAuth::HmacSha1,
+        };
+        // Both directions of an SPI derive the same keys, like the two ends of one SA.
+        let key = |len: usize, tag: u8| vec![(spi as u8) ^ tag; len];
+        let esp = EspSa::new(spi, transform, &key(16, 0x11), &key(20, 0x22)).unwrap();
+        let (local, peer): (IpAddr, IpAddr) = (
+            "2001:db8::2".parse().unwrap(),
+            "2001:db8::3".parse().unwrap(),
+        );
+        let (src, dst) = match direction {
+            Direction::In => (peer, local),
+            Direction::Out => (local, peer),
+        };
+        Arc::new(Sa::new(
+            SaParams {
+                serial,
+                direction,
+                spi,
+                src,
+                dst,
+                encap: None,
+                replay_window: 64,
+                lifetimes: Lifetimes::default(),
+                tunnel: io.clone(),
+            },
+            esp,
+            Instant::now(),
+        ))
+    }
+
+    /// An IPv6 packet with `tag` as its payload, sealed by `out`.
+    fn sealed(out: &Sa, tag: u8) -> Vec<u8> {
+        let mut inner = vec![0u8; 48];
+        inner[0] = 0x60;
+        inner[4..6].copy_from_slice(&8u16.to_be_bytes());
+        inner[40..].fill(tag);
+        let mut slot = vec![0u8; sys::SLOT];
+        slot[tx::HEADROOM..tx::HEADROOM + inner.len()].copy_from_slice(&inner);
+        let (start, len) = tx::seal(out, &mut slot, inner.len(), &mut tx::IvPool::new()).unwrap();
+        slot[start..start + len].to_vec()
+    }
+
+    fn receive(rx: &mut rx::Receiver, mut packet: Vec<u8>) {
+        let n = packet.len();
+        rx.deliver(&mut packet, std::iter::once(0..n));
+    }
+
+    fn delivered(path: &std::path::Path) -> Vec<u8> {
+        let mut all = Vec::new();
+        File::open(path).unwrap().read_to_end(&mut all).unwrap();
+        // Each write: a virtio_net_hdr, then the 48-byte packet.
+        all.chunks(offload::VNET_HDR_LEN + 48)
+            .map(|p| p[offload::VNET_HDR_LEN + 40])
+            .collect()
+    }
+
+    #[test]
+    fn rekey_hands_over_without_loss_or_replay() {
+        let (io, path) = tunnel("handover");
+        let (old_in, old_out) = (
+            sa(1, Direction::In, 0x1000, &io),
+            sa(1, Direction::Out, 0x1000, &io),
+        );
+        let mut table = InboundTable::from([(0x1000, old_in.clone())]);
+        let mut rx = rx::Receiver::new(Outer::Esp6);
+        rx.rebuild(&table);
+
+        let p1 = sealed(&old_out, 1);
+        receive(&mut rx, p1.clone());
+        // Make-before-break: the new inbound SA joins while the old one stays.
+        let (new_in, new_out) = (
+            sa(2, Direction::In, 0x2000, &io),
+            sa(2, Direction::Out, 0x2000, &io),
+        );
+        table.insert(0x2000, new_in.clone());
+        rx.rebuild(&table);
+        let late_old = sealed(&old_out, 2);
+        let first_new = sealed(&new_out, 3);
+        receive(&mut rx, first_new.clone());
+        receive(&mut rx, late_old.clone());
+        // The rebuild kept the old SA's window: its first packet is still a replay.
+        receive(&mut rx, p1.clone());
+        // The old inbound SA goes (delete from the peer); the new one keeps its window.
+        table.remove(&0x1000);
+        rx.rebuild(&table);
+        receive(&mut rx, first_new.clone());
+        receive(&mut rx, sealed(&old_out, 4));
+        receive(&mut rx, sealed(&new_out, 5));
+
+        assert_eq!(delivered(&path), [1, 3, 2, 5]);
+        assert_eq!(old_in.counters.packets.load(Ordering::Relaxed), 2);
+        assert_eq!(old_in.counters.replay_errors.load(Ordering::Relaxed), 1);
+        assert_eq!(new_in.counters.packets.load(Ordering::Relaxed), 2);
+        assert_eq!(new_in.counters.replay_errors.load(Ordering::Relaxed), 1);
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn tampered_packet_is_counted_and_dropped() {
+        let (io, path) = tunnel("tamper");
+        let (inb, out) = (
+            sa(1, Direction::In, 0x3000, &io),
+            sa(1, Direction::Out, 0x3000, &io),
+        );
+        let mut rx = rx::Receiver::new(Outer::Esp6);
+        rx.rebuild(&InboundTable::from([(0x3000, inb.clone())]));
+        let mut bad = sealed(&out, 1);
+        let mid = bad.len() / 2;
+        bad[mid] ^= 1;
+        receive(&mut rx, bad);
+        // The forged packet did not move the window: the genuine one still passes.
+        receive(&mut rx, sealed(&out, 2));
+        assert_eq!(delivered(&path), [2]);
+        assert_eq!(inb.counters.integrity_errors.load(Ordering::Relaxed), 1);
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn outbound_moves_to_the_newest_sa_and_back_when_it_goes() {
+        let (io, path) = tunnel("newest");
+        let mut t = Tunnel {
+            spec: TunnelSpec {
+                name: "Tunnel23".into(),
+                if_id: 23,
+                local: "2001:db8::2".parse().unwrap(),
+                peer: "2001:db8::3".parse().unwrap(),
+                inner: InnerFamily::V6,
+                ipv4: None,
+                ipv6: vec![],
+                link_local: None,
+                mtu: None,
+                routes: vec![],
+            },
+            io: io.clone(),
+            stop: Arc::new(AtomicBool::new(false)),
+            threads: vec![],
+            outbound: vec![],
+        };
+        let current = || io.outbound.current().as_ref().as_ref().map(|sa| sa.spi);
+        let (a, b) = (
+            sa(1, Direction::Out, 0xa, &io),
+            sa(2, Direction::Out, 0xb, &io),
+        );
+        t.outbound = vec![a.clone()];
+        t.publish_outbound();
+        assert_eq!(current(), Some(0xa));
+        t.outbound.push(b.clone());
+        t.publish_outbound();
+        assert_eq!(current(), Some(0xb));
+        t.outbound.retain(|sa| !Arc::ptr_eq(sa, &b));
+        t.publish_outbound();
+        assert_eq!(current(), Some(0xa));
+        t.outbound.clear();
+        t.publish_outbound();
+        assert_eq!(current(), None);
+        drop(t);
+        std::fs::remove_file(path).unwrap();
     }
 }

@@ -1,21 +1,24 @@
 //! Receive: one thread per outer socket takes up to `BATCH` datagrams per
-//! `recvmmsg`, finds the SA by SPI, checks the replay window (cheap, before the ICV),
-//! opens the packet in place, marks the window, checks the inner packet and writes it
-//! to the tunnel's TUN device.
+//! `recvmmsg`, finds each one's SA by SPI, checks the replay window (cheap, before the
+//! ICV), opens the packet in place, marks the window, checks the inner packet, and
+//! writes the batch's inner packets to the TUN devices, TCP runs merged (`gro.rs`).
 //!
 //! The thread owns the replay windows of the SAs it sees: an SA's packets all come
 //! through one socket (its `Outer`), so no window is ever shared between threads.
 
+use super::gro::{Coalescer, Ready};
 use super::inner::{inner_len, NH_NONE};
+use super::offload::VNET_HDR_LEN;
 use super::published::Reader;
 use super::replay::ReplayWindow;
 use super::sa::Sa;
-use super::sockets::{Outer, Sockets};
-use super::sys::RecvBatch;
+use super::sockets::{Outer, Sockets, WAKE_INTERVAL};
+use super::sys::{RecvBatch, BATCH};
 use super::InboundTable;
 use crate::crypto::CryptoError;
 use std::collections::HashMap;
 use std::io::{ErrorKind, Write};
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 
@@ -24,70 +27,102 @@ struct Inbound {
     window: ReplayWindow,
 }
 
-/// Rebuild the thread's SPI map from the published table, keeping the windows of SAs
-/// that stay (matched by install serial, so a reused SPI starts afresh).
-fn rebuild(outer: Outer, table: &InboundTable, old: &mut HashMap<u32, Inbound>) {
-    let mut next = HashMap::with_capacity(table.len());
-    for (&spi, sa) in table.iter().filter(|(_, sa)| sa.outer == outer) {
-        let window = match old.remove(&spi) {
-            Some(kept) if kept.sa.serial == sa.serial => kept.window,
-            _ => ReplayWindow::new(sa.replay_window),
-        };
-        next.insert(
-            spi,
-            Inbound {
-                sa: sa.clone(),
-                window,
-            },
-        );
-    }
-    *old = next;
+/// A receive thread's state, reused for every batch.
+pub(super) struct Receiver {
+    outer: Outer,
+    sas: HashMap<u32, Inbound>,
+    ready: Vec<Ready>,
+    gro: Coalescer,
 }
 
-/// Handle one ESP packet (from the SPI on); returns nothing: every drop is counted on
-/// the SA where the kernel would count it, or silently when no SA matches.
-fn handle(sas: &mut HashMap<u32, Inbound>, esp: &mut [u8]) {
-    if esp.len() < 8 {
-        return;
-    }
-    let spi = u32::from_be_bytes([esp[0], esp[1], esp[2], esp[3]]);
-    let seq = u32::from_be_bytes([esp[4], esp[5], esp[6], esp[7]]);
-    let Some(entry) = sas.get_mut(&spi) else {
-        return;
-    };
-    let sa = &entry.sa;
-    if entry.window.check(seq).is_err() {
-        sa.counters.replay_errors.fetch_add(1, Relaxed);
-        return;
-    }
-    let opened = match sa.esp.open(esp) {
-        Ok(opened) => opened,
-        Err(CryptoError::Integrity) => {
-            sa.counters.integrity_errors.fetch_add(1, Relaxed);
-            return;
+impl Receiver {
+    pub fn new(outer: Outer) -> Self {
+        Receiver {
+            outer,
+            sas: HashMap::new(),
+            ready: Vec::with_capacity(BATCH),
+            gro: Coalescer::new(),
         }
-        // Good ICV but bad padding or lengths: the peer's bug, not an attack.
-        Err(e) => {
-            tracing::trace!("SA {spi:#010x}: {e}");
-            return;
+    }
+
+    /// Take the published table's SAs of our socket, keeping the windows of SAs that
+    /// stay (matched by install serial, so a reused SPI starts afresh).
+    pub fn rebuild(&mut self, table: &InboundTable) {
+        let mut old = std::mem::take(&mut self.sas);
+        for (&spi, sa) in table.iter().filter(|(_, sa)| sa.outer == self.outer) {
+            let window = match old.remove(&spi) {
+                Some(kept) if kept.sa.serial == sa.serial => kept.window,
+                _ => ReplayWindow::new(sa.replay_window),
+            };
+            self.sas.insert(
+                spi,
+                Inbound {
+                    sa: sa.clone(),
+                    window,
+                },
+            );
         }
-    };
-    if entry.window.mark(opened.seq).is_err() {
-        return;
     }
-    if opened.next_header == NH_NONE {
-        return;
+
+    /// Open one ESP packet (from the SPI on). On success returns its SPI and where the
+    /// inner packet is, with a zeroed virtio_net_hdr in front of it (over the end of
+    /// the spent IV). Every drop is counted on the SA where the kernel would count it,
+    /// or silently when no SA matches.
+    fn open(&mut self, esp: &mut [u8]) -> Option<(u32, Range<usize>)> {
+        let spi = u32::from_be_bytes(esp.get(..4)?.try_into().ok()?);
+        let seq = u32::from_be_bytes(esp.get(4..8)?.try_into().ok()?);
+        let entry = self.sas.get_mut(&spi)?;
+        let sa = &entry.sa;
+        if entry.window.check(seq).is_err() {
+            sa.counters.replay_errors.fetch_add(1, Relaxed);
+            return None;
+        }
+        let opened = match sa.esp.open(esp) {
+            Ok(opened) => opened,
+            Err(CryptoError::Integrity) => {
+                sa.counters.integrity_errors.fetch_add(1, Relaxed);
+                return None;
+            }
+            // Good ICV but bad padding or lengths: the peer's bug, not an attack.
+            Err(e) => {
+                tracing::trace!("SA {spi:#010x}: {e}");
+                return None;
+            }
+        };
+        entry.window.mark(opened.seq).ok()?;
+        if opened.next_header == NH_NONE {
+            return None;
+        }
+        let len = inner_len(opened.next_header, &esp[opened.payload.clone()])?;
+        if !sa.account(len) {
+            return None;
+        }
+        let start = opened.payload.start;
+        esp.get_mut(start.checked_sub(VNET_HDR_LEN)?..start)?
+            .fill(0);
+        Some((spi, start..start + len))
     }
-    let payload = &esp[opened.payload];
-    let Some(len) = inner_len(opened.next_header, payload) else {
-        return;
-    };
-    if !sa.account(len) {
-        return;
-    }
-    let tun = &sa.tunnel.queues[0];
-    if let Err(e) = (&*tun).write(&payload[..len]) {
-        tracing::trace!(tunnel = %sa.tunnel.name, "TUN write: {e}");
+
+    /// Open the ESP packets at `esp` (ranges of `mem`) and write what passes to the
+    /// tunnels.
+    pub fn deliver(&mut self, mem: &mut [u8], esp: impl Iterator<Item = Range<usize>>) {
+        self.ready.clear();
+        for range in esp {
+            if let Some((spi, inner)) = self.open(&mut mem[range.clone()]) {
+                self.ready.push(Ready {
+                    range: range.start + inner.start..range.start + inner.end,
+                    spi,
+                });
+            }
+        }
+        let sas = &self.sas;
+        self.gro.flush(mem, &self.ready, |spi, slices| {
+            let Some(entry) = sas.get(&spi) else { return };
+            let tun = &entry.sa.tunnel.queues[0];
+            if let Err(e) = (&*tun).write_vectored(slices) {
+                tracing::trace!(tunnel = %entry.sa.tunnel.name, "TUN write: {e}");
+            }
+        });
     }
 }
 
@@ -99,12 +134,10 @@ pub(crate) fn run(
 ) {
     let fd = sockets.get(outer);
     let mut batch = RecvBatch::new();
-    let mut sas = HashMap::new();
-    rebuild(outer, table.get(), &mut sas);
+    let mut rx = Receiver::new(outer);
+    rx.rebuild(table.get());
+    let mut esp: Vec<Range<usize>> = Vec::with_capacity(BATCH);
     while !stop.load(Relaxed) {
-        if table.refresh() {
-            rebuild(outer, table.get(), &mut sas);
-        }
         let n = match batch.recv(fd) {
             Ok(n) => n,
             Err(e)
@@ -113,21 +146,28 @@ pub(crate) fn run(
                     ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
                 ) =>
             {
-                continue
+                0
             }
             Err(e) => {
                 tracing::error!("receive on {outer:?} socket: {e}");
-                std::thread::sleep(super::sockets::WAKE_INTERVAL);
-                continue;
+                std::thread::sleep(WAKE_INTERVAL);
+                0
             }
         };
+        // After the wait, not before: an SA installed while we slept must catch the
+        // packets that woke us; on a timeout, deleted SAs (and their tunnels) are let go.
+        if table.refresh() {
+            rx.rebuild(table.get());
+        }
+        esp.clear();
         for i in 0..n {
-            let Some(datagram) = batch.packet(i) else {
+            let Some(range) = batch.packet_range(i) else {
                 continue;
             };
-            if let Some(at) = outer.esp_offset(datagram) {
-                handle(&mut sas, &mut datagram[at..]);
+            if let Some(at) = outer.esp_offset(&batch.memory()[range.clone()]) {
+                esp.push(range.start + at..range.end);
             }
         }
+        rx.deliver(batch.memory(), esp.drain(..));
     }
 }

@@ -64,6 +64,16 @@ pub(crate) fn expiry(limits: &Lifetimes, age_s: u64, bytes: u64) -> Expiry {
     }
 }
 
+fn account(counters: &Counters, spent: &AtomicBool, limits: &Lifetimes, len: usize) -> bool {
+    let total = counters.bytes.fetch_add(len as u64, Relaxed) + len as u64;
+    if limits.hard_bytes.is_some_and(|hard| total > hard) {
+        spent.store(true, Relaxed);
+        return false;
+    }
+    counters.packets.fetch_add(1, Relaxed);
+    true
+}
+
 pub(crate) struct Sa {
     /// Install order: the newest outbound SA of a tunnel carries its traffic.
     pub serial: u64,
@@ -132,13 +142,7 @@ impl Sa {
     /// Count a packet of `len` inner bytes. False (drop it) once the hard byte limit
     /// is crossed: the SA is spent.
     pub fn account(&self, len: usize) -> bool {
-        let total = self.counters.bytes.fetch_add(len as u64, Relaxed) + len as u64;
-        if self.lifetimes.hard_bytes.is_some_and(|hard| total > hard) {
-            self.spent.store(true, Relaxed);
-            return false;
-        }
-        self.counters.packets.fetch_add(1, Relaxed);
-        true
+        account(&self.counters, &self.spent, &self.lifetimes, len)
     }
 
     /// The next outbound sequence number, or `None` when the space is used up.
@@ -193,6 +197,25 @@ mod tests {
         assert!(c.exhausted());
         assert_eq!(c.next(), None);
         assert_eq!(c.next(), None, "stays spent instead of wrapping to 0");
+    }
+
+    #[test]
+    fn crossing_the_hard_byte_limit_spends_the_sa() {
+        let limits = Lifetimes {
+            hard_bytes: Some(100),
+            ..Lifetimes::default()
+        };
+        let counters = Counters::default();
+        let spent = AtomicBool::new(false);
+        assert!(account(&counters, &spent, &limits, 60));
+        assert!(!spent.load(Relaxed));
+        assert!(!account(&counters, &spent, &limits, 60), "160 bytes > 100");
+        assert!(spent.load(Relaxed));
+        assert_eq!(
+            counters.packets.load(Relaxed),
+            1,
+            "the dropped packet is not counted"
+        );
     }
 
     #[test]

@@ -254,6 +254,26 @@ mod tests {
     }
 
     #[test]
+    fn daemon_socket_keeps_ike_and_loses_esp_in_the_kernel() {
+        let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
+        keep_ike_only(daemon.as_fd()).unwrap();
+        daemon
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let to = daemon.local_addr().unwrap();
+        let esp = [0x12, 0x34, 0x56, 0x78, 0, 0, 0, 1, 0xaa, 0xbb, 0xcc, 0xdd];
+        let ike = [0, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4];
+        peer.send_to(&esp, to).unwrap();
+        peer.send_to(&[0xff], to).unwrap();
+        peer.send_to(&ike, to).unwrap();
+        let mut buf = [0u8; 64];
+        let n = daemon.recv(&mut buf).unwrap();
+        assert_eq!(buf[..n], ike, "the first datagram through is the IKE one");
+        assert!(daemon.recv(&mut buf).is_err(), "nothing else queued");
+    }
+
+    #[test]
     fn kernel_filters_split_ike_from_esp_on_4500() {
         let esp = [0x12, 0x34, 0x56, 0x78, 0, 0, 0, 1, 0xaa, 0xbb];
         let ike = [0, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4];

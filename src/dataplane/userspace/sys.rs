@@ -8,6 +8,7 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::mem;
 use std::net::{IpAddr, SocketAddr};
+use std::ops::Range;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::ptr;
@@ -27,7 +28,8 @@ fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
 }
 
 /// Open one queue of the multi-queue TUN device `name` (created by the first queue),
-/// non-blocking, without packet information: reads and writes are bare IP packets.
+/// non-blocking, without packet information: reads and writes are IP packets after a
+/// `virtio_net_hdr` (IFF_VNET_HDR), with checksum and TCP segmentation offload on.
 pub(crate) fn open_tun_queue(name: &str) -> io::Result<File> {
     if name.is_empty() || name.len() >= libc::IFNAMSIZ || name.contains(['/', ' ', '\0']) {
         return Err(io::Error::new(
@@ -46,10 +48,20 @@ pub(crate) fn open_tun_queue(name: &str) -> io::Result<File> {
     for (dst, src) in req.ifr_name.iter_mut().zip(name.bytes()) {
         *dst = src as libc::c_char;
     }
-    req.ifr_ifru.ifru_flags = (libc::IFF_TUN | libc::IFF_NO_PI | libc::IFF_MULTI_QUEUE) as _;
+    req.ifr_ifru.ifru_flags =
+        (libc::IFF_TUN | libc::IFF_NO_PI | libc::IFF_MULTI_QUEUE | libc::IFF_VNET_HDR) as _;
     // SAFETY: TUNSETIFF reads and writes the one ifreq passed, which outlives the call;
     // the fd is a valid open /dev/net/tun.
     check(unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, &mut req) })?;
+    let offloads = libc::TUN_F_CSUM | libc::TUN_F_TSO4 | libc::TUN_F_TSO6 | libc::TUN_F_TSO_ECN;
+    // SAFETY: TUNSETOFFLOAD takes its flags by value, no pointer.
+    check(unsafe {
+        libc::ioctl(
+            file.as_raw_fd(),
+            libc::TUNSETOFFLOAD,
+            offloads as libc::c_ulong,
+        )
+    })?;
     Ok(file)
 }
 
@@ -191,8 +203,9 @@ impl RecvBatch {
         Ok(self.received)
     }
 
-    /// Datagram `i` of the last `recv`; `None` if it did not fit a slot.
-    pub fn packet(&mut self, i: usize) -> Option<&mut [u8]> {
+    /// Where datagram `i` of the last `recv` is in `memory()`; `None` if it did not
+    /// fit its slot.
+    pub fn packet_range(&self, i: usize) -> Option<Range<usize>> {
         if i >= self.received {
             return None;
         }
@@ -200,8 +213,12 @@ impl RecvBatch {
         if h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0 {
             return None;
         }
-        let len = h.msg_len as usize;
-        Some(&mut self.slots.get_mut(i)[..len])
+        Some(i * SLOT..i * SLOT + h.msg_len as usize)
+    }
+
+    /// All slots, one after the other.
+    pub fn memory(&mut self) -> &mut [u8] {
+        &mut self.slots.0
     }
 }
 

@@ -1,9 +1,10 @@
-//! Transmit: one thread per TUN queue drains up to `BATCH` packets per wakeup, seals
-//! each in place with the tunnel's newest outbound SA, and sends the batch with one
-//! `sendmmsg`. No allocation, no lock per packet: the SA pointer is re-read only when
+//! Transmit: one thread per TUN queue drains the queue (TSO packets cut to MSS-sized
+//! ones, `offload.rs`), seals each packet in place with the tunnel's newest outbound
+//! SA, and sends up to `BATCH` with one `sendmmsg`. No allocation, no lock per packet: the SA pointer is re-read only when
 //! the control thread published a new one.
 
 use super::inner::next_header_of;
+use super::offload::{Segments, VnetHdr, VNET_HDR_LEN};
 use super::published::Reader;
 use super::sa::Sa;
 use super::sockets::{Sockets, UDP_HEADER_LEN, WAKE_INTERVAL};
@@ -18,18 +19,18 @@ use std::sync::Arc;
 
 /// Room before the inner packet: UDP header + the largest ESP header (SPI, sequence
 /// number, 16-byte IV), so that sealing never moves the payload.
-const HEADROOM: usize = UDP_HEADER_LEN + 8 + 16;
+pub(super) const HEADROOM: usize = UDP_HEADER_LEN + 8 + 16;
 /// Room after it for the largest ESP trailer (padding, pad length, next header, ICV).
 const TAILROOM: usize = 64;
 
 /// Random CBC IVs (RFC 4303 3.3.2: unpredictable), drawn from the OS a page at a time.
-struct IvPool {
+pub(super) struct IvPool {
     buf: [u8; 4096],
     used: usize,
 }
 
 impl IvPool {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         IvPool {
             buf: [0; 4096],
             used: 4096,
@@ -47,7 +48,12 @@ impl IvPool {
 
 /// Seal the inner packet at `slot[HEADROOM..HEADROOM + len]`; returns the outer
 /// datagram's span in the slot, or `None` to drop the packet.
-fn seal(sa: &Sa, slot: &mut [u8], len: usize, ivs: &mut IvPool) -> Option<(usize, usize)> {
+pub(super) fn seal(
+    sa: &Sa,
+    slot: &mut [u8],
+    len: usize,
+    ivs: &mut IvPool,
+) -> Option<(usize, usize)> {
     let next_header = next_header_of(&slot[HEADROOM..HEADROOM + len])?;
     let seq = sa.next_seq()?;
     if !sa.account(len) {
@@ -73,11 +79,25 @@ fn seal(sa: &Sa, slot: &mut [u8], len: usize, ivs: &mut IvPool) -> Option<(usize
     Some((start, esp_len))
 }
 
+/// Most TUN reads per wakeup before looking at the SA and the stop flag again.
+const MAX_READS: usize = 256;
+/// A TSO packet: 64 KB of IP packet after the vnet header, with margin.
+const READ_BUF: usize = 128 << 10;
+
+fn flush(batch: &mut SendBatch, sa: &Sa, sockets: &Sockets, tunnel: &str) {
+    // Port 0: on raw sockets a port would be read as the IP protocol.
+    let dst = SocketAddr::new(sa.dst, 0);
+    if let Err(e) = batch.send(sockets.get(sa.outer), dst, sa.src) {
+        tracing::debug!(tunnel, "send to {}: {e}", sa.dst);
+    }
+}
+
 pub(crate) fn run(io: Arc<TunnelIo>, queue: usize, sockets: Arc<Sockets>, stop: Arc<AtomicBool>) {
     let tun = &io.queues[queue];
     let mut outbound = Reader::new(io.outbound.clone());
     let mut batch = SendBatch::new();
     let mut ivs = IvPool::new();
+    let mut read_buf = vec![0u8; READ_BUF].into_boxed_slice();
     while !stop.load(Ordering::Relaxed) {
         match sys::wait_readable(tun.as_fd(), WAKE_INTERVAL) {
             Ok(false) => continue,
@@ -90,10 +110,9 @@ pub(crate) fn run(io: Arc<TunnelIo>, queue: usize, sockets: Arc<Sockets>, stop: 
         }
         outbound.refresh();
         let sa = outbound.get().as_ref().clone();
-        while !batch.is_full() {
-            let slot = batch.next_slot();
-            let len = match (&*tun).read(&mut slot[HEADROOM..SLOT - TAILROOM]) {
-                Ok(len) => len,
+        for _ in 0..MAX_READS {
+            let n = match (&*tun).read(&mut read_buf) {
+                Ok(n) => n,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => {
@@ -102,18 +121,29 @@ pub(crate) fn run(io: Arc<TunnelIo>, queue: usize, sockets: Arc<Sockets>, stop: 
                 }
             };
             // Without an SA the packet is dropped, as XFRM does without a state.
-            if let Some(span) = sa.as_deref().and_then(|sa| seal(sa, slot, len, &mut ivs)) {
-                batch.push(span.0, span.1);
+            let Some(sa) = sa.as_deref() else { continue };
+            let Some(hdr) = VnetHdr::parse(&read_buf[..n]) else {
+                continue;
+            };
+            let Some(mut segments) = Segments::new(hdr, &mut read_buf[VNET_HDR_LEN..n]) else {
+                continue;
+            };
+            while !segments.is_empty() {
+                if batch.is_full() {
+                    flush(&mut batch, sa, &sockets, &io.name);
+                }
+                let slot = batch.next_slot();
+                let Some(len) = segments.next_into(&mut slot[HEADROOM..SLOT - TAILROOM]) else {
+                    break;
+                };
+                if let Some((start, len)) = seal(sa, slot, len, &mut ivs) {
+                    batch.push(start, len);
+                }
             }
         }
-        let Some(sa) = sa.filter(|_| !batch.is_empty()) else {
-            batch.clear();
-            continue;
-        };
-        // Port 0: the UDP header is ours, and raw IPv6 sockets read `sin6_port` as the
-        // protocol number, refusing any other than the socket's (EINVAL).
-        if let Err(e) = batch.send(sockets.get(sa.outer), SocketAddr::new(sa.dst, 0), sa.src) {
-            tracing::debug!(tunnel = %io.name, "send to {}: {e}", sa.dst);
+        match sa.as_deref() {
+            Some(sa) if !batch.is_empty() => flush(&mut batch, sa, &sockets, &io.name),
+            _ => batch.clear(),
         }
     }
 }

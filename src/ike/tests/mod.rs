@@ -2,7 +2,9 @@
 
 mod handshake;
 mod lifecycle;
+mod liveness;
 mod malformed;
 mod mismatch;
+mod rekey;
 mod unreliable;
 mod util;

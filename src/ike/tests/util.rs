@@ -60,6 +60,7 @@ pub fn settings(local: &str, peer: &str) -> Settings {
             inner: InnerFamily::V6,
             transform_sets: vec![transform_set(EspEncr::Aes(128), EspAuth::HmacSha1)],
             pfs: None,
+            pfs_origin: line(7),
             lifetime_s: 3600,
             lifetime_kb: 4_608_000,
             origin: line(9),
@@ -79,7 +80,10 @@ pub struct Side {
     /// SAs currently installed in the fake data path.
     pub installed: Vec<SaSpec>,
     pub logs: Vec<LogEvent>,
+    /// When each of `logs` was logged.
+    pub log_times: Vec<Instant>,
     pub deletes: usize,
+    pub keepalives: usize,
     /// Answer AllocSpi at all (a stuck data path when false).
     pub answer_spi: bool,
 }
@@ -91,7 +95,9 @@ impl Side {
             next_spi: spi_base,
             installed: Vec::new(),
             logs: Vec::new(),
+            log_times: Vec::new(),
             deletes: 0,
+            keepalives: 0,
             answer_spi: true,
         }
     }
@@ -103,6 +109,14 @@ impl Side {
             .collect()
     }
 
+    /// The outbound SA traffic uses: the newest installed.
+    pub fn active_outbound(&self) -> Option<&SaSpec> {
+        self.installed
+            .iter()
+            .rev()
+            .find(|s| s.direction == Direction::Out)
+    }
+
     pub fn log_text(&self) -> Vec<String> {
         self.logs.iter().map(|l| l.to_string()).collect()
     }
@@ -111,10 +125,36 @@ impl Side {
         self.logs.iter().any(|l| l.to_string().contains(needle))
     }
 
+    /// When the first line containing `needle` was logged.
+    pub fn logged_at(&self, needle: &str) -> Option<Instant> {
+        self.logs
+            .iter()
+            .position(|l| l.to_string().contains(needle))
+            .map(|i| self.log_times[i])
+    }
+
+    /// How many lines contain `needle`.
+    pub fn count(&self, needle: &str) -> usize {
+        self.logs
+            .iter()
+            .filter(|l| l.to_string().contains(needle))
+            .count()
+    }
+
+    /// Failure lines logged at warning or error level (repeats are debug).
     pub fn failures(&self) -> Vec<String> {
         self.logs
             .iter()
-            .filter(|l| matches!(l, LogEvent::Failed { .. }))
+            .filter(|l| matches!(l, LogEvent::Failed { .. }) && l.level() != tracing::Level::DEBUG)
+            .map(|l| l.to_string())
+            .collect()
+    }
+
+    /// Every warning or error line.
+    pub fn alerts(&self) -> Vec<String> {
+        self.logs
+            .iter()
+            .filter(|l| l.level() <= tracing::Level::WARN)
             .map(|l| l.to_string())
             .collect()
     }
@@ -122,6 +162,9 @@ impl Side {
 
 #[derive(Debug, Clone)]
 pub struct Datagram {
+    /// When it was sent, and when the network delivers it.
+    pub sent_at: Instant,
+    pub at: Instant,
     pub to_b: bool,
     pub local: SocketAddr,
     pub remote: SocketAddr,
@@ -142,6 +185,11 @@ pub struct Pair {
     pub deliver: fn(&Datagram) -> bool,
     /// A NAT in front of A: A's source ports appear to B shifted by this.
     pub nat_port_shift: Option<u16>,
+    /// One-way delay: `latency` plus up to `jitter` (uniform), per datagram.
+    pub latency: Duration,
+    pub jitter: Duration,
+    /// Check `assert_no_loss` after every step (see there).
+    pub check_no_loss: bool,
     net: TestRng,
     /// Every datagram sent, for inspection.
     pub sent: Vec<Datagram>,
@@ -163,6 +211,9 @@ impl Pair {
             duplicate: 0,
             reorder: 0,
             nat_port_shift: None,
+            latency: Duration::ZERO,
+            jitter: Duration::ZERO,
+            check_no_loss: false,
             deliver: |_| true,
             net: TestRng::new(seed),
             sent: Vec::new(),
@@ -202,6 +253,7 @@ impl Pair {
                     remote,
                     data,
                 } => self.transmit(!b, local, remote, data),
+                Action::NatKeepalive { .. } => side.keepalives += 1,
                 Action::AllocSpi { request, .. } => {
                     if side.answer_spi {
                         side.next_spi += 1;
@@ -216,7 +268,10 @@ impl Pair {
                     side.installed
                         .retain(|s| !(s.direction == direction && s.spi == spi));
                 }
-                Action::Log(ev) => side.logs.push(ev),
+                Action::Log(ev) => {
+                    side.logs.push(ev);
+                    side.log_times.push(now);
+                }
             }
         }
         any
@@ -233,7 +288,14 @@ impl Pair {
                 dst_local.set_port(remote.port().wrapping_sub(shift));
             }
         }
+        let jitter_ms = self.jitter.as_millis() as u32;
+        let extra = match jitter_ms {
+            0 => Duration::ZERO,
+            j => Duration::from_millis((self.net.next_u32() % (j + 1)).into()),
+        };
         let d = Datagram {
+            sent_at: self.time,
+            at: self.time + self.latency + extra,
             to_b,
             local: dst_local,
             remote: dst_remote,
@@ -254,11 +316,16 @@ impl Pair {
     }
 
     /// Deliver everything in flight and every consequence, without moving the clock.
+    /// Panics on a livelock (the two engines answering each other forever).
     pub fn drive(&mut self) {
-        loop {
+        for _ in 0..20_000 {
             let a = self.drain(false);
             let b = self.drain(true);
-            let Some(d) = self.queue.pop_front() else {
+            if self.check_no_loss {
+                self.assert_no_loss();
+            }
+            let due = self.queue.iter().position(|d| d.at <= self.time);
+            let Some(d) = due.and_then(|i| self.queue.remove(i)) else {
                 if !a && !b {
                     return;
                 }
@@ -269,17 +336,22 @@ impl Pair {
                 .engine
                 .handle_datagram(now, d.local, d.remote, &d.data);
         }
+        panic!("livelock: the engines never went quiet");
     }
 
     /// Drive, then jump the clock to each next timer, for `limit` of fake time.
     pub fn run_for(&mut self, limit: Duration) {
         let end = self.time + limit;
         self.drive();
-        loop {
-            let next = [self.a.engine.poll_timeout(), self.b.engine.poll_timeout()]
-                .into_iter()
-                .flatten()
-                .min();
+        for _ in 0..20_000 {
+            let next = [
+                self.a.engine.poll_timeout(),
+                self.b.engine.poll_timeout(),
+                self.queue.iter().map(|d| d.at).min(),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             match next {
                 Some(t) if t <= end => {
                     self.time = self.time.max(t);
@@ -294,6 +366,7 @@ impl Pair {
                 }
             }
         }
+        panic!("livelock: timers keep firing");
     }
 
     pub fn initiate(&mut self, b: bool) {
@@ -304,6 +377,26 @@ impl Pair {
                 tunnel: TUNNEL.into(),
             },
         );
+    }
+
+    /// "Zero loss" in memory: each side that has an outbound SA sends on one (the newest,
+    /// as the kernel and the userspace data path do) that the other side has installed
+    /// as inbound, with the same keys.
+    pub fn assert_no_loss(&self) {
+        for (name, from, to) in [("A", &self.a, &self.b), ("B", &self.b, &self.a)] {
+            let Some(out) = from.active_outbound() else {
+                continue;
+            };
+            let inbound = to.sa(Direction::In);
+            assert!(
+                inbound
+                    .iter()
+                    .any(|i| i.spi == out.spi && i.enc_key == out.enc_key),
+                "{name} sends on SPI {:#x}, which the peer has not installed: {:x?}",
+                out.spi,
+                inbound.iter().map(|i| i.spi).collect::<Vec<_>>()
+            );
+        }
     }
 
     /// A's outbound SAs are B's inbound ones, SPI and keys, and vice versa; exactly one

@@ -1,0 +1,223 @@
+//! Tests against a kernel with ESP and xfrm interfaces: ignored by default, run as
+//! root in a scratch network namespace inside the VM by tests/vm/kernel-dataplane.sh
+//! (`ikev1d-* --ignored dataplane::kernel::vm_tests`).
+
+use super::*;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const LOCAL: &str = "2001:db8::2";
+const PEER: &str = "2001:db8::3";
+
+fn tunnel(name: &str, if_id: u32) -> TunnelSpec {
+    TunnelSpec {
+        name: name.into(),
+        if_id,
+        local: LOCAL.parse().unwrap(),
+        peer: PEER.parse().unwrap(),
+        inner: InnerFamily::V6,
+        ipv4: Some(("192.168.23.2".parse().unwrap(), 24)),
+        ipv6: vec![("2001:db8:23::2".parse().unwrap(), 64)],
+        link_local: Some("fe80::23:2".parse().unwrap()),
+        mtu: Some(1400),
+        routes: vec![
+            ("198.51.100.0".parse().unwrap(), 24),
+            ("2001:db8:99::".parse().unwrap(), 48),
+        ],
+    }
+}
+
+fn sa(t: &TunnelSpec, direction: Direction, spi: u32, lifetimes: Lifetimes) -> SaSpec {
+    let (src, dst) = match direction {
+        Direction::In => (t.peer, t.local),
+        Direction::Out => (t.local, t.peer),
+    };
+    SaSpec {
+        tunnel: t.name.clone(),
+        if_id: t.if_id,
+        direction,
+        spi,
+        src,
+        dst,
+        inner: t.inner,
+        transform: EspTransform {
+            encr: EspEncr::Aes(256),
+            auth: EspAuth::HmacSha256,
+        },
+        enc_key: Secret::new(vec![1; 32]),
+        auth_key: Secret::new(vec![2; 32]),
+        lifetimes,
+        encap: None,
+        replay_window: 64,
+        reqid: 1,
+    }
+}
+
+fn ip(args: &str) -> String {
+    let out = Command::new("ip").args(args.split(' ')).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn ours_left() -> (String, String) {
+    let reqid = format!("{:#010x}", reqid_for(23));
+    let states = ip("-s xfrm state");
+    let policies = ip("-s xfrm policy");
+    (
+        states.lines().filter(|l| l.contains(&reqid)).collect(),
+        policies.lines().filter(|l| l.contains(&reqid)).collect(),
+    )
+}
+
+#[test]
+#[ignore = "needs root and a kernel with ESP: run by tests/vm/kernel-dataplane.sh"]
+fn interface_addresses_routes_and_link_local() {
+    let mut dp = KernelDataplane::open().unwrap();
+    let t = tunnel("Tunnel23", 23);
+    dp.ensure_tunnel(&t).unwrap();
+    // adopting an unchanged tunnel is a no-op
+    dp.ensure_tunnel(&t).unwrap();
+    let addrs = ip("-6 addr show dev Tunnel23");
+    assert!(
+        addrs.contains("fe80::23:2/64") && addrs.contains("2001:db8:23::2/64"),
+        "{addrs}"
+    );
+    assert_eq!(
+        addrs.matches("scope link").count(),
+        1,
+        "only the fixed link-local: {addrs}"
+    );
+    assert!(ip("-4 addr show dev Tunnel23").contains("192.168.23.2/24"));
+    assert!(ip("link show Tunnel23").contains("mtu 1400"));
+    assert!(ip("-4 route show dev Tunnel23").contains("198.51.100.0/24"));
+    assert!(ip("-6 route show dev Tunnel23").contains("2001:db8:99::/48"));
+    assert_eq!(
+        ip("-s xfrm policy")
+            .matches(&format!("{:#010x}", reqid_for(23)))
+            .count(),
+        6
+    );
+    dp.shutdown();
+    assert!(ip("link show Tunnel23").is_empty());
+    assert_eq!(ours_left(), (String::new(), String::new()));
+}
+
+#[test]
+#[ignore = "needs root and a kernel with ESP: run by tests/vm/kernel-dataplane.sh"]
+fn allocated_spi_is_completed_and_expiry_is_reported() {
+    let mut dp = KernelDataplane::open().unwrap();
+    let t = tunnel("Tunnel23", 23);
+    dp.ensure_tunnel(&t).unwrap();
+    let spi = dp.alloc_spi("Tunnel23", t.peer, t.local).unwrap();
+    assert!(spi >= 0x100);
+    let short = Lifetimes {
+        soft_s: Some(1),
+        hard_s: Some(3),
+        ..Lifetimes::default()
+    };
+    dp.install_sa(&sa(&t, Direction::In, spi, short)).unwrap();
+    dp.install_sa(&sa(&t, Direction::Out, 0x5000, Lifetimes::default()))
+        .unwrap();
+    // the larval state was completed, not duplicated
+    let states = ip("xfrm state");
+    assert_eq!(
+        states.matches(&format!("spi {spi:#010x}")).count(),
+        1,
+        "{states}"
+    );
+    assert!(
+        states.contains("replay_window 64") && states.contains("hmac(sha256)"),
+        "{states}"
+    );
+    let c = dp
+        .counters("Tunnel23", Direction::Out, 0x5000, t.peer)
+        .unwrap();
+    assert_eq!(
+        (c.packets, c.bytes, c.replay_errors, c.integrity_errors),
+        (0, 0, 0, 0)
+    );
+    assert!(c.age_s < 5);
+
+    let (mut soft, mut hard) = (false, false);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !(soft && hard) && Instant::now() < deadline {
+        for e in dp.poll_events() {
+            let DataplaneEvent::Expired {
+                tunnel,
+                spi: s,
+                dst,
+                hard: h,
+            } = e;
+            assert_eq!((tunnel.as_str(), s, dst), ("Tunnel23", spi, t.local));
+            if h {
+                hard = true;
+            } else {
+                soft = true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(soft && hard, "soft {soft}, hard {hard}");
+    assert!(
+        dp.counters("Tunnel23", Direction::In, spi, t.local)
+            .is_err(),
+        "gone after hard expiry"
+    );
+    // deleting an SA that expired is not an error
+    dp.delete_sa("Tunnel23", Direction::In, spi, t.local)
+        .unwrap();
+    dp.delete_sa("Tunnel23", Direction::Out, 0x5000, t.peer)
+        .unwrap();
+    assert!(!ip("xfrm state").contains("spi 0x00005000"));
+    dp.shutdown();
+}
+
+#[test]
+#[ignore = "needs root and a kernel with ESP: run by tests/vm/kernel-dataplane.sh"]
+fn a_restart_removes_a_crashed_instances_leftovers_only() {
+    let t = tunnel("Tunnel23", 23);
+    let mut crashed = KernelDataplane::open().unwrap();
+    crashed.ensure_tunnel(&t).unwrap();
+    let mut with_encap = sa(&t, Direction::Out, 0x6000, Lifetimes::default());
+    with_encap.encap = Some(UdpEncap {
+        sport: 4500,
+        dport: 4500,
+    });
+    crashed.install_sa(&with_encap).unwrap();
+    crashed.alloc_spi("Tunnel23", t.peer, t.local).unwrap();
+    assert!(ip("xfrm state").contains("encap type espinudp sport 4500 dport 4500"));
+    // a crash: nothing is cleaned up
+    crashed.tunnels.clear();
+    drop(crashed);
+    // someone else's interface of the same name is never taken over
+    let mut other = KernelDataplane::open().unwrap();
+    assert!(ip("link add Tunnel99 type dummy").is_empty());
+    let err = other.ensure_tunnel(&tunnel("Tunnel99", 99)).unwrap_err();
+    assert!(err.0.contains("not created by ikev1d"), "{err}");
+    assert!(ip("link show Tunnel99").contains("Tunnel99"));
+
+    let mut restarted = KernelDataplane::open().unwrap();
+    restarted.ensure_tunnel(&t).unwrap();
+    assert!(
+        !ip("xfrm state").contains("spi 0x00006000"),
+        "leftover SA removed"
+    );
+    assert_eq!(
+        ip("-s xfrm policy")
+            .matches(&format!("{:#010x}", reqid_for(23)))
+            .count(),
+        6
+    );
+    restarted.shutdown();
+    assert_eq!(ours_left(), (String::new(), String::new()));
+    ip("link del Tunnel99");
+}
+
+#[test]
+#[ignore = "needs root and a kernel with ESP: run by tests/vm/kernel-dataplane.sh"]
+fn ike_sockets_get_bypass_and_espinudp() {
+    let mut dp = KernelDataplane::open().unwrap();
+    for addr in ["[::1]:0", "127.0.0.1:0"] {
+        let s = std::net::UdpSocket::bind(addr).unwrap();
+        dp.prepare_ike_socket(&s, true).unwrap();
+    }
+}

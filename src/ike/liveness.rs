@@ -1,0 +1,201 @@
+//! Keeping a quiet tunnel honest: Dead Peer Detection (RFC 3706) and NAT keepalives
+//! (RFC 3948 2.3), both timers of an established ISAKMP SA.
+//!
+//! DPD as IOS's `crypto isakmp keepalive S R`: after S seconds without an authenticated
+//! message from the peer, send R-U-THERE; unanswered, resend every R seconds with a new
+//! sequence number; after `DPD_TRANSMISSIONS` the peer is dead: its SAs go and the
+//! wanted tunnels re-initiate. So a vanished peer is noticed within S + 5 R seconds
+//! (IOS allows S >= 10, so within S*R + S). `periodic` and `on-demand` behave alike
+//! here: on-demand means "when traffic went out but none came in", and the engine does
+//! not see ESP traffic, so both probe whenever IKE has been idle for S seconds.
+
+use super::error::Error;
+use super::log::{DownReason, LogEvent, Note};
+use super::main_mode::{MmState, Phase1};
+use super::timer::Timer;
+use super::{Action, Engine};
+use crate::isakmp::{NotifyPayload, NotifyType, Payload, ProtocolId, DOI_IPSEC};
+use std::time::{Duration, Instant};
+
+/// R-U-THERE messages sent before the peer is declared dead (IOS: the first and 4 more).
+pub(crate) const DPD_TRANSMISSIONS: u32 = 5;
+
+#[derive(Debug, Default)]
+pub(crate) struct DpdState {
+    /// Sequence number of the next R-U-THERE (random start, RFC 3706 5.5).
+    next_seq: u32,
+    /// The latest probe run: its first sequence number and how many were sent.
+    run: Option<(u32, u32)>,
+    /// That run is unanswered so far (nothing authenticated came from the peer).
+    probing: bool,
+}
+
+impl DpdState {
+    /// Is `seq` the answer to an R-U-THERE of the latest run? (Anything else, e.g. a
+    /// copy of an older ACK, is tolerated and ignored.)
+    fn answers(&self, seq: u32) -> bool {
+        self.run
+            .is_some_and(|(first, sent)| seq.wrapping_sub(first) < sent)
+    }
+}
+
+fn sequence(n: &NotifyPayload) -> Option<u32> {
+    let b: [u8; 4] = n.data.get(..4)?.try_into().ok()?;
+    Some(u32::from_be_bytes(b))
+}
+
+impl Engine {
+    /// An ISAKMP SA just came up: start its DPD and NAT keepalive timers.
+    pub(super) fn arm_liveness(&mut self, now: Instant, p1: &mut Phase1) {
+        if let Some(dpd) = self.settings.dpd.clone().filter(|_| p1.peer_dpd) {
+            p1.dpd.next_seq = self.rng.next_u32();
+            p1.ex.timers.set(Timer::Dpd, now + secs(dpd.interval_s));
+        }
+        if let Some(every) = self.keepalive_interval(p1) {
+            p1.ex.timers.set(Timer::Keepalive, now + every);
+        }
+    }
+
+    /// RFC 3948 2.3: only the end behind a NAT keeps its mapping open, on port 4500.
+    fn keepalive_interval(&self, p1: &Phase1) -> Option<Duration> {
+        let s = self.settings.nat_keepalive_s?;
+        (p1.nat.local_behind && p1.local.port() == super::nat::NAT_T_PORT && s > 0).then(|| secs(s))
+    }
+
+    /// An authenticated message from the peer: it is alive.
+    pub(super) fn heard_from(&mut self, now: Instant, p1: &mut Phase1) {
+        p1.last_heard = now;
+        p1.dpd.probing = false;
+        if let Some(dpd) = self.settings.dpd.clone().filter(|_| p1.peer_dpd) {
+            p1.ex.timers.set(Timer::Dpd, now + secs(dpd.interval_s));
+        }
+    }
+
+    pub(super) fn nat_keepalive_timer(&mut self, now: Instant, p1: &mut Phase1) {
+        if let Some(every) = self.keepalive_interval(p1) {
+            self.actions.push_back(Action::NatKeepalive {
+                local: p1.local,
+                remote: p1.remote,
+            });
+            p1.ex.timers.set(Timer::Keepalive, now + every);
+        }
+    }
+
+    /// The DPD timer: probe, probe again, or give the peer up.
+    pub(super) fn dpd_timer(&mut self, now: Instant, p1: &mut Phase1) {
+        let Some(dpd) = self.settings.dpd.clone().filter(|_| p1.peer_dpd) else {
+            return;
+        };
+        let peer = p1.remote.ip();
+        // No IPsec SA to protect, or another ISAKMP SA probes for us: only wait.
+        let idle = !self.children.iter().any(|c| c.remote.ip() == peer)
+            || p1.retiring.is_some()
+            || self.outranked(p1);
+        let seq = p1.dpd.next_seq;
+        let (first, sent) = match p1.dpd.run {
+            Some(run) if p1.dpd.probing => run,
+            _ if idle => {
+                p1.ex.timers.set(Timer::Dpd, now + secs(dpd.interval_s));
+                return;
+            }
+            _ => (seq, 0),
+        };
+        if sent >= DPD_TRANSMISSIONS {
+            if !self.drop_if_stale(p1) {
+                let error = Error::PeerDead {
+                    peer: p1.remote.ip(),
+                    transmissions: sent,
+                    interval_s: dpd.interval_s,
+                    retry_s: dpd.retry_s,
+                    origin: dpd.origin.clone(),
+                };
+                self.fail(Some(p1.conn_id), p1.remote.ip(), error);
+                self.peer_dead(now, p1);
+            }
+            return;
+        }
+        p1.dpd.next_seq = seq.wrapping_add(1);
+        p1.dpd.run = Some((first, sent + 1));
+        p1.dpd.probing = true;
+        self.note(
+            p1,
+            Note::DpdSent {
+                sequence: seq,
+                transmission: sent + 1,
+            },
+        );
+        self.send_info(p1, dpd_notify(p1, NotifyType::R_U_THERE, seq));
+        p1.ex.timers.set(Timer::Dpd, now + secs(dpd.retry_s));
+    }
+
+    /// A protected R-U-THERE or R-U-THERE-ACK; false for an ACK that answers nothing
+    /// we asked (a late duplicate), which proves nothing.
+    pub(super) fn dpd_notify(&mut self, p1: &mut Phase1, n: &NotifyPayload) -> bool {
+        let seq = sequence(n).unwrap_or(0);
+        if n.notify_type == NotifyType::R_U_THERE {
+            // Always answered, with the same sequence number (RFC 3706 5.3).
+            self.send_info(p1, dpd_notify(p1, NotifyType::R_U_THERE_ACK, seq));
+            self.note(p1, Note::DpdAck { sequence: seq });
+            return true;
+        }
+        let answers = p1.dpd.answers(seq);
+        if answers {
+            self.note(p1, Note::DpdAcked { sequence: seq });
+        }
+        answers
+    }
+
+    /// Every SA with the peer goes (no Delete: nobody would read it), then the wanted
+    /// tunnels to it start again.
+    fn peer_dead(&mut self, now: Instant, p1: &mut Phase1) {
+        let peer = p1.remote.ip();
+        let others: Vec<u32> = self
+            .phase1
+            .values()
+            .filter(|o| o.remote.ip() == peer)
+            .map(|o| o.conn_id)
+            .collect();
+        for id in others {
+            if let Some(o) = self.phase1.remove(&id) {
+                if o.established_at.is_some() {
+                    self.phase1_down(id, peer, DownReason::DeadPeer);
+                }
+            }
+        }
+        self.phase1_down(p1.conn_id, peer, DownReason::DeadPeer);
+        p1.state = MmState::Failed;
+        p1.ex.timers = Default::default();
+        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.children)
+            .into_iter()
+            .partition(|c| c.remote.ip() == peer);
+        self.children = kept;
+        for c in gone {
+            self.remove_child_sas(&c, DownReason::DeadPeer);
+        }
+        for tunnel in self.wanted_to(peer) {
+            self.initiate(now, &tunnel);
+        }
+    }
+
+    fn phase1_down(&mut self, conn_id: u32, peer: std::net::IpAddr, reason: DownReason) {
+        self.log(LogEvent::Phase1Down {
+            conn_id,
+            peer,
+            reason,
+        });
+    }
+}
+
+fn dpd_notify(p1: &Phase1, notify_type: NotifyType, seq: u32) -> Payload {
+    Payload::Notify(NotifyPayload {
+        doi: DOI_IPSEC,
+        protocol: ProtocolId::ISAKMP,
+        notify_type,
+        spi: p1.cookies(),
+        data: seq.to_be_bytes().to_vec(),
+    })
+}
+
+fn secs(s: u32) -> Duration {
+    Duration::from_secs(s.into())
+}

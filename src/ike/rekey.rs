@@ -1,0 +1,262 @@
+//! Keeping tunnels up: ISAKMP SA rekey and collisions, and re-initiation with backoff
+//! of tunnels that went down. (IPsec pairs are rekeyed in `child.rs`.)
+//!
+//! Both ends must end up with the same SA when two exist for one purpose. The rule
+//! (the same for ISAKMP SAs and IPsec pairs): an SA whose negotiation began after the
+//! other was complete replaces it, and only the end that started the replacement
+//! retires the old one (the other end follows its Delete); two SAs whose negotiations
+//! overlapped are a collision, and both ends keep the one a shared value picks.
+
+use super::log::{DownReason, Note};
+use super::main_mode::{MmState, Phase1};
+use super::timer::Timer;
+use super::Engine;
+use crate::isakmp::{DeletePayload, Payload, ProtocolId, DOI_IPSEC};
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+/// Waits before re-initiating a wanted tunnel that is down, by attempt (the last one
+/// repeats): a tunnel comes back by itself within two minutes of its peer.
+const BACKOFF: [Duration; 3] = [
+    Duration::from_secs(30),
+    Duration::from_secs(60),
+    Duration::from_secs(120),
+];
+/// How often a replaced ISAKMP SA checks whether its Quick Modes are finished.
+const RETIRE_POLL: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Retry {
+    pub at: Option<Instant>,
+    attempts: u32,
+}
+
+impl Engine {
+    /// A number that orders negotiation starts and completions.
+    pub(super) fn event(&mut self) -> u64 {
+        self.events += 1;
+        self.events
+    }
+
+    /// The ISAKMP SA to use with `peer`: of the established ones not replaced, the one
+    /// the peer spoke over last (after a lost Delete we may hold one the peer dropped),
+    /// then the newest.
+    pub(super) fn isakmp_for(&self, peer: IpAddr) -> Option<u32> {
+        self.usable_phase1(peer)
+            .max_by_key(|p| preference(p))
+            .map(|p| p.conn_id)
+    }
+
+    fn usable_phase1(&self, peer: IpAddr) -> impl Iterator<Item = &Phase1> {
+        self.phase1.values().filter(move |p| {
+            p.remote.ip() == peer && p.established().is_some() && p.retiring.is_none()
+        })
+    }
+
+    /// Is another ISAKMP SA with the peer preferred to `p1` (taken out of the table)?
+    pub(super) fn outranked(&self, p1: &Phase1) -> bool {
+        self.usable_phase1(p1.remote.ip())
+            .any(|o| preference(o) > preference(p1))
+    }
+
+    /// `p1` got no answer (DPD, Quick Mode) while the peer has another ISAKMP SA with
+    /// us: the peer dropped this one (its Delete was lost). Drop it too; true if so.
+    pub(super) fn drop_if_stale(&mut self, p1: &mut Phase1) -> bool {
+        if self.usable_phase1(p1.remote.ip()).next().is_none() {
+            return false;
+        }
+        self.log(super::LogEvent::Phase1Down {
+            conn_id: p1.conn_id,
+            peer: p1.remote.ip(),
+            reason: DownReason::Unanswered,
+        });
+        p1.state = MmState::Failed;
+        p1.ex.timers = Default::default();
+        true
+    }
+
+    /// Tunnels to `peer` we keep up, in configuration order.
+    pub(super) fn wanted_to(&self, peer: IpAddr) -> Vec<String> {
+        self.settings
+            .tunnels
+            .iter()
+            .filter(|t| t.peer == peer && self.wanted.contains(&t.name))
+            .map(|t| t.name.clone())
+            .collect()
+    }
+
+    /// A pair of `tunnel` is up: its failures may be reported afresh, its retries stop.
+    pub(super) fn tunnel_up(&mut self, tunnel: &str, peer: IpAddr) {
+        self.reported.retain(|(p, _)| *p != peer);
+        self.wanted.insert(tunnel.to_string());
+        self.retries.remove(tunnel);
+    }
+
+    /// After every input: each wanted tunnel that is down (or whose rekey lost its
+    /// exchange) and has nothing under way gets a retry, after a growing wait.
+    pub(super) fn supervise(&mut self, now: Instant) {
+        if self.settings.passive {
+            return;
+        }
+        let wanted: Vec<String> = self.wanted.iter().cloned().collect();
+        for name in wanted {
+            let Some(tunnel) = self.tunnel(&name).filter(|t| !t.shutdown) else {
+                continue;
+            };
+            let current = self.current_pair(&name);
+            let rekeying = current.is_some_and(|c| c.rekey_pending);
+            if current.is_some() && !rekeying {
+                self.retries.remove(&name);
+                continue;
+            }
+            let running = self.negotiating(&name)
+                || self.phase1.values().any(|p| {
+                    p.remote.ip() == tunnel.peer
+                        && p.established().is_none()
+                        && !matches!(p.state, MmState::Failed)
+                        && p.pending.contains(&name)
+                });
+            let retry = self.retries.entry(name).or_default();
+            if running || retry.at.is_some() {
+                continue;
+            }
+            // A rekey that lost its exchange (its ISAKMP SA went) tries again at once:
+            // the old pair is running out.
+            let wait = if rekeying && retry.attempts == 0 {
+                Duration::ZERO
+            } else {
+                BACKOFF[(retry.attempts as usize).min(BACKOFF.len() - 1)]
+            };
+            retry.at = Some(now + wait);
+            retry.attempts += 1;
+        }
+    }
+
+    pub(super) fn next_retry(&self) -> Option<Instant> {
+        self.retries.values().filter_map(|r| r.at).min()
+    }
+
+    pub(super) fn retry_timers(&mut self, now: Instant) {
+        let due: Vec<String> = self
+            .retries
+            .iter_mut()
+            .filter(|(_, r)| r.at.is_some_and(|at| at <= now))
+            .map(|(name, r)| {
+                r.at = None;
+                name.clone()
+            })
+            .collect();
+        for name in due {
+            self.initiate(now, &name);
+        }
+    }
+
+    /// Phase 1 soft lifetime: negotiate a new ISAKMP SA while this one still works.
+    /// The IPsec SAs are not touched; they move to the new SA once it is up.
+    pub(super) fn phase1_soft_expiry(&mut self, now: Instant, p1: &mut Phase1) {
+        if self.settings.passive || p1.retiring.is_some() {
+            return;
+        }
+        let peer = p1.remote.ip();
+        if self.outranked(p1) {
+            // The peer rekeyed first; this one is ours to retire too.
+            return self.retire_phase1(now, p1, DownReason::Rekeyed);
+        }
+        let in_progress = self.phase1.values().any(|o| {
+            o.remote.ip() == peer
+                && o.established().is_none()
+                && !matches!(o.state, MmState::Failed)
+        });
+        p1.rekeying = true;
+        let needed =
+            self.children.iter().any(|c| c.remote.ip() == peer) || !self.wanted_to(peer).is_empty();
+        if !in_progress && needed {
+            self.note(p1, Note::Phase1Rekey);
+            self.start_main_mode(now, p1.local, p1.remote, Vec::new());
+        }
+    }
+
+    /// `p1` just came up: retire the ISAKMP SAs with the peer it replaces, or resolve a
+    /// collision (both ends keep the SA with the larger initiator cookie).
+    pub(super) fn phase1_established(&mut self, now: Instant, p1: &mut Phase1) {
+        let peer = p1.remote.ip();
+        let others: Vec<u32> = self
+            .phase1
+            .values()
+            .filter(|o| o.remote.ip() == peer && o.completed.is_some() && o.retiring.is_none())
+            .map(|o| o.conn_id)
+            .collect();
+        for id in others {
+            let Some(o) = self.phase1.get(&id) else {
+                continue;
+            };
+            if o.rekeying {
+                self.with_phase1(id, |e, o| e.retire_phase1(now, o, DownReason::Rekeyed));
+            } else if o.completed.is_some_and(|done| p1.started < done) {
+                let (kept, dropped) = if o.icookie > p1.icookie {
+                    (id, p1.conn_id)
+                } else {
+                    (p1.conn_id, id)
+                };
+                self.note(p1, Note::IsakmpCollision { kept, dropped });
+                if dropped == p1.conn_id {
+                    return self.retire_phase1(now, p1, DownReason::Collision);
+                }
+                self.with_phase1(id, |e, o| e.retire_phase1(now, o, DownReason::Collision));
+            }
+        }
+    }
+
+    /// Stop using `p1`; it goes (with a Delete) once its Quick Modes are finished.
+    fn retire_phase1(&mut self, now: Instant, p1: &mut Phase1, reason: DownReason) {
+        p1.retiring = Some(reason);
+        p1.ex.timers.set(Timer::Retire, now);
+        for t in [Timer::Rekey, Timer::Dpd, Timer::Keepalive] {
+            p1.ex.timers.stop(t);
+        }
+    }
+
+    pub(super) fn retire_timer(&mut self, now: Instant, p1: &mut Phase1) {
+        if p1.quick.values().any(|q| q.state.in_progress()) {
+            p1.ex.timers.set(Timer::Retire, now + RETIRE_POLL);
+            return;
+        }
+        // Over the SA itself and over the one that stays: Informational messages are
+        // not retransmitted, and a peer that misses this Delete would keep using an SA
+        // we no longer have.
+        self.send_isakmp_delete(p1);
+        self.outbox.push((p1.remote.ip(), isakmp_delete(p1)));
+        self.log(super::LogEvent::Phase1Down {
+            conn_id: p1.conn_id,
+            peer: p1.remote.ip(),
+            reason: p1.retiring.unwrap_or(DownReason::Rekeyed),
+        });
+        p1.state = MmState::Failed;
+        p1.ex.timers = Default::default();
+    }
+
+    /// `conn_id` is gone: its IPsec SAs now belong to the peer's remaining ISAKMP SA
+    /// (IOS keeps IPsec SAs when their ISAKMP SA goes).
+    pub(super) fn adopt_children(&mut self, conn_id: u32, peer: IpAddr) {
+        let Some(heir) = self.isakmp_for(peer) else {
+            return;
+        };
+        for c in self.children.iter_mut().filter(|c| c.conn_id == conn_id) {
+            c.conn_id = heir;
+        }
+    }
+}
+
+fn preference(p: &Phase1) -> (Instant, Option<u64>) {
+    (p.last_heard, p.completed)
+}
+
+/// A Delete payload for the ISAKMP SA `p1` (RFC 2408 3.15: SPI = both cookies).
+pub(super) fn isakmp_delete(p1: &Phase1) -> Payload {
+    Payload::Delete(DeletePayload {
+        doi: DOI_IPSEC,
+        protocol: ProtocolId::ISAKMP,
+        spi_size: 16,
+        spis: vec![p1.cookies()],
+    })
+}
