@@ -12,7 +12,7 @@
 #   proxy     strongSwan proposes 0.0.0.0/0 over IPv6     -> proxy identity mismatch
 #   unreach   R3 runs no daemon                           -> peer unreachable (MM1)
 #   life      R3's profile says lifetime seconds 1800     -> lifetime shortened by the peer
-#   ident     strongSwan identifies as 2001:db8::99       -> identity mismatch
+#   ident     strongSwan identifies as 2001:db8::99 (no NAT) -> identity mismatch
 #   dpd       keepalive 10 3 on both; R3 SIGSTOPped       -> DPD timeout within S*R+S,
 #             SAs removed, one line; after SIGCONT the tunnel comes back
 # Arguments: the scenarios to run (default: all).
@@ -57,16 +57,6 @@ pair() {
     variant examples/r3.conf "$IKT_RUN/$n-r3.conf" "$@"
     start_ikev1d ikt-t-d$n-r3 "$IKT_RUN/$n-r3.conf" "$IKT_RUN/$n-r3.log"
     start_ikev1d ikt-t-d$n-r2 "${R2_CONF:-examples/r2.conf}" "$IKT_RUN/$n-r2.log"
-}
-
-# no_sa NS SECONDS: until `show ipsec --json` lists no SA pair
-no_sa() {
-    local t0=$SECONDS
-    while [ $((SECONDS - t0)) -lt "$2" ]; do
-        [ "$(count_sas "$1" ipsec)" = 0 ] && return 0
-        sleep 0.25
-    done
-    return 1
 }
 
 # strongswan NAME R2-ARGS...: R2 (the seed plus 2001:db8:100::2) against strongSwan,
@@ -132,10 +122,15 @@ life() {
 }
 
 ident() {
-    LOCAL_ID=2001:db8::99 strongswan id
-    check "ident: the tunnel still comes up" wait_sa ikt-t-did-r2 20
-    diagnosed "ident: identity mismatch, tunnel destination line 14 named" \
-        'identity mismatch: peer 2001:db8::3 identifies itself as .*2001:db8::99.*line 14' 30 "$IKT_RUN/id-r2.log"
+    # strongSwan with kernel-netlink only: kernel-libipsec would fake a NAT (to get UDP
+    # encapsulation), and behind a NAT another identity is expected. Phase 1 is enough
+    # here; this kernel cannot install its ESP SAs.
+    KERNEL_ESP=1 LOCAL_ID=2001:db8::99 strongswan id
+    check "ident: phase 1 still comes up" bash -c \
+        "for i in \$(seq 80); do grep -qE 'ISAKMP SA [0-9]+ with 2001:db8::3 is up' $IKT_RUN/id-r2.log && exit 0; sleep 0.25; done; exit 1"
+    # R2's config: the seed's plus the inner address line, so tunnel destination is line 15
+    diagnosed "ident: identity mismatch, tunnel destination line 15 named" \
+        'identity mismatch: peer 2001:db8::3 identifies itself as .*2001:db8::99.*line 15' 30 "$IKT_RUN/id-r2.log"
     "$PEER" stop ikt-t-did-ss >/dev/null
 }
 
@@ -151,7 +146,7 @@ dpd() {
     t0=$SECONDS
     diagnosed "dpd: DPD timeout within 40 s (S*R+S), keepalive line 4 named" \
         'DPD timeout: peer 2001:db8::3 .*crypto isakmp keepalive 10 3.*line 4' 40 "$IKT_RUN/dpd-r2.log"
-    check "dpd: R2 removed the SA pair within 40 s of SIGSTOP" no_sa ikt-t-ddpd-r2 $((t0 + 40 - SECONDS > 0 ? t0 + 40 - SECONDS : 1))
+    check "dpd: R2 removed the SA pair within 40 s of SIGSTOP" wait_pairs ikt-t-ddpd-r2 0 $((t0 + 40 - SECONDS > 0 ? t0 + 40 - SECONDS : 1))
     echo "    dpd: checked $((SECONDS - t0)) s after SIGSTOP"
     n=$(count "$IKT_RUN/dpd-r2.log" 'DPD timeout')
     check "dpd: logged in one line ($n)" test "$n" = 1

@@ -7,8 +7,8 @@
 #   sr  the same with strongSwan 5.9.8 (kernel-libipsec) as R3
 #   kl  kill -9 of R3 and a restart: tunnel back within 20 s, pings pass, both hold one
 #       ISAKMP SA and one SA pair (one of each also after the simultaneous start)
-#   vm  tests/vm/stay-up.sh: rk, kl (plus `ip xfrm state` count) on the kernel data
-#       path, and 20% loss + 100 ms jitter (netem): tunnel up within 30 s
+#   vm  tests/vm/stay-up.sh: rk, kl (kernel states = shown SAs) on the kernel data
+#       path, 20% loss + 100 ms jitter (netem): up within 30 s, DPD on a dead link
 # Namespaces ikt-t-u*. Environment: STAY_VM=0 skips the VM; STAY_RUN_S (100),
 # STAY_P2_S (30), STAY_P1_S (60) change the rekey scenario's duration and lifetimes.
 # Arguments: the host scenarios to run (default: all).

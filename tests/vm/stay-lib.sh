@@ -98,6 +98,16 @@ wait_counts() {
     return 1
 }
 
+# wait_pairs NS N SECONDS: until `show ipsec` lists N SA pairs
+wait_pairs() {
+    local t0=$SECONDS
+    while [ $((SECONDS - t0)) -lt "$3" ]; do
+        [ "$(count_sas "$1" ipsec)" = "$2" ] && return 0
+        sleep 0.25
+    done
+    return 1
+}
+
 # pings NS TARGET N: N of N echoes answered (-i 0.1); shows ping's summary line
 pings() {
     local out

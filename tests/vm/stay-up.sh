@@ -6,6 +6,8 @@
 #   vkl  kill -9 of R3 and a restart: back within 20 s, one ISAKMP SA and one SA pair
 #        on both sides, `ip xfrm state` holds exactly that pair on both sides
 #   vnl  netem 20% loss + 100 ms jitter on both veth ends: tunnel up within 30 s
+#   vdp  keepalive 10 3 on both, R3's link goes down: DPD removes the SAs within
+#        S*R+S = 40 s, in one log line, and R2's kernel holds no ESP state after
 # Arguments: the scenarios to run (default: all).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -30,10 +32,11 @@ kernel_is_show() {
         kernel=$(for h in $(ip -n "$ns" xfrm state | grep -oE 'spi 0x[0-9a-f]+' | cut -d' ' -f2); do
             printf '%d\n' "$h"; done | sort | tr '\n' ' ')
         shown=$(show "$ns" ipsec --json 2>/dev/null | grep -oE '"spi": ?[0-9]+' | grep -oE '[0-9]+$' | sort | tr '\n' ' ')
-        [ -n "$shown" ] && [ "$kernel" = "$shown" ] && return 0
+        [ "$kernel" = "$shown" ] && return 0
         sleep 0.5
     done
     echo "    $ns: kernel ESP SPIs: ${kernel:-none}; show ipsec: ${shown:-none}"
+    ip -n "$ns" xfrm state | sed 's/^/    | /'
     return 1
 }
 
@@ -98,7 +101,25 @@ vnl() {
     [ $IKT_FAILED = 0 ] || dump_logs vnl "$IKT_RUN/vnl-r2.log" "$IKT_RUN/vnl-r3.log"
 }
 
-all=(vrk vkl vnl)
+vdp() {
+    local p=ikt-t-vdp t0 n
+    routers $p-r2 2001:db8::2 $p-r3 2001:db8::3 64
+    variant examples/r2.conf "$IKT_RUN/dp-r2.conf" "$(dpd_line 10 3)"
+    variant examples/r3.conf "$IKT_RUN/dp-r3.conf" "$(dpd_line 10 3)"
+    start_ikev1d $p-r3 "$IKT_RUN/dp-r3.conf" "$IKT_RUN/vdp-r3.log" --dataplane kernel
+    start_ikev1d $p-r2 "$IKT_RUN/dp-r2.conf" "$IKT_RUN/vdp-r2.log" --dataplane kernel
+    check "vdp: Tunnel23 up within 60 s" wait_sa $p-r2 60
+    ip -n $p-r3 link set eth0 down
+    t0=$SECONDS
+    check "vdp: R3's link down: R2 removes the SA pair within 40 s (S*R+S)" wait_pairs $p-r2 0 40
+    echo "    vdp: SAs gone $((SECONDS - t0)) s after the link went down"
+    n=$(count "$IKT_RUN/vdp-r2.log" 'DPD timeout')
+    check "vdp: the DPD timeout is logged in one line ($n)" test "$n" = 1
+    check "vdp: R2's kernel holds no ESP state" kernel_is_show $p-r2 5
+    [ $IKT_FAILED = 0 ] || dump_logs vdp "$IKT_RUN/vdp-r2.log"
+}
+
+all=(vrk vkl vnl vdp)
 for s in "${@:-${all[@]}}"; do scenario "$s" "$s"; done
 wait_scenarios $((RUN_S + 150))
 exit $IKT_FAILED
