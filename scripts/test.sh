@@ -25,7 +25,7 @@ section() { printf '\n=== %s ===\n' "$*"; }
 # apt packages the network and VM suites need
 need_pkgs=(strongswan-charon strongswan-swanctl libcharon-extra-plugins
     libstrongswan-standard-plugins qemu-system-x86 busybox-static kmod xz-utils
-    iproute2 iputils-ping iperf3 tcpdump systemd vagrant python3)
+    iproute2 iputils-ping iperf3 tcpdump systemd vagrant python3 jq)
 install_missing() {
     local missing=()
     for p in "${need_pkgs[@]}"; do
