@@ -51,6 +51,8 @@ mod sys;
 mod tunnel;
 mod tx;
 
+use super::link::{self, Rtnl};
+use super::netlink;
 use super::*;
 use crate::crypto::{EspSa, OsRng, Rng};
 use published::Published;
@@ -82,6 +84,8 @@ const MAX_QUEUES: usize = 4;
 
 struct Tunnel {
     spec: TunnelSpec,
+    /// The TUN device's interface index.
+    index: u32,
     io: Arc<TunnelIo>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
@@ -111,6 +115,7 @@ struct Installed {
 }
 
 pub struct UserspaceDataplane {
+    rtnl: Rtnl,
     sockets: Arc<Sockets>,
     inbound: Arc<Published<InboundTable>>,
     tunnels: HashMap<String, Tunnel>,
@@ -166,6 +171,7 @@ impl UserspaceDataplane {
             .map_or(1, |n| n.get())
             .min(MAX_QUEUES);
         Ok(UserspaceDataplane {
+            rtnl: link::open()?,
             sockets,
             inbound,
             tunnels: HashMap::new(),
@@ -224,16 +230,19 @@ impl Dataplane for UserspaceDataplane {
     }
 
     fn ensure_tunnel(&mut self, spec: &TunnelSpec) -> Result<()> {
+        let mtu = Some(tunnel::mtu(spec));
         if let Some(t) = self.tunnels.get_mut(&spec.name) {
             if t.spec != *spec {
-                tunnel::configure(spec, Some(&t.spec))?;
+                link::configure(&mut self.rtnl, t.index, spec, Some(&t.spec), mtu)?;
                 t.spec = spec.clone();
             }
             return Ok(());
         }
         let io = Arc::new(TunnelIo::create(&spec.name, self.queues)?);
         // Dropping `io` on error closes the queues, which removes the device.
-        tunnel::configure(spec, None)?;
+        let index = link::index(&mut self.rtnl, &spec.name)
+            .map_err(|e| netlink::err(format!("{}: looking up", spec.name), e))?;
+        link::configure(&mut self.rtnl, index, spec, None, mtu)?;
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
         for queue in 0..io.queues.len() {
@@ -248,6 +257,7 @@ impl Dataplane for UserspaceDataplane {
             spec.name.clone(),
             Tunnel {
                 spec: spec.clone(),
+                index,
                 io,
                 stop,
                 threads,
@@ -638,6 +648,7 @@ mod tests {
                 mtu: None,
                 routes: vec![],
             },
+            index: 0,
             io: io.clone(),
             stop: Arc::new(AtomicBool::new(false)),
             threads: vec![],

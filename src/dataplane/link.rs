@@ -1,14 +1,13 @@
-//! rtnetlink: the tunnel interface (xfrm interface or vti/vti6), its addresses,
-//! MTU, IPv6 link-local and routes, as `ip link|addr|route` would set them.
+//! rtnetlink: a tunnel interface's addresses, MTU, IPv6 link-local and routes, as
+//! `ip link|addr|route` would set them. Both data paths configure their interface
+//! (xfrm/vti on the kernel path, TUN on the userspace path) through `configure`.
 
-use super::netlink::{Netlink, Protocol};
-use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
+use super::netlink::{err, unless_gone, Netlink, Protocol};
+use super::{Result, TunnelSpec};
+use netlink_packet_core::{NLM_F_CREATE, NLM_F_REPLACE};
 use netlink_packet_route::{
     address::{AddressAttribute, AddressHeaderFlags, AddressMessage, AddressScope},
-    link::{
-        AfSpecInet6, AfSpecUnspec, In6AddrGenMode, InfoData, InfoKind, InfoVti, InfoXfrm,
-        LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
-    },
+    link::{AfSpecInet6, AfSpecUnspec, In6AddrGenMode, LinkAttribute, LinkFlags, LinkMessage},
     route::{
         RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope,
         RouteType,
@@ -34,29 +33,20 @@ const IPV6_MIN_MTU: u32 = 1280;
 
 pub(super) type Rtnl = Netlink<RouteNetlinkMessage>;
 
-/// Interface alias marking a link as created by ikev1d, so a restarted daemon
+/// Interface alias marking a link as configured by ikev1d, so a restarted daemon
 /// replaces its own leftovers and never someone else's interface.
 pub(super) const OWNER_ALIAS: &str = "ikev1d";
-
-/// What a tunnel interface is made of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum LinkKind {
-    /// `ip link add NAME type xfrm if_id ID`
-    Xfrm { if_id: u32 },
-    /// `ip link add NAME type vti6 local L remote R key K` (vti for IPv4 outer)
-    Vti {
-        key: u32,
-        local: IpAddr,
-        remote: IpAddr,
-    },
-}
 
 pub(super) struct Link {
     pub index: u32,
     pub alias: Option<String>,
 }
 
-fn link_msg(index: u32, attributes: Vec<LinkAttribute>) -> LinkMessage {
+pub(super) fn open() -> Result<Rtnl> {
+    Netlink::open().map_err(|e| err("rtnetlink socket", e))
+}
+
+pub(super) fn link_msg(index: u32, attributes: Vec<LinkAttribute>) -> LinkMessage {
     let mut m = LinkMessage::default();
     m.header.index = index;
     m.attributes = attributes;
@@ -82,43 +72,64 @@ pub(super) fn find(nl: &mut Rtnl, name: &str) -> io::Result<Option<Link>> {
     }
 }
 
-/// Create the interface (down, no addresses) and return its index.
-pub(super) fn create(nl: &mut Rtnl, name: &str, kind: LinkKind) -> io::Result<u32> {
-    let info = match kind {
-        LinkKind::Xfrm { if_id } => vec![
-            LinkInfo::Kind(InfoKind::Xfrm),
-            LinkInfo::Data(InfoData::Xfrm(vec![InfoXfrm::IfId(if_id)])),
-        ],
-        LinkKind::Vti { key, local, remote } => vec![
-            LinkInfo::Kind(if local.is_ipv6() {
-                InfoKind::Vti6
-            } else {
-                InfoKind::Vti
-            }),
-            LinkInfo::Data(InfoData::Vti(vec![
-                InfoVti::IKey(key),
-                InfoVti::OKey(key),
-                InfoVti::Local(local),
-                InfoVti::Remote(remote),
-            ])),
-        ],
-    };
-    let req = link_msg(
-        0,
-        vec![
-            LinkAttribute::IfName(name.into()),
-            LinkAttribute::LinkInfo(info),
-        ],
-    );
-    nl.request(RouteNetlinkMessage::NewLink(req), NLM_F_CREATE | NLM_F_EXCL)?;
+/// The index of the link `name`, which must exist (just created).
+pub(super) fn index(nl: &mut Rtnl, name: &str) -> io::Result<u32> {
     find(nl, name)?
         .map(|l| l.index)
         .ok_or_else(|| io::Error::other(format!("{name} vanished after creation")))
 }
 
+pub(super) fn delete(nl: &mut Rtnl, index: u32) -> io::Result<()> {
+    nl.request(RouteNetlinkMessage::DelLink(link_msg(index, vec![])), 0)?;
+    Ok(())
+}
+
+/// Give interface `index` the addresses, MTU and routes of `spec`, and bring it up.
+/// `old` is the spec it was configured with before (`None` for a new interface):
+/// its routes and addresses that `spec` no longer has go. `mtu: None` keeps the
+/// kernel's choice.
+pub(super) fn configure(
+    nl: &mut Rtnl,
+    index: u32,
+    spec: &TunnelSpec,
+    old: Option<&TunnelSpec>,
+    mtu: Option<u32>,
+) -> Result<()> {
+    let ctx = |what: &str| format!("{}: {what}", spec.name);
+    set_attributes(nl, index, mtu).map_err(|e| err(ctx("setting MTU and link-local mode"), e))?;
+    let mut wanted: Vec<(IpAddr, u8)> =
+        spec.ipv4.iter().map(|&(a, l)| (IpAddr::V4(a), l)).collect();
+    wanted.extend(spec.ipv6.iter().map(|&(a, l)| (IpAddr::V6(a), l)));
+    // IOS `ipv6 address X link-local`: a /64 link-local like the kernel's own.
+    wanted.extend(spec.link_local.map(|a| (IpAddr::V6(a), 64)));
+    if let Some(old) = old {
+        for &(dst, len) in old.routes.iter().filter(|r| !spec.routes.contains(r)) {
+            unless_gone(del_route(nl, index, dst, len))
+                .map_err(|e| err(ctx(&format!("removing route {dst}/{len}")), e))?;
+        }
+        // Before adding: an address whose prefix length changed is then added
+        // afresh rather than replaced in place or removed after the fact.
+        prune(nl, index, &wanted).map_err(|e| err(ctx("removing old addresses"), e))?;
+    }
+    for &(a, l) in &wanted {
+        add_address(nl, index, a, l).map_err(|e| err(ctx(&format!("adding {a}/{l}")), e))?;
+    }
+    set_up(nl, index).map_err(|e| err(ctx("setting link up"), e))?;
+    if spec.link_local.is_some() {
+        // Any link-local the kernel made on its own when the link came up goes
+        // (addr_gen_mode none should have prevented one): IOS peers expect the
+        // configured one (`ipv6 address FE80::23:2 link-local`).
+        prune(nl, index, &wanted).map_err(|e| err(ctx("removing link-local"), e))?;
+    }
+    for &(dst, len) in &spec.routes {
+        add_route(nl, index, dst, len).map_err(|e| err(ctx(&format!("route {dst}/{len}")), e))?;
+    }
+    Ok(())
+}
+
 /// Mark the link as ours, set its MTU, and stop the kernel from generating a
 /// (random, for ARPHRD_NONE) IPv6 link-local: the configured one replaces it.
-pub(super) fn configure(nl: &mut Rtnl, index: u32, mtu: Option<u32>) -> io::Result<()> {
+fn set_attributes(nl: &mut Rtnl, index: u32, mtu: Option<u32>) -> io::Result<()> {
     let mut attrs = vec![LinkAttribute::IfAlias(OWNER_ALIAS.into())];
     attrs.extend(mtu.map(LinkAttribute::Mtu));
     // Below the IPv6 minimum MTU (RFC 8200 5) the interface has no IPv6 to configure.
@@ -131,7 +142,7 @@ pub(super) fn configure(nl: &mut Rtnl, index: u32, mtu: Option<u32>) -> io::Resu
     Ok(())
 }
 
-pub(super) fn set_up(nl: &mut Rtnl, index: u32) -> io::Result<()> {
+fn set_up(nl: &mut Rtnl, index: u32) -> io::Result<()> {
     let mut m = link_msg(index, vec![]);
     m.header.flags = LinkFlags::Up;
     m.header.change_mask = LinkFlags::Up;
@@ -139,8 +150,13 @@ pub(super) fn set_up(nl: &mut Rtnl, index: u32) -> io::Result<()> {
     Ok(())
 }
 
-pub(super) fn delete(nl: &mut Rtnl, index: u32) -> io::Result<()> {
-    nl.request(RouteNetlinkMessage::DelLink(link_msg(index, vec![])), 0)?;
+/// Remove every address of interface `index` that is not `wanted`.
+fn prune(nl: &mut Rtnl, index: u32, wanted: &[(IpAddr, u8)]) -> io::Result<()> {
+    for (a, l) in addresses(nl, index)? {
+        if !wanted.contains(&(a, l)) {
+            unless_gone(del_address(nl, index, a, l))?;
+        }
+    }
     Ok(())
 }
 
@@ -161,7 +177,7 @@ fn addr_msg(index: u32, addr: IpAddr, prefix_len: u8) -> AddressMessage {
 }
 
 /// fe80::/10 (`Ipv6Addr::is_unicast_link_local` is newer than our MSRV).
-pub(super) fn is_link_local(a: Ipv6Addr) -> bool {
+fn is_link_local(a: Ipv6Addr) -> bool {
     a.segments()[0] & 0xffc0 == 0xfe80
 }
 
@@ -174,12 +190,7 @@ fn family(a: IpAddr) -> AddressFamily {
 }
 
 /// Add (or keep) an address; IPv6 without DAD: the far end is the only neighbour.
-pub(super) fn add_address(
-    nl: &mut Rtnl,
-    index: u32,
-    addr: IpAddr,
-    prefix_len: u8,
-) -> io::Result<()> {
+fn add_address(nl: &mut Rtnl, index: u32, addr: IpAddr, prefix_len: u8) -> io::Result<()> {
     let mut m = addr_msg(index, addr, prefix_len);
     if addr.is_ipv6() {
         m.header.flags = AddressHeaderFlags::Nodad;
@@ -191,12 +202,7 @@ pub(super) fn add_address(
     Ok(())
 }
 
-pub(super) fn del_address(
-    nl: &mut Rtnl,
-    index: u32,
-    addr: IpAddr,
-    prefix_len: u8,
-) -> io::Result<()> {
+fn del_address(nl: &mut Rtnl, index: u32, addr: IpAddr, prefix_len: u8) -> io::Result<()> {
     nl.request(
         RouteNetlinkMessage::DelAddress(addr_msg(index, addr, prefix_len)),
         0,
@@ -205,7 +211,7 @@ pub(super) fn del_address(
 }
 
 /// The addresses on interface `index`.
-pub(super) fn addresses(nl: &mut Rtnl, index: u32) -> io::Result<Vec<(IpAddr, u8)>> {
+fn addresses(nl: &mut Rtnl, index: u32) -> io::Result<Vec<(IpAddr, u8)>> {
     let replies = nl.dump(RouteNetlinkMessage::GetAddress(AddressMessage::default()))?;
     Ok(replies
         .into_iter()
@@ -222,8 +228,8 @@ pub(super) fn addresses(nl: &mut Rtnl, index: u32) -> io::Result<Vec<(IpAddr, u8
         .collect())
 }
 
-/// `ip route replace DST/LEN dev IFACE`
-pub(super) fn add_route(nl: &mut Rtnl, index: u32, dst: IpAddr, prefix_len: u8) -> io::Result<()> {
+/// A device route `DST/LEN dev IFACE` in the main table.
+fn route_msg(index: u32, dst: IpAddr, prefix_len: u8) -> RouteMessage {
     let mut m = RouteMessage::default();
     m.header.address_family = family(dst);
     m.header.destination_prefix_length = prefix_len;
@@ -241,9 +247,23 @@ pub(super) fn add_route(nl: &mut Rtnl, index: u32, dst: IpAddr, prefix_len: u8) 
         IpAddr::V6(a) => RouteAddress::Inet6(a),
     }));
     m.attributes.push(RouteAttribute::Oif(index));
+    m
+}
+
+/// `ip route replace DST/LEN dev IFACE`
+fn add_route(nl: &mut Rtnl, index: u32, dst: IpAddr, prefix_len: u8) -> io::Result<()> {
     nl.request(
-        RouteNetlinkMessage::NewRoute(m),
+        RouteNetlinkMessage::NewRoute(route_msg(index, dst, prefix_len)),
         NLM_F_CREATE | NLM_F_REPLACE,
+    )?;
+    Ok(())
+}
+
+/// `ip route del DST/LEN dev IFACE`
+fn del_route(nl: &mut Rtnl, index: u32, dst: IpAddr, prefix_len: u8) -> io::Result<()> {
+    nl.request(
+        RouteNetlinkMessage::DelRoute(route_msg(index, dst, prefix_len)),
+        0,
     )?;
     Ok(())
 }
