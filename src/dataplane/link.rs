@@ -96,7 +96,16 @@ pub(super) fn configure(
     mtu: Option<u32>,
 ) -> Result<()> {
     let ctx = |what: &str| format!("{}: {what}", spec.name);
-    set_attributes(nl, index, mtu).map_err(|e| err(ctx("setting MTU and link-local mode"), e))?;
+    let has_ipv6 = spec.link_local.is_some() || !spec.ipv6.is_empty();
+    set_attributes(nl, index, mtu).map_err(|e| err(ctx("setting MTU"), e))?;
+    // Below the IPv6 minimum MTU (RFC 8200 5) the interface has no IPv6 to configure;
+    // a kernel without IPv6 (ipv6.disable=1) refuses, which only matters with IPv6.
+    if mtu.map_or(true, |m| m >= IPV6_MIN_MTU) {
+        match no_addr_gen(nl, index) {
+            Err(e) if has_ipv6 => return Err(err(ctx("setting link-local mode"), e)),
+            _ => {}
+        }
+    }
     let mut wanted: Vec<(IpAddr, u8)> =
         spec.ipv4.iter().map(|&(a, l)| (IpAddr::V4(a), l)).collect();
     wanted.extend(spec.ipv6.iter().map(|&(a, l)| (IpAddr::V6(a), l)));
@@ -127,17 +136,20 @@ pub(super) fn configure(
     Ok(())
 }
 
-/// Mark the link as ours, set its MTU, and stop the kernel from generating a
-/// (random, for ARPHRD_NONE) IPv6 link-local: the configured one replaces it.
+/// Mark the link as ours and set its MTU.
 fn set_attributes(nl: &mut Rtnl, index: u32, mtu: Option<u32>) -> io::Result<()> {
     let mut attrs = vec![LinkAttribute::IfAlias(OWNER_ALIAS.into())];
     attrs.extend(mtu.map(LinkAttribute::Mtu));
-    // Below the IPv6 minimum MTU (RFC 8200 5) the interface has no IPv6 to configure.
-    if mtu.map_or(true, |m| m >= IPV6_MIN_MTU) {
-        attrs.push(LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(
-            vec![AfSpecInet6::AddrGenMode(In6AddrGenMode::None)],
-        )]));
-    }
+    nl.request(RouteNetlinkMessage::SetLink(link_msg(index, attrs)), 0)?;
+    Ok(())
+}
+
+/// Stop the kernel from generating a (random, for ARPHRD_NONE) IPv6 link-local
+/// (addr_gen_mode none): the configured one replaces it. Before the link is up.
+fn no_addr_gen(nl: &mut Rtnl, index: u32) -> io::Result<()> {
+    let attrs = vec![LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(
+        vec![AfSpecInet6::AddrGenMode(In6AddrGenMode::None)],
+    )])];
     nl.request(RouteNetlinkMessage::SetLink(link_msg(index, attrs)), 0)?;
     Ok(())
 }
