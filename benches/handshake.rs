@@ -45,6 +45,7 @@ fn settings(local: &str, peer: &str, group: DhGroup) -> Settings {
                 origin: origin.clone(),
             }],
             pfs: None,
+            pfs_origin: origin.clone(),
             lifetime_s: 3600,
             lifetime_kb: 4_608_000,
             origin: origin.clone(),

@@ -25,7 +25,7 @@ section() { printf '\n=== %s ===\n' "$*"; }
 # apt packages the network and VM suites need
 need_pkgs=(strongswan-charon strongswan-swanctl libcharon-extra-plugins
     libstrongswan-standard-plugins qemu-system-x86 busybox-static kmod xz-utils
-    iproute2 iputils-ping iperf3 tcpdump systemd vagrant python3)
+    iproute2 iputils-ping iperf3 tcpdump systemd vagrant python3 jq)
 install_missing() {
     local missing=()
     for p in "${need_pkgs[@]}"; do
@@ -41,6 +41,12 @@ install_missing() {
 }
 
 [ -n "$quick" ] || install_missing
+# The VM suites boot a stock Debian kernel that run-in-vm.sh fetches with apt-get
+# download: make sure the package lists exist on a fresh machine.
+if [ -z "$quick" ] && ! ls "${XDG_CACHE_HOME:-$HOME/.cache}"/run-in-vm/linux-image-*.deb >/dev/null 2>&1 \
+    && ! apt-cache depends linux-image-amd64 2>/dev/null | grep -q 'Depends: linux-image-[0-9]'; then
+    apt-get update -q >/dev/null
+fi
 
 section "cargo fmt --check"
 cargo fmt --all -- --check

@@ -166,6 +166,7 @@ impl Config {
                 inner: e.inner,
                 transform_sets,
                 pfs: e.profile.pfs.as_ref().map(|g| g.value),
+                pfs_origin: self.origin(e.profile.pfs.as_ref().map_or(e.profile.line, |g| g.line)),
                 lifetime_s: e.profile.lifetime_s.value,
                 lifetime_kb: e.profile.lifetime_kb.value,
                 origin: self.origin(t.line),
@@ -182,6 +183,7 @@ impl Config {
                 interval_s: k.interval_s,
                 retry_s: k.retry_s,
                 periodic: k.periodic,
+                origin: self.origin(k.line),
             }),
             nat_keepalive_s: Some(
                 self.nat_keepalive_s

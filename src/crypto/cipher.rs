@@ -119,32 +119,37 @@ impl CbcKey {
     }
 
     pub(crate) fn encrypt(&self, iv: &[u8], buf: &mut [u8]) -> Result<(), CryptoError> {
-        match self {
-            CbcKey::Des(c) => cbc_encrypt(c, iv, buf),
-            CbcKey::TripleDes(c) => cbc_encrypt(c, iv, buf),
-            CbcKey::Aes128(c) => cbc_encrypt(c, iv, buf),
-            CbcKey::Aes192(c) => cbc_encrypt(c, iv, buf),
-            CbcKey::Aes256(c) => cbc_encrypt(c, iv, buf),
-        }
+        self.cbc(Mode::Encrypt, iv, buf)
     }
 
     pub(crate) fn decrypt(&self, iv: &[u8], buf: &mut [u8]) -> Result<(), CryptoError> {
+        self.cbc(Mode::Decrypt, iv, buf)
+    }
+
+    fn cbc(&self, mode: Mode, iv: &[u8], buf: &mut [u8]) -> Result<(), CryptoError> {
         match self {
-            CbcKey::Des(c) => cbc_decrypt(c, iv, buf),
-            CbcKey::TripleDes(c) => cbc_decrypt(c, iv, buf),
-            CbcKey::Aes128(c) => cbc_decrypt(c, iv, buf),
-            CbcKey::Aes192(c) => cbc_decrypt(c, iv, buf),
-            CbcKey::Aes256(c) => cbc_decrypt(c, iv, buf),
+            CbcKey::Des(c) => cbc(c, mode, iv, buf),
+            CbcKey::TripleDes(c) => cbc(c, mode, iv, buf),
+            CbcKey::Aes128(c) => cbc(c, mode, iv, buf),
+            CbcKey::Aes192(c) => cbc(c, mode, iv, buf),
+            CbcKey::Aes256(c) => cbc(c, mode, iv, buf),
         }
     }
+}
+
+#[derive(Clone, Copy)]
+enum Mode {
+    Encrypt,
+    Decrypt,
 }
 
 const BAD_IV: CryptoError = CryptoError::Malformed("IV is not one cipher block");
 
 // The CBC modes borrow the prepared cipher (`&C` is a block cipher too): no key
 // schedule is copied or recomputed per call.
-fn cbc_encrypt<C: BlockCipherEncrypt>(
+fn cbc<C: BlockCipherEncrypt + BlockCipherDecrypt>(
     cipher: &C,
+    mode: Mode,
     iv: &[u8],
     buf: &mut [u8],
 ) -> Result<(), CryptoError> {
@@ -153,21 +158,10 @@ fn cbc_encrypt<C: BlockCipherEncrypt>(
     if !tail.is_empty() {
         return Err(CryptoError::NotBlockAligned);
     }
-    cbc::Encryptor::<&C>::inner_iv_init(cipher, &iv).encrypt_blocks(blocks);
-    Ok(())
-}
-
-fn cbc_decrypt<C: BlockCipherDecrypt>(
-    cipher: &C,
-    iv: &[u8],
-    buf: &mut [u8],
-) -> Result<(), CryptoError> {
-    let iv = Array::try_from(iv).map_err(|_| BAD_IV)?;
-    let (blocks, tail) = Array::slice_as_chunks_mut(buf);
-    if !tail.is_empty() {
-        return Err(CryptoError::NotBlockAligned);
+    match mode {
+        Mode::Encrypt => cbc::Encryptor::<&C>::inner_iv_init(cipher, &iv).encrypt_blocks(blocks),
+        Mode::Decrypt => cbc::Decryptor::<&C>::inner_iv_init(cipher, &iv).decrypt_blocks(blocks),
     }
-    cbc::Decryptor::<&C>::inner_iv_init(cipher, &iv).decrypt_blocks(blocks);
     Ok(())
 }
 

@@ -2,6 +2,8 @@
 //! The engine emits owned `SaSpec`s; the daemon hands them to one `Dataplane`.
 
 pub mod kernel;
+mod link;
+mod netlink;
 pub mod userspace;
 
 use crate::crypto::{EspTransform, Secret};

@@ -43,6 +43,7 @@ pub enum Error {
         transmissions: u32,
         interval_s: u32,
         retry_s: u32,
+        origin: Origin,
     },
     /// The data path could not give us an SPI.
     Dataplane {
@@ -121,9 +122,10 @@ impl fmt::Display for Error {
                 transmissions,
                 interval_s,
                 retry_s,
+                origin,
             } => write!(
                 f,
-                "DPD timeout: peer {peer} did not answer {transmissions} R-U-THERE (crypto isakmp keepalive {interval_s} {retry_s}); deleting its SAs"
+                "DPD timeout: peer {peer} did not answer {transmissions} R-U-THERE (crypto isakmp keepalive {interval_s} {retry_s}, {origin}); deleting its SAs"
             ),
             Error::Dataplane { tunnel, reason } => {
                 write!(

@@ -47,7 +47,7 @@ fn sequence(n: &NotifyPayload) -> Option<u32> {
 impl Engine {
     /// An ISAKMP SA just came up: start its DPD and NAT keepalive timers.
     pub(super) fn arm_liveness(&mut self, now: Instant, p1: &mut Phase1) {
-        if let Some(dpd) = self.settings.dpd.filter(|_| p1.peer_dpd) {
+        if let Some(dpd) = self.settings.dpd.clone().filter(|_| p1.peer_dpd) {
             p1.dpd.next_seq = self.rng.next_u32();
             p1.ex.timers.set(Timer::Dpd, now + secs(dpd.interval_s));
         }
@@ -66,7 +66,7 @@ impl Engine {
     pub(super) fn heard_from(&mut self, now: Instant, p1: &mut Phase1) {
         p1.last_heard = now;
         p1.dpd.probing = false;
-        if let Some(dpd) = self.settings.dpd.filter(|_| p1.peer_dpd) {
+        if let Some(dpd) = self.settings.dpd.clone().filter(|_| p1.peer_dpd) {
             p1.ex.timers.set(Timer::Dpd, now + secs(dpd.interval_s));
         }
     }
@@ -83,7 +83,7 @@ impl Engine {
 
     /// The DPD timer: probe, probe again, or give the peer up.
     pub(super) fn dpd_timer(&mut self, now: Instant, p1: &mut Phase1) {
-        let Some(dpd) = self.settings.dpd.filter(|_| p1.peer_dpd) else {
+        let Some(dpd) = self.settings.dpd.clone().filter(|_| p1.peer_dpd) else {
             return;
         };
         let peer = p1.remote.ip();
@@ -107,6 +107,7 @@ impl Engine {
                     transmissions: sent,
                     interval_s: dpd.interval_s,
                     retry_s: dpd.retry_s,
+                    origin: dpd.origin.clone(),
                 };
                 self.fail(Some(p1.conn_id), p1.remote.ip(), error);
                 self.peer_dead(now, p1);

@@ -522,7 +522,7 @@ pub(crate) fn p2_select(
                         tunnel: tunnel.name.clone(),
                         peer,
                         ours: g.id(),
-                        origin: tunnel.profile_origin.clone(),
+                        origin: tunnel.pfs_origin.clone(),
                     });
                     continue;
                 }

@@ -82,11 +82,12 @@ pub struct TransformSet {
 }
 
 /// `crypto isakmp keepalive S [R] [periodic|on-demand]` (RFC 3706 DPD).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dpd {
     pub interval_s: u32,
     pub retry_s: u32,
     pub periodic: bool,
+    pub origin: Origin,
 }
 
 /// One `interface TunnelN` with `tunnel protection ipsec profile P`, resolved.
@@ -100,6 +101,8 @@ pub struct TunnelSettings {
     /// The profile's transform sets in order of preference.
     pub transform_sets: Vec<TransformSet>,
     pub pfs: Option<DhGroup>,
+    /// `set pfs` line (the profile's line when PFS is not configured).
+    pub pfs_origin: Origin,
     pub lifetime_s: u32,
     pub lifetime_kb: u64,
     /// `interface TunnelN` line.

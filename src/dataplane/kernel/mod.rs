@@ -23,8 +23,7 @@
 //! not know yet first removes such leftovers of that tunnel (a crashed daemon's),
 //! and never touches other reqids or interfaces without the alias.
 
-mod link;
-mod netlink;
+mod iface;
 mod sys;
 #[cfg(test)]
 mod vm_tests;
@@ -32,10 +31,11 @@ mod xfrm;
 
 pub use sys::{bypass_socket, enable_espinudp};
 
+use super::link::{self, Rtnl};
+use super::netlink::{err, errno_name, unless_gone, Listener, Netlink};
 use super::*;
 use crate::crypto::{EspAuth, EspEncr, EspTransform, OsRng, Rng};
-use link::{LinkKind, Rtnl};
-use netlink::{Listener, Netlink};
+use iface::LinkKind;
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_xfrm::{XfrmMessage, XFRMNLGRP_EXPIRE};
 use std::collections::{HashMap, HashSet};
@@ -55,26 +55,6 @@ pub const FORCE_VTI_ENV: &str = "IKEV1D_FORCE_VTI";
 
 fn reqid_for(if_id: u32) -> u32 {
     OWN_REQID_BASE | if_id
-}
-
-/// The errno's name (`EPROTONOSUPPORT`) rather than its sentence.
-fn errno_name(e: &io::Error) -> String {
-    match e.raw_os_error() {
-        Some(n) => format!("{:?}", nix::errno::Errno::from_raw(n)),
-        None => e.to_string(),
-    }
-}
-
-/// ENOENT / ESRCH: the state or policy expired meanwhile, which is fine when removing it.
-fn unless_gone<T>(r: io::Result<T>) -> io::Result<()> {
-    match r {
-        Err(e) if !matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ESRCH)) => Err(e),
-        _ => Ok(()),
-    }
-}
-
-fn err(what: impl std::fmt::Display, e: io::Error) -> DataplaneError {
-    DataplaneError(format!("{what}: {e} ({})", errno_name(&e)))
 }
 
 /// What the running kernel offers the kernel data path; each field is `Err(why)`
@@ -242,7 +222,7 @@ fn probe_esp(nl: &mut Netlink<XfrmMessage>, lo: IpAddr) -> io::Result<()> {
 
 fn probe_link(rt: &mut Rtnl, kind: LinkKind) -> io::Result<()> {
     let name = format!("ikprobe{}", std::process::id() % 100_000_000);
-    let index = link::create(rt, &name, kind)?;
+    let index = iface::create(rt, &name, kind)?;
     link::delete(rt, index)
 }
 
@@ -279,7 +259,7 @@ impl KernelDataplane {
         tracing::info!(?kind, "kernel data path: {probe}");
         Ok(KernelDataplane {
             xfrm: Netlink::open().map_err(|e| err("XFRM netlink socket", e))?,
-            rtnl: Netlink::open().map_err(|e| err("rtnetlink socket", e))?,
+            rtnl: link::open()?,
             expire: Listener::open(&[XFRMNLGRP_EXPIRE]).map_err(|e| err("XFRM expire group", e))?,
             kind,
             tunnels: HashMap::new(),
@@ -349,7 +329,7 @@ impl KernelDataplane {
             link::delete(&mut self.rtnl, old.index)
                 .map_err(|e| err(ctx("removing leftover interface"), e))?;
         }
-        let index = link::create(&mut self.rtnl, &t.name, kind)
+        let index = iface::create(&mut self.rtnl, &t.name, kind)
             .map_err(|e| err(ctx("creating interface"), e))?;
         let tunnel = Tunnel {
             spec: t.clone(),
@@ -371,37 +351,7 @@ impl KernelDataplane {
     fn configure_tunnel(&mut self, tunnel: &Tunnel) -> Result<()> {
         let t = &tunnel.spec;
         let ctx = |what: &str| format!("{}: {what}", t.name);
-        let nl = &mut self.rtnl;
-        link::configure(nl, tunnel.index, t.mtu)
-            .map_err(|e| err(ctx("setting MTU and link-local mode"), e))?;
-        let mut addrs: Vec<(IpAddr, u8)> =
-            t.ipv4.iter().map(|&(a, l)| (IpAddr::V4(a), l)).collect();
-        addrs.extend(t.ipv6.iter().map(|&(a, l)| (IpAddr::V6(a), l)));
-        // IOS `ipv6 address X link-local`: a /64 link-local like the kernel's own.
-        addrs.extend(t.link_local.map(|a| (IpAddr::V6(a), 64)));
-        for &(a, l) in &addrs {
-            link::add_address(nl, tunnel.index, a, l)
-                .map_err(|e| err(ctx(&format!("adding {a}/{l}")), e))?;
-        }
-        link::set_up(nl, tunnel.index).map_err(|e| err(ctx("setting link up"), e))?;
-        if t.link_local.is_some() {
-            // Any link-local the kernel made on its own goes (addr_gen_mode none
-            // should have prevented one).
-            for (a, l) in
-                link::addresses(nl, tunnel.index).map_err(|e| err(ctx("listing addresses"), e))?
-            {
-                let auto_ll = matches!(a, IpAddr::V6(v6) if link::is_link_local(v6))
-                    && !addrs.contains(&(a, l));
-                if auto_ll {
-                    link::del_address(nl, tunnel.index, a, l)
-                        .map_err(|e| err(ctx(&format!("removing {a}/{l}")), e))?;
-                }
-            }
-        }
-        for &(dst, len) in &t.routes {
-            link::add_route(nl, tunnel.index, dst, len)
-                .map_err(|e| err(ctx(&format!("route {dst}/{len}")), e))?;
-        }
+        link::configure(&mut self.rtnl, tunnel.index, t, None, t.mtu)?;
         for sel in xfrm::any_selectors() {
             for dir in xfrm::DIRECTIONS {
                 let p = xfrm::policy(sel, dir, t.local, t.peer, tunnel.reqid, tunnel.binding);
@@ -654,18 +604,5 @@ mod tests {
             probe(true, true, None).to_string(),
             "ESP states accepted; xfrm interfaces"
         );
-    }
-
-    #[test]
-    fn errors_carry_the_errno_name() {
-        let e = err(
-            "Tunnel23: creating interface",
-            io::Error::from_raw_os_error(libc::EEXIST),
-        );
-        assert!(
-            e.0.starts_with("Tunnel23: creating interface: File exists"),
-            "{e}"
-        );
-        assert!(e.0.ends_with("(EEXIST)"), "{e}");
     }
 }

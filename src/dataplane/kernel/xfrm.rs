@@ -1,7 +1,7 @@
 //! XFRM messages: tunnel-mode ESP states and the `::/0` / `0.0.0.0/0` policies of a
 //! route-based tunnel, in the shape `ip xfrm state|policy` would send them.
 
-use super::netlink::Protocol;
+use crate::dataplane::netlink::Protocol;
 use crate::dataplane::{Lifetimes, SaSpec};
 use netlink_packet_xfrm::{
     policy::{DelGetMessage as PolicyId, ModifyMessage as PolicyMsg},

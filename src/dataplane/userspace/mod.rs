@@ -51,10 +51,12 @@ mod sys;
 mod tunnel;
 mod tx;
 
+use super::link::{self, Rtnl};
+use super::netlink;
 use super::*;
-use crate::crypto::{EspSa, OsRng, Rng};
+use crate::crypto::{OsRng, Rng};
 use published::Published;
-use sa::{Expiry, Sa, SaParams};
+use sa::{Expiry, Sa};
 use sockets::{Outer, Sockets, NAT_T_PORT};
 use std::collections::{HashMap, HashSet};
 #[cfg(test)]
@@ -82,6 +84,8 @@ const MAX_QUEUES: usize = 4;
 
 struct Tunnel {
     spec: TunnelSpec,
+    /// The TUN device's interface index.
+    index: u32,
     io: Arc<TunnelIo>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
@@ -111,6 +115,7 @@ struct Installed {
 }
 
 pub struct UserspaceDataplane {
+    rtnl: Rtnl,
     sockets: Arc<Sockets>,
     inbound: Arc<Published<InboundTable>>,
     tunnels: HashMap<String, Tunnel>,
@@ -166,6 +171,7 @@ impl UserspaceDataplane {
             .map_or(1, |n| n.get())
             .min(MAX_QUEUES);
         Ok(UserspaceDataplane {
+            rtnl: link::open()?,
             sockets,
             inbound,
             tunnels: HashMap::new(),
@@ -204,6 +210,19 @@ impl UserspaceDataplane {
         Some(gone)
     }
 
+    /// The SA `key` of `tunnel` (an SA of another tunnel is not `tunnel`'s to touch).
+    fn installed(&self, tunnel: &str, key: SaKey) -> Result<&Installed> {
+        match self.sas.get(&key) {
+            Some(i) if i.tunnel == tunnel => Ok(i),
+            _ => {
+                let (direction, spi, dst) = key;
+                Err(err(format!(
+                    "no {direction:?} SA {spi:#010x} to {dst} on {tunnel}"
+                )))
+            }
+        }
+    }
+
     /// Hold UDP `local` for ESP-in-UDP unless someone (the daemon) does.
     fn hold_port(&mut self, local: SocketAddr) -> Result<()> {
         if self.held_ports.contains_key(&local) {
@@ -224,16 +243,19 @@ impl Dataplane for UserspaceDataplane {
     }
 
     fn ensure_tunnel(&mut self, spec: &TunnelSpec) -> Result<()> {
+        let mtu = Some(tunnel::mtu(spec));
         if let Some(t) = self.tunnels.get_mut(&spec.name) {
             if t.spec != *spec {
-                tunnel::configure(spec, Some(&t.spec))?;
+                link::configure(&mut self.rtnl, t.index, spec, Some(&t.spec), mtu)?;
                 t.spec = spec.clone();
             }
             return Ok(());
         }
         let io = Arc::new(TunnelIo::create(&spec.name, self.queues)?);
         // Dropping `io` on error closes the queues, which removes the device.
-        tunnel::configure(spec, None)?;
+        let index = link::index(&mut self.rtnl, &spec.name)
+            .map_err(|e| netlink::err(format!("{}: looking up", spec.name), e))?;
+        link::configure(&mut self.rtnl, index, spec, None, mtu)?;
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
         for queue in 0..io.queues.len() {
@@ -248,6 +270,7 @@ impl Dataplane for UserspaceDataplane {
             spec.name.clone(),
             Tunnel {
                 spec: spec.clone(),
+                index,
                 io,
                 stop,
                 threads,
@@ -336,29 +359,15 @@ impl Dataplane for UserspaceDataplane {
                 return Err(err(format!("{what}: ESP-in-UDP only on port {NAT_T_PORT}")));
             }
         }
-        let esp = EspSa::new(
-            spec.spi,
-            spec.transform,
-            spec.enc_key.as_bytes(),
-            spec.auth_key.as_bytes(),
+        let sa = Sa::new(
+            spec,
+            self.next_serial + 1,
+            tunnel.io.clone(),
+            Instant::now(),
         )
         .map_err(|e| err(format!("{what}: {e}")))?;
-        self.next_serial += 1;
-        let sa = Arc::new(Sa::new(
-            SaParams {
-                serial: self.next_serial,
-                direction: spec.direction,
-                spi: spec.spi,
-                src: spec.src,
-                dst: spec.dst,
-                encap: spec.encap,
-                replay_window: spec.replay_window,
-                lifetimes: spec.lifetimes,
-                tunnel: tunnel.io.clone(),
-            },
-            esp,
-            Instant::now(),
-        ));
+        self.next_serial = sa.serial;
+        let sa = Arc::new(sa);
         if let Some(local) = local {
             self.hold_port(local)?;
         }
@@ -393,15 +402,9 @@ impl Dataplane for UserspaceDataplane {
         dst: IpAddr,
     ) -> Result<()> {
         let key = (direction, spi, dst);
-        match self.sas.get(&key) {
-            Some(i) if i.tunnel == tunnel => {
-                self.remove_sa(&key);
-                Ok(())
-            }
-            _ => Err(err(format!(
-                "no {direction:?} SA {spi:#010x} to {dst} on {tunnel}"
-            ))),
-        }
+        self.installed(tunnel, key)?;
+        self.remove_sa(&key);
+        Ok(())
     }
 
     fn counters(
@@ -411,12 +414,8 @@ impl Dataplane for UserspaceDataplane {
         spi: u32,
         dst: IpAddr,
     ) -> Result<SaCounters> {
-        match self.sas.get(&(direction, spi, dst)) {
-            Some(i) if i.tunnel == tunnel => Ok(i.sa.snapshot(Instant::now())),
-            _ => Err(err(format!(
-                "no {direction:?} SA {spi:#010x} to {dst} on {tunnel}"
-            ))),
-        }
+        let i = self.installed(tunnel, (direction, spi, dst))?;
+        Ok(i.sa.snapshot(Instant::now()))
     }
 
     fn prepare_ike_socket(&mut self, socket: &std::net::UdpSocket, nat_t: bool) -> Result<()> {
@@ -503,13 +502,6 @@ mod tests {
     }
 
     fn sa(serial: u64, direction: Direction, spi: u32, io: &Arc<TunnelIo>) -> Arc<Sa> {
-        let transform = EspTransform {
-            encr: EspEncr::Aes(128),
-            auth: EspAuth::HmacSha1,
-        };
-        // Both directions of an SPI derive the same keys, like the two ends of one SA.
-        let key = |len: usize, tag: u8| vec![(spi as u8) ^ tag; len];
-        let esp = EspSa::new(spi, transform, &key(16, 0x11), &key(20, 0x22)).unwrap();
         let (local, peer): (IpAddr, IpAddr) = (
             "2001:db8::2".parse().unwrap(),
             "2001:db8::3".parse().unwrap(),
@@ -518,21 +510,28 @@ mod tests {
             Direction::In => (peer, local),
             Direction::Out => (local, peer),
         };
-        Arc::new(Sa::new(
-            SaParams {
-                serial,
-                direction,
-                spi,
-                src,
-                dst,
-                encap: None,
-                replay_window: 64,
-                lifetimes: Lifetimes::default(),
-                tunnel: io.clone(),
+        // Both directions of an SPI derive the same keys, like the two ends of one SA.
+        let key = |len: usize, tag: u8| Secret::new(vec![(spi as u8) ^ tag; len]);
+        let spec = SaSpec {
+            tunnel: "Tunnel23".into(),
+            if_id: 23,
+            direction,
+            spi,
+            src,
+            dst,
+            inner: InnerFamily::V6,
+            transform: EspTransform {
+                encr: EspEncr::Aes(128),
+                auth: EspAuth::HmacSha1,
             },
-            esp,
-            Instant::now(),
-        ))
+            enc_key: key(16, 0x11),
+            auth_key: key(20, 0x22),
+            lifetimes: Lifetimes::default(),
+            encap: None,
+            replay_window: 64,
+            reqid: 23,
+        };
+        Arc::new(Sa::new(&spec, serial, io.clone(), Instant::now()).unwrap())
     }
 
     /// An IPv6 packet with `tag` as its payload, sealed by `out`.
@@ -638,6 +637,7 @@ mod tests {
                 mtu: None,
                 routes: vec![],
             },
+            index: 0,
             io: io.clone(),
             stop: Arc::new(AtomicBool::new(false)),
             threads: vec![],

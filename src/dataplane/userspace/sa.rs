@@ -4,8 +4,8 @@
 
 use super::sockets::Outer;
 use super::tunnel::TunnelIo;
-use crate::crypto::EspSa;
-use crate::dataplane::{Direction, Lifetimes, SaCounters, UdpEncap};
+use crate::crypto::{CryptoError, EspSa};
+use crate::dataplane::{Direction, Lifetimes, SaCounters, SaSpec, UdpEncap};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -105,38 +105,38 @@ impl std::fmt::Debug for Sa {
     }
 }
 
-/// What `Sa::new` needs besides the transform.
-pub(crate) struct SaParams {
-    pub serial: u64,
-    pub direction: Direction,
-    pub spi: u32,
-    pub src: IpAddr,
-    pub dst: IpAddr,
-    pub encap: Option<UdpEncap>,
-    pub replay_window: u32,
-    pub lifetimes: Lifetimes,
-    pub tunnel: Arc<TunnelIo>,
-}
-
 impl Sa {
-    pub fn new(p: SaParams, esp: EspSa, now: Instant) -> Self {
-        Sa {
-            serial: p.serial,
-            direction: p.direction,
-            spi: p.spi,
-            src: p.src,
-            dst: p.dst,
-            encap: p.encap,
-            outer: Outer::of(p.dst, p.encap.is_some()),
-            replay_window: p.replay_window,
+    /// The SA `spec` describes, the `serial`-th installed; fails on keys that do not
+    /// fit the transform.
+    pub fn new(
+        spec: &SaSpec,
+        serial: u64,
+        tunnel: Arc<TunnelIo>,
+        now: Instant,
+    ) -> Result<Self, CryptoError> {
+        let esp = EspSa::new(
+            spec.spi,
+            spec.transform,
+            spec.enc_key.as_bytes(),
+            spec.auth_key.as_bytes(),
+        )?;
+        Ok(Sa {
+            serial,
+            direction: spec.direction,
+            spi: spec.spi,
+            src: spec.src,
+            dst: spec.dst,
+            encap: spec.encap,
+            outer: Outer::of(spec.dst, spec.encap.is_some()),
+            replay_window: spec.replay_window,
             esp,
-            lifetimes: p.lifetimes,
+            lifetimes: spec.lifetimes,
             installed: now,
-            tunnel: p.tunnel,
+            tunnel,
             seq: SeqCounter::new(),
             counters: Counters::default(),
             spent: AtomicBool::new(false),
-        }
+        })
     }
 
     /// Count a packet of `len` inner bytes. False (drop it) once the hard byte limit

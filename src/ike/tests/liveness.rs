@@ -12,6 +12,10 @@ fn with_dpd(mut s: Settings) -> Settings {
         interval_s: S,
         retry_s: R,
         periodic: true,
+        origin: crate::ike::settings::Origin {
+            file: "r2.conf".into(),
+            line: 4,
+        },
     });
     s
 }
@@ -70,7 +74,7 @@ fn dpd_removes_a_dead_peers_sas_within_s_r_plus_s_and_the_tunnel_comes_back() {
         assert!(
             alerts[0].starts_with("DPD timeout: peer ")
                 && alerts[0].ends_with(
-                    "did not answer 5 R-U-THERE (crypto isakmp keepalive 10 2); deleting its SAs"
+                    "did not answer 5 R-U-THERE (crypto isakmp keepalive 10 2, line 4); deleting its SAs"
                 ),
             "{alerts:#?}"
         );

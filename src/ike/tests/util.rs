@@ -60,6 +60,7 @@ pub fn settings(local: &str, peer: &str) -> Settings {
             inner: InnerFamily::V6,
             transform_sets: vec![transform_set(EspEncr::Aes(128), EspAuth::HmacSha1)],
             pfs: None,
+            pfs_origin: line(7),
             lifetime_s: 3600,
             lifetime_kb: 4_608_000,
             origin: line(9),

@@ -1,6 +1,8 @@
 //! Synchronous netlink request/response over one socket: send a request with
 //! `NLM_F_ACK` (or `NLM_F_DUMP`), collect the replies up to the ACK or DONE.
+//! XFRM for the kernel path; rtnetlink (`link.rs`) for both paths.
 
+use super::DataplaneError;
 use netlink_packet_core::{
     NetlinkBuffer, NetlinkDeserializable, NetlinkHeader, NetlinkMessage, NetlinkPayload,
     NetlinkSerializable, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST,
@@ -118,6 +120,27 @@ impl<M: Protocol> Netlink<M> {
     }
 }
 
+/// The errno's name (`EPROTONOSUPPORT`) rather than its sentence.
+pub(super) fn errno_name(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => format!("{:?}", nix::errno::Errno::from_raw(n)),
+        None => e.to_string(),
+    }
+}
+
+pub(super) fn err(what: impl std::fmt::Display, e: io::Error) -> DataplaneError {
+    DataplaneError(format!("{what}: {e} ({})", errno_name(&e)))
+}
+
+/// ENOENT / ESRCH: the object expired or went with another meanwhile, which is fine
+/// when removing it.
+pub(super) fn unless_gone<T>(r: io::Result<T>) -> io::Result<()> {
+    match r {
+        Err(e) if !matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ESRCH)) => Err(e),
+        _ => Ok(()),
+    }
+}
+
 fn invalid(e: netlink_packet_core::DecodeError) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e.to_string())
 }
@@ -172,5 +195,23 @@ impl<M: Protocol> Listener<M> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_carry_the_errno_name() {
+        let e = err(
+            "Tunnel23: creating interface",
+            io::Error::from_raw_os_error(libc::EEXIST),
+        );
+        assert!(
+            e.0.starts_with("Tunnel23: creating interface: File exists"),
+            "{e}"
+        );
+        assert!(e.0.ends_with("(EEXIST)"), "{e}");
     }
 }

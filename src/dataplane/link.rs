@@ -1,0 +1,281 @@
+//! rtnetlink: a tunnel interface's addresses, MTU, IPv6 link-local and routes, as
+//! `ip link|addr|route` would set them. Both data paths configure their interface
+//! (xfrm/vti on the kernel path, TUN on the userspace path) through `configure`.
+
+use super::netlink::{err, unless_gone, Netlink, Protocol};
+use super::{Result, TunnelSpec};
+use netlink_packet_core::{NLM_F_CREATE, NLM_F_REPLACE};
+use netlink_packet_route::{
+    address::{AddressAttribute, AddressHeaderFlags, AddressMessage, AddressScope},
+    link::{AfSpecInet6, AfSpecUnspec, In6AddrGenMode, LinkAttribute, LinkFlags, LinkMessage},
+    route::{
+        RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope,
+        RouteType,
+    },
+    AddressFamily, RouteNetlinkMessage,
+};
+use std::io;
+use std::net::{IpAddr, Ipv6Addr};
+
+/// Message types whose replies we read (RTM_NEWLINK, RTM_NEWADDR).
+const RTM_NEWLINK: u16 = 16;
+const RTM_NEWADDR: u16 = 20;
+
+impl Protocol for RouteNetlinkMessage {
+    const PROTOCOL: isize = netlink_sys::constants::NETLINK_ROUTE;
+    fn min_payload_len(message_type: u16) -> Option<usize> {
+        // netlink-packet-route checks lengths itself.
+        matches!(message_type, RTM_NEWLINK | RTM_NEWADDR).then_some(0)
+    }
+}
+
+const IPV6_MIN_MTU: u32 = 1280;
+
+pub(super) type Rtnl = Netlink<RouteNetlinkMessage>;
+
+/// Interface alias marking a link as configured by ikev1d, so a restarted daemon
+/// replaces its own leftovers and never someone else's interface.
+pub(super) const OWNER_ALIAS: &str = "ikev1d";
+
+pub(super) struct Link {
+    pub index: u32,
+    pub alias: Option<String>,
+}
+
+pub(super) fn open() -> Result<Rtnl> {
+    Netlink::open().map_err(|e| err("rtnetlink socket", e))
+}
+
+pub(super) fn link_msg(index: u32, attributes: Vec<LinkAttribute>) -> LinkMessage {
+    let mut m = LinkMessage::default();
+    m.header.index = index;
+    m.attributes = attributes;
+    m
+}
+
+/// The link called `name`, if any.
+pub(super) fn find(nl: &mut Rtnl, name: &str) -> io::Result<Option<Link>> {
+    let req = RouteNetlinkMessage::GetLink(link_msg(0, vec![LinkAttribute::IfName(name.into())]));
+    match nl.request(req, 0) {
+        Ok(replies) => Ok(replies.into_iter().find_map(|m| match m {
+            RouteNetlinkMessage::NewLink(l) => Some(Link {
+                index: l.header.index,
+                alias: l.attributes.into_iter().find_map(|a| match a {
+                    LinkAttribute::IfAlias(s) => Some(s),
+                    _ => None,
+                }),
+            }),
+            _ => None,
+        })),
+        Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The index of the link `name`, which must exist (just created).
+pub(super) fn index(nl: &mut Rtnl, name: &str) -> io::Result<u32> {
+    find(nl, name)?
+        .map(|l| l.index)
+        .ok_or_else(|| io::Error::other(format!("{name} vanished after creation")))
+}
+
+pub(super) fn delete(nl: &mut Rtnl, index: u32) -> io::Result<()> {
+    nl.request(RouteNetlinkMessage::DelLink(link_msg(index, vec![])), 0)?;
+    Ok(())
+}
+
+/// Give interface `index` the addresses, MTU and routes of `spec`, and bring it up.
+/// `old` is the spec it was configured with before (`None` for a new interface):
+/// its routes and addresses that `spec` no longer has go. `mtu: None` keeps the
+/// kernel's choice.
+pub(super) fn configure(
+    nl: &mut Rtnl,
+    index: u32,
+    spec: &TunnelSpec,
+    old: Option<&TunnelSpec>,
+    mtu: Option<u32>,
+) -> Result<()> {
+    let ctx = |what: &str| format!("{}: {what}", spec.name);
+    let has_ipv6 = spec.link_local.is_some() || !spec.ipv6.is_empty();
+    set_attributes(nl, index, mtu).map_err(|e| err(ctx("setting MTU"), e))?;
+    // Below the IPv6 minimum MTU (RFC 8200 5) the interface has no IPv6 to configure;
+    // a kernel without IPv6 (ipv6.disable=1) refuses, which only matters with IPv6.
+    if mtu.map_or(true, |m| m >= IPV6_MIN_MTU) {
+        match no_addr_gen(nl, index) {
+            Err(e) if has_ipv6 => return Err(err(ctx("setting link-local mode"), e)),
+            _ => {}
+        }
+    }
+    let mut wanted: Vec<(IpAddr, u8)> =
+        spec.ipv4.iter().map(|&(a, l)| (IpAddr::V4(a), l)).collect();
+    wanted.extend(spec.ipv6.iter().map(|&(a, l)| (IpAddr::V6(a), l)));
+    // IOS `ipv6 address X link-local`: a /64 link-local like the kernel's own.
+    wanted.extend(spec.link_local.map(|a| (IpAddr::V6(a), 64)));
+    if let Some(old) = old {
+        for &(dst, len) in old.routes.iter().filter(|r| !spec.routes.contains(r)) {
+            unless_gone(del_route(nl, index, dst, len))
+                .map_err(|e| err(ctx(&format!("removing route {dst}/{len}")), e))?;
+        }
+        // Before adding: an address whose prefix length changed is then added
+        // afresh rather than replaced in place or removed after the fact.
+        prune(nl, index, &wanted).map_err(|e| err(ctx("removing old addresses"), e))?;
+    }
+    for &(a, l) in &wanted {
+        add_address(nl, index, a, l).map_err(|e| err(ctx(&format!("adding {a}/{l}")), e))?;
+    }
+    set_up(nl, index).map_err(|e| err(ctx("setting link up"), e))?;
+    if spec.link_local.is_some() {
+        // Any link-local the kernel made on its own when the link came up goes
+        // (addr_gen_mode none should have prevented one): IOS peers expect the
+        // configured one (`ipv6 address FE80::23:2 link-local`).
+        prune(nl, index, &wanted).map_err(|e| err(ctx("removing link-local"), e))?;
+    }
+    for &(dst, len) in &spec.routes {
+        add_route(nl, index, dst, len).map_err(|e| err(ctx(&format!("route {dst}/{len}")), e))?;
+    }
+    Ok(())
+}
+
+/// Mark the link as ours and set its MTU.
+fn set_attributes(nl: &mut Rtnl, index: u32, mtu: Option<u32>) -> io::Result<()> {
+    let mut attrs = vec![LinkAttribute::IfAlias(OWNER_ALIAS.into())];
+    attrs.extend(mtu.map(LinkAttribute::Mtu));
+    nl.request(RouteNetlinkMessage::SetLink(link_msg(index, attrs)), 0)?;
+    Ok(())
+}
+
+/// Stop the kernel from generating a (random, for ARPHRD_NONE) IPv6 link-local
+/// (addr_gen_mode none): the configured one replaces it. Before the link is up.
+fn no_addr_gen(nl: &mut Rtnl, index: u32) -> io::Result<()> {
+    let attrs = vec![LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(
+        vec![AfSpecInet6::AddrGenMode(In6AddrGenMode::None)],
+    )])];
+    nl.request(RouteNetlinkMessage::SetLink(link_msg(index, attrs)), 0)?;
+    Ok(())
+}
+
+fn set_up(nl: &mut Rtnl, index: u32) -> io::Result<()> {
+    let mut m = link_msg(index, vec![]);
+    m.header.flags = LinkFlags::Up;
+    m.header.change_mask = LinkFlags::Up;
+    nl.request(RouteNetlinkMessage::SetLink(m), 0)?;
+    Ok(())
+}
+
+/// Remove every address of interface `index` that is not `wanted`.
+fn prune(nl: &mut Rtnl, index: u32, wanted: &[(IpAddr, u8)]) -> io::Result<()> {
+    for (a, l) in addresses(nl, index)? {
+        if !wanted.contains(&(a, l)) {
+            unless_gone(del_address(nl, index, a, l))?;
+        }
+    }
+    Ok(())
+}
+
+fn addr_msg(index: u32, addr: IpAddr, prefix_len: u8) -> AddressMessage {
+    let mut m = AddressMessage::default();
+    m.header.family = family(addr);
+    m.header.prefix_len = prefix_len;
+    m.header.index = index;
+    m.header.scope = match addr {
+        IpAddr::V6(a) if is_link_local(a) => AddressScope::Link,
+        _ => AddressScope::Universe,
+    };
+    m.attributes.push(AddressAttribute::Address(addr));
+    if addr.is_ipv4() {
+        m.attributes.push(AddressAttribute::Local(addr));
+    }
+    m
+}
+
+/// fe80::/10 (`Ipv6Addr::is_unicast_link_local` is newer than our MSRV).
+fn is_link_local(a: Ipv6Addr) -> bool {
+    a.segments()[0] & 0xffc0 == 0xfe80
+}
+
+fn family(a: IpAddr) -> AddressFamily {
+    if a.is_ipv4() {
+        AddressFamily::Inet
+    } else {
+        AddressFamily::Inet6
+    }
+}
+
+/// Add (or keep) an address; IPv6 without DAD: the far end is the only neighbour.
+fn add_address(nl: &mut Rtnl, index: u32, addr: IpAddr, prefix_len: u8) -> io::Result<()> {
+    let mut m = addr_msg(index, addr, prefix_len);
+    if addr.is_ipv6() {
+        m.header.flags = AddressHeaderFlags::Nodad;
+    }
+    nl.request(
+        RouteNetlinkMessage::NewAddress(m),
+        NLM_F_CREATE | NLM_F_REPLACE,
+    )?;
+    Ok(())
+}
+
+fn del_address(nl: &mut Rtnl, index: u32, addr: IpAddr, prefix_len: u8) -> io::Result<()> {
+    nl.request(
+        RouteNetlinkMessage::DelAddress(addr_msg(index, addr, prefix_len)),
+        0,
+    )?;
+    Ok(())
+}
+
+/// The addresses on interface `index`.
+fn addresses(nl: &mut Rtnl, index: u32) -> io::Result<Vec<(IpAddr, u8)>> {
+    let replies = nl.dump(RouteNetlinkMessage::GetAddress(AddressMessage::default()))?;
+    Ok(replies
+        .into_iter()
+        .filter_map(|m| match m {
+            RouteNetlinkMessage::NewAddress(a) if a.header.index == index => {
+                let len = a.header.prefix_len;
+                a.attributes.into_iter().find_map(|at| match at {
+                    AddressAttribute::Address(ip) => Some((ip, len)),
+                    _ => None,
+                })
+            }
+            _ => None,
+        })
+        .collect())
+}
+
+/// A device route `DST/LEN dev IFACE` in the main table.
+fn route_msg(index: u32, dst: IpAddr, prefix_len: u8) -> RouteMessage {
+    let mut m = RouteMessage::default();
+    m.header.address_family = family(dst);
+    m.header.destination_prefix_length = prefix_len;
+    m.header.table = RouteHeader::RT_TABLE_MAIN;
+    m.header.protocol = RouteProtocol::Static;
+    m.header.kind = RouteType::Unicast;
+    // A device route: IPv4 wants link scope without a gateway; IPv6 routes are universe.
+    m.header.scope = if dst.is_ipv4() {
+        RouteScope::Link
+    } else {
+        RouteScope::Universe
+    };
+    m.attributes.push(RouteAttribute::Destination(match dst {
+        IpAddr::V4(a) => RouteAddress::Inet(a),
+        IpAddr::V6(a) => RouteAddress::Inet6(a),
+    }));
+    m.attributes.push(RouteAttribute::Oif(index));
+    m
+}
+
+/// `ip route replace DST/LEN dev IFACE`
+fn add_route(nl: &mut Rtnl, index: u32, dst: IpAddr, prefix_len: u8) -> io::Result<()> {
+    nl.request(
+        RouteNetlinkMessage::NewRoute(route_msg(index, dst, prefix_len)),
+        NLM_F_CREATE | NLM_F_REPLACE,
+    )?;
+    Ok(())
+}
+
+/// `ip route del DST/LEN dev IFACE`
+fn del_route(nl: &mut Rtnl, index: u32, dst: IpAddr, prefix_len: u8) -> io::Result<()> {
+    nl.request(
+        RouteNetlinkMessage::DelRoute(route_msg(index, dst, prefix_len)),
+        0,
+    )?;
+    Ok(())
+}
