@@ -7,8 +7,8 @@
 # seed's configuration, phase 2 lifetime --lifetime (30 s) and phase 1 lifetime twice
 # that, on this machine's data path (userspace without kernel ESP). For --duration
 # (600 s): ping -i 0.05 over Tunnel23 and a 20 Mbit/s iperf3 TCP stream throughout;
-# every 10 s the VmRSS (/proc/PID/status) and open fds (/proc/PID/fd) of both daemons are sampled.
-# Reports: pings lost (must be 0), rekeys seen, iperf3's result, and whether RSS and
+# every 10 s the VmRSS (/proc/PID/status) and open fds (/proc/PID/fd) of both daemons
+# are sampled. Reports: pings lost (must be 0), rekeys seen, iperf3's result, and whether RSS and
 # fds stayed flat (last minute against the first: RSS within +10% or +1 MiB, fds not
 # more). Samples in $SOAK_DIR/samples.csv (default: a new /tmp/ikt-soak.XXXXXX, kept).
 # Exit status 0 when nothing was lost and both stayed flat.
