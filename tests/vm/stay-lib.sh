@@ -145,7 +145,7 @@ scenario() {
 # wait_scenarios [SECONDS]: wait for every scenario (at most SECONDS, default 300: then
 # the rest are stopped and fail), print its output, fold in its result
 wait_scenarios() {
-    local e deadline=$((SECONDS + ${1:-300})) pid
+    local e deadline=$((SECONDS + ${1:-300})) pid rc
     for e in "${STAY_BG[@]}"; do
         pid=${e#*:}
         while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.5; done
@@ -155,7 +155,14 @@ wait_scenarios() {
             echo "FAIL ${e%%:*}: scenario still running after ${1:-300} s; stopped"
             IKT_FAILED=1
         else
-            wait "$pid" || IKT_FAILED=1
+            rc=0
+            wait "$pid" || rc=$?
+            if [ $rc != 0 ]; then
+                IKT_FAILED=1
+                # e.g. its namespaces exist already: say so even if no check ran
+                grep -q '^FAIL' "$IKT_RUN/${e%%:*}.out" ||
+                    echo "FAIL ${e%%:*}: scenario aborted (exit $rc) before its checks" >>"$IKT_RUN/${e%%:*}.out"
+            fi
         fi
         cat "$IKT_RUN/${e%%:*}.out"
     done
