@@ -29,6 +29,7 @@ impl Engine {
             phase1: BTreeMap::new(),
             children: Vec::new(),
             spi_requests: HashMap::new(),
+            reserved_spis: std::collections::BTreeMap::new(),
             outbox: Vec::new(),
             next_conn_id: FIRST_CONN_ID,
             next_request: 1,
@@ -139,7 +140,6 @@ impl Engine {
 
     fn put_back(&mut self, p1: Phase1) {
         if matches!(p1.state, MmState::Failed) {
-            self.spi_requests.retain(|_, (conn, _)| *conn != p1.conn_id);
             self.adopt_children(p1.conn_id, p1.remote.ip());
         } else {
             self.phase1.insert(p1.conn_id, p1);
@@ -224,7 +224,42 @@ impl Engine {
     }
 
     pub fn poll_action(&mut self) -> Option<Action> {
+        if self.actions.is_empty() {
+            self.release_orphan_spis();
+        }
         self.actions.pop_front()
+    }
+
+    /// Every input has been handled when the daemon drains the actions: a reserved SPI
+    /// that an SA now holds is the SA's to delete; one that no live Quick Mode holds any
+    /// more (the exchange failed, or its ISAKMP SA went away) is given back.
+    fn release_orphan_spis(&mut self) {
+        if self.reserved_spis.is_empty() {
+            return;
+        }
+        let held_by_child: std::collections::HashSet<u32> =
+            self.children.iter().map(|c| c.spi_in).collect();
+        let held_by_exchange: std::collections::HashSet<u32> = self
+            .phase1
+            .values()
+            .flat_map(|p1| p1.quick.values().filter_map(|q| q.spi_in()))
+            .collect();
+        let reserved = std::mem::take(&mut self.reserved_spis);
+        for (spi, (tunnel, dst)) in reserved {
+            if held_by_child.contains(&spi) {
+                continue;
+            }
+            if held_by_exchange.contains(&spi) {
+                self.reserved_spis.insert(spi, (tunnel, dst));
+                continue;
+            }
+            self.actions.push_back(Action::DeleteSa {
+                tunnel,
+                direction: crate::dataplane::Direction::In,
+                spi,
+                dst,
+            });
+        }
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {

@@ -120,8 +120,12 @@ pub struct Engine {
     /// ISAKMP SAs by conn-id (IOS's number for them).
     phase1: BTreeMap<u32, main_mode::Phase1>,
     children: Vec<child::ChildSa>,
-    /// Outstanding `AllocSpi` requests: request -> (conn-id, message ID).
-    spi_requests: HashMap<u64, (u32, u32)>,
+    /// Outstanding `AllocSpi` requests: request -> (conn-id, message ID, tunnel, our address).
+    spi_requests: HashMap<u64, (u32, u32, String, IpAddr)>,
+    /// SPIs the data path reserved for us that no SA holds yet, with their tunnel and
+    /// destination: released (`DeleteSa`) once the exchange that asked for them is gone,
+    /// so that no reservation (a larval XFRM state) outlives its Quick Mode.
+    reserved_spis: BTreeMap<u32, (String, IpAddr)>,
     /// Informational payloads to send to a peer once the current input is handled
     /// (over any established ISAKMP SA with it).
     outbox: Vec<(IpAddr, crate::isakmp::Payload)>,

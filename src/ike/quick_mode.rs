@@ -190,7 +190,10 @@ impl Engine {
     fn request_spi(&mut self, p1: &Phase1, message_id: u32, tunnel: &str) {
         let request = self.next_request;
         self.next_request += 1;
-        self.spi_requests.insert(request, (p1.conn_id, message_id));
+        self.spi_requests.insert(
+            request,
+            (p1.conn_id, message_id, tunnel.to_string(), p1.local.ip()),
+        );
         self.actions.push_back(Action::AllocSpi {
             request,
             tunnel: tunnel.to_string(),
@@ -230,9 +233,12 @@ impl Engine {
         request: u64,
         spi: Result<u32, String>,
     ) {
-        let Some((conn_id, message_id)) = self.spi_requests.remove(&request) else {
+        let Some((conn_id, message_id, tunnel, dst)) = self.spi_requests.remove(&request) else {
             return;
         };
+        if let Ok(spi) = spi {
+            self.reserved_spis.insert(spi, (tunnel, dst));
+        }
         let Some(mut p1) = self.phase1.remove(&conn_id) else {
             return;
         };

@@ -196,3 +196,29 @@ fn phase2_rekey_after_the_peer_deleted_the_isakmp_sa_makes_a_new_one_first() {
     // Not a restart: no INITIAL-CONTACT, which would have torn the old pair down early.
     assert_eq!(pair.a.count("Send initial contact"), 1);
 }
+
+/// A Quick Mode abandoned half way (its ISAKMP SA deleted by the peer while QM1 is
+/// unanswered) gives back the SPI the data path reserved for it: the kernel would
+/// otherwise keep a larval state for it.
+#[test]
+fn an_abandoned_quick_mode_gives_back_its_reserved_spi() {
+    let mut pair = Pair::reference();
+    // B's Quick Mode answers never reach A.
+    pair.deliver = |d| {
+        d.to_b
+            || crate::isakmp::Header::decode(&d.data)
+                .is_ok_and(|h| h.exchange != crate::isakmp::ExchangeType::QUICK_MODE)
+    };
+    pair.initiate(false);
+    pair.run_for(Duration::from_secs(1));
+    assert!(!pair.a.reserved.is_empty(), "A reserved an SPI for QM1");
+    assert!(pair.a.sa(Direction::In).is_empty());
+    let now = pair.time;
+    pair.b.engine.handle_command(now, Command::Shutdown);
+    pair.run_for(Duration::from_secs(1));
+    assert!(
+        pair.a.reserved.is_empty(),
+        "still reserved: {:?}",
+        pair.a.reserved
+    );
+}

@@ -86,6 +86,9 @@ pub struct Side {
     pub keepalives: usize,
     /// Answer AllocSpi at all (a stuck data path when false).
     pub answer_spi: bool,
+    /// SPIs handed out by AllocSpi that no SA has taken and nobody gave back: the
+    /// kernel keeps a larval state for each.
+    pub reserved: std::collections::BTreeSet<u32>,
 }
 
 impl Side {
@@ -99,6 +102,7 @@ impl Side {
             deletes: 0,
             keepalives: 0,
             answer_spi: true,
+            reserved: Default::default(),
         }
     }
 
@@ -258,12 +262,17 @@ impl Pair {
                     if side.answer_spi {
                         side.next_spi += 1;
                         let spi = side.next_spi;
+                        side.reserved.insert(spi);
                         side.engine
                             .handle_command(now, Command::SpiAllocated { request, spi });
                     }
                 }
-                Action::InstallSa(sa) => side.installed.push(sa),
+                Action::InstallSa(sa) => {
+                    side.reserved.remove(&sa.spi);
+                    side.installed.push(sa)
+                }
                 Action::DeleteSa { direction, spi, .. } => {
+                    side.reserved.remove(&spi);
                     side.deletes += 1;
                     side.installed
                         .retain(|s| !(s.direction == direction && s.spi == spi));
