@@ -113,6 +113,16 @@ pub(crate) struct RMm2 {
     suite: Suite,
 }
 
+/// What checking the peer's phase 1 hash needs (MM5 as responder, MM6 as initiator).
+struct PeerProof<'a> {
+    what: &'static str,
+    suite: &'a Suite,
+    keys: &'a Phase1Keys,
+    g_xi: &'a [u8],
+    g_xr: &'a [u8],
+    sa_i_b: &'a [u8],
+}
+
 pub(crate) struct RMm4 {
     sa_i_b: Vec<u8>,
     suite: Suite,
@@ -883,27 +893,15 @@ impl Engine {
         remote: SocketAddr,
     ) -> Result<MmState, Error> {
         self.state_change(p1, None, IkeState::RMm4, IkeState::RMm5);
-        let id = require(msg, PayloadType::ID, "MM5", "ID")?;
-        let hash_i = bytes_of(msg, PayloadType::HASH, "MM5", "HASH")?;
-        let expected = kdf::hash_phase1(
-            s.suite.hash,
-            s.keys.skeyid.as_bytes(),
-            &s.g_xi,
-            &s.g_xr,
-            &p1.icookie,
-            &p1.rcookie,
-            &s.sa_i_b,
-            msg.body_of(id),
-        );
-        if !ct_eq(&hash_i, &expected) {
-            return Err(Error::AuthFailed(AuthFailure {
-                kind: AuthKind::HashIMismatch,
-                peer: p1.remote.ip(),
-                key_origin: p1.key.origin.clone(),
-            }));
-        }
-        self.note(p1, Note::Authenticated);
-        self.check_identity(p1, id);
+        let peer = PeerProof {
+            what: "MM5",
+            suite: &s.suite,
+            keys: &s.keys,
+            g_xi: &s.g_xi,
+            g_xr: &s.g_xr,
+            sa_i_b: &s.sa_i_b,
+        };
+        self.authenticate_peer(p1, msg, peer)?;
         // RFC 3947 4: the initiator floated to 4500 (or a NAT rewrote its port); answer
         // where the authenticated message came from.
         p1.local = local;
@@ -947,6 +945,55 @@ impl Engine {
         Ok(self.establish(now, p1, s.suite, s.keys, last_block))
     }
 
+    /// RFC 2409 5.4: check the peer's HASH_I (it initiated) or HASH_R (it responded),
+    /// computed over its ID payload body exactly as received, in constant time; then
+    /// note the authentication and check its identity against the configuration.
+    fn authenticate_peer(
+        &mut self,
+        p1: &Phase1,
+        msg: &Inbound,
+        peer: PeerProof,
+    ) -> Result<(), Error> {
+        let id = require(msg, PayloadType::ID, peer.what, "ID")?;
+        let hash = bytes_of(msg, PayloadType::HASH, peer.what, "HASH")?;
+        let (g_peer, g_own, cky_peer, cky_own, kind) = match p1.role {
+            Role::Responder => (
+                peer.g_xi,
+                peer.g_xr,
+                &p1.icookie,
+                &p1.rcookie,
+                AuthKind::HashIMismatch,
+            ),
+            Role::Initiator => (
+                peer.g_xr,
+                peer.g_xi,
+                &p1.rcookie,
+                &p1.icookie,
+                AuthKind::HashRMismatch,
+            ),
+        };
+        let expected = kdf::hash_phase1(
+            peer.suite.hash,
+            peer.keys.skeyid.as_bytes(),
+            g_peer,
+            g_own,
+            cky_peer,
+            cky_own,
+            peer.sa_i_b,
+            msg.body_of(id),
+        );
+        if !ct_eq(&hash, &expected) {
+            return Err(Error::AuthFailed(AuthFailure {
+                kind,
+                peer: p1.remote.ip(),
+                key_origin: p1.key.origin.clone(),
+            }));
+        }
+        self.note(p1, Note::Authenticated);
+        self.check_identity(p1, id);
+        Ok(())
+    }
+
     fn mm6(
         &mut self,
         now: Instant,
@@ -956,27 +1003,15 @@ impl Engine {
         next_iv: Vec<u8>,
     ) -> Result<MmState, Error> {
         self.state_change(p1, None, IkeState::IMm5, IkeState::IMm6);
-        let id = require(msg, PayloadType::ID, "MM6", "ID")?;
-        let hash_r = bytes_of(msg, PayloadType::HASH, "MM6", "HASH")?;
-        let expected = kdf::hash_phase1(
-            s.suite.hash,
-            s.keys.skeyid.as_bytes(),
-            &s.g_xr,
-            &s.g_xi,
-            &p1.rcookie,
-            &p1.icookie,
-            &s.sa_i_b,
-            msg.body_of(id),
-        );
-        if !ct_eq(&hash_r, &expected) {
-            return Err(Error::AuthFailed(AuthFailure {
-                kind: AuthKind::HashRMismatch,
-                peer: p1.remote.ip(),
-                key_origin: p1.key.origin.clone(),
-            }));
-        }
-        self.note(p1, Note::Authenticated);
-        self.check_identity(p1, id);
+        let peer = PeerProof {
+            what: "MM6",
+            suite: &s.suite,
+            keys: &s.keys,
+            g_xi: &s.g_xi,
+            g_xr: &s.g_xr,
+            sa_i_b: &s.sa_i_b,
+        };
+        self.authenticate_peer(p1, msg, peer)?;
         if has_initial_contact(msg) {
             self.initial_contact(p1);
         }
