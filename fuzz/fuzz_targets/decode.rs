@@ -12,29 +12,8 @@
 //! cmin` alone keeps about 180 files.
 #![no_main]
 
-use ikev1d::isakmp::{Header, Message, PayloadType};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(m) = Message::decode(data) else {
-        return;
-    };
-    let bytes = m.encode();
-    let again = Message::decode(&bytes).expect("a re-encoded message decodes");
-    assert_eq!(again.payloads, m.payloads);
-    // `length` and `next_payload` are recomputed: padding is dropped, and draft
-    // NAT-D/NAT-OA types (130/131) are re-encoded as RFC 3947's (20/21).
-    let first = m
-        .payloads
-        .first()
-        .map_or(PayloadType::NONE, |p| p.payload.payload_type());
-    assert_eq!(
-        again.header,
-        Header {
-            length: bytes.len() as u32,
-            next_payload: first,
-            ..m.header
-        }
-    );
-    assert_eq!(again.encode(), bytes);
+    ikev1d::isakmp::check_reencode(data);
 });

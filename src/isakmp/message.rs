@@ -66,3 +66,31 @@ pub fn set_message_length(msg: &mut [u8]) {
     let len = u32::try_from(msg.len()).expect("ISAKMP message longer than 4 GiB");
     msg[24..HEADER_LEN].copy_from_slice(&len.to_be_bytes());
 }
+
+/// The fuzz property (run by `fuzz/fuzz_targets/decode.rs` and by the mutation test
+/// in `cargo test`; it panics when the property fails): when `buf` decodes, its re-encoding decodes to the same
+/// message (up to the header fields encoding recomputes) and is a fixed point.
+pub fn check_reencode(buf: &[u8]) -> bool {
+    let Ok(m) = Message::decode(buf) else {
+        return false;
+    };
+    let bytes = m.encode();
+    let again = Message::decode(&bytes).expect("a re-encoded message decodes");
+    assert_eq!(again.payloads, m.payloads);
+    // `length` and `next_payload` are recomputed: padding is dropped, and draft
+    // NAT-D/NAT-OA types (130/131) are re-encoded as RFC 3947's (20/21).
+    let first = m
+        .payloads
+        .first()
+        .map_or(PayloadType::NONE, |p| p.payload.payload_type());
+    assert_eq!(
+        again.header,
+        Header {
+            length: bytes.len() as u32,
+            next_payload: first,
+            ..m.header
+        }
+    );
+    assert_eq!(again.encode(), bytes);
+    true
+}

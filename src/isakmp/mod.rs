@@ -33,7 +33,7 @@ mod tests;
 pub use consts::*;
 pub use header::{Header, FLAG_AUTH_ONLY, FLAG_COMMIT, FLAG_ENCRYPTION, HEADER_LEN, VERSION_IKEV1};
 pub use id::IdPayload;
-pub use message::{encode_message, set_message_length, Message};
+pub use message::{check_reencode, encode_message, set_message_length, Message};
 pub use payload::{
     decode_payloads, encode_payloads, DeletePayload, NotifyPayload, Payload, RawPayload,
 };
