@@ -6,9 +6,9 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use ikev1d::crypto::{
     CipherAlg, DhGroup, EspAuth, EspEncr, EspTransform, HashAlg, Secret, TestRng,
 };
-use ikev1d::dataplane::InnerFamily;
 use ikev1d::ike::settings::{IsakmpPolicy, Origin, PresharedKey, TransformSet, TunnelSettings};
 use ikev1d::ike::{Action, Command, Engine, Settings};
+use ikev1d::ipsec::InnerFamily;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -5,8 +5,11 @@
 //! dp_driver --dataplane kernel|userspace --name Tunnel23 --if-id 23 --local A --peer B
 //!           [--inner v6|v4] [--ipv4 A/L] [--ipv6 P/L] [--link-local X] [--mtu N]
 //!           --spi-in N --spi-out N [--transform esp-aes,esp-sha-hmac] [--encap SPORT:DPORT]
-use ikev1d::crypto::{EspAuth, EspEncr, EspTransform, Secret};
-use ikev1d::dataplane::*;
+use ikev1d::crypto::Secret;
+use ikev1d::dataplane::{self, DataplaneKind, TunnelSpec};
+use ikev1d::ipsec::{
+    Direction, EspAuth, EspEncr, EspTransform, InnerFamily, Lifetimes, SaSpec, UdpEncap,
+};
 use std::collections::HashMap;
 use std::io::BufRead;
 
@@ -88,14 +91,13 @@ fn main() {
             dport: b.parse().unwrap(),
         }
     });
-    let mut dp = open(kind).unwrap_or_else(|e| {
+    let mut dp = dataplane::open(kind).unwrap_or_else(|e| {
         eprintln!("dp_driver: {e}");
         std::process::exit(1)
     });
     dp.ensure_tunnel(&tunnel).expect("ensure_tunnel");
     let sa = |direction, spi: u32, src, dst| SaSpec {
         tunnel: tunnel.name.clone(),
-        if_id: tunnel.if_id,
         direction,
         spi,
         src,
@@ -107,16 +109,21 @@ fn main() {
         lifetimes: Lifetimes::default(),
         encap,
         replay_window: 64,
-        reqid: tunnel.if_id,
     };
     let (spi_in, spi_out): (u32, u32) = (
         get("spi-in").parse().unwrap(),
         get("spi-out").parse().unwrap(),
     );
-    dp.install_sa(&sa(Direction::In, spi_in, tunnel.peer, tunnel.local))
-        .expect("install inbound");
-    dp.install_sa(&sa(Direction::Out, spi_out, tunnel.local, tunnel.peer))
-        .expect("install outbound");
+    dp.install_sa(
+        &tunnel,
+        &sa(Direction::In, spi_in, tunnel.peer, tunnel.local),
+    )
+    .expect("install inbound");
+    dp.install_sa(
+        &tunnel,
+        &sa(Direction::Out, spi_out, tunnel.local, tunnel.peer),
+    )
+    .expect("install outbound");
     println!("READY");
     for line in std::io::stdin().lock().lines() {
         match line.unwrap_or_default().trim() {

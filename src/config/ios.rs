@@ -15,8 +15,8 @@ use super::error::Diagnostics;
 use super::model::*;
 use super::words::*;
 use crate::crypto::Secret;
-use crate::dataplane::InnerFamily;
 use crate::ike::settings::Origin;
+use crate::ipsec::InnerFamily;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Why a line was not applied.

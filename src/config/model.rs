@@ -4,7 +4,7 @@
 
 use super::error::ConfigWarning;
 use crate::crypto::{CipherAlg, DhGroup, EspAuth, EspEncr, HashAlg};
-use crate::dataplane::InnerFamily;
+use crate::ipsec::InnerFamily;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// `crypto isakmp key K address A [MASK]` / `address ipv6 P/L`: the engine's own type.

@@ -5,8 +5,9 @@
 use super::error::ConfigError;
 use super::model::*;
 use crate::crypto::EspTransform;
-use crate::dataplane::{InnerFamily, TunnelSpec};
+use crate::dataplane::TunnelSpec;
 use crate::ike::settings::{self, Dpd, IsakmpPolicy, Origin, Settings, TunnelSettings};
+use crate::ipsec::InnerFamily;
 use std::net::IpAddr;
 
 /// The addresses of a Linux interface, or `None` if there is no such interface.

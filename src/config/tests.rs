@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::crypto::{CipherAlg, DhGroup, EspAuth, EspEncr, HashAlg};
-use crate::dataplane::InnerFamily;
+use crate::ipsec::InnerFamily;
 use std::net::IpAddr;
 
 const R2: &str = include_str!("../../examples/r2.conf");

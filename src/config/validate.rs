@@ -6,7 +6,7 @@ use super::error::Diagnostics;
 use super::model::*;
 use super::words::group_number;
 use crate::crypto::{CipherAlg, DhGroup, EspAuth, EspEncr, HashAlg};
-use crate::dataplane::InnerFamily;
+use crate::ipsec::InnerFamily;
 use std::collections::HashSet;
 use std::net::IpAddr;
 

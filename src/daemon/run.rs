@@ -6,8 +6,9 @@
 use super::{control, notify::sd_notify, show, DataplaneChoice};
 use crate::config::Config;
 use crate::crypto::OsRng;
-use crate::dataplane::{self, Dataplane, DataplaneKind, Direction};
+use crate::dataplane::{self, Dataplane, DataplaneKind};
 use crate::ike::{Action, Command, Engine};
+use crate::ipsec::Direction;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -241,12 +242,15 @@ impl Daemon {
                     };
                     self.engine.handle_command(std::time::Instant::now(), cmd);
                 }
-                Action::InstallSa(mut sa) => {
-                    if let Some(spec) = self.specs.get(&sa.tunnel) {
-                        sa.if_id = spec.if_id;
-                        sa.reqid = spec.if_id;
-                    }
-                    if let Err(e) = self.dp.install_sa(&sa) {
+                Action::InstallSa(sa) => {
+                    let installed = match self.specs.get(&sa.tunnel) {
+                        Some(spec) => self.dp.install_sa(spec, &sa),
+                        None => Err(dataplane::DataplaneError(format!(
+                            "no tunnel {}",
+                            sa.tunnel
+                        ))),
+                    };
+                    if let Err(e) = installed {
                         tracing::error!(
                             tunnel = %sa.tunnel, spi = sa.spi,
                             "cannot install {:?} SA {:#010x} on {}: {e}", sa.direction, sa.spi, sa.tunnel

@@ -1,12 +1,13 @@
 //! The ESP data path: kernel XFRM (`kernel/`) or userspace ESP over TUN (`userspace/`).
-//! The engine emits owned `SaSpec`s; the daemon hands them to one `Dataplane`.
+//! The engine emits owned `SaSpec`s (`crate::ipsec`); the daemon hands each to one
+//! `Dataplane` together with the tunnel it belongs to.
 
 pub mod kernel;
 mod link;
 mod netlink;
 pub mod userspace;
 
-use crate::crypto::{EspTransform, Secret};
+use crate::ipsec::{Direction, InnerFamily, SaSpec};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -14,19 +15,6 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 pub enum DataplaneKind {
     Kernel,
     Userspace,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Direction {
-    In,
-    Out,
-}
-
-/// Inner address family carried by a VTI (`tunnel mode ipsec ipv4|ipv6`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum InnerFamily {
-    V4,
-    V6,
 }
 
 /// A route-based tunnel interface, as IOS `interface TunnelN` describes it.
@@ -46,43 +34,6 @@ pub struct TunnelSpec {
     pub mtu: Option<u32>,
     /// `ip route` / `ipv6 route` entries pointing at this interface.
     pub routes: Vec<(IpAddr, u8)>,
-}
-
-/// Soft and hard limits; `None` = unlimited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Lifetimes {
-    pub soft_s: Option<u64>,
-    pub hard_s: Option<u64>,
-    pub soft_bytes: Option<u64>,
-    pub hard_bytes: Option<u64>,
-}
-
-/// NAT-T UDP encapsulation (RFC 3948) of an SA's ESP packets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UdpEncap {
-    pub sport: u16,
-    pub dport: u16,
-}
-
-/// Everything needed to install one direction of an ESP SA, owned.
-#[derive(Debug, Clone)]
-pub struct SaSpec {
-    pub tunnel: String,
-    pub if_id: u32,
-    pub direction: Direction,
-    pub spi: u32,
-    /// Outer source and destination of the ESP packets of this SA.
-    pub src: IpAddr,
-    pub dst: IpAddr,
-    pub inner: InnerFamily,
-    pub transform: EspTransform,
-    pub enc_key: Secret,
-    pub auth_key: Secret,
-    pub lifetimes: Lifetimes,
-    pub encap: Option<UdpEncap>,
-    pub replay_window: u32,
-    /// Ties the SA to the tunnel's policies (and to this daemon).
-    pub reqid: u32,
 }
 
 /// Packet and byte counters of one SA, plus failures (userspace counts them; the
@@ -131,7 +82,8 @@ pub trait Dataplane: Send {
     fn remove_tunnel(&mut self, name: &str) -> Result<()>;
     /// A fresh inbound SPI for an SA from `src` to `dst` (XFRM_MSG_ALLOCSPI on the kernel).
     fn alloc_spi(&mut self, tunnel: &str, src: IpAddr, dst: IpAddr) -> Result<u32>;
-    fn install_sa(&mut self, sa: &SaSpec) -> Result<()>;
+    /// Install one direction of an SA of `tunnel` (created by `ensure_tunnel` before).
+    fn install_sa(&mut self, tunnel: &TunnelSpec, sa: &SaSpec) -> Result<()>;
     fn delete_sa(
         &mut self,
         tunnel: &str,

@@ -7,8 +7,8 @@ use super::proposal::{Lifetime, P2Choice};
 use super::settings::TunnelSettings;
 use super::timer::{Timer, TimerTable};
 use super::{identity, Action, Engine};
-use crate::crypto::{DhGroup, EspTransform, Secret};
-use crate::dataplane::{Direction, Lifetimes, SaSpec, UdpEncap};
+use crate::crypto::{DhGroup, Secret};
+use crate::ipsec::{Direction, EspTransform, Lifetimes, SaSpec, UdpEncap};
 use crate::isakmp::{DeletePayload, IdPayload, Payload, ProtocolId, DOI_IPSEC};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -138,7 +138,6 @@ impl Engine {
         let enc_len = choice.transform.encr.key_len().min(k.len());
         SaSpec {
             tunnel: tunnel.name.clone(),
-            if_id: 0,
             direction,
             spi,
             src: src.ip(),
@@ -154,7 +153,6 @@ impl Engine {
                 dport: dst.port(),
             }),
             replay_window: REPLAY_WINDOW,
-            reqid: 0,
         }
     }
 

@@ -255,7 +255,7 @@ impl Engine {
             }
             self.actions.push_back(Action::DeleteSa {
                 tunnel,
-                direction: crate::dataplane::Direction::In,
+                direction: crate::ipsec::Direction::In,
                 spi,
                 dst,
             });

@@ -3,7 +3,7 @@
 //! hashed exactly as received. Quick Mode: the VTI's proxies, "any" of the inner family
 //! (ID_*_ADDR_SUBNET 0/0, protocol 0), and we accept any subnet of that family.
 
-use crate::dataplane::InnerFamily;
+use crate::ipsec::InnerFamily;
 use crate::isakmp::{IdPayload, IdType};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

@@ -22,7 +22,7 @@ use super::state::{IkeState, Role, ShowState};
 use super::timer::Timer;
 use super::{identity, vendor, Engine};
 use crate::crypto::{ct_eq, kdf, DhPrivate, Phase1Keys};
-use crate::dataplane::Direction;
+use crate::ipsec::Direction;
 use crate::isakmp::{
     encode_payloads, ExchangeType, Header, NotifyPayload, NotifyType, Payload, PayloadType,
     ProtocolId, RawPayload, SaPayload, DOI_IPSEC, FLAG_ENCRYPTION,

@@ -35,7 +35,7 @@ pub use settings::Settings;
 pub use show::{IpsecSaInfo, IpsecSaSide, IsakmpSaInfo};
 
 use crate::crypto::Rng;
-use crate::dataplane::{Direction, SaSpec};
+use crate::ipsec::{Direction, SaSpec};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
@@ -89,7 +89,8 @@ pub enum Action {
         src: IpAddr,
         dst: IpAddr,
     },
-    /// `if_id` and `reqid` are 0: the daemon fills them from its `TunnelSpec`.
+    /// Install one direction of an SA of `SaSpec::tunnel` (the daemon passes its tunnel
+    /// interface alongside).
     InstallSa(SaSpec),
     DeleteSa {
         tunnel: String,

@@ -21,7 +21,7 @@ use super::state::{IkeState, Role, ShowState};
 use super::timer::Timer;
 use super::{identity, Action, Engine};
 use crate::crypto::{ct_eq, kdf, DhPrivate, Secret};
-use crate::dataplane::{Direction, SaSpec};
+use crate::ipsec::{Direction, SaSpec};
 use crate::isakmp::{
     ExchangeType, Header, IdPayload, NotifyPayload, NotifyType, Payload, PayloadType, Proposal,
     ProtocolId, SaPayload, DOI_IPSEC, SIT_IDENTITY_ONLY,

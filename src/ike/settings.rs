@@ -2,7 +2,7 @@
 //! Every item remembers the configuration line that governs it, so failures can name it.
 
 use crate::crypto::{CipherAlg, DhGroup, EspTransform, HashAlg, Secret};
-use crate::dataplane::InnerFamily;
+use crate::ipsec::InnerFamily;
 use std::net::IpAddr;
 
 /// Where an item came from: file and 1-based line ("line 0" = a built-in default).

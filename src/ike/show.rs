@@ -4,7 +4,6 @@
 use super::main_mode::MmState;
 use super::proposal::{cipher_name, esp_name};
 use super::Engine;
-use crate::dataplane::DataplaneKind;
 use serde::Serialize;
 use std::net::IpAddr;
 use std::time::Instant;
@@ -59,8 +58,6 @@ pub struct IpsecSaInfo {
     pub nat_t: bool,
     /// e.g. "group14"; `None` without PFS.
     pub pfs: Option<String>,
-    /// Set by the daemon.
-    pub dataplane: Option<DataplaneKind>,
     pub conn_id: u32,
     pub inbound: IpsecSaSide,
     /// `None` while the responder waits for QM3, and once a newer pair carries the
@@ -127,7 +124,6 @@ impl Engine {
                     mode: "tunnel",
                     nat_t: c.udp_encap,
                     pfs: c.pfs.map(|g| format!("group{}", g.id())),
-                    dataplane: None,
                     conn_id: c.conn_id,
                     inbound: side(c.spi_in),
                     outbound: (c.outbound && !c.superseded).then(|| side(c.spi_out)),

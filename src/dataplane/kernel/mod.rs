@@ -33,13 +33,17 @@ pub use sys::{bypass_socket, enable_espinudp};
 
 use super::link::{self, Rtnl};
 use super::netlink::{err, errno_name, unless_gone, Listener, Netlink};
-use super::*;
-use crate::crypto::{EspAuth, EspEncr, EspTransform, OsRng, Rng};
+use super::{
+    Dataplane, DataplaneError, DataplaneEvent, DataplaneKind, Result, SaCounters, TunnelSpec,
+};
+use crate::crypto::{OsRng, Rng, Secret};
+use crate::ipsec::{Direction, EspAuth, EspEncr, EspTransform, InnerFamily, Lifetimes, SaSpec};
 use iface::LinkKind;
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_xfrm::{XfrmMessage, XFRMNLGRP_EXPIRE};
 use std::collections::{HashMap, HashSet};
 use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsFd;
 use std::time::{SystemTime, UNIX_EPOCH};
 use xfrm::Binding;
@@ -173,7 +177,6 @@ impl std::fmt::Display for KernelProbe {
 fn placeholder_sa(src: IpAddr, dst: IpAddr) -> SaSpec {
     SaSpec {
         tunnel: String::new(),
-        if_id: 0,
         direction: Direction::In,
         spi: 0x100 + OsRng.next_u32() % 0xffff_0000,
         src,
@@ -188,7 +191,6 @@ fn placeholder_sa(src: IpAddr, dst: IpAddr) -> SaSpec {
         lifetimes: Lifetimes::default(),
         encap: None,
         replay_window: 0,
-        reqid: 0,
     }
 }
 
@@ -420,8 +422,8 @@ impl Dataplane for KernelDataplane {
         Ok(spi)
     }
 
-    fn install_sa(&mut self, sa: &SaSpec) -> Result<()> {
-        let t = tunnel(&mut self.tunnels, &sa.tunnel)?;
+    fn install_sa(&mut self, spec: &TunnelSpec, sa: &SaSpec) -> Result<()> {
+        let t = tunnel(&mut self.tunnels, &spec.name)?;
         let mut msg = xfrm::sa(sa, t.reqid, t.binding);
         // An allocated SPI has a larval state: UPDSA completes it. If it timed out
         // (the kernel drops larval states after net.core.xfrm_acq_expires), add.
@@ -438,7 +440,7 @@ impl Dataplane for KernelDataplane {
         res.map(drop).map_err(|e| {
             let what = format!(
                 "{}: installing {:?} SA {:#010x} ({} {})",
-                sa.tunnel,
+                spec.name,
                 sa.direction,
                 sa.spi,
                 sa.transform.encr.xfrm_name(),

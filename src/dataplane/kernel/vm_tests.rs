@@ -3,6 +3,7 @@
 //! (`ikev1d-* --ignored dataplane::kernel::vm_tests`).
 
 use super::*;
+use crate::ipsec::UdpEncap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -34,7 +35,6 @@ fn sa(t: &TunnelSpec, direction: Direction, spi: u32, lifetimes: Lifetimes) -> S
     };
     SaSpec {
         tunnel: t.name.clone(),
-        if_id: t.if_id,
         direction,
         spi,
         src,
@@ -49,7 +49,6 @@ fn sa(t: &TunnelSpec, direction: Direction, spi: u32, lifetimes: Lifetimes) -> S
         lifetimes,
         encap: None,
         replay_window: 64,
-        reqid: 1,
     }
 }
 
@@ -114,8 +113,9 @@ fn allocated_spi_is_completed_and_expiry_is_reported() {
         hard_s: Some(3),
         ..Lifetimes::default()
     };
-    dp.install_sa(&sa(&t, Direction::In, spi, short)).unwrap();
-    dp.install_sa(&sa(&t, Direction::Out, 0x5000, Lifetimes::default()))
+    dp.install_sa(&t, &sa(&t, Direction::In, spi, short))
+        .unwrap();
+    dp.install_sa(&t, &sa(&t, Direction::Out, 0x5000, Lifetimes::default()))
         .unwrap();
     // the larval state was completed, not duplicated
     let states = ip("xfrm state");
@@ -182,7 +182,7 @@ fn a_restart_removes_a_crashed_instances_leftovers_only() {
         sport: 4500,
         dport: 4500,
     });
-    crashed.install_sa(&with_encap).unwrap();
+    crashed.install_sa(&t, &with_encap).unwrap();
     crashed.alloc_spi("Tunnel23", t.peer, t.local).unwrap();
     assert!(ip("xfrm state").contains("encap type espinudp sport 4500 dport 4500"));
     // a crash: nothing is cleaned up

@@ -2,7 +2,7 @@
 //! route-based tunnel, in the shape `ip xfrm state|policy` would send them.
 
 use crate::dataplane::netlink::Protocol;
-use crate::dataplane::{Lifetimes, SaSpec};
+use crate::ipsec::{Lifetimes, SaSpec};
 use netlink_packet_xfrm::{
     policy::{DelGetMessage as PolicyId, ModifyMessage as PolicyMsg},
     state::{AllocSpiMessage, DelGetMessage as SaIdMsg, GetDumpMessage, ModifyMessage as SaMsg},
@@ -313,15 +313,14 @@ pub(super) fn ip_of(a: Address, family: u16) -> IpAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::{EspAuth, EspEncr, EspTransform, Secret};
-    use crate::dataplane::{Direction, InnerFamily, UdpEncap};
+    use crate::crypto::Secret;
+    use crate::ipsec::{Direction, EspAuth, EspEncr, EspTransform, InnerFamily, UdpEncap};
     use netlink_packet_core::Emitable;
     use netlink_packet_xfrm::AF_INET6;
 
     fn spec(window: u32) -> SaSpec {
         SaSpec {
             tunnel: "Tunnel23".into(),
-            if_id: 23,
             direction: Direction::In,
             spi: 0x1234,
             src: "2001:db8::3".parse().unwrap(),
@@ -344,7 +343,6 @@ mod tests {
                 dport: 4500,
             }),
             replay_window: window,
-            reqid: 1,
         }
     }
 

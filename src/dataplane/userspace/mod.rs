@@ -53,15 +53,18 @@ mod tx;
 
 use super::link::{self, Rtnl};
 use super::netlink;
-use super::*;
+use super::{
+    Dataplane, DataplaneError, DataplaneEvent, DataplaneKind, Result, SaCounters, TunnelSpec,
+};
 use crate::crypto::{OsRng, Rng};
+use crate::ipsec::{Direction, SaSpec};
 use published::Published;
 use sa::{Expiry, Sa};
 use sockets::{Outer, Sockets, NAT_T_PORT};
 use std::collections::{HashMap, HashSet};
 #[cfg(test)]
 use std::fs::File;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -327,12 +330,13 @@ impl Dataplane for UserspaceDataplane {
         }
     }
 
-    fn install_sa(&mut self, spec: &SaSpec) -> Result<()> {
+    fn install_sa(&mut self, tunnel: &TunnelSpec, spec: &SaSpec) -> Result<()> {
         let what = format!("{:?} SA {:#010x}", spec.direction, spec.spi);
+        let name = &tunnel.name;
         let tunnel = self
             .tunnels
-            .get(&spec.tunnel)
-            .ok_or_else(|| err(format!("{what}: no tunnel {}", spec.tunnel)))?;
+            .get(name)
+            .ok_or_else(|| err(format!("{what}: no tunnel {name}")))?;
         if spec.src.is_ipv4() != spec.dst.is_ipv4() {
             return Err(err(format!(
                 "{what}: {} -> {} mixes families",
@@ -375,7 +379,7 @@ impl Dataplane for UserspaceDataplane {
             key,
             Installed {
                 sa: sa.clone(),
-                tunnel: spec.tunnel.clone(),
+                tunnel: name.clone(),
                 soft_reported: false,
             },
         );
@@ -385,7 +389,7 @@ impl Dataplane for UserspaceDataplane {
                 self.publish_inbound();
             }
             Direction::Out => {
-                if let Some(t) = self.tunnels.get_mut(&spec.tunnel) {
+                if let Some(t) = self.tunnels.get_mut(name) {
                     t.outbound.push(sa);
                     t.publish_outbound();
                 }
@@ -479,7 +483,8 @@ impl Drop for UserspaceDataplane {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::{EspAuth, EspEncr, EspTransform};
+    use crate::crypto::Secret;
+    use crate::ipsec::{EspAuth, EspEncr, EspTransform, InnerFamily, Lifetimes};
     use std::io::Read;
 
     /// A tunnel whose "TUN device" is a plain file: what the receive path writes to it
@@ -514,7 +519,6 @@ mod tests {
         let key = |len: usize, tag: u8| Secret::new(vec![(spi as u8) ^ tag; len]);
         let spec = SaSpec {
             tunnel: "Tunnel23".into(),
-            if_id: 23,
             direction,
             spi,
             src,
@@ -529,7 +533,6 @@ mod tests {
             lifetimes: Lifetimes::default(),
             encap: None,
             replay_window: 64,
-            reqid: 23,
         };
         Arc::new(Sa::new(&spec, serial, io.clone(), Instant::now()).unwrap())
     }

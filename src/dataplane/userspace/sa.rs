@@ -5,7 +5,8 @@
 use super::sockets::Outer;
 use super::tunnel::TunnelIo;
 use crate::crypto::{CryptoError, EspSa};
-use crate::dataplane::{Direction, Lifetimes, SaCounters, SaSpec, UdpEncap};
+use crate::dataplane::SaCounters;
+use crate::ipsec::{Direction, Lifetimes, SaSpec, UdpEncap};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 
 use super::util::*;
 use crate::crypto::{CipherAlg, DhGroup, EspAuth, EspEncr, HashAlg};
-use crate::dataplane::Direction;
+use crate::ipsec::Direction;
 use std::time::Duration;
 
 #[test]
@@ -209,10 +209,10 @@ fn nat_floats_to_4500_and_encapsulates_esp() {
 #[test]
 fn ipv4_tunnel_uses_ipv4_proxies() {
     let mut a = settings("192.0.2.1", "192.0.2.2");
-    a.tunnels[0].inner = crate::dataplane::InnerFamily::V4;
+    a.tunnels[0].inner = crate::ipsec::InnerFamily::V4;
     a.keys[0].address = "0.0.0.0".parse().unwrap();
     let mut b = settings("192.0.2.2", "192.0.2.1");
-    b.tunnels[0].inner = crate::dataplane::InnerFamily::V4;
+    b.tunnels[0].inner = crate::ipsec::InnerFamily::V4;
     b.keys[0].address = "0.0.0.0".parse().unwrap();
     let mut pair = Pair::new(a, b);
     pair.initiate(false);

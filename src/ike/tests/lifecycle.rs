@@ -2,8 +2,8 @@
 
 use super::util::*;
 use crate::crypto::TestRng;
-use crate::dataplane::Direction;
 use crate::ike::{Command, Engine};
+use crate::ipsec::Direction;
 use crate::isakmp::{NotifyPayload, NotifyType, Payload, ProtocolId, DOI_IPSEC};
 use std::time::Duration;
 

@@ -36,7 +36,7 @@ fn run(a: crate::ike::Settings, b: crate::ike::Settings) -> Pair {
     let mut pair = Pair::new(a, b);
     pair.initiate(false);
     pair.run_for(Duration::from_secs(400));
-    if pair.a.sa(crate::dataplane::Direction::Out).is_empty() {
+    if pair.a.sa(crate::ipsec::Direction::Out).is_empty() {
         let attempts =
             pair.a.count("beginning Main Mode exchange") + pair.a.count("beginning Quick Mode");
         assert!(attempts >= 4, "A retried: {attempts}");
@@ -133,7 +133,7 @@ fn responder_without_pfs_accepts_the_initiators_group() {
 fn proxy_identity_mismatch() {
     // A protects IPv4 inside, B's tunnel to A carries IPv6.
     let mut a = settings(A_ADDR, B_ADDR);
-    a.tunnels[0].inner = crate::dataplane::InnerFamily::V4;
+    a.tunnels[0].inner = crate::ipsec::InnerFamily::V4;
     let pair = run(a, settings(B_ADDR, A_ADDR));
     let b = pair.b.alerts();
     assert_eq!(b.len(), 1, "{b:?}");

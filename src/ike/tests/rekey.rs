@@ -2,9 +2,9 @@
 //! replaced under their IPsec SAs, and collisions ending with one of each.
 
 use super::util::*;
-use crate::dataplane::Direction;
 use crate::ike::settings::Settings;
 use crate::ike::{Command, LogEvent};
+use crate::ipsec::Direction;
 use std::time::Duration;
 
 /// Phase 2 lifetime 30 s, phase 1 60 s (short lifetimes are accepted for tests).

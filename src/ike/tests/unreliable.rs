@@ -12,8 +12,8 @@ fn bring_up(pair: &mut Pair, both: bool) {
         }
         pair.run_for(Duration::from_secs(300));
         let up = |s: &Side| {
-            s.sa(crate::dataplane::Direction::Out).len() == 1
-                && s.sa(crate::dataplane::Direction::In).len() == 1
+            s.sa(crate::ipsec::Direction::Out).len() == 1
+                && s.sa(crate::ipsec::Direction::In).len() == 1
         };
         if up(&pair.a) && up(&pair.b) {
             return;
@@ -99,7 +99,7 @@ fn simultaneous_initiation_under_loss() {
         // unused SA behind until its lifetime; the traffic and later exchanges are fine.
         pair.assert_no_loss();
         for (b, side) in [(false, &pair.a), (true, &pair.b)] {
-            let out = side.sa(crate::dataplane::Direction::Out);
+            let out = side.sa(crate::ipsec::Direction::Out);
             assert_eq!(out.len(), 1, "seed {seed} {b}: {out:?}");
             let sas = side.engine.isakmp_sas(pair.time);
             assert!((1..=2).contains(&sas.len()), "seed {seed}: {sas:#?}");

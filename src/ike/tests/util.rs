@@ -4,9 +4,9 @@
 
 use crate::crypto::Rng;
 use crate::crypto::{CipherAlg, DhGroup, EspAuth, EspEncr, EspTransform, HashAlg, Secret, TestRng};
-use crate::dataplane::{Direction, InnerFamily, SaSpec};
 use crate::ike::settings::{IsakmpPolicy, Origin, PresharedKey, TransformSet, TunnelSettings};
 use crate::ike::{Action, Command, Engine, LogEvent, Settings};
+use crate::ipsec::{Direction, InnerFamily, SaSpec};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -1,0 +1,61 @@
+//! The SA model: what Quick Mode agrees on and both data paths install (RFC 4301 4.4.2,
+//! the SA database entry as far as a route-based tunnel needs it). The engine produces
+//! `SaSpec`s; the kernel (XFRM) and userspace (TUN + ESP) data paths consume them. The
+//! algorithm descriptions are the crypto layer's, re-exported here so that the model
+//! reads whole; nothing of the engine, the data paths or the daemon is known here.
+
+pub use crate::crypto::{EspAuth, EspEncr, EspTransform};
+
+use crate::crypto::Secret;
+use std::net::IpAddr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    In,
+    Out,
+}
+
+/// Inner address family carried by a VTI (`tunnel mode ipsec ipv4|ipv6`): the proxy
+/// identities Quick Mode negotiates (`0.0.0.0/0` or `::/0`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InnerFamily {
+    V4,
+    V6,
+}
+
+/// Soft and hard limits; `None` = unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Lifetimes {
+    pub soft_s: Option<u64>,
+    pub hard_s: Option<u64>,
+    pub soft_bytes: Option<u64>,
+    pub hard_bytes: Option<u64>,
+}
+
+/// NAT-T UDP encapsulation (RFC 3948) of an SA's ESP packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UdpEncap {
+    pub sport: u16,
+    pub dport: u16,
+}
+
+/// Everything needed to install one direction of an ESP SA, owned (as rustls hands
+/// kTLS its `ExtractedSecrets`). Which interface, if_id or reqid it goes with is the
+/// tunnel's business: the daemon passes the tunnel alongside.
+#[derive(Debug, Clone)]
+pub struct SaSpec {
+    /// The tunnel interface (IOS name, `Tunnel23`) whose traffic the SA carries.
+    pub tunnel: String,
+    pub direction: Direction,
+    pub spi: u32,
+    /// Outer source and destination of the ESP packets of this SA.
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub inner: InnerFamily,
+    pub transform: EspTransform,
+    pub enc_key: Secret,
+    pub auth_key: Secret,
+    pub lifetimes: Lifetimes,
+    pub encap: Option<UdpEncap>,
+    pub replay_window: u32,
+}
