@@ -70,7 +70,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use tunnel::TunnelIo;
+use tunnel::Tun;
 
 /// The receive threads' SPI -> SA map (inbound SPIs are ours, unique across tunnels).
 pub(crate) type InboundTable = HashMap<u32, Arc<Sa>>;
@@ -89,7 +89,10 @@ struct Tunnel {
     spec: TunnelSpec,
     /// The TUN device's interface index.
     index: u32,
-    io: Arc<TunnelIo>,
+    tun: Arc<Tun>,
+    /// The newest installed outbound SA, as the transmit threads see it
+    /// (make-before-break: traffic moves to a new SA at once).
+    outbound_sa: Arc<Published<Option<Arc<Sa>>>>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
     /// Installed outbound SAs, oldest first.
@@ -100,7 +103,7 @@ impl Tunnel {
     /// Point the transmit threads at the newest outbound SA (or none).
     fn publish_outbound(&self) {
         let newest = self.outbound.iter().max_by_key(|sa| sa.serial).cloned();
-        self.io.outbound.publish(newest);
+        self.outbound_sa.publish(newest);
     }
 
     fn stop(&mut self) {
@@ -254,18 +257,20 @@ impl Dataplane for UserspaceDataplane {
             }
             return Ok(());
         }
-        let io = Arc::new(TunnelIo::create(&spec.name, self.queues)?);
-        // Dropping `io` on error closes the queues, which removes the device.
+        let tun = Arc::new(Tun::create(&spec.name, self.queues)?);
+        // Dropping `tun` on error closes the queues, which removes the device.
         let index = link::index(&mut self.rtnl, &spec.name)
             .map_err(|e| netlink::err(format!("{}: looking up", spec.name), e))?;
         link::configure(&mut self.rtnl, index, spec, None, mtu)?;
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
-        for queue in 0..io.queues.len() {
-            let (io, sockets, stop) = (io.clone(), self.sockets.clone(), stop.clone());
+        let outbound_sa = Arc::new(Published::new(None));
+        for queue in 0..tun.queues.len() {
+            let (tun, sockets, stop) = (tun.clone(), self.sockets.clone(), stop.clone());
+            let outbound = published::Reader::new(outbound_sa.clone());
             let thread = std::thread::Builder::new()
                 .name(format!("esp-tx-{}-{queue}", spec.name))
-                .spawn(move || tx::run(io, queue, sockets, stop))
+                .spawn(move || tx::run(tun, queue, outbound, sockets, stop))
                 .map_err(|e| err(format!("cannot start transmit thread: {e}")))?;
             threads.push(thread);
         }
@@ -274,7 +279,8 @@ impl Dataplane for UserspaceDataplane {
             Tunnel {
                 spec: spec.clone(),
                 index,
-                io,
+                tun,
+                outbound_sa,
                 stop,
                 threads,
                 outbound: Vec::new(),
@@ -298,12 +304,12 @@ impl Dataplane for UserspaceDataplane {
         for key in &keys {
             self.remove_sa(key);
         }
-        t.outbound.clear();
-        t.io.outbound.publish(None);
-        // Receive threads drop their references at their next wakeup; the TUN device
-        // goes away with the last one.
+        // The tunnel's own references to its outbound SAs go with it; receive threads
+        // drop theirs at their next wakeup; the TUN device goes away with the last one.
+        let tun = t.tun.clone();
+        drop(t);
         let deadline = Instant::now() + 4 * sockets::WAKE_INTERVAL;
-        while Arc::strong_count(&t.io) > 1 && Instant::now() < deadline {
+        while Arc::strong_count(&tun) > 1 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
         Ok(())
@@ -366,7 +372,7 @@ impl Dataplane for UserspaceDataplane {
         let sa = Sa::new(
             spec,
             self.next_serial + 1,
-            tunnel.io.clone(),
+            tunnel.tun.clone(),
             Instant::now(),
         )
         .map_err(|e| err(format!("{what}: {e}")))?;
@@ -489,7 +495,7 @@ mod tests {
 
     /// A tunnel whose "TUN device" is a plain file: what the receive path writes to it
     /// can be read back.
-    fn tunnel(tag: &str) -> (Arc<TunnelIo>, std::path::PathBuf) {
+    fn tunnel(tag: &str) -> (Arc<Tun>, std::path::PathBuf) {
         let path = std::env::temp_dir().join(format!("ikev1d-us-{tag}-{}", std::process::id()));
         let file = File::options()
             .create(true)
@@ -498,15 +504,14 @@ mod tests {
             .write(true)
             .open(&path)
             .unwrap();
-        let io = Arc::new(TunnelIo {
+        let tun = Arc::new(Tun {
             name: "Tunnel23".into(),
             queues: vec![file],
-            outbound: Arc::new(Published::new(None)),
         });
-        (io, path)
+        (tun, path)
     }
 
-    fn sa(serial: u64, direction: Direction, spi: u32, io: &Arc<TunnelIo>) -> Arc<Sa> {
+    fn sa(serial: u64, direction: Direction, spi: u32, io: &Arc<Tun>) -> Arc<Sa> {
         let (local, peer): (IpAddr, IpAddr) = (
             "2001:db8::2".parse().unwrap(),
             "2001:db8::3".parse().unwrap(),
@@ -624,10 +629,8 @@ mod tests {
         std::fs::remove_file(path).unwrap();
     }
 
-    #[test]
-    fn outbound_moves_to_the_newest_sa_and_back_when_it_goes() {
-        let (io, path) = tunnel("newest");
-        let mut t = Tunnel {
+    fn with_tunnel(tun: &Arc<Tun>) -> Tunnel {
+        Tunnel {
             spec: TunnelSpec {
                 name: "Tunnel23".into(),
                 if_id: 23,
@@ -641,12 +644,20 @@ mod tests {
                 routes: vec![],
             },
             index: 0,
-            io: io.clone(),
+            tun: tun.clone(),
+            outbound_sa: Arc::new(Published::new(None)),
             stop: Arc::new(AtomicBool::new(false)),
             threads: vec![],
             outbound: vec![],
-        };
-        let current = || io.outbound.current().as_ref().as_ref().map(|sa| sa.spi);
+        }
+    }
+
+    #[test]
+    fn outbound_moves_to_the_newest_sa_and_back_when_it_goes() {
+        let (io, path) = tunnel("newest");
+        let mut t = with_tunnel(&io);
+        let published = t.outbound_sa.clone();
+        let current = || published.current().as_ref().as_ref().map(|sa| sa.spi);
         let (a, b) = (
             sa(1, Direction::Out, 0xa, &io),
             sa(2, Direction::Out, 0xb, &io),
@@ -664,6 +675,20 @@ mod tests {
         t.publish_outbound();
         assert_eq!(current(), None);
         drop(t);
+        std::fs::remove_file(path).unwrap();
+    }
+
+    /// The SAs point at the TUN device, the device at nothing: once the tunnel and its
+    /// SAs are let go, nothing keeps the device (and its interface) alive.
+    #[test]
+    fn a_removed_tunnel_leaves_no_reference_to_its_device() {
+        let (tun, path) = tunnel("cycle");
+        let mut t = with_tunnel(&tun);
+        t.outbound = vec![sa(1, Direction::Out, 0xa, &tun)];
+        t.publish_outbound();
+        assert!(Arc::strong_count(&tun) > 1);
+        drop(t);
+        assert_eq!(Arc::strong_count(&tun), 1);
         std::fs::remove_file(path).unwrap();
     }
 }

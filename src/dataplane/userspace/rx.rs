@@ -118,9 +118,9 @@ impl Receiver {
         let sas = &self.sas;
         self.gro.flush(mem, &self.ready, |spi, slices| {
             let Some(entry) = sas.get(&spi) else { return };
-            let tun = &entry.sa.tunnel.queues[0];
-            if let Err(e) = (&*tun).write_vectored(slices) {
-                tracing::trace!(tunnel = %entry.sa.tunnel.name, "TUN write: {e}");
+            let tun = &entry.sa.tun;
+            if let Err(e) = (&tun.queues[0]).write_vectored(slices) {
+                tracing::trace!(tunnel = %tun.name, "TUN write: {e}");
             }
         });
     }

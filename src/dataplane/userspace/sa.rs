@@ -3,7 +3,7 @@
 //! Everything mutable here is atomic; the replay window lives with the receive thread.
 
 use super::sockets::Outer;
-use super::tunnel::TunnelIo;
+use super::tunnel::Tun;
 use crate::crypto::{CryptoError, EspSa};
 use crate::dataplane::SaCounters;
 use crate::ipsec::{Direction, Lifetimes, SaSpec, UdpEncap};
@@ -88,7 +88,8 @@ pub(crate) struct Sa {
     pub esp: EspSa,
     pub lifetimes: Lifetimes,
     pub installed: Instant,
-    pub tunnel: Arc<TunnelIo>,
+    /// Where the receive thread writes the packets this SA opens.
+    pub tun: Arc<Tun>,
     pub seq: SeqCounter,
     pub counters: Counters,
     /// Set by a packet thread when a hard byte limit is crossed or the sequence
@@ -112,7 +113,7 @@ impl Sa {
     pub fn new(
         spec: &SaSpec,
         serial: u64,
-        tunnel: Arc<TunnelIo>,
+        tun: Arc<Tun>,
         now: Instant,
     ) -> Result<Self, CryptoError> {
         let esp = EspSa::new(
@@ -133,7 +134,7 @@ impl Sa {
             esp,
             lifetimes: spec.lifetimes,
             installed: now,
-            tunnel,
+            tun,
             seq: SeqCounter::new(),
             counters: Counters::default(),
             spent: AtomicBool::new(false),

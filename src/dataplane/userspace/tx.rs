@@ -9,7 +9,7 @@ use super::published::Reader;
 use super::sa::Sa;
 use super::sockets::{Sockets, UDP_HEADER_LEN, WAKE_INTERVAL};
 use super::sys::{self, SendBatch, SLOT};
-use super::tunnel::TunnelIo;
+use super::tunnel::Tun;
 use crate::crypto::{OsRng, Rng};
 use std::io::{ErrorKind, Read};
 use std::net::SocketAddr;
@@ -92,31 +92,37 @@ fn flush(batch: &mut SendBatch, sa: &Sa, sockets: &Sockets, tunnel: &str) {
     }
 }
 
-pub(crate) fn run(io: Arc<TunnelIo>, queue: usize, sockets: Arc<Sockets>, stop: Arc<AtomicBool>) {
-    let tun = &io.queues[queue];
-    let mut outbound = Reader::new(io.outbound.clone());
+/// Seal what TUN queue `queue` of `tun` gives with the tunnel's `outbound` SA.
+pub(crate) fn run(
+    tun: Arc<Tun>,
+    queue: usize,
+    mut outbound: Reader<Option<Arc<Sa>>>,
+    sockets: Arc<Sockets>,
+    stop: Arc<AtomicBool>,
+) {
+    let queue_file = &tun.queues[queue];
     let mut batch = SendBatch::new();
     let mut ivs = IvPool::new();
     let mut read_buf = vec![0u8; READ_BUF].into_boxed_slice();
     while !stop.load(Ordering::Relaxed) {
-        match sys::wait_readable(tun.as_fd(), WAKE_INTERVAL) {
+        match sys::wait_readable(queue_file.as_fd(), WAKE_INTERVAL) {
             Ok(false) => continue,
             Ok(true) => {}
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => {
-                tracing::error!(tunnel = %io.name, "poll on TUN queue {queue}: {e}");
+                tracing::error!(tunnel = %tun.name, "poll on TUN queue {queue}: {e}");
                 return;
             }
         }
         outbound.refresh();
         let sa = outbound.get().as_ref().clone();
         for _ in 0..MAX_READS {
-            let n = match (&*tun).read(&mut read_buf) {
+            let n = match (&*queue_file).read(&mut read_buf) {
                 Ok(n) => n,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    tracing::error!(tunnel = %io.name, "read from TUN queue {queue}: {e}");
+                    tracing::error!(tunnel = %tun.name, "read from TUN queue {queue}: {e}");
                     return;
                 }
             };
@@ -130,7 +136,7 @@ pub(crate) fn run(io: Arc<TunnelIo>, queue: usize, sockets: Arc<Sockets>, stop: 
             };
             while !segments.is_empty() {
                 if batch.is_full() {
-                    flush(&mut batch, sa, &sockets, &io.name);
+                    flush(&mut batch, sa, &sockets, &tun.name);
                 }
                 let slot = batch.next_slot();
                 let Some(len) = segments.next_into(&mut slot[HEADROOM..SLOT - TAILROOM]) else {
@@ -142,7 +148,7 @@ pub(crate) fn run(io: Arc<TunnelIo>, queue: usize, sockets: Arc<Sockets>, stop: 
             }
         }
         match sa.as_deref() {
-            Some(sa) if !batch.is_empty() => flush(&mut batch, sa, &sockets, &io.name),
+            Some(sa) if !batch.is_empty() => flush(&mut batch, sa, &sockets, &tun.name),
             _ => batch.clear(),
         }
     }
