@@ -1,6 +1,7 @@
 //! The module layering of src/lib.rs, checked on the source: every `crate::` path each
 //! top-level module names (in `use` lines and inline), test code included. The arrows
 //! point down only; `cargo test --test layering -- --nocapture` prints the listing.
+//! Inside the engine, the modules' `super::` imports form no cycle either.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -60,31 +61,40 @@ fn code(text: &str) -> String {
 /// The first path segment of every item `crate::` names in `code`, including each
 /// member of a `crate::{a, b::c}` group.
 fn crate_paths(code: &str) -> BTreeSet<String> {
+    paths_after(code, "crate::")
+}
+
+/// The first path segment after every `prefix` (`crate::`, `super::`) in `code`.
+fn paths_after(code: &str, prefix: &str) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
-    let mut rest = code;
-    while let Some(at) = rest.find("crate::") {
-        rest = &rest[at + "crate::".len()..];
-        if let Some(group) = rest.strip_prefix('{') {
-            let mut depth = 0;
-            let mut item = String::new();
-            for c in group.chars() {
-                match c {
-                    '{' => depth += 1,
-                    '}' if depth == 0 => break,
-                    '}' => depth -= 1,
-                    ',' if depth == 0 => {
-                        names.extend(first_segment(&item));
-                        item.clear();
-                        continue;
-                    }
-                    _ => {}
-                }
-                item.push(c);
-            }
-            names.extend(first_segment(&item));
-        } else {
-            names.extend(first_segment(rest));
+    for (at, _) in code.match_indices(prefix) {
+        let before = code[..at].chars().next_back();
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+            // `super::super::`, or a path that only ends in the prefix's word.
+            continue;
         }
+        let rest = &code[at + prefix.len()..];
+        let Some(group) = rest.strip_prefix('{') else {
+            names.extend(first_segment(rest));
+            continue;
+        };
+        let mut depth = 0;
+        let mut item = String::new();
+        for c in group.chars() {
+            match c {
+                '{' => depth += 1,
+                '}' if depth == 0 => break,
+                '}' => depth -= 1,
+                ',' if depth == 0 => {
+                    names.extend(first_segment(&item));
+                    item.clear();
+                    continue;
+                }
+                _ => {}
+            }
+            item.push(c);
+        }
+        names.extend(first_segment(&item));
     }
     names
 }
@@ -95,7 +105,7 @@ fn first_segment(path: &str) -> Option<String> {
         .chars()
         .take_while(|c| c.is_alphanumeric() || *c == '_')
         .collect();
-    (!name.is_empty() && name != "self").then_some(name)
+    (!name.is_empty() && name != "self" && name != "super").then_some(name)
 }
 
 /// Top-level module -> the other top-level modules it names.
@@ -152,6 +162,89 @@ fn modules_import_only_the_layers_below_them() {
     assert_eq!(names("ipsec"), ["crypto"]);
 }
 
+/// The engine's modules (src/ike/*.rs, its scenario tests aside) and the siblings each
+/// one names through `super::`. Items of `ike` itself (`super::Engine`, which every
+/// exchange extends) are not modules and do not count.
+fn engine_graph() -> BTreeMap<String, BTreeSet<String>> {
+    let dir = src().join("ike");
+    let modules: BTreeSet<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .filter(|m| m != "mod")
+        .collect();
+    modules
+        .iter()
+        .map(|m| {
+            let text = std::fs::read_to_string(dir.join(format!("{m}.rs"))).unwrap();
+            let named = paths_after(&code(&text), "super::")
+                .into_iter()
+                .filter(|n| n != m && modules.contains(n))
+                .collect();
+            (m.clone(), named)
+        })
+        .collect()
+}
+
+/// A cycle in `graph`, if there is one (depth-first search).
+fn cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|n| n == node) {
+            let mut found = path[at..].to_vec();
+            found.push(node.to_string());
+            return Some(found);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_string());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(found) = visit(next, graph, path, done) {
+                return Some(found);
+            }
+        }
+        path.pop();
+        done.insert(node.to_string());
+        None
+    }
+    let mut done = BTreeSet::new();
+    graph
+        .keys()
+        .find_map(|n| visit(n, graph, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn the_engine_modules_import_each_other_without_cycles() {
+    let graph = engine_graph();
+    for (module, deps) in &graph {
+        println!(
+            "ike::{module:<11} -> {}",
+            Vec::from_iter(deps.iter().cloned()).join(", ")
+        );
+    }
+    assert!(graph.contains_key("phase1") && graph.contains_key("quick_mode"));
+    if let Some(found) = cycle(&graph) {
+        panic!("import cycle in src/ike: {}", found.join(" -> "));
+    }
+    // The ISAKMP SA record sits below every exchange that works on it.
+    for exchange in [
+        "main_mode",
+        "quick_mode",
+        "info",
+        "liveness",
+        "child",
+        "rekey",
+    ] {
+        assert!(graph[exchange].contains("phase1"), "{exchange}");
+    }
+}
+
 #[test]
 fn the_path_parser_sees_groups_and_inline_paths() {
     let named = crate_paths(
@@ -162,4 +255,14 @@ fn the_path_parser_sees_groups_and_inline_paths() {
         ["dataplane", "ike", "ipsec"].map(String::from)
     );
     assert!(crate_paths(&code("// crate::daemon is above\nfn f() {}")).is_empty());
+    let named = paths_after(
+        "use super::{child::Agreed, Engine};\nsuper::super::x",
+        "super::",
+    );
+    assert_eq!(Vec::from_iter(named), ["Engine", "child"].map(String::from));
+    let looped = BTreeMap::from([
+        ("a".to_string(), BTreeSet::from(["b".to_string()])),
+        ("b".to_string(), BTreeSet::from(["a".to_string()])),
+    ]);
+    assert_eq!(cycle(&looped).unwrap(), ["a", "b", "a"]);
 }

@@ -2,19 +2,22 @@
 //! gets for them, and which pair survives when two exist for one tunnel.
 
 use super::log::{DownReason, LogEvent, Note};
-use super::main_mode::Phase1;
+use super::phase1::{Established, Phase1, QuickMode};
 use super::proposal::{Lifetime, P2Choice};
 use super::settings::TunnelSettings;
+use super::state::Role;
 use super::timer::{Timer, TimerTable};
 use super::{identity, Action, Engine};
-use crate::crypto::{DhGroup, Secret};
+use crate::crypto::{kdf, DhGroup, Secret};
 use crate::ipsec::{Direction, EspTransform, Lifetimes, SaSpec, UdpEncap};
 use crate::isakmp::{DeletePayload, IdPayload, Payload, ProtocolId, DOI_IPSEC};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 /// IOS's default anti-replay window.
 const REPLAY_WINDOW: u32 = 64;
+/// IPsec DOI protocol ESP, as KEYMAT's `protocol` byte.
+const PROTO_ESP: u8 = 3;
 /// How long a replaced pair's inbound SA certainly keeps working before we tell the
 /// peer it is gone: packets the peer sent just before it moved still arrive.
 pub(crate) const GRACE: Duration = Duration::from_secs(5);
@@ -57,22 +60,84 @@ pub(crate) struct ChildSa {
     pub remote_ident: String,
 }
 
-impl ChildSa {
-    /// `ids` as carried in QM1: (initiator's, responder's).
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(
-        now: Instant,
-        tunnel: &TunnelSettings,
+/// What a Quick Mode agreed on for one IPsec SA pair, once both nonces are known.
+pub(crate) struct Agreed<'a> {
+    pub tunnel: &'a TunnelSettings,
+    pub choice: &'a P2Choice,
+    /// Our inbound SPI (the peer's outbound one is `choice.peer_spi`).
+    pub spi_in: u32,
+    pub ni: &'a [u8],
+    pub nr: &'a [u8],
+    /// The PFS shared secret g(qm)^xy.
+    pub g_qm: Option<&'a Secret>,
+    /// As carried in QM1: (initiator's, responder's).
+    pub ids: Option<&'a (IdPayload, IdPayload)>,
+}
+
+impl Agreed<'_> {
+    /// KEYMAT of the SA whose receiver chose `spi` (RFC 2409 5.5), `len` bytes.
+    fn keymat(&self, est: &Established, spi: u32) -> Secret {
+        kdf::keymat(
+            est.suite.hash,
+            est.keys.skeyid_d.as_bytes(),
+            self.g_qm.map(Secret::as_bytes),
+            PROTO_ESP,
+            spi,
+            self.ni,
+            self.nr,
+            self.choice.transform.keymat_len(),
+        )
+    }
+
+    /// One direction's SA for the data path. KEYMAT is the encryption key, then the
+    /// authentication key (RFC 2409 5.5).
+    fn sa_spec(
+        &self,
         p1: &Phase1,
-        spi_in: u32,
-        choice: &P2Choice,
+        est: &Established,
+        direction: Direction,
+        lifetimes: Lifetimes,
+    ) -> SaSpec {
+        let (src, dst, spi) = match direction {
+            Direction::In => (p1.remote, p1.local, self.spi_in),
+            Direction::Out => (p1.local, p1.remote, self.choice.peer_spi),
+        };
+        let keymat = self.keymat(est, spi);
+        let k = keymat.as_bytes();
+        let enc_len = self.choice.transform.encr.key_len().min(k.len());
+        SaSpec {
+            tunnel: self.tunnel.name.clone(),
+            direction,
+            spi,
+            src: src.ip(),
+            dst: dst.ip(),
+            inner: self.tunnel.inner,
+            transform: self.choice.transform,
+            enc_key: Secret::new(k[..enc_len].to_vec()),
+            auth_key: Secret::new(k[enc_len..].to_vec()),
+            lifetimes,
+            // RFC 3948: the UDP ports are those of the IKE SA that negotiated it.
+            encap: self.choice.udp_encap.then_some(UdpEncap {
+                sport: src.port(),
+                dport: dst.port(),
+            }),
+            replay_window: REPLAY_WINDOW,
+        }
+    }
+}
+
+impl ChildSa {
+    /// The pair `qm` over `p1` agreed on, installed at `now`.
+    fn new(
+        now: Instant,
+        p1: &Phase1,
+        qm: &QuickMode,
+        agreed: &Agreed,
         lifetimes: &Lifetimes,
-        started: u64,
-        initiated_by_us: bool,
-        ids: Option<&(IdPayload, IdPayload)>,
     ) -> ChildSa {
-        let any = identity::subnet(&identity::proxy_any(tunnel.inner));
-        let (local_ident, remote_ident) = match ids {
+        let initiated_by_us = qm.role == Role::Initiator;
+        let any = identity::subnet(&identity::proxy_any(agreed.tunnel.inner));
+        let (local_ident, remote_ident) = match agreed.ids {
             Some((ci, cr)) if initiated_by_us => (identity::subnet(ci), identity::subnet(cr)),
             Some((ci, cr)) => (identity::subnet(cr), identity::subnet(ci)),
             None => (any.clone(), any),
@@ -84,19 +149,20 @@ impl ChildSa {
         if let Some(s) = lifetimes.hard_s {
             timers.set(Timer::Lifetime, now + Duration::from_secs(s));
         }
+        let choice = agreed.choice;
         ChildSa {
-            tunnel: tunnel.name.clone(),
+            tunnel: agreed.tunnel.name.clone(),
             conn_id: p1.conn_id,
             local: p1.local,
             remote: p1.remote,
-            spi_in,
+            spi_in: agreed.spi_in,
             spi_out: choice.peer_spi,
             transform: choice.transform,
             pfs: choice.pfs,
             udp_encap: choice.udp_encap,
             life: choice.life,
             installed_at: now,
-            started,
+            started: qm.started,
             completed: None,
             timers,
             outbound: initiated_by_us,
@@ -117,43 +183,23 @@ impl ChildSa {
 }
 
 impl Engine {
-    /// One direction's SA for the data path. KEYMAT is the encryption key, then the
-    /// authentication key (RFC 2409 5.5).
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn sa_spec(
+    /// Quick Mode `qm` over `p1` agreed on a pair: its record joins `children`, and
+    /// the data path's (inbound, outbound) SAs are returned for the caller to install
+    /// when its role says so.
+    pub(super) fn new_pair(
         &mut self,
-        tunnel: &TunnelSettings,
+        now: Instant,
         p1: &Phase1,
-        direction: Direction,
-        spi: u32,
-        choice: &P2Choice,
-        lifetimes: Lifetimes,
-        keymat: Secret,
-    ) -> SaSpec {
-        let (src, dst) = match direction {
-            Direction::In => (p1.remote, p1.local),
-            Direction::Out => (p1.local, p1.remote),
-        };
-        let k = keymat.as_bytes();
-        let enc_len = choice.transform.encr.key_len().min(k.len());
-        SaSpec {
-            tunnel: tunnel.name.clone(),
-            direction,
-            spi,
-            src: src.ip(),
-            dst: dst.ip(),
-            inner: tunnel.inner,
-            transform: choice.transform,
-            enc_key: Secret::new(k[..enc_len].to_vec()),
-            auth_key: Secret::new(k[enc_len..].to_vec()),
-            lifetimes,
-            // RFC 3948: the UDP ports are those of the IKE SA that negotiated it.
-            encap: choice.udp_encap.then_some(UdpEncap {
-                sport: src.port(),
-                dport: dst.port(),
-            }),
-            replay_window: REPLAY_WINDOW,
-        }
+        est: &Established,
+        qm: &QuickMode,
+        agreed: Agreed,
+    ) -> (SaSpec, SaSpec) {
+        let lifetimes = self.lifetimes(agreed.choice.life);
+        let inbound = agreed.sa_spec(p1, est, Direction::In, lifetimes);
+        let outbound = agreed.sa_spec(p1, est, Direction::Out, lifetimes);
+        self.children
+            .push(ChildSa::new(now, p1, qm, &agreed, &lifetimes));
+        (inbound, outbound)
     }
 
     /// Soft limits at 85..94% of the hard ones, jittered from the RNG so that the two
@@ -359,6 +405,51 @@ impl Engine {
         };
         self.delete_child(spi_in, reason);
         self.initiate(now, &tunnel);
+    }
+
+    /// Delete both directions of an IPsec SA pair from the data path (the record is
+    /// already gone from `children`).
+    pub(super) fn remove_child_sas(&mut self, c: &ChildSa, reason: DownReason) {
+        self.actions.push_back(Action::DeleteSa {
+            tunnel: c.tunnel.clone(),
+            direction: Direction::In,
+            spi: c.spi_in,
+            dst: c.local.ip(),
+        });
+        // A superseded pair's outbound SA is gone already.
+        if c.outbound && !c.superseded {
+            self.actions.push_back(Action::DeleteSa {
+                tunnel: c.tunnel.clone(),
+                direction: Direction::Out,
+                spi: c.spi_out,
+                dst: c.remote.ip(),
+            });
+        }
+        self.log(LogEvent::SaDown {
+            tunnel: c.tunnel.clone(),
+            conn_id: c.conn_id,
+            peer: c.remote.ip(),
+            spi_in: c.spi_in,
+            spi_out: c.spi_out,
+            reason,
+        });
+    }
+
+    /// The pairs with `peer` that `which` picks are gone on the peer's side (it lost
+    /// its state, or is dead): remove them without telling it.
+    pub(super) fn remove_children_of(
+        &mut self,
+        peer: IpAddr,
+        reason: DownReason,
+        which: impl Fn(&ChildSa) -> bool,
+    ) {
+        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.children)
+            .into_iter()
+            .partition(|c| c.remote.ip() == peer && which(c));
+        self.children = kept;
+        for c in gone {
+            self.remove_child_sas(&c, reason);
+        }
     }
 
     /// Remove a pair: data path deletes, and a Delete so the peer drops its side (unless

@@ -1,20 +1,33 @@
 //! The engine's inputs: routing datagrams to their ISAKMP SA by cookies (before any
-//! crypto, like quinn-proto's `Endpoint::handle`), commands, timers and reloads.
+//! crypto, like quinn-proto's `Endpoint::handle`), commands, timers and reloads; and
+//! what every exchange uses: randomness, conn-ids, logging, transmission.
 
 use super::error::Error;
-use super::exchange::Duplicate;
+use super::exchange::{Duplicate, Exchange, Msg, Retransmission, Sent};
 use super::log::{DownReason, DropReason, LogEvent, Note, Warning};
-use super::main_mode::{MmState, Phase1};
+use super::phase1::{MmState, Phase1};
 use super::settings::TunnelSettings;
-use super::state::Role;
+use super::state::{IkeState, Role};
 use super::timer::Timer;
 use super::{Action, Command, Engine, Settings, Stats};
 use crate::crypto::Rng;
+use crate::ipsec::Direction;
 use crate::isakmp::{ExchangeType, Header};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
+/// A datagram being handled: when it came, on which of our addresses, from where.
+#[derive(Clone, Copy)]
+pub(super) struct Received<'a> {
+    pub now: Instant,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub data: &'a [u8],
+}
+
+/// Nonce length in bytes (RFC 2409 5: 8..256).
+const NONCE_LEN: usize = 32;
 /// IKE's UDP port.
 const IKE_PORT: u16 = 500;
 /// IOS numbers its ISAKMP SAs (conn-id) from about here.
@@ -61,6 +74,12 @@ impl Engine {
             Ok(h) => h,
             Err(e) => return self.drop_malformed(remote, e.to_string()),
         };
+        let rx = Received {
+            now,
+            local,
+            remote,
+            data,
+        };
         let exchange = header.exchange;
         if exchange == ExchangeType::MAIN_MODE && header.rcookie == [0; 8] {
             match self.find_responder(&header, remote) {
@@ -68,7 +87,7 @@ impl Engine {
                     Some(dup) => e.answer_duplicate(dup),
                     None => e.drop_stale(remote),
                 }),
-                None => self.on_mm1(now, local, remote, header, data),
+                None => self.on_mm1(&rx, header),
             }
         } else if let Some(id) = self.find_phase1(&header) {
             self.with_phase1(id, |e, p1| match exchange {
@@ -76,10 +95,10 @@ impl Engine {
                     if p1.rcookie == [0; 8] {
                         p1.rcookie = header.rcookie;
                     }
-                    e.on_main_mode(now, p1, local, remote, header, data)
+                    e.on_main_mode(&rx, p1, header)
                 }
-                ExchangeType::QUICK_MODE => e.on_quick_mode(now, p1, local, remote, header, data),
-                ExchangeType::INFORMATIONAL => e.on_informational(now, p1, remote, header, data),
+                ExchangeType::QUICK_MODE => e.on_quick_mode(&rx, p1, header),
+                ExchangeType::INFORMATIONAL => e.on_informational(&rx, p1, header),
                 other => e.log(LogEvent::Dropped {
                     peer: remote,
                     reason: DropReason::UnsupportedExchange(other.0),
@@ -139,7 +158,7 @@ impl Engine {
     }
 
     fn put_back(&mut self, p1: Phase1) {
-        if matches!(p1.state, MmState::Failed) {
+        if p1.failed() {
             self.adopt_children(p1.conn_id, p1.remote.ip());
         } else {
             self.phase1.insert(p1.conn_id, p1);
@@ -255,7 +274,7 @@ impl Engine {
             }
             self.actions.push_back(Action::DeleteSa {
                 tunnel,
-                direction: crate::ipsec::Direction::In,
+                direction: Direction::In,
                 spi,
                 dst,
             });
@@ -299,33 +318,25 @@ impl Engine {
         for timer in p1.ex.timers.expired(now) {
             match timer {
                 Timer::Retransmit => match p1.ex.retransmit(now, &mut self.actions) {
-                    Ok((what, attempt)) => {
-                        self.stats.retransmissions += 1;
-                        self.note(p1, Note::Retransmitting { what, attempt });
-                    }
-                    Err((what, transmissions)) => {
+                    Retransmission::Resent(msg, attempt) => self.retransmitted(p1, msg, attempt),
+                    Retransmission::GaveUp(msg, transmissions) => {
                         // An unauthenticated error notify said why, most likely.
                         let error = p1.rejected.take().unwrap_or_else(|| Error::Unreachable {
-                            what,
+                            what: msg.name(),
                             peer: p1.remote.ip(),
                             transmissions,
-                            hint: self.unreachable_hint(p1, what),
+                            hint: self.unreachable_hint(p1, msg),
                         });
                         return self.fail_phase1(p1, error);
                     }
+                    Retransmission::Nothing => {}
                 },
                 Timer::Lifetime if p1.established().is_none() => {}
                 Timer::Lifetime => {
                     // Not replaced in time (or the replacement failed): its IPsec SAs
                     // stay (IOS too) and a new ISAKMP SA is made when one is needed.
                     self.send_isakmp_delete(p1);
-                    self.log(LogEvent::Phase1Down {
-                        conn_id: p1.conn_id,
-                        peer: p1.remote.ip(),
-                        reason: DownReason::Expired,
-                    });
-                    p1.state = MmState::Failed;
-                    return;
+                    return self.phase1_down(p1, DownReason::Expired);
                 }
                 Timer::Rekey => self.phase1_soft_expiry(now, p1),
                 Timer::Dpd => self.dpd_timer(now, p1),
@@ -333,7 +344,7 @@ impl Engine {
                 Timer::Retire => self.retire_timer(now, p1),
                 Timer::Reap => {}
             }
-            if matches!(p1.state, MmState::Failed) {
+            if p1.failed() {
                 return;
             }
         }
@@ -347,10 +358,10 @@ impl Engine {
         }
     }
 
-    /// The configuration line to check when `what` got no answer.
-    fn unreachable_hint(&self, p1: &Phase1, what: &str) -> String {
-        match what {
-            "MM5" => format!(
+    /// The configuration line to check when `msg` got no answer.
+    fn unreachable_hint(&self, p1: &Phase1, msg: Msg) -> String {
+        match msg {
+            Msg::Mm5 => format!(
                 "likely pre-shared key mismatch: crypto isakmp key, {}",
                 p1.key.origin
             ),
@@ -389,11 +400,11 @@ impl Engine {
         if let Some(id) = self.isakmp_for(peer) {
             return self.with_phase1(id, |e, p1| e.start_quick_mode(now, p1, name));
         }
-        if let Some(p1) = self.phase1.values_mut().find(|p| {
-            p.remote.ip() == peer
-                && p.established().is_none()
-                && !matches!(p.state, MmState::Failed)
-        }) {
+        if let Some(p1) = self
+            .phase1
+            .values_mut()
+            .find(|p| p.remote.ip() == peer && p.negotiating())
+        {
             if !p1.pending.iter().any(|t| t == name) {
                 p1.pending.push(name.to_string());
             }
@@ -479,11 +490,7 @@ impl Engine {
         for p1 in std::mem::take(&mut self.phase1).into_values() {
             if p1.established().is_some() {
                 self.send_isakmp_delete(&p1);
-                self.log(LogEvent::Phase1Down {
-                    conn_id: p1.conn_id,
-                    peer: p1.remote.ip(),
-                    reason: DownReason::Shutdown,
-                });
+                self.log_phase1_down(p1.conn_id, p1.remote.ip(), DownReason::Shutdown);
             }
         }
         self.spi_requests.clear();
@@ -533,5 +540,107 @@ impl Engine {
             }
         }
         self.settle(now);
+    }
+
+    /// A fresh nonce (Ni_b / Nr_b) for Main Mode or Quick Mode.
+    pub(super) fn nonce(&mut self) -> Vec<u8> {
+        let mut v = vec![0; NONCE_LEN];
+        self.rng.fill(&mut v);
+        v
+    }
+
+    /// A cookie: any 8 bytes but zeros, which mean "not known yet" (RFC 2408 3.1).
+    pub(super) fn cookie(&mut self) -> [u8; 8] {
+        loop {
+            let mut c = [0u8; 8];
+            self.rng.fill(&mut c);
+            if c != [0; 8] {
+                return c;
+            }
+        }
+    }
+
+    pub(super) fn alloc_conn_id(&mut self) -> u32 {
+        let id = self.next_conn_id;
+        self.next_conn_id = self.next_conn_id.wrapping_add(1).max(1);
+        id
+    }
+
+    pub(super) fn log(&mut self, event: LogEvent) {
+        self.actions.push_back(Action::Log(event));
+    }
+
+    pub(super) fn note(&mut self, p1: &Phase1, note: Note) {
+        self.log(LogEvent::Note {
+            conn_id: p1.conn_id,
+            peer: p1.remote.ip(),
+            note,
+        });
+    }
+
+    pub(super) fn state_change(
+        &mut self,
+        p1: &Phase1,
+        message_id: Option<u32>,
+        old: IkeState,
+        new: IkeState,
+    ) {
+        self.log(LogEvent::StateChange {
+            conn_id: p1.conn_id,
+            peer: p1.remote.ip(),
+            message_id,
+            old,
+            new,
+        });
+    }
+
+    /// Send one message of an exchange of ISAKMP SA `conn_id`, logging it as IOS does.
+    pub(super) fn transmit(&mut self, now: Instant, conn_id: u32, ex: &mut Exchange, sent: Sent) {
+        self.log(LogEvent::Packet {
+            conn_id,
+            peer: sent.remote,
+            local_port: sent.local.port(),
+            sent: true,
+            role: Some(sent.msg.sender()),
+            state: sent.msg.show_state(),
+        });
+        ex.send(now, &mut self.actions, sent);
+    }
+
+    /// A received message, logged as IOS does: `role` `None` for one that makes a new SA.
+    pub(super) fn packet_in(&mut self, p1: &Phase1, rx: &Received, role: Option<Role>) {
+        self.log(LogEvent::Packet {
+            conn_id: p1.conn_id,
+            peer: rx.remote,
+            local_port: rx.local.port(),
+            sent: false,
+            role,
+            state: p1.state.show(),
+        });
+    }
+
+    pub(super) fn retransmitted(&mut self, p1: &Phase1, msg: Msg, attempt: u32) {
+        self.stats.retransmissions += 1;
+        self.note(
+            p1,
+            Note::Retransmitting {
+                what: msg.name(),
+                attempt,
+            },
+        );
+    }
+
+    /// `p1` (taken out of the table) is down: it goes when it is put back.
+    pub(super) fn phase1_down(&mut self, p1: &mut Phase1, reason: DownReason) {
+        self.log_phase1_down(p1.conn_id, p1.remote.ip(), reason);
+        p1.close();
+    }
+
+    pub(super) fn log_phase1_down(&mut self, conn_id: u32, peer: IpAddr, reason: DownReason) {
+        self.log(LogEvent::Phase1Down {
+            conn_id,
+            peer,
+            reason,
+        });
     }
 }

@@ -3,6 +3,7 @@
 //! and a duplicate of the last message we processed is answered with the stored reply,
 //! never processed twice.
 
+use super::state::{Role, ShowState};
 use super::timer::{Timer, TimerTable};
 use super::Action;
 use std::collections::VecDeque;
@@ -25,13 +26,66 @@ const WAITS: [Duration; 7] = [
 /// Transmissions of one message before giving up.
 const MAX_TRANSMISSIONS: u32 = WAITS.len() as u32;
 
+/// The messages of Main Mode (RFC 2409 5) and Quick Mode (5.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Msg {
+    Mm1,
+    Mm2,
+    Mm3,
+    Mm4,
+    Mm5,
+    Mm6,
+    Qm1,
+    Qm2,
+    Qm3,
+}
+
+impl Msg {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Msg::Mm1 => "MM1",
+            Msg::Mm2 => "MM2",
+            Msg::Mm3 => "MM3",
+            Msg::Mm4 => "MM4",
+            Msg::Mm5 => "MM5",
+            Msg::Mm6 => "MM6",
+            Msg::Qm1 => "QM1",
+            Msg::Qm2 => "QM2",
+            Msg::Qm3 => "QM3",
+        }
+    }
+
+    /// Who sends it: the initiator sends the odd messages.
+    pub(crate) fn sender(self) -> Role {
+        match self {
+            Msg::Mm1 | Msg::Mm3 | Msg::Mm5 | Msg::Qm1 | Msg::Qm3 => Role::Initiator,
+            Msg::Mm2 | Msg::Mm4 | Msg::Mm6 | Msg::Qm2 => Role::Responder,
+        }
+    }
+
+    /// The `show crypto isakmp sa` state IOS tags the packet with when sending it.
+    pub(crate) fn show_state(self) -> ShowState {
+        match self {
+            Msg::Mm1 => ShowState::MmNoState,
+            Msg::Mm2 | Msg::Mm3 => ShowState::MmSaSetup,
+            Msg::Mm4 | Msg::Mm5 | Msg::Mm6 => ShowState::MmKeyExch,
+            Msg::Qm1 | Msg::Qm2 | Msg::Qm3 => ShowState::QmIdle,
+        }
+    }
+
+    /// The last message of an exchange is not resent on a timer: the other end resends
+    /// its previous one if it is lost, and that duplicate is answered.
+    fn retransmitted(self) -> bool {
+        !matches!(self, Msg::Mm6 | Msg::Qm3)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Sent {
     pub local: SocketAddr,
     pub remote: SocketAddr,
     pub data: Vec<u8>,
-    /// "MM3", "QM2": for log lines.
-    pub what: &'static str,
+    pub msg: Msg,
 }
 
 #[derive(Debug, Default)]
@@ -41,6 +95,16 @@ pub(crate) struct Exchange {
     last_tx: Option<Sent>,
     transmissions: u32,
     pub timers: TimerTable,
+}
+
+/// What the retransmission timer did.
+pub(crate) enum Retransmission {
+    /// Sent the message again, for the n-th time.
+    Resent(Msg, u32),
+    /// No answer after n transmissions: the exchange failed.
+    GaveUp(Msg, u32),
+    /// Nothing awaits an answer.
+    Nothing,
 }
 
 /// A duplicate of the last processed message.
@@ -70,14 +134,9 @@ impl Exchange {
         self.timers.stop(Timer::Retransmit);
     }
 
-    /// Send `sent`; with `retransmit`, resend it until `received` is called.
-    pub(crate) fn send(
-        &mut self,
-        now: Instant,
-        out: &mut VecDeque<Action>,
-        sent: Sent,
-        retransmit: bool,
-    ) {
+    /// Send `sent`; resend it until `received` is called, unless it ends the exchange.
+    pub(crate) fn send(&mut self, now: Instant, out: &mut VecDeque<Action>, sent: Sent) {
+        let retransmit = sent.msg.retransmitted();
         out.push_back(Action::Send {
             local: sent.local,
             remote: sent.remote,
@@ -92,18 +151,17 @@ impl Exchange {
         }
     }
 
-    /// The retransmit timer fired: resend (returning what and which transmission) or,
-    /// after `MAX_TRANSMISSIONS`, `Err` with the message that got no answer.
+    /// The retransmit timer fired: resend, or after `MAX_TRANSMISSIONS` give up.
     pub(crate) fn retransmit(
         &mut self,
         now: Instant,
         out: &mut VecDeque<Action>,
-    ) -> Result<(&'static str, u32), (&'static str, u32)> {
+    ) -> Retransmission {
         let Some(sent) = &self.last_tx else {
-            return Err(("nothing", 0));
+            return Retransmission::Nothing;
         };
         if self.transmissions >= MAX_TRANSMISSIONS {
-            return Err((sent.what, self.transmissions));
+            return Retransmission::GaveUp(sent.msg, self.transmissions);
         }
         self.transmissions += 1;
         out.push_back(Action::Send {
@@ -115,6 +173,6 @@ impl Exchange {
             Timer::Retransmit,
             now + WAITS[self.transmissions as usize - 1],
         );
-        Ok((sent.what, self.transmissions))
+        Retransmission::Resent(sent.msg, self.transmissions)
     }
 }

@@ -2,17 +2,17 @@
 //! with its own message ID and IV, protected by HASH(1) once phase 1 is up; DPD
 //! R-U-THERE answered with R-U-THERE-ACK (RFC 3706).
 
+use super::child::esp_delete;
+use super::engine::Received;
 use super::error::{AuthFailure, AuthKind, Error};
-use super::log::{DownReason, LogEvent, Note};
-use super::main_mode::{MmState, Phase1};
+use super::log::{DownReason, Note};
+use super::phase1::{MmState, Phase1, QmState};
 use super::protect::{self, Inbound};
-use super::quick_mode::QmState;
 use super::{proposal, Action, Engine};
 use crate::isakmp::{
     DeletePayload, ExchangeType, Header, NotifyPayload, NotifyType, Payload, ProtocolId, DOI_IPSEC,
     FLAG_ENCRYPTION,
 };
-use std::net::SocketAddr;
 use std::time::Instant;
 
 /// Notify types below this are errors (RFC 2408 3.14.1).
@@ -30,13 +30,7 @@ impl Engine {
                 break id;
             }
         };
-        let mid = message_id.to_be_bytes();
-        let payloads = protect::with_hash(
-            est.suite.hash,
-            est.keys.skeyid_a.as_bytes(),
-            &[&mid],
-            vec![payload],
-        );
+        let payloads = protect::with_hash(vec![payload], |r| est.hash_1(message_id, r));
         let (data, _) = protect::seal(
             &p1.header(ExchangeType::INFORMATIONAL, message_id),
             &payloads,
@@ -93,16 +87,10 @@ impl Engine {
         }
     }
 
-    pub(super) fn on_informational(
-        &mut self,
-        now: Instant,
-        p1: &mut Phase1,
-        remote: SocketAddr,
-        header: Header,
-        data: &[u8],
-    ) {
+    pub(super) fn on_informational(&mut self, rx: &Received, p1: &mut Phase1, header: Header) {
+        let (now, remote) = (rx.now, rx.remote);
         if header.flags & FLAG_ENCRYPTION == 0 {
-            return match Inbound::plain(header, data) {
+            return match Inbound::plain(header, rx.data) {
                 // Unauthenticated: only believed while we have nothing better.
                 Ok(msg) if p1.established().is_none() => self.plain_notifies(p1, &msg),
                 Ok(_) => self.drop_stale(remote),
@@ -112,19 +100,13 @@ impl Engine {
         let Some(est) = p1.established() else {
             return self.drop_undecryptable(remote);
         };
-        let mid = header.message_id.to_be_bytes();
-        let iv = est.message_iv(header.message_id);
-        let verified = Inbound::decrypt(header, data, &est.protection(), &iv)
-            .ok()
-            .filter(|(msg, _)| {
-                let expected = est
-                    .suite
-                    .hash
-                    .prf(est.keys.skeyid_a.as_bytes(), &[&mid, msg.after_first()]);
-                msg.leading_hash()
-                    .is_some_and(|h| crate::crypto::ct_eq(h, &expected))
-            });
-        let Some((msg, _)) = verified else {
+        // Its own message ID and IV (RFC 2409 appendix B); HASH(1) = prf(SKEYID_a,
+        // M-ID | N/D) (5.7).
+        let mid = header.message_id;
+        let opened = est.open(header, rx.data, &est.message_iv(mid), |m| {
+            est.hash_1(mid, m.after_first())
+        });
+        let Some((msg, _)) = opened else {
             return self.drop_undecryptable(remote);
         };
         let mut alive = false;
@@ -278,13 +260,7 @@ impl Engine {
                     if *spi == p1.cookies() {
                         // IOS keeps the IPsec SAs of a deleted ISAKMP SA (they move to
                         // another one, see `put_back`); Quick Modes under way start over.
-                        self.log(LogEvent::Phase1Down {
-                            conn_id: p1.conn_id,
-                            peer: p1.remote.ip(),
-                            reason: DownReason::PeerDelete,
-                        });
-                        p1.state = MmState::Failed;
-                        p1.ex.timers = Default::default();
+                        self.phase1_down(p1, DownReason::PeerDelete);
                         let interrupted: Vec<String> = std::mem::take(&mut p1.quick)
                             .into_values()
                             .filter(|q| q.state.in_progress())
@@ -300,11 +276,7 @@ impl Engine {
                         .map(|o| o.conn_id)
                     {
                         self.phase1.remove(&id);
-                        self.log(LogEvent::Phase1Down {
-                            conn_id: id,
-                            peer: p1.remote.ip(),
-                            reason: DownReason::PeerDelete,
-                        });
+                        self.log_phase1_down(id, p1.remote.ip(), DownReason::PeerDelete);
                         if p1.retiring.is_none() {
                             for c in self.children.iter_mut().filter(|c| c.conn_id == id) {
                                 c.conn_id = p1.conn_id;
@@ -340,8 +312,7 @@ impl Engine {
                     self.remove_child_sas(&c, c.retired.unwrap_or(DownReason::PeerDelete));
                     if !c.delete_sent {
                         // Our inbound half is gone too: say so, as IOS does.
-                        self.outbox
-                            .push((c.remote.ip(), super::child::esp_delete(c.spi_in)));
+                        self.outbox.push((c.remote.ip(), esp_delete(c.spi_in)));
                     }
                     self.reinitiate_if_down(now, p1, &c.tunnel);
                 }

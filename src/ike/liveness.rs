@@ -10,8 +10,8 @@
 //! not see ESP traffic, so both probe whenever IKE has been idle for S seconds.
 
 use super::error::Error;
-use super::log::{DownReason, LogEvent, Note};
-use super::main_mode::{MmState, Phase1};
+use super::log::{DownReason, Note};
+use super::phase1::Phase1;
 use super::timer::Timer;
 use super::{Action, Engine};
 use crate::isakmp::{NotifyPayload, NotifyType, Payload, ProtocolId, DOI_IPSEC};
@@ -19,25 +19,6 @@ use std::time::{Duration, Instant};
 
 /// R-U-THERE messages sent before the peer is declared dead (IOS: the first and 4 more).
 pub(crate) const DPD_TRANSMISSIONS: u32 = 5;
-
-#[derive(Debug, Default)]
-pub(crate) struct DpdState {
-    /// Sequence number of the next R-U-THERE (random start, RFC 3706 5.5).
-    next_seq: u32,
-    /// The latest probe run: its first sequence number and how many were sent.
-    run: Option<(u32, u32)>,
-    /// That run is unanswered so far (nothing authenticated came from the peer).
-    probing: bool,
-}
-
-impl DpdState {
-    /// Is `seq` the answer to an R-U-THERE of the latest run? (Anything else, e.g. a
-    /// copy of an older ACK, is tolerated and ignored.)
-    fn answers(&self, seq: u32) -> bool {
-        self.run
-            .is_some_and(|(first, sent)| seq.wrapping_sub(first) < sent)
-    }
-}
 
 fn sequence(n: &NotifyPayload) -> Option<u32> {
     let b: [u8; 4] = n.data.get(..4)?.try_into().ok()?;
@@ -158,31 +139,15 @@ impl Engine {
         for id in others {
             if let Some(o) = self.phase1.remove(&id) {
                 if o.established_at.is_some() {
-                    self.phase1_down(id, peer, DownReason::DeadPeer);
+                    self.log_phase1_down(id, peer, DownReason::DeadPeer);
                 }
             }
         }
-        self.phase1_down(p1.conn_id, peer, DownReason::DeadPeer);
-        p1.state = MmState::Failed;
-        p1.ex.timers = Default::default();
-        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.children)
-            .into_iter()
-            .partition(|c| c.remote.ip() == peer);
-        self.children = kept;
-        for c in gone {
-            self.remove_child_sas(&c, DownReason::DeadPeer);
-        }
+        self.phase1_down(p1, DownReason::DeadPeer);
+        self.remove_children_of(peer, DownReason::DeadPeer, |_| true);
         for tunnel in self.wanted_to(peer) {
             self.initiate(now, &tunnel);
         }
-    }
-
-    fn phase1_down(&mut self, conn_id: u32, peer: std::net::IpAddr, reason: DownReason) {
-        self.log(LogEvent::Phase1Down {
-            conn_id,
-            peer,
-            reason,
-        });
     }
 }
 

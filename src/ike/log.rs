@@ -57,6 +57,7 @@ pub enum LogEvent {
     },
     SaDown {
         tunnel: String,
+        conn_id: u32,
         peer: IpAddr,
         spi_in: u32,
         spi_out: u32,
@@ -127,9 +128,10 @@ impl LogEvent {
             | LogEvent::Phase1Up { conn_id, .. }
             | LogEvent::Phase1Down { conn_id, .. }
             | LogEvent::SaUp { conn_id, .. }
+            | LogEvent::SaDown { conn_id, .. }
             | LogEvent::Warning { conn_id, .. } => Some(*conn_id),
             LogEvent::Failed { conn_id, .. } => *conn_id,
-            LogEvent::SaDown { .. } | LogEvent::Dropped { .. } => None,
+            LogEvent::Dropped { .. } => None,
         }
     }
 }
@@ -228,6 +230,7 @@ impl fmt::Display for LogEvent {
                 spi_in,
                 spi_out,
                 reason,
+                ..
             } => write!(
                 f,
                 "IPsec SA down on {tunnel} with {peer}: inbound spi {spi_in:#010X}, outbound spi {spi_out:#010X}: {reason}"

@@ -16,6 +16,7 @@ mod liveness;
 pub mod log;
 mod main_mode;
 mod nat;
+mod phase1;
 mod proposal;
 mod protect;
 mod quick_mode;
@@ -119,7 +120,7 @@ pub struct Engine {
     rng: Box<dyn Rng>,
     actions: VecDeque<Action>,
     /// ISAKMP SAs by conn-id (IOS's number for them).
-    phase1: BTreeMap<u32, main_mode::Phase1>,
+    phase1: BTreeMap<u32, phase1::Phase1>,
     children: Vec<child::ChildSa>,
     /// Outstanding `AllocSpi` requests: request -> (conn-id, message ID, tunnel, our address).
     spi_requests: HashMap<u64, (u32, u32, String, IpAddr)>,

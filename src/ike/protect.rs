@@ -2,7 +2,7 @@
 //! with zero padding, the IV carried from each message's last ciphertext block, and the
 //! HASH payloads that authenticate Quick Mode and Informational messages.
 
-use crate::crypto::{CipherAlg, HashAlg};
+use crate::crypto::CipherAlg;
 use crate::isakmp::{
     decode_payloads, encode_message, encode_payloads, DecodeError, Header, Payload, PayloadType,
     RawPayload, FLAG_ENCRYPTION, HEADER_LEN,
@@ -151,19 +151,12 @@ pub(crate) fn seal(
     (out, next_iv)
 }
 
-/// Put `HASH(prf(skeyid_a, prefix | rest))` before `rest`, where `rest` is the encoded
-/// payload chain that follows the HASH (RFC 2409 5.5 HASH(1)/HASH(2), 8 HASH(1)).
-pub(crate) fn with_hash(
-    prf: HashAlg,
-    skeyid_a: &[u8],
-    prefix: &[&[u8]],
-    rest: Vec<Payload>,
-) -> Vec<Payload> {
+/// Put a HASH payload before `rest`, computed by `hash` over the encoded payload chain
+/// that follows it (RFC 2409 5.5 HASH(1)/HASH(2), 5.7 HASH(1)).
+pub(crate) fn with_hash(rest: Vec<Payload>, hash: impl FnOnce(&[u8]) -> Vec<u8>) -> Vec<Payload> {
     let mut encoded = Vec::new();
     encode_payloads(&rest, &mut encoded);
-    let mut parts: Vec<&[u8]> = prefix.to_vec();
-    parts.push(&encoded);
-    let hash = prf.prf(skeyid_a, &parts);
+    let hash = hash(&encoded);
     let mut payloads = Vec::with_capacity(rest.len() + 1);
     payloads.push(Payload::Hash(hash));
     payloads.extend(rest);

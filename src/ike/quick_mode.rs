@@ -9,24 +9,24 @@
 //! in IKE_QM_SPI_STARVE. The responder installs its inbound SA when sending QM2 and the
 //! outbound one on QM3 (IOS "QM done (await)"); the initiator installs both with QM3.
 
-use super::child::ChildSa;
+use super::child::Agreed;
+use super::engine::Received;
 use super::error::{Error, InvalidId, Misbehaviour};
-use super::exchange::{Exchange, Sent};
-use super::log::{LogEvent, Note, Warning};
-use super::main_mode::{Established, Phase1, NONCE_LEN};
-use super::proposal::{self, Lifetime, P2Choice};
+use super::exchange::{Exchange, Msg, Retransmission};
+use super::log::{DownReason, Note, Warning};
+use super::phase1::{Established, IQm1, Phase1, QmState, QuickMode, RQm1, RQm2};
+use super::proposal::{self, Lifetime};
 use super::protect::{self, Inbound};
 use super::settings::TunnelSettings;
-use super::state::{IkeState, Role, ShowState};
+use super::state::{IkeState, Role};
 use super::timer::Timer;
 use super::{identity, Action, Engine};
-use crate::crypto::{ct_eq, kdf, DhPrivate, Secret};
-use crate::ipsec::{Direction, SaSpec};
+use crate::crypto::DhPrivate;
 use crate::isakmp::{
-    ExchangeType, Header, IdPayload, NotifyPayload, NotifyType, Payload, PayloadType, Proposal,
-    ProtocolId, SaPayload, DOI_IPSEC, SIT_IDENTITY_ONLY,
+    ExchangeType, Header, IdPayload, NotifyPayload, NotifyType, Payload, PayloadType, ProtocolId,
+    SaPayload, DOI_IPSEC, SIT_IDENTITY_ONLY,
 };
-use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long a Quick Mode may wait for the data path's SPI.
@@ -34,93 +34,6 @@ const SPI_WAIT: Duration = Duration::from_secs(30);
 /// How long a finished exchange is kept to answer retransmissions of its last message
 /// (longer than the peer's whole retransmission schedule).
 const LINGER: Duration = Duration::from_secs(90);
-/// IPsec DOI protocol ESP, as KEYMAT's `protocol` byte.
-const PROTO_ESP: u8 = 3;
-
-pub(crate) struct QuickMode {
-    pub message_id: u32,
-    pub tunnel: String,
-    pub role: Role,
-    pub state: QmState,
-    /// CBC IV chain of this exchange (RFC 2409 appendix B).
-    pub iv: Vec<u8>,
-    pub ex: Exchange,
-    /// `Engine::event` number when it began (collision rule, see `child_complete`).
-    pub started: u64,
-}
-
-pub(crate) enum QmState {
-    /// Initiator waiting for its inbound SPI before QM1.
-    ISpiStarve,
-    /// Responder waiting for its inbound SPI before QM2.
-    RSpiStarve(Box<RQm1>),
-    IQm1(Box<IQm1>),
-    RQm2(Box<RQm2>),
-    /// Complete; kept to answer a retransmitted QM2 with QM3.
-    Done,
-    Failed,
-}
-
-pub(crate) struct RQm1 {
-    choice: P2Choice,
-    /// QM2's proposal: the chosen transform as received, our SPI to be filled in.
-    reply: Proposal,
-    send_lifetime: bool,
-    ni: Vec<u8>,
-    g_xi: Option<Vec<u8>>,
-    ids: Option<(IdPayload, IdPayload)>,
-}
-
-pub(crate) struct IQm1 {
-    spi_in: u32,
-    ni: Vec<u8>,
-    dh: Option<DhPrivate>,
-    ids: (IdPayload, IdPayload),
-}
-
-pub(crate) struct RQm2 {
-    ni: Vec<u8>,
-    nr: Vec<u8>,
-    spi_in: u32,
-    outbound: SaSpec,
-}
-
-impl QmState {
-    pub(crate) fn ios_name(&self) -> IkeState {
-        match self {
-            QmState::ISpiStarve | QmState::RSpiStarve(_) => IkeState::QmSpiStarve,
-            QmState::IQm1(_) => IkeState::QmIQm1,
-            QmState::RQm2(_) => IkeState::QmRQm2,
-            QmState::Done => IkeState::QmPhase2Complete,
-            QmState::Failed => IkeState::QmReady,
-        }
-    }
-
-    /// Still negotiating (not complete, not failed).
-    pub(crate) fn in_progress(&self) -> bool {
-        !matches!(self, QmState::Done | QmState::Failed)
-    }
-}
-
-fn keymat(
-    est: &Established,
-    g_qm: Option<&[u8]>,
-    spi: u32,
-    ni: &[u8],
-    nr: &[u8],
-    len: usize,
-) -> Secret {
-    kdf::keymat(
-        est.suite.hash,
-        est.keys.skeyid_d.as_bytes(),
-        g_qm,
-        PROTO_ESP,
-        spi,
-        ni,
-        nr,
-        len,
-    )
-}
 
 fn ids_of(msg: &Inbound) -> Result<Option<(IdPayload, IdPayload)>, Error> {
     let ids: Vec<&IdPayload> = msg
@@ -208,17 +121,16 @@ impl Engine {
             return;
         };
         let message_id = self.new_message_id(p1);
-        let iv = est.message_iv(message_id);
-        p1.message_ids.insert(message_id);
         let mut qm = QuickMode {
             message_id,
             tunnel: tunnel.to_string(),
             role: Role::Initiator,
             state: QmState::ISpiStarve,
-            iv,
+            iv: est.message_iv(message_id),
             ex: Exchange::default(),
             started: self.event(),
         };
+        p1.message_ids.insert(message_id);
         qm.ex.timers.set(Timer::Lifetime, now + SPI_WAIT);
         self.note(p1, Note::BeginQuickMode { message_id });
         self.state_change(p1, Some(message_id), IkeState::QmReady, qm.state.ios_name());
@@ -239,10 +151,13 @@ impl Engine {
         if let Ok(spi) = spi {
             self.reserved_spis.insert(spi, (tunnel, dst));
         }
-        let Some(mut p1) = self.phase1.remove(&conn_id) else {
-            return;
-        };
-        if let Some(mut qm) = p1.quick.remove(&message_id) {
+        self.with_phase1(conn_id, |e, p1| {
+            let Some(est) = p1.established().cloned() else {
+                return;
+            };
+            let Some(mut qm) = p1.quick.remove(&message_id) else {
+                return;
+            };
             let state = std::mem::replace(&mut qm.state, QmState::Failed);
             let old = state.ios_name();
             let result = match (spi, state) {
@@ -250,13 +165,12 @@ impl Engine {
                     tunnel: qm.tunnel.clone(),
                     reason,
                 }),
-                (Ok(spi), QmState::ISpiStarve) => self.send_qm1(now, &mut p1, &mut qm, spi),
-                (Ok(spi), QmState::RSpiStarve(s)) => self.send_qm2(now, &mut p1, &mut qm, *s, spi),
+                (Ok(spi), QmState::ISpiStarve) => e.send_qm1(now, p1, &est, &mut qm, spi),
+                (Ok(spi), QmState::RSpiStarve(s)) => e.send_qm2(now, p1, &est, &mut qm, *s, spi),
                 (Ok(_), other) => Ok(other),
             };
-            self.settle_quick_mode(&mut p1, qm, old, result);
-        }
-        self.phase1.insert(conn_id, p1);
+            e.settle_quick_mode(p1, qm, old, result);
+        });
     }
 
     /// Keep the exchange in its next state, or log its failure and drop it.
@@ -294,17 +208,38 @@ impl Engine {
         }
     }
 
+    /// Seal a Quick Mode message of `qm` (advancing its IV chain) and send it.
+    fn send_qm(
+        &mut self,
+        now: Instant,
+        p1: &Phase1,
+        est: &Established,
+        qm: &mut QuickMode,
+        (msg, payloads): (Msg, Vec<Payload>),
+    ) {
+        let (data, iv) = protect::seal(
+            &p1.header(ExchangeType::QUICK_MODE, qm.message_id),
+            &payloads,
+            &est.protection(),
+            &qm.iv,
+        );
+        qm.iv = iv;
+        qm.ex.timers.stop(Timer::Lifetime);
+        self.transmit(now, p1.conn_id, &mut qm.ex, p1.sent(msg, data));
+    }
+
     fn send_qm1(
         &mut self,
         now: Instant,
         p1: &mut Phase1,
+        est: &Established,
         qm: &mut QuickMode,
         spi: u32,
     ) -> Result<QmState, Error> {
         let Some(tunnel) = self.tunnel(&qm.tunnel) else {
             return Ok(QmState::Failed);
         };
-        let ni = self.random_bytes(NONCE_LEN);
+        let ni = self.nonce();
         let dh = tunnel
             .pfs
             .map(|g| DhPrivate::generate(g, self.rng.as_mut()));
@@ -326,35 +261,9 @@ impl Engine {
         }
         rest.push(Payload::Id(ids.0.clone()));
         rest.push(Payload::Id(ids.1.clone()));
-        let est = p1
-            .established()
-            .expect("Quick Mode runs over an established SA");
-        let mid = qm.message_id.to_be_bytes();
-        let payloads =
-            protect::with_hash(est.suite.hash, est.keys.skeyid_a.as_bytes(), &[&mid], rest);
-        let (data, iv) = protect::seal(
-            &p1.header(ExchangeType::QUICK_MODE, qm.message_id),
-            &payloads,
-            &est.protection(),
-            &qm.iv,
-        );
-        qm.iv = iv;
-        qm.ex.timers.stop(Timer::Lifetime);
-        let sent = Sent {
-            local: p1.local,
-            remote: p1.remote,
-            data,
-            what: "QM1",
-        };
-        self.transmit(
-            now,
-            p1.conn_id,
-            Role::Initiator,
-            ShowState::QmIdle,
-            &mut qm.ex,
-            sent,
-            true,
-        );
+        let mid = qm.message_id;
+        let payloads = protect::with_hash(rest, |r| est.hash_1(mid, r));
+        self.send_qm(now, p1, est, qm, (Msg::Qm1, payloads));
         Ok(QmState::IQm1(Box::new(IQm1 {
             spi_in: spi,
             ni,
@@ -364,40 +273,28 @@ impl Engine {
     }
 
     /// A Quick Mode message (any of QM1..QM3) over `p1`.
-    pub(super) fn on_quick_mode(
-        &mut self,
-        now: Instant,
-        p1: &mut Phase1,
-        local: SocketAddr,
-        remote: SocketAddr,
-        header: Header,
-        data: &[u8],
-    ) {
+    pub(super) fn on_quick_mode(&mut self, rx: &Received, p1: &mut Phase1, header: Header) {
         let message_id = header.message_id;
-        // A copy of the keys: `p1` is updated while the message is handled.
-        let Some(est) = p1.established().cloned() else {
-            return self.drop_stale(remote);
+        // Shared, not borrowed: `p1` changes while the message is handled.
+        let Some(est) = p1.established().map(Arc::clone) else {
+            return self.drop_stale(rx.remote);
         };
-        let est = &est;
         let Some(mut qm) = p1.quick.remove(&message_id) else {
             if message_id == 0 || p1.message_ids.contains(&message_id) {
                 // An exchange we finished and forgot, or no exchange at all.
-                return self.drop_stale(remote);
+                return self.drop_stale(rx.remote);
             }
+            // QM1: HASH(1) = prf(SKEYID_a, M-ID | SA | Ni [| KE] [| IDci | IDcr]).
             let iv = est.message_iv(message_id);
-            let Some((msg, next_iv)) = self.open_qm(est, header, data, &iv, &[], remote) else {
-                return;
+            let opened = est.open(header, rx.data, &iv, |m| {
+                est.hash_1(message_id, m.after_first())
+            });
+            let Some((msg, next_iv)) = opened else {
+                return self.drop_undecryptable(rx.remote);
             };
             p1.message_ids.insert(message_id);
-            self.heard_from(now, p1);
-            self.log(LogEvent::Packet {
-                conn_id: p1.conn_id,
-                peer: remote,
-                local_port: local.port(),
-                sent: false,
-                role: Some(Role::Responder),
-                state: ShowState::QmIdle,
-            });
+            self.heard_from(rx.now, p1);
+            self.packet_in(p1, rx, Some(Role::Responder));
             let mut qm = QuickMode {
                 message_id,
                 tunnel: String::new(),
@@ -407,99 +304,44 @@ impl Engine {
                 ex: Exchange::default(),
                 started: self.event(),
             };
-            qm.ex.received(data);
-            let result = self.on_qm1(now, p1, &mut qm, &msg);
+            qm.ex.received(rx.data);
+            let result = self.on_qm1(rx.now, p1, &mut qm, &msg);
             return self.settle_quick_mode(p1, qm, IkeState::QmReady, result);
         };
-        if let Some(dup) = qm.ex.duplicate(data) {
+        if let Some(dup) = qm.ex.duplicate(rx.data) {
             self.answer_duplicate(dup);
             p1.quick.insert(message_id, qm);
             return;
         }
-        // HASH(2) covers Ni_b; HASH(3) is over the nonces alone (RFC 2409 5.5).
+        // HASH(2) covers Ni_b and the rest of QM2; HASH(3) the nonces alone.
         let opened = match &qm.state {
-            QmState::IQm1(s) => self.open_qm(est, header, data, &qm.iv, &s.ni, remote),
-            QmState::RQm2(s) => self.open_qm3(est, header, data, &qm.iv, &s.ni, &s.nr, remote),
+            QmState::IQm1(s) => est.open(header, rx.data, &qm.iv, |m| {
+                est.hash_2(message_id, &s.ni, m.after_first())
+            }),
+            QmState::RQm2(s) => est.open(header, rx.data, &qm.iv, |_| {
+                est.hash_3(message_id, &s.ni, &s.nr)
+            }),
             _ => {
-                self.drop_stale(remote);
-                None
+                p1.quick.insert(message_id, qm);
+                return self.drop_stale(rx.remote);
             }
         };
         let Some((msg, next_iv)) = opened else {
             p1.quick.insert(message_id, qm);
-            return;
+            return self.drop_undecryptable(rx.remote);
         };
-        self.heard_from(now, p1);
-        self.log(LogEvent::Packet {
-            conn_id: p1.conn_id,
-            peer: remote,
-            local_port: local.port(),
-            sent: false,
-            role: Some(qm.role),
-            state: ShowState::QmIdle,
-        });
+        self.heard_from(rx.now, p1);
+        self.packet_in(p1, rx, Some(qm.role));
         qm.iv = next_iv;
-        qm.ex.received(data);
+        qm.ex.received(rx.data);
         let state = std::mem::replace(&mut qm.state, QmState::Failed);
         let old = state.ios_name();
         let result = match state {
-            QmState::IQm1(s) => self.on_qm2(now, p1, &mut qm, *s, &msg),
-            QmState::RQm2(s) => Ok(self.on_qm3(now, p1, &mut qm, *s)),
+            QmState::IQm1(s) => self.on_qm2(rx.now, p1, &est, &mut qm, *s, &msg),
+            QmState::RQm2(s) => Ok(self.on_qm3(rx.now, p1, &mut qm, *s)),
             _ => unreachable!("only IQm1 and RQm2 open a message"),
         };
         self.settle_quick_mode(p1, qm, old, result);
-    }
-
-    /// Decrypt QM1/QM2 and check the HASH(1)/HASH(2) that leads it; `ni` is empty for
-    /// QM1. Failures are dropped and counted: they change nothing.
-    fn open_qm(
-        &mut self,
-        est: &Established,
-        header: Header,
-        data: &[u8],
-        iv: &[u8],
-        ni: &[u8],
-        remote: SocketAddr,
-    ) -> Option<(Inbound, Vec<u8>)> {
-        let mid = header.message_id.to_be_bytes();
-        let opened = Inbound::decrypt(header, data, &est.protection(), iv).ok();
-        let verified = opened.filter(|(msg, _)| {
-            let expected = est
-                .suite
-                .hash
-                .prf(est.keys.skeyid_a.as_bytes(), &[&mid, ni, msg.after_first()]);
-            msg.leading_hash().is_some_and(|h| ct_eq(h, &expected))
-        });
-        if verified.is_none() {
-            self.drop_undecryptable(remote);
-        }
-        verified
-    }
-
-    /// Decrypt QM3 and check HASH(3) = prf(SKEYID_a, 0 | M-ID | Ni_b | Nr_b).
-    #[allow(clippy::too_many_arguments)]
-    fn open_qm3(
-        &mut self,
-        est: &Established,
-        header: Header,
-        data: &[u8],
-        iv: &[u8],
-        ni: &[u8],
-        nr: &[u8],
-        remote: SocketAddr,
-    ) -> Option<(Inbound, Vec<u8>)> {
-        let mid = header.message_id.to_be_bytes();
-        let expected = est
-            .suite
-            .hash
-            .prf(est.keys.skeyid_a.as_bytes(), &[&[0], &mid, ni, nr]);
-        let verified = Inbound::decrypt(header, data, &est.protection(), iv)
-            .ok()
-            .filter(|(msg, _)| msg.leading_hash().is_some_and(|h| ct_eq(h, &expected)));
-        if verified.is_none() {
-            self.drop_undecryptable(remote);
-        }
-        verified
     }
 
     /// Responder: QM1 chooses a tunnel by the proxy identities, then a transform set.
@@ -597,6 +439,7 @@ impl Engine {
         &mut self,
         now: Instant,
         p1: &mut Phase1,
+        est: &Established,
         qm: &mut QuickMode,
         s: RQm1,
         spi: u32,
@@ -604,7 +447,7 @@ impl Engine {
         let Some(tunnel) = self.tunnel(&qm.tunnel) else {
             return Ok(QmState::Failed);
         };
-        let nr = self.random_bytes(NONCE_LEN);
+        let nr = self.nonce();
         let (ke, g_qm) = match (s.choice.pfs, &s.g_xi) {
             (Some(group), Some(g_xi)) => {
                 let dh = DhPrivate::generate(group, self.rng.as_mut());
@@ -643,67 +486,26 @@ impl Engine {
                 data: proposal::responder_lifetime_data(s.choice.life),
             }));
         }
-        let est = p1
-            .established()
-            .expect("Quick Mode runs over an established SA");
-        let mid = qm.message_id.to_be_bytes();
-        let payloads = protect::with_hash(
-            est.suite.hash,
-            est.keys.skeyid_a.as_bytes(),
-            &[&mid, &s.ni],
-            rest,
-        );
-        let (data, iv) = protect::seal(
-            &p1.header(ExchangeType::QUICK_MODE, qm.message_id),
-            &payloads,
-            &est.protection(),
-            &qm.iv,
-        );
-        let len = s.choice.transform.keymat_len();
-        let g_qm = g_qm.as_ref().map(Secret::as_bytes);
-        let k_in = keymat(est, g_qm, spi, &s.ni, &nr, len);
-        let k_out = keymat(est, g_qm, s.choice.peer_spi, &s.ni, &nr, len);
-        qm.iv = iv;
-        qm.ex.timers.stop(Timer::Lifetime);
-        let sent = Sent {
-            local: p1.local,
-            remote: p1.remote,
-            data,
-            what: "QM2",
-        };
-        self.transmit(
-            now,
-            p1.conn_id,
-            Role::Responder,
-            ShowState::QmIdle,
-            &mut qm.ex,
-            sent,
-            true,
-        );
+        let mid = qm.message_id;
+        let payloads = protect::with_hash(rest, |r| est.hash_2(mid, &s.ni, r));
+        self.send_qm(now, p1, est, qm, (Msg::Qm2, payloads));
         self.check_p2_lifetime(p1, &tunnel, s.choice.life);
-        let lifetimes = self.lifetimes(s.choice.life);
-        let inbound = self.sa_spec(&tunnel, p1, Direction::In, spi, &s.choice, lifetimes, k_in);
-        let outbound = self.sa_spec(
-            &tunnel,
+        let (inbound, outbound) = self.new_pair(
+            now,
             p1,
-            Direction::Out,
-            s.choice.peer_spi,
-            &s.choice,
-            lifetimes,
-            k_out,
+            est,
+            qm,
+            Agreed {
+                tunnel: &tunnel,
+                choice: &s.choice,
+                spi_in: spi,
+                ni: &s.ni,
+                nr: &nr,
+                g_qm: g_qm.as_ref(),
+                ids: s.ids.as_ref(),
+            },
         );
         self.actions.push_back(Action::InstallSa(inbound));
-        self.children.push(ChildSa::new(
-            now,
-            &tunnel,
-            p1,
-            spi,
-            &s.choice,
-            &lifetimes,
-            qm.started,
-            false,
-            s.ids.as_ref(),
-        ));
         Ok(QmState::RQm2(Box::new(RQm2 {
             ni: s.ni,
             nr,
@@ -717,6 +519,7 @@ impl Engine {
         &mut self,
         now: Instant,
         p1: &mut Phase1,
+        est: &Established,
         qm: &mut QuickMode,
         s: IQm1,
         msg: &Inbound,
@@ -765,101 +568,52 @@ impl Engine {
             }
             (None, _) => None,
         };
-        let est = p1
-            .established()
-            .expect("Quick Mode runs over an established SA");
-        let mid = qm.message_id.to_be_bytes();
-        let hash3 = est
-            .suite
-            .hash
-            .prf(est.keys.skeyid_a.as_bytes(), &[&[0], &mid, &s.ni, &nr]);
-        let (data, iv) = protect::seal(
-            &p1.header(ExchangeType::QUICK_MODE, qm.message_id),
-            &[Payload::Hash(hash3)],
-            &est.protection(),
-            &qm.iv,
-        );
-        let len = choice.transform.keymat_len();
-        let g_qm = g_qm.as_ref().map(Secret::as_bytes);
-        let k_in = keymat(est, g_qm, s.spi_in, &s.ni, &nr, len);
-        let k_out = keymat(est, g_qm, choice.peer_spi, &s.ni, &nr, len);
-        qm.iv = iv;
-        let sent = Sent {
-            local: p1.local,
-            remote: p1.remote,
-            data,
-            what: "QM3",
-        };
-        self.transmit(
+        let hash_3 = est.hash_3(qm.message_id, &s.ni, &nr);
+        self.send_qm(now, p1, est, qm, (Msg::Qm3, vec![Payload::Hash(hash_3)]));
+        let (inbound, outbound) = self.new_pair(
             now,
-            p1.conn_id,
-            Role::Initiator,
-            ShowState::QmIdle,
-            &mut qm.ex,
-            sent,
-            false,
-        );
-        let lifetimes = self.lifetimes(choice.life);
-        let inbound = self.sa_spec(
-            &tunnel,
             p1,
-            Direction::In,
-            s.spi_in,
-            &choice,
-            lifetimes,
-            k_in,
-        );
-        let outbound = self.sa_spec(
-            &tunnel,
-            p1,
-            Direction::Out,
-            choice.peer_spi,
-            &choice,
-            lifetimes,
-            k_out,
+            est,
+            qm,
+            Agreed {
+                tunnel: &tunnel,
+                choice: &choice,
+                spi_in: s.spi_in,
+                ni: &s.ni,
+                nr: &nr,
+                g_qm: g_qm.as_ref(),
+                ids: Some(&s.ids),
+            },
         );
         self.actions.push_back(Action::InstallSa(inbound));
         self.actions.push_back(Action::InstallSa(outbound));
-        self.children.push(ChildSa::new(
-            now,
-            &tunnel,
-            p1,
-            s.spi_in,
-            &choice,
-            &lifetimes,
-            qm.started,
-            true,
-            Some(&s.ids),
-        ));
-        self.note(
-            p1,
-            Note::QmDone {
-                message_id: qm.message_id,
-                await_outbound: false,
-            },
-        );
-        qm.ex.timers.set(Timer::Reap, now + LINGER);
+        let done = self.qm_done(now, p1, qm);
         self.child_complete(now, s.spi_in);
-        Ok(QmState::Done)
+        Ok(done)
     }
 
     /// Responder: QM3 proves the initiator has the keys; enable the outbound SA.
     fn on_qm3(&mut self, now: Instant, p1: &mut Phase1, qm: &mut QuickMode, s: RQm2) -> QmState {
+        let done = self.qm_done(now, p1, qm);
+        // Gone if deleted meanwhile (e.g. the peer resolved a collision against it).
+        if let Some(child) = self.children.iter_mut().find(|c| c.spi_in == s.spi_in) {
+            child.outbound = true;
+            self.actions.push_back(Action::InstallSa(s.outbound));
+            self.child_complete(now, s.spi_in);
+        }
+        done
+    }
+
+    /// The exchange is over: it lingers to answer retransmissions of its last message.
+    fn qm_done(&mut self, now: Instant, p1: &Phase1, qm: &mut QuickMode) -> QmState {
         self.note(
             p1,
             Note::QmDone {
                 message_id: qm.message_id,
-                await_outbound: true,
+                await_outbound: qm.role == Role::Responder,
             },
         );
         qm.ex.timers.set(Timer::Reap, now + LINGER);
-        let Some(child) = self.children.iter_mut().find(|c| c.spi_in == s.spi_in) else {
-            // Deleted meanwhile (e.g. the peer resolved a collision against it).
-            return QmState::Done;
-        };
-        child.outbound = true;
-        self.actions.push_back(Action::InstallSa(s.outbound));
-        self.child_complete(now, s.spi_in);
         QmState::Done
     }
 
@@ -893,11 +647,8 @@ impl Engine {
         for timer in qm.ex.timers.expired(now) {
             match timer {
                 Timer::Retransmit => match qm.ex.retransmit(now, &mut self.actions) {
-                    Ok((what, attempt)) => {
-                        self.stats.retransmissions += 1;
-                        self.note(p1, Note::Retransmitting { what, attempt });
-                    }
-                    Err((what, transmissions)) => {
+                    Retransmission::Resent(msg, attempt) => self.retransmitted(p1, msg, attempt),
+                    Retransmission::GaveUp(msg, transmissions) => {
                         // QM1 unanswered while the peer has another ISAKMP SA with us:
                         // it dropped this one; try again over that one.
                         if matches!(qm.state, QmState::IQm1(_)) && self.drop_if_stale(p1) {
@@ -908,7 +659,7 @@ impl Engine {
                             Some(p1.conn_id),
                             p1.remote.ip(),
                             Error::Unreachable {
-                                what,
+                                what: msg.name(),
                                 peer: p1.remote.ip(),
                                 transmissions,
                                 hint: format!("Quick Mode for {}", qm.tunnel),
@@ -916,10 +667,11 @@ impl Engine {
                         );
                         if let QmState::RQm2(s) = &qm.state {
                             // Our inbound SA is in; tell the peer it will not be used.
-                            self.delete_child(s.spi_in, super::log::DownReason::NegotiationFailed);
+                            self.delete_child(s.spi_in, DownReason::NegotiationFailed);
                         }
                         return false;
                     }
+                    Retransmission::Nothing => {}
                 },
                 Timer::Lifetime => {
                     self.fail(
@@ -938,25 +690,5 @@ impl Engine {
             }
         }
         true
-    }
-}
-
-impl QuickMode {
-    /// Our inbound SPI once we offered it (initiator).
-    pub(crate) fn spi_in(&self) -> Option<u32> {
-        match &self.state {
-            QmState::IQm1(s) => Some(s.spi_in),
-            QmState::RQm2(s) => Some(s.spi_in),
-            _ => None,
-        }
-    }
-
-    /// The peer's inbound SPI once we know it (responder).
-    pub(crate) fn peer_spi(&self) -> Option<u32> {
-        match &self.state {
-            QmState::RSpiStarve(s) => Some(s.choice.peer_spi),
-            QmState::RQm2(s) => Some(s.outbound.spi),
-            _ => None,
-        }
     }
 }

@@ -8,7 +8,7 @@
 //! overlapped are a collision, and both ends keep the one a shared value picks.
 
 use super::log::{DownReason, Note};
-use super::main_mode::{MmState, Phase1};
+use super::phase1::Phase1;
 use super::timer::Timer;
 use super::Engine;
 use crate::isakmp::{DeletePayload, Payload, ProtocolId, DOI_IPSEC};
@@ -65,13 +65,7 @@ impl Engine {
         if self.usable_phase1(p1.remote.ip()).next().is_none() {
             return false;
         }
-        self.log(super::LogEvent::Phase1Down {
-            conn_id: p1.conn_id,
-            peer: p1.remote.ip(),
-            reason: DownReason::Unanswered,
-        });
-        p1.state = MmState::Failed;
-        p1.ex.timers = Default::default();
+        self.phase1_down(p1, DownReason::Unanswered);
         true
     }
 
@@ -111,10 +105,7 @@ impl Engine {
             }
             let running = self.negotiating(&name)
                 || self.phase1.values().any(|p| {
-                    p.remote.ip() == tunnel.peer
-                        && p.established().is_none()
-                        && !matches!(p.state, MmState::Failed)
-                        && p.pending.contains(&name)
+                    p.remote.ip() == tunnel.peer && p.negotiating() && p.pending.contains(&name)
                 });
             let retry = self.retries.entry(name).or_default();
             if running || retry.at.is_some() {
@@ -162,11 +153,10 @@ impl Engine {
             // The peer rekeyed first; this one is ours to retire too.
             return self.retire_phase1(now, p1, DownReason::Rekeyed);
         }
-        let in_progress = self.phase1.values().any(|o| {
-            o.remote.ip() == peer
-                && o.established().is_none()
-                && !matches!(o.state, MmState::Failed)
-        });
+        let in_progress = self
+            .phase1
+            .values()
+            .any(|o| o.remote.ip() == peer && o.negotiating());
         p1.rekeying = true;
         let needed =
             self.children.iter().any(|c| c.remote.ip() == peer) || !self.wanted_to(peer).is_empty();
@@ -226,13 +216,7 @@ impl Engine {
         // we no longer have.
         self.send_isakmp_delete(p1);
         self.outbox.push((p1.remote.ip(), isakmp_delete(p1)));
-        self.log(super::LogEvent::Phase1Down {
-            conn_id: p1.conn_id,
-            peer: p1.remote.ip(),
-            reason: p1.retiring.unwrap_or(DownReason::Rekeyed),
-        });
-        p1.state = MmState::Failed;
-        p1.ex.timers = Default::default();
+        self.phase1_down(p1, p1.retiring.unwrap_or(DownReason::Rekeyed));
     }
 
     /// `conn_id` is gone: its IPsec SAs now belong to the peer's remaining ISAKMP SA

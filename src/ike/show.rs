@@ -1,7 +1,6 @@
 //! What `show isakmp` / `show ipsec` print (DESIGN.md lists the JSON fields). Packet
 //! and byte counters live in the data path: the daemon fills them in.
 
-use super::main_mode::MmState;
 use super::proposal::{cipher_name, esp_name};
 use super::Engine;
 use serde::Serialize;
@@ -69,7 +68,7 @@ impl Engine {
     pub fn isakmp_sas(&self, now: Instant) -> Vec<IsakmpSaInfo> {
         self.phase1
             .values()
-            .filter(|p| !matches!(p.state, MmState::Failed))
+            .filter(|p| !p.failed())
             .map(|p| {
                 let suite = p.suite();
                 let remaining = p

@@ -1,6 +1,6 @@
 //! IOS names of negotiation states, as `debug crypto isakmp` and `show crypto isakmp sa`
-//! print them. The state machines themselves are `main_mode::MmState` and
-//! `quick_mode::QmState`; these names are what they look like from outside.
+//! print them. The state machines themselves are `phase1::MmState` and
+//! `phase1::QmState`; these names are what they look like from outside.
 
 use std::fmt;
 

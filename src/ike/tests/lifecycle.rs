@@ -174,7 +174,7 @@ fn phase2_rekey_after_the_peer_deleted_the_isakmp_sa_makes_a_new_one_first() {
     let id = *pair.b.engine.phase1.keys().next().unwrap();
     pair.b.engine.with_phase1(id, |e, p1| {
         e.send_isakmp_delete(p1);
-        p1.state = crate::ike::main_mode::MmState::Failed;
+        p1.close();
     });
     pair.drive();
     assert!(pair.a.engine.isakmp_sas(pair.time).is_empty());
