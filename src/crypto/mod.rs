@@ -4,8 +4,6 @@
 //! (`ike/`) and the data paths code against; implementations may add items but must
 //! keep these.
 
-#[cfg(test)]
-mod captures;
 pub mod cipher;
 pub mod dh;
 pub mod esp;

@@ -91,7 +91,7 @@ impl Agreed<'_> {
 
     /// One direction's SA for the data path. KEYMAT is the encryption key, then the
     /// authentication key (RFC 2409 5.5).
-    fn sa_spec(
+    pub(super) fn sa_spec(
         &self,
         p1: &Phase1,
         est: &Established,

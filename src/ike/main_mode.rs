@@ -85,7 +85,7 @@ fn has_initial_contact(msg: &Inbound) -> bool {
 impl Keyed {
     /// Both public values and nonces are known: SKEYID and its derivatives (RFC 2409
     /// 5), and the IV of MM5 (appendix B).
-    fn derive(
+    pub(super) fn derive(
         p1: &Phase1,
         (sa_i_b, suite): (Vec<u8>, Suite),
         (g_xi, g_xr): (Vec<u8>, Vec<u8>),
@@ -113,7 +113,7 @@ impl Keyed {
         }
     }
 
-    fn protection(&self) -> Protection<'_> {
+    pub(super) fn protection(&self) -> Protection<'_> {
         Protection {
             cipher: self.suite.cipher,
             key: self.keys.enc_key.as_bytes(),
@@ -122,7 +122,7 @@ impl Keyed {
 
     /// HASH_I (`of` the initiator) or HASH_R (RFC 2409 5.4) over the ID payload body
     /// `id_b` (exactly as received, for the peer's).
-    fn hash(&self, p1: &Phase1, of: Role, id_b: &[u8]) -> Vec<u8> {
+    pub(super) fn hash(&self, p1: &Phase1, of: Role, id_b: &[u8]) -> Vec<u8> {
         let (g_own, g_other, cky_own, cky_other) = match of {
             Role::Initiator => (&self.g_xi, &self.g_xr, &p1.icookie, &p1.rcookie),
             Role::Responder => (&self.g_xr, &self.g_xi, &p1.rcookie, &p1.icookie),

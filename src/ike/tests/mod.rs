@@ -1,5 +1,6 @@
 //! Engine scenarios: two engines in memory (see `util::Pair`).
 
+mod captures;
 mod handshake;
 mod lifecycle;
 mod liveness;
