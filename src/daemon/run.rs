@@ -245,10 +245,11 @@ impl Daemon {
                 Action::InstallSa(sa) => {
                     let installed = match self.specs.get(&sa.tunnel) {
                         Some(spec) => self.dp.install_sa(spec, &sa),
-                        None => Err(dataplane::DataplaneError(format!(
-                            "no tunnel {}",
-                            sa.tunnel
-                        ))),
+                        None => Err(dataplane::DataplaneError::on(
+                            &sa.tunnel,
+                            "installing an SA",
+                            dataplane::DataplaneError::refused("no such tunnel configured"),
+                        )),
                     };
                     if let Err(e) = installed {
                         tracing::error!(

@@ -2,8 +2,8 @@
 //! `ip link|addr|route` would set them. Both data paths configure their interface
 //! (xfrm/vti on the kernel path, TUN on the userspace path) through `configure`.
 
-use super::netlink::{err, unless_gone, Netlink, Protocol};
-use super::{Result, TunnelSpec};
+use super::netlink::{unless_gone, Netlink, Protocol};
+use super::{DataplaneError, Result, TunnelSpec};
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_REPLACE};
 use netlink_packet_route::{
     address::{AddressAttribute, AddressHeaderFlags, AddressMessage, AddressScope},
@@ -43,7 +43,7 @@ pub(super) struct Link {
 }
 
 pub(super) fn open() -> Result<Rtnl> {
-    Netlink::open().map_err(|e| err("rtnetlink socket", e))
+    Netlink::open().map_err(|e| DataplaneError::new("opening an rtnetlink socket", e))
 }
 
 pub(super) fn link_msg(index: u32, attributes: Vec<LinkAttribute>) -> LinkMessage {
@@ -95,14 +95,16 @@ pub(super) fn configure(
     old: Option<&TunnelSpec>,
     mtu: Option<u32>,
 ) -> Result<()> {
-    let ctx = |what: &str| format!("{}: {what}", spec.name);
+    let err = |op| DataplaneError::during(&spec.name, op);
     let has_ipv6 = spec.link_local.is_some() || !spec.ipv6.is_empty();
-    set_attributes(nl, index, mtu).map_err(|e| err(ctx("setting MTU"), e))?;
+    set_attributes(nl, index, mtu).map_err(err("setting MTU"))?;
     // Below the IPv6 minimum MTU (RFC 8200 5) the interface has no IPv6 to configure;
     // a kernel without IPv6 (ipv6.disable=1) refuses, which only matters with IPv6.
     if mtu.map_or(true, |m| m >= IPV6_MIN_MTU) {
         match no_addr_gen(nl, index) {
-            Err(e) if has_ipv6 => return Err(err(ctx("setting link-local mode"), e)),
+            Err(e) if has_ipv6 => {
+                return Err(DataplaneError::on(&spec.name, "setting link-local mode", e))
+            }
             _ => {}
         }
     }
@@ -113,25 +115,28 @@ pub(super) fn configure(
     wanted.extend(spec.link_local.map(|a| (IpAddr::V6(a), 64)));
     if let Some(old) = old {
         for &(dst, len) in old.routes.iter().filter(|r| !spec.routes.contains(r)) {
-            unless_gone(del_route(nl, index, dst, len))
-                .map_err(|e| err(ctx(&format!("removing route {dst}/{len}")), e))?;
+            unless_gone(del_route(nl, index, dst, len)).map_err(|e| {
+                DataplaneError::on(&spec.name, format!("removing route {dst}/{len}"), e)
+            })?;
         }
         // Before adding: an address whose prefix length changed is then added
         // afresh rather than replaced in place or removed after the fact.
-        prune(nl, index, &wanted).map_err(|e| err(ctx("removing old addresses"), e))?;
+        prune(nl, index, &wanted).map_err(err("removing old addresses"))?;
     }
     for &(a, l) in &wanted {
-        add_address(nl, index, a, l).map_err(|e| err(ctx(&format!("adding {a}/{l}")), e))?;
+        add_address(nl, index, a, l)
+            .map_err(|e| DataplaneError::on(&spec.name, format!("adding {a}/{l}"), e))?;
     }
-    set_up(nl, index).map_err(|e| err(ctx("setting link up"), e))?;
+    set_up(nl, index).map_err(err("setting link up"))?;
     if spec.link_local.is_some() {
         // Any link-local the kernel made on its own when the link came up goes
         // (addr_gen_mode none should have prevented one): IOS peers expect the
         // configured one (`ipv6 address FE80::23:2 link-local`).
-        prune(nl, index, &wanted).map_err(|e| err(ctx("removing link-local"), e))?;
+        prune(nl, index, &wanted).map_err(err("removing link-local"))?;
     }
     for &(dst, len) in &spec.routes {
-        add_route(nl, index, dst, len).map_err(|e| err(ctx(&format!("route {dst}/{len}")), e))?;
+        add_route(nl, index, dst, len)
+            .map_err(|e| DataplaneError::on(&spec.name, format!("adding route {dst}/{len}"), e))?;
     }
     Ok(())
 }

@@ -60,15 +60,68 @@ pub enum DataplaneEvent {
     },
 }
 
+/// A data path operation that failed: what was being done, for which tunnel interface,
+/// and why (the kernel's errno, or a refusal of ours).
 #[derive(Debug)]
-pub struct DataplaneError(pub String);
+pub struct DataplaneError {
+    /// What was being done: "creating interface", "installing In SA 0x00001234 ...".
+    pub op: String,
+    /// The tunnel interface it was for; `None` for the data path as a whole.
+    pub tunnel: Option<String>,
+    pub source: std::io::Error,
+}
+
+impl DataplaneError {
+    /// `op` of the data path as a whole failed.
+    pub fn new(op: impl Into<String>, source: std::io::Error) -> Self {
+        DataplaneError {
+            op: op.into(),
+            tunnel: None,
+            source,
+        }
+    }
+
+    /// `op` on `tunnel` failed.
+    pub fn on(tunnel: &str, op: impl Into<String>, source: std::io::Error) -> Self {
+        DataplaneError {
+            tunnel: Some(tunnel.to_string()),
+            ..DataplaneError::new(op, source)
+        }
+    }
+
+    /// For `map_err`: `op` on `tunnel` failed.
+    pub fn during<'a>(
+        tunnel: &'a str,
+        op: &'a str,
+    ) -> impl FnOnce(std::io::Error) -> DataplaneError + 'a {
+        move |e| DataplaneError::on(tunnel, op, e)
+    }
+
+    /// Why we refuse something the kernel would not be asked about.
+    pub fn refused(reason: impl Into<String>) -> std::io::Error {
+        std::io::Error::other(reason.into())
+    }
+}
 
 impl std::fmt::Display for DataplaneError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        if let Some(tunnel) = &self.tunnel {
+            write!(f, "{tunnel}: ")?;
+        }
+        write!(f, "{}: {}", self.op, self.source)?;
+        match self.source.raw_os_error() {
+            // The errno's name is what `ip` and the kernel sources call it.
+            Some(n) => write!(f, " ({:?})", nix::errno::Errno::from_raw(n)),
+            None => Ok(()),
+        }
     }
 }
-impl std::error::Error for DataplaneError {}
+
+impl std::error::Error for DataplaneError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
 
 pub type Result<T> = std::result::Result<T, DataplaneError>;
 
@@ -115,5 +168,30 @@ pub fn open(kind: DataplaneKind) -> Result<Box<dyn Dataplane>> {
     match kind {
         DataplaneKind::Kernel => Ok(Box::new(kernel::KernelDataplane::open()?)),
         DataplaneKind::Userspace => Ok(Box::new(userspace::UserspaceDataplane::open()?)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_names_the_tunnel_the_operation_and_the_errno() {
+        let e = DataplaneError::on(
+            "Tunnel23",
+            "creating interface",
+            std::io::Error::from_raw_os_error(libc::EEXIST),
+        );
+        assert_eq!(e.tunnel.as_deref(), Some("Tunnel23"));
+        assert_eq!(e.source.raw_os_error(), Some(libc::EEXIST));
+        let text = e.to_string();
+        assert!(
+            text.starts_with("Tunnel23: creating interface: File exists"),
+            "{text}"
+        );
+        assert!(text.ends_with("(EEXIST)"), "{text}");
+        let refused = DataplaneError::new("opening", DataplaneError::refused("no ESP"));
+        assert_eq!(refused.to_string(), "opening: no ESP");
+        assert!(std::error::Error::source(&refused).is_some());
     }
 }

@@ -2,7 +2,6 @@
 //! `NLM_F_ACK` (or `NLM_F_DUMP`), collect the replies up to the ACK or DONE.
 //! XFRM for the kernel path; rtnetlink (`link.rs`) for both paths.
 
-use super::DataplaneError;
 use netlink_packet_core::{
     NetlinkBuffer, NetlinkDeserializable, NetlinkHeader, NetlinkMessage, NetlinkPayload,
     NetlinkSerializable, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST,
@@ -128,10 +127,6 @@ pub(super) fn errno_name(e: &io::Error) -> String {
     }
 }
 
-pub(super) fn err(what: impl std::fmt::Display, e: io::Error) -> DataplaneError {
-    DataplaneError(format!("{what}: {e} ({})", errno_name(&e)))
-}
-
 /// ENOENT / ESRCH: the object expired or went with another meanwhile, which is fine
 /// when removing it.
 pub(super) fn unless_gone<T>(r: io::Result<T>) -> io::Result<()> {
@@ -195,23 +190,5 @@ impl<M: Protocol> Listener<M> {
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn errors_carry_the_errno_name() {
-        let e = err(
-            "Tunnel23: creating interface",
-            io::Error::from_raw_os_error(libc::EEXIST),
-        );
-        assert!(
-            e.0.starts_with("Tunnel23: creating interface: File exists"),
-            "{e}"
-        );
-        assert!(e.0.ends_with("(EEXIST)"), "{e}");
     }
 }

@@ -12,7 +12,7 @@ use super::timer::Timer;
 use super::{Action, Command, Engine, Settings, Stats};
 use crate::crypto::Rng;
 use crate::ipsec::Direction;
-use crate::isakmp::{ExchangeType, Header};
+use crate::isakmp::{DecodeError, ExchangeType, Header};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
@@ -72,7 +72,7 @@ impl Engine {
         }
         let header = match Header::decode(data) {
             Ok(h) => h,
-            Err(e) => return self.drop_malformed(remote, e.to_string()),
+            Err(e) => return self.drop_malformed(remote, e),
         };
         let rx = Received {
             now,
@@ -197,7 +197,7 @@ impl Engine {
         });
     }
 
-    pub(super) fn drop_malformed(&mut self, remote: SocketAddr, why: String) {
+    pub(super) fn drop_malformed(&mut self, remote: SocketAddr, why: DecodeError) {
         self.stats.dropped_malformed += 1;
         self.log(LogEvent::Dropped {
             peer: remote,

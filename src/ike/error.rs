@@ -1,5 +1,5 @@
 //! Why a negotiation failed, split like rustls' errors: what the peer sent
-//! (`Malformed`, `PeerMisbehaved`), what we could not agree on (`NoProposalChosen`,
+//! (`PeerMisbehaved`), what we could not agree on (`NoProposalChosen`,
 //! `InvalidId`), who the peer is not (`AuthFailed`). Each maps to the notify we answer
 //! with (RFC 2408 3.14.1) and prints one line in DESIGN.md's words, naming the
 //! configuration line that governs it.
@@ -11,11 +11,6 @@ use std::net::IpAddr;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
-    /// A message that does not decode: `what` names it (e.g. "MM3").
-    Malformed {
-        what: &'static str,
-        detail: String,
-    },
     NoProposalChosen(NoProposal),
     AuthFailed(AuthFailure),
     InvalidId(InvalidId),
@@ -56,7 +51,6 @@ impl Error {
     /// The notify that answers this error, if any.
     pub fn notify(&self) -> Option<NotifyType> {
         match self {
-            Error::Malformed { .. } => Some(NotifyType::PAYLOAD_MALFORMED),
             Error::NoProposalChosen(_) => Some(NotifyType::NO_PROPOSAL_CHOSEN),
             Error::AuthFailed(a) => a.kind.notify(),
             Error::InvalidId(_) => Some(NotifyType::INVALID_ID_INFORMATION),
@@ -85,7 +79,6 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Malformed { what, detail } => write!(f, "malformed {what}: {detail}"),
             Error::NoProposalChosen(n) => n.fmt(f),
             Error::AuthFailed(a) => a.fmt(f),
             Error::InvalidId(i) => i.fmt(f),

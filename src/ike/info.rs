@@ -94,7 +94,7 @@ impl Engine {
                 // Unauthenticated: only believed while we have nothing better.
                 Ok(msg) if p1.established().is_none() => self.plain_notifies(p1, &msg),
                 Ok(_) => self.drop_stale(remote),
-                Err(e) => self.drop_malformed(remote, e.to_string()),
+                Err(e) => self.drop_malformed(remote, e),
             };
         }
         let Some(est) = p1.established() else {

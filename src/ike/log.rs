@@ -4,7 +4,7 @@
 
 use super::error::Error;
 use super::state::{IkeState, Role, ShowState};
-use crate::isakmp::NotifyType;
+use crate::isakmp::{DecodeError, NotifyType};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
@@ -484,7 +484,9 @@ impl fmt::Display for DownReason {
 /// Why a datagram was dropped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DropReason {
-    Malformed(String),
+    /// Unauthenticated bytes that do not decode: dropped, never answered (anyone can
+    /// send them, and the negotiation they claim to belong to goes on).
+    Malformed(DecodeError),
     /// Cookies or message ID of no SA we know.
     UnknownSa,
     /// A message that is not the one the exchange waits for (late duplicate, reordered).

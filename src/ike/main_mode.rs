@@ -198,7 +198,7 @@ impl Engine {
     pub(super) fn on_mm1(&mut self, rx: &Received, header: Header) {
         let msg = match Inbound::plain(header, rx.data) {
             Ok(m) => m,
-            Err(e) => return self.drop_malformed(rx.remote, e.to_string()),
+            Err(e) => return self.drop_malformed(rx.remote, e),
         };
         let Some(key) = self.preshared_key(rx.remote.ip()) else {
             return;
@@ -255,15 +255,15 @@ impl Engine {
                     return self.drop_stale(rx.remote);
                 }
                 match Inbound::decrypt(header, rx.data, &s.protection(), &s.iv) {
-                    Ok((m, iv)) => (m, iv),
-                    Err(_) => return self.fail_phase1(p1, self.undecryptable(p1)),
+                    Some(opened) => opened,
+                    None => return self.fail_phase1(p1, self.undecryptable(p1)),
                 }
             }
             MmState::Established(_) | MmState::Failed => return self.drop_stale(rx.remote),
             _ if header.flags & FLAG_ENCRYPTION != 0 => return self.drop_stale(rx.remote),
             _ => match Inbound::plain(header, rx.data) {
                 Ok(m) => (m, Vec::new()),
-                Err(e) => return self.drop_malformed(rx.remote, e.to_string()),
+                Err(e) => return self.drop_malformed(rx.remote, e),
             },
         };
         self.packet_in(p1, rx, Some(p1.role));

@@ -241,7 +241,7 @@ impl Established {
         iv: &[u8],
         expected: impl FnOnce(&Inbound) -> Vec<u8>,
     ) -> Option<(Inbound, Vec<u8>)> {
-        let (msg, next_iv) = Inbound::decrypt(header, data, &self.protection(), iv).ok()?;
+        let (msg, next_iv) = Inbound::decrypt(header, data, &self.protection(), iv)?;
         let hash = msg.leading_hash()?;
         ct_eq(hash, &expected(&msg)).then_some((msg, next_iv))
     }

@@ -24,28 +24,11 @@ pub(crate) struct Inbound {
     pub payloads: Vec<RawPayload>,
 }
 
-/// Why an inbound message could not be opened.
-#[derive(Debug)]
-pub(crate) enum OpenError {
-    Decode(DecodeError),
-    /// Ciphertext not a whole number of blocks, or a cipher failure.
-    Cipher,
-}
-
-impl std::fmt::Display for OpenError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            OpenError::Decode(e) => e.fmt(f),
-            OpenError::Cipher => f.write_str("ciphertext is not a whole number of blocks"),
-        }
-    }
-}
-
 impl Inbound {
     /// A message sent in the clear (MM1..MM4, notifies before phase 1 keys).
-    pub(crate) fn plain(header: Header, data: &[u8]) -> Result<Inbound, OpenError> {
+    pub(crate) fn plain(header: Header, data: &[u8]) -> Result<Inbound, DecodeError> {
         let body = message_body(&header, data).to_vec();
-        let payloads = decode_payloads(header.next_payload, &body).map_err(OpenError::Decode)?;
+        let payloads = decode_payloads(header.next_payload, &body)?;
         Ok(Inbound {
             header,
             body,
@@ -55,24 +38,24 @@ impl Inbound {
 
     /// Decrypt with `iv`; also returns the IV for the next message (the last
     /// ciphertext block). Nothing changes for the caller until it keeps that IV.
+    /// `None` when it does not decrypt into a payload chain: with CBC and no
+    /// integrity check, a whole number of blocks under the wrong key, or garbage.
     pub(crate) fn decrypt(
         header: Header,
         data: &[u8],
         keys: &Protection<'_>,
         iv: &[u8],
-    ) -> Result<(Inbound, Vec<u8>), OpenError> {
+    ) -> Option<(Inbound, Vec<u8>)> {
         let ct = message_body(&header, data);
         let block = keys.cipher.block_len();
         if ct.is_empty() || ct.len() % block != 0 {
-            return Err(OpenError::Cipher);
+            return None;
         }
         let next_iv = ct[ct.len() - block..].to_vec();
         let mut body = ct.to_vec();
-        keys.cipher
-            .decrypt(keys.key, iv, &mut body)
-            .map_err(|_| OpenError::Cipher)?;
-        let payloads = decode_payloads(header.next_payload, &body).map_err(OpenError::Decode)?;
-        Ok((
+        keys.cipher.decrypt(keys.key, iv, &mut body).ok()?;
+        let payloads = decode_payloads(header.next_payload, &body).ok()?;
+        Some((
             Inbound {
                 header,
                 body,

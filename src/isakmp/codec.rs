@@ -2,7 +2,7 @@
 //! `msgs/codec.rs` shape). Every read is bounds-checked; a short read becomes a
 //! `DecodeError` naming the structure being read, the offset and the caller's reason.
 
-use super::{DecodeError, PayloadType};
+use super::{DecodeError, DecodeErrorKind, PayloadType};
 use std::ops::Range;
 
 /// A cursor over a borrowed buffer. `base` is the absolute offset of `buf[0]` in the
@@ -47,10 +47,14 @@ impl<'a> Reader<'a> {
     }
 
     pub(crate) fn fail_at(&self, offset: usize, reason: &'static str) -> DecodeError {
+        self.error_at(offset, DecodeErrorKind::Malformed(reason))
+    }
+
+    pub(crate) fn error_at(&self, offset: usize, kind: DecodeErrorKind) -> DecodeError {
         DecodeError {
             payload_type: self.ty,
             offset,
-            reason,
+            kind,
         }
     }
 
@@ -110,7 +114,7 @@ impl<'a> Reader<'a> {
         let fail = |offset, reason| DecodeError {
             payload_type: Some(ty),
             offset,
-            reason,
+            kind: DecodeErrorKind::Malformed(reason),
         };
         const TRUNCATED: &str = "truncated generic payload header";
         if self.left() < 4 {
@@ -183,7 +187,7 @@ mod tests {
         assert_eq!(sub.offset(), 13);
         let e = sub.take_u32("child is bounded").unwrap_err();
         assert_eq!(
-            (e.payload_type, e.offset, e.reason),
+            (e.payload_type, e.offset, e.reason()),
             (Some(PayloadType::ID), 13, "child is bounded")
         );
         assert_eq!(sub.rest(), &[4, 5]);

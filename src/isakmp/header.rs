@@ -8,7 +8,7 @@
 //! ```
 
 use super::codec::Reader;
-use super::{DecodeError, ExchangeType, PayloadType};
+use super::{DecodeError, DecodeErrorKind, ExchangeType, PayloadType};
 
 /// Fixed ISAKMP header (RFC 2408 3.1), 28 bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +32,6 @@ pub const FLAG_ENCRYPTION: u8 = 0x01;
 pub const FLAG_COMMIT: u8 = 0x02;
 /// RFC 2408 3.1: authentication only (never used by IKE).
 pub const FLAG_AUTH_ONLY: u8 = 0x04;
-pub(crate) const UNSUPPORTED_MAJOR_VERSION: &str = "unsupported major version (only IKEv1, 1.x)";
 /// Version byte we send: major 1, minor 0 (RFC 2408 3.1, RFC 2409 5).
 pub const VERSION_IKEV1: u8 = 0x10;
 
@@ -78,7 +77,7 @@ impl Header {
         let next_payload = PayloadType(r.take_u8(SHORT)?);
         let version = r.take_u8(SHORT)?;
         if version >> 4 != VERSION_IKEV1 >> 4 {
-            return Err(r.fail_at(17, UNSUPPORTED_MAJOR_VERSION));
+            return Err(r.error_at(17, DecodeErrorKind::UnsupportedMajorVersion));
         }
         let exchange = ExchangeType(r.take_u8(SHORT)?);
         let flags = r.take_u8(SHORT)?;
@@ -158,7 +157,7 @@ mod tests {
         v2[17] = 0x20;
         let e = Header::decode(&v2).unwrap_err();
         assert_eq!(
-            (e.offset, e.reason),
+            (e.offset, e.reason()),
             (17, "unsupported major version (only IKEv1, 1.x)")
         );
         let mut minor = out.clone();
@@ -167,13 +166,13 @@ mod tests {
         let mut short = out.clone();
         short[27] = 27;
         assert_eq!(
-            Header::decode(&short).unwrap_err().reason,
+            Header::decode(&short).unwrap_err().reason(),
             "length field below the 28-byte header"
         );
         let mut long = out.clone();
         long[27] = 29;
         assert_eq!(
-            Header::decode(&long).unwrap_err().reason,
+            Header::decode(&long).unwrap_err().reason(),
             "length field beyond the datagram"
         );
         long.push(0);

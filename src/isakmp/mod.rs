@@ -41,7 +41,7 @@ pub use sa::{
     decode_attributes, encode_attributes, AttrValue, Attribute, Proposal, SaPayload, Transform,
 };
 
-/// Why a decode failed: what was being decoded, at which byte offset, and why.
+/// Why a decode failed: what was being decoded, at which byte offset, and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodeError {
     /// The payload being decoded (PROPOSAL / TRANSFORM inside an SA); `None` for the
@@ -49,21 +49,41 @@ pub struct DecodeError {
     pub payload_type: Option<PayloadType>,
     /// Offset of the offending field in the decoded buffer.
     pub offset: usize,
-    pub reason: &'static str,
+    pub kind: DecodeErrorKind,
+}
+
+/// What is wrong with a message; RFC 2408 5.1 - 5.6 name the notify for each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodeErrorKind {
+    /// Lengths, counts or values that do not fit together: which ones.
+    Malformed(&'static str),
+    /// Another major version than IKEv1's (any 1.x minor version is accepted).
+    UnsupportedMajorVersion,
+    /// A PROPOSAL or TRANSFORM payload in the message's chain, outside an SA payload.
+    OutsideSa,
 }
 
 impl DecodeError {
-    /// The notify to answer with (RFC 2408 5.1 - 5.6): INVALID-MAJOR-VERSION for a
-    /// version we do not speak, INVALID-PAYLOAD-TYPE for a proposal or transform
-    /// outside an SA, BAD-PROPOSAL-SYNTAX for a malformed proposal or transform, else
-    /// PAYLOAD-MALFORMED.
-    pub fn notify_type(&self) -> NotifyType {
-        match self.payload_type {
-            None if self.reason == header::UNSUPPORTED_MAJOR_VERSION => {
-                NotifyType::INVALID_MAJOR_VERSION
+    pub fn reason(&self) -> &'static str {
+        match self.kind {
+            DecodeErrorKind::Malformed(reason) => reason,
+            DecodeErrorKind::UnsupportedMajorVersion => {
+                "unsupported major version (only IKEv1, 1.x)"
             }
-            Some(_) if self.reason == payload::OUTSIDE_SA => NotifyType::INVALID_PAYLOAD_TYPE,
-            Some(PayloadType::PROPOSAL | PayloadType::TRANSFORM) => NotifyType::BAD_PROPOSAL_SYNTAX,
+            DecodeErrorKind::OutsideSa => "proposal or transform payload outside an SA payload",
+        }
+    }
+
+    /// The notify that answers it: INVALID-MAJOR-VERSION (RFC 2408 5.1),
+    /// INVALID-PAYLOAD-TYPE (5.2), BAD-PROPOSAL-SYNTAX for a malformed proposal or
+    /// transform (5.4), else PAYLOAD-MALFORMED.
+    pub fn notify_type(&self) -> NotifyType {
+        match (self.kind, self.payload_type) {
+            (DecodeErrorKind::UnsupportedMajorVersion, _) => NotifyType::INVALID_MAJOR_VERSION,
+            (DecodeErrorKind::OutsideSa, _) => NotifyType::INVALID_PAYLOAD_TYPE,
+            (_, Some(PayloadType::PROPOSAL | PayloadType::TRANSFORM)) => {
+                NotifyType::BAD_PROPOSAL_SYNTAX
+            }
             _ => NotifyType::PAYLOAD_MALFORMED,
         }
     }
@@ -75,12 +95,15 @@ impl std::fmt::Display for DecodeError {
             Some(t) => write!(
                 f,
                 "malformed {} payload at offset {}: {}",
-                t, self.offset, self.reason
+                t,
+                self.offset,
+                self.reason()
             ),
             None => write!(
                 f,
                 "malformed message at offset {}: {}",
-                self.offset, self.reason
+                self.offset,
+                self.reason()
             ),
         }
     }

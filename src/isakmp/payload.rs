@@ -6,12 +6,12 @@
 //! an error (a zero length would make the walk spin on one spot).
 
 use super::codec::{put_chain, Reader};
-use super::{DecodeError, IdPayload, NotifyType, PayloadType, ProtocolId, SaPayload};
+use super::{
+    DecodeError, DecodeErrorKind, IdPayload, NotifyType, PayloadType, ProtocolId, SaPayload,
+};
 use std::ops::Range;
 
 type Result<T> = std::result::Result<T, DecodeError>;
-
-pub(crate) const OUTSIDE_SA: &str = "proposal or transform payload outside an SA payload";
 
 /// Notification payload (RFC 2408 3.14).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,7 +108,7 @@ impl Payload {
             }
             // RFC 2408 3.5, 3.6: these live only inside an SA payload.
             PayloadType::PROPOSAL | PayloadType::TRANSFORM => {
-                return Err(r.fail_at(r.offset() - 4, OUTSIDE_SA))
+                return Err(r.error_at(r.offset() - 4, DecodeErrorKind::OutsideSa))
             }
             payload_type => Payload::Unknown {
                 payload_type,
@@ -250,7 +250,7 @@ pub(crate) fn decode_chain(first: PayloadType, buf: &[u8], base: usize) -> Resul
             return Err(DecodeError {
                 payload_type: Some(next),
                 offset: r.offset(),
-                reason: "next payload points past the end of the message",
+                kind: DecodeErrorKind::Malformed("next payload points past the end of the message"),
             });
         }
         let (following, span, body) = r.take_payload(next)?;
@@ -422,7 +422,7 @@ mod tests {
         let nonce = [PayloadType::HASH.0, 0, 0, 8, 1, 2, 3, 4];
         let e = err(PayloadType::NONCE, &nonce);
         assert_eq!(
-            (e.payload_type, e.offset, e.reason),
+            (e.payload_type, e.offset, e.reason()),
             (
                 Some(PayloadType::HASH),
                 8,
@@ -433,21 +433,21 @@ mod tests {
         zero[..4].copy_from_slice(&[0, 0, 0, 0]);
         let e = err(PayloadType::NONCE, &zero);
         assert_eq!(
-            (e.offset, e.reason),
+            (e.offset, e.reason()),
             (2, "payload length below the 4-byte generic header")
         );
         let mut long = nonce;
         long[3] = 9;
         assert_eq!(
-            err(PayloadType::NONCE, &long).reason,
+            err(PayloadType::NONCE, &long).reason(),
             "payload length beyond the enclosing data"
         );
         assert_eq!(
-            err(PayloadType::NONCE, &nonce[..3]).reason,
+            err(PayloadType::NONCE, &nonce[..3]).reason(),
             "truncated generic payload header"
         );
         assert_eq!(
-            err(PayloadType::TRANSFORM, &nonce).reason,
+            err(PayloadType::TRANSFORM, &nonce).reason(),
             "proposal or transform payload outside an SA payload"
         );
         assert_eq!(
@@ -459,18 +459,18 @@ mod tests {
                 PayloadType::NOTIFY,
                 &[0, 0, 0, 12, 0, 0, 0, 1, 1, 16, 0x60, 2]
             )
-            .reason,
+            .reason(),
             "SPI size beyond the notify payload"
         );
         // Delete: 3 SPIs of 4 bytes announced, 8 bytes present; size 0 with a count.
         let delete = [0, 0, 0, 20, 0, 0, 0, 1, 3, 4, 0, 3, 1, 2, 3, 4, 5, 6, 7, 8];
         assert_eq!(
-            err(PayloadType::DELETE, &delete).reason,
+            err(PayloadType::DELETE, &delete).reason(),
             "number of SPIs times SPI size disagrees with the length"
         );
         let delete0 = [0, 0, 0, 12, 0, 0, 0, 1, 3, 0, 0xff, 0xff];
         assert_eq!(
-            err(PayloadType::DELETE, &delete0).reason,
+            err(PayloadType::DELETE, &delete0).reason(),
             "SPIs of size zero"
         );
     }

@@ -8,7 +8,7 @@
 //! same way with TRANSFORM (3.6); attributes fill their transform exactly.
 
 use super::codec::{put_chain, Reader};
-use super::{DecodeError, PayloadType, ProtocolId, DOI_IPSEC, SIT_IDENTITY_ONLY};
+use super::{DecodeError, DecodeErrorKind, PayloadType, ProtocolId, DOI_IPSEC, SIT_IDENTITY_ONLY};
 
 type Result<T> = std::result::Result<T, DecodeError>;
 
@@ -214,7 +214,9 @@ impl Proposal {
                 return Err(DecodeError {
                     payload_type: Some(PayloadType::TRANSFORM),
                     offset: span.start,
-                    reason: "transform next payload disagrees with the proposal's count",
+                    kind: DecodeErrorKind::Malformed(
+                        "transform next payload disagrees with the proposal's count",
+                    ),
                 });
             }
             transforms.push(Transform::decode(body)?);
@@ -278,7 +280,9 @@ impl SaPayload {
                     return Err(DecodeError {
                         payload_type: Some(PayloadType::PROPOSAL),
                         offset: span.start,
-                        reason: "proposal next payload is neither PROPOSAL nor NONE",
+                        kind: DecodeErrorKind::Malformed(
+                            "proposal next payload is neither PROPOSAL nor NONE",
+                        ),
                     })
                 }
             }
@@ -424,7 +428,7 @@ mod tests {
     }
 
     fn reason(body: &[u8]) -> &'static str {
-        decode(body).unwrap_err().reason
+        decode(body).unwrap_err().reason()
     }
 
     #[test]

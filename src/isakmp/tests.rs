@@ -370,7 +370,7 @@ fn lying_lengths_in_mm1() {
     // count at 47), transform 1 at 48 with its life TLV length at 78; first VID at 124.
     let e = with(30, &[0x01, 0x00]);
     assert_eq!(
-        (e.payload_type, e.offset, e.reason),
+        (e.payload_type, e.offset, e.reason()),
         (
             Some(PayloadType::SA),
             30,
@@ -378,31 +378,31 @@ fn lying_lengths_in_mm1() {
         )
     );
     assert_eq!(
-        with(30, &[0, 7]).reason,
+        with(30, &[0, 7]).reason(),
         "SA shorter than its DOI and situation"
     );
     assert_eq!(
-        with(30, &[0, 0]).reason,
+        with(30, &[0, 0]).reason(),
         "payload length below the 4-byte generic header"
     );
     assert_eq!(
-        with(126, &[0, 0]).reason,
+        with(126, &[0, 0]).reason(),
         "payload length below the 4-byte generic header"
     );
     assert_eq!(
-        with(78, &[0, 0x40]).reason,
+        with(78, &[0, 0x40]).reason(),
         "attribute length beyond the transform"
     );
     assert_eq!(
-        with(47, &[3]).reason,
+        with(47, &[3]).reason(),
         "transform next payload disagrees with the proposal's count"
     );
     assert_eq!(
-        with(28, &[PayloadType::PROPOSAL.0]).reason,
+        with(28, &[PayloadType::PROPOSAL.0]).reason(),
         "proposal or transform payload outside an SA payload"
     );
     assert_eq!(
-        with(16, &[PayloadType::TRANSFORM.0]).reason,
+        with(16, &[PayloadType::TRANSFORM.0]).reason(),
         "proposal or transform payload outside an SA payload"
     );
     assert_eq!(
@@ -427,7 +427,7 @@ fn lying_lengths_in_mm1() {
     );
     let e = with(46, &[0xff]);
     assert_eq!(
-        (e.payload_type, e.reason),
+        (e.payload_type, e.reason()),
         (Some(PayloadType::PROPOSAL), "SPI size beyond the proposal")
     );
 }

@@ -32,7 +32,7 @@ mod xfrm;
 pub use sys::{bypass_socket, enable_espinudp};
 
 use super::link::{self, Rtnl};
-use super::netlink::{err, errno_name, unless_gone, Listener, Netlink};
+use super::netlink::{errno_name, unless_gone, Listener, Netlink};
 use super::{
     Dataplane, DataplaneError, DataplaneEvent, DataplaneKind, Result, SaCounters, TunnelSpec,
 };
@@ -145,9 +145,10 @@ impl KernelProbe {
         };
         match (&self.esp, kind) {
             (Ok(()), Some(kind)) => Ok(kind),
-            _ => Err(DataplaneError(format!(
-                "kernel data path unavailable: {self}"
-            ))),
+            _ => Err(DataplaneError::new(
+                "kernel data path unavailable",
+                io::Error::new(io::ErrorKind::Unsupported, self.to_string()),
+            )),
         }
     }
 }
@@ -229,9 +230,13 @@ fn probe_link(rt: &mut Rtnl, kind: LinkKind) -> io::Result<()> {
 }
 
 fn tunnel<'a>(tunnels: &'a mut HashMap<String, Tunnel>, name: &str) -> Result<&'a mut Tunnel> {
-    tunnels
-        .get_mut(name)
-        .ok_or_else(|| DataplaneError(format!("unknown tunnel {name}")))
+    tunnels.get_mut(name).ok_or_else(|| {
+        DataplaneError::on(
+            name,
+            "looking up",
+            DataplaneError::refused("unknown tunnel"),
+        )
+    })
 }
 
 struct Tunnel {
@@ -260,9 +265,10 @@ impl KernelDataplane {
         let kind = probe.usable(force_vti)?;
         tracing::info!(?kind, "kernel data path: {probe}");
         Ok(KernelDataplane {
-            xfrm: Netlink::open().map_err(|e| err("XFRM netlink socket", e))?,
+            xfrm: Netlink::open().map_err(|e| DataplaneError::new("opening XFRM netlink", e))?,
             rtnl: link::open()?,
-            expire: Listener::open(&[XFRMNLGRP_EXPIRE]).map_err(|e| err("XFRM expire group", e))?,
+            expire: Listener::open(&[XFRMNLGRP_EXPIRE])
+                .map_err(|e| DataplaneError::new("joining the XFRM expire group", e))?,
             kind,
             tunnels: HashMap::new(),
         })
@@ -291,17 +297,17 @@ impl KernelDataplane {
     }
 
     fn create_tunnel(&mut self, t: &TunnelSpec) -> Result<Tunnel> {
-        let ctx = |what: &str| format!("{}: {what}", t.name);
+        let err = |op| DataplaneError::during(&t.name, op);
+        let refused =
+            |why: String| DataplaneError::on(&t.name, "creating", DataplaneError::refused(why));
         if t.if_id == 0 || t.if_id > MAX_IF_ID {
-            return Err(DataplaneError(ctx(&format!(
+            return Err(refused(format!(
                 "if_id {} outside 1..={MAX_IF_ID}",
                 t.if_id
-            ))));
+            )));
         }
         if t.local.is_ipv4() != t.peer.is_ipv4() {
-            return Err(DataplaneError(ctx(
-                "local and peer address families differ",
-            )));
+            return Err(refused("local and peer address families differ".into()));
         }
         let reqid = reqid_for(t.if_id);
         let (binding, kind) = match self.kind {
@@ -319,20 +325,17 @@ impl KernelDataplane {
         };
         // A crashed instance's leftovers of this tunnel; a foreign interface stays.
         self.purge(reqid)
-            .map_err(|e| err(ctx("removing leftover states and policies"), e))?;
-        if let Some(old) =
-            link::find(&mut self.rtnl, &t.name).map_err(|e| err(ctx("looking up"), e))?
-        {
+            .map_err(err("removing leftover states and policies"))?;
+        if let Some(old) = link::find(&mut self.rtnl, &t.name).map_err(err("looking up"))? {
             if old.alias.as_deref() != Some(link::OWNER_ALIAS) {
-                return Err(DataplaneError(ctx(
-                    "an interface of that name exists and was not created by ikev1d",
-                )));
+                return Err(refused(
+                    "an interface of that name exists and was not created by ikev1d".into(),
+                ));
             }
-            link::delete(&mut self.rtnl, old.index)
-                .map_err(|e| err(ctx("removing leftover interface"), e))?;
+            link::delete(&mut self.rtnl, old.index).map_err(err("removing leftover interface"))?;
         }
-        let index = iface::create(&mut self.rtnl, &t.name, kind)
-            .map_err(|e| err(ctx("creating interface"), e))?;
+        let index =
+            iface::create(&mut self.rtnl, &t.name, kind).map_err(err("creating interface"))?;
         let tunnel = Tunnel {
             spec: t.clone(),
             index,
@@ -352,14 +355,13 @@ impl KernelDataplane {
 
     fn configure_tunnel(&mut self, tunnel: &Tunnel) -> Result<()> {
         let t = &tunnel.spec;
-        let ctx = |what: &str| format!("{}: {what}", t.name);
         link::configure(&mut self.rtnl, tunnel.index, t, None, t.mtu)?;
         for sel in xfrm::any_selectors() {
             for dir in xfrm::DIRECTIONS {
                 let p = xfrm::policy(sel, dir, t.local, t.peer, tunnel.reqid, tunnel.binding);
                 self.xfrm
                     .request(p, NLM_F_CREATE | NLM_F_EXCL)
-                    .map_err(|e| err(ctx("adding policy"), e))?;
+                    .map_err(|e| DataplaneError::on(&t.name, "adding policy", e))?;
             }
         }
         Ok(())
@@ -371,10 +373,10 @@ impl KernelDataplane {
         let name = &tunnel.spec.name;
         let purged = self
             .purge(tunnel.reqid)
-            .map_err(|e| err(format!("{name}: removing states and policies"), e));
+            .map_err(|e| DataplaneError::on(name, "removing states and policies", e));
         let deleted = match link::delete(&mut self.rtnl, tunnel.index) {
             Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(()),
-            r => r.map_err(|e| err(format!("{name}: removing interface"), e)),
+            r => r.map_err(|e| DataplaneError::on(name, "removing interface", e)),
         };
         purged.and(deleted)
     }
@@ -410,14 +412,17 @@ impl Dataplane for KernelDataplane {
         let replies = self
             .xfrm
             .request(msg, 0)
-            .map_err(|e| err(format!("{name}: allocating an SPI"), e))?;
+            .map_err(|e| DataplaneError::on(name, "allocating an SPI", e))?;
         let spi = replies
             .iter()
             .find_map(|m| match m {
                 XfrmMessage::AddSa(s) => Some(s.user_sa_info.id.spi),
                 _ => None,
             })
-            .ok_or_else(|| DataplaneError(format!("{name}: ALLOCSPI returned no state")))?;
+            .ok_or_else(|| {
+                let e = DataplaneError::refused("ALLOCSPI returned no state");
+                DataplaneError::on(name, "allocating an SPI", e)
+            })?;
         t.larval.insert(spi);
         Ok(spi)
     }
@@ -439,14 +444,13 @@ impl Dataplane for KernelDataplane {
         xfrm::wipe_keys(&mut msg);
         res.map(drop).map_err(|e| {
             let what = format!(
-                "{}: installing {:?} SA {:#010x} ({} {})",
-                spec.name,
+                "installing {:?} SA {:#010x} ({} {})",
                 sa.direction,
                 sa.spi,
                 sa.transform.encr.xfrm_name(),
                 sa.transform.auth.xfrm_name()
             );
-            err(what, e)
+            DataplaneError::on(&spec.name, what, e)
         })
     }
 
@@ -465,7 +469,7 @@ impl Dataplane for KernelDataplane {
             self.xfrm
                 .request(XfrmMessage::DeleteSa(xfrm::sa_id(dst, spi, binding)), 0),
         )
-        .map_err(|e| err(format!("{name}: deleting SA {spi:#010x}"), e))
+        .map_err(|e| DataplaneError::on(name, format!("deleting SA {spi:#010x}"), e))
     }
 
     fn counters(
@@ -479,14 +483,17 @@ impl Dataplane for KernelDataplane {
         let replies = self
             .xfrm
             .request(XfrmMessage::GetSa(xfrm::sa_id(dst, spi, binding)), 0)
-            .map_err(|e| err(format!("{name}: reading SA {spi:#010x}"), e))?;
+            .map_err(|e| DataplaneError::on(name, format!("reading SA {spi:#010x}"), e))?;
         let info = replies
             .iter()
             .find_map(|m| match m {
                 XfrmMessage::AddSa(s) => Some(s.user_sa_info),
                 _ => None,
             })
-            .ok_or_else(|| DataplaneError(format!("{name}: no SA {spi:#010x}")))?;
+            .ok_or_else(|| {
+                let e = io::Error::new(io::ErrorKind::NotFound, "no such SA");
+                DataplaneError::on(name, format!("reading SA {spi:#010x}"), e)
+            })?;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -502,11 +509,13 @@ impl Dataplane for KernelDataplane {
     fn prepare_ike_socket(&mut self, socket: &std::net::UdpSocket, nat_t: bool) -> Result<()> {
         let v6 = socket
             .local_addr()
-            .map_err(|e| err("IKE socket", e))?
+            .map_err(|e| DataplaneError::new("IKE socket", e))?
             .is_ipv6();
-        bypass_socket(socket.as_fd(), v6).map_err(|e| err("IKE socket bypass policy", e))?;
+        bypass_socket(socket.as_fd(), v6)
+            .map_err(|e| DataplaneError::new("IKE socket bypass policy", e))?;
         if nat_t {
-            enable_espinudp(socket.as_fd()).map_err(|e| err("IKE socket ESP-in-UDP", e))?;
+            enable_espinudp(socket.as_fd())
+                .map_err(|e| DataplaneError::new("IKE socket ESP-in-UDP", e))?;
         }
         Ok(())
     }
@@ -596,8 +605,9 @@ mod tests {
     #[test]
     fn refusal_names_everything_missing() {
         let e = probe(false, false, Some(false)).usable(false).unwrap_err();
+        assert_eq!(e.source.kind(), io::ErrorKind::Unsupported);
         assert_eq!(
-            e.0,
+            e.to_string(),
             "kernel data path unavailable: the kernel rejects ESP states (esp6: \
              EPROTONOSUPPORT, esp4: EPROTONOSUPPORT); no xfrm interfaces (xfrm_interface: \
              EOPNOTSUPP); no vti6 (ip6_vti: EOPNOTSUPP)"

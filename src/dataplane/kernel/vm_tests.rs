@@ -192,7 +192,7 @@ fn a_restart_removes_a_crashed_instances_leftovers_only() {
     let mut other = KernelDataplane::open().unwrap();
     assert!(ip("link add Tunnel99 type dummy").is_empty());
     let err = other.ensure_tunnel(&tunnel("Tunnel99", 99)).unwrap_err();
-    assert!(err.0.contains("not created by ikev1d"), "{err}");
+    assert!(err.to_string().contains("not created by ikev1d"), "{err}");
     assert!(ip("link show Tunnel99").contains("Tunnel99"));
 
     let mut restarted = KernelDataplane::open().unwrap();

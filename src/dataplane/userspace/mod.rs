@@ -52,7 +52,6 @@ mod tunnel;
 mod tx;
 
 use super::link::{self, Rtnl};
-use super::netlink;
 use super::{
     Dataplane, DataplaneError, DataplaneEvent, DataplaneKind, Result, SaCounters, TunnelSpec,
 };
@@ -136,10 +135,6 @@ pub struct UserspaceDataplane {
     queues: usize,
 }
 
-fn err(msg: impl Into<String>) -> DataplaneError {
-    DataplaneError(msg.into())
-}
-
 impl UserspaceDataplane {
     /// Open the userspace data path (needs /dev/net/tun, and CAP_NET_ADMIN + CAP_NET_RAW
     /// for TUN devices and raw sockets).
@@ -149,14 +144,11 @@ impl UserspaceDataplane {
             .write(true)
             .open("/dev/net/tun")
             .map_err(|e| {
-                err(format!(
-                    "userspace data path needs /dev/net/tun (modprobe tun; CAP_NET_ADMIN): {e}"
-                ))
+                let op = "userspace data path needs /dev/net/tun (modprobe tun; CAP_NET_ADMIN)";
+                DataplaneError::new(op, e)
             })?;
         let sockets = Arc::new(Sockets::open().map_err(|e| {
-            err(format!(
-                "userspace data path needs raw sockets (CAP_NET_RAW): {e}"
-            ))
+            DataplaneError::new("userspace data path needs raw sockets (CAP_NET_RAW)", e)
         })?);
         let inbound = Arc::new(Published::new(InboundTable::new()));
         let stop = Arc::new(AtomicBool::new(false));
@@ -170,7 +162,7 @@ impl UserspaceDataplane {
             let thread = std::thread::Builder::new()
                 .name(format!("esp-rx-{outer:?}"))
                 .spawn(move || rx::run(outer, sockets, reader, stop))
-                .map_err(|e| err(format!("cannot start receive thread: {e}")))?;
+                .map_err(|e| DataplaneError::new("starting a receive thread", e))?;
             rx_threads.push(thread);
         }
         let queues = std::thread::available_parallelism()
@@ -222,9 +214,12 @@ impl UserspaceDataplane {
             Some(i) if i.tunnel == tunnel => Ok(i),
             _ => {
                 let (direction, spi, dst) = key;
-                Err(err(format!(
-                    "no {direction:?} SA {spi:#010x} to {dst} on {tunnel}"
-                )))
+                let e = std::io::Error::new(std::io::ErrorKind::NotFound, "no such SA");
+                Err(DataplaneError::on(
+                    tunnel,
+                    format!("{direction:?} SA {spi:#010x} to {dst}"),
+                    e,
+                ))
             }
         }
     }
@@ -235,7 +230,7 @@ impl UserspaceDataplane {
             return Ok(());
         }
         if let Some(sock) =
-            sockets::hold_port(local).map_err(|e| err(format!("UDP {local}: {e}")))?
+            sockets::hold_port(local).map_err(|e| DataplaneError::new(format!("UDP {local}"), e))?
         {
             self.held_ports.insert(local, sock);
         }
@@ -260,7 +255,7 @@ impl Dataplane for UserspaceDataplane {
         let tun = Arc::new(Tun::create(&spec.name, self.queues)?);
         // Dropping `tun` on error closes the queues, which removes the device.
         let index = link::index(&mut self.rtnl, &spec.name)
-            .map_err(|e| netlink::err(format!("{}: looking up", spec.name), e))?;
+            .map_err(|e| DataplaneError::on(&spec.name, "looking up", e))?;
         link::configure(&mut self.rtnl, index, spec, None, mtu)?;
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
@@ -271,7 +266,7 @@ impl Dataplane for UserspaceDataplane {
             let thread = std::thread::Builder::new()
                 .name(format!("esp-tx-{}-{queue}", spec.name))
                 .spawn(move || tx::run(tun, queue, outbound, sockets, stop))
-                .map_err(|e| err(format!("cannot start transmit thread: {e}")))?;
+                .map_err(|e| DataplaneError::on(&spec.name, "starting a transmit thread", e))?;
             threads.push(thread);
         }
         self.tunnels.insert(
@@ -290,10 +285,9 @@ impl Dataplane for UserspaceDataplane {
     }
 
     fn remove_tunnel(&mut self, name: &str) -> Result<()> {
-        let mut t = self
-            .tunnels
-            .remove(name)
-            .ok_or_else(|| err(format!("no tunnel {name}")))?;
+        let mut t = self.tunnels.remove(name).ok_or_else(|| {
+            DataplaneError::on(name, "removing", DataplaneError::refused("unknown tunnel"))
+        })?;
         t.stop();
         let keys: Vec<SaKey> = self
             .sas
@@ -337,27 +331,27 @@ impl Dataplane for UserspaceDataplane {
     }
 
     fn install_sa(&mut self, tunnel: &TunnelSpec, spec: &SaSpec) -> Result<()> {
-        let what = format!("{:?} SA {:#010x}", spec.direction, spec.spi);
         let name = &tunnel.name;
-        let tunnel = self
-            .tunnels
-            .get(name)
-            .ok_or_else(|| err(format!("{what}: no tunnel {name}")))?;
+        let what = format!("installing {:?} SA {:#010x}", spec.direction, spec.spi);
+        let refused = |why: String| DataplaneError::on(name, &what, DataplaneError::refused(why));
+        let Some(tunnel) = self.tunnels.get(name) else {
+            return Err(refused("unknown tunnel".into()));
+        };
         if spec.src.is_ipv4() != spec.dst.is_ipv4() {
-            return Err(err(format!(
-                "{what}: {} -> {} mixes families",
+            return Err(refused(format!(
+                "{} -> {} mixes families",
                 spec.src, spec.dst
             )));
         }
         if spec.spi < MIN_SPI {
-            return Err(err(format!("{what}: reserved SPI")));
+            return Err(refused("reserved SPI".into()));
         }
         let key = (spec.direction, spec.spi, spec.dst);
         if self.sas.contains_key(&key) {
-            return Err(err(format!("{what} to {} exists", spec.dst)));
+            return Err(refused(format!("one to {} exists", spec.dst)));
         }
         if spec.direction == Direction::In && self.inbound.current().contains_key(&spec.spi) {
-            return Err(err(format!("{what}: inbound SPI in use")));
+            return Err(refused("inbound SPI in use".into()));
         }
         let local = match spec.direction {
             Direction::In => spec.encap.map(|e| SocketAddr::new(spec.dst, e.dport)),
@@ -366,7 +360,7 @@ impl Dataplane for UserspaceDataplane {
         if let Some(local) = local {
             // The raw UDP sockets' filter listens on 4500 only (RFC 3948's port).
             if local.port() != NAT_T_PORT {
-                return Err(err(format!("{what}: ESP-in-UDP only on port {NAT_T_PORT}")));
+                return Err(refused(format!("ESP-in-UDP only on port {NAT_T_PORT}")));
             }
         }
         let sa = Sa::new(
@@ -375,7 +369,7 @@ impl Dataplane for UserspaceDataplane {
             tunnel.tun.clone(),
             Instant::now(),
         )
-        .map_err(|e| err(format!("{what}: {e}")))?;
+        .map_err(|e| refused(e.to_string()))?;
         self.next_serial = sa.serial;
         let sa = Arc::new(sa);
         if let Some(local) = local {
@@ -431,7 +425,7 @@ impl Dataplane for UserspaceDataplane {
     fn prepare_ike_socket(&mut self, socket: &std::net::UdpSocket, nat_t: bool) -> Result<()> {
         if nat_t {
             sockets::keep_ike_only(socket.as_fd())
-                .map_err(|e| err(format!("cannot filter ESP off the IKE socket: {e}")))?;
+                .map_err(|e| DataplaneError::new("filtering ESP off the IKE socket", e))?;
         }
         Ok(())
     }

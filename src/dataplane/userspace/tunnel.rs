@@ -31,7 +31,7 @@ impl Tun {
         let queues = (0..queues.max(1))
             .map(|_| sys::open_tun_queue(name))
             .collect::<std::io::Result<Vec<File>>>()
-            .map_err(|e| DataplaneError(format!("cannot create TUN device {name}: {e}")))?;
+            .map_err(|e| DataplaneError::on(name, "creating the TUN device", e))?;
         Ok(Tun {
             name: name.to_string(),
             queues,
