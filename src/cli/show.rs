@@ -13,10 +13,16 @@ pub fn run(what: ShowWhat) -> ExitCode {
     let reply = match query(&socket, request) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!(
-                "ikev1d: cannot reach the daemon at {}: {e} (is ikev1d running? are you root?)",
-                socket.display()
-            );
+            let at = socket.display();
+            match e.kind() {
+                // Connected, but no answer: a busy or stuck daemon.
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::UnexpectedEof => {
+                    eprintln!("ikev1d: the daemon at {at} did not answer: {e}")
+                }
+                _ => eprintln!(
+                    "ikev1d: cannot reach the daemon at {at}: {e} (is ikev1d running? are you root?)"
+                ),
+            }
             return ExitCode::FAILURE;
         }
     };

@@ -1,12 +1,30 @@
 //! The control socket: a Unix stream socket, root-only (mode 0600 in a 0700 directory,
 //! and the peer's uid checked), one request line per connection, one JSON reply.
-//! Requests: `show isakmp`, `show ipsec`.
+//! Requests: `show isakmp`, `show ipsec`. Both ends are bounded in time, and the
+//! server in connections and request size: a stuck client never holds the daemon, a
+//! stuck daemon never holds `ikev1d show`.
 
+use crate::dataplane::threads::inject_fault;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::task::JoinSet;
+use tokio::time::timeout;
+
+/// Clients served at once; more are turned away (connection closed without a reply).
+const MAX_CLIENTS: usize = 16;
+/// The longest request line (`show ipsec` is 10 bytes).
+const MAX_REQUEST: u64 = 256;
+/// How long a client may take to send its request, or to take the reply.
+const CLIENT_IO: Duration = Duration::from_secs(5);
+/// How long the daemon may take to answer (`show ipsec` reads every SA's counters).
+const ANSWER: Duration = Duration::from_secs(10);
+/// What `ikev1d show` waits for: the daemon's own limits and some.
+const CLIENT_READ: Duration = Duration::from_secs(15);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Request {
@@ -48,11 +66,32 @@ pub fn bind(path: &Path) -> std::io::Result<tokio::net::UnixListener> {
     Ok(listener)
 }
 
-/// Serve clients until the listener fails; each query goes to the daemon loop.
+/// Serve clients for as long as the daemon runs; each query goes to the daemon loop.
+/// A client task that panics takes this task down with it (the daemon then stops).
 pub async fn serve(listener: tokio::net::UnixListener, queries: mpsc::Sender<Query>) {
+    inject_fault("control");
+    let slots = Arc::new(Semaphore::new(MAX_CLIENTS));
+    let mut clients = JoinSet::new();
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            return;
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            Some(done) = clients.join_next() => {
+                if let Err(e) = done {
+                    if e.is_panic() {
+                        std::panic::resume_unwind(e.into_panic());
+                    }
+                }
+                continue;
+            }
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors and the like: it passes.
+                tracing::warn!("control socket: accept: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
         };
         // Only root (or our own uid, when run unprivileged in tests) may ask.
         let allowed = stream
@@ -62,37 +101,74 @@ pub async fn serve(listener: tokio::net::UnixListener, queries: mpsc::Sender<Que
         if !allowed {
             continue;
         }
-        let queries = queries.clone();
-        tokio::spawn(async move {
-            let (read, mut write) = stream.into_split();
-            let mut line = String::new();
-            let mut reader = tokio::io::BufReader::new(read);
-            if reader.read_line(&mut line).await.is_err() {
-                return;
-            }
-            let reply = match Request::parse(&line) {
-                Some(req) => {
-                    let (tx, rx) = oneshot::channel();
-                    if queries.send((req, tx)).await.is_err() {
-                        return;
-                    }
-                    rx.await.unwrap_or_else(|_| "[]".into())
-                }
-                None => format!("{{\"error\":\"unknown request {:?}\"}}", line.trim()),
-            };
-            let _ = write.write_all(reply.as_bytes()).await;
-            let _ = write.write_all(b"\n").await;
-        });
+        // Beyond MAX_CLIENTS the connection is closed at once.
+        if let Ok(slot) = slots.clone().try_acquire_owned() {
+            clients.spawn(client(stream, queries.clone(), slot));
+        }
     }
 }
 
-/// Client side, for `ikev1d show`: send the request and return the JSON reply.
+/// One connection: its request line, the daemon's answer, the reply; each step bounded.
+async fn client(
+    stream: tokio::net::UnixStream,
+    queries: mpsc::Sender<Query>,
+    _slot: tokio::sync::OwnedSemaphorePermit,
+) {
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    let mut reader = tokio::io::BufReader::new(read.take(MAX_REQUEST));
+    match timeout(CLIENT_IO, reader.read_line(&mut line)).await {
+        Ok(Ok(n)) if n > 0 => {}
+        _ => return,
+    }
+    let reply = match Request::parse(&line) {
+        Some(req) => {
+            let (tx, rx) = oneshot::channel();
+            if queries.send((req, tx)).await.is_err() {
+                return;
+            }
+            match timeout(ANSWER, rx).await {
+                Ok(Ok(reply)) => reply,
+                _ => "{\"error\":\"the daemon did not answer in time\"}".into(),
+            }
+        }
+        None => format!("{{\"error\":\"unknown request {:?}\"}}", line.trim()),
+    };
+    let _ = timeout(CLIENT_IO, async {
+        write.write_all(reply.as_bytes()).await?;
+        write.write_all(b"\n").await
+    })
+    .await;
+}
+
+/// Client side, for `ikev1d show`: send the request and return the JSON reply, or an
+/// error once the daemon has not answered in `CLIENT_READ`.
 pub fn query(path: &Path, request: Request) -> std::io::Result<String> {
+    use std::io::{Error, ErrorKind};
     let mut stream = std::os::unix::net::UnixStream::connect(path)?;
-    writeln!(stream, "{}", request.line())?;
+    stream.set_write_timeout(Some(CLIENT_IO))?;
+    stream.set_read_timeout(Some(CLIENT_READ))?;
     let mut reply = String::new();
-    BufReader::new(stream).read_line(&mut reply)?;
-    Ok(reply)
+    let asked = writeln!(stream, "{}", request.line())
+        .and_then(|()| BufReader::new(stream).read_line(&mut reply));
+    let closed = || {
+        Error::new(
+            ErrorKind::UnexpectedEof,
+            "the daemon closed the connection without a reply (too many clients?)",
+        )
+    };
+    match asked {
+        Ok(n) if n > 0 => Ok(reply),
+        Ok(_) => Err(closed()),
+        Err(e) => match e.kind() {
+            ErrorKind::WouldBlock | ErrorKind::TimedOut => Err(Error::new(
+                ErrorKind::TimedOut,
+                format!("no reply within {} s", CLIENT_READ.as_secs()),
+            )),
+            ErrorKind::ConnectionReset | ErrorKind::BrokenPipe => Err(closed()),
+            _ => Err(e),
+        },
+    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
 //! tokio glue: sockets, timers, control socket, signals, sd_notify.
 
 pub mod control;
+pub mod error;
 pub mod notify;
 pub mod run;
 pub mod show;
+mod worker;
 
 /// `--dataplane auto|kernel|userspace`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -1,13 +1,18 @@
 //! `ikev1d run`: the daemon loop. Glue only: read datagrams (remembering the local
 //! address by binding one socket per configured local address), feed the engine with
-//! `Instant::now()`, carry out its actions on sockets and the data path, serve the control
-//! socket, handle SIGTERM (clean teardown) and SIGHUP (reload).
+//! `Instant::now()`, carry out its actions on sockets and, through the data path worker
+//! (`worker.rs`), on the data path; serve the control socket, handle SIGTERM (clean
+//! teardown) and SIGHUP (reload). Every task and thread it depends on is watched: one
+//! that ends stops the daemon with an error naming it.
 
+use super::error::RunError;
+use super::worker::{Event, Request, Worker};
 use super::{control, notify::sd_notify, show, DataplaneChoice};
 use crate::config::Config;
 use crate::crypto::OsRng;
-use crate::dataplane::{self, Dataplane, DataplaneKind};
-use crate::ike::{Action, Command, Engine};
+use crate::dataplane::threads::{inject_fault, panic_message};
+use crate::dataplane::{self, Dataplane, DataplaneEvent, DataplaneKind, TunnelSpec};
+use crate::ike::{Action, Command, Engine, Settings};
 use crate::ipsec::Direction;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -15,7 +20,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::net::UdpSocket;
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 #[derive(Debug, Clone)]
@@ -38,125 +44,190 @@ struct Datagram {
     data: Vec<u8>,
 }
 
-pub fn run(opts: RunOptions) -> Result<(), String> {
+pub fn run(opts: RunOptions) -> Result<(), RunError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("tokio runtime: {e}"))?;
-    rt.block_on(Daemon::start(opts)?.serve())
+        .map_err(RunError::Runtime)?;
+    rt.block_on(async { Daemon::start(opts)?.serve().await })
+}
+
+/// The tasks of the event loop, by id: the long-lived ones (sockets, control server)
+/// must never end; a reply task may, but not by panicking.
+#[derive(Default)]
+struct Tasks {
+    set: JoinSet<()>,
+    names: HashMap<tokio::task::Id, (&'static str, bool)>,
+}
+
+impl Tasks {
+    fn spawn(
+        &mut self,
+        name: &'static str,
+        long_lived: bool,
+        task: impl std::future::Future<Output = ()> + Send + 'static,
+    ) {
+        let id = self.set.spawn(task).id();
+        self.names.insert(id, (name, long_lived));
+    }
+
+    /// The next task to end, as a failure if it should not have.
+    async fn ended(&mut self) -> Option<RunError> {
+        let (id, outcome) = match self.set.join_next_with_id().await? {
+            Ok((id, ())) => (id, None),
+            Err(e) => (e.id(), Some(e)),
+        };
+        let (name, long_lived) = self.names.remove(&id).unwrap_or(("unknown", true));
+        let why = match outcome {
+            Some(e) if e.is_panic() => format!("panicked: {}", panic_message(&*e.into_panic())),
+            Some(_) => "was cancelled".into(),
+            None if long_lived => "ended".into(),
+            None => return None,
+        };
+        Some(RunError::Died {
+            what: format!("task {name}"),
+            why,
+        })
+    }
 }
 
 struct Daemon {
     opts: RunOptions,
-    config: Config,
-    settings: crate::ike::Settings,
+    settings: Settings,
     engine: Engine,
-    dp: Box<dyn Dataplane>,
-    /// The tunnel interfaces by name: SAs take their if_id from here.
-    specs: HashMap<String, dataplane::TunnelSpec>,
+    worker: Worker,
+    events: mpsc::UnboundedReceiver<Event>,
+    /// The tunnel interfaces by name: each SA is installed with its tunnel.
+    specs: HashMap<String, TunnelSpec>,
     sockets: HashMap<SocketAddr, Arc<UdpSocket>>,
     rx: mpsc::Receiver<Datagram>,
     tx: mpsc::Sender<Datagram>,
+    tasks: Tasks,
 }
 
-fn choose_dataplane(choice: DataplaneChoice) -> Result<Box<dyn Dataplane>, String> {
-    match choice {
-        DataplaneChoice::Kernel => {
-            dataplane::open(DataplaneKind::Kernel).map_err(|e| e.to_string())
-        }
+fn choose_dataplane(choice: DataplaneChoice) -> Result<Box<dyn Dataplane>, RunError> {
+    let dp = match choice {
+        DataplaneChoice::Kernel => dataplane::open(DataplaneKind::Kernel)?,
         DataplaneChoice::Userspace => {
             tracing::info!("data path: userspace (asked for)");
-            dataplane::open(DataplaneKind::Userspace).map_err(|e| e.to_string())
+            dataplane::open(DataplaneKind::Userspace)?
         }
-        DataplaneChoice::Auto => {
-            match dataplane::open(DataplaneKind::Kernel) {
-                Ok(dp) => {
-                    tracing::info!("data path: kernel (the kernel accepts ESP states and has tunnel interfaces)");
-                    Ok(dp)
-                }
-                Err(why) => {
-                    tracing::info!("data path: userspace, because {why}");
-                    dataplane::open(DataplaneKind::Userspace).map_err(|e| e.to_string())
-                }
+        DataplaneChoice::Auto => match dataplane::open(DataplaneKind::Kernel) {
+            Ok(dp) => {
+                tracing::info!(
+                    "data path: kernel (the kernel accepts ESP states and has tunnel interfaces)"
+                );
+                dp
             }
-        }
-    }
+            Err(why) => {
+                tracing::info!("data path: userspace, because {why}");
+                dataplane::open(DataplaneKind::Userspace)?
+            }
+        },
+    };
+    Ok(dp)
+}
+
+/// Load, validate and resolve the configuration file.
+fn load(opts: &RunOptions) -> Result<(Config, Settings, Vec<TunnelSpec>), RunError> {
+    let config = Config::load(&opts.config).map_err(RunError::Config)?;
+    let mut settings = config
+        .to_settings(crate::config::resolve_interface)
+        .map_err(RunError::Resolve)?;
+    settings.passive |= opts.passive;
+    let specs = config
+        .tunnel_specs(crate::config::resolve_interface)
+        .map_err(RunError::Resolve)?;
+    Ok((config, settings, specs))
 }
 
 impl Daemon {
-    fn start(opts: RunOptions) -> Result<Daemon, String> {
-        let config = Config::load(&opts.config).map_err(|e| e.to_string())?;
-        let mut settings = config
-            .to_settings(crate::config::resolve_interface)
-            .map_err(|e| e.to_string())?;
-        settings.passive |= opts.passive;
+    fn start(opts: RunOptions) -> Result<Daemon, RunError> {
+        let (config, settings, tunnel_specs) = load(&opts)?;
         for w in &config.warnings {
             tracing::warn!("{w}");
         }
         let mut dp = choose_dataplane(opts.dataplane)?;
+        // Before the loop runs: a tunnel that cannot be created stops the start.
         let mut specs = HashMap::new();
-        for spec in config
-            .tunnel_specs(crate::config::resolve_interface)
-            .map_err(|e| e.to_string())?
-        {
-            dp.ensure_tunnel(&spec)
-                .map_err(|e| format!("{}: {e}", spec.name))?;
+        for spec in tunnel_specs {
+            dp.ensure_tunnel(&spec)?;
             specs.insert(spec.name.clone(), spec);
         }
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let worker = Worker::start(dp, events_tx).map_err(|e| RunError::Died {
+            what: "thread dataplane-worker".into(),
+            why: format!("could not start: {e}"),
+        })?;
         let (tx, rx) = mpsc::channel(1024);
         let engine = Engine::new(settings.clone(), Box::new(OsRng), std::time::Instant::now());
         Ok(Daemon {
             opts,
-            config,
             settings,
             engine,
-            dp,
+            worker,
+            events,
             specs,
             sockets: HashMap::new(),
             rx,
             tx,
+            tasks: Tasks::default(),
         })
     }
 
     /// Bind UDP 500 and 4500 on every local address a tunnel uses; each socket gets a
     /// receive task feeding the main loop.
-    fn open_sockets(&mut self) -> Result<(), String> {
-        let locals: std::collections::BTreeSet<IpAddr> = self.engine_locals().into_iter().collect();
+    fn open_sockets(&mut self) -> Result<(), RunError> {
+        let locals: std::collections::BTreeSet<IpAddr> =
+            self.settings.tunnels.iter().map(|t| t.local).collect();
         for ip in locals {
             for port in [500, NAT_T_PORT] {
                 let addr = SocketAddr::new(ip, port);
                 if self.sockets.contains_key(&addr) {
                     continue;
                 }
-                let std_sock = std::net::UdpSocket::bind(addr)
-                    .map_err(|e| format!("cannot bind UDP {addr}: {e}"))?;
-                std_sock.set_nonblocking(true).map_err(|e| e.to_string())?;
-                self.dp
-                    .prepare_ike_socket(&std_sock, port == NAT_T_PORT)
-                    .map_err(|e| format!("UDP {addr}: {e}"))?;
-                let sock = Arc::new(UdpSocket::from_std(std_sock).map_err(|e| e.to_string())?);
+                let bound = |source| RunError::IkeSocket { addr, source };
+                let std_sock = std::net::UdpSocket::bind(addr).map_err(bound)?;
+                std_sock.set_nonblocking(true).map_err(bound)?;
+                self.worker
+                    .kind()
+                    .prepare_ike_socket(&std_sock, port == NAT_T_PORT)?;
+                let sock = Arc::new(UdpSocket::from_std(std_sock).map_err(bound)?);
                 self.sockets.insert(addr, sock.clone());
                 let tx = self.tx.clone();
-                tokio::spawn(receive(sock, addr, tx));
+                self.tasks
+                    .spawn("IKE receive", true, receive(sock, addr, tx));
             }
         }
         Ok(())
     }
 
-    fn engine_locals(&self) -> Vec<IpAddr> {
-        self.settings.tunnels.iter().map(|t| t.local).collect()
+    async fn serve(mut self) -> Result<(), RunError> {
+        let outcome = self.run_loop().await;
+        sd_notify("STOPPING=1");
+        tracing::info!("shutting down: deleting SAs and removing what this daemon created");
+        self.engine
+            .handle_command(std::time::Instant::now(), Command::Shutdown);
+        self.drain().await;
+        self.worker.shutdown().await;
+        let _ = std::fs::remove_file(&self.opts.socket);
+        outcome
     }
 
-    async fn serve(mut self) -> Result<(), String> {
+    /// Until SIGTERM (Ok) or until something the daemon needs dies (Err).
+    async fn run_loop(&mut self) -> Result<(), RunError> {
         self.open_sockets()?;
-        let listener = control::bind(&self.opts.socket)
-            .map_err(|e| format!("control socket {}: {e}", self.opts.socket.display()))?;
+        let listener =
+            control::bind(&self.opts.socket).map_err(|source| RunError::ControlSocket {
+                path: self.opts.socket.clone(),
+                source,
+            })?;
         let (qtx, mut queries) = mpsc::channel(16);
-        tokio::spawn(control::serve(listener, qtx));
-        let mut sigterm = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
-        let mut sigint = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
-        let mut sighup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
-        let mut dp_tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        self.tasks
+            .spawn("control socket", true, control::serve(listener, qtx));
+        let mut sigterm = signal(SignalKind::terminate()).map_err(RunError::Runtime)?;
+        let mut sigint = signal(SignalKind::interrupt()).map_err(RunError::Runtime)?;
+        let mut sighup = signal(SignalKind::hangup()).map_err(RunError::Runtime)?;
 
         let now = std::time::Instant::now();
         if !self.settings.passive {
@@ -173,7 +244,7 @@ impl Daemon {
         sd_notify("READY=1");
         tracing::info!(
             tunnels = self.settings.tunnels.len(),
-            dataplane = ?self.dp.kind(),
+            dataplane = ?self.worker.kind(),
             "ikev1d ready"
         );
 
@@ -190,32 +261,54 @@ impl Daemon {
                 _ = tokio::time::sleep_until(deadline) => {
                     self.engine.handle_timeout(std::time::Instant::now());
                 }
-                _ = dp_tick.tick() => {
-                    for ev in self.dp.poll_events() {
-                        let dataplane::DataplaneEvent::Expired { tunnel, spi, hard, .. } = ev;
-                        self.engine.handle_command(std::time::Instant::now(), Command::SaExpired { tunnel, spi, hard });
-                    }
+                event = self.events.recv() => {
+                    let Some(event) = event else {
+                        let f = self.worker.failure();
+                        return Err(RunError::Died { what: format!("thread {}", f.thread), why: f.reason });
+                    };
+                    self.on_event(event)?;
                 }
-                Some((req, reply)) = queries.recv() => {
-                    let _ = reply.send(self.answer(req));
-                }
+                Some((req, reply)) = queries.recv() => self.answer(req, reply),
+                Some(died) = self.tasks.ended() => return Err(died),
                 _ = sighup.recv() => self.reload(),
-                _ = sigterm.recv() => break,
-                _ = sigint.recv() => break,
+                _ = sigterm.recv() => return Ok(()),
+                _ = sigint.recv() => return Ok(()),
             }
             self.drain().await;
         }
-        sd_notify("STOPPING=1");
-        tracing::info!("shutting down: deleting SAs and removing what this daemon created");
-        self.engine
-            .handle_command(std::time::Instant::now(), Command::Shutdown);
-        self.drain().await;
-        self.dp.shutdown();
-        let _ = std::fs::remove_file(&self.opts.socket);
+    }
+
+    /// What the data path worker reports.
+    fn on_event(&mut self, event: Event) -> Result<(), RunError> {
+        let now = std::time::Instant::now();
+        let cmd = match event {
+            Event::SpiAllocated {
+                request,
+                spi: Ok(spi),
+            } => Command::SpiAllocated { request, spi },
+            Event::SpiAllocated {
+                request,
+                spi: Err(e),
+            } => Command::SpiFailed {
+                request,
+                reason: e.to_string(),
+            },
+            Event::Dataplane(DataplaneEvent::Expired {
+                tunnel, spi, hard, ..
+            }) => Command::SaExpired { tunnel, spi, hard },
+            Event::Dataplane(DataplaneEvent::ThreadFailed(f)) => {
+                return Err(RunError::Died {
+                    what: format!("thread {}", f.thread),
+                    why: f.reason,
+                })
+            }
+        };
+        self.engine.handle_command(now, cmd);
         Ok(())
     }
 
-    /// Carry out every pending engine action.
+    /// Carry out every pending engine action (data path work goes to the worker, in
+    /// order).
     async fn drain(&mut self) {
         while let Some(action) = self.engine.poll_action() {
             match action {
@@ -232,42 +325,27 @@ impl Daemon {
                     tunnel,
                     src,
                     dst,
-                } => {
-                    let cmd = match self.dp.alloc_spi(&tunnel, src, dst) {
-                        Ok(spi) => Command::SpiAllocated { request, spi },
-                        Err(e) => Command::SpiFailed {
-                            request,
-                            reason: e.to_string(),
-                        },
-                    };
-                    self.engine.handle_command(std::time::Instant::now(), cmd);
-                }
-                Action::InstallSa(sa) => {
-                    let installed = match self.specs.get(&sa.tunnel) {
-                        Some(spec) => self.dp.install_sa(spec, &sa),
-                        None => Err(dataplane::DataplaneError::on(
-                            &sa.tunnel,
-                            "installing an SA",
-                            dataplane::DataplaneError::refused("no such tunnel configured"),
-                        )),
-                    };
-                    if let Err(e) = installed {
-                        tracing::error!(
-                            tunnel = %sa.tunnel, spi = sa.spi,
-                            "cannot install {:?} SA {:#010x} on {}: {e}", sa.direction, sa.spi, sa.tunnel
-                        );
-                    }
-                }
+                } => self.worker.send(Request::AllocSpi {
+                    request,
+                    tunnel,
+                    src,
+                    dst,
+                }),
+                Action::InstallSa(sa) => match self.specs.get(&sa.tunnel) {
+                    Some(spec) => self.worker.send(Request::InstallSa(spec.clone(), sa)),
+                    None => tracing::error!(tunnel = %sa.tunnel, "no such tunnel configured"),
+                },
                 Action::DeleteSa {
                     tunnel,
                     direction,
                     spi,
                     dst,
-                } => {
-                    if let Err(e) = self.dp.delete_sa(&tunnel, direction, spi, dst) {
-                        tracing::debug!("delete SA {spi:#010x} on {tunnel}: {e}");
-                    }
-                }
+                } => self.worker.send(Request::DeleteSa {
+                    tunnel,
+                    direction,
+                    spi,
+                    dst,
+                }),
                 Action::Log(ev) => log_event(&ev),
             }
         }
@@ -296,7 +374,9 @@ impl Daemon {
         }
     }
 
-    fn answer(&mut self, req: control::Request) -> String {
+    /// A control socket query. `show ipsec` needs the data path's counters: a reply
+    /// task waits for the worker's, so that the loop does not.
+    fn answer(&mut self, req: control::Request, reply: oneshot::Sender<String>) {
         let now = std::time::Instant::now();
         match req {
             control::Request::ShowIsakmp => {
@@ -306,75 +386,75 @@ impl Daemon {
                     .iter()
                     .map(show::IsakmpSaView::from)
                     .collect();
-                serde_json::to_string(&views).unwrap_or_else(|_| "[]".into())
+                let _ = reply.send(serde_json::to_string(&views).unwrap_or_else(|_| "[]".into()));
             }
             control::Request::ShowIpsec => {
-                let kind = self.dp.kind();
-                let views: Vec<show::IpsecSaView> = self
+                let kind = self.worker.kind();
+                let sas: Vec<_> = self
                     .engine
                     .ipsec_sas(now)
+                    .into_iter()
+                    .filter(|sa| sa.outbound.is_some())
+                    .collect();
+                let keys = sas
                     .iter()
-                    .filter_map(|sa| {
-                        let out_spi = sa.outbound.as_ref()?.spi;
-                        let inbound = self
-                            .dp
-                            .counters(&sa.interface, Direction::In, sa.inbound.spi, sa.local)
-                            .unwrap_or_default();
-                        let outbound = self
-                            .dp
-                            .counters(&sa.interface, Direction::Out, out_spi, sa.peer)
-                            .unwrap_or_default();
-                        show::IpsecSaView::new(sa, kind, &inbound, &outbound)
+                    .flat_map(|sa| {
+                        let out = sa.outbound.as_ref().map_or(0, |o| o.spi);
+                        [
+                            (
+                                sa.interface.clone(),
+                                Direction::In,
+                                sa.inbound.spi,
+                                sa.local,
+                            ),
+                            (sa.interface.clone(), Direction::Out, out, sa.peer),
+                        ]
                     })
                     .collect();
-                serde_json::to_string(&views).unwrap_or_else(|_| "[]".into())
+                let (tx, rx) = oneshot::channel();
+                self.worker.send(Request::Counters(keys, tx));
+                self.tasks.spawn("control reply", false, async move {
+                    inject_fault("control reply");
+                    let counters = rx.await.unwrap_or_default();
+                    let views: Vec<show::IpsecSaView> = sas
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, sa)| {
+                            let c = |j: usize| counters.get(2 * i + j).copied().unwrap_or_default();
+                            show::IpsecSaView::new(sa, kind, &c(0), &c(1))
+                        })
+                        .collect();
+                    let _ =
+                        reply.send(serde_json::to_string(&views).unwrap_or_else(|_| "[]".into()));
+                });
             }
         }
     }
 
     /// SIGHUP: load and validate the new configuration; on any error keep the running one.
     fn reload(&mut self) {
-        let loaded = Config::load(&self.opts.config)
-            .map_err(|e| e.to_string())
-            .and_then(|c| {
-                let s = c
-                    .to_settings(crate::config::resolve_interface)
-                    .map_err(|e| e.to_string())?;
-                let specs = c
-                    .tunnel_specs(crate::config::resolve_interface)
-                    .map_err(|e| e.to_string())?;
-                Ok((c, s, specs))
-            });
-        let (config, mut settings, specs) = match loaded {
+        let (_, settings, specs) = match load(&self.opts) {
             Ok(x) => x,
             Err(e) => {
                 tracing::error!("reload rejected, keeping the running configuration: {e}");
                 return;
             }
         };
-        settings.passive |= self.opts.passive;
-        let old: Vec<String> = self
-            .settings
-            .tunnels
-            .iter()
-            .map(|t| t.name.clone())
-            .collect();
-        for name in old.iter().filter(|n| !specs.iter().any(|s| &&s.name == n)) {
-            if let Err(e) = self.dp.remove_tunnel(name) {
-                tracing::warn!("removing {name}: {e}");
-            }
+        for name in self
+            .specs
+            .keys()
+            .filter(|n| !specs.iter().any(|s| &&s.name == n))
+        {
+            self.worker.send(Request::RemoveTunnel(name.clone()));
         }
         self.specs.clear();
         for spec in specs {
-            if let Err(e) = self.dp.ensure_tunnel(&spec) {
-                tracing::error!("{}: {e}", spec.name);
-            }
+            self.worker.send(Request::EnsureTunnel(spec.clone()));
             self.specs.insert(spec.name.clone(), spec);
         }
         self.engine
             .reload(std::time::Instant::now(), settings.clone());
         self.settings = settings;
-        self.config = config;
         if let Err(e) = self.open_sockets() {
             tracing::error!("after reload: {e}");
         }
@@ -385,6 +465,7 @@ impl Daemon {
 /// Receive datagrams on one socket; on 4500 strip the non-ESP marker and drop NAT
 /// keepalives (RFC 3948 2.2, 2.3).
 async fn receive(sock: Arc<UdpSocket>, local: SocketAddr, tx: mpsc::Sender<Datagram>) {
+    inject_fault("IKE receive");
     let mut buf = vec![0u8; 65536];
     loop {
         let Ok((n, remote)) = sock.recv_from(&mut buf).await else {

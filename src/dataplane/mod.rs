@@ -5,6 +5,7 @@
 pub mod kernel;
 mod link;
 mod netlink;
+pub mod threads;
 pub mod userspace;
 
 use crate::ipsec::{Direction, InnerFamily, SaSpec};
@@ -15,6 +16,18 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 pub enum DataplaneKind {
     Kernel,
     Userspace,
+}
+
+impl DataplaneKind {
+    /// Prepare one of the daemon's IKE sockets (UDP 500, or 4500 with `nat_t`) for this
+    /// kind of data path: the kernel path exempts it from IPsec policies and lets the
+    /// kernel take ESP-in-UDP on 4500; the userspace path keeps ESP off it.
+    pub fn prepare_ike_socket(self, socket: &std::net::UdpSocket, nat_t: bool) -> Result<()> {
+        match self {
+            DataplaneKind::Kernel => kernel::prepare_ike_socket(socket, nat_t),
+            DataplaneKind::Userspace => userspace::prepare_ike_socket(socket, nat_t),
+        }
+    }
 }
 
 /// A route-based tunnel interface, as IOS `interface TunnelN` describes it.
@@ -48,7 +61,7 @@ pub struct SaCounters {
     pub age_s: u64,
 }
 
-/// Events the data path reports to the engine.
+/// Events the data path reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DataplaneEvent {
     /// A lifetime limit was reached: soft asks for a rekey, hard means the SA is gone.
@@ -58,6 +71,8 @@ pub enum DataplaneEvent {
         dst: IpAddr,
         hard: bool,
     },
+    /// A packet thread died: the data path no longer works as configured.
+    ThreadFailed(threads::ThreadFailure),
 }
 
 /// A data path operation that failed: what was being done, for which tunnel interface,
@@ -125,8 +140,9 @@ impl std::error::Error for DataplaneError {
 
 pub type Result<T> = std::result::Result<T, DataplaneError>;
 
-/// One data path. Synchronous: netlink round trips and TUN setup are quick; the
-/// userspace packet loop runs on its own threads behind this interface.
+/// One data path. Synchronous: the daemon calls it from its data path worker thread,
+/// never from the event loop; the userspace packet loop runs on threads of its own
+/// behind this interface.
 pub trait Dataplane: Send {
     fn kind(&self) -> DataplaneKind;
     /// Create (or adopt unchanged) the tunnel interface with its addresses, MTU, routes.
@@ -151,12 +167,6 @@ pub trait Dataplane: Send {
         spi: u32,
         dst: IpAddr,
     ) -> Result<SaCounters>;
-    /// Prepare one of the daemon's IKE sockets (UDP 500, or 4500 with `nat_t`): the kernel
-    /// path exempts it from IPsec policies and lets the kernel take ESP-in-UDP on 4500.
-    fn prepare_ike_socket(&mut self, socket: &std::net::UdpSocket, nat_t: bool) -> Result<()> {
-        let _ = (socket, nat_t);
-        Ok(())
-    }
     /// Expiry events since the last call.
     fn poll_events(&mut self) -> Vec<DataplaneEvent>;
     /// Remove everything this instance created.

@@ -239,6 +239,22 @@ fn tunnel<'a>(tunnels: &'a mut HashMap<String, Tunnel>, name: &str) -> Result<&'
     })
 }
 
+/// The IKE sockets bypass the tunnels' policies (RFC 4301 5.1: IKE is not IPsec
+/// traffic); on 4500 the kernel takes ESP-in-UDP (RFC 3948) off the socket.
+pub(super) fn prepare_ike_socket(socket: &std::net::UdpSocket, nat_t: bool) -> Result<()> {
+    let v6 = socket
+        .local_addr()
+        .map_err(|e| DataplaneError::new("IKE socket", e))?
+        .is_ipv6();
+    bypass_socket(socket.as_fd(), v6)
+        .map_err(|e| DataplaneError::new("IKE socket bypass policy", e))?;
+    if nat_t {
+        enable_espinudp(socket.as_fd())
+            .map_err(|e| DataplaneError::new("IKE socket ESP-in-UDP", e))?;
+    }
+    Ok(())
+}
+
 struct Tunnel {
     spec: TunnelSpec,
     index: u32,
@@ -504,20 +520,6 @@ impl Dataplane for KernelDataplane {
             integrity_errors: u64::from(info.stats.integrity_failed),
             age_s: now.saturating_sub(info.lifetime_cur.add_time),
         })
-    }
-
-    fn prepare_ike_socket(&mut self, socket: &std::net::UdpSocket, nat_t: bool) -> Result<()> {
-        let v6 = socket
-            .local_addr()
-            .map_err(|e| DataplaneError::new("IKE socket", e))?
-            .is_ipv6();
-        bypass_socket(socket.as_fd(), v6)
-            .map_err(|e| DataplaneError::new("IKE socket bypass policy", e))?;
-        if nat_t {
-            enable_espinudp(socket.as_fd())
-                .map_err(|e| DataplaneError::new("IKE socket ESP-in-UDP", e))?;
-        }
-        Ok(())
     }
 
     fn poll_events(&mut self) -> Vec<DataplaneEvent> {

@@ -52,6 +52,7 @@ mod tunnel;
 mod tx;
 
 use super::link::{self, Rtnl};
+use super::threads::{self, Failures};
 use super::{
     Dataplane, DataplaneError, DataplaneEvent, DataplaneKind, Result, SaCounters, TunnelSpec,
 };
@@ -113,6 +114,16 @@ impl Tunnel {
     }
 }
 
+/// On 4500 a BPF filter keeps only IKE (non-ESP marker) on the daemon's socket; the
+/// receive threads' raw sockets take the ESP (see the module documentation).
+pub(super) fn prepare_ike_socket(socket: &std::net::UdpSocket, nat_t: bool) -> Result<()> {
+    if nat_t {
+        sockets::keep_ike_only(socket.as_fd())
+            .map_err(|e| DataplaneError::new("filtering ESP off the IKE socket", e))?;
+    }
+    Ok(())
+}
+
 struct Installed {
     sa: Arc<Sa>,
     tunnel: String,
@@ -131,6 +142,8 @@ pub struct UserspaceDataplane {
     held_ports: HashMap<SocketAddr, UdpSocket>,
     stop: Arc<AtomicBool>,
     rx_threads: Vec<JoinHandle<()>>,
+    /// How packet threads died, reported by `poll_events`.
+    failures: Failures,
     next_serial: u64,
     queues: usize,
 }
@@ -152,16 +165,16 @@ impl UserspaceDataplane {
         })?);
         let inbound = Arc::new(Published::new(InboundTable::new()));
         let stop = Arc::new(AtomicBool::new(false));
+        let failures = Failures::default();
         let mut rx_threads = Vec::new();
         for outer in Outer::ALL {
-            let (sockets, reader, stop) = (
+            let (sockets, reader, flag) = (
                 sockets.clone(),
                 published::Reader::new(inbound.clone()),
                 stop.clone(),
             );
-            let thread = std::thread::Builder::new()
-                .name(format!("esp-rx-{outer:?}"))
-                .spawn(move || rx::run(outer, sockets, reader, stop))
+            let body = move || rx::run(outer, sockets, reader, flag);
+            let thread = threads::spawn(format!("esp-rx-{outer:?}"), stop.clone(), &failures, body)
                 .map_err(|e| DataplaneError::new("starting a receive thread", e))?;
             rx_threads.push(thread);
         }
@@ -178,6 +191,7 @@ impl UserspaceDataplane {
             held_ports: HashMap::new(),
             stop,
             rx_threads,
+            failures,
             next_serial: 0,
             queues,
         })
@@ -261,11 +275,11 @@ impl Dataplane for UserspaceDataplane {
         let mut threads = Vec::new();
         let outbound_sa = Arc::new(Published::new(None));
         for queue in 0..tun.queues.len() {
-            let (tun, sockets, stop) = (tun.clone(), self.sockets.clone(), stop.clone());
+            let (tun, sockets, flag) = (tun.clone(), self.sockets.clone(), stop.clone());
             let outbound = published::Reader::new(outbound_sa.clone());
-            let thread = std::thread::Builder::new()
-                .name(format!("esp-tx-{}-{queue}", spec.name))
-                .spawn(move || tx::run(tun, queue, outbound, sockets, stop))
+            let name = format!("esp-tx-{}-{queue}", spec.name);
+            let body = move || tx::run(tun, queue, outbound, sockets, flag);
+            let thread = threads::spawn(name, stop.clone(), &self.failures, body)
                 .map_err(|e| DataplaneError::on(&spec.name, "starting a transmit thread", e))?;
             threads.push(thread);
         }
@@ -422,14 +436,6 @@ impl Dataplane for UserspaceDataplane {
         Ok(i.sa.snapshot(Instant::now()))
     }
 
-    fn prepare_ike_socket(&mut self, socket: &std::net::UdpSocket, nat_t: bool) -> Result<()> {
-        if nat_t {
-            sockets::keep_ike_only(socket.as_fd())
-                .map_err(|e| DataplaneError::new("filtering ESP off the IKE socket", e))?;
-        }
-        Ok(())
-    }
-
     fn poll_events(&mut self) -> Vec<DataplaneEvent> {
         let now = Instant::now();
         let mut events = Vec::new();
@@ -457,6 +463,12 @@ impl Dataplane for UserspaceDataplane {
         for key in &spent {
             self.remove_sa(key);
         }
+        events.extend(
+            self.failures
+                .take()
+                .into_iter()
+                .map(DataplaneEvent::ThreadFailed),
+        );
         events
     }
 

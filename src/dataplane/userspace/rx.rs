@@ -126,12 +126,13 @@ impl Receiver {
     }
 }
 
+/// Receive, open and deliver the ESP packets of `outer`'s socket until `stop`.
 pub(crate) fn run(
     outer: Outer,
     sockets: Arc<Sockets>,
     mut table: Reader<InboundTable>,
     stop: Arc<AtomicBool>,
-) {
+) -> std::io::Result<()> {
     let fd = sockets.get(outer);
     let mut batch = RecvBatch::new();
     let mut rx = Receiver::new(outer);
@@ -170,4 +171,5 @@ pub(crate) fn run(
         }
         rx.deliver(batch.memory(), esp.drain(..));
     }
+    Ok(())
 }

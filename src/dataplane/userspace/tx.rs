@@ -92,14 +92,15 @@ fn flush(batch: &mut SendBatch, sa: &Sa, sockets: &Sockets, tunnel: &str) {
     }
 }
 
-/// Seal what TUN queue `queue` of `tun` gives with the tunnel's `outbound` SA.
+/// Seal what TUN queue `queue` of `tun` gives with the tunnel's `outbound` SA, until
+/// `stop`; a TUN queue that fails ends the thread with the error.
 pub(crate) fn run(
     tun: Arc<Tun>,
     queue: usize,
     mut outbound: Reader<Option<Arc<Sa>>>,
     sockets: Arc<Sockets>,
     stop: Arc<AtomicBool>,
-) {
+) -> std::io::Result<()> {
     let queue_file = &tun.queues[queue];
     let mut batch = SendBatch::new();
     let mut ivs = IvPool::new();
@@ -110,8 +111,8 @@ pub(crate) fn run(
             Ok(true) => {}
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => {
-                tracing::error!(tunnel = %tun.name, "poll on TUN queue {queue}: {e}");
-                return;
+                let why = format!("{}: poll on TUN queue {queue}: {e}", tun.name);
+                return Err(std::io::Error::new(e.kind(), why));
             }
         }
         outbound.refresh();
@@ -122,8 +123,8 @@ pub(crate) fn run(
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    tracing::error!(tunnel = %tun.name, "read from TUN queue {queue}: {e}");
-                    return;
+                    let why = format!("{}: read from TUN queue {queue}: {e}", tun.name);
+                    return Err(std::io::Error::new(e.kind(), why));
                 }
             };
             // Without an SA the packet is dropped, as XFRM does without a state.
@@ -152,6 +153,7 @@ pub(crate) fn run(
             _ => batch.clear(),
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]
