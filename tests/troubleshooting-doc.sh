@@ -26,7 +26,9 @@ import re, sys
 section, log = sys.argv[1], sys.argv[2]
 doc = open("docs/troubleshooting.md").read()
 body = doc.split("### " + section + " ", 1)[1].split("\n### ", 1)[0]
-lines = [" ".join(l.split()[1:]) for l in open(log)]  # without the timestamp
+# without the timestamp, and without the fields that follow the words
+fields = re.compile(r"( (peer|conn_id|msg_id|tunnel|spi_in|spi_out)=\S+)+$")
+lines = [fields.sub("", " ".join(l.split()[1:])) for l in open(log)]
 missing = 0
 quotes = [q for row in body.splitlines() if row.startswith("|")
           for q in re.findall(r"`((?:DEBUG|INFO|WARN|ERROR) [^`]+)`", row.split("|")[3])]

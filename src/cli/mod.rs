@@ -2,6 +2,7 @@
 
 mod check;
 mod convert;
+mod logging;
 mod show;
 
 use clap::{Parser, Subcommand};
@@ -113,12 +114,7 @@ fn init_logging(config: &std::path::Path) {
             EnvFilter::new(if debug { "ikev1d=debug" } else { "ikev1d=info" })
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .init();
+    logging::init(filter);
 }
 
 fn run(opts: crate::daemon::run::RunOptions) -> ExitCode {

@@ -494,13 +494,21 @@ async fn receive(sock: Arc<UdpSocket>, local: SocketAddr, tx: mpsc::Sender<Datag
     }
 }
 
+/// One engine event as one tracing event: the IOS text as the message, inside a span
+/// of its ISAKMP SA (`peer`, `conn_id`: the fields to filter one SA's lines on, e.g.
+/// `journalctl -u ikev1d PEER=2001:db8::3`), with the exchange and SA pair fields.
 fn log_event(ev: &crate::ike::LogEvent) {
     use tracing::Level;
+    // At ERROR, the span is enabled whenever any of its events is.
+    let span = tracing::error_span!("isakmp", peer = %ev.peer(), conn_id = ev.conn_id());
+    let _in_span = span.enter();
+    let (msg_id, tunnel) = (ev.message_id(), ev.tunnel());
+    let (spi_in, spi_out) = ev.spis().unzip();
     match ev.level() {
-        Level::ERROR => tracing::error!("{ev}"),
-        Level::WARN => tracing::warn!("{ev}"),
-        Level::INFO => tracing::info!("{ev}"),
-        Level::DEBUG => tracing::debug!("{ev}"),
-        _ => tracing::trace!("{ev}"),
+        Level::ERROR => tracing::error!(msg_id, tunnel, spi_in, spi_out, "{ev}"),
+        Level::WARN => tracing::warn!(msg_id, tunnel, spi_in, spi_out, "{ev}"),
+        Level::INFO => tracing::info!(msg_id, tunnel, spi_in, spi_out, "{ev}"),
+        Level::DEBUG => tracing::debug!(msg_id, tunnel, spi_in, spi_out, "{ev}"),
+        _ => tracing::trace!(msg_id, tunnel, spi_in, spi_out, "{ev}"),
     }
 }

@@ -1,6 +1,7 @@
 //! Typed log events. The engine returns them as `Action::Log`; the daemon renders each
-//! as one tracing event whose message is `Display` (IOS `debug crypto isakmp` wording)
-//! and whose fields come from the variant. Key material never appears here.
+//! as one tracing event whose message is `Display` (IOS `debug crypto isakmp` wording),
+//! inside a span of its ISAKMP SA (`peer`, `conn_id`), with the fields a machine
+//! filters on (`message_id`, `tunnel`, SPIs). Key material never appears here.
 
 use super::error::Error;
 use super::state::{IkeState, Role, ShowState};
@@ -116,6 +117,39 @@ impl LogEvent {
             | LogEvent::Failed { peer, .. }
             | LogEvent::Warning { peer, .. } => *peer,
             LogEvent::Packet { peer, .. } | LogEvent::Dropped { peer, .. } => peer.ip(),
+        }
+    }
+
+    /// The Quick Mode exchange (IOS's M-ID, "Node N") the event belongs to, if any.
+    pub fn message_id(&self) -> Option<u32> {
+        match self {
+            LogEvent::StateChange { message_id, .. } => *message_id,
+            LogEvent::Note {
+                note: Note::BeginQuickMode { message_id } | Note::QmDone { message_id, .. },
+                ..
+            } => Some(*message_id),
+            _ => None,
+        }
+    }
+
+    /// The tunnel interface, for the events of an IPsec SA pair.
+    pub fn tunnel(&self) -> Option<&str> {
+        match self {
+            LogEvent::SaUp { tunnel, .. } | LogEvent::SaDown { tunnel, .. } => Some(tunnel),
+            _ => None,
+        }
+    }
+
+    /// (inbound, outbound) SPIs, for the events of an IPsec SA pair.
+    pub fn spis(&self) -> Option<(u32, u32)> {
+        match self {
+            LogEvent::SaUp {
+                spi_in, spi_out, ..
+            }
+            | LogEvent::SaDown {
+                spi_in, spi_out, ..
+            } => Some((*spi_in, *spi_out)),
+            _ => None,
         }
     }
 
