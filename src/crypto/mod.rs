@@ -1,8 +1,5 @@
-//! Cryptography for IKEv1 (RFC 2409) and ESP (RFC 4303).
-//!
-//! Owned by the crypto work package. The signatures below are the contract the engine
-//! (`ike/`) and the data paths code against; implementations may add items but must
-//! keep these.
+//! Cryptography for IKEv1 (RFC 2409) and ESP (RFC 4303): the engine (`ike/`) derives
+//! and checks with it, both data paths seal and open ESP with it; it knows of neither.
 
 pub mod cipher;
 pub mod dh;
@@ -16,7 +13,9 @@ pub use dh::{DhGroup, DhPrivate};
 pub use esp::{EspAuth, EspEncr, EspSa, EspTransform};
 pub use kdf::Phase1Keys;
 pub use prf::HashAlg;
-pub use rng::{OsRng, Rng, TestRng};
+#[cfg(any(test, feature = "test-rng"))]
+pub use rng::TestRng;
+pub use rng::{OsRng, Rng};
 
 /// Secret bytes: zeroized on drop, redacted in `Debug`.
 #[derive(Clone, PartialEq, Eq, zeroize::ZeroizeOnDrop)]

@@ -20,10 +20,13 @@ impl Rng for OsRng {
     }
 }
 
-/// Deterministic generator for tests and benchmarks (SplitMix64): never for real keys.
+/// Deterministic generator for tests and benchmarks (SplitMix64): never for real keys,
+/// so only test builds and the `test-rng` feature (the benchmarks) have it.
+#[cfg(any(test, feature = "test-rng"))]
 #[derive(Debug, Clone)]
 pub struct TestRng(u64);
 
+#[cfg(any(test, feature = "test-rng"))]
 impl TestRng {
     pub fn new(seed: u64) -> Self {
         TestRng(seed)
@@ -37,6 +40,7 @@ impl TestRng {
     }
 }
 
+#[cfg(any(test, feature = "test-rng"))]
 impl Rng for TestRng {
     fn fill(&mut self, buf: &mut [u8]) {
         for chunk in buf.chunks_mut(8) {
