@@ -1,5 +1,6 @@
-//! What `show isakmp` / `show ipsec` print (DESIGN.md lists the JSON fields). Packet
-//! and byte counters live in the data path: the daemon fills them in.
+//! What the engine knows for `show isakmp` / `show ipsec` (DESIGN.md lists the JSON
+//! fields). Packet and byte counters live in the data path: the daemon's views
+//! (`daemon::show`) add them.
 
 use super::proposal::{cipher_name, esp_name};
 use super::Engine;
@@ -33,9 +34,6 @@ pub struct IpsecSaSide {
     pub spi: u32,
     /// IOS transform-set words: "esp-aes esp-sha-hmac".
     pub transform: String,
-    /// Filled by the daemon from the data path.
-    pub packets: u64,
-    pub bytes: u64,
     pub lifetime_remaining_s: u64,
     /// The negotiated kilobyte limit; the daemon subtracts `bytes / 1024`.
     pub lifetime_remaining_kb: u64,
@@ -108,8 +106,6 @@ impl Engine {
                 let side = |spi| IpsecSaSide {
                     spi,
                     transform: esp_name(c.transform),
-                    packets: 0,
-                    bytes: 0,
                     lifetime_remaining_s: remaining_s,
                     lifetime_remaining_kb: c.life.kilobytes,
                 };
