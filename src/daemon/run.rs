@@ -6,7 +6,7 @@
 //! that ends stops the daemon with an error naming it.
 
 use super::error::RunError;
-use super::worker::{Event, Request, Worker};
+use super::worker::{self, Event, Request, Worker};
 use super::{control, notify::sd_notify, show, DataplaneChoice};
 use crate::config::Config;
 use crate::crypto::OsRng;
@@ -262,9 +262,12 @@ impl Daemon {
                     self.engine.handle_timeout(std::time::Instant::now());
                 }
                 event = self.events.recv() => {
+                    // The worker reports its own death before its senders go.
                     let Some(event) = event else {
-                        let f = self.worker.failure();
-                        return Err(RunError::Died { what: format!("thread {}", f.thread), why: f.reason });
+                        return Err(RunError::Died {
+                            what: format!("thread {}", worker::THREAD_NAME),
+                            why: "ended".into(),
+                        });
                     };
                     self.on_event(event)?;
                 }
@@ -296,7 +299,7 @@ impl Daemon {
             Event::Dataplane(DataplaneEvent::Expired {
                 tunnel, spi, hard, ..
             }) => Command::SaExpired { tunnel, spi, hard },
-            Event::Dataplane(DataplaneEvent::ThreadFailed(f)) => {
+            Event::Dataplane(DataplaneEvent::ThreadFailed(f)) | Event::Died(f) => {
                 return Err(RunError::Died {
                     what: format!("thread {}", f.thread),
                     why: f.reason,

@@ -5,7 +5,7 @@
 //! an `Event` on the loop's channel (or through a oneshot), and the data path's own
 //! events (lifetimes, dead packet threads) are polled once a second.
 
-use crate::dataplane::threads::{self, Failures, ThreadFailure};
+use crate::dataplane::threads::{self, ThreadFailure};
 use crate::dataplane::{
     Dataplane, DataplaneError, DataplaneEvent, DataplaneKind, SaCounters, TunnelSpec,
 };
@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 
 /// How often the data path's own events are polled.
 const POLL_EVERY: Duration = Duration::from_secs(1);
-const THREAD_NAME: &str = "dataplane-worker";
+pub const THREAD_NAME: &str = "dataplane-worker";
 
 /// One direction of an SA, as the data path identifies it (XFRM's SPI and destination).
 pub type SaKey = (String, Direction, u32, IpAddr);
@@ -53,13 +53,14 @@ pub enum Event {
         spi: Result<u32, DataplaneError>,
     },
     Dataplane(DataplaneEvent),
+    /// The worker thread itself died (its last event).
+    Died(ThreadFailure),
 }
 
 pub struct Worker {
     kind: DataplaneKind,
     requests: std_mpsc::Sender<Request>,
     stop: Arc<AtomicBool>,
-    failures: Failures,
     thread: JoinHandle<()>,
 }
 
@@ -72,8 +73,11 @@ impl Worker {
         let kind = dp.kind();
         let (requests, inbox) = std_mpsc::channel();
         let stop = Arc::new(AtomicBool::new(false));
-        let failures = Failures::default();
-        let thread = threads::spawn(THREAD_NAME.into(), stop.clone(), &failures, move || {
+        let report = events.clone();
+        let failed = move |f| {
+            let _ = report.send(Event::Died(f));
+        };
+        let thread = threads::spawn(THREAD_NAME.into(), stop.clone(), failed, move || {
             serve(dp, &inbox, &events);
             Ok(())
         })?;
@@ -81,7 +85,6 @@ impl Worker {
             kind,
             requests,
             stop,
-            failures,
             thread,
         })
     }
@@ -94,14 +97,6 @@ impl Worker {
     /// channel closing.
     pub fn send(&self, request: Request) {
         let _ = self.requests.send(request);
-    }
-
-    /// Why the worker thread ended, once the event channel says it did.
-    pub fn failure(&self) -> ThreadFailure {
-        self.failures.take().pop().unwrap_or(ThreadFailure {
-            thread: THREAD_NAME.into(),
-            reason: "ended before it was stopped".into(),
-        })
     }
 
     /// Carry out what is queued, remove everything the data path created, and wait for

@@ -1,6 +1,6 @@
 //! Threads that cannot die unnoticed. Each runs its body under `catch_unwind`; a panic,
-//! an error, or an end before it was told to stop is recorded with the thread's name,
-//! and its owner reports it (the userspace data path as
+//! an error, or an end before it was told to stop is handed to its owner with the
+//! thread's name (the userspace data path reports it as
 //! `DataplaneEvent::ThreadFailed`), so that the daemon stops with an error naming the
 //! thread (and systemd restarts it) rather than running on with half its threads.
 
@@ -25,7 +25,7 @@ impl std::fmt::Display for ThreadFailure {
     }
 }
 
-/// Where the threads of one owner record how they failed.
+/// Where the threads of one owner record how they failed, for it to poll.
 #[derive(Debug, Clone, Default)]
 pub struct Failures(Arc<Mutex<Vec<ThreadFailure>>>);
 
@@ -35,7 +35,7 @@ impl Failures {
         std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    fn push(&self, failure: ThreadFailure) {
+    pub fn push(&self, failure: ThreadFailure) {
         self.0
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -44,13 +44,13 @@ impl Failures {
 }
 
 /// Start thread `name` running `body`; it is expected to run until `stop` is set.
+/// Should it end otherwise, `failed` gets how, on the dying thread.
 pub fn spawn(
     name: String,
     stop: Arc<AtomicBool>,
-    failures: &Failures,
+    failed: impl FnOnce(ThreadFailure) + Send + 'static,
     body: impl FnOnce() -> io::Result<()> + Send + 'static,
 ) -> io::Result<JoinHandle<()>> {
-    let failures = failures.clone();
     std::thread::Builder::new()
         .name(name.clone())
         .spawn(move || {
@@ -64,7 +64,7 @@ pub fn spawn(
                 Ok(Ok(())) if !stop.load(Ordering::Relaxed) => "ended before it was stopped".into(),
                 Ok(Ok(())) => return,
             };
-            failures.push(ThreadFailure {
+            failed(ThreadFailure {
                 thread: name,
                 reason,
             });
@@ -108,7 +108,8 @@ mod tests {
     ) -> Vec<ThreadFailure> {
         let failures = Failures::default();
         let stop = Arc::new(AtomicBool::new(stopped));
-        spawn(name.into(), stop, &failures, body)
+        let sink = failures.clone();
+        spawn(name.into(), stop, move |f| sink.push(f), body)
             .unwrap()
             .join()
             .unwrap();

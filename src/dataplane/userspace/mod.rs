@@ -174,7 +174,9 @@ impl UserspaceDataplane {
                 stop.clone(),
             );
             let body = move || rx::run(outer, sockets, reader, flag);
-            let thread = threads::spawn(format!("esp-rx-{outer:?}"), stop.clone(), &failures, body)
+            let sink = failures.clone();
+            let failed = move |f| sink.push(f);
+            let thread = threads::spawn(format!("esp-rx-{outer:?}"), stop.clone(), failed, body)
                 .map_err(|e| DataplaneError::new("starting a receive thread", e))?;
             rx_threads.push(thread);
         }
@@ -279,7 +281,9 @@ impl Dataplane for UserspaceDataplane {
             let outbound = published::Reader::new(outbound_sa.clone());
             let name = format!("esp-tx-{}-{queue}", spec.name);
             let body = move || tx::run(tun, queue, outbound, sockets, flag);
-            let thread = threads::spawn(name, stop.clone(), &self.failures, body)
+            let sink = self.failures.clone();
+            let failed = move |f| sink.push(f);
+            let thread = threads::spawn(name, stop.clone(), failed, body)
                 .map_err(|e| DataplaneError::on(&spec.name, "starting a transmit thread", e))?;
             threads.push(thread);
         }
