@@ -80,14 +80,15 @@ pub fn run(path: &Path, maps: &[(String, String)]) -> ExitCode {
         format!("{count} {}", if count == 1 { one } else { many })
     };
     let file = path.display();
+    let mut out = Vec::new();
     if let Some(summary) = config.skipped.summary() {
-        println!("{file}: {summary}");
+        out.push(format!("{file}: {summary}"));
     }
     let kept: Vec<&Tunnel> = config.tunnels.iter().filter(|t| t.protected()).collect();
     for t in &kept {
-        println!("  {}", describe(&config, t));
+        out.push(format!("  {}", describe(&config, t)));
     }
-    println!(
+    out.push(format!(
         "{file}: OK ({}, {}, {}, {})",
         n(kept.len(), "tunnel", "tunnels"),
         n(
@@ -101,6 +102,13 @@ pub fn run(path: &Path, maps: &[(String, String)]) -> ExitCode {
             "warning",
             "warnings"
         ),
-    );
+    ));
+    print_text(&(out.join("\n") + "\n"));
     ExitCode::SUCCESS
+}
+
+/// Print to stdout; a reader that went away (`ikev1d check | head -1`) is not an error.
+pub(super) fn print_text(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }

@@ -11,7 +11,7 @@ pub fn run(path: &Path, maps: &[(String, String)]) -> ExitCode {
         Some(mut config) => {
             let applied: Vec<String> = maps.iter().map(|(ios, _)| ios.clone()).collect();
             config.apply_interface_map(&applied);
-            print!("{}", config.to_toml());
+            super::check::print_text(&config.to_toml());
             ExitCode::SUCCESS
         }
         None => ExitCode::FAILURE,

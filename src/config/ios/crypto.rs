@@ -158,16 +158,16 @@ pub(super) fn key_secret(kind: Option<&str>, key: &str, what: &str) -> Result<Se
     }
 }
 
-/// Split `[0|6|7] KEY rest..` where the type is present only if the word after it is
-/// not already the keyword that follows the key (`crypto isakmp key 0 address A` is the
-/// key "0").
+/// Split `[0|6|7] KEY rest..`. In `crypto isakmp key`, where `next` keywords follow
+/// the key, the type is present only if a key follows it that is not such a keyword
+/// (`crypto isakmp key 0 address A` is the key "0"); in a keyring the key ends the line.
 pub(super) fn typed_key<'w>(
     w: &'w [&'w str],
     next: &[&str],
 ) -> Option<(Option<&'w str>, &'w str, &'w [&'w str])> {
     match w {
         [t @ ("0" | "6" | "7"), key, rest @ ..]
-            if pick(key, next).is_none() && !rest.is_empty() =>
+            if next.is_empty() || (!rest.is_empty() && pick(key, next).is_none()) =>
         {
             Some((Some(t), key, rest))
         }

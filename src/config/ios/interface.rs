@@ -4,7 +4,7 @@
 
 use super::crypto::df_bit_words;
 use super::names;
-use super::table::{cmd, Command};
+use super::table::{cmd, cmd_max, cmd_n, Command};
 use super::values::{
     linux_ifname, parse_ipv4, parse_mask, parse_number, parse_prefix6, parse_source,
 };
@@ -64,21 +64,21 @@ pub(super) const TABLE: &[Command<Act<Sub<Tunnel>>>] = &[
     cmd("hold-queue", Act::Quiet),
     cmd("qos pre-classify", Act::Quiet),
     cmd("ip virtual-reassembly", Act::Quiet),
-    cmd("ip route-cache", Act::Quiet),
-    cmd("ip mroute-cache", Act::Quiet),
+    cmd_max("ip route-cache", 1, Act::Quiet),
+    cmd_max("ip mroute-cache", 0, Act::Quiet),
     cmd("ip flow", Act::Quiet),
-    cmd("ip redirects", Act::Quiet),
-    cmd("ip unreachables", Act::Quiet),
-    cmd("ip proxy-arp", Act::Quiet),
-    cmd("ipv6 redirects", Act::Quiet),
-    cmd("ipv6 unreachables", Act::Quiet),
+    cmd_max("ip redirects", 0, Act::Quiet),
+    cmd_max("ip unreachables", 0, Act::Quiet),
+    cmd_max("ip proxy-arp", 0, Act::Quiet),
+    cmd_max("ipv6 redirects", 0, Act::Quiet),
+    cmd_max("ipv6 unreachables", 0, Act::Quiet),
     // Known to IOS's interface mode (so a pasted block stays together), not done here.
     cmd("ip ospf", Act::Warn(ROUTING)),
     cmd("ipv6 ospf", Act::Warn(ROUTING)),
     cmd("ip eigrp", Act::Warn(ROUTING)),
     cmd("ipv6 eigrp", Act::Warn(ROUTING)),
     cmd("ip rip", Act::Warn(ROUTING)),
-    cmd("ip pim", Act::Warn(ROUTING)),
+    cmd_n("ip pim", 1, Act::Warn(ROUTING)),
     cmd("ipv6 pim", Act::Warn(ROUTING)),
     cmd("ip igmp", Act::Warn(ROUTING)),
     cmd("ip summary-address", Act::Warn(ROUTING)),
@@ -91,7 +91,7 @@ pub(super) const TABLE: &[Command<Act<Sub<Tunnel>>>] = &[
     cmd("ipv6 nhrp", Act::Warn("NHRP (DMVPN) is not supported")),
     cmd("ip access-group", Act::Warn(FILTERING)),
     cmd("ipv6 traffic-filter", Act::Warn(FILTERING)),
-    cmd("ip nat", Act::Warn(FILTERING)),
+    cmd_n("ip nat", 1, Act::Warn(FILTERING)),
     cmd("ip policy", Act::Warn(FILTERING)),
     cmd("ip inspect", Act::Warn(FILTERING)),
     cmd("ip verify", Act::Warn(FILTERING)),
@@ -102,7 +102,8 @@ pub(super) const TABLE: &[Command<Act<Sub<Tunnel>>>] = &[
         "ip helper-address",
         Act::Warn("DHCP relay is not done by ikev1d"),
     ),
-    cmd("ip dhcp", Act::Warn("DHCP is not done by ikev1d")),
+    cmd("ip dhcp client", Act::Warn("DHCP is not done by ikev1d")),
+    cmd("ip dhcp relay", Act::Warn("DHCP is not done by ikev1d")),
     cmd("ipv6 dhcp", Act::Warn("DHCP is not done by ikev1d")),
     cmd(
         "ipv6 nd",

@@ -102,11 +102,9 @@ enum Mode {
     /// A block whose opening line was an error (reported): its sub-commands are its
     /// own, and not applied.
     Failed(Block),
-    /// A crypto block ikev1d does not support (`crypto map`): its sub-commands are
-    /// warned about too.
-    Unsupported {
-        line: u32,
-    },
+    /// A crypto block ikev1d does not support (`crypto map`), warned about at its
+    /// line with its sub-commands.
+    Unsupported,
     /// Outside crypto and tunnels: counted under the block's kind. Physical interfaces
     /// know the interface sub-commands, so that a pasted block stays together.
     Skipped {
@@ -283,6 +281,15 @@ impl Parser<'_> {
             return;
         }
         let words: Vec<&str> = text.split_whitespace().collect();
+        if words.iter().any(|w| is_placeholder(w)) {
+            return self.diag.error(
+                number,
+                format!(
+                    "`{}` still holds a placeholder of the template: replace each <...> with your value",
+                    redacted(&words)
+                ),
+            );
+        }
         let indented = raw.starts_with([' ', '\t']);
         if matches!(self.mode, Mode::Global) {
             return self.global_line(&words, text, number);
@@ -324,7 +331,7 @@ impl Parser<'_> {
                         hint_text(hint)
                     ),
                 );
-                self.mode = Mode::Unsupported { line };
+                self.mode = Mode::Unsupported;
             }
             // Not a command ikev1d knows: outside crypto and tunnels, skipped.
             Outcome::Unknown => self.skip(words[0].to_ascii_lowercase(), None, false),
@@ -361,16 +368,8 @@ impl Parser<'_> {
                 self.cfg.skipped.lines += 1;
                 return;
             }
-            Mode::Unsupported { line: opened } => {
-                return self.diag.warn(
-                    line,
-                    format!(
-                        "ignored with the unsupported command of line {opened}: `{}`",
-                        redacted(words)
-                    ),
-                );
-            }
-            Mode::Failed(_) | Mode::Banner { .. } => return,
+            // Said once, at the block's line ("ignored with its sub-commands").
+            Mode::Unsupported | Mode::Failed(_) | Mode::Banner { .. } => return,
             _ => {}
         }
         let diag = &mut *self.diag;
@@ -469,6 +468,17 @@ impl Parser<'_> {
             _ => return None,
         })
     }
+}
+
+/// `<peer-address>`: how the shipped template marks what must be edited before the
+/// daemon may start (a fresh install must not answer anyone with a known key).
+fn is_placeholder(word: &str) -> bool {
+    word.len() > 2
+        && word.starts_with('<')
+        && word.ends_with('>')
+        && word[1..word.len() - 1]
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 fn hint_text(hint: &str) -> String {

@@ -13,6 +13,8 @@ use crate::config::words::pick;
 pub(crate) enum Args {
     Any,
     Exactly(usize),
+    /// `ip route-cache [cef]` is not `ip route 192.0.2.0 255.255.255.0 Tunnel1`.
+    AtMost(usize),
 }
 
 #[derive(Debug)]
@@ -36,6 +38,15 @@ pub(crate) const fn cmd_n<A>(path: &'static str, n: usize, action: A) -> Command
     Command {
         path,
         args: Args::Exactly(n),
+        action,
+    }
+}
+
+/// A command with at most `n` arguments.
+pub(crate) const fn cmd_max<A>(path: &'static str, n: usize, action: A) -> Command<A> {
+    Command {
+        path,
+        args: Args::AtMost(n),
         action,
     }
 }
@@ -76,6 +87,7 @@ pub(crate) fn matching<'t, A>(table: &'t [Command<A>], words: &[&str]) -> Option
                 && match table[i].args {
                     Args::Any => true,
                     Args::Exactly(n) => n == args,
+                    Args::AtMost(n) => args <= n,
                 }
         }) {
             best = Some(Match {

@@ -7,24 +7,22 @@ use crate::config::model::*;
 use crate::config::words::pick;
 use crate::dataplane::InnerFamily;
 
-/// Route targets and import/export maps feed MP-BGP, which runs beside ikev1d.
-const BGP: &str = "route targets and import/export maps belong to BGP, not ikev1d";
-
 pub(super) const VRF: &[Command<Act<Sub<Vrf>>>] = &[
     cmd("rd", Act::Do(rd)),
     cmd("address-family", Act::Do(address_family)),
     cmd("description", Act::Quiet),
     cmd("vpn", Act::Quiet),
-    cmd("route-target", Act::Warn(BGP)),
-    cmd("import", Act::Warn(BGP)),
-    cmd("export", Act::Warn(BGP)),
+    // Route targets and import/export maps feed MP-BGP, which runs beside ikev1d.
+    cmd("route-target", Act::Quiet),
+    cmd("import", Act::Quiet),
+    cmd("export", Act::Quiet),
 ];
 
 pub(super) const ADDRESS_FAMILY: &[Command<Act<Sub<Vrf>>>] = &[
     cmd("exit-address-family", Act::Quiet),
-    cmd("route-target", Act::Warn(BGP)),
-    cmd("import", Act::Warn(BGP)),
-    cmd("export", Act::Warn(BGP)),
+    cmd("route-target", Act::Quiet),
+    cmd("import", Act::Quiet),
+    cmd("export", Act::Quiet),
     cmd("maximum", Act::Quiet),
 ];
 
