@@ -3,8 +3,9 @@
 # partly at column 0, abbreviated), runs unchanged: Tunnel0 with its key in a keyring
 # (type 7) selected by an ISAKMP profile, its source an IOS interface name mapped to
 # eth0, comes up against a second ikev1d and carries a ping; its log sums up what was
-# skipped and shows no secret. Then every tests/fixtures/ios configuration is started in
-# an empty namespace: whatever the daemon logs before it stops, no secret is in it.
+# skipped and shows no secret. IOS's mixed-family VTIs (v4-overlay, v6-overlay) carry
+# their overlay's traffic. Then every tests/fixtures/ios configuration is started in an
+# empty namespace: whatever the daemon logs before it stops, no secret is in it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 IKT_RUN=$(mktemp -d /tmp/ikt-g.XXXXXX)
@@ -79,6 +80,37 @@ no_secret() {
 }
 # shellcheck disable=SC2086
 check "R2's log shows no secret" no_secret "$IKT_RUN/r2.log" $secrets_r2
+
+# Mixed families (IOS's `tunnel mode ipsec ipv6 v4-overlay` / `ipv4 v6-overlay`): the
+# proxy identities and the traffic are of the overlay's family.
+overlay() {
+    local a=$1 b=$2 mode=$3 outer_a=$4 outer_b=$5 len=$6 inner_b=$7 side peer addr
+    routers "$a" "$outer_a" "$b" "$outer_b" "$len" 2>/dev/null
+    for side in "$a" "$b"; do
+        if [ "$side" = "$a" ]; then peer=$outer_b; addr=1; else peer=$outer_a; addr=2; fi
+        {
+            echo "crypto isakmp policy 10"; echo " encr aes 256"; echo " hash sha256"
+            echo " authentication pre-share"; echo " group 14"
+            if [[ $peer == *:* ]]; then echo "crypto isakmp key Ovl-Key address ipv6 $peer/128"
+            else echo "crypto isakmp key Ovl-Key address $peer"; fi
+            echo "crypto ipsec transform-set TS esp-aes 256 esp-sha256-hmac"
+            echo "crypto ipsec profile MIXED"; echo " set transform-set TS"
+            echo "interface Tunnel9"
+            echo " ip address 192.168.23.$addr 255.255.255.0"
+            echo " ipv6 address 2001:db8:9::$addr/64"
+            echo " tunnel source eth0"; echo " tunnel mode $mode"
+            echo " tunnel destination $peer"; echo " tunnel protection ipsec profile MIXED"
+        } > "$IKT_RUN/$side.conf"
+        chmod 600 "$IKT_RUN/$side.conf"
+        start_ikev1d "$side" "$IKT_RUN/$side.conf" "$IKT_RUN/$side.log"
+    done
+    check "$mode: SAs up" wait_sa "$a" 20
+    check "$mode: ping $inner_b 3/3" ip netns exec "$a" ping -c 3 -i 0.2 -W 2 "$inner_b"
+    check "$mode: proxy identities of the overlay family" bash -c \
+        "ip netns exec $a $IKT_BIN show ipsec --socket $IKT_RUN/$a.sock | grep -q 'local  ident (addr/mask/prot/port): (${8}/0/0/0)'"
+}
+overlay ikt-g-a2 ikt-g-a3 "ipsec ipv6 v4-overlay" 2001:db8::2 2001:db8::3 64 192.168.23.2 0.0.0.0
+overlay ikt-g-b2 ikt-g-b3 "ipsec ipv4 v6-overlay" 198.51.100.2 198.51.100.3 24 2001:db8:9::2 ::
 
 # Every fixture, started in a namespace of its own with only lo: the daemon logs its
 # warnings and what it skipped, then stops (no such interface, or an address it cannot

@@ -488,3 +488,45 @@ fn hint_text(hint: &str) -> String {
         format!(" ({hint})")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The commands accepted without effect, by their keywords.
+    fn quiet<H>(table: &[Command<Act<H>>]) -> Vec<&'static str> {
+        table
+            .iter()
+            .filter(|c| matches!(c.action, Act::Quiet))
+            .map(|c| c.path)
+            .collect()
+    }
+
+    /// docs/ios-mapping.md says why each command accepted without effect has none.
+    #[test]
+    fn every_silently_accepted_command_is_documented() {
+        let doc = include_str!("../../../docs/ios-mapping.md");
+        let all = [
+            quiet(global::TABLE),
+            quiet(crypto::IPSEC_PROFILE),
+            quiet(interface::TABLE),
+            quiet(vrf::VRF),
+            quiet(vrf::ADDRESS_FAMILY),
+        ]
+        .concat();
+        assert!(all.len() > 30, "{all:?}");
+        for path in all {
+            // `conf` is documented as `conf t`, `building` as its whole line.
+            let written = match path {
+                "conf" => "conf t",
+                "building" => "Building configuration...",
+                "current configuration" => "Current configuration : N bytes",
+                p => p,
+            };
+            assert!(
+                doc.contains(&format!("`{written}")),
+                "{path} is not in docs/ios-mapping.md"
+            );
+        }
+    }
+}
