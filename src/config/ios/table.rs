@@ -4,8 +4,6 @@
 //! winning over longer ones), the longest path that matches winning. The words after
 //! the path are the command's arguments.
 
-use crate::config::words::pick;
-
 /// How many arguments a command takes after its path (for the few where the count is
 /// what tells a sub-command from a global one: `vrf BLUE` in an ISAKMP profile, `vrf
 /// definition BLUE` globally).
@@ -74,24 +72,50 @@ impl<A> Match<'_, A> {
     }
 }
 
+/// The keyword `token` names among `keywords` (repeats allowed): the same word
+/// (case-insensitively), else the only one it is a prefix of (see `words::pick`, which
+/// this is for a stream).
+fn resolve<'k>(token: &str, keywords: impl Iterator<Item = &'k str>) -> Option<&'k str> {
+    let token = token.to_ascii_lowercase();
+    if token.is_empty() {
+        return None;
+    }
+    let mut only = None;
+    let mut ambiguous = false;
+    for k in keywords {
+        if k == token {
+            return Some(k);
+        }
+        if k.starts_with(&token) {
+            match only {
+                None => only = Some(k),
+                Some(o) if o != k => ambiguous = true,
+                Some(_) => {}
+            }
+        }
+    }
+    (!ambiguous).then_some(only).flatten()
+}
+
 pub(crate) fn matching<'t, A>(table: &'t [Command<A>], words: &[&str]) -> Option<Match<'t, A>> {
-    let paths: Vec<Vec<&str>> = table.iter().map(|c| c.path.split(' ').collect()).collect();
-    let mut alive: Vec<usize> = (0..table.len()).collect();
+    // Each command still in the running, with the keywords of its path not yet matched.
+    let mut alive: Vec<(&'t Command<A>, &'static str)> =
+        table.iter().map(|c| (c, c.path)).collect();
     let mut best = None;
     let mut exact = true;
     for depth in 0..=words.len() {
         let args = words.len() - depth;
         // A command complete at this depth is the fallback for deeper ones.
-        if let Some(&i) = alive.iter().find(|&&i| {
-            paths[i].len() == depth
-                && match table[i].args {
+        if let Some((command, _)) = alive.iter().find(|(c, rest)| {
+            rest.is_empty()
+                && match c.args {
                     Args::Any => true,
                     Args::Exactly(n) => n == args,
                     Args::AtMost(n) => args <= n,
                 }
         }) {
             best = Some(Match {
-                command: &table[i],
+                command,
                 depth,
                 exact,
             });
@@ -99,18 +123,18 @@ pub(crate) fn matching<'t, A>(table: &'t [Command<A>], words: &[&str]) -> Option
         if depth == words.len() {
             break;
         }
-        let mut keywords: Vec<&str> = alive
-            .iter()
-            .filter(|&&i| paths[i].len() > depth)
-            .map(|&i| paths[i][depth])
-            .collect();
-        keywords.sort_unstable();
-        keywords.dedup();
-        let Some(word) = pick(words[depth], &keywords) else {
+        let next = |rest: &'static str| rest.split(' ').next().filter(|k| !k.is_empty());
+        let Some(word) = resolve(
+            words[depth],
+            alive.iter().filter_map(|(_, rest)| next(rest)),
+        ) else {
             break;
         };
         exact &= words[depth].eq_ignore_ascii_case(word);
-        alive.retain(|&i| paths[i].len() > depth && paths[i][depth] == word);
+        alive.retain(|(_, rest)| next(rest) == Some(word));
+        for (_, rest) in &mut alive {
+            *rest = rest.split_once(' ').map_or("", |(_, tail)| tail);
+        }
     }
     best
 }

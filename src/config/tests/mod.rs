@@ -5,6 +5,10 @@ use crate::crypto::{CipherAlg, DhGroup, EspAuth, EspEncr, EspTransform, HashAlg}
 use crate::dataplane::InnerFamily;
 use std::net::IpAddr;
 
+mod carry;
+mod dialect;
+mod fixtures;
+
 const R2: &str = include_str!("../../../examples/r2.conf");
 const R3: &str = include_str!("../../../examples/r3.conf");
 const IPV4: &str = include_str!("../../../examples/ipv4.conf");
@@ -481,9 +485,9 @@ fn errors_name_their_line() {
         ("interface Tunnel8\n ip address 192.168.8.1 255.255.255.0 secondary", "t.conf:2: Tunnel8: a secondary address needs a primary `ip address`"),
         ("interface Tunnel7\n tunnel protection ipsec profile PRO\n tunnel mode gre multipoint", "t.conf:3: Tunnel7: `tunnel mode gre multipoint` (DMVPN) is not supported"),
         ("crypto ipsec profile PRO\n set isakmp-profile NOPE", "t.conf:2: ipsec profile PRO: no crypto isakmp profile named NOPE"),
-        ("crypto ipsec profile PRO\n set pfs group19", "t.conf:2: ipsec profile PRO: unsupported DH group `19`"),
+        ("crypto ipsec profile PRO\n set pfs group22", "t.conf:2: ipsec profile PRO: unsupported DH group `22`"),
         ("crypto ipsec profile PRO\n set ikev2-profile V2", "t.conf:2: ipsec profile PRO: IKEv2 is not supported"),
-        ("crypto ipsec transform-set G esp-gcm 256\ncrypto ipsec profile P7\n set transform-set G\ninterface Tunnel7\n tunnel source eth0\n tunnel mode ipsec ipv6\n tunnel destination 2001:db8::7\n tunnel protection ipsec profile P7", "t.conf:1: transform-set G: unsupported ESP encryption `esp-gcm`"),
+        ("crypto ipsec transform-set G esp-seal esp-sha-hmac\ncrypto ipsec profile P7\n set transform-set G\ninterface Tunnel7\n tunnel source eth0\n tunnel mode ipsec ipv6\n tunnel destination 2001:db8::7\n tunnel protection ipsec profile P7", "t.conf:1: transform-set G: unsupported ESP encryption `esp-seal`"),
     ];
     for (extra, expected) in cases {
         let e = errors(&with_tunnel(extra));
@@ -503,15 +507,15 @@ fn errors_name_their_line() {
 fn what_no_tunnel_uses_may_hold_anything_ios_accepts() {
     let cases: &[(&str, &str)] = &[
         ("crypto ipsec transform-set X esp-aes esp-foo-hmac", "t.conf:1: warning: transform-set X: unsupported ESP integrity `esp-foo-hmac`"),
-        ("crypto ipsec transform-set X esp-gcm 256", "t.conf:1: warning: transform-set X: unsupported ESP encryption `esp-gcm`"),
-        ("crypto ipsec transform-set X esp-sha384-hmac esp-aes", "(nothing uses it)"),
+        ("crypto ipsec transform-set X esp-seal esp-sha-hmac", "t.conf:1: warning: transform-set X: unsupported ESP encryption `esp-seal`"),
+        ("crypto ipsec transform-set X ah-sha-hmac esp-aes", "t.conf:1: warning: transform-set X: unsupported ESP integrity `ah-sha-hmac`"),
         ("crypto isakmp policy 5\n encryption aes 512\n authentication pre-share", "t.conf:2: warning: policy 5 is left out of ikev1d's offer: AES key size `512`"),
-        ("crypto isakmp policy 5\n group 19\n authentication pre-share", "t.conf:2: warning: policy 5 is left out of ikev1d's offer: unsupported DH group `19`"),
+        ("crypto isakmp policy 5\n group 22\n authentication pre-share", "t.conf:2: warning: policy 5 is left out of ikev1d's offer: unsupported DH group `22`"),
         ("crypto isakmp policy 5\n authentication rsa-sig", "t.conf:1: warning: policy 5 is left out of ikev1d's offer: it lacks `authentication pre-share`"),
         ("crypto isakmp policy 5", "t.conf:1: warning: policy 5 is left out of ikev1d's offer: it lacks `authentication pre-share` (IOS's default is rsa-sig"),
         ("crypto ipsec profile Q\n set transform-set NOPE", "t.conf:2: warning: ipsec profile Q: no transform-set named NOPE (nothing uses it)"),
         ("crypto ipsec profile Q", "t.conf:1: warning: ipsec profile Q has no `set transform-set` (nothing uses it)"),
-        ("crypto ipsec profile Q\n set transform-set TRA\n set pfs group24", "t.conf:3: warning: ipsec profile Q: unsupported DH group `24`"),
+        ("crypto ipsec profile Q\n set transform-set TRA\n set pfs group22", "t.conf:3: warning: ipsec profile Q: unsupported DH group `22`"),
         ("interface Tunnel8\n tunnel mode gre ip\n tunnel source Ethernet0/0", "t.conf:1: warning: Tunnel8 has no `tunnel protection ipsec profile`: not an IPsec tunnel, left to the router (dropped)"),
         ("crypto isakmp profile P\n ca trust-point TP\n match identity address 0.0.0.0", "t.conf:2: warning: isakmp profile P: `ca trust-point`: certificates are not supported"),
     ];
@@ -721,9 +725,8 @@ fn exercise(text: &str, dialect: Dialect) {
     }
 }
 
-#[test]
-fn garbage_never_panics() {
-    let seed = with_tunnel(IPV4);
+/// `n` mutations of `seed` (words replaced, dropped, inserted; lines swapped), parsed.
+fn mutate_and_parse(seed: &str, rng: &mut Lcg, n: usize) {
     let words: Vec<&str> = seed.split_whitespace().collect();
     let odd = [
         "",
@@ -743,9 +746,28 @@ fn garbage_never_panics() {
         "set",
         " ",
         "\t",
+        "^C",
+        "#",
+        "<x>",
+        "range",
+        "type",
+        "vrf",
+        "key",
+        "7",
+        "6",
+        "0.0.0.0",
+        "exit",
+        "end",
+        "no",
+        "banner",
+        "-",
+        "2147483648",
+        "Tunnel0",
+        "v6-overlay",
+        "gre",
+        "disable",
     ];
-    let mut rng = Lcg(1);
-    for _ in 0..3000 {
+    for _ in 0..n {
         let mut lines: Vec<String> = seed.lines().map(str::to_string).collect();
         for _ in 0..1 + rng.next(4) {
             let i = rng.next(lines.len());
@@ -766,6 +788,21 @@ fn garbage_never_panics() {
             }
         }
         exercise(&lines.join("\n"), Dialect::Ios);
+    }
+}
+
+#[test]
+fn garbage_never_panics() {
+    let seed = with_tunnel(IPV4);
+    let mut rng = Lcg(1);
+    mutate_and_parse(&seed, &mut rng, 3000);
+    // Every fixture, a few hundred times each.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ios");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "conf") {
+            mutate_and_parse(&std::fs::read_to_string(path).unwrap(), &mut rng, 50);
+        }
     }
     let toml = ok(&seed).to_toml();
     for _ in 0..2000 {
@@ -794,7 +831,3 @@ fn garbage_never_panics() {
         exercise(text, Dialect::Toml);
     }
 }
-
-mod carry;
-mod dialect;
-mod fixtures;
