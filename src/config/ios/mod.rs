@@ -207,7 +207,7 @@ pub(crate) fn one<'w>(cx: &Cx<'w>) -> Result<&'w str, Bad> {
         [a] => Ok(a),
         _ => Err(Bad::Error(format!(
             "`{}`: expected one value",
-            cx.words.join(" ")
+            redacted(cx.words)
         ))),
     }
 }

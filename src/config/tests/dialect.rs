@@ -181,10 +181,16 @@ fn no_diagnostic_shows_a_secret() {
     for s in secrets {
         assert!(!all.contains(s), "{s} shown in:\n{all}");
     }
-    // The same lines at column 0, in other modes, in a TOML `unsupported` list.
+    // In TOML: an `unsupported` line, a key TOML cannot read (serde quotes values).
     let toml = "[[policies]]\npriority = 1\nunsupported = [\"key Pa55word\"]\n";
     let e = Config::parse(toml, "t.toml", Dialect::Toml).unwrap_err();
     assert!(!e.to_string().contains("Pa55word"), "{e}");
+    let toml = "[[keys]]\naddress = \"0.0.0.0/0\"\nkey = 31415926\n";
+    let e = Config::parse(toml, "t.toml", Dialect::Toml).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "t.toml:3: `key` must be a TOML string (the pre-shared key, in quotes)"
+    );
 }
 
 #[test]

@@ -393,7 +393,17 @@ pub(crate) fn parse(text: &str, d: &mut Diagnostics) -> Config {
         Ok(f) => f,
         Err(e) => {
             let line = e.span().map_or(0, |s| r.lines.line(s.start));
-            r.d.error(line, e.message().trim().to_string());
+            // serde quotes the value it could not read: not when it is a key.
+            let on_key = text
+                .lines()
+                .nth((line as usize).saturating_sub(1))
+                .is_some_and(|l| l.trim_start().starts_with("key"));
+            let message = if on_key {
+                "`key` must be a TOML string (the pre-shared key, in quotes)".to_string()
+            } else {
+                e.message().trim().to_string()
+            };
+            r.d.error(line, message);
             return cfg;
         }
     };
