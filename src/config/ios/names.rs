@@ -40,6 +40,7 @@ const TYPES: &[&str] = &[
 /// The short forms IOS itself prints (`show ip interface brief`, `show crypto session`),
 /// some of which are not unique prefixes (`Vi` for Virtual-Access).
 const SHORT_FORMS: &[(&str, &str)] = &[
+    ("e", "Ethernet"),
     ("gi", "GigabitEthernet"),
     ("fa", "FastEthernet"),
     ("te", "TenGigabitEthernet"),
@@ -61,11 +62,11 @@ const LINUX_PREFIXES: &[&str] = &["eth", "br"];
 /// The canonical IOS type for an abbreviation, if unambiguous.
 pub(crate) fn interface_type(abbreviation: &str) -> Option<&'static str> {
     let a = abbreviation.to_ascii_lowercase();
-    if a.len() < 2 || LINUX_PREFIXES.contains(&a.as_str()) {
-        return None;
-    }
     if let Some((_, t)) = SHORT_FORMS.iter().find(|(s, _)| *s == a) {
         return Some(t);
+    }
+    if a.len() < 2 || LINUX_PREFIXES.contains(&a.as_str()) {
+        return None;
     }
     if let Some(t) = TYPES.iter().find(|t| t.eq_ignore_ascii_case(&a)) {
         return Some(t);
@@ -135,6 +136,7 @@ mod tests {
             (&["Gi0/1.100"], "GigabitEthernet0/1.100"),
             (&["Ethernet0/0"], "Ethernet0/0"),
             (&["fa0/1"], "FastEthernet0/1"),
+            (&["e0/0"], "Ethernet0/0"),
         ] {
             assert_eq!(canonical(words).as_deref(), Some(name), "{words:?}");
         }
