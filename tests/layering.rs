@@ -162,27 +162,50 @@ fn modules_import_only_the_layers_below_them() {
     assert_eq!(names("ipsec"), ["crypto"]);
 }
 
-/// The engine's modules (src/ike/*.rs, its scenario tests aside) and the siblings each
-/// one names through `super::`. Items of `ike` itself (`super::Engine`, which every
-/// exchange extends) are not modules and do not count.
+/// The engine's modules (src/ike/*.rs and src/ike/*/, its scenario tests aside) and
+/// the siblings each one names through `super::` (`super::super::` from a file of a
+/// directory module). Items of `ike` itself (`super::Engine`, which every exchange
+/// extends) are not modules and do not count.
 fn engine_graph() -> BTreeMap<String, BTreeSet<String>> {
     let dir = src().join("ike");
-    let modules: BTreeSet<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
-        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
-        .filter(|m| m != "mod")
-        .collect();
-    modules
-        .iter()
-        .map(|m| {
-            let text = std::fs::read_to_string(dir.join(format!("{m}.rs"))).unwrap();
-            let named = paths_after(&code(&text), "super::")
-                .into_iter()
-                .filter(|n| n != m && modules.contains(n))
+    let mut files: BTreeMap<String, Vec<(PathBuf, String)>> = BTreeMap::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        if path.is_dir() && name != "tests" {
+            let mut inner = Vec::new();
+            rust_files(&path, &mut inner);
+            for file in inner {
+                let depth = file.strip_prefix(&path).unwrap().components().count();
+                let up = if file.ends_with("mod.rs") {
+                    depth
+                } else {
+                    depth + 1
+                };
+                files
+                    .entry(name.clone())
+                    .or_default()
+                    .push((file, "super::".repeat(up)));
+            }
+        } else if path.extension().is_some_and(|e| e == "rs") && name != "mod" {
+            files
+                .entry(name)
+                .or_default()
+                .push((path, "super::".into()));
+        }
+    }
+    let modules: BTreeSet<String> = files.keys().cloned().collect();
+    files
+        .into_iter()
+        .map(|(m, sources)| {
+            let named = sources
+                .iter()
+                .flat_map(|(file, prefix)| {
+                    paths_after(&code(&std::fs::read_to_string(file).unwrap()), prefix)
+                })
+                .filter(|n| *n != m && modules.contains(n))
                 .collect();
-            (m.clone(), named)
+            (m, named)
         })
         .collect()
 }

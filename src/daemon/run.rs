@@ -30,6 +30,8 @@ pub struct RunOptions {
     pub socket: PathBuf,
     pub dataplane: DataplaneChoice,
     pub passive: bool,
+    /// `--map-interface IOS=LINUX`.
+    pub map_interface: Vec<(String, String)>,
 }
 
 /// IKE's non-ESP marker on port 4500 (RFC 3948 2.2).
@@ -128,25 +130,32 @@ fn choose_dataplane(choice: DataplaneChoice) -> Result<Box<dyn Dataplane>, RunEr
     Ok(dp)
 }
 
-/// Load, validate and resolve the configuration file.
-fn load(opts: &RunOptions) -> Result<(Config, Settings, Vec<TunnelSpec>), RunError> {
-    let config = Config::load(&opts.config).map_err(RunError::Config)?;
+/// Read the configuration as `ikev1d check` would, log its warnings and what it
+/// skipped (never a secret: both are redacted), and derive the engine's settings and
+/// the tunnel interfaces.
+fn load(opts: &RunOptions) -> Result<(Settings, Vec<TunnelSpec>), RunError> {
+    use crate::config::HostInterfaces;
+    let config =
+        Config::load_mapped(&opts.config, &opts.map_interface).map_err(RunError::Config)?;
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+    }
+    if let Some(summary) = config.skipped.summary() {
+        tracing::info!("{}: {summary}", config.file);
+    }
     let mut settings = config
-        .to_settings(crate::config::resolve_interface)
+        .to_settings(HostInterfaces)
         .map_err(RunError::Resolve)?;
     settings.passive |= opts.passive;
     let specs = config
-        .tunnel_specs(crate::config::resolve_interface)
+        .tunnel_specs(HostInterfaces)
         .map_err(RunError::Resolve)?;
-    Ok((config, settings, specs))
+    Ok((settings, specs))
 }
 
 impl Daemon {
     fn start(opts: RunOptions) -> Result<Daemon, RunError> {
-        let (config, settings, tunnel_specs) = load(&opts)?;
-        for w in &config.warnings {
-            tracing::warn!("{w}");
-        }
+        let (settings, tunnel_specs) = load(&opts)?;
         let mut dp = choose_dataplane(opts.dataplane)?;
         // Before the loop runs: a tunnel that cannot be created stops the start.
         let mut specs = HashMap::new();
@@ -436,7 +445,7 @@ impl Daemon {
 
     /// SIGHUP: load and validate the new configuration; on any error keep the running one.
     fn reload(&mut self) {
-        let (_, settings, specs) = match load(&self.opts) {
+        let (settings, specs) = match load(&self.opts) {
             Ok(x) => x,
             Err(e) => {
                 tracing::error!("reload rejected, keeping the running configuration: {e}");

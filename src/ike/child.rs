@@ -14,8 +14,6 @@ use crate::isakmp::{DeletePayload, IdPayload, Payload, ProtocolId, DOI_IPSEC};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-/// IOS's default anti-replay window.
-const REPLAY_WINDOW: u32 = 64;
 /// IPsec DOI protocol ESP, as KEYMAT's `protocol` byte.
 const PROTO_ESP: u8 = 3;
 /// How long a replaced pair's inbound SA certainly keeps working before we tell the
@@ -121,7 +119,7 @@ impl Agreed<'_> {
                 sport: src.port(),
                 dport: dst.port(),
             }),
-            replay_window: REPLAY_WINDOW,
+            replay_window: self.tunnel.options.replay_window,
         }
     }
 }

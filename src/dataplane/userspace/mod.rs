@@ -652,6 +652,7 @@ mod tests {
                 link_local: None,
                 mtu: None,
                 routes: vec![],
+                options: Default::default(),
             },
             index: 0,
             tun: tun.clone(),

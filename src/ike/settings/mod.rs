@@ -1,0 +1,190 @@
+//! What the engine needs to know, derived from the configuration (IOS dialect or TOML).
+//! Every item remembers the configuration line that governs it, so failures can name it.
+
+mod isakmp_profile;
+mod keyring;
+
+pub use isakmp_profile::{IdentityMatch, IsakmpProfile, LocalIdentity, PeerIdentity};
+pub use keyring::{KeyChoice, Keyring, Lookup};
+
+use crate::crypto::{CipherAlg, DhGroup, EspTransform, HashAlg, Secret};
+use crate::ipsec::InnerFamily;
+use std::net::IpAddr;
+
+/// Where an item came from: file and 1-based line ("line 0" = a built-in default).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Origin {
+    pub file: String,
+    pub line: u32,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line == 0 {
+            f.write_str("default")
+        } else {
+            write!(f, "line {}", self.line)
+        }
+    }
+}
+
+/// `crypto isakmp policy N`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IsakmpPolicy {
+    pub priority: u32,
+    pub cipher: CipherAlg,
+    pub hash: HashAlg,
+    pub group: DhGroup,
+    pub lifetime_s: u32,
+    pub origin: Origin,
+}
+
+/// `crypto isakmp key K address A [MASK]` / `address ipv6 P/L`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresharedKey {
+    pub key: Secret,
+    pub address: IpAddr,
+    pub prefix_len: u8,
+    pub origin: Origin,
+}
+
+impl PresharedKey {
+    /// Does this key apply to `peer`? (IOS picks the longest matching prefix.)
+    pub fn matches(&self, peer: IpAddr) -> bool {
+        prefix_contains(self.address, self.prefix_len, peer)
+    }
+}
+
+/// Is `addr` inside `net/len` (same family)?
+pub fn prefix_contains(net: IpAddr, len: u8, addr: IpAddr) -> bool {
+    fn masked(bytes: &[u8], prefix: u8) -> Vec<u8> {
+        bytes
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let bits = (i32::from(prefix) - 8 * i as i32).clamp(0, 8) as u32;
+                if bits == 0 {
+                    0
+                } else {
+                    b & (0xffu8 << (8 - bits))
+                }
+            })
+            .collect()
+    }
+    match (net, addr) {
+        (IpAddr::V4(a), IpAddr::V4(p)) => masked(&a.octets(), len) == masked(&p.octets(), len),
+        (IpAddr::V6(a), IpAddr::V6(p)) => masked(&a.octets(), len) == masked(&p.octets(), len),
+        _ => false,
+    }
+}
+
+/// `crypto ipsec transform-set NAME t1 t2` (+ `mode`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransformSet {
+    pub name: String,
+    pub transform: EspTransform,
+    /// `mode transport`: IOS still negotiates tunnel on a VTI; kept for diagnostics.
+    pub transport: bool,
+    pub origin: Origin,
+}
+
+/// `crypto isakmp keepalive S [R] [periodic|on-demand]` (RFC 3706 DPD).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dpd {
+    pub interval_s: u32,
+    pub retry_s: u32,
+    pub periodic: bool,
+    pub origin: Origin,
+}
+
+/// One `interface TunnelN` with `tunnel protection ipsec profile P`, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TunnelSettings {
+    /// The Linux interface's name (IOS's, `TuN` beyond 15 characters).
+    pub name: String,
+    pub local: IpAddr,
+    pub peer: IpAddr,
+    /// Proxy identities: ::/0 for ipv6, 0.0.0.0/0 for ipv4 (any protocol). With
+    /// `tunnel mode ipsec ipv4 v6-overlay` it differs from the outer family.
+    pub inner: InnerFamily,
+    /// The profile's transform sets in order of preference.
+    pub transform_sets: Vec<TransformSet>,
+    pub pfs: Option<DhGroup>,
+    /// `set pfs` line (the profile's line when PFS is not configured).
+    pub pfs_origin: Origin,
+    pub lifetime_s: u32,
+    /// `u64::MAX`: `set security-association lifetime kilobytes disable` (no volume
+    /// lifetime offered or enforced).
+    pub lifetime_kb: u64,
+    /// `interface TunnelN` line.
+    pub origin: Origin,
+    /// `crypto ipsec profile P` line.
+    pub profile_origin: Origin,
+    /// `tunnel destination` line.
+    pub destination_origin: Origin,
+    /// `shutdown`: configured but neither initiates nor accepts.
+    pub shutdown: bool,
+    /// The rest of the profile's and interface's lines.
+    pub options: TunnelOptions,
+}
+
+/// What a tunnel's IOS lines say beyond the proposal, carried for the engine (IOS's
+/// defaults in `Default`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TunnelOptions {
+    /// `set isakmp-profile P` in the ipsec profile.
+    pub isakmp_profile: Option<String>,
+    /// ESP anti-replay window in packets (`set security-association replay
+    /// window-size`); 0: `replay disable`.
+    pub replay_window: u32,
+    /// `set security-association idle-time S`: delete the SA pair after S seconds
+    /// without traffic.
+    pub idle_time_s: Option<u32>,
+    /// `responder-only` in the ipsec profile: never initiate.
+    pub responder_only: bool,
+    /// `tunnel vrf V`: the VRF of IKE and the outer packets ("fvrf").
+    pub fvrf: Option<String>,
+    /// `vrf forwarding V`: the VRF of the tunnel interface ("ivrf").
+    pub ivrf: Option<String>,
+}
+
+impl Default for TunnelOptions {
+    fn default() -> Self {
+        TunnelOptions {
+            isakmp_profile: None,
+            replay_window: 64,
+            idle_time_s: None,
+            responder_only: false,
+            fvrf: None,
+            ivrf: None,
+        }
+    }
+}
+
+/// `crypto call admission limit ike in-negotiation-sa N` / `ike sa N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Admission {
+    pub in_negotiation_sa: Option<u32>,
+    pub sa: Option<u32>,
+}
+
+/// The engine's whole configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Settings {
+    /// In priority order (lowest number first).
+    pub policies: Vec<IsakmpPolicy>,
+    /// `crypto isakmp key`: IOS's default keyring (global VRF, any local address).
+    pub keys: Vec<PresharedKey>,
+    /// `crypto keyring`, in configuration order.
+    pub keyrings: Vec<Keyring>,
+    /// `crypto isakmp profile`, in configuration order.
+    pub isakmp_profiles: Vec<IsakmpProfile>,
+    /// `crypto isakmp identity`: what phase 1 sends where no profile says otherwise.
+    pub identity: LocalIdentity,
+    pub tunnels: Vec<TunnelSettings>,
+    pub dpd: Option<Dpd>,
+    pub nat_keepalive_s: Option<u32>,
+    pub admission: Admission,
+    /// Respond only (`--passive`): never initiate.
+    pub passive: bool,
+}
