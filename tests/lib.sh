@@ -95,7 +95,7 @@ suite_exit() {
         echo "FAIL $IKT_SUITE: aborted (exit $rc) at ${IKT_LAST_ERR:-an unknown command}"
         IKT_FAILED=1
     fi
-    echo "$IKT_SUITE: $IKT_PASSED passed, $IKT_FAILED failed in $((SECONDS - IKT_T0)) s"
+    echo "$IKT_SUITE${IKT_IN_VM:+ (in the VM)}: $IKT_PASSED passed, $IKT_FAILED failed in $((SECONDS - IKT_T0)) s"
     if [ "$IKT_FAILED" = 0 ]; then
         rm -rf "$IKT_RUN"
         exit 0
@@ -409,6 +409,18 @@ stop_scenarios() {
     IKT_SCENARIOS=()
 }
 
+# serially ... serial_end: what a scenario does between them, it does while no other
+# scenario of the suite is between its own (under the VM's emulated CPU, handshakes at
+# once would each take the time of all, and their time limits would say nothing)
+serially() {
+    exec {IKT_SERIAL_FD}>>"$IKT_RUN/serially.lock"
+    flock "$IKT_SERIAL_FD"
+}
+serial_end() {
+    flock -u "$IKT_SERIAL_FD"
+    exec {IKT_SERIAL_FD}>&-
+}
+
 # --- examples/dp_driver: a data path with fixed SAs and no IKE ----------------------
 declare -A IKT_DP_FD=() IKT_DP_PID=()
 
@@ -470,9 +482,9 @@ in_vm() {
         check "qemu-system-x86_64 installed (scripts/test.sh installs qemu-system-x86)" false
         return
     fi
-    IKT_IN_VM=1 VM_MEM=${VM_MEM:-1G} scripts/run-in-vm.sh /bin/bash "$@" | tee "$out"
-    rc=${PIPESTATUS[0]}
-    read -r p f < <(sed -nE 's/^[^ ]+: ([0-9]+) passed, ([0-9]+) failed in .*/\1 \2/p' "$out" | tail -n 1)
+    { IKT_IN_VM=1 VM_MEM=${VM_MEM:-1G} scripts/run-in-vm.sh /bin/bash "$@"; echo $? >"$out.rc"; } | tee "$out"
+    rc=$(cat "$out.rc")
+    read -r p f < <(sed -nE 's/^[^ ]+ \(in the VM\): ([0-9]+) passed, ([0-9]+) failed in .*/\1 \2/p' "$out" | tail -n 1)
     IKT_PASSED=$((IKT_PASSED + ${p:-0})) IKT_FAILED=$((IKT_FAILED + ${f:-0}))
     if [ "$rc" != 0 ] && [ "${f:-0}" = 0 ]; then
         echo "FAIL VM: $1 exited $rc with no failed check (run-in-vm: 124 timed out, 125 the VM failed)"
