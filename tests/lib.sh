@@ -59,7 +59,7 @@ suite_begin() {
     set -o errtrace
     trap 'IKT_LAST_ERR="line $LINENO: $BASH_COMMAND (exit $?)"' ERR
     trap 'suite_exit $?' EXIT
-    trap 'exit 1' TERM INT HUP
+    trap 'IKT_LAST_ERR="a signal from outside (test.sh stops a suite after IKT_SUITE_TIMEOUT)"; exit 1' TERM INT HUP
 }
 
 # on_exit CMD...: run CMD when the suite (or the scenario) ends, before the daemons stop
