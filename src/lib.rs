@@ -1,5 +1,5 @@
 //! ikev1d: an IKEv1 daemon that makes a Linux router a drop-in peer for a Cisco IOS
-//! router running a route-based VTI.
+//! router running a route-based VTI (docs/design.md).
 //!
 //! Layers, each naming only those below it (tests/layering.rs checks the source):
 //!

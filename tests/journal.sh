@@ -5,83 +5,84 @@
 # so that `journalctl PEER=2001:db8::3` or `CONN_ID=N` shows one peer, one SA. R3's
 # stderr is a plain file: one line per event, the IOS words first, the fields after.
 # A real systemd-journald runs in a private mount namespace (tmpfs over its sockets
-# and storage), so the host's journal is never touched. Namespaces ikt-c-jr2/-jr3.
+# and its storage), so the host's journal is never touched. Namespaces
+# $IKT_NS-jr-r2/-r3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-IKT_RUN=$(mktemp -d /tmp/ikt-c-jr.XXXXXX)
-. scripts/lib.sh
-trap lib_cleanup EXIT
-[ -x "$IKT_BIN" ] || cargo build --release -q
+. tests/lib.sh
+suite_begin journal
 JOURNALD=/lib/systemd/systemd-journald
 if [ ! -x "$JOURNALD" ] || ! command -v journalctl >/dev/null; then
     echo "SKIP: systemd-journald / journalctl missing (scripts/test.sh installs systemd)"
-    exit 0
+    suite_end
 fi
+R2=$IKT_NS-jr-r2 R3=$IKT_NS-jr-r3
 
-routers ikt-c-jr2 2001:db8::2 ikt-c-jr3 2001:db8::3 64
-export IKT_RUN IKT_BIN JOURNALD
-unshare --mount --propagation private bash -s <<'INNER'
-set -euo pipefail
-. scripts/lib.sh
-pids=()
-finish() {
-    set +e
-    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-}
-trap finish EXIT
-mount -t tmpfs tmpfs /run/systemd
-mount -t tmpfs tmpfs /run/log
-if [ -d /var/log/journal ]; then mount -t tmpfs tmpfs /var/log/journal; fi
-mkdir -p /run/systemd/journal /run/log/journal
-"$JOURNALD" >"$IKT_RUN/journald.log" 2>&1 &
-journald=$!
-for _ in $(seq 1 50); do [ -S /run/systemd/journal/socket ] && break; sleep 0.1; done
+# The private mount namespace, held by a sleeping process; in_jns runs a command in it.
+unshare --mount --propagation private sleep 600 &
+holder=$!
+IKT_PIDS+=($holder)
+in_jns() { nsenter --mount --target "$holder" "$@"; }
+# Nothing is mounted before the holder is in a namespace of its own.
+private() { [ "$(readlink /proc/$holder/ns/mnt)" != "$(readlink /proc/self/ns/mnt)" ]; }
+if ! until_true 5 private; then
+    check "a private mount namespace for journald" false
+    suite_end
+fi
+for dir in /run/systemd /run/log /var/log/journal; do
+    [ ! -d "$dir" ] || in_jns mount -t tmpfs tmpfs "$dir"
+done
+in_jns mkdir -p /run/systemd/journal /run/log/journal
+in_jns "$JOURNALD" >"$IKT_RUN/journald.log" 2>&1 &
+IKT_PIDS+=($!)
+check "journald listens in the private namespace" until_true 10 in_jns test -S /run/systemd/journal/socket
+j() { in_jns journalctl -D /run/log/journal --no-pager "$@"; }
 
-ip netns exec ikt-c-jr3 env RUST_LOG=ikev1d=debug "$IKT_BIN" run --passive \
-    --config examples/r3.conf --socket "$IKT_RUN/ikt-c-jr3.sock" 2>"$IKT_RUN/r3.err" &
-pids+=($!)
-# As systemd hands it a stream: JOURNAL_STREAM is its device:inode.
+routers $R2 2001:db8::2 $R3 2001:db8::3 64
+start_ikev1d $R3 examples/r3.conf "$IKT_RUN/r3.err" --passive
+# R2 as systemd starts it: JOURNAL_STREAM is the device:inode of its stderr.
 : >"$IKT_RUN/r2.err"
-ip netns exec ikt-c-jr2 env RUST_LOG=ikev1d=debug \
+in_jns ip netns exec $R2 env RUST_LOG=ikev1d=debug \
     JOURNAL_STREAM="$(stat -c %d:%i "$IKT_RUN/r2.err")" "$IKT_BIN" run \
-    --config examples/r2.conf --socket "$IKT_RUN/ikt-c-jr2.sock" 2>>"$IKT_RUN/r2.err" &
-pids+=($!)
-check "Tunnel23 up" wait_sa ikt-c-jr2 20
+    --config examples/r2.conf --socket "$IKT_RUN/$R2.sock" 2>>"$IKT_RUN/r2.err" &
+IKT_PIDS+=($!)
+watch_log "$IKT_RUN/r2.err"
+check "Tunnel23 up" wait_sa $R2 20
 sleep 1
-j() { journalctl -D /run/log/journal --no-pager SYSLOG_IDENTIFIER=ikev1d "$@"; }
-conn_id=$(json_field ikt-c-jr2 isakmp 'a[0]["conn_id"]')
-spi_in=$(json_field ikt-c-jr2 ipsec 'a[0]["inbound"]["spi"]')
-spi_out=$(json_field ikt-c-jr2 ipsec 'a[0]["outbound"]["spi"]')
-echo "R2: conn-id $conn_id, SPIs in $spi_in out $spi_out; $(j | wc -l) journal lines"
-check "PEER=2001:db8::3: R2's Main Mode, in IOS words" \
-    bash -c "journalctl -D /run/log/journal --no-pager -o cat PEER=2001:db8::3 | grep -q '^Old State = IKE_I_MM1 New State = IKE_I_MM2$'"
-check "PEER=2001:db8::3 CONN_ID=$conn_id: the SA's lines, up and its IPsec SA" bash -c \
-    "journalctl -D /run/log/journal --no-pager -o cat PEER=2001:db8::3 CONN_ID=$conn_id > $IKT_RUN/sa.txt
-     grep -q '^ISAKMP SA $conn_id with 2001:db8::3 is up' $IKT_RUN/sa.txt && grep -q '^IPsec SA up on Tunnel23' $IKT_RUN/sa.txt"
-check "daemon-wide lines are in the journal, without the SA's fields" bash -c \
-    "journalctl -D /run/log/journal --no-pager -o cat SYSLOG_IDENTIFIER=ikev1d | grep -q '^ikev1d ready' && ! grep -q '^ikev1d ready' $IKT_RUN/sa.txt"
-check "TUNNEL=Tunnel23 SPI_IN=$spi_in SPI_OUT=$spi_out: the IPsec SA's line" bash -c \
-    "journalctl -D /run/log/journal --no-pager -o cat TUNNEL=Tunnel23 SPI_IN=$spi_in SPI_OUT=$spi_out | grep -q '^IPsec SA up on Tunnel23 with 2001:db8::3'"
+conn_id=$(json_field $R2 isakmp '.[0].conn_id')
+spi_in=$(json_field $R2 ipsec '.[0].inbound.spi')
+spi_out=$(json_field $R2 ipsec '.[0].outbound.spi')
+echo "    R2: conn-id $conn_id, SPIs in $spi_in out $spi_out; $(j SYSLOG_IDENTIFIER=ikev1d | wc -l) journal lines"
+
+peer_lines() { j -o cat PEER=2001:db8::3 | grep -qx 'Old State = IKE_I_MM1 New State = IKE_I_MM2'; }
+check "PEER=2001:db8::3: R2's Main Mode, in IOS words" peer_lines
+sa_lines() {
+    j -o cat PEER=2001:db8::3 CONN_ID="$conn_id" >"$IKT_RUN/sa.txt"
+    grep -q "^ISAKMP SA $conn_id with 2001:db8::3 is up" "$IKT_RUN/sa.txt" &&
+        grep -q '^IPsec SA up on Tunnel23' "$IKT_RUN/sa.txt"
+}
+check "PEER=2001:db8::3 CONN_ID=$conn_id: the SA's lines, it and its IPsec SA up" sa_lines
+daemon_wide() {
+    j -o cat SYSLOG_IDENTIFIER=ikev1d | grep -q '^ikev1d ready' && ! grep -q '^ikev1d ready' "$IKT_RUN/sa.txt"
+}
+check "daemon-wide lines are in the journal, without the SA's fields" daemon_wide
+pair_line() {
+    j -o cat TUNNEL=Tunnel23 SPI_IN="$spi_in" SPI_OUT="$spi_out" | grep -q '^IPsec SA up on Tunnel23 with 2001:db8::3'
+}
+check "TUNNEL=Tunnel23 SPI_IN=$spi_in SPI_OUT=$spi_out: the IPsec SA's line" pair_line
+# Every line with MSG_ID names that M-ID in its text ("Node N, ...", "M-ID of N",
+# "deleting node N ...").
 msg_ids() {
-    journalctl -D /run/log/journal --no-pager -o json PEER=2001:db8::3 | python3 -c '
-import json, sys
-entries = [json.loads(l) for l in sys.stdin]
-qm = [e for e in entries if "MSG_ID" in e]
-ok = qm and all(e["MESSAGE"].startswith("Node %s, " % e["MSG_ID"]) or "M-ID of %s" % e["MSG_ID"] in e["MESSAGE"] or "node %s " % e["MSG_ID"] in e["MESSAGE"] for e in qm)
-print(len(qm), "lines with MSG_ID"); sys.exit(0 if ok else 1)'
+    j -o json PEER=2001:db8::3 | jq -se '
+        map(select(.MSG_ID)) | length > 0 and all(.MESSAGE as $m | .MSG_ID as $id |
+            ($m | startswith("Node \($id), ")) or ($m | contains("M-ID of \($id)"))
+            or ($m | contains("node \($id) ")))'
 }
 check "MSG_ID on Quick Mode lines, the M-ID their text names" msg_ids
-check "R2 (stderr is the journal) writes nothing of it to stderr" bash -c "! grep -q 'Old State' $IKT_RUN/r2.err"
+check "R2 (stderr is the journal) writes none of it to stderr" \
+    bash -c "! grep -q 'Old State' '$IKT_RUN/r2.err'"
 check "R3 (stderr a file): IOS words first, the SA's fields after" grep -qE \
     '^[^ ]+ +DEBUG Old State = IKE_R_MM1 New State = IKE_R_MM2 peer=2001:db8::2 conn_id=[0-9]+$' "$IKT_RUN/r3.err"
-check "R3: an IPsec SA line has tunnel and SPIs" grep -qE \
+check "R3: an IPsec SA line has the tunnel and SPIs" grep -qE \
     '^[^ ]+ +INFO IPsec SA up on Tunnel23 .* tunnel="?Tunnel23"? spi_in=[0-9]+ spi_out=[0-9]+ peer=2001:db8::2 conn_id=[0-9]+$' "$IKT_RUN/r3.err"
-if [ "$IKT_FAILED" != 0 ]; then
-    echo "--- journal (R2)"; j -o short | tail -20
-    echo "--- R3 stderr"; tail -20 "$IKT_RUN/r3.err"
-fi
-finish
-kill "$journald"; wait "$journald" 2>/dev/null || true
-exit "$IKT_FAILED"
-INNER
+suite_end

@@ -1,5 +1,5 @@
-//! What the engine knows for `show isakmp` / `show ipsec` (DESIGN.md lists the JSON
-//! fields). Packet and byte counters live in the data path: the daemon's views
+//! What the engine knows for `show isakmp` / `show ipsec` (docs/design.md lists the
+//! JSON fields). Packet and byte counters live in the data path: the daemon's views
 //! (`daemon::show`) add them.
 
 use super::proposal::{cipher_name, esp_name};

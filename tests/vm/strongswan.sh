@@ -14,35 +14,30 @@
 # encapsulation are the expected ones, and on SIGTERM our Delete clears strongSwan's SAs.
 #
 # Environment: IKT_DATAPLANE kernel|userspace (default kernel), KERNEL_ESP (see
-# scripts/strongswan-peer.sh). Namespaces ikt-s-r2, ikt-s-ss. Needs jq: python3 takes
-# ~10 s to start under the VM's emulated CPU, reading its library over 9p.
+# scripts/strongswan-peer.sh). Namespaces $IKT_NS-s-r2, $IKT_NS-s-ss. Needs jq: python3
+# takes ~10 s to start under the VM's emulated CPU, reading its library over 9p.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-IKT_RUN=$(mktemp -d /tmp/ikt-s.XXXXXX)
+. tests/lib.sh
+DATAPLANE=${IKT_DATAPLANE:-kernel}
+suite_begin strongswan-$DATAPLANE
 # not under /run: strongswan-peer.sh bind-mounts over /run
 export SSW_DIR=$IKT_RUN/ssw
-. scripts/lib.sh
-R2=ikt-s-r2 SS=ikt-s-ss
+R2=$IKT_NS-s-r2 SS=$IKT_NS-s-ss
 PEER=scripts/strongswan-peer.sh
-DATAPLANE=${IKT_DATAPLANE:-kernel}
 if [ -n "${KERNEL_ESP:-}" ]; then
     ESP="ESP on kernel-netlink" ssw_mode="TUNNEL," r2_port=500 nat_t=false
 else
     ESP="ESP in UDP 4500 (kernel-libipsec)" ssw_mode="TUNNEL-in-UDP," r2_port=4500 nat_t=true
 fi
 
-teardown() {
-    "$PEER" stop $SS >/dev/null 2>&1
-    lib_cleanup
-}
-trap teardown EXIT
+on_exit "$PEER" stop $SS
+watch_log "$SSW_DIR/peer-$SS/charon.log"
 echo "kernel $(uname -r); ikev1d data path $DATAPLANE; strongSwan $ESP"
 # a fresh devtmpfs (the VM's) has /dev/net/tun only once the module is loaded
 [ "$DATAPLANE" != userspace ] || [ -e /dev/net/tun ] || modprobe tun
 
-show_logs() {
-    echo "--- $1: R2 log (ikev1d)"; tail -40 "$IKT_RUN/r2-$1.log"
-    echo "--- $1: strongSwan log"; tail -40 "$SSW_DIR/peer-$SS/charon.log"
+show_state() {
     echo "--- $1: strongSwan SAs"; "$PEER" status $SS 2>/dev/null
     echo "--- $1: strongSwan table 220"; ip -n $SS -6 route show table 220
 }
@@ -72,7 +67,7 @@ setup() {
 
 r2_ipsec() { show $R2 ipsec --json | jq -r ".[0] | $1"; }
 ssw_status() { "$PEER" status $SS 2>/dev/null; }
-ping_ok() { ip netns exec "$1" ping -c 5 -i 0.2 -W 3 -q "$2" >/dev/null; }
+ssw_down() { ! ssw_status | grep -q ESTABLISHED; }
 
 # counters: R2's encaps and decaps, then strongSwan's CHILD_SA in and out packets
 counters() {
@@ -112,8 +107,8 @@ tunnel_works() {
     check "$t: strongSwan has the CHILD_SA installed, $ESP" encapsulation
     check "$t: ikev1d reports the $DATAPLANE data path" test "$(r2_ipsec .dataplane)" = "$DATAPLANE"
     before=$(counters | tr '\n' ' ')
-    check "$t: ping R2 -> 2001:db8:100::3 5/5" ping_ok $R2 2001:db8:100::3
-    check "$t: ping strongSwan -> 2001:db8:100::2 5/5" ping_ok $SS 2001:db8:100::2
+    check "$t: ping R2 -> 2001:db8:100::3 5/5" pings $R2 2001:db8:100::3 5
+    check "$t: ping strongSwan -> 2001:db8:100::2 5/5" pings $SS 2001:db8:100::2 5
     check "$t: both sides counted the same pings" counters_moved "$t" "$before"
 }
 
@@ -123,17 +118,17 @@ stop_ikev1d() {
     local pid
     pid=$(cat "$IKT_RUN/$R2.pid")
     kill -TERM "$pid"
-    check "$1: SIGTERM: strongSwan deletes its SAs on our Delete" bash -c \
-        "for i in \$(seq 40); do $PEER status $SS 2>/dev/null | grep -q ESTABLISHED || exit 0; sleep 0.25; done; exit 1"
+    check "$1: SIGTERM: strongSwan deletes its SAs on our Delete" until_true 30 ssw_down
     check "$1: SIGTERM: ikev1d exits, no XFRM state or Tunnel23 left" bash -c \
         "for i in \$(seq 40); do kill -0 $pid 2>/dev/null || break; sleep 0.25; done
          ! kill -0 $pid 2>/dev/null && [ -z \"\$(ip -n $R2 xfrm state)\" ] && ! ip -n $R2 link show Tunnel23 2>/dev/null"
-    [ $IKT_FAILED = 0 ] || show_logs "$1"
+    [ "$IKT_FAILED" = 0 ] || show_state "$1"
 }
 
 # One pair of namespaces and one charon for both directions: charon takes ~10 s to
 # start under the VM's emulated CPU.
-setup || { echo "FAIL strongSwan peer did not start"; exit 1; }
+check "strongSwan peer starts" setup
+[ "$IKT_FAILED" = 0 ] || exit 1
 
 # (a) ikev1d initiates
 start_ikev1d $R2 "$IKT_RUN/r2.conf" "$IKT_RUN/r2-a.log" --dataplane "$DATAPLANE"
@@ -144,13 +139,11 @@ stop_ikev1d a
 
 # (b) strongSwan initiates, ikev1d only responds
 start_ikev1d $R2 "$IKT_RUN/r2.conf" "$IKT_RUN/r2-b.log" --dataplane "$DATAPLANE" --passive
-check "b: ikev1d --passive is listening" bash -c \
-    "for i in \$(seq 120); do ip netns exec $R2 $IKT_BIN show isakmp --socket $IKT_RUN/$R2.sock >/dev/null 2>&1 && exit 0; sleep 0.25; done; exit 1"
+check "b: ikev1d --passive is listening" listening $R2 30
 check "b: strongSwan initiates: swanctl --initiate succeeds" bash -c "$PEER initiate $SS >$IKT_RUN/initiate.log 2>&1"
 check "b: SAs up" wait_sa $R2 20
 check "b: ikev1d was the responder only" bash -c \
     "grep -q 'New State = IKE_R_MM1' $IKT_RUN/r2-b.log && ! grep -q 'New State = IKE_I_MM' $IKT_RUN/r2-b.log"
 tunnel_works b
 stop_ikev1d b
-
-exit $IKT_FAILED
+suite_end

@@ -7,5 +7,6 @@ mod liveness;
 mod malformed;
 mod mismatch;
 mod rekey;
+mod troubleshooting_doc;
 mod unreliable;
 mod util;
