@@ -17,12 +17,17 @@ if [ ! -x "$JOURNALD" ] || ! command -v journalctl >/dev/null; then
     suite_end
 fi
 R2=$IKT_NS-jr-r2 R3=$IKT_NS-jr-r3
+# The network namespaces first: the mount namespace below gets a copy of their
+# /run/netns mounts only if they exist when it is made.
+routers $R2 2001:db8::2 $R3 2001:db8::3 64
 
 # The private mount namespace, held by a sleeping process; in_jns runs a command in it.
 unshare --mount --propagation private sleep 600 &
 holder=$!
 IKT_PIDS+=($holder)
-in_jns() { nsenter --mount --target "$holder" "$@"; }
+# (nsenter execs CMD: a background `nsenter ... &` is CMD's pid, for the cleanup to stop)
+jns=(nsenter --mount --target "$holder" --wd="$PWD")
+in_jns() { "${jns[@]}" "$@"; }
 # Nothing is mounted before the holder is in a namespace of its own.
 private() { [ "$(readlink /proc/$holder/ns/mnt)" != "$(readlink /proc/self/ns/mnt)" ]; }
 if ! until_true 5 private; then
@@ -33,16 +38,15 @@ for dir in /run/systemd /run/log /var/log/journal; do
     [ ! -d "$dir" ] || in_jns mount -t tmpfs tmpfs "$dir"
 done
 in_jns mkdir -p /run/systemd/journal /run/log/journal
-in_jns "$JOURNALD" >"$IKT_RUN/journald.log" 2>&1 &
+"${jns[@]}" "$JOURNALD" >"$IKT_RUN/journald.log" 2>&1 &
 IKT_PIDS+=($!)
 check "journald listens in the private namespace" until_true 10 in_jns test -S /run/systemd/journal/socket
 j() { in_jns journalctl -D /run/log/journal --no-pager "$@"; }
 
-routers $R2 2001:db8::2 $R3 2001:db8::3 64
 start_ikev1d $R3 examples/r3.conf "$IKT_RUN/r3.err" --passive
 # R2 as systemd starts it: JOURNAL_STREAM is the device:inode of its stderr.
 : >"$IKT_RUN/r2.err"
-in_jns ip netns exec $R2 env RUST_LOG=ikev1d=debug \
+"${jns[@]}" ip netns exec $R2 env RUST_LOG=ikev1d=debug \
     JOURNAL_STREAM="$(stat -c %d:%i "$IKT_RUN/r2.err")" "$IKT_BIN" run \
     --config examples/r2.conf --socket "$IKT_RUN/$R2.sock" 2>>"$IKT_RUN/r2.err" &
 IKT_PIDS+=($!)
