@@ -490,21 +490,16 @@ impl Engine {
         let payloads = protect::with_hash(rest, |r| est.hash_2(mid, &s.ni, r));
         self.send_qm(now, p1, est, qm, (Msg::Qm2, payloads));
         self.check_p2_lifetime(p1, &tunnel, s.choice.life);
-        let (inbound, outbound) = self.new_pair(
-            now,
-            p1,
-            est,
-            qm,
-            Agreed {
-                tunnel: &tunnel,
-                choice: &s.choice,
-                spi_in: spi,
-                ni: &s.ni,
-                nr: &nr,
-                g_qm: g_qm.as_ref(),
-                ids: s.ids.as_ref(),
-            },
-        );
+        let agreed = Agreed {
+            tunnel: &tunnel,
+            choice: &s.choice,
+            spi_in: spi,
+            ni: &s.ni,
+            nr: &nr,
+            g_qm: g_qm.as_ref(),
+            ids: s.ids.as_ref(),
+        };
+        let (inbound, outbound) = self.new_pair(now, p1, est, qm, agreed);
         self.actions.push_back(Action::InstallSa(inbound));
         Ok(QmState::RQm2(Box::new(RQm2 {
             ni: s.ni,
@@ -570,21 +565,16 @@ impl Engine {
         };
         let hash_3 = est.hash_3(qm.message_id, &s.ni, &nr);
         self.send_qm(now, p1, est, qm, (Msg::Qm3, vec![Payload::Hash(hash_3)]));
-        let (inbound, outbound) = self.new_pair(
-            now,
-            p1,
-            est,
-            qm,
-            Agreed {
-                tunnel: &tunnel,
-                choice: &choice,
-                spi_in: s.spi_in,
-                ni: &s.ni,
-                nr: &nr,
-                g_qm: g_qm.as_ref(),
-                ids: Some(&s.ids),
-            },
-        );
+        let agreed = Agreed {
+            tunnel: &tunnel,
+            choice: &choice,
+            spi_in: s.spi_in,
+            ni: &s.ni,
+            nr: &nr,
+            g_qm: g_qm.as_ref(),
+            ids: Some(&s.ids),
+        };
+        let (inbound, outbound) = self.new_pair(now, p1, est, qm, agreed);
         self.actions.push_back(Action::InstallSa(inbound));
         self.actions.push_back(Action::InstallSa(outbound));
         let done = self.qm_done(now, p1, qm);
