@@ -446,9 +446,11 @@ fn entering_a_mode_again_edits_it_as_ios_does() {
 fn errors_name_their_line() {
     let cases: &[(&str, &str)] = &[
         ("crypto ipsec transform-set X esp-aes esp-foo-hmac", "t.conf:1: unsupported ESP integrity `esp-foo-hmac`"),
-        ("crypto ipsec transform-set X esp-gcm esp-sha-hmac", "t.conf:1: unsupported ESP encryption `esp-gcm`"),
+        ("crypto ipsec transform-set X esp-gcm esp-sha-hmac", "t.conf:1: esp-gcm and esp-gmac authenticate the packet themselves: they take no ESP integrity transform"),
+        ("crypto ipsec transform-set X esp-null", "t.conf:1: ESP without integrity is not supported: add esp-sha256-hmac (or use esp-gcm)"),
+        ("crypto ipsec transform-set X esp-gcm 512", "t.conf:1: AES key size `512`: use 128, 192 or 256"),
         ("crypto isakmp policy 5\n encryption aes 512\n authentication pre-share", "t.conf:2: AES key size `512`"),
-        ("crypto isakmp policy 5\n group 19\n authentication pre-share", "t.conf:2: unsupported DH group `19`"),
+        ("crypto isakmp policy 5\n group 22\n authentication pre-share", "t.conf:2: unsupported DH group `22`: use 1, 2, 5, 14, 15, 16, 19, 20, 21 or 24"),
         ("crypto isakmp policy 5\n lifetime 5\n authentication pre-share", "t.conf:2: phase 1 lifetime 5 s: must be at least 10 s"),
         ("crypto isakmp policy 5\n lifetime forever\n authentication pre-share", "t.conf:2: lifetime seconds: `forever` is not a valid number"),
         ("crypto isakmp policy 5\n authentication rsa-sig", "t.conf:2: authentication rsa-sig: only pre-share is supported"),

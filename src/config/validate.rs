@@ -5,7 +5,7 @@
 use super::error::Diagnostics;
 use super::model::*;
 use super::words::group_number;
-use crate::crypto::{CipherAlg, DhGroup, EspAuth, EspEncr, HashAlg};
+use crate::crypto::{CipherAlg, DhGroup, EspAuth, EspEncr, EspTransform, HashAlg};
 use crate::dataplane::InnerFamily;
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -177,6 +177,19 @@ fn transform_sets(c: &Config, d: &mut Diagnostics) {
                     format!("transform-set {}: AES key size {bits}", t.name),
                 );
             }
+        }
+        // IOS's combination rules, for TOML (the IOS parser applies them on the line).
+        if let Err(why) = EspTransform::new(t.encryption, t.integrity) {
+            d.error(t.line, format!("transform-set {}: {why}", t.name));
+        }
+        if t.encryption == EspEncr::Null {
+            d.warn(
+                t.line,
+                format!(
+                    "transform-set {}: esp-null sends the traffic unencrypted; prefer esp-gcm 256",
+                    t.name
+                ),
+            );
         }
         if t.encryption == EspEncr::Des {
             d.warn(

@@ -8,7 +8,9 @@
 mod captures;
 pub mod cipher;
 pub mod dh;
+mod ecp;
 pub mod esp;
+mod gcm;
 pub mod kdf;
 pub mod prf;
 pub mod rng;
