@@ -173,6 +173,10 @@ fn every_new_group_with_every_new_esp_transform_agrees() {
             let sa = pair.b.sa(Direction::Out)[0];
             assert_eq!(sa.transform, t);
             assert_eq!(sa.enc_key.len() + sa.auth_key.len(), t.keymat_len());
+            // `show ipsec` in IOS words: "esp-gcm 256", "esp-aes esp-sha384-hmac".
+            let shown = &pair.a.engine.ipsec_sas(pair.time)[0];
+            assert_eq!(shown.inbound.transform, t.ios_name());
+            assert_eq!(shown.pfs, Some(format!("group{}", group.id())));
         }
     }
 }
