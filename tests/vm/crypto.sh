@@ -31,24 +31,31 @@ K=ikt-xk U=ikt-xu
 in_out() { dp_counters "$1" | jq -r '"\(.inbound.packets) \(.outbound.packets)"'; }
 
 # same_packets K0 U0: since K0/U0, the kernel's out = userspace's in and the other
-# way round, 10 or more each (5 echo requests and 5 replies)
+# way round, 10 or more each (5 echo requests and 5 replies). The sides are read one
+# after the other, and the tunnel also carries the odd link-scope packet: a few reads.
 same_packets() {
-    local k0 u0 k u
+    local k0 u0 k u kin kout uin uout _
     read -ra k0 <<<"$1"; read -ra u0 <<<"$2"
-    read -ra k <<<"$(in_out $K)"; read -ra u <<<"$(in_out $U)"
-    local kin=$((k[0] - k0[0])) kout=$((k[1] - k0[1])) uin=$((u[0] - u0[0])) uout=$((u[1] - u0[1]))
-    echo "    kernel in/out $kin/$kout, userspace in/out $uin/$uout"
+    for _ in 1 2 3 4 5 6; do
+        read -ra k <<<"$(in_out $K)"; read -ra u <<<"$(in_out $U)"
+        kin=$((k[0] - k0[0])) kout=$((k[1] - k0[1])) uin=$((u[0] - u0[0])) uout=$((u[1] - u0[1]))
+        [ $kout = $uin ] && [ $uout = $kin ] && [ $kout -ge 10 ] && [ $kin -ge 10 ] && break
+        sleep 0.5
+    done
+    echo "    kernel in/out $kin/$kout, userspace in/out $uin/$uout; userspace drops: $(dp_counters $U |
+        jq -c '{integrity: .inbound.integrity_errors, replay: .inbound.replay_errors}')"
     [ $kout = $uin ] && [ $uout = $kin ] && [ $kout -ge 10 ] && [ $kin -ge 10 ]
 }
 
-# has_state PATTERN: the kernel side's states match PATTERN (else shown, keys left out)
+# has_state PATTERN: the kernel side's states match PATTERN (else shown, keys cut short)
 has_state() {
-    ip -n $K xfrm state | grep -qE "$1" || { ip -n $K xfrm state | grep -vE '^\s+(enc|auth|aead)'; return 1; }
+    ip -n $K xfrm state | grep -qE "$1" ||
+        { ip -n $K xfrm state | sed -E 's/(0x[0-9a-f]{4})[0-9a-f]+/\1.../'; return 1; }
 }
 
 # cross TRANSFORM XFRM_PATTERN: one kernel/userspace tunnel with TRANSFORM
 cross() {
-    local t=$1 pattern=$2 k0 u0
+    local t=$1 pattern=$2 k0 u0 _
     local common=(--name Tunnel23 --if-id 23 --transform "$t" --mtu 1400)
     check "$t: kernel data path up" start_dp_driver $K --dataplane kernel "${common[@]}" \
         --local 2001:db8::2 --peer 2001:db8::3 --spi-in 4098 --spi-out 4099 \
@@ -57,7 +64,12 @@ cross() {
         --local 2001:db8::3 --peer 2001:db8::2 --spi-in 4099 --spi-out 4098 \
         --ipv4 192.168.23.3/24 --link-local fe80::23:3
     check "$t: ip xfrm state shows $pattern" has_state "$pattern"
-    k0=$(in_out $K) u0=$(in_out $U)
+    # a baseline once both sides are quiet (no packet in flight counted on one side only)
+    for _ in 1 2 3 4 5 6 7 8; do
+        k0=$(in_out $K) u0=$(in_out $U)
+        sleep 0.3
+        [ "$k0 $u0" = "$(in_out $K) $(in_out $U)" ] && break
+    done
     check "$t: ping kernel -> userspace 192.168.23.3 and fe80::23:3, 5/5 each" bash -c \
         "ip netns exec $K ping -c 5 -i 0.2 -W 3 -q 192.168.23.3 | grep -q ' 5 received' &&
          ip netns exec $K ping -c 5 -i 0.2 -W 3 -q fe80::23:3%Tunnel23 | grep -q ' 5 received'"
@@ -70,12 +82,12 @@ kernel_vs_userspace() {
     routers $K 2001:db8::2 $U 2001:db8::3 64
     # 36, 20, 28 bytes: the AES key and RFC 4106's 4-byte salt; ICVs of 128 bits (GCM,
     # GMAC), 192 and 256 (RFC 4868 truncation of HMAC-SHA-384/512).
-    cross "esp-gcm 256" 'aead rfc4106\(gcm\(aes\)\) 0x[0-9a-f]{72} 288 128'
-    cross "esp-gcm" 'aead rfc4106\(gcm\(aes\)\) 0x[0-9a-f]{40} 160 128'
-    cross "esp-gmac 192" 'aead rfc4543\(gcm\(aes\)\) 0x[0-9a-f]{56} 224 128'
+    cross "esp-gcm 256" 'aead rfc4106\(gcm\(aes\)\) 0x[0-9a-f]{72} 128'
+    cross "esp-gcm" 'aead rfc4106\(gcm\(aes\)\) 0x[0-9a-f]{40} 128'
+    cross "esp-gmac 192" 'aead rfc4543\(gcm\(aes\)\) 0x[0-9a-f]{56} 128'
     cross "esp-aes 256,esp-sha384-hmac" 'auth-trunc hmac\(sha384\) 0x[0-9a-f]{96} 192'
     cross "esp-aes 256,esp-sha512-hmac" 'auth-trunc hmac\(sha512\) 0x[0-9a-f]{128} 256'
-    cross "esp-null,esp-sha256-hmac" 'enc ecb\(cipher_null\) 0x'
+    cross "esp-null,esp-sha256-hmac" 'enc ecb\(cipher_null\) 0x$'
     echo "timing: kernel <-> userspace $(ms $t1) ms"
 }
 [ "$DATAPLANE" != kernel ] || kernel_vs_userspace
@@ -104,10 +116,10 @@ case_run() {
 }
 t2=$EPOCHREALTIME
 case_run 1 aes256-sha256-ecp256 aes256gcm16-ecp256 19 'encryption aes 256\nhash sha256' \
-    "esp-gcm 256" 19 'aead rfc4106\(gcm\(aes\)\) 0x[0-9a-f]{72} 288 128'
+    "esp-gcm 256" 19 'aead rfc4106\(gcm\(aes\)\) 0x[0-9a-f]{72} 128'
 [ "$DATAPLANE" != kernel ] ||
     case_run 2 aes256-sha384-ecp384 aes128gmac 20 'encryption aes 256\nhash sha384' \
-        "esp-gmac" "" 'aead rfc4543\(gcm\(aes\)\) 0x[0-9a-f]{40} 160 128'
+        "esp-gmac" "" 'aead rfc4543\(gcm\(aes\)\) 0x[0-9a-f]{40} 128'
 case_run 3 aes256-sha512-ecp521 aes256-sha384 21 'encryption aes 256\nhash sha512' \
     "esp-aes 256 esp-sha384-hmac" "" 'auth-trunc hmac\(sha384\) 0x[0-9a-f]{96} 192'
 case_run 4 aes128-sha256-modp2048s256 aes256-sha512 24 'encryption aes\nhash sha256' \
