@@ -764,3 +764,77 @@ fn garbage_never_panics() {
         exercise(text, Dialect::Toml);
     }
 }
+
+/// Cisco's "next generation encryption" as an upgraded IOS-XE router has it: ECP and
+/// group 24 in the policies and PFS, GCM and SHA-2 transform sets; `check` accepts it
+/// without a weak-algorithm warning and `convert` keeps every algorithm.
+#[test]
+fn next_generation_encryption_reads_and_round_trips() {
+    let c = ok("crypto isakmp policy 5\n encryption aes 256\n hash sha384\n group 20\n authentication pre-share\n\
+                crypto isakmp policy 10\n encr aes\n hash sha256\n group 24\n authentication pre-share\n\
+                crypto isakmp key cisco address ipv6 ::/0\n\
+                crypto ipsec transform-set GCM esp-gcm 256\n\
+                crypto ipsec transform-set GMAC esp-gmac\n\
+                crypto ipsec transform-set SHA2 esp-aes 256 esp-sha512-hmac\n\
+                crypto ipsec profile PRO\n set transform-set GCM GMAC SHA2\n set pfs group21\n\
+                interface Tunnel23\n tunnel source eth0\n tunnel mode ipsec ipv6\n\
+                tunnel destination 2001:db8::3\n tunnel protection ipsec profile PRO\n");
+    assert!(c.warnings.is_empty(), "{:?}", warnings(&c));
+    let groups: Vec<DhGroup> = c.policies.iter().map(|p| p.group.value).collect();
+    assert_eq!(groups, [DhGroup::Ecp384, DhGroup::Modp2048s256]);
+    let sets: Vec<(EspEncr, EspAuth)> = c
+        .transform_sets
+        .iter()
+        .map(|t| (t.encryption, t.integrity))
+        .collect();
+    assert_eq!(
+        sets,
+        [
+            (EspEncr::AesGcm(256), EspAuth::None),
+            (EspEncr::AesGmac(128), EspAuth::None),
+            (EspEncr::Aes(256), EspAuth::HmacSha512)
+        ]
+    );
+    assert_eq!(c.profiles[0].pfs.as_ref().unwrap().value, DhGroup::Ecp521);
+    let toml = c.to_toml();
+    assert!(
+        toml.contains("encryption = \"esp-gcm 256\"\nintegrity = \"none\""),
+        "{toml}"
+    );
+    assert_eq!(content(&round_trip(&c)), content(&c), "{toml}");
+}
+
+#[test]
+fn esp_null_is_accepted_with_an_hmac_and_a_warning() {
+    let c = ok(&with_tunnel(
+        "crypto ipsec transform-set N esp-null esp-sha256-hmac",
+    ));
+    assert_eq!(
+        (
+            c.transform_sets[0].encryption,
+            c.transform_sets[0].integrity
+        ),
+        (EspEncr::Null, EspAuth::HmacSha256)
+    );
+    let w = warnings(&c);
+    assert!(
+        has(
+            &w,
+            "t.conf:1: warning: transform-set N: esp-null sends the traffic unencrypted"
+        ),
+        "{w:?}"
+    );
+}
+
+/// TOML spells the same rules: a GCM set with an HMAC is refused on its line.
+#[test]
+fn toml_transform_sets_follow_ios_combination_rules() {
+    let toml = ok(R2).to_toml();
+    let bad = toml.replace("encryption = \"esp-aes\"", "encryption = \"esp-gcm 256\"");
+    assert_ne!(bad, toml, "the transform set was rewritten");
+    let e = Config::parse(&bad, "t.toml", Dialect::Toml).unwrap_err();
+    assert!(
+        e.to_string().contains("take no ESP integrity transform"),
+        "{e}"
+    );
+}

@@ -132,8 +132,11 @@ negotiated() {
     got=$(show $R2 isakmp --json | jq -r '.[0].group')"|"$(r2_ipsec '"\(.inbound.transform)|\(.outbound.transform)|\(.pfs)"')
     echo "    group|transforms|pfs: $got"
     [ "$got" = "$R2_GROUP|$R2_TRANSFORM|$R2_TRANSFORM|$R2_PFS" ] || return 1
-    [ -z "$xfrm" ] || ip -n $R2 xfrm state | grep -qE "$xfrm" ||
-        { ip -n $R2 xfrm state | grep -vE '^\s+(enc|auth|aead)'; return 1; }
+    # read whole first: grep -q may stop reading early, failing `ip` under pipefail
+    local states
+    states=$(ip -n $R2 xfrm state)
+    [ -z "$xfrm" ] || grep -qE "$xfrm" <<<"$states" ||
+        { sed -E 's/(0x[0-9a-f]{4})[0-9a-f]+/\1.../' <<<"$states"; return 1; }
 }
 R2_GROUP=${R2_GROUP:-1} R2_TRANSFORM=${R2_TRANSFORM:-esp-aes esp-sha-hmac} R2_PFS=${R2_PFS:-null}
 xfrm=
