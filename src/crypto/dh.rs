@@ -3,7 +3,7 @@
 //! Our exponentiation is constant-time (crypto-bigint Montgomery form); peer MODP values
 //! are validated 1 < y < p-1, and in group 24's prime-order subgroup.
 
-use super::ecp::Curve;
+use super::ecp::{Curve, EcpPrivate};
 use super::{CryptoError, Rng, Secret};
 use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
 use crypto_bigint::{
@@ -119,11 +119,17 @@ impl DhGroup {
     }
 }
 
-/// Our DH private exponent; zeroized on drop. `complete` spends it once.
+/// Our DH private value; zeroized on drop. `complete` spends it once.
 pub struct DhPrivate {
     group: DhGroup,
-    x: Secret,
+    x: Private,
     public: Vec<u8>,
+}
+
+/// A MODP exponent, or an ECP scalar held by the curve arithmetic.
+enum Private {
+    Modp(Secret),
+    Ecp(EcpPrivate),
 }
 
 impl std::fmt::Debug for DhPrivate {
@@ -135,13 +141,7 @@ impl std::fmt::Debug for DhPrivate {
 impl DhPrivate {
     pub fn generate(group: DhGroup, rng: &mut dyn Rng) -> Self {
         if let Some(curve) = group.curve() {
-            let k = curve.random_scalar(rng);
-            let public = curve.public_value(&k);
-            return DhPrivate {
-                group,
-                x: k,
-                public,
-            };
+            return Self::ecp(group, curve.generate(rng));
         }
         let mut x = vec![0u8; group.exponent_bits() / 8];
         rng.fill(&mut x);
@@ -156,13 +156,8 @@ impl DhPrivate {
     /// If `x` is longer than the group's prime, or not a scalar in 1..n-1 of the curve.
     pub fn from_exponent(group: DhGroup, x: &[u8]) -> Self {
         if let Some(curve) = group.curve() {
-            let k = Secret::new(x.to_vec());
-            let public = curve.public_value(&k);
-            return DhPrivate {
-                group,
-                x: k,
-                public,
-            };
+            let k = curve.private(x).expect("an ECP scalar in 1..n-1");
+            return Self::ecp(group, k);
         }
         assert!(
             x.len() <= group.value_len(),
@@ -173,7 +168,18 @@ impl DhPrivate {
             .expect("the generator is a valid base")
             .as_bytes()
             .to_vec();
-        DhPrivate { group, x, public }
+        DhPrivate {
+            group,
+            x: Private::Modp(x),
+            public,
+        }
+    }
+    fn ecp(group: DhGroup, k: EcpPrivate) -> Self {
+        DhPrivate {
+            group,
+            public: k.public_value(),
+            x: Private::Ecp(k),
+        }
     }
     pub fn group(&self) -> DhGroup {
         self.group
@@ -186,9 +192,9 @@ impl DhPrivate {
     /// g^xy mod p left-padded to the prime's length, or the x coordinate of x*Q;
     /// `Err(InvalidPublicValue)` for a value that is not an element of the group.
     pub fn complete(self, peer_public: &[u8]) -> Result<Secret, CryptoError> {
-        match self.group.curve() {
-            Some(curve) => curve.shared_secret(&self.x, peer_public),
-            None => modexp(self.group, Some(peer_public), self.x.as_bytes()),
+        match &self.x {
+            Private::Ecp(k) => k.shared_secret(peer_public),
+            Private::Modp(x) => modexp(self.group, Some(peer_public), x.as_bytes()),
         }
     }
 }
@@ -832,19 +838,35 @@ mod tests {
         let mut rng = TestRng::new(9);
         for g in modp() {
             let x = DhPrivate::generate(g, &mut rng);
-            assert_eq!(x.x.len() * 8, g.exponent_bits());
-            assert!(x.x.as_bytes()[0] & 0x80 != 0);
+            let Private::Modp(x_bytes) = &x.x else {
+                panic!("{g:?} is a MODP group")
+            };
+            assert_eq!(x_bytes.len() * 8, g.exponent_bits());
+            assert!(x_bytes.as_bytes()[0] & 0x80 != 0);
             assert_eq!(format!("{x:?}"), format!("DhPrivate({g:?})"));
         }
         for g in ecp() {
             let k = DhPrivate::generate(g, &mut rng);
-            assert_eq!(k.x.len(), g.shared_secret_len());
             assert_eq!(format!("{k:?}"), format!("DhPrivate({g:?})"));
         }
-        // P-521 scalars use 521 of their 528 bits.
-        for _ in 0..20 {
-            let k = DhPrivate::generate(DhGroup::Ecp521, &mut rng);
-            assert!(k.x.as_bytes()[0] <= 1);
-        }
+    }
+
+    /// ECP private scalars: 1..n-1 only, of the field's length (P-521: 66 bytes, the
+    /// top 7 bits clear).
+    #[test]
+    fn ecp_scalars_outside_the_order_are_refused() {
+        let n_p256 = unhex("FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551");
+        let mut n_minus_1 = n_p256.clone();
+        n_minus_1[31] -= 1;
+        assert!(Curve::P256.private(&[0; 32]).is_none(), "zero");
+        assert!(Curve::P256.private(&n_p256).is_none(), "n");
+        assert!(Curve::P256.private(&[0xff; 32]).is_none(), "above n");
+        assert!(Curve::P256.private(&[1; 31]).is_none(), "short");
+        assert!(Curve::P256.private(&n_minus_1).is_some(), "n - 1");
+        let mut top = vec![0u8; 66];
+        top[0] = 0x02;
+        assert!(Curve::P521.private(&top).is_none(), "2^521");
+        top[0] = 0x01;
+        assert!(Curve::P521.private(&top).is_some(), "2^520");
     }
 }
