@@ -53,10 +53,12 @@ fn settings(local: &str, peer: &str, group: DhGroup) -> Settings {
             profile_origin: origin.clone(),
             destination_origin: origin,
             shutdown: false,
+            options: Default::default(),
         }],
         dpd: None,
         nat_keepalive_s: None,
         passive: false,
+        ..Settings::default()
     }
 }
 

@@ -76,6 +76,7 @@ fn main() {
         link_local: opt.get("link-local").map(|s| s.parse().unwrap()),
         mtu: opt.get("mtu").map(|s| s.parse().unwrap()),
         routes: vec![],
+        options: Default::default(),
     };
     let transform = parse_transform(
         opt.get("transform")

@@ -52,12 +52,18 @@ fn check_prints_warnings_with_file_and_line() {
     let out = ikev1d(&["check"], &repo("tests/fixtures/config/show-run.conf"));
     assert!(out.status.success());
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("show-run.conf:3: warning: unsupported command, ignored with its sub-commands: `hostname R2`"), "{stderr}");
     assert!(
         stderr.contains("show-run.conf:5: warning: policy 10: DES"),
         "{stderr}"
     );
+    // The lines outside crypto and tunnels are summed up in one line, not warned about.
+    assert!(!stderr.contains("unsupported"), "{stderr}");
     let stdout = text(&out.stdout);
+    assert!(stdout.contains("show-run.conf: skipped 6 lines outside the crypto and tunnel configuration: interface x1 (Ethernet0/0), line x1, version x1\n"), "{stdout}");
+    assert!(
+        stdout.contains("  Tunnel23: if_id 23, tunnel mode ipsec ipv6, source eth0, destination 2001:db8::3, ipsec profile PRO\n"),
+        "{stdout}"
+    );
     assert!(stdout.contains("show-run.conf: OK (1 tunnel"), "{stdout}");
 }
 
@@ -150,4 +156,73 @@ fn garbage_files_are_rejected_without_a_panic() {
         }
     }
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn an_ios_interface_name_needs_a_map_and_the_error_says_how() {
+    let dir = scratch("map");
+    let seed = std::fs::read_to_string(repo("examples/r2.conf")).unwrap();
+    let conf = dir.join("r2-ios.conf");
+    std::fs::write(
+        &conf,
+        seed.replace("tunnel source eth0", "tunnel source Ethernet0/0"),
+    )
+    .unwrap();
+    let out = ikev1d(&["check"], &conf);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("r2-ios.conf:12: tunnel source Ethernet0/0 is an IOS interface this host does not have: map it to a Linux interface with `--map-interface Ethernet0/0=IFNAME` or the line `ikev1d map-interface Ethernet0/0 IFNAME`"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+    // Mapped on the command line (IOS's abbreviation), or in the file.
+    let out = ikev1d(&["check", "--map-interface", "e0/0=lo"], &conf);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("source Ethernet0/0 (lo)"),
+        "{}",
+        text(&out.stdout)
+    );
+    let mut mapped = std::fs::read_to_string(&conf).unwrap();
+    mapped.push_str("ikev1d map-interface Ethernet0/0 lo\n");
+    std::fs::write(&conf, mapped).unwrap();
+    assert!(ikev1d(&["check"], &conf).status.success());
+    // convert writes the Linux name when the map comes from the command line.
+    let out = ikev1d(&["convert", "--map-interface", "Ethernet0/0=eth0"], &conf);
+    assert!(
+        text(&out.stdout).contains("source = \"eth0\""),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = ikev1d(&["check", "--map-interface", "nonsense"], &conf);
+    assert_eq!(out.status.code(), Some(2), "clap refuses the argument");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_config_file_others_can_read_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch("mode");
+    let conf = dir.join("r2.conf");
+    std::fs::copy(repo("examples/r2.conf"), &conf).unwrap();
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let stderr = text(&ikev1d(&["check"], &conf).stderr);
+    assert!(
+        stderr.contains("r2.conf: warning: readable by group or others (mode 644): it holds pre-shared keys; `chmod 600"),
+        "{stderr}"
+    );
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let stderr = text(&ikev1d(&["check"], &conf).stderr);
+    assert!(!stderr.contains("readable by group or others"), "{stderr}");
+    // Only root's file is quiet about its owner.
+    let root = nix_uid_is_root();
+    assert_eq!(!stderr.contains("not root"), root, "{stderr}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+fn nix_uid_is_root() -> bool {
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false)
 }

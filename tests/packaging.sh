@@ -39,7 +39,24 @@ build_deb() {
     done
     dpkg-deb -I "$tmp/ikev1d.deb" conffiles | grep -qx /etc/ikev1d/ikev1d.conf || { echo "no conffile"; return 1; }
     [ "$(stat -c %a "$tmp/root/etc/ikev1d/ikev1d.conf")" = 600 ] || { echo "config not 0600"; return 1; }
-    "$tmp/root/usr/bin/ikev1d" check --config "$tmp/root/etc/ikev1d/ikev1d.conf" >/dev/null
 }
 check "Debian package builds with the expected files" build_deb
+
+# The shipped configuration is a template that check refuses until its placeholders are
+# edited (a fresh install must not answer anyone with a well-known key); once edited,
+# it passes.
+template_refused_until_edited() {
+    local conf=$tmp/root/etc/ikev1d/ikev1d.conf out
+    if out=$("$tmp/root/usr/bin/ikev1d" check --config "$conf" 2>&1); then
+        echo "the template passed check: $out"; return 1
+    fi
+    echo "$out" | grep -q "still holds a placeholder of the template" || { echo "$out"; return 1; }
+    sed -e 's/<pre-shared-key>/Xq7-example-key/' -e 's/<peer-address>/198.51.100.3/' \
+        -e 's/<tunnel-address> <tunnel-netmask>/192.168.23.2 255.255.255.252/' \
+        -e 's/<local-interface>/198.51.100.2/' "$conf" > "$tmp/edited.conf"
+    chmod 600 "$tmp/edited.conf"
+    "$tmp/root/usr/bin/ikev1d" check --config "$tmp/edited.conf" >/dev/null
+}
+check "the packaged configuration is a template check refuses until edited" template_refused_until_edited
+check "the unit keeps keys out of core files" grep -qx 'LimitCORE=0' systemd/ikev1d.service
 exit $fail

@@ -41,22 +41,49 @@ pub enum Command {
         /// Respond only; never initiate.
         #[arg(long)]
         passive: bool,
+        #[command(flatten)]
+        maps: MapInterface,
     },
     /// Validate a configuration; errors as FILE:LINE: message, exit 1.
     Check {
         #[arg(long, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
+        #[command(flatten)]
+        maps: MapInterface,
     },
     /// Print a configuration (IOS dialect) as TOML.
     Convert {
         #[arg(long, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
+        #[command(flatten)]
+        maps: MapInterface,
     },
     /// Show SAs of the running daemon, like IOS `show crypto ... sa`.
     Show {
         #[command(subcommand)]
         what: ShowWhat,
     },
+}
+
+/// `--map-interface IOS=LINUX`, repeatable.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct MapInterface {
+    /// The Linux interface that stands for an IOS one (`tunnel source GigabitEthernet1`),
+    /// e.g. `--map-interface GigabitEthernet1=eth0`; the configuration line `ikev1d
+    /// map-interface IOS LINUX` does the same.
+    #[arg(long = "map-interface", value_name = "IOS=LINUX", value_parser = parse_map)]
+    pub map_interface: Vec<(String, String)>,
+}
+
+fn parse_map(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((ios, linux)) if !ios.is_empty() && !linux.is_empty() => {
+            Ok((ios.to_string(), linux.to_string()))
+        }
+        _ => Err(format!(
+            "`{s}`: expected IOS-NAME=LINUX-NAME, e.g. GigabitEthernet1=eth0"
+        )),
+    }
 }
 
 #[derive(Subcommand, Debug, Clone)]
@@ -87,14 +114,16 @@ pub fn main() -> ExitCode {
             socket,
             dataplane,
             passive,
+            maps,
         } => run(crate::daemon::run::RunOptions {
             config,
             socket,
             dataplane,
             passive,
+            map_interface: maps.map_interface,
         }),
-        Command::Check { config } => check::run(&config),
-        Command::Convert { config } => convert::run(&config),
+        Command::Check { config, maps } => check::run(&config, &maps.map_interface),
+        Command::Convert { config, maps } => convert::run(&config, &maps.map_interface),
         Command::Show { what } => show::run(what),
     }
 }

@@ -101,24 +101,13 @@ pub(crate) fn hash_word(h: HashAlg) -> &'static str {
         .expect("every HashAlg has a keyword")
 }
 
-/// The IOS integrity keywords; `none` (no integrity transform, for `esp-gcm` and
-/// `esp-gmac`) only in TOML, where `integrity` is always written.
-const ESP_AUTHS: [(&str, EspAuth); 6] = [
+const ESP_AUTHS: [(&str, EspAuth); 5] = [
     ("esp-md5-hmac", EspAuth::HmacMd5),
     ("esp-sha-hmac", EspAuth::HmacSha1),
     ("esp-sha256-hmac", EspAuth::HmacSha256),
     ("esp-sha384-hmac", EspAuth::HmacSha384),
     ("esp-sha512-hmac", EspAuth::HmacSha512),
-    ("none", EspAuth::None),
 ];
-
-pub(crate) fn esp_auth_word(a: EspAuth) -> &'static str {
-    ESP_AUTHS
-        .iter()
-        .find(|(_, x)| *x == a)
-        .map(|(name, _)| *name)
-        .expect("every EspAuth has a keyword")
-}
 
 pub(crate) fn parse_esp_auth(word: &str) -> Result<EspAuth, String> {
     ESP_AUTHS
@@ -130,12 +119,6 @@ pub(crate) fn parse_esp_auth(word: &str) -> Result<EspAuth, String> {
                 "unsupported ESP integrity `{word}`: use esp-md5-hmac, esp-sha-hmac, esp-sha256-hmac, esp-sha384-hmac or esp-sha512-hmac"
             )
         })
-}
-
-/// `esp-des`, `esp-3des`, `esp-aes`, `esp-aes 256`, `esp-gcm 256`, `esp-gmac`, `esp-null`:
-/// as IOS shows them, the default 128-bit key size without a number.
-pub(crate) fn esp_encr_words(e: EspEncr) -> String {
-    e.ios_name().to_string()
 }
 
 /// An ESP cipher from its AES key size.
@@ -169,8 +152,8 @@ pub(crate) fn parse_esp_encr(words: &[&str]) -> Result<EspEncr, String> {
 
 /// The transforms of `crypto ipsec transform-set NAME t1 [t2]`: one ESP cipher and, as
 /// IOS requires, one ESP HMAC unless the cipher is `esp-gcm` or `esp-gmac` (which take
-/// none); in either order (IOS prints the cipher first).
-pub(crate) fn parse_transforms(words: &[&str]) -> Result<(EspEncr, EspAuth), String> {
+/// none); in either order (IOS prints the cipher first: `EspTransform::ios_name`).
+pub(crate) fn parse_transforms(words: &[&str]) -> Result<EspTransform, String> {
     let mut encr = None;
     let mut auth = None;
     let mut i = 0;
@@ -201,8 +184,7 @@ pub(crate) fn parse_transforms(words: &[&str]) -> Result<(EspEncr, EspAuth), Str
                 .into(),
         );
     };
-    let t = EspTransform::new(encr, auth.unwrap_or(EspAuth::None))?;
-    Ok((t.encr, t.auth))
+    Ok(EspTransform::new(encr, auth.unwrap_or(EspAuth::None))?)
 }
 
 #[cfg(test)]
@@ -237,17 +219,20 @@ mod tests {
             let text = t.ios_name();
             assert_eq!(
                 parse_transforms(&text.split(' ').collect::<Vec<_>>()),
-                Ok((t.encr, t.auth)),
+                Ok(t),
                 "{text}"
             );
-            assert_eq!(parse_esp_auth(esp_auth_word(t.auth)), Ok(t.auth));
+        }
+        for a in EspAuth::ALL {
+            assert_eq!(parse_esp_auth(a.ios_name()), Ok(a));
         }
     }
 
     /// Cisco's "next generation encryption" words, as an upgraded router has them.
     #[test]
     fn ios_next_generation_words() {
-        let parse = |s: &str| parse_transforms(&s.split(' ').collect::<Vec<_>>());
+        let parse =
+            |s: &str| parse_transforms(&s.split(' ').collect::<Vec<_>>()).map(|t| (t.encr, t.auth));
         assert_eq!(
             parse("esp-gcm 256"),
             Ok((EspEncr::AesGcm(256), EspAuth::None))
@@ -277,8 +262,6 @@ mod tests {
         assert_eq!(group_from_number("20"), Ok(DhGroup::Ecp384));
         assert_eq!(group_from_number("21"), Ok(DhGroup::Ecp521));
         assert_eq!(group_from_number("24"), Ok(DhGroup::Modp2048s256));
-        assert_eq!(esp_encr_words(EspEncr::AesGcm(256)), "esp-gcm 256");
-        assert_eq!(esp_encr_words(EspEncr::AesGcm(128)), "esp-gcm");
     }
 
     #[test]

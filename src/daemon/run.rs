@@ -23,6 +23,8 @@ pub struct RunOptions {
     pub socket: PathBuf,
     pub dataplane: DataplaneChoice,
     pub passive: bool,
+    /// `--map-interface IOS=LINUX`.
+    pub map_interface: Vec<(String, String)>,
 }
 
 /// IKE's non-ESP marker on port 4500 (RFC 3948 2.2).
@@ -82,22 +84,37 @@ fn choose_dataplane(choice: DataplaneChoice) -> Result<Box<dyn Dataplane>, Strin
     }
 }
 
+/// Read the configuration as `ikev1d check` would, log its warnings and what it
+/// skipped (never a secret: both are redacted), and derive the engine's settings and
+/// the tunnel interfaces.
+fn load(
+    opts: &RunOptions,
+) -> Result<(Config, crate::ike::Settings, Vec<dataplane::TunnelSpec>), String> {
+    use crate::config::HostInterfaces;
+    let config =
+        Config::load_mapped(&opts.config, &opts.map_interface).map_err(|e| e.to_string())?;
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+    }
+    if let Some(summary) = config.skipped.summary() {
+        tracing::info!("{}: {summary}", config.file);
+    }
+    let mut settings = config
+        .to_settings(HostInterfaces)
+        .map_err(|e| e.to_string())?;
+    settings.passive |= opts.passive;
+    let specs = config
+        .tunnel_specs(HostInterfaces)
+        .map_err(|e| e.to_string())?;
+    Ok((config, settings, specs))
+}
+
 impl Daemon {
     fn start(opts: RunOptions) -> Result<Daemon, String> {
-        let config = Config::load(&opts.config).map_err(|e| e.to_string())?;
-        let mut settings = config
-            .to_settings(crate::config::resolve_interface)
-            .map_err(|e| e.to_string())?;
-        settings.passive |= opts.passive;
-        for w in &config.warnings {
-            tracing::warn!("{w}");
-        }
+        let (config, settings, tunnel_specs) = load(&opts)?;
         let mut dp = choose_dataplane(opts.dataplane)?;
         let mut specs = HashMap::new();
-        for spec in config
-            .tunnel_specs(crate::config::resolve_interface)
-            .map_err(|e| e.to_string())?
-        {
+        for spec in tunnel_specs {
             dp.ensure_tunnel(&spec)
                 .map_err(|e| format!("{}: {e}", spec.name))?;
             specs.insert(spec.name.clone(), spec);
@@ -329,25 +346,13 @@ impl Daemon {
 
     /// SIGHUP: load and validate the new configuration; on any error keep the running one.
     fn reload(&mut self) {
-        let loaded = Config::load(&self.opts.config)
-            .map_err(|e| e.to_string())
-            .and_then(|c| {
-                let s = c
-                    .to_settings(crate::config::resolve_interface)
-                    .map_err(|e| e.to_string())?;
-                let specs = c
-                    .tunnel_specs(crate::config::resolve_interface)
-                    .map_err(|e| e.to_string())?;
-                Ok((c, s, specs))
-            });
-        let (config, mut settings, specs) = match loaded {
+        let (config, settings, specs) = match load(&self.opts) {
             Ok(x) => x,
             Err(e) => {
                 tracing::error!("reload rejected, keeping the running configuration: {e}");
                 return;
             }
         };
-        settings.passive |= self.opts.passive;
         let old: Vec<String> = self
             .settings
             .tunnels

@@ -46,6 +46,53 @@ pub struct TunnelSpec {
     pub mtu: Option<u32>,
     /// `ip route` / `ipv6 route` entries pointing at this interface.
     pub routes: Vec<(IpAddr, u8)>,
+    /// The interface's other IOS lines.
+    pub options: InterfaceOptions,
+}
+
+/// What an IOS tunnel interface says beyond its addresses and routes, for the data
+/// paths (IOS's defaults in `Default`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct InterfaceOptions {
+    /// `ip address A M secondary`.
+    pub ipv4_secondary: Vec<(Ipv4Addr, u8)>,
+    /// `ip unnumbered IF`: the Linux interface whose IPv4 address the tunnel borrows.
+    pub unnumbered: Option<String>,
+    /// `ipv6 enable`: IPv6 on the interface with only its link-local address.
+    pub ipv6_enable: bool,
+    /// `ip tcp adjust-mss N` / `ipv6 tcp adjust-mss N`: TCP SYNs crossing the tunnel, in
+    /// either direction, carry at most this MSS.
+    pub adjust_mss_v4: Option<u16>,
+    pub adjust_mss_v6: Option<u16>,
+    /// `tunnel path-mtu-discovery`: the tunnel's MTU follows the path's.
+    pub path_mtu_discovery: bool,
+    /// `crypto ipsec df-bit`: the DF bit of the outer IPv4 header.
+    pub df_bit: DfBit,
+    /// `vrf forwarding V`: the VRF the interface belongs to ("ivrf").
+    pub vrf: Option<String>,
+    /// `tunnel vrf V`: the VRF of the outer packets and of IKE ("fvrf").
+    pub tunnel_vrf: Option<String>,
+}
+
+/// `crypto ipsec df-bit clear | set | copy`: the outer header's DF bit. IOS's default is
+/// to copy the inner packet's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum DfBit {
+    Clear,
+    Set,
+    #[default]
+    Copy,
+}
+
+impl DfBit {
+    /// IOS's keyword.
+    pub fn word(self) -> &'static str {
+        match self {
+            DfBit::Clear => "clear",
+            DfBit::Set => "set",
+            DfBit::Copy => "copy",
+        }
+    }
 }
 
 /// Soft and hard limits; `None` = unlimited.

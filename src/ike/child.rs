@@ -13,8 +13,6 @@ use crate::isakmp::{DeletePayload, IdPayload, Payload, ProtocolId, DOI_IPSEC};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-/// IOS's default anti-replay window.
-const REPLAY_WINDOW: u32 = 64;
 /// How long a replaced pair's inbound SA certainly keeps working before we tell the
 /// peer it is gone: packets the peer sent just before it moved still arrive.
 pub(crate) const GRACE: Duration = Duration::from_secs(5);
@@ -153,7 +151,7 @@ impl Engine {
                 sport: src.port(),
                 dport: dst.port(),
             }),
-            replay_window: REPLAY_WINDOW,
+            replay_window: tunnel.options.replay_window,
             reqid: 0,
         }
     }

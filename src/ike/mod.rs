@@ -12,6 +12,8 @@ pub mod error;
 mod exchange;
 pub(crate) mod identity;
 mod info;
+mod isakmp_profile;
+mod keyring;
 mod liveness;
 pub mod log;
 mod main_mode;

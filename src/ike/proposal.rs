@@ -309,14 +309,21 @@ impl Lifetime {
         }
     }
 
-    /// SA life type/duration attributes, seconds then kilobytes (IOS order).
-    pub(crate) fn attributes(self) -> [Attribute; 4] {
-        [
+    /// SA life type/duration attributes, seconds then kilobytes (IOS order). An
+    /// unlimited volume (`lifetime kilobytes disable`) is not offered at all.
+    pub(crate) fn attributes(self) -> Vec<Attribute> {
+        let mut a = vec![
             attr(p2_attr::SA_LIFE_TYPE, p2_attr::LIFE_SECONDS),
             Attribute::life_duration(p2_attr::SA_LIFE_DURATION, self.seconds),
-            attr(p2_attr::SA_LIFE_TYPE, p2_attr::LIFE_KILOBYTES),
-            Attribute::life_duration(p2_attr::SA_LIFE_DURATION, self.kilobytes),
-        ]
+        ];
+        if self.kilobytes != u64::MAX {
+            a.push(attr(p2_attr::SA_LIFE_TYPE, p2_attr::LIFE_KILOBYTES));
+            a.push(Attribute::life_duration(
+                p2_attr::SA_LIFE_DURATION,
+                self.kilobytes,
+            ));
+        }
+        a
     }
 
     /// Life type/duration pairs from a transform or a RESPONDER-LIFETIME notify; a

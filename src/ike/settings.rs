@@ -1,6 +1,9 @@
 //! What the engine needs to know, derived from the configuration (IOS dialect or TOML).
 //! Every item remembers the configuration line that governs it, so failures can name it.
 
+pub use super::isakmp_profile::{IdentityMatch, IsakmpProfile, LocalIdentity, PeerIdentity};
+pub use super::keyring::{KeyChoice, Keyring, Lookup};
+
 use crate::crypto::{CipherAlg, DhGroup, EspTransform, HashAlg, Secret};
 use crate::dataplane::InnerFamily;
 use std::net::IpAddr;
@@ -45,29 +48,30 @@ pub struct PresharedKey {
 impl PresharedKey {
     /// Does this key apply to `peer`? (IOS picks the longest matching prefix.)
     pub fn matches(&self, peer: IpAddr) -> bool {
-        fn masked(bytes: &[u8], prefix: u8) -> Vec<u8> {
-            bytes
-                .iter()
-                .enumerate()
-                .map(|(i, b)| {
-                    let bits = (prefix as i32 - 8 * i as i32).clamp(0, 8) as u32;
-                    if bits == 0 {
-                        0
-                    } else {
-                        b & (0xffu8 << (8 - bits))
-                    }
-                })
-                .collect()
-        }
-        match (self.address, peer) {
-            (IpAddr::V4(a), IpAddr::V4(p)) => {
-                masked(&a.octets(), self.prefix_len) == masked(&p.octets(), self.prefix_len)
-            }
-            (IpAddr::V6(a), IpAddr::V6(p)) => {
-                masked(&a.octets(), self.prefix_len) == masked(&p.octets(), self.prefix_len)
-            }
-            _ => false,
-        }
+        prefix_contains(self.address, self.prefix_len, peer)
+    }
+}
+
+/// Is `addr` inside `net/len` (same family)?
+pub fn prefix_contains(net: IpAddr, len: u8, addr: IpAddr) -> bool {
+    fn masked(bytes: &[u8], prefix: u8) -> Vec<u8> {
+        bytes
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let bits = (i32::from(prefix) - 8 * i as i32).clamp(0, 8) as u32;
+                if bits == 0 {
+                    0
+                } else {
+                    b & (0xffu8 << (8 - bits))
+                }
+            })
+            .collect()
+    }
+    match (net, addr) {
+        (IpAddr::V4(a), IpAddr::V4(p)) => masked(&a.octets(), len) == masked(&p.octets(), len),
+        (IpAddr::V6(a), IpAddr::V6(p)) => masked(&a.octets(), len) == masked(&p.octets(), len),
+        _ => false,
     }
 }
 
@@ -93,10 +97,12 @@ pub struct Dpd {
 /// One `interface TunnelN` with `tunnel protection ipsec profile P`, resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TunnelSettings {
+    /// The Linux interface's name (IOS's, `TuN` beyond 15 characters).
     pub name: String,
     pub local: IpAddr,
     pub peer: IpAddr,
-    /// Proxy identities: ::/0 for ipv6, 0.0.0.0/0 for ipv4 (any protocol).
+    /// Proxy identities: ::/0 for ipv6, 0.0.0.0/0 for ipv4 (any protocol). With
+    /// `tunnel mode ipsec ipv4 v6-overlay` it differs from the outer family.
     pub inner: InnerFamily,
     /// The profile's transform sets in order of preference.
     pub transform_sets: Vec<TransformSet>,
@@ -104,6 +110,8 @@ pub struct TunnelSettings {
     /// `set pfs` line (the profile's line when PFS is not configured).
     pub pfs_origin: Origin,
     pub lifetime_s: u32,
+    /// `u64::MAX`: `set security-association lifetime kilobytes disable` (no volume
+    /// lifetime offered or enforced).
     pub lifetime_kb: u64,
     /// `interface TunnelN` line.
     pub origin: Origin,
@@ -113,6 +121,48 @@ pub struct TunnelSettings {
     pub destination_origin: Origin,
     /// `shutdown`: configured but neither initiates nor accepts.
     pub shutdown: bool,
+    /// The rest of the profile's and interface's lines.
+    pub options: TunnelOptions,
+}
+
+/// What a tunnel's IOS lines say beyond the proposal, carried for the engine (IOS's
+/// defaults in `Default`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TunnelOptions {
+    /// `set isakmp-profile P` in the ipsec profile.
+    pub isakmp_profile: Option<String>,
+    /// ESP anti-replay window in packets (`set security-association replay
+    /// window-size`); 0: `replay disable`.
+    pub replay_window: u32,
+    /// `set security-association idle-time S`: delete the SA pair after S seconds
+    /// without traffic.
+    pub idle_time_s: Option<u32>,
+    /// `responder-only` in the ipsec profile: never initiate.
+    pub responder_only: bool,
+    /// `tunnel vrf V`: the VRF of IKE and the outer packets ("fvrf").
+    pub fvrf: Option<String>,
+    /// `vrf forwarding V`: the VRF of the tunnel interface ("ivrf").
+    pub ivrf: Option<String>,
+}
+
+impl Default for TunnelOptions {
+    fn default() -> Self {
+        TunnelOptions {
+            isakmp_profile: None,
+            replay_window: 64,
+            idle_time_s: None,
+            responder_only: false,
+            fvrf: None,
+            ivrf: None,
+        }
+    }
+}
+
+/// `crypto call admission limit ike in-negotiation-sa N` / `ike sa N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Admission {
+    pub in_negotiation_sa: Option<u32>,
+    pub sa: Option<u32>,
 }
 
 /// The engine's whole configuration.
@@ -120,20 +170,18 @@ pub struct TunnelSettings {
 pub struct Settings {
     /// In priority order (lowest number first).
     pub policies: Vec<IsakmpPolicy>,
+    /// `crypto isakmp key`: IOS's default keyring (global VRF, any local address).
     pub keys: Vec<PresharedKey>,
+    /// `crypto keyring`, in configuration order.
+    pub keyrings: Vec<Keyring>,
+    /// `crypto isakmp profile`, in configuration order.
+    pub isakmp_profiles: Vec<IsakmpProfile>,
+    /// `crypto isakmp identity`: what phase 1 sends where no profile says otherwise.
+    pub identity: LocalIdentity,
     pub tunnels: Vec<TunnelSettings>,
     pub dpd: Option<Dpd>,
     pub nat_keepalive_s: Option<u32>,
+    pub admission: Admission,
     /// Respond only (`--passive`): never initiate.
     pub passive: bool,
-}
-
-impl Settings {
-    /// The pre-shared key for `peer`: the longest matching prefix, as IOS does.
-    pub fn key_for(&self, peer: IpAddr) -> Option<&PresharedKey> {
-        self.keys
-            .iter()
-            .filter(|k| k.matches(peer))
-            .max_by_key(|k| k.prefix_len)
-    }
 }

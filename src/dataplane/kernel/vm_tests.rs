@@ -24,6 +24,7 @@ fn tunnel(name: &str, if_id: u32) -> TunnelSpec {
             ("198.51.100.0".parse().unwrap(), 24),
             ("2001:db8:99::".parse().unwrap(), 48),
         ],
+        options: Default::default(),
     }
 }
 

@@ -668,6 +668,7 @@ mod tests {
                 link_local: None,
                 mtu: None,
                 routes: vec![],
+                options: Default::default(),
             },
             index: 0,
             io: io.clone(),

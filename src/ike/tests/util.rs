@@ -67,10 +67,12 @@ pub fn settings(local: &str, peer: &str) -> Settings {
             profile_origin: line(7),
             destination_origin: line(14),
             shutdown: false,
+            options: Default::default(),
         }],
         dpd: None,
         nat_keepalive_s: None,
         passive: false,
+        ..Settings::default()
     }
 }
 

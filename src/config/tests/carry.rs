@@ -1,0 +1,253 @@
+//! What the lines mean once carried into the engine's settings and the data path's
+//! tunnel interfaces: keyrings, ISAKMP profiles, identities, Tunnel0, overlays, phase 2
+//! knobs, interface maps, and what is parsed but not carried out yet.
+
+use super::*;
+use crate::config::resolve::Interfaces;
+use crate::dataplane::DfBit;
+use crate::ike::settings::{LocalIdentity, Lookup, PeerIdentity};
+
+/// A host with eth0 (as `eth0` in mod.rs) and a loopback, listing its names.
+struct Host;
+
+impl Interfaces for Host {
+    fn addresses(&self, name: &str) -> Option<Vec<IpAddr>> {
+        match name {
+            "lo" => Some(vec![ip("127.0.0.1"), ip("192.0.2.1")]),
+            other => eth0(other),
+        }
+    }
+    fn names(&self) -> Vec<String> {
+        vec!["lo".into(), "eth0".into()]
+    }
+}
+
+const HUB: &str = "hostname HUB\nip domain name example.com\n\
+crypto isakmp policy 10\n encr aes 256\n hash sha256\n authentication pre-share\n group 14\n\
+crypto isakmp identity hostname\n\
+crypto isakmp keepalive 30 5\n\
+crypto isakmp key 0 Gl0bal address 0.0.0.0\n\
+crypto keyring SPOKES\n pre-shared-key address 198.51.100.0 255.255.255.0 key 7 094F471A1A0A\n\
+crypto keyring WAN2 \n local-address 198.51.100.2\n pre-shared-key address 0.0.0.0 0.0.0.0 key Wan2-Key\n\
+crypto isakmp profile SPOKES\n keyring SPOKES\n match identity address 198.51.100.0 255.255.255.0\n match identity host domain branch.example.com\n keepalive 10 retry 3\n self-identity address\n\
+crypto ipsec transform-set TS esp-aes 256 esp-sha256-hmac\n\
+crypto ipsec security-association lifetime seconds 7200\n\
+crypto ipsec security-association replay window-size 256\n\
+crypto ipsec df-bit clear\n\
+crypto ipsec profile VTI\n set transform-set TS\n set isakmp-profile SPOKES\n set security-association lifetime kilobytes disable\n set security-association idle-time 600\n\
+crypto ipsec profile PLAIN\n set transform-set TS\n set security-association replay disable\n set security-association lifetime seconds 1800\n responder-only\n\
+crypto call admission limit ike in-negotiation-sa 40\n\
+crypto call admission limit ike sa 500\n\
+interface Tunnel0\n ip address 192.168.23.1 255.255.255.252\n ip address 192.168.23.5 255.255.255.252 secondary\n ip tcp adjust-mss 1360\n\
+ ipv6 enable\n ipv6 tcp adjust-mss 1340\n tunnel source GigabitEthernet1\n tunnel mode ipsec ipv4 v6-overlay\n tunnel destination 198.51.100.7\n\
+ tunnel path-mtu-discovery\n crypto ipsec df-bit set\n tunnel protection ipsec profile VTI\n\
+interface Tunnel2147483647\n ip unnumbered Loopback0\n tunnel source 198.51.100.2\n tunnel mode ipsec ipv4\n tunnel destination 198.51.100.8\n tunnel protection ipsec profile PLAIN\n\
+ikev1d map-interface GigabitEthernet1 eth0\nikev1d map-interface Loopback0 lo\n";
+
+#[test]
+fn keyrings_profiles_and_identities_reach_the_engine() {
+    let c = ok(HUB);
+    let s = c.to_settings(Host).unwrap();
+    // `key 7` decoded; `address 0.0.0.0` without a mask is every peer.
+    assert_eq!(s.keyrings[0].keys[0].key.as_bytes(), b"cisco");
+    assert_eq!(
+        (s.keys[0].address, s.keys[0].prefix_len),
+        (ip("0.0.0.0"), 0)
+    );
+    assert_eq!(s.keyrings[1].local, Some(vec![ip("198.51.100.2")]));
+    let key = |peer: &str, local: Option<&str>, only: Option<&[String]>| {
+        let at = Lookup {
+            peer: ip(peer),
+            local: local.map(ip),
+            fvrf: None,
+        };
+        s.psk_lookup(&at, only)
+            .map(|c| (c.key.key.as_bytes().to_vec(), c.keyring.map(str::to_string)))
+    };
+    assert_eq!(
+        key("198.51.100.9", None, None),
+        Some((b"cisco".to_vec(), Some("SPOKES".into())))
+    );
+    assert_eq!(
+        key("203.0.113.9", Some("198.51.100.2"), None),
+        Some((b"Wan2-Key".to_vec(), Some("WAN2".into())))
+    );
+    assert_eq!(
+        key("203.0.113.9", Some("198.51.100.3"), None),
+        Some((b"Gl0bal".to_vec(), None))
+    );
+    // The initiator of Tunnel0 uses its ISAKMP profile's keyring only.
+    let t0 = &s.tunnels[0];
+    let profile = s.tunnel_profile(t0).unwrap();
+    assert_eq!(profile.name, "SPOKES");
+    assert_eq!(
+        key("198.51.100.7", None, Some(&profile.keyrings)),
+        Some((b"cisco".to_vec(), Some("SPOKES".into())))
+    );
+    // Responder: by the peer's address before MM5, by its ID after.
+    let at = Lookup::peer(ip("198.51.100.7"));
+    let p = s
+        .profile_for(&PeerIdentity::Address(ip("198.51.100.7")), &at)
+        .unwrap();
+    assert_eq!(p.name, "SPOKES");
+    assert!(s
+        .profile_for(&PeerIdentity::Fqdn("r1.branch.example.com".into()), &at)
+        .is_some());
+    assert!(s
+        .profile_for(&PeerIdentity::Address(ip("203.0.113.1")), &at)
+        .is_none());
+    assert!(crate::ike::Settings::keyring_allowed(p, Some("SPOKES")));
+    assert!(!crate::ike::Settings::keyring_allowed(p, Some("WAN2")));
+    // Keepalive and identity: the profile's over the global lines.
+    assert_eq!(s.dpd_for(Some(p)).unwrap().interval_s, 10);
+    assert_eq!(s.dpd_for(None).unwrap().interval_s, 30);
+    assert_eq!(s.identity_for(Some(p)), &LocalIdentity::Address);
+    assert_eq!(
+        s.identity_for(None),
+        &LocalIdentity::Fqdn("HUB.example.com".into())
+    );
+    assert_eq!(
+        (s.admission.in_negotiation_sa, s.admission.sa),
+        (Some(40), Some(500))
+    );
+}
+
+#[test]
+fn phase_2_knobs_reach_the_engine() {
+    let s = ok(HUB).to_settings(Host).unwrap();
+    let (t0, tmax) = (&s.tunnels[0], &s.tunnels[1]);
+    // Global lifetime under the profile's own values; `kilobytes disable`.
+    assert_eq!((t0.lifetime_s, t0.lifetime_kb), (7200, u64::MAX));
+    assert_eq!((tmax.lifetime_s, tmax.lifetime_kb), (1800, 4_608_000));
+    assert_eq!(
+        (t0.options.replay_window, tmax.options.replay_window),
+        (256, 0)
+    );
+    assert_eq!(
+        (t0.options.idle_time_s, tmax.options.idle_time_s),
+        (Some(600), None)
+    );
+    assert_eq!(t0.options.isakmp_profile.as_deref(), Some("SPOKES"));
+    assert!(!t0.options.responder_only && tmax.options.responder_only);
+    // ipv4 v6-overlay: IPv4 endpoints, IPv6 proxy identities.
+    assert_eq!(
+        (t0.local, t0.peer, t0.inner),
+        (ip("192.0.2.2"), ip("198.51.100.7"), InnerFamily::V6)
+    );
+}
+
+#[test]
+fn tunnel_interfaces_carry_their_ios_lines() {
+    let c = ok(HUB);
+    let specs = c.tunnel_specs(Host).unwrap();
+    let (t0, tmax) = (&specs[0], &specs[1]);
+    // Tunnel0 keeps a non-zero if_id; TunnelN keeps N; names fit Linux's 15 characters.
+    assert_eq!((t0.name.as_str(), t0.if_id), ("Tunnel0", 0x8000_0000));
+    assert_eq!(
+        (tmax.name.as_str(), tmax.if_id),
+        ("Tu2147483647", 2_147_483_647)
+    );
+    let o = &t0.options;
+    assert_eq!(o.ipv4_secondary, [("192.168.23.5".parse().unwrap(), 30)]);
+    assert_eq!((o.adjust_mss_v4, o.adjust_mss_v6), (Some(1360), Some(1340)));
+    assert!(o.ipv6_enable && o.path_mtu_discovery);
+    // The interface's df-bit over the global one.
+    assert_eq!((o.df_bit, tmax.options.df_bit), (DfBit::Set, DfBit::Clear));
+    assert_eq!(tmax.options.unnumbered.as_deref(), Some("lo"));
+    assert_eq!(tmax.ipv4, None);
+}
+
+#[test]
+fn ios_interface_names_need_a_map_and_the_error_lists_the_host() {
+    let text = HUB.replace("ikev1d map-interface GigabitEthernet1 eth0\n", "");
+    let c = ok(&text);
+    let (errors, _) = c.check_interfaces(&Host);
+    assert_eq!(
+        errors.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+        ["t.conf:44: tunnel source GigabitEthernet1 is an IOS interface this host does not have: map it to a \
+          Linux interface with `--map-interface GigabitEthernet1=IFNAME` or the line `ikev1d map-interface \
+          GigabitEthernet1 IFNAME` (this host has: eth0)"]
+    );
+    let e = c.to_settings(Host).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("t.conf:44: tunnel source GigabitEthernet1 is an IOS interface"),
+        "{e}"
+    );
+    // --map-interface, in IOS's abbreviation.
+    let mut mapped = c.clone();
+    mapped.map_interface("gi1", "eth0").unwrap();
+    assert_eq!(mapped.check_interfaces(&Host).0, []);
+    assert_eq!(
+        mapped.to_settings(Host).unwrap().tunnels[0].local,
+        ip("192.0.2.2")
+    );
+    assert!(mapped.map_interface("gi1", "a/b").is_err());
+    // convert writes the Linux name and needs the map no more.
+    mapped.apply_interface_map(&["GigabitEthernet1".into()]);
+    let t = round_trip(&mapped);
+    assert_eq!(
+        t.tunnels[0].source.as_ref().unwrap().value,
+        TunnelSource::Interface("eth0".into())
+    );
+    assert!(t.mapped_interface("GigabitEthernet1").is_none());
+    assert!(t.mapped_interface("Loopback0").is_some());
+    // A mapped name the host lacks.
+    let e = ok(&HUB.replace("GigabitEthernet1 eth0", "GigabitEthernet1 eth9"))
+        .to_settings(Host)
+        .unwrap_err();
+    assert!(e.to_string().contains("GigabitEthernet1 is mapped to eth9 (line 56), which this host does not have (this host has: eth0)"), "{e}");
+}
+
+#[test]
+fn what_the_data_path_cannot_do_yet_is_refused_in_one_place() {
+    let gre = "crypto isakmp policy 10\n authentication pre-share\ncrypto isakmp key k address 0.0.0.0\n\
+               crypto ipsec transform-set TS esp-aes esp-sha-hmac\n mode transport\ncrypto ipsec profile P\n set transform-set TS\n\
+               vrf definition BLUE\n rd 65000:1\n address-family ipv4\n exit-address-family\n\
+               interface Tunnel1\n vrf forwarding BLUE\n ip address 192.168.23.1 255.255.255.252\n tunnel source 198.51.100.2\n\
+               tunnel destination 198.51.100.3\n tunnel key 42\n keepalive 5 3\n tunnel vrf RED\n tunnel protection ipsec profile P\n\
+               ip route vrf BLUE 192.0.2.0 255.255.255.0 Tunnel1\n\
+               interface Virtual-Template1 type tunnel\n ip unnumbered Loopback0\n tunnel source 198.51.100.2\n tunnel mode ipsec ipv4\n tunnel protection ipsec profile P\n\
+               crypto isakmp profile DVTI\n match identity address 0.0.0.0\n virtual-template 1\n";
+    let c = ok(gre);
+    let t = &c.tunnels[0];
+    assert_eq!(t.mode, None);
+    assert_eq!(
+        t.tunnel_mode(),
+        TunnelMode::Gre {
+            outer: InnerFamily::V4
+        }
+    );
+    assert_eq!(
+        (
+            t.key.as_ref().unwrap().value,
+            t.keepalive.as_ref().unwrap().value
+        ),
+        (42, (5, 3))
+    );
+    assert_eq!(c.routes[0].vrf.as_deref(), Some("BLUE"));
+    assert_eq!(c.vrfs[0].families, [InnerFamily::V4]);
+    assert!(
+        has(
+            &warnings(&c),
+            "t.conf:19: warning: Tunnel1: vrf RED is not defined in this file"
+        ),
+        "{:?}",
+        warnings(&c)
+    );
+    let gaps: Vec<String> = c.datapath_gaps().iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        gaps,
+        [
+            "t.conf:12: Tunnel1: `tunnel mode gre ip` (GRE over IPsec, IOS's default when an interface Tunnel has no `tunnel mode` line) is parsed but not yet supported by the data path; for a VTI write `tunnel mode ipsec ipv4` (or ipv6)",
+            "t.conf:17: Tunnel1: `tunnel key 42` (a GRE key) is parsed but not yet supported by the data path",
+            "t.conf:13: Tunnel1: `vrf forwarding BLUE` (an inside VRF) is parsed but not yet supported by the data path",
+            "t.conf:19: Tunnel1: `tunnel vrf RED` (a front-door VRF) is parsed but not yet supported by the data path",
+            "t.conf:22: interface Virtual-Template1 type tunnel (dynamic VTI, one Virtual-Access per peer) is parsed but not yet supported by the data path",
+        ]
+    );
+    assert_eq!(c.to_settings(eth0).unwrap_err().to_string(), gaps[0]);
+    assert_eq!(c.tunnel_specs(eth0).unwrap_err().to_string(), gaps[0]);
+    // Parsed, so it converts.
+    assert_eq!(content(&round_trip(&c)), content(&c));
+}
