@@ -95,7 +95,7 @@ boringtun() {
     echo "setting up the boringtun tunnel: $a <-> $b"
     routers $a 2001:db8:$net::2 $b 2001:db8:$net::3 64
     for ns in $a $b; do
-        wg genkey >"$IKT_RUN/$ns.key"
+        (umask 077 && wg genkey >"$IKT_RUN/$ns.key")
         wg pubkey <"$IKT_RUN/$ns.key" >"$IKT_RUN/$ns.pub"
         ip netns exec $ns "$BORINGTUN" wg-$ns --foreground --disable-drop-privileges \
             >"$IKT_RUN/$ns.boringtun.log" 2>&1 &
