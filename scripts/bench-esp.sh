@@ -6,12 +6,13 @@
 #
 #   sudo scripts/bench-esp.sh [--time S] [--rounds N] [--encap] [--no-wireguard] [--help]
 #
-# Namespace pairs joined by veth, IPv4 inside IPv6 outside: ikt-ua/ikt-ub (aes128-sha1)
-# and ikt-ue/ikt-uf (esp-gcm 256) run examples/dp_driver (the ikev1d data path with
-# fixed SAs); ikt-uc/ikt-ud (aes128-sha1) and ikt-ug/ikt-uh (aes256gcm16) run strongSwan
-# charons (scripts/strongswan-peer.sh); ikt-ui/ikt-uj run boringtun-cli, configured with
-# `wg` (both installed when missing: cargo install into target/tools, apt). strongSwan
-# always floats to UDP 4500, ikev1d sends plain ESP unless --encap.
+# Namespace pairs joined by veth, IPv4 inside IPv6 outside: $IKT_NS-ba/-bb (aes128-sha1)
+# and $IKT_NS-be/-bf (esp-gcm 256) run examples/dp_driver (the ikev1d data path with
+# fixed SAs, release build); $IKT_NS-bc/-bd (aes128-sha1) and $IKT_NS-bg/-bh
+# (aes256gcm16) run strongSwan charons (scripts/strongswan-peer.sh); $IKT_NS-bi/-bj run
+# boringtun-cli, configured with `wg` (both installed when missing: cargo install into
+# target/tools, apt). strongSwan always floats to UDP 4500, ikev1d sends plain ESP
+# unless --encap.
 # Each of N rounds (default 3) runs iperf3 TCP for S seconds (default 10) through each
 # tunnel in turn; prints every run, the medians, their ratios and ikev1d's packets/s.
 set -euo pipefail
@@ -47,24 +48,20 @@ if [ -n "$wireguard" ] && [ ! -x $BORINGTUN ]; then
     cargo install boringtun-cli --locked --root target/tools -q
 fi
 
-IKT_RUN=$(mktemp -d /tmp/ikt-u-bench.XXXXXX)
-. scripts/lib.sh
+IKT_RUN=$(mktemp -d /tmp/ikt-bench.XXXXXX)
+IKT_DRIVER=$PWD/target/release/examples/dp_driver
+. tests/lib.sh
 export SSW_DIR=$IKT_RUN/strongswan
-cleanup() {
-    set +e
-    for ns in ikt-uc ikt-ud ikt-ug ikt-uh; do scripts/strongswan-peer.sh stop $ns >/dev/null 2>&1; done
-    lib_cleanup
-}
-trap cleanup EXIT
+trap 'ikt_cleanup; rm -rf "$IKT_RUN"' EXIT
 
 # ikev1d NS_A NS_B NET TRANSFORM: a dp_driver tunnel, outer 2001:db8:NET::2/3
 ikev1d() {
     local a=$1 b=$2 net=$3 common=(--dataplane userspace --name Tunnel23 --if-id 23 --transform "$4" "${encap[@]}")
     echo "setting up the ikev1d (dp_driver) $4 tunnel: $a <-> $b"
     routers $a 2001:db8:$net::2 $b 2001:db8:$net::3 64
-    start_dp_driver $a "${common[@]}" --local 2001:db8:$net::2 --peer 2001:db8:$net::3 \
+    dp_start $a $a "${common[@]}" --local 2001:db8:$net::2 --peer 2001:db8:$net::3 \
         --spi-in 4097 --spi-out 8193 --ipv4 192.168.23.2/24
-    start_dp_driver $b "${common[@]}" --local 2001:db8:$net::3 --peer 2001:db8:$net::2 \
+    dp_start $b $b "${common[@]}" --local 2001:db8:$net::3 --peer 2001:db8:$net::2 \
         --spi-in 8193 --spi-out 4097 --ipv4 192.168.23.3/24
 }
 
@@ -79,6 +76,8 @@ strongswan() {
     local a=$1 b=$2 net=$3
     echo "setting up the strongSwan kernel-libipsec $4 tunnel: $a <-> $b"
     routers $a 2001:db8:$net::2 $b 2001:db8:$net::3 64
+    on_exit scripts/strongswan-peer.sh stop $a
+    on_exit scripts/strongswan-peer.sh stop $b
     ip -n $a addr add 192.168.23.2/32 dev lo
     ip -n $b addr add 192.168.23.3/32 dev lo
     export ESP_PROPOSALS=$4
@@ -112,15 +111,16 @@ boringtun() {
     done
 }
 
-ikev1d ikt-ua ikt-ub 0 esp-aes,esp-sha-hmac
-strongswan ikt-uc ikt-ud 1 aes128-sha1
-ikev1d ikt-ue ikt-uf 2 "esp-gcm 256"
-strongswan ikt-ug ikt-uh 3 aes256gcm16
-tunnels=("ikt-ua ikt-ub" "ikt-uc ikt-ud" "ikt-ue ikt-uf" "ikt-ug ikt-uh")
+N=$IKT_NS-b
+ikev1d $N"a" $N"b" 0 esp-aes,esp-sha-hmac
+strongswan $N"c" $N"d" 1 aes128-sha1
+ikev1d $N"e" $N"f" 2 "esp-gcm 256"
+strongswan $N"g" $N"h" 3 aes256gcm16
+tunnels=("${N}a ${N}b" "${N}c ${N}d" "${N}e ${N}f" "${N}g ${N}h")
 names=("ikev1d aes128-sha1" "strongSwan aes128-sha1" "ikev1d esp-gcm 256" "strongSwan aes256gcm16")
 if [ -n "$wireguard" ]; then
-    boringtun ikt-ui ikt-uj 4
-    tunnels+=("ikt-ui ikt-uj") names+=("boringtun")
+    boringtun $N"i" $N"j" 4
+    tunnels+=("${N}i ${N}j") names+=("boringtun")
 fi
 
 for pair in "${tunnels[@]}"; do
@@ -137,7 +137,7 @@ iperf() {
     ip netns exec "$1" iperf3 -c 192.168.23.3 -t "$secs" -J |
         python3 -c "import json,sys; print(round(json.load(sys.stdin)['end']['sum_received']['bits_per_second']/1e6))"
 }
-out_packets() { dp_counters ikt-ue | python3 -c "import json,sys; print(json.load(sys.stdin)['outbound']['packets'])"; }
+out_packets() { dp_counters ${N}e | python3 -c "import json,sys; print(json.load(sys.stdin)['outbound']['packets'])"; }
 median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : int((v[NR/2]+v[NR/2+1])/2)}'; }
 
 # results[i] holds tunnel i's runs
@@ -147,9 +147,9 @@ for r in $(seq 1 "$rounds"); do
     line="round $r:"
     for i in "${!tunnels[@]}"; do
         set -- ${tunnels[$i]}
-        [ "$1" != ikt-ue ] || p0=$(out_packets)
+        [ "$1" != ${N}e ] || p0=$(out_packets)
         m=$(iperf "$1")
-        [ "$1" != ikt-ue ] || packets=$((packets + $(out_packets) - p0))
+        [ "$1" != ${N}e ] || packets=$((packets + $(out_packets) - p0))
         results[$i]="${results[$i]:-} $m"
         line="$line ${names[$i]} $m,"
     done

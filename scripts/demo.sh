@@ -8,9 +8,9 @@
 #   sudo ./scripts/demo.sh [--dataplane auto|kernel|userspace] [--keep] [--help]
 #
 # --keep leaves the routers running until Enter is pressed (to try 'ikev1d show'
-# yourself: sudo ip netns exec ikt-demo-r2 ./target/release/ikev1d show ipsec
-# --socket /run/ikev1d-demo.*/ikt-demo-r2.sock). Builds ikev1d (cargo build --release) when
-# needed. Namespaces: ikt-demo-r2, ikt-demo-r3.
+# yourself: sudo ip netns exec ikt-demo-r2 ./target/debug/ikev1d show ipsec
+# --socket /run/ikev1d-demo.*/ikt-demo-r2.sock). Builds ikev1d (cargo build) when
+# needed. Namespaces: ikt-demo-r2, ikt-demo-r3 ($IKT_NS-demo-*).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,23 +35,24 @@ if ! command -v cargo >/dev/null; then
     echo "demo.sh: cargo is needed to build ikev1d (install Rust: https://rustup.rs)" >&2
     exit 1
 fi
-echo "== building ikev1d (cargo build --release)"
-cargo build --release -q
+echo "== building ikev1d (cargo build)"
+. tests/lib.sh
+ikt_build
 IKT_RUN=$(mktemp -d /run/ikev1d-demo.XXXXXX)
-. scripts/lib.sh
-trap lib_cleanup EXIT
+trap 'ikt_cleanup; rm -rf "$IKT_RUN"' EXIT
+R2=$IKT_NS-demo-r2 R3=$IKT_NS-demo-r3
 
 echo "== two routers: R2 2001:db8::2 (eth0) <-> R3 2001:db8::3 (eth0)"
-routers ikt-demo-r2 2001:db8::2 ikt-demo-r3 2001:db8::3 64
+routers $R2 2001:db8::2 $R3 2001:db8::3 64
 
 for r in 2 3; do
     echo "== R$r: ikev1d run --config examples/r$r.conf"
     grep -v '^ *$' examples/r$r.conf | sed 's/^/   | /'
-    start_ikev1d ikt-demo-r$r examples/r$r.conf "$IKT_RUN/r$r.log" --dataplane "$dataplane"
+    start_ikev1d $IKT_NS-demo-r$r examples/r$r.conf "$IKT_RUN/r$r.log" --dataplane "$dataplane"
 done
 
 echo "== waiting for Tunnel23"
-if ! wait_sa ikt-demo-r2 30; then
+if ! wait_sa $R2 30; then
     echo "demo.sh: Tunnel23 did not come up; R2's log:" >&2
     tail -40 "$IKT_RUN/r2.log" >&2
     exit 1
@@ -59,14 +60,14 @@ fi
 sleep 0.5
 
 echo "== R2# ping fe80::23:3%Tunnel23 (as in the seed)"
-ip netns exec ikt-demo-r2 ping -c 5 -i 0.2 -W 2 fe80::23:3%Tunnel23
+ip netns exec $R2 ping -c 5 -i 0.2 -W 2 fe80::23:3%Tunnel23
 echo "== R2# ping 192.168.23.3"
-ip netns exec ikt-demo-r2 ping -c 5 -i 0.2 -W 2 192.168.23.3
+ip netns exec $R2 ping -c 5 -i 0.2 -W 2 192.168.23.3
 
 echo "== R2# show crypto isakmp sa"
-show ikt-demo-r2 isakmp
+show $R2 isakmp
 echo "== R2# show crypto ipsec sa"
-show ikt-demo-r2 ipsec
+show $R2 ipsec
 echo "== R2 debug crypto isakmp (state changes)"
 grep -E "Old State|Tunnel23|SA " "$IKT_RUN/r2.log" | head -30 || true
 

@@ -135,10 +135,10 @@ ip link set lo up
 # busybox modprobe is several times faster than kmod's when emulated; the
 # kernel runs it ~20 times for the first ESP SA (crypto template lookups).
 echo /run/vm/bin/modprobe > /proc/sys/kernel/modprobe
-stty -F /dev/ttyS1 raw -echo
 ${VM_MODULES:+modprobe -a $VM_MODULES}
-# via a pipe, so that CMD's stdout is not a tty (as usual in CI)
-{ /bin/bash /run/vm/io/cmd </dev/null; echo \$? > /run/vm/io/rc; } 2>&1 | cat > /dev/ttyS1
+# into a file on the host (9p, uncached): every line is there when the guest powers
+# off, where a serial port would drop what it had not sent yet
+{ /bin/bash /run/vm/io/cmd </dev/null; echo \$? > /run/vm/io/rc; } >/run/vm/io/out 2>&1
 sync
 poweroff -f
 EOF
@@ -163,6 +163,7 @@ case $accel in
 esac
 
 console=${VM_CONSOLE:-$io/console.log}
+: >"$io/out"
 rc=0
 timeout "${VM_TIMEOUT:-600}" qemu-system-x86_64 \
     -nodefaults -no-user-config -display none -no-reboot "${cpu[@]}" \
@@ -171,7 +172,12 @@ timeout "${VM_TIMEOUT:-600}" qemu-system-x86_64 \
     -append "console=ttyS0 quiet panic=-1 ${VM_APPEND:-}" \
     -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
     -virtfs local,path="$io",mount_tag=vmio,security_model=none \
-    -serial file:"$console" -serial stdio </dev/null || rc=$?
+    -serial file:"$console" </dev/null &
+qemu=$!
+# CMD's output as it comes; tail reads to the end once qemu is gone
+tail -n +1 -f --pid=$qemu "$io/out" &
+wait $qemu || rc=$?
+wait $!
 
 [ -f "$io/rc" ] && exit "$(cat "$io/rc")"
 [ $rc = 124 ] && echo "run-in-vm: timed out after ${VM_TIMEOUT:-600}s" >&2

@@ -3,7 +3,7 @@
 #
 #   sudo ./scripts/soak.sh [--duration S] [--lifetime S] [--help]
 #
-# Two ikev1d in network namespaces $SOAK_NS-r2/-r3 (default SOAK_NS=ikt-t-s) with the
+# Two ikev1d in network namespaces $SOAK_NS-r2/-r3 (default SOAK_NS=$IKT_NS-soak) with the
 # seed's configuration, phase 2 lifetime --lifetime (30 s) and phase 1 lifetime twice
 # that, on this machine's data path (userspace without kernel ESP). For --duration
 # (600 s): ping -i 0.05 over Tunnel23 and a 20 Mbit/s iperf3 TCP stream throughout;
@@ -30,13 +30,14 @@ done
 IKT_RUN=$(mktemp -d /tmp/ikt-t.XXXXXX)
 SOAK_DIR=${SOAK_DIR:-$(mktemp -d /tmp/ikt-soak.XXXXXX)}
 mkdir -p "$SOAK_DIR"
-. scripts/lib.sh
-. tests/vm/stay-lib.sh
-trap lib_cleanup EXIT
+# the release build: RSS and throughput as deployed
+IKT_BIN=$PWD/target/release/ikev1d
+. tests/lib.sh
+trap 'ikt_cleanup; rm -rf "$IKT_RUN"' EXIT
 export RUST_LOG=${RUST_LOG:-ikev1d=info}
-[ -x "$IKT_BIN" ] || cargo build --release -q
+cargo build --release -q
 
-R2=${SOAK_NS:-ikt-t-s}-r2 R3=${SOAK_NS:-ikt-t-s}-r3
+R2=${SOAK_NS:-$IKT_NS-soak}-r2 R3=${SOAK_NS:-$IKT_NS-soak}-r3
 routers $R2 2001:db8::2 $R3 2001:db8::3 64
 short_lifetimes examples/r2.conf "$SOAK_DIR/r2.conf" "$lifetime" $((lifetime * 2))
 short_lifetimes examples/r3.conf "$SOAK_DIR/r3.conf" "$lifetime" $((lifetime * 2))
@@ -71,7 +72,7 @@ wait "$iperf_pid" || true
 
 failed=0
 echo "--- results"
-lossless "$SOAK_DIR/ping.txt" $count || failed=1
+lossless "$SOAK_DIR/ping.txt" "$duration" || failed=1
 echo "    rekeys: $(( $(spis_in "$SOAK_DIR/r2.log") - 1 )) phase 2, $(( $(phase1_ups "$SOAK_DIR/r2.log") - 1 )) phase 1 (seen by R2)"
 echo "    iperf3: $(grep -E 'sender|receiver' "$SOAK_DIR/iperf3.txt" | tr -s ' ' | tr '\n' ';')"
 grep -q receiver "$SOAK_DIR/iperf3.txt" || failed=1

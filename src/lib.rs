@@ -1,5 +1,5 @@
 //! ikev1d: an IKEv1 daemon that makes a Linux router a drop-in peer for a Cisco IOS
-//! router running a route-based VTI. See DESIGN in README.md for the layering:
+//! router running a route-based VTI. See docs/design.md for the layering:
 //! cli -> config -> daemon -> ike -> isakmp -> crypto, with dataplane beside daemon.
 #![deny(unsafe_code)]
 

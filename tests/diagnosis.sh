@@ -4,7 +4,7 @@
 # the seed's in one line (or strongSwan, where two ikev1d cannot disagree that way).
 # Each check asserts the one WARN/ERROR line that says the cause in words and names the
 # configuration line (`line N`). All scenarios run at once (retransmission give-ups take
-# about a minute), in namespaces ikt-t-d*:
+# about a minute), in namespaces $IKT_NS-d*:
 #   psk       crypto isakmp key differs                  -> pre-shared key mismatch
 #   policy    R3's policy 10 says `encryption aes 256`    -> no matching ISAKMP policy
 #   tset      R3's transform-set says esp-3des            -> no matching transform set
@@ -18,59 +18,41 @@
 # Arguments: the scenarios to run (default: all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-IKT_RUN=$(mktemp -d /tmp/ikt-t.XXXXXX)
+. tests/lib.sh
+suite_begin diagnosis
 export SSW_DIR=$IKT_RUN/ssw
-. scripts/lib.sh
-. tests/vm/stay-lib.sh
 PEER=scripts/strongswan-peer.sh
-trap 'stop_scenarios; lib_cleanup' EXIT
-[ -x "$IKT_BIN" ] || cargo build --release -q
+D=$IKT_NS-d
 
 # diagnosed TAG REGEX SECONDS LOG...: within SECONDS one of the LOGs has a WARN or ERROR
-# line matching REGEX (extended); it is shown
-diagnosed() {
-    local tag=$1 re=$2 secs=$3 t0=$SECONDS f line=; shift 3
-    while [ $((SECONDS - t0)) -lt "$secs" ]; do
-        for f in "$@"; do
-            line=$(grep -E "^[^ ]+ +(WARN|ERROR) .*$re" "$f" 2>/dev/null | head -n 1) || true
-            [ -z "$line" ] || break 2
-        done
-        sleep 0.25
-    done
-    if [ -n "$line" ]; then
-        echo "    ${f##*/}: $(echo "$line" | cut -d' ' -f2-)"
-        echo "PASS $tag"
-    else
-        echo "FAIL $tag"
-        echo "    no WARN/ERROR line matches /$re/; what they say:"
-        for f in "$@"; do grep -hE '^[^ ]+ +(WARN|ERROR) ' "$f" 2>/dev/null | sort -u -k2 | head -n 5 | sed "s|^|    ${f##*/}: |"; done
-        IKT_FAILED=1
-    fi
-}
+# line matching REGEX (extended)
+diagnosed() { local tag=$1; shift; check "$tag" logged "$@"; }
 
-# pair NAME R3-SED-SCRIPT...: namespaces ikt-t-dNAME-r2/-r3 on the seed, R3's config
+# pair NAME R3-SED-SCRIPT...: namespaces $D$NAME-r2/-r3 on the seed, R3's config
 # edited (one line), R2's is $R2_CONF or the seed's; both daemons started. Logs
 # $IKT_RUN/NAME-r2.log, NAME-r3.log.
 pair() {
     local n=$1; shift
-    routers ikt-t-d$n-r2 2001:db8::2 ikt-t-d$n-r3 2001:db8::3 64
+    routers $D$n-r2 2001:db8::2 $D$n-r3 2001:db8::3 64
     variant examples/r3.conf "$IKT_RUN/$n-r3.conf" "$@"
-    start_ikev1d ikt-t-d$n-r3 "$IKT_RUN/$n-r3.conf" "$IKT_RUN/$n-r3.log"
-    start_ikev1d ikt-t-d$n-r2 "${R2_CONF:-examples/r2.conf}" "$IKT_RUN/$n-r2.log"
+    start_ikev1d $D$n-r3 "$IKT_RUN/$n-r3.conf" "$IKT_RUN/$n-r3.log"
+    start_ikev1d $D$n-r2 "${R2_CONF:-examples/r2.conf}" "$IKT_RUN/$n-r2.log"
 }
 
 # strongswan NAME R2-ARGS...: R2 (the seed plus 2001:db8:100::2) against strongSwan,
 # whose settings come from the environment (scripts/strongswan-peer.sh)
 strongswan() {
     local n=$1; shift
-    routers ikt-t-d$n-r2 2001:db8::2 ikt-t-d$n-ss 2001:db8::3 64
-    ip -n ikt-t-d$n-ss addr add 2001:db8:100::3/128 dev lo
+    routers $D$n-r2 2001:db8::2 $D$n-ss 2001:db8::3 64
+    ip -n $D$n-ss addr add 2001:db8:100::3/128 dev lo
     variant examples/r2.conf "$IKT_RUN/$n-r2.conf" \
         's/^ipv6 address FE80::23:2 link-local$/&\nipv6 address 2001:DB8:100::2\/64/'
+    on_exit "$PEER" stop $D$n-ss
+    watch_log "$SSW_DIR/peer-$D$n-ss/charon.log"
     IKE_PROPOSALS=des-sha1-modp768 ESP_PROPOSALS=aes128-sha1 \
-        "$PEER" start ikt-t-d$n-ss 2001:db8::3 2001:db8::2 cisco >"$IKT_RUN/$n-peer.log" 2>&1 ||
+        "$PEER" start $D$n-ss 2001:db8::3 2001:db8::2 cisco >"$IKT_RUN/$n-peer.log" 2>&1 ||
         { cat "$IKT_RUN/$n-peer.log"; return 1; }
-    start_ikev1d ikt-t-d$n-r2 "$IKT_RUN/$n-r2.conf" "$IKT_RUN/$n-r2.log" "$@"
+    start_ikev1d $D$n-r2 "$IKT_RUN/$n-r2.conf" "$IKT_RUN/$n-r2.log" "$@"
 }
 
 psk() {
@@ -100,23 +82,23 @@ pfs() {
 proxy() {
     # strongSwan initiates with IPv4 proxies over IPv6 (ikev1d cannot be configured so)
     LOCAL_TS=0.0.0.0/0 REMOTE_TS=0.0.0.0/0 strongswan prx --passive
-    "$PEER" initiate ikt-t-dprx-ss >"$IKT_RUN/prx-initiate.log" 2>&1 &
+    "$PEER" initiate ${D}prx-ss >"$IKT_RUN/prx-initiate.log" 2>&1 &
     IKT_PIDS+=($!)
     diagnosed "proxy: proxy identity mismatch, interface Tunnel23 line 9 named" \
         'invalid identity from 2001:db8::3: proxy identities 0\.0\.0\.0/0[/0-9]* <-> 0\.0\.0\.0/0[/0-9]* not acceptable.*Tunnel23.*line 9' 40 "$IKT_RUN/prx-r2.log"
-    "$PEER" stop ikt-t-dprx-ss >/dev/null
+    "$PEER" stop ${D}prx-ss >/dev/null
 }
 
 unreach() {
-    routers ikt-t-dunr-r2 2001:db8::2 ikt-t-dunr-r3 2001:db8::3 64
-    start_ikev1d ikt-t-dunr-r2 examples/r2.conf "$IKT_RUN/unr-r2.log"
+    routers ${D}unr-r2 2001:db8::2 ${D}unr-r3 2001:db8::3 64
+    start_ikev1d ${D}unr-r2 examples/r2.conf "$IKT_RUN/unr-r2.log"
     diagnosed "unreach: peer unreachable (no answer to MM1), tunnel destination line 14 named" \
         'peer unreachable \(no answer to MM1\): 2001:db8::3 .*tunnel destination of Tunnel23, line 14' 80 "$IKT_RUN/unr-r2.log"
 }
 
 life() {
     pair lif '/^set transform-set TRA/a set security-association lifetime seconds 1800'
-    check "life: the tunnel still comes up" wait_sa ikt-t-dlif-r2 20
+    check "life: the tunnel still comes up" wait_sa ${D}lif-r2 20
     diagnosed "life: R2 warns its phase 2 lifetime was shortened to 1800 s, naming a line" \
         'lifetime shortened by the peer: .*1800.*line [0-9]+' 30 "$IKT_RUN/lif-r2.log"
 }
@@ -126,38 +108,35 @@ ident() {
     # encapsulation), and behind a NAT another identity is expected. Phase 1 is enough
     # here; this kernel cannot install its ESP SAs.
     KERNEL_ESP=1 LOCAL_ID=2001:db8::99 strongswan id
-    check "ident: phase 1 still comes up" bash -c \
-        "for i in \$(seq 80); do grep -qE 'ISAKMP SA [0-9]+ with 2001:db8::3 is up' $IKT_RUN/id-r2.log && exit 0; sleep 0.25; done; exit 1"
+    check "ident: phase 1 still comes up" until_true 20 grep -qE 'ISAKMP SA [0-9]+ with 2001:db8::3 is up' "$IKT_RUN/id-r2.log"
     # R2's config: the seed's plus the inner address line, so tunnel destination is line 15
     diagnosed "ident: identity mismatch, tunnel destination line 15 named" \
         'identity mismatch: peer 2001:db8::3 identifies itself as .*2001:db8::99.*line 15' 30 "$IKT_RUN/id-r2.log"
-    "$PEER" stop ikt-t-did-ss >/dev/null
+    "$PEER" stop ${D}id-ss >/dev/null
 }
 
 dpd() {
     local r3pid t0 n spi
     variant examples/r2.conf "$IKT_RUN/dpd-r2.conf" "$(dpd_line 10 3)"
     R2_CONF=$IKT_RUN/dpd-r2.conf pair dpd "$(dpd_line 10 3)"
-    check "dpd: Tunnel23 up" wait_sa ikt-t-ddpd-r2 20
-    r3pid=$(cat "$IKT_RUN/ikt-t-ddpd-r3.pid")
+    check "dpd: Tunnel23 up" wait_sa ${D}dpd-r2 20
+    r3pid=$(cat "$IKT_RUN/${D}dpd-r3.pid")
     sleep 2
-    spi=$(outbound_spi ikt-t-ddpd-r2)
+    spi=$(outbound_spi ${D}dpd-r2)
     kill -STOP "$r3pid"
     t0=$SECONDS
     diagnosed "dpd: DPD timeout within 40 s (S*R+S), keepalive line 4 named" \
         'DPD timeout: peer 2001:db8::3 .*crypto isakmp keepalive 10 3.*line 4' 40 "$IKT_RUN/dpd-r2.log"
-    check "dpd: R2 removed the SA pair within 40 s of SIGSTOP" wait_pairs ikt-t-ddpd-r2 0 $((t0 + 40 - SECONDS > 0 ? t0 + 40 - SECONDS : 1))
+    check "dpd: R2 removed the SA pair within 40 s of SIGSTOP" wait_pairs ${D}dpd-r2 0 $((t0 + 40 - SECONDS > 0 ? t0 + 40 - SECONDS : 1))
     echo "    dpd: checked $((SECONDS - t0)) s after SIGSTOP"
     n=$(count "$IKT_RUN/dpd-r2.log" 'DPD timeout')
     check "dpd: logged in one line ($n)" test "$n" = 1
     kill -CONT "$r3pid"
-    check "dpd: after SIGCONT the tunnel is back on a new SA pair within 30 s" new_sa_within ikt-t-ddpd-r2 "$spi" 30
-    check "dpd: and 10/10 pings pass" pings ikt-t-ddpd-r2 fe80::23:3%Tunnel23 10
+    check "dpd: after SIGCONT the tunnel is back on a new SA pair within 30 s" new_sa_within ${D}dpd-r2 "$spi" 30
+    check "dpd: and 10/10 pings pass" pings ${D}dpd-r2 fe80::23:3%Tunnel23 10
 }
 
-t0=$SECONDS
 all=(psk policy tset pfs proxy unreach life ident dpd)
 for s in "${@:-${all[@]}}"; do scenario "$s" "$s"; done
 wait_scenarios
-echo "diagnosis scenarios done after $((SECONDS - t0)) s"
-exit $IKT_FAILED
+suite_end

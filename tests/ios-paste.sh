@@ -6,14 +6,15 @@
 # skipped and shows no secret. IOS's mixed-family VTIs (v4-overlay, v6-overlay) carry
 # their overlay's traffic. Then every tests/fixtures/ios configuration is started in an
 # empty namespace: whatever the daemon logs before it stops, no secret is in it.
+# Namespaces $IKT_NS-g-*.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-IKT_RUN=$(mktemp -d /tmp/ikt-g.XXXXXX)
-. scripts/lib.sh
-trap lib_cleanup EXIT
+. tests/lib.sh
+suite_begin ios-paste
+G=$IKT_NS-g
 
-routers ikt-g-r2 2001:db8::2 ikt-g-r3 2001:db8::3 64
-start_ikev1d ikt-g-r3 examples/r3.conf "$IKT_RUN/r3.log"
+routers $G-r2 2001:db8::2 $G-r3 2001:db8::3 64
+start_ikev1d $G-r3 examples/r3.conf "$IKT_RUN/r3.log"
 
 # R2: R3's seed peer, as a pasted IOS-XE running configuration. `094F471A1A0A` is the
 # seed's key "cisco" in IOS's type 7.
@@ -63,14 +64,15 @@ end
 ikev1d map-interface GigabitEthernet1 eth0
 C
 chmod 600 "$IKT_RUN/r2.conf"
-start_ikev1d ikt-g-r2 "$IKT_RUN/r2.conf" "$IKT_RUN/r2.log"
+start_ikev1d $G-r2 "$IKT_RUN/r2.conf" "$IKT_RUN/r2.log"
 secrets_r2="NotConfig R2EnableHash R2UserHash 094F471A1A0A R2-Publ1c 121A0C041104"
 
 check "pasted config: check passes and names Tunnel0's if_id" bash -c \
     "$IKT_BIN check --config $IKT_RUN/r2.conf | grep -q 'Tunnel0: if_id 2147483648'"
-check "Tunnel0 SAs up within 20 s" wait_sa ikt-g-r2 20
-check "ping 192.168.23.3 over Tunnel0 5/5" ip netns exec ikt-g-r2 ping -c 5 -i 0.2 -W 2 192.168.23.3
-check "show ipsec names Tunnel0" bash -c "ip netns exec ikt-g-r2 $IKT_BIN show ipsec --socket $IKT_RUN/ikt-g-r2.sock | grep -q 'interface: Tunnel0'"
+check "Tunnel0 SAs up within 20 s" wait_sa $G-r2 20
+check "ping 192.168.23.3 over Tunnel0 5/5" pings $G-r2 192.168.23.3 5
+names_tunnel0() { show $G-r2 ipsec | grep -q 'interface: Tunnel0'; }
+check "show ipsec names Tunnel0" names_tunnel0
 check "log sums up what was skipped in one line" grep -q "skipped 11 lines outside the crypto and tunnel configuration: banner x1, enable x1, interface x1 (GigabitEthernet1), line x1, snmp-server x1, username x1, version x1" "$IKT_RUN/r2.log"
 no_secret() {
     local log=$1 s; shift
@@ -85,7 +87,7 @@ check "R2's log shows no secret" no_secret "$IKT_RUN/r2.log" $secrets_r2
 # proxy identities and the traffic are of the overlay's family.
 overlay() {
     local a=$1 b=$2 mode=$3 outer_a=$4 outer_b=$5 len=$6 inner_b=$7 side peer addr
-    routers "$a" "$outer_a" "$b" "$outer_b" "$len" 2>/dev/null
+    routers "$a" "$outer_a" "$b" "$outer_b" "$len"
     for side in "$a" "$b"; do
         if [ "$side" = "$a" ]; then peer=$outer_b; addr=1; else peer=$outer_a; addr=2; fi
         {
@@ -105,26 +107,25 @@ overlay() {
         start_ikev1d "$side" "$IKT_RUN/$side.conf" "$IKT_RUN/$side.log"
     done
     check "$mode: SAs up" wait_sa "$a" 20
-    check "$mode: ping $inner_b 3/3" ip netns exec "$a" ping -c 3 -i 0.2 -W 2 "$inner_b"
-    check "$mode: proxy identities of the overlay family" bash -c \
-        "ip netns exec $a $IKT_BIN show ipsec --socket $IKT_RUN/$a.sock | grep -q 'local  ident (addr/mask/prot/port): (${8}/0/0/0)'"
+    check "$mode: ping $inner_b 3/3" pings "$a" "$inner_b" 3
+    check "$mode: proxy identities of the overlay family" eval \
+        "show $a ipsec | grep -q 'local  ident (addr/mask/prot/port): (${8}/0/0/0)'"
 }
-overlay ikt-g-a2 ikt-g-a3 "ipsec ipv6 v4-overlay" 2001:db8::2 2001:db8::3 64 192.168.23.2 0.0.0.0
-overlay ikt-g-b2 ikt-g-b3 "ipsec ipv4 v6-overlay" 198.51.100.2 198.51.100.3 24 2001:db8:9::2 ::
+overlay $G-a2 $G-a3 "ipsec ipv6 v4-overlay" 2001:db8::2 2001:db8::3 64 192.168.23.2 0.0.0.0
+overlay $G-b2 $G-b3 "ipsec ipv4 v6-overlay" 198.51.100.2 198.51.100.3 24 2001:db8:9::2 ::
 
 # Every fixture, started in a namespace of its own with only lo: the daemon logs its
 # warnings and what it skipped, then stops (no such interface, or an address it cannot
 # bind); nothing it logs may hold a secret.
-ip netns add ikt-g-fix; IKT_NETNS+=(ikt-g-fix)
-ip -n ikt-g-fix link set lo up
+add_netns $G-fix
 for conf in tests/fixtures/ios/*.conf; do
     name=$(basename "$conf" .conf)
     cp "$conf" "$IKT_RUN/$name.conf"; chmod 600 "$IKT_RUN/$name.conf"
-    ip netns exec ikt-g-fix env RUST_LOG=ikev1d=debug timeout 5 "$IKT_BIN" run \
+    ip netns exec $G-fix env RUST_LOG=ikev1d=debug timeout 5 "$IKT_BIN" run \
         --config "$IKT_RUN/$name.conf" --socket "$IKT_RUN/fix.sock" --dataplane userspace \
         >"$IKT_RUN/$name.log" 2>&1
     mapfile -t secrets < <(sed -n 's/^secret //p' "tests/fixtures/ios/$name.check")
     check "$name: daemon log without secrets (${#secrets[@]} checked)" bash -c \
         "[ -s '$IKT_RUN/$name.log' ] && ! grep -qF -f <(printf '%s\n' \"\${@}\") '$IKT_RUN/$name.log'" _ "${secrets[@]}"
 done
-exit $IKT_FAILED
+suite_end

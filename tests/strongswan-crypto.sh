@@ -6,7 +6,6 @@
 # them in the VM on both sides' kernel ESP, GMAC included).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q
 for tool in /usr/lib/ipsec/charon swanctl jq; do
     command -v $tool >/dev/null || { echo "FAIL $tool missing (scripts/test.sh installs it)"; exit 1; }
 done

@@ -6,7 +6,6 @@
 # tests/vm-strongswan.sh runs in the VM on both sides' kernel ESP.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -x target/release/ikev1d ] || cargo build --release -q
 for tool in /usr/lib/ipsec/charon swanctl jq; do
     command -v $tool >/dev/null || { echo "FAIL $tool missing (scripts/test.sh installs it)"; exit 1; }
 done

@@ -4,15 +4,13 @@
 # Tunnel23 gets its configured link-local address only; pings across it (inner IPv6
 # link-local and IPv4) pass 5/5; the SA counters agree; a replayed and a tampered ESP
 # packet are dropped and counted while the tunnel keeps working; quitting removes
-# Tunnel23. Needs root; builds target/release/examples/dp_driver.
+# Tunnel23. Needs root. Namespaces $IKT_NS-ua/-ub.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ "${1:-}" = --help ]; then sed -n '2,8s/^# \{0,1\}//p' "$0"; exit 0; fi
-cargo build --release --example dp_driver -q
-IKT_RUN=$(mktemp -d /tmp/ikt-u.XXXXXX)
-. scripts/lib.sh
-trap lib_cleanup EXIT
-A=ikt-ua B=ikt-ub
+if [ "${1:-}" = --help ]; then sed -n '2,7s/^# \{0,1\}//p' "$0"; exit 0; fi
+. tests/lib.sh
+suite_begin userspace-dataplane
+A=$IKT_NS-ua B=$IKT_NS-ub
 
 routers $A 2001:db8::2 $B 2001:db8::3 64
 ip -n $A addr add 192.0.2.2/24 dev eth0
@@ -49,9 +47,10 @@ else:
         socket.socket(af, socket.SOCK_DGRAM).sendto(p, (arg, 4500))
 PY
 
-json() { python3 -c "import json,sys; c=json.loads(sys.argv[1]); print($2)" "$1"; }
+# json OBJECT JQ-FILTER
+json() { jq -r "$2" <<<"$1"; }
 
-ping5() { ip netns exec $A ping -c 5 -i 0.2 -W 2 "$1" | grep -q ' 5 received'; }
+ping5() { pings $A "$1" 5; }
 
 # counters_agree A0 B0: since counters A0 and B0 (taken before the pings; packets the
 # kernel sent while only one side was up are lost, as on any tunnel), A's encaps =
@@ -60,11 +59,11 @@ counters_agree() {
     local a0=$1 b0=$2 a b d
     a=$(dp_counters $A) b=$(dp_counters $B)
     echo "    A: $a"; echo "    B: $b"
-    delta() { echo $(( $(json "$1" "c$3") - $(json "$2" "c$3") )); }
-    d=$(delta "$a" "$a0" '["outbound"]["packets"]')
-    [ "$d" -ge 10 ] && [ "$d" = "$(delta "$b" "$b0" '["inbound"]["packets"]')" ] &&
-    d=$(delta "$b" "$b0" '["outbound"]["packets"]') &&
-    [ "$d" -ge 10 ] && [ "$d" = "$(delta "$a" "$a0" '["inbound"]["packets"]')" ]
+    delta() { echo $(( $(json "$1" "$3") - $(json "$2" "$3") )); }
+    d=$(delta "$a" "$a0" .outbound.packets)
+    [ "$d" -ge 10 ] && [ "$d" = "$(delta "$b" "$b0" .inbound.packets)" ] &&
+    d=$(delta "$b" "$b0" .outbound.packets) &&
+    [ "$d" -ge 10 ] && [ "$d" = "$(delta "$a" "$a0" .inbound.packets)" ]
 }
 
 only_configured_link_local() {
@@ -87,8 +86,8 @@ replay_and_tamper() {
     sleep 0.3
     after=$(dp_counters $B)
     echo "    B before: $before"; echo "    B after:  $after"
-    [ "$(json "$after" 'c["inbound"]["replay_errors"] - 1')" = "$(json "$before" 'c["inbound"]["replay_errors"]')" ] &&
-    [ "$(json "$after" 'c["inbound"]["integrity_errors"] - 1')" = "$(json "$before" 'c["inbound"]["integrity_errors"]')" ]
+    [ "$(json "$after" '.inbound.replay_errors - 1')" = "$(json "$before" .inbound.replay_errors)" ] &&
+    [ "$(json "$after" '.inbound.integrity_errors - 1')" = "$(json "$before" .inbound.integrity_errors)" ]
 }
 
 # full_size: a ping filling the tunnel MTU, don't-fragment, crosses: the ESP packet
@@ -103,18 +102,18 @@ full_size() {
 # start_pair A_OUTER B_OUTER DRIVER_ARGS...: mirrored SPIs
 start_pair() {
     local la=$1 lb=$2; shift 2
-    start_dp_driver $A "$@" --local "$la" --peer "$lb" --spi-in 4097 --spi-out 8193 \
+    dp_start $A $A "$@" --local "$la" --peer "$lb" --spi-in 4097 --spi-out 8193 \
         --ipv4 192.168.23.2/24 --link-local fe80::23:2 &&
-    start_dp_driver $B "$@" --local "$lb" --peer "$la" --spi-in 8193 --spi-out 4097 \
+    dp_start $B $B "$@" --local "$lb" --peer "$la" --spi-in 8193 --spi-out 4097 \
         --ipv4 192.168.23.3/24 --link-local fe80::23:3
 }
 
-stop_pair() { stop_dp_driver $A && stop_dp_driver $B; }
+stop_pair() { dp_stop $A && dp_stop $B; }
 
 no_tunnel_left() { ! ip -n $A link show Tunnel23 2>/dev/null && ! ip -n $B link show Tunnel23 2>/dev/null; }
 
-# scenario NAME FAMILY KIND A_OUTER B_OUTER EXTRA_DRIVER_ARGS...
-scenario() {
+# pair NAME FAMILY KIND A_OUTER B_OUTER EXTRA_DRIVER_ARGS...
+pair() {
     local name=$1 fam=$2 kind=$3 la=$4 lb=$5; shift 5
     echo "--- $name"
     check "$name: both data paths start" start_pair "$la" "$lb" \
@@ -133,7 +132,7 @@ scenario() {
     check "$name: Tunnel23 removed on quit" no_tunnel_left
 }
 
-scenario "IPv6 outer" v6 esp 2001:db8::2 2001:db8::3
-scenario "IPv4 outer" v4 esp 192.0.2.2 192.0.2.3 --inner v4
-scenario "ESP-in-UDP" v6 udp 2001:db8::2 2001:db8::3 --encap 4500:4500
-exit $IKT_FAILED
+pair "IPv6 outer" v6 esp 2001:db8::2 2001:db8::3
+pair "IPv4 outer" v4 esp 192.0.2.2 192.0.2.3 --inner v4
+pair "ESP-in-UDP" v6 udp 2001:db8::2 2001:db8::3 --encap 4500:4500
+suite_end

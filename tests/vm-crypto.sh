@@ -5,13 +5,13 @@
 # strongSwan interop cases at once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q
-cargo build --release --example dp_driver -q
-for tool in qemu-system-x86_64 /usr/lib/ipsec/charon swanctl jq; do
-    command -v $tool >/dev/null || { echo "FAIL $tool missing (scripts/test.sh installs it)"; exit 1; }
+. tests/lib.sh
+suite_begin vm-crypto
+for tool in /usr/lib/ipsec/charon swanctl jq; do
+    command -v $tool >/dev/null || check "$tool installed (scripts/test.sh installs it)" false
 done
-t0=$EPOCHREALTIME
 # Loaded up front: under TCG the first ESP SA otherwise waits on ~20 modprobes.
-KERNEL_ESP=1 IKT_DATAPLANE=kernel VM_MODULES="esp6 xfrm_interface tun gcm ghash-generic seqiv authenc sha512_generic" \
-    VM_MEM=${VM_MEM:-2G} VM_TIMEOUT=${VM_TIMEOUT:-900} scripts/run-in-vm.sh /bin/bash tests/vm/crypto.sh
-echo "timing: vm-crypto.sh $(( (${EPOCHREALTIME/./} - ${t0/./}) / 1000 )) ms"
+KERNEL_ESP=1 IKT_DATAPLANE=kernel VM_MEM=${VM_MEM:-2G} VM_TIMEOUT=${VM_TIMEOUT:-900} \
+    VM_MODULES="esp6 xfrm_interface tun gcm ghash-generic seqiv authenc sha512_generic" \
+    in_vm tests/vm/crypto.sh
+suite_end

@@ -4,9 +4,10 @@
 # Debian kernel (full XFRM): runs tests/vm/strongswan.sh there (scripts/run-in-vm.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -x target/release/ikev1d ] || cargo build --release -q
-for tool in qemu-system-x86_64 /usr/lib/ipsec/charon swanctl jq; do
-    command -v $tool >/dev/null || { echo "FAIL $tool missing (scripts/test.sh installs it)"; exit 1; }
+. tests/lib.sh
+suite_begin vm-strongswan
+for tool in /usr/lib/ipsec/charon swanctl jq; do
+    command -v $tool >/dev/null || check "$tool installed (scripts/test.sh installs it)" false
 done
-KERNEL_ESP=1 IKT_DATAPLANE=${IKT_DATAPLANE:-kernel} VM_MEM=${VM_MEM:-1G} \
-    VM_TIMEOUT=${VM_TIMEOUT:-600} scripts/run-in-vm.sh /bin/bash tests/vm/strongswan.sh
+KERNEL_ESP=1 IKT_DATAPLANE=kernel VM_TIMEOUT=${VM_TIMEOUT:-600} in_vm tests/vm/strongswan.sh
+suite_end

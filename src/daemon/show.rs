@@ -1,4 +1,4 @@
-//! `show isakmp` / `show ipsec`: the JSON objects of the contract (DESIGN.md) and their
+//! `show isakmp` / `show ipsec`: the JSON objects of the contract (docs/design.md) and their
 //! rendering in IOS's `show crypto isakmp sa` / `show crypto ipsec sa` layout.
 
 use crate::dataplane::{DataplaneKind, SaCounters};

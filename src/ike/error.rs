@@ -1,7 +1,7 @@
 //! Why a negotiation failed, split like rustls' errors: what the peer sent
 //! (`Malformed`, `PeerMisbehaved`), what we could not agree on (`NoProposalChosen`,
 //! `InvalidId`), who the peer is not (`AuthFailed`). Each maps to the notify we answer
-//! with (RFC 2408 3.14.1) and prints one line in DESIGN.md's words, naming the
+//! with (RFC 2408 3.14.1) and prints one line in docs/design.md's words, naming the
 //! configuration line that governs it.
 
 use super::settings::Origin;

@@ -1,4 +1,4 @@
-//! What `show isakmp` / `show ipsec` print (DESIGN.md lists the JSON fields). Packet
+//! What `show isakmp` / `show ipsec` print (docs/design.md lists the JSON fields). Packet
 //! and byte counters live in the data path: the daemon fills them in.
 
 use super::main_mode::MmState;

@@ -13,20 +13,20 @@
 # 2. Against strongSwan (kernel ESP, tests/vm/strongswan.sh): IKE aes256-sha256-ecp256,
 #    aes256-sha384-ecp384, aes256-sha512-ecp521, aes128-sha256-modp2048s256 with ESP
 #    aes256gcm16 + PFS ecp256, aes128gmac, aes256-sha384, aes256-sha512; four cases
-#    at once (namespaces ikt-x1-* .. ikt-x4-*), each side initiating once.
+#    at once (tests/vm/strongswan.sh each, with IKT_NS $IKT_NS-x1 .. -x4), each side
+#    initiating once. Namespaces $IKT_NS-xk, $IKT_NS-xu.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-IKT_RUN=$(mktemp -d /tmp/ikt-x.XXXXXX)
-. scripts/lib.sh
-trap lib_cleanup EXIT
+. tests/lib.sh
+DATAPLANE=${IKT_DATAPLANE:-kernel}
+suite_begin crypto-$DATAPLANE
 t0=$EPOCHREALTIME
 ms() { echo $(( (${EPOCHREALTIME/./} - ${1/./}) / 1000 )); }
-DATAPLANE=${IKT_DATAPLANE:-kernel}
 echo "kernel $(uname -r), uptime $(cut -d' ' -f1 /proc/uptime) s; ikev1d data path $DATAPLANE"
 [ -e /dev/net/tun ] || modprobe tun
 
 # --- 1. kernel <-> userspace -------------------------------------------------------
-K=ikt-xk U=ikt-xu
+K=$IKT_NS-xk U=$IKT_NS-xu
 
 in_out() { dp_counters "$1" | jq -r '"\(.inbound.packets) \(.outbound.packets)"'; }
 
@@ -59,10 +59,10 @@ has_state() {
 cross() {
     local t=$1 pattern=$2 k0 u0 _
     local common=(--name Tunnel23 --if-id 23 --transform "$t" --mtu 1400)
-    check "$t: kernel data path up" start_dp_driver $K --dataplane kernel "${common[@]}" \
+    check "$t: kernel data path up" dp_start $K $K --dataplane kernel "${common[@]}" \
         --local 2001:db8::2 --peer 2001:db8::3 --spi-in 4098 --spi-out 4099 \
         --ipv4 192.168.23.2/24 --link-local fe80::23:2
-    check "$t: userspace data path up" start_dp_driver $U --dataplane userspace "${common[@]}" \
+    check "$t: userspace data path up" dp_start $U $U --dataplane userspace "${common[@]}" \
         --local 2001:db8::3 --peer 2001:db8::2 --spi-in 4099 --spi-out 4098 \
         --ipv4 192.168.23.3/24 --link-local fe80::23:3
     check "$t: ip xfrm state shows $pattern" has_state "$pattern"
@@ -72,11 +72,10 @@ cross() {
         sleep 0.3
         [ "$k0 $u0" = "$(in_out $K) $(in_out $U)" ] && break
     done
-    check "$t: ping kernel -> userspace 192.168.23.3 and fe80::23:3, 5/5 each" bash -c \
-        "ip netns exec $K ping -c 5 -i 0.2 -W 3 -q 192.168.23.3 | grep -q ' 5 received' &&
-         ip netns exec $K ping -c 5 -i 0.2 -W 3 -q fe80::23:3%Tunnel23 | grep -q ' 5 received'"
+    check "$t: ping kernel -> userspace 192.168.23.3 5/5" pings $K 192.168.23.3 5
+    check "$t: ping kernel -> userspace fe80::23:3%Tunnel23 5/5" pings $K fe80::23:3%Tunnel23 5
     check "$t: both sides counted the same packets" same_packets "$k0" "$u0"
-    stop_dp_driver $K; stop_dp_driver $U
+    check "$t: both drivers quit cleanly" eval "dp_stop $K && dp_stop $U"
 }
 
 kernel_vs_userspace() {
@@ -105,12 +104,12 @@ r2_conf() {
 }
 
 # case N IKE ESP GROUP CIPHER_HASH TRANSFORMS PFS XFRM: tests/vm/strongswan.sh in the
-# background; on the kernel path strongSwan uses kernel ESP too
+# background with IKT_NS $IKT_NS-xN; on the kernel path strongSwan uses kernel ESP too
 pids=()
 case_run() {
     local n=$1 ike=$2 esp=$3 group=$4 cipher_hash=$5 transforms=$6 pfs=$7 xfrm=$8
     r2_conf "$IKT_RUN/r2-$n.conf" "$cipher_hash\ngroup $group" "$transforms" "$pfs"
-    SS_TAG=ikt-x$n R2_CONF=$IKT_RUN/r2-$n.conf SSW_IKE=$ike SSW_ESP=$esp R2_GROUP=$group \
+    IKT_NS=$IKT_NS-x$n R2_CONF=$IKT_RUN/r2-$n.conf SSW_IKE=$ike SSW_ESP=$esp R2_GROUP=$group \
         R2_TRANSFORM=$transforms R2_PFS=${pfs:+group$pfs} R2_XFRM=$xfrm IKT_DATAPLANE=$DATAPLANE \
         bash tests/vm/strongswan.sh >"$IKT_RUN/case-$n.out" 2>&1 &
     pids[$n]=$!
@@ -126,13 +125,15 @@ case_run 3 aes256-sha512-ecp521 aes256-sha384 21 'encryption aes 256\nhash sha51
     "esp-aes 256 esp-sha384-hmac" "" 'auth-trunc hmac\(sha384\) 0x[0-9a-f]{96} 192'
 case_run 4 aes128-sha256-modp2048s256 aes256-sha512 24 'encryption aes\nhash sha256' \
     "esp-aes 256 esp-sha512-hmac" "" 'auth-trunc hmac\(sha512\) 0x[0-9a-f]{128} 256'
+# each case's checks, named after it, count as this suite's
 while read -r n what; do
     rc=0
     wait "${pids[$n]}" || rc=$?
     echo "--- case $n: IKE $what"
-    # the case's own PASS/FAIL lines, named after it
     sed -E "s#^(PASS|FAIL) #\1 $n ${what// /} #" "$IKT_RUN/case-$n.out"
-    check "case $n ($what) passed (exit $rc)" [ $rc = 0 ]
+    IKT_PASSED=$((IKT_PASSED + $(grep -c '^PASS' "$IKT_RUN/case-$n.out")))
+    IKT_FAILED=$((IKT_FAILED + $(grep -c '^FAIL' "$IKT_RUN/case-$n.out")))
+    check "case $n ($what) exits 0" [ $rc = 0 ]
 done <"$IKT_RUN/cases"
 echo "timing: strongSwan cases $(ms $t2) ms; whole script $(ms $t0) ms; uptime $(cut -d' ' -f1 /proc/uptime) s"
-exit $IKT_FAILED
+suite_end

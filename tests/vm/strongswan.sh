@@ -14,41 +14,34 @@
 # encapsulation are the expected ones, and on SIGTERM our Delete clears strongSwan's SAs.
 #
 # Environment: IKT_DATAPLANE kernel|userspace (default kernel), KERNEL_ESP (see
-# scripts/strongswan-peer.sh). Namespaces ikt-s-r2, ikt-s-ss. Needs jq: python3 takes
-# ~10 s to start under the VM's emulated CPU, reading its library over 9p.
-# Other algorithms (tests/vm/crypto.sh runs several of these at once): SS_TAG names the
-# namespaces (default ikt-s), R2_CONF is R2's configuration (default examples/r2.conf),
-# SSW_IKE / SSW_ESP strongSwan's proposals, R2_GROUP / R2_TRANSFORM / R2_PFS what
-# `show isakmp` / `show ipsec` must then report, R2_XFRM a pattern R2's `ip xfrm state`
-# must show (kernel path).
+# scripts/strongswan-peer.sh). Namespaces $IKT_NS-s-r2, $IKT_NS-s-ss. Needs jq: python3
+# takes ~10 s to start under the VM's emulated CPU, reading its library over 9p.
+# Other algorithms (tests/vm/crypto.sh runs several of these at once, each with its own
+# IKT_NS): R2_CONF is R2's configuration (default examples/r2.conf), SSW_IKE / SSW_ESP
+# strongSwan's proposals, R2_GROUP / R2_TRANSFORM / R2_PFS what `show isakmp` / `show
+# ipsec` must then report, R2_XFRM a pattern R2's `ip xfrm state` must show (kernel path).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-TAG=${SS_TAG:-ikt-s}
-IKT_RUN=$(mktemp -d /tmp/$TAG.XXXXXX)
+. tests/lib.sh
+DATAPLANE=${IKT_DATAPLANE:-kernel}
+suite_begin strongswan-$DATAPLANE
 # not under /run: strongswan-peer.sh bind-mounts over /run
 export SSW_DIR=$IKT_RUN/ssw
-. scripts/lib.sh
-R2=$TAG-r2 SS=$TAG-ss
+R2=$IKT_NS-s-r2 SS=$IKT_NS-s-ss
 PEER=scripts/strongswan-peer.sh
-DATAPLANE=${IKT_DATAPLANE:-kernel}
 if [ -n "${KERNEL_ESP:-}" ]; then
     ESP="ESP on kernel-netlink" ssw_mode="TUNNEL," r2_port=500 nat_t=false
 else
     ESP="ESP in UDP 4500 (kernel-libipsec)" ssw_mode="TUNNEL-in-UDP," r2_port=4500 nat_t=true
 fi
 
-teardown() {
-    "$PEER" stop $SS >/dev/null 2>&1
-    lib_cleanup
-}
-trap teardown EXIT
+on_exit "$PEER" stop $SS
+watch_log "$SSW_DIR/peer-$SS/charon.log"
 echo "kernel $(uname -r); ikev1d data path $DATAPLANE; strongSwan $ESP"
 # a fresh devtmpfs (the VM's) has /dev/net/tun only once the module is loaded
 [ "$DATAPLANE" != userspace ] || [ -e /dev/net/tun ] || modprobe tun
 
-show_logs() {
-    echo "--- $1: R2 log (ikev1d)"; tail -40 "$IKT_RUN/r2-$1.log"
-    echo "--- $1: strongSwan log"; tail -40 "$SSW_DIR/peer-$SS/charon.log"
+show_state() {
     echo "--- $1: strongSwan SAs"; "$PEER" status $SS 2>/dev/null
     echo "--- $1: strongSwan table 220"; ip -n $SS -6 route show table 220
 }
@@ -78,7 +71,7 @@ setup() {
 
 r2_ipsec() { show $R2 ipsec --json | jq -r ".[0] | $1"; }
 ssw_status() { "$PEER" status $SS 2>/dev/null; }
-ping_ok() { ip netns exec "$1" ping -c 5 -i 0.2 -W 3 -q "$2" >/dev/null; }
+ssw_down() { ! ssw_status | grep -q ESTABLISHED; }
 
 # counters: R2's encaps and decaps, then strongSwan's CHILD_SA in and out packets
 counters() {
@@ -119,21 +112,14 @@ quiet_counters() {
     echo "$b"
 }
 
-encapsulation() {
-    [ "$(r2_ipsec .peer_port)" = $r2_port ] &&
-        [ "$(show $R2 isakmp --json | jq -r '.[0] | "\(.nat_t) \(.state)"')" = "$nat_t QM_IDLE" ] &&
-        ssw_status | grep -q "INSTALLED, $ssw_mode"
-}
-
 # negotiated: show isakmp names the DH group, show ipsec the transform set and PFS
 # group; the kernel's state has the algorithm as configured (R2_XFRM)
 negotiated() {
-    local got
-    got=$(show $R2 isakmp --json | jq -r '.[0].group')"|"$(r2_ipsec '"\(.inbound.transform)|\(.outbound.transform)|\(.pfs)"')
+    local got states
+    got=$(json_field $R2 isakmp '.[0].group')"|"$(r2_ipsec '"\(.inbound.transform)|\(.outbound.transform)|\(.pfs)"')
     echo "    group|transforms|pfs: $got"
     [ "$got" = "$R2_GROUP|$R2_TRANSFORM|$R2_TRANSFORM|$R2_PFS" ] || return 1
     # read whole first: grep -q may stop reading early, failing `ip` under pipefail
-    local states
     states=$(ip -n $R2 xfrm state)
     [ -z "$xfrm" ] || grep -qE "$xfrm" <<<"$states" ||
         { sed -E 's/(0x[0-9a-f]{4})[0-9a-f]+/\1.../' <<<"$states"; return 1; }
@@ -142,6 +128,12 @@ R2_GROUP=${R2_GROUP:-1} R2_TRANSFORM=${R2_TRANSFORM:-esp-aes esp-sha-hmac} R2_PF
 xfrm=
 [ "$DATAPLANE" != kernel ] || xfrm=${R2_XFRM:-}
 
+encapsulation() {
+    [ "$(r2_ipsec .peer_port)" = $r2_port ] &&
+        [ "$(show $R2 isakmp --json | jq -r '.[0] | "\(.nat_t) \(.state)"')" = "$nat_t QM_IDLE" ] &&
+        ssw_status | grep -q "INSTALLED, $ssw_mode"
+}
+
 tunnel_works() {
     local t=$1 before
     check "$t: R2 has the SA pair" wait_sa $R2 5
@@ -149,8 +141,8 @@ tunnel_works() {
     check "$t: ikev1d reports the $DATAPLANE data path" test "$(r2_ipsec .dataplane)" = "$DATAPLANE"
     check "$t: group $R2_GROUP, $R2_TRANSFORM, PFS $R2_PFS${xfrm:+, kernel state $xfrm}" negotiated
     before=$(quiet_counters)
-    check "$t: ping R2 -> 2001:db8:100::3 5/5" ping_ok $R2 2001:db8:100::3
-    check "$t: ping strongSwan -> 2001:db8:100::2 5/5" ping_ok $SS 2001:db8:100::2
+    check "$t: ping R2 -> 2001:db8:100::3 5/5" pings $R2 2001:db8:100::3 5
+    check "$t: ping strongSwan -> 2001:db8:100::2 5/5" pings $SS 2001:db8:100::2 5
     check "$t: both sides counted the same pings" counters_moved "$t" "$before"
 }
 
@@ -160,17 +152,17 @@ stop_ikev1d() {
     local pid
     pid=$(cat "$IKT_RUN/$R2.pid")
     kill -TERM "$pid"
-    check "$1: SIGTERM: strongSwan deletes its SAs on our Delete" bash -c \
-        "for i in \$(seq 40); do $PEER status $SS 2>/dev/null | grep -q ESTABLISHED || exit 0; sleep 0.25; done; exit 1"
+    check "$1: SIGTERM: strongSwan deletes its SAs on our Delete" until_true 30 ssw_down
     check "$1: SIGTERM: ikev1d exits, no XFRM state or Tunnel23 left" bash -c \
         "for i in \$(seq 40); do kill -0 $pid 2>/dev/null || break; sleep 0.25; done
          ! kill -0 $pid 2>/dev/null && [ -z \"\$(ip -n $R2 xfrm state)\" ] && ! ip -n $R2 link show Tunnel23 2>/dev/null"
-    [ $IKT_FAILED = 0 ] || show_logs "$1"
+    [ "$IKT_FAILED" = 0 ] || show_state "$1"
 }
 
 # One pair of namespaces and one charon for both directions: charon takes ~10 s to
 # start under the VM's emulated CPU.
-setup || { echo "FAIL strongSwan peer did not start"; exit 1; }
+check "strongSwan peer starts" setup
+[ "$IKT_FAILED" = 0 ] || exit 1
 
 # (a) ikev1d initiates
 start_ikev1d $R2 "$IKT_RUN/r2.conf" "$IKT_RUN/r2-a.log" --dataplane "$DATAPLANE"
@@ -181,13 +173,11 @@ stop_ikev1d a
 
 # (b) strongSwan initiates, ikev1d only responds
 start_ikev1d $R2 "$IKT_RUN/r2.conf" "$IKT_RUN/r2-b.log" --dataplane "$DATAPLANE" --passive
-check "b: ikev1d --passive is listening" bash -c \
-    "for i in \$(seq 120); do ip netns exec $R2 $IKT_BIN show isakmp --socket $IKT_RUN/$R2.sock >/dev/null 2>&1 && exit 0; sleep 0.25; done; exit 1"
+check "b: ikev1d --passive is listening" listening $R2 30
 check "b: strongSwan initiates: swanctl --initiate succeeds" bash -c "$PEER initiate $SS >$IKT_RUN/initiate.log 2>&1"
 check "b: SAs up" wait_sa $R2 20
 check "b: ikev1d was the responder only" bash -c \
     "grep -q 'New State = IKE_R_MM1' $IKT_RUN/r2-b.log && ! grep -q 'New State = IKE_I_MM' $IKT_RUN/r2-b.log"
 tunnel_works b
 stop_ikev1d b
-
-exit $IKT_FAILED
+suite_end

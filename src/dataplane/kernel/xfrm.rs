@@ -85,7 +85,7 @@ pub(super) fn sa(spec: &SaSpec, reqid: u32, binding: Binding) -> SaMsg {
     let t = spec.transform;
     let mut info = UserSaInfo {
         // Selector left all-zero (AF_UNSPEC) with XFRM_STATE_AF_UNSPEC: one SA pair
-        // carries inner IPv4 and IPv6 (DESIGN "Kernel notes").
+        // carries inner IPv4 and IPv6 (docs/design.md, "Kernel notes").
         flags: XFRM_STATE_AF_UNSPEC,
         mode: XFRM_MODE_TUNNEL,
         reqid,

@@ -6,5 +6,6 @@ mod liveness;
 mod malformed;
 mod mismatch;
 mod rekey;
+mod troubleshooting_doc;
 mod unreliable;
 mod util;

@@ -42,7 +42,7 @@ pub fn transform_set(encr: EspEncr, auth: EspAuth) -> TransformSet {
     }
 }
 
-/// The reference configuration (DESIGN.md seed): IOS defaults, PSK "cisco" for ::/0,
+/// The reference configuration (docs/design.md seed): IOS defaults, PSK "cisco" for ::/0,
 /// esp-aes esp-sha-hmac, Tunnel23 over IPv6.
 pub fn settings(local: &str, peer: &str) -> Settings {
     Settings {
