@@ -4,7 +4,8 @@
 //!
 //! dp_driver --dataplane kernel|userspace --name Tunnel23 --if-id 23 --local A --peer B
 //!           [--inner v6|v4] [--ipv4 A/L] [--ipv6 P/L] [--link-local X] [--mtu N]
-//!           --spi-in N --spi-out N [--transform esp-aes,esp-sha-hmac] [--encap SPORT:DPORT]
+//!           --spi-in N --spi-out N [--transform esp-aes,esp-sha-hmac|esp-gcm 256|...]
+//!           [--encap SPORT:DPORT]
 use ikev1d::crypto::Secret;
 use ikev1d::dataplane::{self, DataplaneKind, TunnelSpec};
 use ikev1d::ipsec::{
@@ -13,21 +14,21 @@ use ikev1d::ipsec::{
 use std::collections::HashMap;
 use std::io::BufRead;
 
+/// `esp-aes,esp-sha-hmac`, `esp-gcm 256`: IOS words, a comma between the transforms.
 fn parse_transform(s: &str) -> EspTransform {
-    let (mut encr, mut auth) = (EspEncr::Aes(128), EspAuth::HmacSha1);
-    for part in s.split(',') {
-        for e in EspEncr::ALL {
-            if e.ios_name() == part {
-                encr = e;
-            }
-        }
-        for a in EspAuth::ALL {
-            if a.ios_name() == part {
-                auth = a;
-            }
-        }
-    }
-    EspTransform { encr, auth }
+    let encr = EspEncr::ALL
+        .into_iter()
+        .find(|e| s.split(',').any(|part| part == e.ios_name()))
+        .unwrap_or(EspEncr::Aes(128));
+    let auth = EspAuth::ALL
+        .into_iter()
+        .find(|a| s.split(',').any(|part| part == a.ios_name()))
+        .unwrap_or(if encr.is_combined() {
+            EspAuth::None
+        } else {
+            EspAuth::HmacSha1
+        });
+    EspTransform::new(encr, auth).unwrap_or_else(|why| panic!("--transform {s}: {why}"))
 }
 
 /// Deterministic test keys: both ends compute the same from the SPI.

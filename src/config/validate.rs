@@ -461,6 +461,12 @@ fn transform_sets(c: &Config, d: &mut Diagnostics, used: &Used, weak: &mut Weak)
             }
         }
         let name = &t.name;
+        if esp.encr == EspEncr::Null {
+            d.warn(
+                t.line,
+                format!("transform-set {name}: esp-null sends the traffic unencrypted; prefer esp-gcm 256"),
+            );
+        }
         let weak_encr = match esp.encr {
             EspEncr::Des => Some("esp-des is weak"),
             EspEncr::TripleDes => Some("esp-3des is weak"),

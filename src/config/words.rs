@@ -2,7 +2,7 @@
 //! `crypto isakmp policy`, `crypto ipsec transform-set` and `set pfs`. Both dialects
 //! spell algorithms the IOS way (TOML: `encryption = "aes 256"`), so one table each.
 
-use crate::crypto::{CipherAlg, DhGroup, EspAuth, EspEncr, HashAlg};
+use crate::crypto::{CipherAlg, DhGroup, EspAuth, EspEncr, EspTransform, HashAlg};
 
 /// IOS accepts any unambiguous prefix of a keyword, case-insensitively (`encr` for
 /// `encryption`, `int` for `interface`); an exact match wins over longer keywords
@@ -20,30 +20,19 @@ pub(crate) fn pick<'a>(token: &str, words: &[&'a str]) -> Option<&'a str> {
     }
 }
 
-/// `group N` / `set pfs groupN` numbers (RFC 2409 6.1-6.2, RFC 3526).
-const GROUPS: [(u32, DhGroup); 6] = [
-    (1, DhGroup::Modp768),
-    (2, DhGroup::Modp1024),
-    (5, DhGroup::Modp1536),
-    (14, DhGroup::Modp2048),
-    (15, DhGroup::Modp3072),
-    (16, DhGroup::Modp4096),
-];
-
+/// `group N` / `set pfs groupN`: IOS numbers its groups as IKE does (RFC 2409 6.1-6.2,
+/// RFC 3526, RFC 5903 for 19-21, RFC 5114 for 24).
 pub(crate) fn group_from_number(n: &str) -> Result<DhGroup, String> {
-    n.parse::<u32>()
+    n.parse::<u16>()
         .ok()
-        .and_then(|n| GROUPS.iter().find(|(id, _)| *id == n))
-        .map(|(_, g)| *g)
-        .ok_or_else(|| format!("unsupported DH group `{n}`: use 1, 2, 5, 14, 15 or 16"))
+        .and_then(DhGroup::from_id)
+        .ok_or_else(|| {
+            format!("unsupported DH group `{n}`: use 1, 2, 5, 14, 15, 16, 19, 20, 21 or 24")
+        })
 }
 
 pub(crate) fn group_number(g: DhGroup) -> u32 {
-    GROUPS
-        .iter()
-        .find(|(_, x)| *x == g)
-        .map(|(id, _)| *id)
-        .expect("every DhGroup has a number")
+    g.id().into()
 }
 
 fn aes_bits(bits: Option<&str>) -> Result<u16, String> {
@@ -112,19 +101,13 @@ pub(crate) fn hash_word(h: HashAlg) -> &'static str {
         .expect("every HashAlg has a keyword")
 }
 
-const ESP_AUTHS: [(&str, EspAuth); 3] = [
+const ESP_AUTHS: [(&str, EspAuth); 5] = [
     ("esp-md5-hmac", EspAuth::HmacMd5),
     ("esp-sha-hmac", EspAuth::HmacSha1),
     ("esp-sha256-hmac", EspAuth::HmacSha256),
+    ("esp-sha384-hmac", EspAuth::HmacSha384),
+    ("esp-sha512-hmac", EspAuth::HmacSha512),
 ];
-
-pub(crate) fn esp_auth_word(a: EspAuth) -> &'static str {
-    ESP_AUTHS
-        .iter()
-        .find(|(_, x)| *x == a)
-        .map(|(name, _)| *name)
-        .expect("every EspAuth has a keyword")
-}
 
 pub(crate) fn parse_esp_auth(word: &str) -> Result<EspAuth, String> {
     ESP_AUTHS
@@ -133,39 +116,44 @@ pub(crate) fn parse_esp_auth(word: &str) -> Result<EspAuth, String> {
         .map(|(_, a)| *a)
         .ok_or_else(|| {
             format!(
-                "unsupported ESP integrity `{word}`: use esp-md5-hmac, esp-sha-hmac or esp-sha256-hmac"
+                "unsupported ESP integrity `{word}`: use esp-md5-hmac, esp-sha-hmac, esp-sha256-hmac, esp-sha384-hmac or esp-sha512-hmac"
             )
         })
 }
 
-/// `esp-des`, `esp-3des`, `esp-aes`, `esp-aes 256`.
-pub(crate) fn esp_encr_words(e: EspEncr) -> String {
-    match e {
-        EspEncr::Des => "esp-des".into(),
-        EspEncr::TripleDes => "esp-3des".into(),
-        EspEncr::Aes(128) => "esp-aes".into(),
-        EspEncr::Aes(bits) => format!("esp-aes {bits}"),
-    }
-}
+/// An ESP cipher from its AES key size.
+type KeyedCipher = fn(u16) -> EspEncr;
+
+/// The ciphers that take a key size: `esp-aes`, `esp-gcm`, `esp-gmac` (128 when absent).
+const KEYED_CIPHERS: [(&str, KeyedCipher); 3] = [
+    ("esp-aes", EspEncr::Aes),
+    ("esp-gcm", EspEncr::AesGcm),
+    ("esp-gmac", EspEncr::AesGmac),
+];
 
 pub(crate) fn parse_esp_encr(words: &[&str]) -> Result<EspEncr, String> {
     let Some((alg, rest)) = words.split_first() else {
         return Err("missing ESP encryption".into());
     };
-    match alg.to_ascii_lowercase().as_str() {
+    let alg = alg.to_ascii_lowercase();
+    if let Some((_, make)) = KEYED_CIPHERS.iter().find(|(name, _)| *name == alg) {
+        return Ok(make(aes_bits(only(rest)?)?));
+    }
+    match alg.as_str() {
         "esp-des" if rest.is_empty() => Ok(EspEncr::Des),
         "esp-3des" if rest.is_empty() => Ok(EspEncr::TripleDes),
-        "esp-aes" => Ok(EspEncr::Aes(aes_bits(only(rest)?)?)),
+        "esp-null" if rest.is_empty() => Ok(EspEncr::Null),
         _ => Err(format!(
-            "unsupported ESP encryption `{}`: use esp-des, esp-3des or esp-aes [128|192|256]",
+            "unsupported ESP encryption `{}`: use esp-des, esp-3des, esp-aes [128|192|256], esp-gcm [128|192|256], esp-gmac [128|192|256] or esp-null",
             words.join(" ")
         )),
     }
 }
 
-/// The transforms of `crypto ipsec transform-set NAME t1 [t2]`: exactly one ESP cipher
-/// and one ESP HMAC, in either order (IOS prints the cipher first).
-pub(crate) fn parse_transforms(words: &[&str]) -> Result<(EspEncr, EspAuth), String> {
+/// The transforms of `crypto ipsec transform-set NAME t1 [t2]`: one ESP cipher and, as
+/// IOS requires, one ESP HMAC unless the cipher is `esp-gcm` or `esp-gmac` (which take
+/// none); in either order (IOS prints the cipher first: `EspTransform::ios_name`).
+pub(crate) fn parse_transforms(words: &[&str]) -> Result<EspTransform, String> {
     let mut encr = None;
     let mut auth = None;
     let mut i = 0;
@@ -181,7 +169,7 @@ pub(crate) fn parse_transforms(words: &[&str]) -> Result<(EspEncr, EspAuth), Str
             if encr.is_some() {
                 return Err(format!("unexpected transform `{}`", words[i]));
             }
-            let takes_bits = w == "esp-aes"
+            let takes_bits = KEYED_CIPHERS.iter().any(|(name, _)| *name == w)
                 && words
                     .get(i + 1)
                     .is_some_and(|b| b.chars().all(|c| c.is_ascii_digit()));
@@ -190,17 +178,13 @@ pub(crate) fn parse_transforms(words: &[&str]) -> Result<(EspEncr, EspAuth), Str
             i += n;
         }
     }
-    match (encr, auth) {
-        (Some(e), Some(a)) => Ok((e, a)),
-        (None, _) => Err(
-            "no ESP encryption transform (esp-des, esp-3des, esp-aes): ESP without encryption is not supported"
+    let Some(encr) = encr else {
+        return Err(
+            "no ESP encryption transform (esp-aes, esp-gcm, esp-gmac, esp-null, esp-3des, esp-des)"
                 .into(),
-        ),
-        (_, None) => Err(
-            "no ESP integrity transform (esp-md5-hmac, esp-sha-hmac, esp-sha256-hmac): ESP without integrity is not supported"
-                .into(),
-        ),
-    }
+        );
+    };
+    Ok(EspTransform::new(encr, auth.unwrap_or(EspAuth::None))?)
 }
 
 #[cfg(test)]
@@ -231,15 +215,53 @@ mod tests {
         for g in DhGroup::ALL {
             assert_eq!(group_from_number(&group_number(g).to_string()), Ok(g));
         }
-        for e in EspEncr::ALL {
-            for a in EspAuth::ALL {
-                let text = format!("{} {}", esp_encr_words(e), esp_auth_word(a));
-                assert_eq!(
-                    parse_transforms(&text.split(' ').collect::<Vec<_>>()),
-                    Ok((e, a))
-                );
-            }
+        for t in EspTransform::all() {
+            let text = t.ios_name();
+            assert_eq!(
+                parse_transforms(&text.split(' ').collect::<Vec<_>>()),
+                Ok(t),
+                "{text}"
+            );
         }
+        for a in EspAuth::ALL {
+            assert_eq!(parse_esp_auth(a.ios_name()), Ok(a));
+        }
+    }
+
+    /// Cisco's "next generation encryption" words, as an upgraded router has them.
+    #[test]
+    fn ios_next_generation_words() {
+        let parse =
+            |s: &str| parse_transforms(&s.split(' ').collect::<Vec<_>>()).map(|t| (t.encr, t.auth));
+        assert_eq!(
+            parse("esp-gcm 256"),
+            Ok((EspEncr::AesGcm(256), EspAuth::None))
+        );
+        assert_eq!(parse("esp-gcm"), Ok((EspEncr::AesGcm(128), EspAuth::None)));
+        assert_eq!(
+            parse("ESP-GCM 192"),
+            Ok((EspEncr::AesGcm(192), EspAuth::None))
+        );
+        assert_eq!(
+            parse("esp-gmac"),
+            Ok((EspEncr::AesGmac(128), EspAuth::None))
+        );
+        assert_eq!(
+            parse("esp-aes 256 esp-sha384-hmac"),
+            Ok((EspEncr::Aes(256), EspAuth::HmacSha384))
+        );
+        assert_eq!(
+            parse("esp-sha512-hmac esp-aes 256"),
+            Ok((EspEncr::Aes(256), EspAuth::HmacSha512))
+        );
+        assert_eq!(
+            parse("esp-null esp-sha256-hmac"),
+            Ok((EspEncr::Null, EspAuth::HmacSha256))
+        );
+        assert_eq!(group_from_number("19"), Ok(DhGroup::Ecp256));
+        assert_eq!(group_from_number("20"), Ok(DhGroup::Ecp384));
+        assert_eq!(group_from_number("21"), Ok(DhGroup::Ecp521));
+        assert_eq!(group_from_number("24"), Ok(DhGroup::Modp2048s256));
     }
 
     #[test]
@@ -249,14 +271,27 @@ mod tests {
             .unwrap_err()
             .contains("blowfish"));
         assert!(parse_hash("sha1").unwrap_err().contains("sha1"));
-        assert!(group_from_number("19").unwrap_err().contains("19"));
+        assert!(group_from_number("22")
+            .unwrap_err()
+            .contains("19, 20, 21 or 24"));
+        assert!(group_from_number("x").is_err());
         assert!(parse_transforms(&["esp-aes", "esp-gcm"]).is_err());
         assert!(parse_transforms(&["esp-sha-hmac"])
             .unwrap_err()
             .contains("no ESP encryption"));
         assert!(parse_transforms(&["esp-aes"])
             .unwrap_err()
-            .contains("no ESP integrity"));
+            .contains("ESP without integrity"));
+        assert!(parse_transforms(&["esp-null"])
+            .unwrap_err()
+            .contains("ESP without integrity"));
+        assert!(parse_transforms(&["esp-gcm", "256", "esp-sha256-hmac"])
+            .unwrap_err()
+            .contains("take no ESP integrity transform"));
+        assert!(parse_transforms(&["esp-gmac", "esp-sha-hmac"]).is_err());
+        assert!(parse_transforms(&["esp-gcm", "512"])
+            .unwrap_err()
+            .contains("512"));
         assert!(parse_transforms(&["esp-aes", "esp-des", "esp-sha-hmac"]).is_err());
     }
 }

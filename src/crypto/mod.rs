@@ -3,7 +3,9 @@
 
 pub mod cipher;
 pub mod dh;
+mod ecp;
 pub mod esp;
+mod gcm;
 pub mod kdf;
 pub mod prf;
 pub mod rng;

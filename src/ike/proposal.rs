@@ -284,7 +284,7 @@ pub(crate) fn policies_desc(policies: &[IsakmpPolicy]) -> String {
 
 /// IOS transform-set words for an ESP transform: "esp-aes 256 esp-sha-hmac".
 pub(crate) fn esp_name(t: EspTransform) -> String {
-    format!("{} {}", t.encr.ios_name(), t.auth.ios_name())
+    t.ios_name()
 }
 
 /// Phase 2 lifetimes and the encapsulation we offer or accepted.
@@ -386,7 +386,10 @@ impl P2Attrs {
         }
         P2Attrs {
             encr: EspEncr::from_transform_id(t.transform_id, key_bits),
-            auth: auth.and_then(EspAuth::from_attr_id),
+            auth: match auth {
+                None => Some(EspAuth::None),
+                Some(id) => EspAuth::from_attr_id(id),
+            },
             encap,
             group,
             life: Lifetime::from_attributes(&t.attributes),
@@ -394,10 +397,7 @@ impl P2Attrs {
     }
 
     fn transform(&self) -> Option<EspTransform> {
-        Some(EspTransform {
-            encr: self.encr?,
-            auth: self.auth?,
-        })
+        EspTransform::new(self.encr?, self.auth?).ok()
     }
 
     fn describe(&self, t: &Transform) -> String {
@@ -450,7 +450,10 @@ pub(crate) fn p2_offer(
             if let Some(g) = pfs {
                 attributes.push(attr(p2_attr::GROUP_DESCRIPTION, g.id()));
             }
-            attributes.push(attr(p2_attr::AUTHENTICATION_ALGORITHM, t.auth.attr_id()));
+            // RFC 4106 8.4, RFC 4543 5: no authentication attribute with GCM or GMAC.
+            if let Some(auth) = t.auth.attr_id() {
+                attributes.push(attr(p2_attr::AUTHENTICATION_ALGORITHM, auth));
+            }
             if let Some(bits) = t.encr.key_length_attr() {
                 attributes.push(attr(p2_attr::KEY_LENGTH, bits));
             }

@@ -16,6 +16,10 @@
 # Environment: IKT_DATAPLANE kernel|userspace (default kernel), KERNEL_ESP (see
 # scripts/strongswan-peer.sh). Namespaces $IKT_NS-s-r2, $IKT_NS-s-ss. Needs jq: python3
 # takes ~10 s to start under the VM's emulated CPU, reading its library over 9p.
+# Other algorithms (tests/vm/crypto.sh runs several of these at once, each with its own
+# IKT_NS): R2_CONF is R2's configuration (default examples/r2.conf), SSW_IKE / SSW_ESP
+# strongSwan's proposals, R2_GROUP / R2_TRANSFORM / R2_PFS what `show isakmp` / `show
+# ipsec` must then report, R2_XFRM a pattern R2's `ip xfrm state` must show (kernel path).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
@@ -54,13 +58,13 @@ mac() { ip -n "$1" -br link show eth0 | awk '{print $3}'; }
 # an entry expires (see scripts/strongswan-peer.sh): both entries are pinned.
 setup() {
     sed 's/^ipv6 address FE80::23:2 link-local$/&\nipv6 address 2001:DB8:100::2\/64/' \
-        examples/r2.conf >"$IKT_RUN/r2.conf"
+        "${R2_CONF:-examples/r2.conf}" >"$IKT_RUN/r2.conf"
     grep -q '^ipv6 address 2001:DB8:100::2/64' "$IKT_RUN/r2.conf" || return 1
     routers $R2 2001:db8::2 $SS 2001:db8::3 64
     ip -n $SS addr add 2001:db8:100::3/128 dev eth0 nodad
     ip -n $R2 neigh replace 2001:db8::3 lladdr "$(mac $SS)" dev eth0 nud permanent
     ip -n $SS neigh replace 2001:db8::2 lladdr "$(mac $R2)" dev eth0 nud permanent
-    IKE_PROPOSALS=des-sha1-modp768 ESP_PROPOSALS=aes128-sha1 \
+    IKE_PROPOSALS=${SSW_IKE:-des-sha1-modp768} ESP_PROPOSALS=${SSW_ESP:-aes128-sha1} \
         "$PEER" start $SS 2001:db8::3 2001:db8::2 cisco >"$IKT_RUN/peer-start.log" 2>&1 ||
         { cat "$IKT_RUN/peer-start.log"; return 1; }
 }
@@ -95,6 +99,35 @@ counters_moved() {
     [ $e = $si ] && [ $d = $so ] && [ $e -ge 10 ] && [ $d -ge 10 ]
 }
 
+# quiet_counters: the counters once two reads a moment apart agree, so that no packet
+# in flight (the odd MLD or neighbour solicitation) is in one side's baseline only
+quiet_counters() {
+    local a b _
+    b=$(counters | tr '\n' ' ')
+    for _ in 1 2 3 4 5 6 7 8; do
+        sleep 0.3
+        a=$b b=$(counters | tr '\n' ' ')
+        [ "$a" = "$b" ] && break
+    done
+    echo "$b"
+}
+
+# negotiated: show isakmp names the DH group, show ipsec the transform set and PFS
+# group; the kernel's state has the algorithm as configured (R2_XFRM)
+negotiated() {
+    local got states
+    got=$(json_field $R2 isakmp '.[0].group')"|"$(r2_ipsec '"\(.inbound.transform)|\(.outbound.transform)|\(.pfs)"')
+    echo "    group|transforms|pfs: $got"
+    [ "$got" = "$R2_GROUP|$R2_TRANSFORM|$R2_TRANSFORM|$R2_PFS" ] || return 1
+    # read whole first: grep -q may stop reading early, failing `ip` under pipefail
+    states=$(ip -n $R2 xfrm state)
+    [ -z "$xfrm" ] || grep -qE "$xfrm" <<<"$states" ||
+        { sed -E 's/(0x[0-9a-f]{4})[0-9a-f]+/\1.../' <<<"$states"; return 1; }
+}
+R2_GROUP=${R2_GROUP:-1} R2_TRANSFORM=${R2_TRANSFORM:-esp-aes esp-sha-hmac} R2_PFS=${R2_PFS:-null}
+xfrm=
+[ "$DATAPLANE" != kernel ] || xfrm=${R2_XFRM:-}
+
 encapsulation() {
     [ "$(r2_ipsec .peer_port)" = $r2_port ] &&
         [ "$(show $R2 isakmp --json | jq -r '.[0] | "\(.nat_t) \(.state)"')" = "$nat_t QM_IDLE" ] &&
@@ -106,7 +139,8 @@ tunnel_works() {
     check "$t: R2 has the SA pair" wait_sa $R2 5
     check "$t: strongSwan has the CHILD_SA installed, $ESP" encapsulation
     check "$t: ikev1d reports the $DATAPLANE data path" test "$(r2_ipsec .dataplane)" = "$DATAPLANE"
-    before=$(counters | tr '\n' ' ')
+    check "$t: group $R2_GROUP, $R2_TRANSFORM, PFS $R2_PFS${xfrm:+, kernel state $xfrm}" negotiated
+    before=$(quiet_counters)
     check "$t: ping R2 -> 2001:db8:100::3 5/5" pings $R2 2001:db8:100::3 5
     check "$t: ping strongSwan -> 2001:db8:100::2 5/5" pings $SS 2001:db8:100::2 5
     check "$t: both sides counted the same pings" counters_moved "$t" "$before"

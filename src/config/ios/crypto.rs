@@ -325,10 +325,7 @@ fn transform_set_mode(t: &mut TransformSet, cx: &Cx, _: &mut Diagnostics) -> Res
 /// ikev1d does not know them), and ikev1d's ESP transform or why it cannot use them.
 pub(crate) fn transforms_of(words: &[&str]) -> (String, Result<EspTransform, String>) {
     match parse_transforms(words) {
-        Ok((encr, auth)) => (
-            format!("{} {}", esp_encr_words(encr), esp_auth_word(auth)),
-            Ok(EspTransform { encr, auth }),
-        ),
+        Ok(esp) => (esp.ios_name(), Ok(esp)),
         Err(why) => (words.join(" "), Err(why)),
     }
 }

@@ -831,3 +831,89 @@ fn garbage_never_panics() {
         exercise(text, Dialect::Toml);
     }
 }
+
+/// Cisco's "next generation encryption" as an upgraded IOS-XE router has it: ECP and
+/// group 24 in the policies and PFS, GCM and SHA-2 transform sets; `check` accepts it
+/// without a weak-algorithm warning and `convert` keeps every algorithm.
+#[test]
+fn next_generation_encryption_reads_and_round_trips() {
+    let c = ok("crypto isakmp policy 5\n encryption aes 256\n hash sha384\n group 20\n authentication pre-share\n\
+                crypto isakmp policy 10\n encr aes\n hash sha256\n group 24\n authentication pre-share\n\
+                crypto isakmp key cisco address ipv6 ::/0\n\
+                crypto ipsec transform-set GCM esp-gcm 256\n\
+                crypto ipsec transform-set GMAC esp-gmac\n\
+                crypto ipsec transform-set SHA2 esp-aes 256 esp-sha512-hmac\n\
+                crypto ipsec profile PRO\n set transform-set GCM GMAC SHA2\n set pfs group21\n\
+                interface Tunnel23\n tunnel source eth0\n tunnel mode ipsec ipv6\n\
+                tunnel destination 2001:db8::3\n tunnel protection ipsec profile PRO\n");
+    assert!(c.warnings.is_empty(), "{:?}", warnings(&c));
+    let groups: Vec<DhGroup> = c.policies.iter().map(|p| p.group.value).collect();
+    assert_eq!(groups, [DhGroup::Ecp384, DhGroup::Modp2048s256]);
+    let sets: Vec<(&str, Result<EspTransform, String>)> = c
+        .transform_sets
+        .iter()
+        .map(|t| (t.transforms.as_str(), t.esp.clone()))
+        .collect();
+    let esp = |e, a| Ok(EspTransform::new(e, a).unwrap());
+    assert_eq!(
+        sets,
+        [
+            ("esp-gcm 256", esp(EspEncr::AesGcm(256), EspAuth::None)),
+            ("esp-gmac", esp(EspEncr::AesGmac(128), EspAuth::None)),
+            (
+                "esp-aes 256 esp-sha512-hmac",
+                esp(EspEncr::Aes(256), EspAuth::HmacSha512)
+            ),
+        ]
+    );
+    assert_eq!(c.profiles[0].pfs.as_ref().unwrap().value, DhGroup::Ecp521);
+    let toml = c.to_toml();
+    assert!(toml.contains("transforms = \"esp-gcm 256\""), "{toml}");
+    assert_eq!(content(&round_trip(&c)), content(&c), "{toml}");
+}
+
+#[test]
+fn esp_null_is_accepted_with_an_hmac_and_a_warning() {
+    let c = ok(&with_tunnel(
+        "crypto ipsec transform-set N esp-null esp-sha256-hmac",
+    ));
+    assert_eq!(
+        c.transform_sets[0].esp,
+        Ok(EspTransform::new(EspEncr::Null, EspAuth::HmacSha256).unwrap())
+    );
+    let w = warnings(&c);
+    assert!(
+        has(
+            &w,
+            "t.conf:1: warning: transform-set N: esp-null sends the traffic unencrypted"
+        ),
+        "{w:?}"
+    );
+}
+
+/// IOS's combination rules, in both dialects: a GCM set with an HMAC, or a CBC set
+/// without one, is refused on its line once a tunnel uses it.
+#[test]
+fn transform_sets_follow_ios_combination_rules() {
+    for (set, why) in [
+        (
+            "esp-gcm 256 esp-sha-hmac",
+            "take no ESP integrity transform",
+        ),
+        ("esp-aes", "ESP without integrity is not supported"),
+        ("esp-null", "ESP without integrity is not supported"),
+    ] {
+        let text = R2.replace("esp-aes esp-sha-hmac", set);
+        let e = errors(&text);
+        assert!(
+            e.iter()
+                .any(|l| l.starts_with("t.conf:4: transform-set TRA: ") && l.contains(why)),
+            "{e:?}"
+        );
+        let toml = ok(R2)
+            .to_toml()
+            .replace("\"esp-aes esp-sha-hmac\"", &format!("\"{set}\""));
+        let e = Config::parse(&toml, "t.toml", Dialect::Toml).unwrap_err();
+        assert!(e.to_string().contains(why), "{e}");
+    }
+}

@@ -460,11 +460,10 @@ impl Dataplane for KernelDataplane {
         xfrm::wipe_keys(&mut msg);
         res.map(drop).map_err(|e| {
             let what = format!(
-                "installing {:?} SA {:#010x} ({} {})",
+                "installing {:?} SA {:#010x} ({})",
                 sa.direction,
                 sa.spi,
-                sa.transform.encr.xfrm_name(),
-                sa.transform.auth.xfrm_name()
+                sa.transform.ios_name()
             );
             DataplaneError::on(&spec.name, what, e)
         })

@@ -6,12 +6,12 @@ use crate::ipsec::{Lifetimes, SaSpec};
 use netlink_packet_xfrm::{
     policy::{DelGetMessage as PolicyId, ModifyMessage as PolicyMsg},
     state::{AllocSpiMessage, DelGetMessage as SaIdMsg, GetDumpMessage, ModifyMessage as SaMsg},
-    Address, Alg, AlgAuth, EncapTmpl, LifetimeConfig, Mark, ReplayEsn, Selector, UserPolicyId,
-    UserPolicyInfo, UserSaId, UserSaInfo, UserSpiInfo, UserTemplate, XfrmAttrs, XfrmMessage,
-    AF_INET, IPPROTO_ESP, UDP_ENCAP_ESPINUDP, XFRM_ALG_AUTH_NAME_LEN, XFRM_ALG_NAME_LEN, XFRM_INF,
-    XFRM_MODE_TUNNEL, XFRM_MSG_EXPIRE, XFRM_MSG_NEWPOLICY, XFRM_MSG_NEWSA, XFRM_POLICY_ALLOW,
-    XFRM_POLICY_FWD, XFRM_POLICY_IN, XFRM_POLICY_OUT, XFRM_STATE_AF_UNSPEC, XFRM_USER_EXPIRE_LEN,
-    XFRM_USER_SA_INFO_LEN,
+    Address, Alg, AlgAead, AlgAuth, EncapTmpl, LifetimeConfig, Mark, ReplayEsn, Selector,
+    UserPolicyId, UserPolicyInfo, UserSaId, UserSaInfo, UserSpiInfo, UserTemplate, XfrmAttrs,
+    XfrmMessage, AF_INET, IPPROTO_ESP, UDP_ENCAP_ESPINUDP, XFRM_ALG_AEAD_NAME_LEN,
+    XFRM_ALG_AUTH_NAME_LEN, XFRM_ALG_NAME_LEN, XFRM_INF, XFRM_MODE_TUNNEL, XFRM_MSG_EXPIRE,
+    XFRM_MSG_NEWPOLICY, XFRM_MSG_NEWSA, XFRM_POLICY_ALLOW, XFRM_POLICY_FWD, XFRM_POLICY_IN,
+    XFRM_POLICY_OUT, XFRM_STATE_AF_UNSPEC, XFRM_USER_EXPIRE_LEN, XFRM_USER_SA_INFO_LEN,
 };
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use zeroize::Zeroize;
@@ -96,20 +96,30 @@ pub(super) fn sa(spec: &SaSpec, reqid: u32, binding: Binding) -> SaMsg {
     info.destination(&spec.dst);
     info.id.spi = spec.spi;
     info.id.proto = IPPROTO_ESP;
-    let mut nlas = vec![
-        XfrmAttrs::EncryptionAlg(Alg {
-            alg_name: name::<XFRM_ALG_NAME_LEN>(t.encr.xfrm_name()),
+    let mut nlas = if t.encr.is_combined() {
+        // GCM and GMAC are one AEAD algorithm: key with its salt (RFC 4106 8.1), ICV.
+        vec![XfrmAttrs::EncryptionAlgAead(AlgAead {
+            alg_name: name::<XFRM_ALG_AEAD_NAME_LEN>(t.encr.xfrm_name()),
             alg_key_len: (spec.enc_key.len() * 8) as u32,
+            alg_icv_len: (t.icv_len() * 8) as u32,
             alg_key: spec.enc_key.as_bytes().to_vec(),
-        }),
-        XfrmAttrs::AuthenticationAlgTrunc(AlgAuth {
-            alg_name: name::<XFRM_ALG_AUTH_NAME_LEN>(t.auth.xfrm_name()),
-            alg_key_len: (spec.auth_key.len() * 8) as u32,
-            alg_trunc_len: (t.auth.icv_len() * 8) as u32,
-            alg_key: spec.auth_key.as_bytes().to_vec(),
-        }),
-        binding.attr(),
-    ];
+        })]
+    } else {
+        vec![
+            XfrmAttrs::EncryptionAlg(Alg {
+                alg_name: name::<XFRM_ALG_NAME_LEN>(t.encr.xfrm_name()),
+                alg_key_len: (spec.enc_key.len() * 8) as u32,
+                alg_key: spec.enc_key.as_bytes().to_vec(),
+            }),
+            XfrmAttrs::AuthenticationAlgTrunc(AlgAuth {
+                alg_name: name::<XFRM_ALG_AUTH_NAME_LEN>(t.auth.xfrm_name()),
+                alg_key_len: (spec.auth_key.len() * 8) as u32,
+                alg_trunc_len: (t.auth.icv_len() * 8) as u32,
+                alg_key: spec.auth_key.as_bytes().to_vec(),
+            }),
+        ]
+    };
+    nlas.push(binding.attr());
     if spec.replay_window <= LEGACY_REPLAY_MAX {
         info.replay_window = spec.replay_window as u8;
     } else {
@@ -142,6 +152,7 @@ pub(super) fn wipe_keys(msg: &mut SaMsg) {
         match nla {
             XfrmAttrs::EncryptionAlg(a) => a.alg_key.zeroize(),
             XfrmAttrs::AuthenticationAlgTrunc(a) => a.alg_key.zeroize(),
+            XfrmAttrs::EncryptionAlgAead(a) => a.alg_key.zeroize(),
             _ => {}
         }
     }
@@ -373,6 +384,50 @@ mod tests {
             XfrmAttrs::EncapsulationTemplate(e) if e.encap_type == 2 && e.encap_dport == 4500)));
         // the message the kernel gets: struct xfrm_usersa_info, then the attributes
         assert_eq!(UserSaInfo::parse(&emit(&m)).unwrap(), *i);
+    }
+
+    /// GCM as `ip xfrm state add ... aead 'rfc4106(gcm(aes))' 0x<36 bytes> 128`: one
+    /// AEAD attribute with the salted key and a 128-bit ICV, no separate auth.
+    #[test]
+    fn combined_mode_sas_carry_one_aead_attribute() {
+        for (encr, name, key_bits) in [
+            (EspEncr::AesGcm(256), "rfc4106(gcm(aes))", 288),
+            (EspEncr::AesGcm(128), "rfc4106(gcm(aes))", 160),
+            (EspEncr::AesGmac(192), "rfc4543(gcm(aes))", 224),
+        ] {
+            let mut s = spec(32);
+            s.transform = EspTransform::new(encr, EspAuth::None).unwrap();
+            s.enc_key = Secret::new(vec![7; encr.key_len()]);
+            s.auth_key = Secret::new(vec![]);
+            let mut m = sa(&s, 1, Binding::IfId(1));
+            let aead: Vec<_> = m
+                .nlas
+                .iter()
+                .filter_map(|a| match a {
+                    XfrmAttrs::EncryptionAlgAead(a) => Some(a),
+                    XfrmAttrs::EncryptionAlg(_) | XfrmAttrs::AuthenticationAlgTrunc(_) => {
+                        panic!("{encr:?}: a separate cipher or auth attribute")
+                    }
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(aead.len(), 1);
+            assert_eq!(&aead[0].alg_name[..name.len()], name.as_bytes());
+            assert_eq!(aead[0].alg_name[name.len()], 0);
+            assert_eq!((aead[0].alg_key_len, aead[0].alg_icv_len), (key_bits, 128));
+            assert_eq!(aead[0].alg_key.len() * 8, key_bits as usize);
+            wipe_keys(&mut m);
+            assert!(m.nlas.iter().all(|a| match a {
+                XfrmAttrs::EncryptionAlgAead(a) => a.alg_key.iter().all(|&b| b == 0),
+                _ => true,
+            }));
+        }
+        let mut s = spec(32);
+        s.transform = EspTransform::new(EspEncr::Aes(256), EspAuth::HmacSha512).unwrap();
+        s.auth_key = Secret::new(vec![9; 64]);
+        let m = sa(&s, 1, Binding::IfId(1));
+        assert!(m.nlas.iter().any(|a| matches!(a,
+            XfrmAttrs::AuthenticationAlgTrunc(a) if a.alg_trunc_len == 256 && a.alg_key_len == 512)));
     }
 
     #[test]

@@ -66,7 +66,7 @@ impl Receiver {
 
     /// Open one ESP packet (from the SPI on). On success returns its SPI and where the
     /// inner packet is, with a zeroed virtio_net_hdr in front of it (over the end of
-    /// the spent IV). Every drop is counted on the SA where the kernel would count it,
+    /// the spent IV, or of SPI and sequence number). Every drop is counted on the SA where the kernel would count it,
     /// or silently when no SA matches.
     fn open(&mut self, esp: &mut [u8]) -> Option<(u32, Range<usize>)> {
         let spi = u32::from_be_bytes(esp.get(..4)?.try_into().ok()?);
@@ -97,9 +97,14 @@ impl Receiver {
         if !sa.account(len) {
             return None;
         }
-        let start = opened.payload.start;
-        esp.get_mut(start.checked_sub(VNET_HDR_LEN)?..start)?
-            .fill(0);
+        let mut start = opened.payload.start;
+        if start < VNET_HDR_LEN {
+            // esp-null has no IV to write over (RFC 2410): move the inner packet 2 bytes
+            // on, over its padding and ICV (at least 14 bytes).
+            esp.copy_within(start..start + len, VNET_HDR_LEN);
+            start = VNET_HDR_LEN;
+        }
+        esp.get_mut(start - VNET_HDR_LEN..start)?.fill(0);
         Some((spi, start..start + len))
     }
 

@@ -60,7 +60,7 @@ pub(super) fn seal(
         return None;
     }
     let mut start = HEADROOM - sa.esp.header_len();
-    let iv = ivs.take(sa.esp.transform.encr.block_len());
+    let iv = ivs.take(sa.esp.random_iv_len());
     let mut esp_len = sa
         .esp
         .seal(seq, iv, next_header, &mut slot[start..], len)

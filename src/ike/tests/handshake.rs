@@ -1,7 +1,7 @@
 //! Complete handshakes: both sides end with one SA pair and agree on every key.
 
 use super::util::*;
-use crate::crypto::{CipherAlg, DhGroup, EspAuth, EspEncr, HashAlg};
+use crate::crypto::{CipherAlg, DhGroup, EspAuth, EspEncr, EspTransform, HashAlg};
 use crate::ipsec::Direction;
 use std::time::Duration;
 
@@ -79,51 +79,104 @@ fn reference_configuration_comes_up_like_ios() {
 
 #[test]
 fn every_phase1_suite_completes() {
-    for cipher in CipherAlg::ALL {
-        for hash in HashAlg::ALL {
-            for group in DhGroup::ALL {
-                let mut a = settings(A_ADDR, B_ADDR);
-                let mut b = settings(B_ADDR, A_ADDR);
-                a.policies = vec![policy(cipher, hash, group)];
-                b.policies = a.policies.clone();
-                let mut pair = Pair::new(a, b);
-                pair.initiate(false);
-                pair.run_for(Duration::from_secs(1));
-                assert!(
-                    pair.a.failures().is_empty(),
-                    "{cipher:?}/{hash:?}/{group:?}: {:?}",
-                    pair.a.failures()
-                );
-                pair.assert_agree();
-            }
-        }
+    // Every cipher with every hash, and every group (each once: the group's
+    // exponentiation does not depend on the rest of the suite, and 4096-bit MODP,
+    // P-384 and P-521 are slow in a debug build).
+    let suites = CipherAlg::ALL
+        .into_iter()
+        .flat_map(|c| HashAlg::ALL.map(|h| (c, h, DhGroup::Modp1024)))
+        .chain(
+            DhGroup::ALL
+                .into_iter()
+                .enumerate()
+                .map(|(i, g)| (CipherAlg::ALL[i % 5], HashAlg::ALL[i % 5], g)),
+        );
+    for (cipher, hash, group) in suites {
+        let mut a = settings(A_ADDR, B_ADDR);
+        let mut b = settings(B_ADDR, A_ADDR);
+        a.policies = vec![policy(cipher, hash, group)];
+        b.policies = a.policies.clone();
+        let mut pair = Pair::new(a, b);
+        pair.initiate(false);
+        pair.run_for(Duration::from_secs(1));
+        assert!(
+            pair.a.failures().is_empty(),
+            "{cipher:?}/{hash:?}/{group:?}: {:?}",
+            pair.a.failures()
+        );
+        pair.assert_agree();
     }
 }
 
 #[test]
 fn every_esp_transform_completes_with_and_without_pfs() {
-    for (i, encr) in EspEncr::ALL.into_iter().enumerate() {
-        for auth in EspAuth::ALL {
+    for (i, t) in EspTransform::all().enumerate() {
+        let mut a = settings(A_ADDR, B_ADDR);
+        a.tunnels[0].transform_sets = vec![transform_set(t.encr, t.auth)];
+        // PFS on every other transform, cycling through the groups.
+        a.tunnels[0].pfs = (i % 2 == 1).then_some(DhGroup::ALL[i / 2 % DhGroup::ALL.len()]);
+        let mut b = settings(B_ADDR, A_ADDR);
+        b.tunnels[0].transform_sets = a.tunnels[0].transform_sets.clone();
+        b.tunnels[0].pfs = a.tunnels[0].pfs;
+        let mut pair = Pair::new(a, b);
+        pair.initiate(true);
+        pair.run_for(Duration::from_secs(1));
+        pair.assert_agree();
+        let sa = pair.a.sa(Direction::In)[0];
+        assert_eq!(sa.transform, t);
+        let pfs = pair.a.engine.ipsec_sas(pair.time)[0].pfs.clone();
+        assert_eq!(
+            pfs,
+            pair.a.engine.settings.tunnels[0]
+                .pfs
+                .map(|g| format!("group{}", g.id()))
+        );
+    }
+}
+
+/// Cisco's "next generation encryption" (groups 19, 20, 21, 24 for phase 1 and PFS,
+/// GCM/GMAC and SHA-2 ESP): every new group as the PFS group of every new ESP
+/// transform, both sides deriving the same keys, and the ESP keys long enough for
+/// GCM's salt. Phase 1 runs group 19 (each group in phase 1: above).
+#[test]
+fn every_new_group_with_every_new_esp_transform_agrees() {
+    let groups = [
+        DhGroup::Ecp256,
+        DhGroup::Ecp384,
+        DhGroup::Ecp521,
+        DhGroup::Modp2048s256,
+    ];
+    let transforms = EspTransform::all().filter(|t| {
+        t.encr.is_combined()
+            || t.encr == EspEncr::Null
+            || matches!(t.auth, EspAuth::HmacSha384 | EspAuth::HmacSha512)
+    });
+    for t in transforms {
+        for group in groups {
             let mut a = settings(A_ADDR, B_ADDR);
-            a.tunnels[0].transform_sets = vec![transform_set(encr, auth)];
-            // PFS on every other cipher, with a different group each time.
-            a.tunnels[0].pfs = (i % 2 == 1).then_some(DhGroup::ALL[i]);
+            a.policies = vec![policy(
+                CipherAlg::Aes(256),
+                HashAlg::Sha384,
+                DhGroup::Ecp256,
+            )];
+            a.tunnels[0].transform_sets = vec![transform_set(t.encr, t.auth)];
+            a.tunnels[0].pfs = Some(group);
             let mut b = settings(B_ADDR, A_ADDR);
+            b.policies = a.policies.clone();
             b.tunnels[0].transform_sets = a.tunnels[0].transform_sets.clone();
-            b.tunnels[0].pfs = a.tunnels[0].pfs;
+            b.tunnels[0].pfs = Some(group);
             let mut pair = Pair::new(a, b);
             pair.initiate(true);
             pair.run_for(Duration::from_secs(1));
+            assert!(pair.a.failures().is_empty(), "{t:?} {group:?}");
             pair.assert_agree();
-            let sa = pair.a.sa(Direction::In)[0];
-            assert_eq!((sa.transform.encr, sa.transform.auth), (encr, auth));
-            let pfs = pair.a.engine.ipsec_sas(pair.time)[0].pfs.clone();
-            assert_eq!(
-                pfs,
-                pair.a.engine.settings.tunnels[0]
-                    .pfs
-                    .map(|g| format!("group{}", g.id()))
-            );
+            let sa = pair.b.sa(Direction::Out)[0];
+            assert_eq!(sa.transform, t);
+            assert_eq!(sa.enc_key.len() + sa.auth_key.len(), t.keymat_len());
+            // `show ipsec` in IOS words: "esp-gcm 256", "esp-aes esp-sha384-hmac".
+            let shown = &pair.a.engine.ipsec_sas(pair.time)[0];
+            assert_eq!(shown.inbound.transform, t.ios_name());
+            assert_eq!(shown.pfs, Some(format!("group{}", group.id())));
         }
     }
 }

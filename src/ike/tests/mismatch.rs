@@ -3,7 +3,7 @@
 
 use super::util::*;
 use crate::crypto::{CipherAlg, DhGroup, EspAuth, EspEncr, HashAlg, Secret};
-use crate::isakmp::{Header, Message, NotifyType, Payload};
+use crate::isakmp::{AttrValue, Attribute, Header, Message, NotifyType, Payload};
 use std::time::Duration;
 
 /// Notify types A received from B (decoding what is readable in the clear).
@@ -271,4 +271,44 @@ fn identity_mismatch_is_one_warning_naming_the_tunnel_destination() {
         pair.b.alerts(),
         ["identity mismatch: peer 2001:db8::2 identifies itself as 2001:db8::99/128/17/500 (tunnel destination of Tunnel23, line 14)"]
     );
+}
+
+/// RFC 4106 8.4 / RFC 4543: a GCM or GMAC transform carries its key length and no
+/// authentication attribute. Our offer is built so; a peer's GCM transform with an
+/// HMAC attribute, or without a key length, matches no `esp-gcm` transform set.
+#[test]
+fn gcm_transforms_carry_a_key_length_and_no_authentication_attribute() {
+    use crate::ike::proposal::{p2_offer, p2_select};
+    use crate::isakmp::consts::p2_attr;
+    let mut s = settings(A_ADDR, B_ADDR);
+    s.tunnels[0].transform_sets = vec![transform_set(EspEncr::AesGcm(256), EspAuth::None)];
+    let tunnel = &s.tunnels[0];
+    let offer = p2_offer(tunnel, 0x1234, false, Some(DhGroup::Ecp256));
+    let t = &offer.proposals[0].transforms[0];
+    assert_eq!(t.transform_id, 20, "ESP_AES-GCM with a 16-octet ICV");
+    assert_eq!(t.attr(p2_attr::KEY_LENGTH), Some(&AttrValue::Basic(256)));
+    assert_eq!(t.attr(p2_attr::AUTHENTICATION_ALGORITHM), None);
+    assert_eq!(
+        t.attr(p2_attr::GROUP_DESCRIPTION),
+        Some(&AttrValue::Basic(19))
+    );
+    assert!(
+        p2_select(tunnel, &offer).is_ok(),
+        "our own offer is acceptable"
+    );
+
+    let mut with_hmac = offer.clone();
+    with_hmac.proposals[0].transforms[0]
+        .attributes
+        .push(Attribute::basic(p2_attr::AUTHENTICATION_ALGORITHM, 2));
+    let mut without_length = offer.clone();
+    without_length.proposals[0].transforms[0]
+        .attributes
+        .retain(|a| a.attr_type != p2_attr::KEY_LENGTH);
+    let mut pfs_offer = s.clone();
+    pfs_offer.tunnels[0].pfs = Some(DhGroup::Ecp256);
+    for bad in [with_hmac, without_length] {
+        let err = p2_select(&pfs_offer.tunnels[0], &bad).unwrap_err();
+        assert!(err.to_string().contains("esp-gcm 256"), "{err}");
+    }
 }
