@@ -67,9 +67,9 @@ impl Engine {
         let Some(dpd) = self.settings.dpd.clone().filter(|_| p1.peer_dpd) else {
             return;
         };
-        let peer = p1.remote.ip();
+        let ends = p1.endpoints();
         // No IPsec SA to protect, or another ISAKMP SA probes for us: only wait.
-        let idle = !self.children.iter().any(|c| c.remote.ip() == peer)
+        let idle = !self.children.iter().any(|c| c.endpoints() == ends)
             || p1.retiring.is_some()
             || self.outranked(p1);
         let seq = p1.dpd.next_seq;
@@ -126,26 +126,27 @@ impl Engine {
         answers
     }
 
-    /// Every SA with the peer goes (no Delete: nobody would read it), then the wanted
-    /// tunnels to it start again.
+    /// Every SA between the two addresses goes (no Delete: nobody would read it), then
+    /// the wanted tunnels between them start again. The peer's tunnels with us over
+    /// other addresses have their own DPD: one dead uplink is not a dead peer.
     fn peer_dead(&mut self, now: Instant, p1: &mut Phase1) {
-        let peer = p1.remote.ip();
+        let ends = p1.endpoints();
         let others: Vec<u32> = self
             .phase1
             .values()
-            .filter(|o| o.remote.ip() == peer)
+            .filter(|o| o.endpoints() == ends)
             .map(|o| o.conn_id)
             .collect();
         for id in others {
             if let Some(o) = self.phase1.remove(&id) {
                 if o.established_at.is_some() {
-                    self.log_phase1_down(id, peer, DownReason::DeadPeer);
+                    self.log_phase1_down(id, ends.peer, DownReason::DeadPeer);
                 }
             }
         }
         self.phase1_down(p1, DownReason::DeadPeer);
-        self.remove_children_of(peer, DownReason::DeadPeer, |_| true);
-        for tunnel in self.wanted_to(peer) {
+        self.remove_children_of(ends, DownReason::DeadPeer, |_| true);
+        for tunnel in self.wanted_between(ends) {
             self.initiate(now, &tunnel);
         }
     }

@@ -20,7 +20,7 @@ use super::protect::{self, Inbound, Protection};
 use super::settings::PresharedKey;
 use super::state::{IkeState, Role};
 use super::timer::Timer;
-use super::{identity, vendor, Engine};
+use super::{identity, vendor, Endpoints, Engine};
 use crate::crypto::{ct_eq, kdf, DhPrivate, Phase1Keys, Secret};
 use crate::isakmp::{
     encode_payloads, ExchangeType, Header, IdPayload, NotifyPayload, NotifyType, Payload,
@@ -150,12 +150,12 @@ impl Engine {
         key
     }
 
-    /// Have we anything with this peer (then MM5 carries no INITIAL-CONTACT)?
-    fn has_sa_with(&self, peer: IpAddr) -> bool {
+    /// Have we anything between these addresses (then MM5 carries no INITIAL-CONTACT)?
+    fn has_sa_between(&self, ends: Endpoints) -> bool {
         self.phase1
             .values()
-            .any(|p| p.remote.ip() == peer && p.established_at.is_some())
-            || self.children.iter().any(|c| c.remote.ip() == peer)
+            .any(|p| p.endpoints() == ends && p.established_at.is_some())
+            || self.children.iter().any(|c| c.endpoints() == ends)
     }
 
     /// Begin Main Mode towards `remote` so that the `pending` tunnels can come up (none
@@ -455,7 +455,7 @@ impl Engine {
         let id = Payload::Id(identity::phase1_id(p1.local.ip()));
         let hash_i = keyed.hash(p1, Role::Initiator, &payload_body(&id));
         let mut payloads = vec![id, Payload::Hash(hash_i)];
-        if !self.has_sa_with(p1.remote.ip()) {
+        if !self.has_sa_between(p1.endpoints()) {
             self.note(p1, Note::SendInitialContact);
             payloads.push(Payload::Notify(NotifyPayload {
                 doi: DOI_IPSEC,
@@ -614,7 +614,7 @@ impl Engine {
             .settings
             .tunnels
             .iter()
-            .find(|t| t.peer == p1.remote.ip())
+            .find(|t| t.endpoints() == p1.endpoints())
         {
             Some(t) => format!("tunnel destination of {}, {}", t.name, t.destination_origin),
             None => format!("crypto isakmp key, {}", p1.key.origin),
@@ -629,7 +629,10 @@ impl Engine {
 
     /// RFC 2407 4.6.3.3 INITIAL-CONTACT: the peer lost its state, so drop what we
     /// established with it before this negotiation began. Negotiations still running
-    /// and SAs set up concurrently (simultaneous initiation) stay.
+    /// and SAs set up concurrently (simultaneous initiation) stay. Only the SAs between
+    /// the same pair of identities go (strongSwan scopes it to the pair of IDs too): a
+    /// tunnel's identities are its two addresses, so the peer's other tunnels with us,
+    /// from or to other addresses, are not touched.
     fn initial_contact(&mut self, p1: &Phase1) {
         self.note(
             p1,
@@ -638,18 +641,18 @@ impl Engine {
                 remote: p1.remote,
             },
         );
-        let peer = p1.remote.ip();
+        let ends = p1.endpoints();
         let stale: Vec<u32> = self
             .phase1
             .values()
-            .filter(|o| o.remote.ip() == peer && o.established_at.is_some_and(|t| t < p1.created))
+            .filter(|o| o.endpoints() == ends && o.established_at.is_some_and(|t| t < p1.created))
             .map(|o| o.conn_id)
             .collect();
         for id in stale {
             self.phase1.remove(&id);
-            self.log_phase1_down(id, peer, DownReason::InitialContact);
+            self.log_phase1_down(id, ends.peer, DownReason::InitialContact);
         }
-        self.remove_children_of(peer, DownReason::InitialContact, |c| {
+        self.remove_children_of(ends, DownReason::InitialContact, |c| {
             c.installed_at < p1.created
         });
     }

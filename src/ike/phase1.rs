@@ -12,6 +12,7 @@ use super::proposal::{P2Choice, Suite};
 use super::protect::{Inbound, Protection};
 use super::settings::PresharedKey;
 use super::state::{IkeState, Role, ShowState};
+use super::Endpoints;
 use crate::crypto::{ct_eq, kdf, DhPrivate, Phase1Keys};
 use crate::ipsec::SaSpec;
 use crate::isakmp::{ExchangeType, Header, IdPayload, PayloadType, Proposal};
@@ -101,6 +102,11 @@ impl Phase1 {
             retiring: None,
             rejected: None,
         }
+    }
+
+    /// The addresses it is between: the tunnels it may serve are between the same.
+    pub(crate) fn endpoints(&self) -> Endpoints {
+        Endpoints::of(self.local, self.remote)
     }
 
     pub(crate) fn established(&self) -> Option<&Arc<Established>> {

@@ -148,6 +148,13 @@ pub struct TunnelOptions {
     pub ivrf: Option<String>,
 }
 
+impl TunnelSettings {
+    /// What tells this tunnel from the others (see `Endpoints`).
+    pub fn endpoints(&self) -> super::Endpoints {
+        super::Endpoints::new(self.local, self.peer)
+    }
+}
+
 impl Default for TunnelOptions {
     fn default() -> Self {
         TunnelOptions {

@@ -5,6 +5,7 @@ mod handshake;
 mod lifecycle;
 mod liveness;
 mod malformed;
+mod many_tunnels;
 mod mismatch;
 mod rekey;
 mod troubleshooting_doc;
