@@ -359,10 +359,7 @@ impl Engine {
     /// The configuration line to check when `msg` got no answer.
     fn unreachable_hint(&self, p1: &Phase1, msg: Msg) -> String {
         match msg {
-            Msg::Mm5 => format!(
-                "likely pre-shared key mismatch: crypto isakmp key, {}",
-                p1.key.origin
-            ),
+            Msg::Mm5 => format!("likely pre-shared key mismatch: {}", p1.key_source),
             _ => match self
                 .settings
                 .tunnels
@@ -370,7 +367,7 @@ impl Engine {
                 .find(|t| p1.pending.contains(&t.name) || t.endpoints() == p1.endpoints())
             {
                 Some(t) => format!("tunnel destination of {}, {}", t.name, t.destination_origin),
-                None => format!("crypto isakmp key, {}", p1.key.origin),
+                None => p1.key_source.to_string(),
             },
         }
     }
@@ -410,8 +407,11 @@ impl Engine {
         }
         self.start_main_mode(
             now,
-            SocketAddr::new(ends.local, IKE_PORT),
-            SocketAddr::new(ends.peer, IKE_PORT),
+            (
+                SocketAddr::new(ends.local, IKE_PORT),
+                SocketAddr::new(ends.peer, IKE_PORT),
+            ),
+            tunnel.options.isakmp_profile.clone(),
             vec![name.to_string()],
         );
     }

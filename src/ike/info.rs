@@ -166,7 +166,7 @@ impl Engine {
                     Error::AuthFailed(AuthFailure {
                         kind: AuthKind::PeerNotify(n.notify_type),
                         peer: p1.remote.ip(),
-                        key_origin: p1.key.origin.clone(),
+                        key: p1.key_source.clone(),
                     })
                 }
                 MmState::IMm1(_) => Error::PeerRejected {
@@ -181,7 +181,7 @@ impl Engine {
                 state => Error::PeerRejected {
                     notify: n.notify_type,
                     what: format!("Main Mode in {}", state.ios_name()),
-                    config: format!("crypto isakmp key, {}", p1.key.origin),
+                    config: p1.key_source.to_string(),
                 },
             };
             // No notify back: that would only start a ping-pong of errors.

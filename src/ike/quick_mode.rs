@@ -440,6 +440,24 @@ impl Engine {
         };
         let family = identity::proxy_family(ci).filter(|f| identity::proxy_family(cr) == Some(*f));
         let found = ours.clone().find(|t| Some(t.inner) == family);
+        if let Some(t) = found {
+            // IOS: a tunnel whose ipsec profile names an ISAKMP profile takes Quick
+            // Modes over ISAKMP SAs of that profile only.
+            if let Some(want) = t.options.isakmp_profile.as_deref() {
+                if p1.profile.as_deref() != Some(want) {
+                    let have = p1.profile.as_ref().map_or("no ISAKMP profile".into(), |p| {
+                        format!("crypto isakmp profile {p}")
+                    });
+                    return Err(invalid(
+                        format!(
+                            "Quick Mode for {} over an ISAKMP SA of {have}, but the tunnel's crypto ipsec profile says set isakmp-profile {want}",
+                            t.name
+                        ),
+                        format!("crypto ipsec profile of {}, {}", t.name, t.profile_origin),
+                    ));
+                }
+            }
+        }
         found.cloned().ok_or_else(|| {
             let config = ours
                 .next()

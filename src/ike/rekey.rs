@@ -166,7 +166,8 @@ impl Engine {
             || !self.wanted_between(ends).is_empty();
         if !in_progress && needed {
             self.note(p1, Note::Phase1Rekey);
-            self.start_main_mode(now, p1.local, p1.remote, Vec::new());
+            let path = (p1.local, p1.remote);
+            self.start_main_mode(now, path, p1.profile.clone(), Vec::new());
         }
     }
 

@@ -7,6 +7,7 @@ mod liveness;
 mod malformed;
 mod many_tunnels;
 mod mismatch;
+mod profiles;
 mod rekey;
 mod troubleshooting_doc;
 mod unreliable;
