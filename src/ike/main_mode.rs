@@ -182,12 +182,19 @@ impl Engine {
 
     /// The phase 1 ID we send over `p1`: its profile's `self-identity`, else `crypto
     /// isakmp identity`.
-    fn our_id(&self, p1: &Phase1) -> IdPayload {
+    fn our_id(&mut self, p1: &Phase1) -> IdPayload {
         let profile = p1
             .profile
             .as_deref()
             .and_then(|p| self.settings.isakmp_profile(p));
-        identity::phase1_id(p1.local.ip(), self.settings.identity_for(profile))
+        let id = identity::phase1_id(p1.local.ip(), self.settings.identity_for(profile));
+        self.note(
+            p1,
+            Note::OwnIdType {
+                id_type: id.id_type,
+            },
+        );
+        id
     }
 
     /// Have we anything between these addresses (then MM5 carries no INITIAL-CONTACT)?
@@ -532,6 +539,7 @@ impl Engine {
         self.state_change(p1, None, IkeState::RMm4, IkeState::RMm5);
         let peer_id = self.authenticate_peer(p1, msg, &s, "MM5")?;
         self.match_profile(p1, &peer_id)?;
+        self.note_profile(p1);
         // RFC 3947 4: the initiator floated to 4500 (or a NAT rewrote its port); answer
         // where the authenticated message came from.
         p1.local = rx.local;
@@ -578,12 +586,24 @@ impl Engine {
             }));
         }
         self.note(p1, Note::Authenticated);
-        match &id.payload {
-            Payload::Id(id) => {
-                self.check_phase1_id(p1, id);
-                Ok(identity::peer_identity(id))
-            }
-            _ => Ok(PeerIdentity::Other),
+        let Payload::Id(id) = &id.payload else {
+            return Ok(PeerIdentity::Other);
+        };
+        let identity = identity::peer_identity(id);
+        let note = Note::PeerId {
+            id_type: id.id_type,
+            identity: identity.to_string(),
+            protocol: id.protocol,
+            port: id.port,
+        };
+        self.note(p1, note);
+        self.check_phase1_id(p1, id);
+        Ok(identity)
+    }
+
+    fn note_profile(&mut self, p1: &Phase1) {
+        if let Some(profile) = p1.profile.clone() {
+            self.note(p1, Note::ProfileMatched { profile });
         }
     }
 
@@ -658,6 +678,7 @@ impl Engine {
         self.state_change(p1, None, IkeState::IMm5, IkeState::IMm6);
         let peer_id = self.authenticate_peer(p1, msg, &s, "MM6")?;
         self.match_profile(p1, &peer_id)?;
+        self.note_profile(p1);
         if has_initial_contact(msg) {
             self.initial_contact(p1);
         }

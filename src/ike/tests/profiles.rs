@@ -143,6 +143,17 @@ fn fqdn_identities_are_sent_and_matched() {
         assert_eq!(profile_of(&pair.b, pair.time).as_deref(), Some("P"));
         let expect_a = b_initiates.then_some("HUB");
         assert_eq!(profile_of(&pair.a, pair.time).as_deref(), expect_a);
+        let (initiator, responder) = if b_initiates {
+            (&pair.b, &pair.a)
+        } else {
+            (&pair.a, &pair.b)
+        };
+        assert!(initiator.logged("SA is doing pre-shared key authentication using id type ID_FQDN"));
+        assert!(responder.logged("using id type ID_FQDN"));
+        assert!(pair.b.logged(
+            "processing ID payload: type ID_FQDN, host r2.branch.example.com, protocol 17, port 500"
+        ));
+        assert!(pair.b.logged("peer matches P profile"));
         // The FQDN is no address: no identity mismatch to warn about.
         assert!(pair.a.alerts().is_empty(), "{:#?}", pair.a.alerts());
         assert!(pair.b.alerts().is_empty(), "{:#?}", pair.b.alerts());
