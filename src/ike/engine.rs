@@ -34,7 +34,8 @@ const IKE_PORT: u16 = 500;
 const FIRST_CONN_ID: u32 = 1001;
 
 impl Engine {
-    pub fn new(settings: Settings, rng: Box<dyn Rng>, _now: Instant) -> Engine {
+    pub fn new(settings: Settings, rng: Box<dyn Rng>, now: Instant) -> Engine {
+        let tunnel_index = index_tunnels(&settings);
         Engine {
             settings,
             rng,
@@ -53,6 +54,8 @@ impl Engine {
             warned: Default::default(),
             stats: Stats::default(),
             shut_down: false,
+            pacer: super::pacing::Pacer::new(now),
+            tunnel_index,
         }
     }
 
@@ -287,7 +290,7 @@ impl Engine {
                     .chain(p.quick.values().map(|q| q.ex.timers.next()))
             })
             .chain(self.children.iter().map(|c| c.timers.next()))
-            .chain([self.next_retry()])
+            .chain([self.next_retry(), self.pacer.next()])
             .flatten()
             .min()
     }
@@ -309,6 +312,9 @@ impl Engine {
             self.child_timers(now, spi_in);
         }
         self.retry_timers(now);
+        for tunnel in self.pacer.due(now) {
+            self.initiate_as(now, &tunnel, true);
+        }
         self.settle(now);
     }
 
@@ -385,6 +391,11 @@ impl Engine {
     /// Bring `tunnel` up (or replace its expiring pair): Quick Mode over an ISAKMP SA
     /// between its two addresses, making one first if needed.
     pub(super) fn initiate(&mut self, now: Instant, name: &str) {
+        self.initiate_as(now, name, false)
+    }
+
+    /// `initiate`; `paced`: the pacer released `name` (its token taken).
+    fn initiate_as(&mut self, now: Instant, name: &str, paced: bool) {
         let Some(tunnel) = self.tunnel(name) else {
             return;
         };
@@ -404,6 +415,9 @@ impl Engine {
                 p1.pending.push(name.to_string());
             }
             return;
+        }
+        if !paced && !self.pacer.admit(now) {
+            return self.pacer.defer(name);
         }
         self.start_main_mode(
             now,
@@ -499,21 +513,26 @@ impl Engine {
     /// pending negotiations); unchanged tunnels keep theirs. ISAKMP SAs stay, as on IOS.
     /// New and changed tunnels come up (as IOS brings up a new tunnel interface).
     pub fn reload(&mut self, now: Instant, settings: Settings) {
-        let changed = |t: &TunnelSettings| !settings.tunnels.contains(t);
-        let gone: Vec<String> = self
+        // By name through the indexes: a reload of 10,000 tunnels compares each once.
+        let index = index_tunnels(&settings);
+        let kept = |t: &TunnelSettings, s: &Settings, by_name: &HashMap<String, usize>| {
+            by_name.get(&t.name).is_some_and(|&i| s.tunnels[i] == *t)
+        };
+        let gone: std::collections::HashSet<String> = self
             .settings
             .tunnels
             .iter()
-            .filter(|t| changed(t))
+            .filter(|t| !kept(t, &settings, &index))
             .map(|t| t.name.clone())
             .collect();
         let fresh: Vec<String> = settings
             .tunnels
             .iter()
-            .filter(|t| !self.settings.tunnels.contains(t) && !t.shutdown)
+            .filter(|t| !kept(t, &self.settings, &self.tunnel_index) && !t.shutdown)
             .map(|t| t.name.clone())
             .collect();
         self.settings = settings;
+        self.tunnel_index = index;
         self.wanted.retain(|t| !gone.contains(t));
         self.retries.retain(|t, _| !gone.contains(t));
         self.warned.clear();
@@ -641,4 +660,14 @@ impl Engine {
             reason,
         });
     }
+}
+
+/// `settings.tunnels` by name (`Engine::tunnel_index`).
+fn index_tunnels(settings: &Settings) -> HashMap<String, usize> {
+    settings
+        .tunnels
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.name.clone(), i))
+        .collect()
 }

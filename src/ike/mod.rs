@@ -17,6 +17,7 @@ mod liveness;
 pub mod log;
 mod main_mode;
 mod nat;
+mod pacing;
 mod phase1;
 mod proposal;
 mod protect;
@@ -149,6 +150,10 @@ pub struct Engine {
     warned: HashSet<(IpAddr, String)>,
     stats: Stats,
     shut_down: bool,
+    /// New Main Modes leave at a bounded rate (`pacing.rs`).
+    pacer: pacing::Pacer,
+    /// `settings.tunnels` by name: no scan per lookup with thousands of tunnels.
+    tunnel_index: HashMap<String, usize>,
 }
 
 impl std::fmt::Debug for Engine {

@@ -12,6 +12,7 @@ use super::phase1::Phase1;
 use super::timer::Timer;
 use super::{Endpoints, Engine};
 use crate::isakmp::{DeletePayload, Payload, ProtocolId, DOI_IPSEC};
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -89,30 +90,64 @@ impl Engine {
     }
 
     /// After every input: each wanted tunnel that is down (or whose rekey lost its
-    /// exchange) and has nothing under way gets a retry, after a growing wait.
+    /// exchange) and has nothing under way gets a retry, after a growing wait. One pass
+    /// over the SAs and exchanges, then one lookup per wanted tunnel: with thousands of
+    /// tunnels this runs after every datagram.
     pub(super) fn supervise(&mut self, now: Instant) {
         if self.settings.passive {
             return;
         }
-        let wanted: Vec<String> = self.wanted.iter().cloned().collect();
-        for name in wanted {
-            let Some(tunnel) = self.tunnel(&name).filter(|t| !t.shutdown) else {
+        // Each tunnel's current pair (newest complete, not replaced): is it rekeying?
+        let mut current: HashMap<&str, (Option<u64>, bool)> = HashMap::new();
+        for c in self.children.iter().filter(|c| c.outbound && !c.superseded) {
+            let e = current
+                .entry(c.tunnel.as_str())
+                .or_insert((c.completed, c.rekey_pending));
+            if c.completed >= e.0 {
+                *e = (c.completed, c.rekey_pending);
+            }
+        }
+        let mut running: HashSet<&str> = HashSet::new();
+        let mut pending: HashSet<(&str, Endpoints)> = HashSet::new();
+        for p in self.phase1.values() {
+            running.extend(
+                p.quick
+                    .values()
+                    .filter(|q| q.state.in_progress())
+                    .map(|q| q.tunnel.as_str()),
+            );
+            if p.negotiating() {
+                pending.extend(p.pending.iter().map(|t| (t.as_str(), p.endpoints())));
+            }
+        }
+        let mut due = Vec::new();
+        for name in &self.wanted {
+            let Some(tunnel) = self.tunnel_ref(name).filter(|t| !t.shutdown) else {
                 continue;
             };
-            let current = self.current_pair(&name);
-            let rekeying = current.is_some_and(|c| c.rekey_pending);
-            if current.is_some() && !rekeying {
+            let rekeying = match current.get(name.as_str()) {
+                Some(&(_, false)) => {
+                    due.push((name.clone(), None));
+                    continue;
+                }
+                Some(&(_, true)) => true,
+                None => false,
+            };
+            let busy = running.contains(name.as_str())
+                || pending.contains(&(name.as_str(), tunnel.endpoints()))
+                || self.pacer.is_queued(name);
+            if !busy {
+                due.push((name.clone(), Some(rekeying)));
+            }
+        }
+        for (name, rekeying) in due {
+            let Some(rekeying) = rekeying else {
+                // Up: nothing to retry.
                 self.retries.remove(&name);
                 continue;
-            }
-            let running = self.negotiating(&name)
-                || self.phase1.values().any(|p| {
-                    p.endpoints() == tunnel.endpoints()
-                        && p.negotiating()
-                        && p.pending.contains(&name)
-                });
+            };
             let retry = self.retries.entry(name).or_default();
-            if running || retry.at.is_some() {
+            if retry.at.is_some() {
                 continue;
             }
             // A rekey that lost its exchange (its ISAKMP SA went) tries again at once:
