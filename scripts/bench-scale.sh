@@ -47,7 +47,7 @@ IKT_RUN=$(mktemp -d /tmp/ikt-bench-scale.XXXXXX)
 IKT_BIN=$IKEV1D_BIN
 . tests/lib.sh
 CHARON=/usr/lib/ipsec/charon
-trap 'set +eu; stop_all; ikt_cleanup; rm -rf "$IKT_RUN"' EXIT
+trap 'set +eu; stop_all; ikt_cleanup; [ -n "${BENCH_KEEP:-}" ] || rm -rf "$IKT_RUN"' EXIT
 HUB=$IKT_NS-bh SPOKES=$IKT_NS-bs
 CLK=$(getconf CLK_TCK)
 PAGE_KIB=$(($(getconf PAGESIZE) / 1024))

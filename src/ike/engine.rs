@@ -56,6 +56,8 @@ impl Engine {
             shut_down: false,
             pacer: super::pacing::Pacer::new(now),
             tunnel_index,
+            supervised_at: None,
+            supervise_owed: false,
         }
     }
 
@@ -120,7 +122,7 @@ impl Engine {
     /// After every input: keep the wanted tunnels going, then send what was queued.
     fn settle(&mut self, now: Instant) {
         if !self.shut_down {
-            self.supervise(now);
+            self.supervise_at_most_every(now);
         }
         self.flush_outbox();
     }
@@ -290,7 +292,11 @@ impl Engine {
                     .chain(p.quick.values().map(|q| q.ex.timers.next()))
             })
             .chain(self.children.iter().map(|c| c.timers.next()))
-            .chain([self.next_retry(), self.pacer.next()])
+            .chain([
+                self.next_retry(),
+                self.pacer.next(),
+                self.supervise_owed_at(),
+            ])
             .flatten()
             .min()
     }

@@ -154,6 +154,9 @@ pub struct Engine {
     pacer: pacing::Pacer,
     /// `settings.tunnels` by name: no scan per lookup with thousands of tunnels.
     tunnel_index: HashMap<String, usize>,
+    /// When `supervise` last ran, and whether an input since is owed a pass.
+    supervised_at: Option<std::time::Instant>,
+    supervise_owed: bool,
 }
 
 impl std::fmt::Debug for Engine {

@@ -23,6 +23,11 @@ const BACKOFF: [Duration; 3] = [
     Duration::from_secs(60),
     Duration::from_secs(120),
 ];
+/// The pass over every wanted tunnel runs at most this often (an input in between is
+/// owed one, at the end of the period): with 10,000 tunnels it would otherwise run
+/// after every one of the thousands of datagrams a second. Retries wait 30 s and more,
+/// so noticing a tunnel down 100 ms later changes nothing.
+const SUPERVISE_EVERY: Duration = Duration::from_millis(100);
 /// How often a replaced ISAKMP SA checks whether its Quick Modes are finished.
 const RETIRE_POLL: Duration = Duration::from_secs(1);
 
@@ -89,11 +94,29 @@ impl Engine {
         self.retries.remove(tunnel);
     }
 
-    /// After every input: each wanted tunnel that is down (or whose rekey lost its
+    /// `supervise`, unless it ran less than `SUPERVISE_EVERY` ago (then it is owed).
+    pub(super) fn supervise_at_most_every(&mut self, now: Instant) {
+        match self.supervised_at {
+            Some(t) if now < t + SUPERVISE_EVERY => self.supervise_owed = true,
+            _ => {
+                self.supervise(now);
+                self.supervised_at = Some(now);
+                self.supervise_owed = false;
+            }
+        }
+    }
+
+    /// When an owed `supervise` pass is due.
+    pub(super) fn supervise_owed_at(&self) -> Option<Instant> {
+        self.supervised_at
+            .filter(|_| self.supervise_owed)
+            .map(|t| t + SUPERVISE_EVERY)
+    }
+
+    /// After inputs: each wanted tunnel that is down (or whose rekey lost its
     /// exchange) and has nothing under way gets a retry, after a growing wait. One pass
-    /// over the SAs and exchanges, then one lookup per wanted tunnel: with thousands of
-    /// tunnels this runs after every datagram.
-    pub(super) fn supervise(&mut self, now: Instant) {
+    /// over the SAs and exchanges, then one lookup per wanted tunnel.
+    fn supervise(&mut self, now: Instant) {
         if self.settings.passive {
             return;
         }

@@ -306,6 +306,8 @@ impl Dataplane for UserspaceDataplane {
         let index = link::index(&mut self.rtnl, &spec.name)
             .map_err(|e| DataplaneError::on(&spec.name, "looking up", e))?;
         link::configure(&mut self.rtnl, index, spec, None, mtu)?;
+        link::join_group(&mut self.rtnl, index)
+            .map_err(|e| DataplaneError::on(&spec.name, "setting its device group", e))?;
         let outbound_sa = Arc::new(Published::new(None));
         let token = self.next_token;
         self.next_token += 1;
@@ -493,11 +495,18 @@ impl Dataplane for UserspaceDataplane {
         events
     }
 
-    /// Every tunnel at once: one wait for the packet threads, not one per tunnel.
+    /// Every tunnel at once: one wait for the packet threads and one batched removal of
+    /// the devices, not one of each per tunnel.
     fn shutdown(&mut self) {
         let names: Vec<String> = self.tunnels.keys().cloned().collect();
         let devices: Vec<Arc<Tun>> = names.iter().filter_map(|n| self.detach(n).ok()).collect();
         released(&devices);
+        // The devices go in one batch; closing their queues then finds them gone.
+        if !devices.is_empty() {
+            if let Err(e) = link::delete_group(&mut self.rtnl) {
+                tracing::warn!("removing the tunnel interfaces in one batch: {e}");
+            }
+        }
         drop(devices);
         self.stop.store(true, Ordering::Relaxed);
         for t in self.threads.drain(..) {
