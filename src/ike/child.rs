@@ -35,6 +35,8 @@ pub(crate) struct ChildSa {
     pub pfs: Option<DhGroup>,
     pub udp_encap: bool,
     pub life: Lifetime,
+    /// Anti-replay window of both SAs (0: `replay disable`).
+    pub replay_window: u32,
     pub installed_at: Instant,
     /// `Engine::event` numbers: when its Quick Mode began and when the pair completed.
     pub started: u64,
@@ -159,6 +161,7 @@ impl ChildSa {
             pfs: choice.pfs,
             udp_encap: choice.udp_encap,
             life: choice.life,
+            replay_window: agreed.tunnel.options.replay_window,
             installed_at: now,
             started: qm.started,
             completed: None,

@@ -445,6 +445,21 @@ mod tests {
         })));
     }
 
+    /// IOS's `replay window-size 1024` is a 1024-bit bitmap; `replay disable` is window
+    /// 0 without one, which the kernel reads as "no anti-replay check".
+    #[test]
+    fn replay_disable_and_the_largest_ios_window() {
+        let m = sa(&spec(1024), 1, Binding::IfId(1));
+        assert!(m.nlas.iter().any(|a| matches!(a,
+            XfrmAttrs::ReplayStateEsn(r) if r.bmp_len == 32 && r.replay_window == 1024)));
+        let m = sa(&spec(0), 1, Binding::IfId(1));
+        assert_eq!(m.user_sa_info.replay_window, 0);
+        assert!(!m
+            .nlas
+            .iter()
+            .any(|a| matches!(a, XfrmAttrs::ReplayStateEsn(_))));
+    }
+
     #[test]
     fn keys_are_wiped_after_use() {
         let mut m = sa(&spec(32), 1, Binding::IfId(1));
