@@ -57,8 +57,8 @@ pub struct TunnelSpec {
 pub struct InterfaceOptions {
     /// `ip address A M secondary`.
     pub ipv4_secondary: Vec<(Ipv4Addr, u8)>,
-    /// `ip unnumbered IF`: the Linux interface whose IPv4 address the tunnel borrows.
-    pub unnumbered: Option<String>,
+    /// `ip unnumbered IF`: the interface whose IPv4 address the tunnel borrows.
+    pub unnumbered: Option<Unnumbered>,
     /// `ipv6 enable`: IPv6 on the interface with only its link-local address.
     pub ipv6_enable: bool,
     /// `ip tcp adjust-mss N` / `ipv6 tcp adjust-mss N`: TCP SYNs crossing the tunnel, in
@@ -73,6 +73,16 @@ pub struct InterfaceOptions {
     pub vrf: Option<String>,
     /// `tunnel vrf V`: the VRF of the outer packets and of IKE ("fvrf").
     pub tunnel_vrf: Option<String>,
+}
+
+/// `ip unnumbered IF`: IF lends the tunnel its IPv4 address. The tunnel carries it as a
+/// /32, so that the host's own packets into the tunnel leave from it, as IOS's do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unnumbered {
+    /// The Linux interface (after `ikev1d map-interface`).
+    pub interface: String,
+    /// IF's primary IPv4 address when the configuration was read.
+    pub address: Ipv4Addr,
 }
 
 /// `crypto ipsec df-bit clear | set | copy`: the outer header's DF bit. IOS's default is
