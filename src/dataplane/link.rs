@@ -314,31 +314,23 @@ fn del_route(nl: &mut Rtnl, index: u32, dst: IpAddr, prefix_len: u8) -> io::Resu
 mod tests {
     use super::*;
     use crate::dataplane::{InterfaceOptions, Unnumbered};
-    use crate::ipsec::InnerFamily;
 
     /// `ip address` with a secondary, `ip unnumbered` (a /32 of the lender's address),
     /// `ipv6 address` and its link-local: all on the one interface.
     #[test]
     fn every_ios_address_line_becomes_an_address() {
         let spec = TunnelSpec {
-            name: "Tunnel5".into(),
-            if_id: 5,
-            local: "192.0.2.2".parse().unwrap(),
-            peer: "192.0.2.3".parse().unwrap(),
-            inner: InnerFamily::V4,
             ipv4: Some(("192.168.23.2".parse().unwrap(), 24)),
             ipv6: vec![("2001:db8:9::2".parse().unwrap(), 64)],
             link_local: Some("fe80::5:2".parse().unwrap()),
-            mtu: None,
-            routes: vec![],
-            options: InterfaceOptions {
+            ..TunnelSpec::for_test(InterfaceOptions {
                 ipv4_secondary: vec![("198.51.100.9".parse().unwrap(), 30)],
                 unnumbered: Some(Unnumbered {
                     interface: "dum0".into(),
                     address: "192.0.2.102".parse().unwrap(),
                 }),
                 ..InterfaceOptions::default()
-            },
+            })
         };
         let text: Vec<String> = addresses_of(&spec)
             .iter()

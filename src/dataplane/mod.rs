@@ -239,6 +239,27 @@ pub fn open(kind: DataplaneKind) -> Result<Box<dyn Dataplane>> {
 }
 
 #[cfg(test)]
+impl TunnelSpec {
+    /// `Tunnel5` between 192.0.2.2 and 192.0.2.3, no addresses or routes: for the data
+    /// paths' unit tests of interface lines.
+    pub(crate) fn for_test(options: InterfaceOptions) -> TunnelSpec {
+        TunnelSpec {
+            name: "Tunnel5".into(),
+            if_id: 5,
+            local: "192.0.2.2".parse().unwrap(),
+            peer: "192.0.2.3".parse().unwrap(),
+            inner: InnerFamily::V4,
+            ipv4: None,
+            ipv6: vec![],
+            link_local: None,
+            mtu: None,
+            routes: vec![],
+            options,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

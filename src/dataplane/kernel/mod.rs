@@ -24,6 +24,7 @@
 //! and never touches other reqids or interfaces without the alias.
 
 mod iface;
+mod nft;
 mod sys;
 #[cfg(test)]
 mod vm_tests;
@@ -203,7 +204,7 @@ fn add_and_delete(
     binding: Binding,
 ) -> io::Result<()> {
     nl.request(
-        XfrmMessage::AddSa(xfrm::sa(sa, reqid, binding)),
+        XfrmMessage::AddSa(xfrm::sa(sa, reqid, binding, super::DfBit::Copy)),
         NLM_F_CREATE | NLM_F_EXCL,
     )?;
     nl.request(
@@ -262,6 +263,8 @@ struct Tunnel {
     reqid: u32,
     /// Inbound SPIs from ALLOCSPI: their larval states are completed by UPDSA.
     larval: HashSet<u32>,
+    /// Its lines need netfilter rules (`adjust-mss`, `df-bit set`): it has a table.
+    nft: bool,
 }
 
 pub struct KernelDataplane {
@@ -270,6 +273,8 @@ pub struct KernelDataplane {
     expire: Listener<XfrmMessage>,
     kind: TunnelKind,
     tunnels: HashMap<String, Tunnel>,
+    /// Netfilter tables of tunnels a previous instance left behind, by tunnel.
+    nft_leftovers: HashSet<String>,
 }
 
 impl KernelDataplane {
@@ -287,6 +292,7 @@ impl KernelDataplane {
                 .map_err(|e| DataplaneError::new("joining the XFRM expire group", e))?,
             kind,
             tunnels: HashMap::new(),
+            nft_leftovers: nft::leftovers(),
         })
     }
 
@@ -342,6 +348,9 @@ impl KernelDataplane {
         // A crashed instance's leftovers of this tunnel; a foreign interface stays.
         self.purge(reqid)
             .map_err(err("removing leftover states and policies"))?;
+        if self.nft_leftovers.remove(&t.name) {
+            nft::replace(&t.name, None).map_err(err("removing a leftover nftables table"))?;
+        }
         if let Some(old) = link::find(&mut self.rtnl, &t.name).map_err(err("looking up"))? {
             if old.alias.as_deref() != Some(link::OWNER_ALIAS) {
                 return Err(refused(
@@ -358,6 +367,7 @@ impl KernelDataplane {
             binding,
             reqid,
             larval: HashSet::new(),
+            nft: nft::ruleset(t).is_some(),
         };
         // From here on, a failure removes the half-built tunnel.
         if let Err(e) = self.configure_tunnel(&tunnel) {
@@ -380,6 +390,10 @@ impl KernelDataplane {
                     .map_err(|e| DataplaneError::on(&t.name, "adding policy", e))?;
             }
         }
+        if let Some(rules) = nft::ruleset(t) {
+            nft::replace(&t.name, Some(&rules))
+                .map_err(|e| DataplaneError::on(&t.name, "adding nftables rules", e))?;
+        }
         Ok(())
     }
 
@@ -394,7 +408,12 @@ impl KernelDataplane {
             Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(()),
             r => r.map_err(|e| DataplaneError::on(name, "removing interface", e)),
         };
-        purged.and(deleted)
+        let unfiltered = match tunnel.nft {
+            true => nft::replace(name, None)
+                .map_err(|e| DataplaneError::on(name, "removing nftables rules", e)),
+            false => Ok(()),
+        };
+        purged.and(deleted).and(unfiltered)
     }
 }
 
@@ -445,7 +464,7 @@ impl Dataplane for KernelDataplane {
 
     fn install_sa(&mut self, spec: &TunnelSpec, sa: &SaSpec) -> Result<()> {
         let t = tunnel(&mut self.tunnels, &spec.name)?;
-        let mut msg = xfrm::sa(sa, t.reqid, t.binding);
+        let mut msg = xfrm::sa(sa, t.reqid, t.binding, spec.options.df_bit);
         // An allocated SPI has a larval state: UPDSA completes it. If it timed out
         // (the kernel drops larval states after net.core.xfrm_acq_expires), add.
         let mut res = Err(io::Error::from_raw_os_error(libc::ESRCH));
