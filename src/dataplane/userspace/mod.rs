@@ -39,8 +39,10 @@
 //! state. Packet threads stop using an SA at once when it crosses its hard byte limit
 //! or runs out of sequence numbers (RFC 4303 3.3.3: the counter never cycles).
 
+mod df;
 mod gro;
 mod inner;
+mod mss;
 mod offload;
 mod published;
 mod replay;
@@ -261,14 +263,19 @@ impl Dataplane for UserspaceDataplane {
 
     fn ensure_tunnel(&mut self, spec: &TunnelSpec) -> Result<()> {
         let mtu = Some(tunnel::mtu(spec));
+        let o = &spec.options;
         if let Some(t) = self.tunnels.get_mut(&spec.name) {
             if t.spec != *spec {
                 link::configure(&mut self.rtnl, t.index, spec, Some(&t.spec), mtu)?;
+                t.tun.adjust_mss.set(o.adjust_mss_v4, o.adjust_mss_v6);
+                t.tun.df_bit.set(o.df_bit);
                 t.spec = spec.clone();
             }
             return Ok(());
         }
         let tun = Arc::new(Tun::create(&spec.name, self.queues)?);
+        tun.adjust_mss.set(o.adjust_mss_v4, o.adjust_mss_v6);
+        tun.df_bit.set(o.df_bit);
         // Dropping `tun` on error closes the queues, which removes the device.
         let index = link::index(&mut self.rtnl, &spec.name)
             .map_err(|e| DataplaneError::on(&spec.name, "looking up", e))?;
@@ -381,13 +388,17 @@ impl Dataplane for UserspaceDataplane {
                 return Err(refused(format!("ESP-in-UDP only on port {NAT_T_PORT}")));
             }
         }
-        let sa = Sa::new(
+        let mut sa = Sa::new(
             spec,
             self.next_serial + 1,
             tunnel.tun.clone(),
             Instant::now(),
         )
         .map_err(|e| refused(e.to_string()))?;
+        if spec.direction == Direction::Out && spec.dst.is_ipv4() {
+            // Unknown (no route yet): every packet takes the raw ESP socket.
+            sa.own_header_max = sys::path_mtu(spec.src, spec.dst).ok().map(|m| m as usize);
+        }
         self.next_serial = sa.serial;
         let sa = Arc::new(sa);
         if let Some(local) = local {
@@ -517,6 +528,8 @@ mod tests {
         let tun = Arc::new(Tun {
             name: "Tunnel23".into(),
             queues: vec![file],
+            adjust_mss: Default::default(),
+            df_bit: Default::default(),
         });
         (tun, path)
     }
@@ -679,12 +692,7 @@ mod tests {
                 local: "2001:db8::2".parse().unwrap(),
                 peer: "2001:db8::3".parse().unwrap(),
                 inner: InnerFamily::V6,
-                ipv4: None,
-                ipv6: vec![],
-                link_local: None,
-                mtu: None,
-                routes: vec![],
-                options: Default::default(),
+                ..TunnelSpec::for_test(Default::default())
             },
             index: 0,
             tun: tun.clone(),

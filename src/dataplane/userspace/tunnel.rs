@@ -1,7 +1,10 @@
 //! The tunnel interface: a multi-queue TUN device named like the IOS interface;
 //! `dataplane::link` gives it the addresses, fixed link-local address, MTU and routes
-//! the kernel path gives its xfrm/vti6 interface.
+//! the kernel path gives its xfrm/vti6 interface. The packet threads share it with the
+//! interface lines they carry out (`adjust-mss`, `df-bit`).
 
+use super::df::OuterDf;
+use super::mss::MssClamp;
 use super::sys;
 use crate::dataplane::{DataplaneError, Result, TunnelSpec};
 use std::fs::File;
@@ -18,6 +21,10 @@ pub(crate) struct Tun {
     pub name: String,
     /// One per TUN queue: a transmit thread reads each; receive threads write to the first.
     pub queues: Vec<File>,
+    /// `ip tcp adjust-mss` / `ipv6 tcp adjust-mss`, applied by both kinds of thread.
+    pub adjust_mss: MssClamp,
+    /// `crypto ipsec df-bit`, applied by the transmit threads.
+    pub df_bit: OuterDf,
 }
 
 impl std::fmt::Debug for Tun {
@@ -35,6 +42,8 @@ impl Tun {
         Ok(Tun {
             name: name.to_string(),
             queues,
+            adjust_mss: MssClamp::default(),
+            df_bit: OuterDf::default(),
         })
     }
 }
