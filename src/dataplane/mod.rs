@@ -128,6 +128,9 @@ pub enum DataplaneEvent {
         dst: IpAddr,
         hard: bool,
     },
+    /// Traffic for the tunnel found no SA (XFRM_MSG_ACQUIRE on the kernel path, a
+    /// packet read from the TUN device on the userspace path): IOS initiates then.
+    Acquire { tunnel: String },
     /// A packet thread died: the data path no longer works as configured.
     ThreadFailed(threads::ThreadFailure),
 }

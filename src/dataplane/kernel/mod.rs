@@ -41,7 +41,7 @@ use crate::crypto::{OsRng, Rng, Secret};
 use crate::ipsec::{Direction, EspAuth, EspEncr, EspTransform, InnerFamily, Lifetimes, SaSpec};
 use iface::LinkKind;
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
-use netlink_packet_xfrm::{XfrmMessage, XFRMNLGRP_EXPIRE};
+use netlink_packet_xfrm::{XfrmMessage, XFRMNLGRP_ACQUIRE, XFRMNLGRP_EXPIRE};
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -270,7 +270,8 @@ struct Tunnel {
 pub struct KernelDataplane {
     xfrm: Netlink<XfrmMessage>,
     rtnl: Rtnl,
-    expire: Listener<XfrmMessage>,
+    /// XFRM_MSG_EXPIRE and XFRM_MSG_ACQUIRE.
+    events: Listener<XfrmMessage>,
     kind: TunnelKind,
     tunnels: HashMap<String, Tunnel>,
     /// Netfilter tables of tunnels a previous instance left behind, by tunnel.
@@ -288,8 +289,9 @@ impl KernelDataplane {
         Ok(KernelDataplane {
             xfrm: Netlink::open().map_err(|e| DataplaneError::new("opening XFRM netlink", e))?,
             rtnl: link::open()?,
-            expire: Listener::open(&[XFRMNLGRP_EXPIRE])
-                .map_err(|e| DataplaneError::new("joining the XFRM expire group", e))?,
+            events: Listener::open(&[XFRMNLGRP_EXPIRE, XFRMNLGRP_ACQUIRE]).map_err(|e| {
+                DataplaneError::new("joining the XFRM expire and acquire groups", e)
+            })?,
             kind,
             tunnels: HashMap::new(),
             nft_leftovers: nft::leftovers(),
@@ -541,17 +543,29 @@ impl Dataplane for KernelDataplane {
     }
 
     fn poll_events(&mut self) -> Vec<DataplaneEvent> {
-        let messages = match self.expire.drain() {
+        let messages = match self.events.drain() {
             Ok(m) => m,
             Err(e) => {
-                // ENOBUFS: events were lost; the engine's own timers still expire SAs.
-                tracing::warn!("XFRM expire events: {e}");
+                // ENOBUFS: events were lost; the engine's own timers still expire SAs,
+                // and traffic that still finds no SA makes the kernel ask again.
+                tracing::warn!("XFRM expire and acquire events: {e}");
                 return vec![];
             }
         };
+        // One acquire per tunnel is enough, whatever the families and packets.
+        let mut acquired = HashSet::new();
         messages
             .into_iter()
             .filter_map(|m| match m {
+                XfrmMessage::Acquire(a) => {
+                    let tunnel = xfrm::acquired_reqids(&a.nlas)
+                        .find_map(|reqid| self.tunnels.values().find(|t| t.reqid == reqid))?;
+                    acquired
+                        .insert(tunnel.spec.name.clone())
+                        .then(|| DataplaneEvent::Acquire {
+                            tunnel: tunnel.spec.name.clone(),
+                        })
+                }
                 XfrmMessage::Expire(x) => {
                     let s = &x.expire.state;
                     let tunnel = self.tunnels.values_mut().find(|t| t.reqid == s.reqid)?;

@@ -10,10 +10,10 @@ use netlink_packet_xfrm::{
     Address, Alg, AlgAead, AlgAuth, EncapTmpl, LifetimeConfig, Mark, ReplayEsn, Selector,
     UserPolicyId, UserPolicyInfo, UserSaId, UserSaInfo, UserSpiInfo, UserTemplate, XfrmAttrs,
     XfrmMessage, AF_INET, IPPROTO_ESP, UDP_ENCAP_ESPINUDP, XFRM_ALG_AEAD_NAME_LEN,
-    XFRM_ALG_AUTH_NAME_LEN, XFRM_ALG_NAME_LEN, XFRM_INF, XFRM_MODE_TUNNEL, XFRM_MSG_EXPIRE,
-    XFRM_MSG_NEWPOLICY, XFRM_MSG_NEWSA, XFRM_POLICY_ALLOW, XFRM_POLICY_FWD, XFRM_POLICY_IN,
-    XFRM_POLICY_OUT, XFRM_STATE_AF_UNSPEC, XFRM_STATE_NOPMTUDISC, XFRM_USER_EXPIRE_LEN,
-    XFRM_USER_SA_INFO_LEN,
+    XFRM_ALG_AUTH_NAME_LEN, XFRM_ALG_NAME_LEN, XFRM_INF, XFRM_MODE_TUNNEL, XFRM_MSG_ACQUIRE,
+    XFRM_MSG_EXPIRE, XFRM_MSG_NEWPOLICY, XFRM_MSG_NEWSA, XFRM_POLICY_ALLOW, XFRM_POLICY_FWD,
+    XFRM_POLICY_IN, XFRM_POLICY_OUT, XFRM_STATE_AF_UNSPEC, XFRM_STATE_NOPMTUDISC,
+    XFRM_USER_ACQUIRE_LEN, XFRM_USER_EXPIRE_LEN, XFRM_USER_SA_INFO_LEN,
 };
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use zeroize::Zeroize;
@@ -25,6 +25,7 @@ impl Protocol for XfrmMessage {
             XFRM_MSG_NEWSA => Some(XFRM_USER_SA_INFO_LEN),
             XFRM_MSG_NEWPOLICY => Some(netlink_packet_xfrm::XFRM_USER_POLICY_INFO_LEN),
             XFRM_MSG_EXPIRE => Some(XFRM_USER_EXPIRE_LEN),
+            XFRM_MSG_ACQUIRE => Some(XFRM_USER_ACQUIRE_LEN),
             _ => None,
         }
     }
@@ -324,6 +325,17 @@ pub(super) fn acquires_for(dump: &[XfrmMessage], reqid: u32) -> Vec<(IpAddr, IpA
         .collect()
 }
 
+/// The reqids an XFRM_MSG_ACQUIRE asks states for (its policy's templates): traffic met
+/// a policy of theirs without a state.
+pub(super) fn acquired_reqids(nlas: &[XfrmAttrs]) -> impl Iterator<Item = u32> + '_ {
+    nlas.iter()
+        .filter_map(|a| match a {
+            XfrmAttrs::Template(t) => Some(t.iter().map(|t| t.reqid)),
+            _ => None,
+        })
+        .flatten()
+}
+
 pub(super) fn ip_of(a: Address, family: u16) -> IpAddr {
     if family == AF_INET {
         IpAddr::V4(a.to_ipv4())
@@ -336,35 +348,25 @@ pub(super) fn ip_of(a: Address, family: u16) -> IpAddr {
 mod tests {
     use super::*;
     use crate::crypto::Secret;
-    use crate::ipsec::{Direction, EspAuth, EspEncr, EspTransform, InnerFamily, UdpEncap};
+    use crate::ipsec::{Direction, EspAuth, EspEncr, EspTransform, UdpEncap};
     use netlink_packet_core::Emitable;
     use netlink_packet_xfrm::AF_INET6;
 
     fn spec(window: u32) -> SaSpec {
         SaSpec {
-            tunnel: "Tunnel23".into(),
-            direction: Direction::In,
-            spi: 0x1234,
-            src: "2001:db8::3".parse().unwrap(),
-            dst: "2001:db8::2".parse().unwrap(),
-            inner: InnerFamily::V6,
-            transform: EspTransform {
-                encr: EspEncr::Aes(128),
-                auth: EspAuth::HmacSha1,
-            },
-            enc_key: Secret::new(vec![7; 16]),
-            auth_key: Secret::new(vec![9; 20]),
             lifetimes: Lifetimes {
                 soft_s: Some(3000),
                 hard_s: Some(3600),
                 soft_bytes: None,
                 hard_bytes: Some(4_608_000 * 1024),
+                idle_s: None,
             },
             encap: Some(UdpEncap {
                 sport: 4500,
                 dport: 4500,
             }),
             replay_window: window,
+            ..SaSpec::for_test(Direction::In, 0x1234, "2001:db8::3", "2001:db8::2")
         }
     }
 

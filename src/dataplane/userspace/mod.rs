@@ -478,6 +478,15 @@ impl Dataplane for UserspaceDataplane {
         for key in &spent {
             self.remove_sa(key);
         }
+        // At most one acquire per tunnel and poll: the engine does the rest.
+        events.extend(
+            self.tunnels
+                .iter()
+                .filter(|(_, t)| t.tun.sa_wanted.swap(false, Ordering::Relaxed))
+                .map(|(name, _)| DataplaneEvent::Acquire {
+                    tunnel: name.clone(),
+                }),
+        );
         events.extend(
             self.failures
                 .take()
@@ -530,6 +539,7 @@ mod tests {
             queues: vec![file],
             adjust_mss: Default::default(),
             df_bit: Default::default(),
+            sa_wanted: AtomicBool::new(false),
         });
         (tun, path)
     }

@@ -231,6 +231,7 @@ mod tests {
             hard_s: Some(3600),
             soft_bytes: Some(4_000_000),
             hard_bytes: Some(5_000_000),
+            idle_s: None,
         };
         assert_eq!(expiry(&l, 0, 0), Expiry::Live);
         assert_eq!(expiry(&l, 2999, 3_999_999), Expiry::Live);

@@ -8,6 +8,7 @@ use super::mss::MssClamp;
 use super::sys;
 use crate::dataplane::{DataplaneError, Result, TunnelSpec};
 use std::fs::File;
+use std::sync::atomic::AtomicBool;
 
 /// Outer headers and ESP overhead that must fit in a 1500-byte path when the tunnel
 /// MTU is not configured: outer IP, UDP (NAT-T may float), SPI + sequence number,
@@ -25,6 +26,9 @@ pub(crate) struct Tun {
     pub adjust_mss: MssClamp,
     /// `crypto ipsec df-bit`, applied by the transmit threads.
     pub df_bit: OuterDf,
+    /// A transmit thread dropped a packet for want of an SA since the control thread
+    /// last looked: IOS initiates on such traffic.
+    pub sa_wanted: AtomicBool,
 }
 
 impl std::fmt::Debug for Tun {
@@ -44,6 +48,7 @@ impl Tun {
             queues,
             adjust_mss: MssClamp::default(),
             df_bit: OuterDf::default(),
+            sa_wanted: AtomicBool::new(false),
         })
     }
 }

@@ -153,8 +153,12 @@ pub(crate) fn run(
                     return Err(std::io::Error::new(e.kind(), why));
                 }
             };
-            // Without an SA the packet is dropped, as XFRM does without a state.
-            let Some(sa) = sa.as_deref() else { continue };
+            // Without an SA the packet is dropped, as XFRM does without a state, and
+            // the control thread is asked for one, as XFRM sends an acquire.
+            let Some(sa) = sa.as_deref() else {
+                tun.sa_wanted.store(true, Ordering::Relaxed);
+                continue;
+            };
             let Some(hdr) = VnetHdr::parse(&read_buf[..n]) else {
                 continue;
             };
