@@ -15,6 +15,9 @@
 #            traffic, the interface and the ISAKMP SA stay, a ping brings a new pair
 #   overlay  tunnel mode ipsec ipv4 v6-overlay and ipv6 v4-overlay: pings of the
 #            overlay's family (the kernel path: af-unspec states)
+#   pmtu     tunnel path-mtu-discovery, a 1400-byte link between the routers: after the
+#            first packets too large for it, the host behind R2 is told a smaller MTU
+#            (the userspace path lowers Tunnel23's), and packets of that size cross
 # Arguments after the data path: the scenarios to run (default: all). Namespaces
 # $IKT_NS-k*.
 set -uo pipefail
@@ -308,7 +311,57 @@ overlay() {
     fi
 }
 
-all=(mss df lines idle overlay)
+pmtu() {
+    local p=${K}p c=$IKT_RUN/${K}p ns learnt
+    # R2 - M - R3, the M-R3 link with an MTU of 1400
+    for ns in r2 m r3; do add_netns $p-$ns || return 1; done
+    ip link add eth0 netns $p-r2 type veth peer name to-r2 netns $p-m
+    ip link add to-r3 netns $p-m type veth peer name eth0 netns $p-r3
+    ip -n $p-m link set to-r3 mtu 1400
+    ip -n $p-r3 link set eth0 mtu 1400
+    ip -n $p-r2 addr add 198.51.100.2/25 dev eth0
+    ip -n $p-m addr add 198.51.100.1/25 dev to-r2
+    ip -n $p-m addr add 198.51.100.129/25 dev to-r3
+    ip -n $p-r3 addr add 198.51.100.130/25 dev eth0
+    for ns in r2:eth0 m:to-r2 m:to-r3 r3:eth0; do ip -n $p-${ns%:*} link set ${ns#*:} up; done
+    ip -n $p-r2 route add default via 198.51.100.1
+    ip -n $p-r3 route add default via 198.51.100.129
+    ip netns exec $p-m sysctl -qw net.ipv4.ip_forward=1
+    lans $p
+    conf "$c-r2.conf" "$KEY4" "" "$(tunnel 23 eth0 198.51.100.130 ipv4 \
+        "ip address 192.168.23.2 255.255.255.0" "tunnel path-mtu-discovery")
+ip route 192.0.2.64 255.255.255.192 Tunnel23"
+    conf "$c-r3.conf" "$KEY4" "" "$(tunnel 23 eth0 198.51.100.2 ipv4 \
+        "ip address 192.168.23.3 255.255.255.0" "tunnel path-mtu-discovery")
+ip route 192.0.2.0 255.255.255.192 Tunnel23"
+    run_ikev1d $p-r3 "$c-r3.conf" "$c-r3.log"
+    run_ikev1d $p-r2 "$c-r2.conf" "$c-r2.log"
+    check "pmtu: SAs up" wait_sa $p-r2 60
+    check "pmtu: small pings cross" pings $p-h2 192.0.2.70 3
+    # 1400-byte packets with DF: their ESP packets exceed the M-R3 link; M says so.
+    ip netns exec $p-h2 ping -n -q -c 3 -i 0.5 -W 1 -M do -s 1372 192.0.2.70 >/dev/null 2>&1 || true
+    sleep 2
+    ip netns exec $p-h2 ping -n -c 2 -i 0.5 -W 1 -M do -s 1372 192.0.2.70 >"$c.ping" 2>&1 || true
+    learnt=$(ip -n $p-h2 route get 192.0.2.70 | sed -nE 's/.* mtu ([0-9]+).*/\1/p')
+    echo "    h2: $(grep -m1 -oE 'Frag needed.*|message too long.*' "$c.ping"); route to h3: mtu ${learnt:-none}"
+    check "pmtu: h2 is told an MTU between 1280 and 1400" eval "[ -n '$learnt' ] && [ '$learnt' -lt 1400 ] && [ '$learnt' -ge 1280 ]"
+    if [ $DP = userspace ]; then
+        check "pmtu: R2 lowered Tunnel23's MTU to 1315 (1400 - IPv4 - ESP overhead)" bash -c \
+            "ip -n $p-r2 link show Tunnel23 | grep -q 'mtu 1315 '"
+        check "pmtu: ... and says why" logged_info "path MTU to 198.51.100.130 is 1400: Tunnel23 MTU 1415 -> 1315 \(tunnel path-mtu-discovery\)" "$c-r2.log"
+    fi
+    check "pmtu: pings of that size with DF cross" pings_df $p-h2 192.0.2.70 3 $((${learnt:-1400} - 28))
+}
+
+# pings_df NS TARGET N SIZE: N of N echoes of SIZE bytes with DF answered
+pings_df() {
+    local out
+    out=$(ip netns exec "$1" ping -n -q -c "$3" -i 0.2 -W 2 -M do -s "$4" "$2" 2>&1) || true
+    echo "    ping -s $4 $2: $(grep 'packets transmitted' <<<"$out")"
+    [[ $out =~ (^|$'\n')$3\ packets\ transmitted,\ $3\ received ]]
+}
+
+all=(mss df lines idle overlay pmtu)
 [ $# -gt 0 ] && all=("$@")
 echo "data path: $DP"
 for s in "${all[@]}"; do

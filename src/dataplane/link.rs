@@ -29,7 +29,7 @@ impl Protocol for RouteNetlinkMessage {
     }
 }
 
-const IPV6_MIN_MTU: u32 = 1280;
+pub(super) const IPV6_MIN_MTU: u32 = 1280;
 
 pub(super) type Rtnl = Netlink<RouteNetlinkMessage>;
 
@@ -158,6 +158,11 @@ fn addresses_of(spec: &TunnelSpec) -> Vec<(IpAddr, u8)> {
     // IOS `ipv6 address X link-local`: a /64 link-local like the kernel's own.
     wanted.extend(spec.link_local.map(|a| (IpAddr::V6(a), 64)));
     wanted
+}
+
+/// Set the MTU of interface `index` (`tunnel path-mtu-discovery`).
+pub(super) fn set_mtu(nl: &mut Rtnl, index: u32, mtu: u32) -> io::Result<()> {
+    set_attributes(nl, index, Some(mtu))
 }
 
 /// Mark the link as ours and set its MTU.

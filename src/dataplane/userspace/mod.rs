@@ -99,6 +99,8 @@ struct Tunnel {
     threads: Vec<JoinHandle<()>>,
     /// Installed outbound SAs, oldest first.
     outbound: Vec<Arc<Sa>>,
+    /// The interface's MTU now (`tunnel path-mtu-discovery` lowers it).
+    mtu: u32,
 }
 
 impl Tunnel {
@@ -242,6 +244,38 @@ impl UserspaceDataplane {
         }
     }
 
+    /// `tunnel path-mtu-discovery`: each such tunnel's MTU follows what the kernel
+    /// learnt of the path to its peer (ICMP "fragmentation needed" / "packet too big"
+    /// for the ESP packets), so that the kernel answers inner packets too large for it,
+    /// as IOS does for a tunnel with the line. Without it the MTU stays as configured
+    /// and the outer packets are fragmented instead.
+    fn follow_path_mtu(&mut self) {
+        for (name, t) in &mut self.tunnels {
+            if !t.spec.options.path_mtu_discovery {
+                continue;
+            }
+            let Ok(path) = sys::path_mtu(t.spec.local, t.spec.peer) else {
+                continue;
+            };
+            let mtu = tunnel::mtu_for_path(&t.spec, path);
+            if mtu == t.mtu {
+                continue;
+            }
+            match link::set_mtu(&mut self.rtnl, t.index, mtu) {
+                Ok(()) => {
+                    tracing::info!(
+                        tunnel = %name,
+                        "path MTU to {} is {path}: {name} MTU {} -> {mtu} (tunnel path-mtu-discovery)",
+                        t.spec.peer,
+                        t.mtu
+                    );
+                    t.mtu = mtu;
+                }
+                Err(e) => tracing::warn!(tunnel = %name, "setting MTU {mtu}: {e}"),
+            }
+        }
+    }
+
     /// Hold UDP `local` for ESP-in-UDP unless someone (the daemon) does.
     fn hold_port(&mut self, local: SocketAddr) -> Result<()> {
         if self.held_ports.contains_key(&local) {
@@ -262,11 +296,12 @@ impl Dataplane for UserspaceDataplane {
     }
 
     fn ensure_tunnel(&mut self, spec: &TunnelSpec) -> Result<()> {
-        let mtu = Some(tunnel::mtu(spec));
+        let mtu = tunnel::mtu(spec);
         let o = &spec.options;
         if let Some(t) = self.tunnels.get_mut(&spec.name) {
             if t.spec != *spec {
-                link::configure(&mut self.rtnl, t.index, spec, Some(&t.spec), mtu)?;
+                link::configure(&mut self.rtnl, t.index, spec, Some(&t.spec), Some(mtu))?;
+                t.mtu = mtu;
                 t.tun.adjust_mss.set(o.adjust_mss_v4, o.adjust_mss_v6);
                 t.tun.df_bit.set(o.df_bit);
                 t.spec = spec.clone();
@@ -279,7 +314,7 @@ impl Dataplane for UserspaceDataplane {
         // Dropping `tun` on error closes the queues, which removes the device.
         let index = link::index(&mut self.rtnl, &spec.name)
             .map_err(|e| DataplaneError::on(&spec.name, "looking up", e))?;
-        link::configure(&mut self.rtnl, index, spec, None, mtu)?;
+        link::configure(&mut self.rtnl, index, spec, None, Some(mtu))?;
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
         let outbound_sa = Arc::new(Published::new(None));
@@ -304,6 +339,7 @@ impl Dataplane for UserspaceDataplane {
                 stop,
                 threads,
                 outbound: Vec::new(),
+                mtu,
             },
         );
         Ok(())
@@ -478,6 +514,7 @@ impl Dataplane for UserspaceDataplane {
         for key in &spent {
             self.remove_sa(key);
         }
+        self.follow_path_mtu();
         // At most one acquire per tunnel and poll: the engine does the rest.
         events.extend(
             self.tunnels
@@ -710,6 +747,7 @@ mod tests {
             stop: Arc::new(AtomicBool::new(false)),
             threads: vec![],
             outbound: vec![],
+            mtu: 1400,
         }
     }
 
