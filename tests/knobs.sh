@@ -5,7 +5,9 @@
 # one scenario after the other (tests/vm-knobs.sh runs it so inside the VM).
 #   mss      ip tcp adjust-mss 1360 / ipv6 tcp adjust-mss 1340 on R2 only: a forwarded
 #            SYN from a host behind R2 reaches the host behind R3 with the clamped MSS,
-#            the SYN-ACK back reaches it clamped by R2 too (IPv4 and IPv6)
+#            the SYN-ACK back reaches it clamped by R2 too (IPv4 and IPv6); a reload to
+#            1300 applies at once and keeps the SAs (the kernel path: its nftables
+#            table, replaced after a kill -9, gone after SIGTERM)
 #   df       crypto ipsec df-bit clear | copy (default) | set, one tunnel each: the outer
 #            IPv4 header of a ping with and without DF, seen on the wire
 #   lines    lifetime kilobytes disable, replay window-size 1024 / replay disable in
@@ -146,17 +148,28 @@ ipv6 route 2001:db8:2::/64 Tunnel23"
     check "mss: IPv6 SYN from h2 (1440) reaches h3 with MSS 1340 (ipv6 tcp adjust-mss)" \
         expect_mss "$c-h3.cap" S 2001:db8:2::10 1340 correct
     check "mss: IPv6 SYN-ACK reaches h2 with MSS 1340" expect_mss "$c-h2.cap" S. 2001:db8:3::10 1340 correct
+    # A reload that changes the line: in place, the SA pair kept.
+    local spi
+    spi=$(outbound_spi $p-r2)
+    sed -i 's/ip tcp adjust-mss 1360/ip tcp adjust-mss 1300/' "$c-r2.conf"
+    kill -HUP "$(cat "$IKT_RUN/$p-r2.pid")"
+    check "mss: SIGHUP with adjust-mss 1300: reloaded" until_true 10 grep -q "configuration reloaded" "$c-r2.log"
+    capture $p-h3 eth0 "$c-h3-reloaded.cap" tcp
+    sleep 2 # the data path worker applies it after the log line
+    ip netns exec $p-h2 timeout 5 bash -c "exec 3<>/dev/tcp/192.0.2.70/5201" || true
+    check "mss: ... the next SYN reaches h3 with MSS 1300" expect_mss "$c-h3-reloaded.cap" S 192.0.2.10 1300 correct
+    check "mss: ... over the same SA pair" eval "[ \"\$(outbound_spi $p-r2)\" = '$spi' ] && pings $p-h2 192.0.2.70 3"
     if [ $DP = kernel ]; then
         local tables="ip netns exec $p-r2 nft list tables inet"
         check "mss: R2's nftables table ikev1d_Tunnel23 holds the clamp" bash -c \
-            "ip netns exec $p-r2 nft list table inet ikev1d_Tunnel23 | grep -q 'maxseg size set 1360'"
+            "ip netns exec $p-r2 nft list table inet ikev1d_Tunnel23 | grep -q 'maxseg size set 1300'"
         # A crashed R2 leaves its table; the next one replaces it.
         kill -KILL "$(cat "$IKT_RUN/$p-r2.pid")"
         wait "$(cat "$IKT_RUN/$p-r2.pid")" 2>/dev/null || true
         run_ikev1d $p-r2 "$c-r2.conf" "$c-r2-again.log"
         check "mss: after kill -9 and a restart, SAs up again" new_sa_within $p-r2 0 60
         check "mss: ... with one table, the clamp in it" bash -c \
-            "[ \$($tables | grep -c ikev1d) = 1 ] && ip netns exec $p-r2 nft list table inet ikev1d_Tunnel23 | grep -q 'maxseg size set 1360'"
+            "[ \$($tables | grep -c ikev1d) = 1 ] && ip netns exec $p-r2 nft list table inet ikev1d_Tunnel23 | grep -q 'maxseg size set 1300'"
         kill -TERM "$(cat "$IKT_RUN/$p-r2.pid")"
         check "mss: SIGTERM removes the table" until_true 15 eval "! $tables | grep -q ikev1d"
     fi

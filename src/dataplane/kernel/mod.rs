@@ -399,6 +399,21 @@ impl KernelDataplane {
         Ok(())
     }
 
+    /// The same interface with other lines: addresses, routes, MTU, netfilter rules.
+    /// (`df-bit clear` is a flag of each state: it holds for SAs installed from now.)
+    fn reconfigure(&mut self, t: &TunnelSpec) -> Result<()> {
+        let tunnel = tunnel(&mut self.tunnels, &t.name)?;
+        link::configure(&mut self.rtnl, tunnel.index, t, Some(&tunnel.spec), t.mtu)?;
+        let rules = nft::ruleset(t);
+        if rules.is_some() || tunnel.nft {
+            nft::replace(&t.name, rules.as_deref())
+                .map_err(|e| DataplaneError::on(&t.name, "replacing nftables rules", e))?;
+        }
+        tunnel.nft = rules.is_some();
+        tunnel.spec = t.clone();
+        Ok(())
+    }
+
     /// Remove a tunnel's policies, states and interface (its addresses and
     /// routes go with it); keep going past errors, return the first.
     fn teardown(&mut self, tunnel: &Tunnel) -> Result<()> {
@@ -427,7 +442,15 @@ impl Dataplane for KernelDataplane {
     fn ensure_tunnel(&mut self, t: &TunnelSpec) -> Result<()> {
         match self.tunnels.get(&t.name) {
             Some(known) if known.spec == *t => return Ok(()),
-            // Changed configuration: rebuild; the tunnel's SAs go with it.
+            // Addresses, routes, MTU and the interface's other lines change in place:
+            // the SAs stay, as the engine keeps them (a reload with the same tunnel).
+            Some(known)
+                if (known.spec.if_id, known.spec.local, known.spec.peer)
+                    == (t.if_id, t.local, t.peer) =>
+            {
+                return self.reconfigure(t)
+            }
+            // Another interface: rebuild; the tunnel's SAs go with it.
             Some(_) => self.remove_tunnel(&t.name)?,
             None => {}
         }
