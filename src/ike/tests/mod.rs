@@ -2,6 +2,7 @@
 
 mod captures;
 mod handshake;
+mod knobs;
 mod lifecycle;
 mod liveness;
 mod malformed;
