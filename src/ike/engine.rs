@@ -319,7 +319,7 @@ impl Engine {
             self.child_timers(now, spi_in);
         }
         self.retry_timers(now);
-        for tunnel in self.pacer.due(now) {
+        for tunnel in self.pacer.due(now, self.half_open()) {
             self.initiate_as(now, &tunnel, true);
         }
         self.settle(now);
@@ -423,7 +423,7 @@ impl Engine {
             }
             return;
         }
-        if !paced && !self.pacer.admit(now) {
+        if !paced && !self.pacer.admit(now, self.half_open()) {
             return self.pacer.defer(name);
         }
         self.start_main_mode(
@@ -435,6 +435,14 @@ impl Engine {
             tunnel.options.isakmp_profile.clone(),
             vec![name.to_string()],
         );
+    }
+
+    /// Our Main Modes under way (`pacing.rs` caps them).
+    fn half_open(&self) -> usize {
+        self.phase1
+            .values()
+            .filter(|p| p.role == Role::Initiator && p.negotiating())
+            .count()
     }
 
     /// A Quick Mode for `tunnel` is running somewhere.
