@@ -290,3 +290,37 @@ fn initiations_are_paced_and_rekeys_spread() {
         "soft lifetimes over 85..94% of {hard} s"
     );
 }
+
+/// SIGHUP with one tunnel changed among many, the file's lines shifted (a profile
+/// added above): that tunnel alone renegotiates; every other keeps its SAs.
+#[test]
+fn a_reload_changing_one_tunnel_among_many_touches_only_that_one() {
+    let n = 50;
+    let (a, b) = branch_and_hub(n);
+    let mut pair = Pair::new(a, b.clone());
+    initiate_all(&mut pair, false, n);
+    pair.run_for(Duration::from_secs(5));
+    assert_every_tunnel_up(&pair, n);
+    let before: Vec<Vec<u32>> = (1..=n).map(|i| spis_of(&pair.b, &name(i))).collect();
+    let mut reloaded = b;
+    for t in &mut reloaded.tunnels {
+        t.origin.line += 3;
+        t.profile_origin.line += 3;
+    }
+    reloaded.tunnels[6].lifetime_s = 1800;
+    let now = pair.time;
+    pair.b.engine.reload(now, reloaded);
+    pair.run_for(Duration::from_secs(5));
+    for i in 1..=n {
+        let after = spis_of(&pair.b, &name(i));
+        if i == 7 {
+            assert_eq!(after.len(), 2, "Tunnel7 up again");
+            assert!(
+                after.iter().all(|s| !before[i - 1].contains(s)),
+                "Tunnel7 renegotiated"
+            );
+        } else {
+            assert_eq!(after, before[i - 1], "{} kept its SAs", name(i));
+        }
+    }
+}
