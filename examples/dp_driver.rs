@@ -105,6 +105,7 @@ fn main() {
         src,
         dst,
         inner,
+        mode: Default::default(),
         transform,
         enc_key: test_key(spi, 0x11, transform.encr.key_len()),
         auth_key: test_key(spi, 0x22, transform.auth.key_len()),

@@ -674,11 +674,30 @@ fn tunnels(c: &Config, d: &mut Diagnostics) {
             );
             continue;
         };
-        if t.keepalive.is_some() && matches!(mode, TunnelMode::Ipsec { .. }) {
-            let k = t.keepalive.as_ref().map_or(t.line, |k| k.line);
-            d.warn(
-                k,
+        match (&t.keepalive, mode) {
+            (Some(k), TunnelMode::Ipsec { .. }) => d.warn(
+                k.line,
                 format!("{name}: `keepalive` has no effect on a VTI (IOS sends keepalives on GRE tunnels only)"),
+            ),
+            // GRE keepalives are IOS's own (RFC 2784 has none): packets the peer is to
+            // reflect. The liveness of the SAs is DPD's business.
+            (Some(k), _) => d.warn(
+                k.line,
+                format!(
+                    "{name}: `keepalive {} {}`: ikev1d sends no GRE keepalives; use \
+                     `crypto isakmp keepalive` (DPD) to detect a dead peer",
+                    k.value.0, k.value.1
+                ),
+            ),
+            (None, _) => {}
+        }
+        if let (Some(k), TunnelMode::Ipsec { .. }) = (&t.key, mode) {
+            d.warn(
+                k.line,
+                format!(
+                    "{name}: `tunnel key {}` has no effect on a VTI (a GRE key)",
+                    k.value
+                ),
             );
         }
         let why = match &t.mode {

@@ -73,6 +73,16 @@ pub struct InterfaceOptions {
     pub vrf: Option<String>,
     /// `tunnel vrf V`: the VRF of the outer packets and of IKE ("fvrf").
     pub tunnel_vrf: Option<String>,
+    /// `tunnel mode gre ip|ipv6`: a GRE interface whose packets IPsec protects;
+    /// `None`: a VTI.
+    pub gre: Option<Gre>,
+}
+
+/// GRE between the tunnel's endpoints (RFC 2784), as IOS sends it: no checksum, no
+/// sequence numbers, a key (RFC 2890) with `tunnel key N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Gre {
+    pub key: Option<u32>,
 }
 
 /// `crypto ipsec df-bit clear | set | copy`: the outer header's DF bit. IOS's default is

@@ -9,7 +9,7 @@ use super::state::Role;
 use super::timer::{Timer, TimerTable};
 use super::{identity, Action, Engine};
 use crate::crypto::{kdf, DhGroup, Secret};
-use crate::ipsec::{Direction, EspTransform, Lifetimes, SaSpec, UdpEncap};
+use crate::ipsec::{Direction, EspMode, EspTransform, Lifetimes, SaSpec, UdpEncap};
 use crate::isakmp::{DeletePayload, IdPayload, Payload, ProtocolId, DOI_IPSEC};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -32,6 +32,7 @@ pub(crate) struct ChildSa {
     pub spi_in: u32,
     pub spi_out: u32,
     pub transform: EspTransform,
+    pub mode: EspMode,
     pub pfs: Option<DhGroup>,
     pub udp_encap: bool,
     pub life: Lifetime,
@@ -56,6 +57,8 @@ pub(crate) struct ChildSa {
     pub delete_sent: bool,
     pub local_ident: String,
     pub remote_ident: String,
+    /// The proxies' IP protocol: 0 (any) on a VTI, 47 on GRE.
+    pub protocol: u8,
 }
 
 /// What a Quick Mode agreed on for one IPsec SA pair, once both nonces are known.
@@ -110,6 +113,7 @@ impl Agreed<'_> {
             src: src.ip(),
             dst: dst.ip(),
             inner: self.tunnel.inner,
+            mode: self.choice.mode,
             transform: self.choice.transform,
             enc_key: Secret::new(k[..enc_len].to_vec()),
             auth_key: Secret::new(k[enc_len..].to_vec()),
@@ -134,12 +138,17 @@ impl ChildSa {
         lifetimes: &Lifetimes,
     ) -> ChildSa {
         let initiated_by_us = qm.role == Role::Initiator;
-        let any = identity::subnet(&identity::proxy_any(agreed.tunnel.inner));
+        let ours = identity::proxies(agreed.tunnel);
         let (local_ident, remote_ident) = match agreed.ids {
-            Some((ci, cr)) if initiated_by_us => (identity::subnet(ci), identity::subnet(cr)),
-            Some((ci, cr)) => (identity::subnet(cr), identity::subnet(ci)),
-            None => (any.clone(), any),
+            Some((ci, cr)) if initiated_by_us => (ci, cr),
+            Some((ci, cr)) => (cr, ci),
+            None => (&ours.0, &ours.1),
         };
+        let protocol = local_ident.protocol;
+        let (local_ident, remote_ident) = (
+            identity::subnet(local_ident),
+            identity::subnet(remote_ident),
+        );
         let mut timers = TimerTable::default();
         if let Some(s) = lifetimes.soft_s {
             timers.set(Timer::Rekey, now + Duration::from_secs(s));
@@ -156,6 +165,7 @@ impl ChildSa {
             spi_in: agreed.spi_in,
             spi_out: choice.peer_spi,
             transform: choice.transform,
+            mode: choice.mode,
             pfs: choice.pfs,
             udp_encap: choice.udp_encap,
             life: choice.life,
@@ -170,6 +180,7 @@ impl ChildSa {
             delete_sent: false,
             local_ident,
             remote_ident,
+            protocol,
         }
     }
 

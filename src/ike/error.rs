@@ -164,6 +164,13 @@ pub enum NoProposal {
     },
     /// A VTI carries tunnel-mode SAs only.
     TransportMode { tunnel: String, origin: Origin },
+    /// GRE: the peer offered transport mode only, and the set it matches is in tunnel
+    /// mode (IOS accepts transport only where the set says so).
+    TransportNotConfigured {
+        tunnel: String,
+        set: String,
+        origin: Origin,
+    },
 }
 
 impl fmt::Display for NoProposal {
@@ -212,6 +219,14 @@ impl fmt::Display for NoProposal {
             NoProposal::TransportMode { tunnel, origin } => write!(
                 f,
                 "no matching proposal for {tunnel}: peer offered transport mode, the tunnel interface ({origin}) needs tunnel mode"
+            ),
+            NoProposal::TransportNotConfigured {
+                tunnel,
+                set,
+                origin,
+            } => write!(
+                f,
+                "no matching proposal for {tunnel}: peer offered transport mode only, transform set {set} ({origin}) is in tunnel mode (add `mode transport` to it)"
             ),
         }
     }

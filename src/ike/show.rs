@@ -49,7 +49,10 @@ pub struct IpsecSaInfo {
     /// `addr/prefix`, e.g. `::/0` (any protocol, any port on a VTI).
     pub local_ident: String,
     pub remote_ident: String,
-    /// Always "tunnel" on a VTI (IOS too, whatever the transform set says).
+    /// The proxies' IP protocol: 0 (any) on a VTI, 47 (GRE) on GRE over IPsec.
+    pub protocol: u8,
+    /// "tunnel" on a VTI (IOS too, whatever the transform set says); "transport" or
+    /// "tunnel" on GRE over IPsec, as negotiated.
     pub mode: &'static str,
     /// UDP-encapsulated ESP (RFC 3948) because a NAT was detected.
     pub nat_t: bool,
@@ -116,7 +119,8 @@ impl Engine {
                     peer_port: c.remote.port(),
                     local_ident: c.local_ident.clone(),
                     remote_ident: c.remote_ident.clone(),
-                    mode: "tunnel",
+                    protocol: c.protocol,
+                    mode: c.mode.word(),
                     nat_t: c.udp_encap,
                     pfs: c.pfs.map(|g| format!("group{}", g.id())),
                     conn_id: c.conn_id,

@@ -37,7 +37,9 @@ use super::{
     Dataplane, DataplaneError, DataplaneEvent, DataplaneKind, Result, SaCounters, TunnelSpec,
 };
 use crate::crypto::{OsRng, Rng, Secret};
-use crate::ipsec::{Direction, EspAuth, EspEncr, EspTransform, InnerFamily, Lifetimes, SaSpec};
+use crate::ipsec::{
+    Direction, EspAuth, EspEncr, EspMode, EspTransform, InnerFamily, Lifetimes, SaSpec,
+};
 use iface::LinkKind;
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_xfrm::{XfrmMessage, XFRMNLGRP_EXPIRE};
@@ -183,6 +185,7 @@ fn placeholder_sa(src: IpAddr, dst: IpAddr) -> SaSpec {
         src,
         dst,
         inner: InnerFamily::V6,
+        mode: EspMode::Tunnel,
         transform: EspTransform {
             encr: EspEncr::Aes(128),
             auth: EspAuth::HmacSha1,

@@ -41,6 +41,7 @@ fn sa(t: &TunnelSpec, direction: Direction, spi: u32, lifetimes: Lifetimes) -> S
         src,
         dst,
         inner: t.inner,
+        mode: Default::default(),
         transform: EspTransform {
             encr: EspEncr::Aes(256),
             auth: EspAuth::HmacSha256,

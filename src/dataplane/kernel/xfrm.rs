@@ -337,6 +337,7 @@ mod tests {
             src: "2001:db8::3".parse().unwrap(),
             dst: "2001:db8::2".parse().unwrap(),
             inner: InnerFamily::V6,
+            mode: Default::default(),
             transform: EspTransform {
                 encr: EspEncr::Aes(128),
                 auth: EspAuth::HmacSha1,

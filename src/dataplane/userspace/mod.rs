@@ -553,6 +553,7 @@ mod tests {
             src,
             dst,
             inner: InnerFamily::V6,
+            mode: Default::default(),
             transform,
             enc_key: key(transform.encr.key_len(), 0x11),
             auth_key: key(transform.auth.key_len(), 0x22),

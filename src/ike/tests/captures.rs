@@ -261,6 +261,7 @@ fn libipsec_capture_keys_and_esp_pings() {
             auth: EspAuth::HmacSha1,
         },
         peer_spi: qm.spi_r,
+        mode: Default::default(),
         udp_encap: true,
         pfs: None,
         life: Lifetime {

@@ -421,6 +421,10 @@ impl Pair {
             let (o, i) = (out[0], inb[0]);
             assert_eq!(o.spi, i.spi);
             assert_eq!(o.transform, i.transform);
+            assert_eq!(
+                o.mode, i.mode,
+                "both in tunnel mode or both in transport mode"
+            );
             assert_eq!(o.enc_key, i.enc_key, "encryption keys of SPI {:#x}", o.spi);
             assert_eq!(
                 o.auth_key, i.auth_key,
