@@ -51,6 +51,25 @@ pub struct TunnelSpec {
     pub options: InterfaceOptions,
 }
 
+/// Outer headers and ESP overhead that must fit in a 1500-byte path: UDP (NAT-T may
+/// float), SPI + sequence number, a 16-byte IV, up to 15 padding bytes + pad length +
+/// next header, a 16-byte ICV.
+const ESP_WORST_OVERHEAD: u32 = 8 + 8 + 16 + 17 + 16;
+/// The path MTU a tunnel's packets are assumed to cross when its MTU is not configured.
+const PATH_MTU: u32 = 1500;
+
+/// The MTU of a tunnel interface whose MTU is not configured: what keeps its ESP packets
+/// within a 1500-byte path. GRE adds its header (with the key), and in tunnel mode (not
+/// known before Quick Mode, so always counted) a second IP header.
+pub(crate) fn default_mtu(spec: &TunnelSpec) -> u32 {
+    let ip = if spec.local.is_ipv6() { 40 } else { 20 };
+    let gre = match spec.options.gre {
+        Some(g) => ip + if g.key.is_some() { 8 } else { 4 },
+        None => 0,
+    };
+    PATH_MTU - ip - ESP_WORST_OVERHEAD - gre
+}
+
 /// What an IOS tunnel interface says beyond its addresses and routes, for the data
 /// paths (IOS's defaults in `Default`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

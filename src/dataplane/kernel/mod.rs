@@ -1,10 +1,15 @@
-//! Kernel data path: XFRM states and policies, xfrm/vti6 interfaces over netlink.
+//! Kernel data path: XFRM states and policies, xfrm/vti6/gre interfaces over netlink.
 //!
-//! One tunnel = one interface named like the IOS one (`Tunnel23`), bound to its
-//! states and policies by an if_id (xfrm interface) or a mark (vti/vti6, whose key
-//! is the mark), plus six policies (`::/0` and `0.0.0.0/0`, out/in/fwd) installed
+//! One tunnel = one interface named like the IOS one (`Tunnel23`). A VTI's is bound
+//! to its states and policies by an if_id (xfrm interface) or a mark (vti/vti6, whose
+//! key is the mark), plus six policies (`::/0` and `0.0.0.0/0`, out/in/fwd) installed
 //! with the interface. The policies' templates name the tunnel's reqid, so any
 //! state with that reqid and outer addresses carries the tunnel's traffic.
+//!
+//! GRE over IPsec: a gre/ip6gre interface between the endpoints (with the GRE key), and
+//! two policies, out and in, for the endpoints' GRE packets only (protocol 47): nothing
+//! else between the two routers is touched. Their template's mode is the one Quick
+//! Mode agreed on (transport or tunnel): `install_sa` updates them when it changes.
 //!
 //! Make-before-break: during a rekey two outbound states match the template; the
 //! kernel uses the newest one that has not passed its soft limit (xfrm_state_find
@@ -42,7 +47,7 @@ use crate::ipsec::{
 };
 use iface::LinkKind;
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
-use netlink_packet_xfrm::{XfrmMessage, XFRMNLGRP_EXPIRE};
+use netlink_packet_xfrm::{Selector, XfrmMessage, XFRMNLGRP_EXPIRE};
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -117,8 +122,11 @@ impl KernelProbe {
                 (Err(e.clone()), Some(Err(e)))
             }
             Ok(mut rt) => {
-                let xfrmi =
-                    probe_link(&mut rt, LinkKind::Xfrm { if_id: PROBE_IF_ID }).map_err(missing);
+                let kind = LinkKind::Xfrm {
+                    if_id: PROBE_IF_ID,
+                    link: None,
+                };
+                let xfrmi = probe_link(&mut rt, kind).map_err(missing);
                 let lo = IpAddr::V6(Ipv6Addr::LOCALHOST);
                 let vti6 = (xfrmi.is_err() || force_vti).then(|| {
                     let kind = LinkKind::Vti {
@@ -177,7 +185,7 @@ impl std::fmt::Display for KernelProbe {
 
 /// A state `src -> dst` with a random SPI and zero keys, never used for traffic:
 /// probing, and replacing acquire states so that they can be deleted.
-fn placeholder_sa(src: IpAddr, dst: IpAddr) -> SaSpec {
+fn placeholder_sa(src: IpAddr, dst: IpAddr, mode: EspMode) -> SaSpec {
     SaSpec {
         tunnel: String::new(),
         direction: Direction::In,
@@ -185,7 +193,7 @@ fn placeholder_sa(src: IpAddr, dst: IpAddr) -> SaSpec {
         src,
         dst,
         inner: InnerFamily::V6,
-        mode: EspMode::Tunnel,
+        mode,
         transform: EspTransform {
             encr: EspEncr::Aes(128),
             auth: EspAuth::HmacSha1,
@@ -220,7 +228,7 @@ fn add_and_delete(
 fn probe_esp(nl: &mut Netlink<XfrmMessage>, lo: IpAddr) -> io::Result<()> {
     add_and_delete(
         nl,
-        &placeholder_sa(lo, lo),
+        &placeholder_sa(lo, lo, EspMode::Tunnel),
         reqid_for(PROBE_IF_ID),
         Binding::IfId(PROBE_IF_ID),
     )
@@ -258,11 +266,42 @@ pub(super) fn prepare_ike_socket(socket: &std::net::UdpSocket, nat_t: bool) -> R
     Ok(())
 }
 
+/// A tunnel's policies: a VTI's `::/0` and `0.0.0.0/0` in every direction, GRE's for
+/// its packets, in the tunnel's current mode (`update`: replacing them).
+fn add_policies(xfrm: &mut Netlink<XfrmMessage>, tunnel: &Tunnel, update: bool) -> Result<()> {
+    let t = &tunnel.spec;
+    let policies: Vec<(Selector, u8)> = match tunnel.binding {
+        Binding::Selector => xfrm::gre_policies(t.local, t.peer).to_vec(),
+        _ => xfrm::any_selectors()
+            .into_iter()
+            .flat_map(|sel| xfrm::DIRECTIONS.map(|dir| (sel, dir)))
+            .collect(),
+    };
+    for (sel, dir) in policies {
+        let p = xfrm::policy(
+            sel,
+            dir,
+            t.local,
+            t.peer,
+            tunnel.reqid,
+            tunnel.binding,
+            tunnel.policy_mode,
+            update,
+        );
+        let flags = if update { 0 } else { NLM_F_CREATE | NLM_F_EXCL };
+        xfrm.request(p, flags)
+            .map_err(|e| DataplaneError::on(&t.name, "adding policy", e))?;
+    }
+    Ok(())
+}
+
 struct Tunnel {
     spec: TunnelSpec,
     index: u32,
     binding: Binding,
     reqid: u32,
+    /// The mode of a GRE tunnel's policy templates: the last SA's.
+    policy_mode: EspMode,
     /// Inbound SPIs from ALLOCSPI: their larval states are completed by UPDSA.
     larval: HashSet<u32>,
 }
@@ -301,12 +340,12 @@ impl KernelDataplane {
             unless_gone(self.xfrm.request(del, 0))?;
         }
         let states = self.xfrm.dump(xfrm::dump_sas())?;
-        for (src, dst, binding) in xfrm::acquires_for(&states, reqid) {
+        for a in xfrm::acquires_for(&states, reqid) {
             unless_gone(add_and_delete(
                 &mut self.xfrm,
-                &placeholder_sa(src, dst),
+                &placeholder_sa(a.src, a.dst, a.mode),
                 reqid,
-                binding,
+                a.binding,
             ))?;
         }
         for del in xfrm::deletions_for(&states, reqid) {
@@ -329,11 +368,24 @@ impl KernelDataplane {
             return Err(refused("local and peer address families differ".into()));
         }
         let reqid = reqid_for(t.if_id);
-        let (binding, kind) = match self.kind {
-            TunnelKind::XfrmInterface => {
-                (Binding::IfId(t.if_id), LinkKind::Xfrm { if_id: t.if_id })
-            }
-            TunnelKind::Vti => (
+        let (binding, kind) = match (t.options.gre, self.kind) {
+            (Some(gre), _) => (
+                Binding::Selector,
+                LinkKind::Gre {
+                    local: t.local,
+                    remote: t.peer,
+                    key: gre.key,
+                    link: None,
+                },
+            ),
+            (None, TunnelKind::XfrmInterface) => (
+                Binding::IfId(t.if_id),
+                LinkKind::Xfrm {
+                    if_id: t.if_id,
+                    link: None,
+                },
+            ),
+            (None, TunnelKind::Vti) => (
                 Binding::Mark(t.if_id),
                 LinkKind::Vti {
                     key: t.if_id,
@@ -341,6 +393,13 @@ impl KernelDataplane {
                     remote: t.peer,
                 },
             ),
+        };
+        let creating = match kind {
+            LinkKind::Gre { local, .. } if local.is_ipv4() => {
+                "creating GRE interface (gre: kernel module ip_gre)"
+            }
+            LinkKind::Gre { .. } => "creating GRE interface (ip6gre: kernel module ip6_gre)",
+            _ => "creating interface",
         };
         // A crashed instance's leftovers of this tunnel; a foreign interface stays.
         self.purge(reqid)
@@ -353,13 +412,13 @@ impl KernelDataplane {
             }
             link::delete(&mut self.rtnl, old.index).map_err(err("removing leftover interface"))?;
         }
-        let index =
-            iface::create(&mut self.rtnl, &t.name, kind).map_err(err("creating interface"))?;
+        let index = iface::create(&mut self.rtnl, &t.name, kind).map_err(err(creating))?;
         let tunnel = Tunnel {
             spec: t.clone(),
             index,
             binding,
             reqid,
+            policy_mode: EspMode::Tunnel,
             larval: HashSet::new(),
         };
         // From here on, a failure removes the half-built tunnel.
@@ -374,16 +433,13 @@ impl KernelDataplane {
 
     fn configure_tunnel(&mut self, tunnel: &Tunnel) -> Result<()> {
         let t = &tunnel.spec;
-        link::configure(&mut self.rtnl, tunnel.index, t, None, t.mtu)?;
-        for sel in xfrm::any_selectors() {
-            for dir in xfrm::DIRECTIONS {
-                let p = xfrm::policy(sel, dir, t.local, t.peer, tunnel.reqid, tunnel.binding);
-                self.xfrm
-                    .request(p, NLM_F_CREATE | NLM_F_EXCL)
-                    .map_err(|e| DataplaneError::on(&t.name, "adding policy", e))?;
-            }
-        }
-        Ok(())
+        // A GRE interface's own default MTU (1476) leaves no room for ESP.
+        let mtu = match t.options.gre {
+            Some(_) => Some(t.mtu.unwrap_or_else(|| super::default_mtu(t))),
+            None => t.mtu,
+        };
+        link::configure(&mut self.rtnl, tunnel.index, t, None, mtu)?;
+        add_policies(&mut self.xfrm, tunnel, false)
     }
 
     /// Remove a tunnel's policies, states and interface (its addresses and
@@ -448,6 +504,11 @@ impl Dataplane for KernelDataplane {
 
     fn install_sa(&mut self, spec: &TunnelSpec, sa: &SaSpec) -> Result<()> {
         let t = tunnel(&mut self.tunnels, &spec.name)?;
+        if t.binding == Binding::Selector && t.policy_mode != sa.mode {
+            // The templates must name the mode the states have (xfrm_state_find).
+            t.policy_mode = sa.mode;
+            add_policies(&mut self.xfrm, t, true)?;
+        }
         let mut msg = xfrm::sa(sa, t.reqid, t.binding);
         // An allocated SPI has a larval state: UPDSA completes it. If it timed out
         // (the kernel drops larval states after net.core.xfrm_acq_expires), add.

@@ -2,7 +2,9 @@
 //! without XFRM ESP. Same contract as the kernel path: the tunnel interface is named
 //! like the IOS interface (`Tunnel23`), with its addresses, its configured link-local
 //! address (the random one suppressed), MTU and routes; SAs come and go through the
-//! `Dataplane` trait.
+//! `Dataplane` trait. GRE over IPsec uses the same TUN device: the packet threads add
+//! and remove the GRE header (and the delivery IP header in tunnel mode) around ESP
+//! (`gre.rs`), so the kernel needs no GRE either.
 //!
 //! # Threads
 //! - One transmit thread per TUN queue (multi-queue TUN, one queue per core, up to
@@ -39,6 +41,7 @@
 //! state. Packet threads stop using an SA at once when it crosses its hard byte limit
 //! or runs out of sequence numbers (RFC 4303 3.3.3: the counter never cycles).
 
+mod gre;
 mod gro;
 mod inner;
 mod offload;
@@ -381,8 +384,14 @@ impl Dataplane for UserspaceDataplane {
                 return Err(refused(format!("ESP-in-UDP only on port {NAT_T_PORT}")));
             }
         }
+        let gre = tunnel.spec.options.gre.map(|g| gre::Gre {
+            key: g.key,
+            local: tunnel.spec.local,
+            peer: tunnel.spec.peer,
+        });
         let sa = Sa::new(
             spec,
+            gre,
             self.next_serial + 1,
             tunnel.tun.clone(),
             Instant::now(),
@@ -500,7 +509,7 @@ impl Drop for UserspaceDataplane {
 mod tests {
     use super::*;
     use crate::crypto::Secret;
-    use crate::ipsec::{EspAuth, EspEncr, EspTransform, InnerFamily, Lifetimes};
+    use crate::ipsec::{EspAuth, EspEncr, EspMode, EspTransform, InnerFamily, Lifetimes};
     use std::io::Read;
 
     /// A tunnel whose "TUN device" is a plain file: what the receive path writes to it
@@ -536,6 +545,20 @@ mod tests {
         spi: u32,
         io: &Arc<Tun>,
     ) -> Arc<Sa> {
+        gre_sa(transform, direction, spi, io, None, EspMode::Tunnel, serial)
+    }
+
+    /// An SA between 2001:db8::2 (local) and ::3, of a GRE tunnel with `gre_key` (`None`:
+    /// a VTI's) in `mode`.
+    fn gre_sa(
+        transform: EspTransform,
+        direction: Direction,
+        spi: u32,
+        io: &Arc<Tun>,
+        gre_key: Option<Option<u32>>,
+        mode: EspMode,
+        serial: u64,
+    ) -> Arc<Sa> {
         let (local, peer): (IpAddr, IpAddr) = (
             "2001:db8::2".parse().unwrap(),
             "2001:db8::3".parse().unwrap(),
@@ -553,7 +576,7 @@ mod tests {
             src,
             dst,
             inner: InnerFamily::V6,
-            mode: Default::default(),
+            mode,
             transform,
             enc_key: key(transform.encr.key_len(), 0x11),
             auth_key: key(transform.auth.key_len(), 0x22),
@@ -561,7 +584,52 @@ mod tests {
             encap: None,
             replay_window: 64,
         };
-        Arc::new(Sa::new(&spec, serial, io.clone(), Instant::now()).unwrap())
+        // The outbound SA sends local's GRE to the peer; the inbound one stands for the
+        // peer's end of that SA, which receives it.
+        let (us, them) = match direction {
+            Direction::Out => (local, peer),
+            Direction::In => (peer, local),
+        };
+        let gre = gre_key.map(|key| gre::Gre {
+            key,
+            local: us,
+            peer: them,
+        });
+        Arc::new(Sa::new(&spec, gre, serial, io.clone(), Instant::now()).unwrap())
+    }
+
+    /// GRE in both modes, with and without a key, through `seal` and the receive path:
+    /// the TUN device gets the inner packets back; a key mismatch delivers nothing.
+    #[test]
+    fn gre_crosses_the_send_and_receive_paths_in_both_modes() {
+        let t = EspTransform {
+            encr: EspEncr::Aes(128),
+            auth: EspAuth::HmacSha1,
+        };
+        for (i, (mode, key)) in [
+            (EspMode::Transport, Some(100)),
+            (EspMode::Transport, None),
+            (EspMode::Tunnel, Some(7)),
+            (EspMode::Tunnel, None),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let (io, path) = tunnel(&format!("gre-{i}"));
+            let out = gre_sa(t, Direction::Out, 0x5000, &io, Some(key), mode, 1);
+            let inb = gre_sa(t, Direction::In, 0x5000, &io, Some(key), mode, 1);
+            let mut rx = rx::Receiver::new(Outer::Esp6);
+            rx.rebuild(&InboundTable::from([(0x5000, inb.clone())]));
+            for tag in 1..=2 {
+                receive(&mut rx, sealed(&out, tag));
+            }
+            assert_eq!(delivered(&path), [1, 2], "{mode:?} key {key:?}");
+            // What the peer sends with another key is not its GRE.
+            let stranger = gre_sa(t, Direction::Out, 0x5000, &io, Some(Some(999)), mode, 1);
+            receive(&mut rx, sealed(&stranger, 3));
+            assert_eq!(delivered(&path), [1, 2], "{mode:?}: key 999 delivered");
+            std::fs::remove_file(path).unwrap();
+        }
     }
 
     /// An IPv6 packet with `tag` as its payload, sealed by `out`.

@@ -93,11 +93,17 @@ impl Receiver {
         if opened.next_header == NH_NONE {
             return None;
         }
-        let len = inner_len(opened.next_header, &esp[opened.payload.clone()])?;
-        if !sa.account(len) {
+        let payload = &esp[opened.payload.clone()];
+        // The inner packet's range in the payload; the bytes up to its end are what the
+        // SA carried (as the transmit side counts them).
+        let inner = match &sa.gre {
+            None => 0..inner_len(opened.next_header, payload)?,
+            Some(g) => g.decapsulate(opened.next_header, payload)?,
+        };
+        if !sa.account(inner.end) {
             return None;
         }
-        let mut start = opened.payload.start;
+        let (mut start, len) = (opened.payload.start + inner.start, inner.len());
         if start < VNET_HDR_LEN {
             // esp-null has no IV to write over (RFC 2410): move the inner packet 2 bytes
             // on, over its padding and ICV (at least 14 bytes).

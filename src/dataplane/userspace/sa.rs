@@ -2,11 +2,12 @@
 //! outbound sequence counter, the counters `show ipsec` reads, and the lifetime limits.
 //! Everything mutable here is atomic; the replay window lives with the receive thread.
 
+use super::gre::Gre;
 use super::sockets::Outer;
 use super::tunnel::Tun;
 use crate::crypto::{CryptoError, EspSa};
 use crate::dataplane::SaCounters;
-use crate::ipsec::{Direction, Lifetimes, SaSpec, UdpEncap};
+use crate::ipsec::{Direction, EspMode, Lifetimes, SaSpec, UdpEncap};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -84,6 +85,10 @@ pub(crate) struct Sa {
     pub dst: IpAddr,
     pub encap: Option<UdpEncap>,
     pub outer: Outer,
+    pub mode: EspMode,
+    /// GRE over IPsec: the tunnel's GRE, which the packet threads add and remove;
+    /// `None` on a VTI, whose ESP payload is the inner packet itself.
+    pub gre: Option<Gre>,
     pub replay_window: u32,
     pub esp: EspSa,
     pub lifetimes: Lifetimes,
@@ -108,10 +113,11 @@ impl std::fmt::Debug for Sa {
 }
 
 impl Sa {
-    /// The SA `spec` describes, the `serial`-th installed; fails on keys that do not
-    /// fit the transform.
+    /// The SA `spec` describes, the `serial`-th installed, of a tunnel with `gre` (or a
+    /// VTI); fails on keys that do not fit the transform.
     pub fn new(
         spec: &SaSpec,
+        gre: Option<Gre>,
         serial: u64,
         tun: Arc<Tun>,
         now: Instant,
@@ -130,6 +136,8 @@ impl Sa {
             dst: spec.dst,
             encap: spec.encap,
             outer: Outer::of(spec.dst, spec.encap.is_some()),
+            mode: spec.mode,
+            gre,
             replay_window: spec.replay_window,
             esp,
             lifetimes: spec.lifetimes,

@@ -6,11 +6,6 @@ use super::sys;
 use crate::dataplane::{DataplaneError, Result, TunnelSpec};
 use std::fs::File;
 
-/// Outer headers and ESP overhead that must fit in a 1500-byte path when the tunnel
-/// MTU is not configured: outer IP, UDP (NAT-T may float), SPI + sequence number,
-/// a 16-byte IV, up to 15 padding bytes + pad length + next header, a 16-byte ICV.
-const ESP_WORST_OVERHEAD: u32 = 8 + 8 + 16 + 17 + 16;
-
 /// A tunnel's TUN device, as the packet threads share it: its SAs hold it (the receive
 /// threads write what they open to it), its transmit threads read it. It knows nothing
 /// of the SAs, so that the last SA or thread to let go closes it.
@@ -41,8 +36,6 @@ impl Tun {
 
 /// The configured MTU, or one that keeps the ESP packets within a 1500-byte path.
 pub(crate) fn mtu(spec: &TunnelSpec) -> u32 {
-    spec.mtu.unwrap_or_else(|| {
-        let outer_ip = if spec.local.is_ipv6() { 40 } else { 20 };
-        1500 - outer_ip - ESP_WORST_OVERHEAD
-    })
+    spec.mtu
+        .unwrap_or_else(|| crate::dataplane::default_mtu(spec))
 }

@@ -3,6 +3,7 @@
 //! SA, and sends up to `BATCH` with one `sendmmsg`. No allocation, no lock per packet: the SA pointer is re-read only when
 //! the control thread published a new one.
 
+use super::gre;
 use super::inner::next_header_of;
 use super::offload::{Segments, VnetHdr, VNET_HDR_LEN};
 use super::published::Reader;
@@ -18,8 +19,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// Room before the inner packet: UDP header + the largest ESP header (SPI, sequence
-/// number, 16-byte IV), so that sealing never moves the payload.
-pub(super) const HEADROOM: usize = UDP_HEADER_LEN + 8 + 16;
+/// number, 16-byte IV) + GRE's header and delivery IP header, so that neither GRE nor
+/// sealing ever moves the packet.
+pub(super) const HEADROOM: usize = UDP_HEADER_LEN + 8 + 16 + gre::MAX_OVERHEAD;
 /// Room after it for the largest ESP trailer (padding, pad length, next header, ICV).
 const TAILROOM: usize = 64;
 
@@ -46,20 +48,27 @@ impl IvPool {
     }
 }
 
-/// Seal the inner packet at `slot[HEADROOM..HEADROOM + len]`; returns the outer
-/// datagram's span in the slot, or `None` to drop the packet.
+/// Seal the inner packet at `slot[HEADROOM..HEADROOM + len]` (in GRE first on a GRE
+/// tunnel); returns the outer datagram's span in the slot, or `None` to drop the packet.
 pub(super) fn seal(
     sa: &Sa,
     slot: &mut [u8],
     len: usize,
     ivs: &mut IvPool,
 ) -> Option<(usize, usize)> {
-    let next_header = next_header_of(&slot[HEADROOM..HEADROOM + len])?;
+    let (at, len, next_header) = match &sa.gre {
+        None => (
+            HEADROOM,
+            len,
+            next_header_of(&slot[HEADROOM..HEADROOM + len])?,
+        ),
+        Some(g) => g.encapsulate(sa.mode, slot, HEADROOM, len)?,
+    };
     let seq = sa.next_seq()?;
     if !sa.account(len) {
         return None;
     }
-    let mut start = HEADROOM - sa.esp.header_len();
+    let mut start = at - sa.esp.header_len();
     let iv = ivs.take(sa.esp.random_iv_len());
     let mut esp_len = sa
         .esp
