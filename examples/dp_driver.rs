@@ -6,6 +6,7 @@
 //!           [--inner v6|v4] [--ipv4 A/L] [--ipv6 P/L] [--link-local X] [--mtu N]
 //!           --spi-in N --spi-out N [--transform esp-aes,esp-sha-hmac|esp-gcm 256|...]
 //!           [--encap SPORT:DPORT] [--gre KEY|nokey] [--mode tunnel|transport]
+//!           [--vrf NAME] [--tunnel-vrf NAME] [--route P/L]
 use ikev1d::crypto::Secret;
 use ikev1d::dataplane::{self, DataplaneKind, Gre, InterfaceOptions, TunnelSpec};
 use ikev1d::ipsec::{
@@ -87,9 +88,17 @@ fn main() {
         ipv6: opt.get("ipv6").map(|s| vec![net(s)]).unwrap_or_default(),
         link_local: opt.get("link-local").map(|s| s.parse().unwrap()),
         mtu: opt.get("mtu").map(|s| s.parse().unwrap()),
-        routes: vec![],
+        routes: opt
+            .get("route")
+            .map(|r| {
+                let (a, l) = net::<std::net::IpAddr>(r);
+                vec![(a, l)]
+            })
+            .unwrap_or_default(),
         options: InterfaceOptions {
             gre,
+            vrf: opt.get("vrf").cloned(),
+            tunnel_vrf: opt.get("tunnel-vrf").cloned(),
             ..Default::default()
         },
     };

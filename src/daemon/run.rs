@@ -143,6 +143,7 @@ fn load(opts: &RunOptions) -> Result<(Settings, Vec<TunnelSpec>), RunError> {
     if let Some(summary) = config.skipped.summary() {
         tracing::info!("{}: {summary}", config.file);
     }
+    vrf_support(&config)?;
     let mut settings = config
         .to_settings(HostInterfaces)
         .map_err(RunError::Resolve)?;
@@ -151,6 +152,37 @@ fn load(opts: &RunOptions) -> Result<(Settings, Vec<TunnelSpec>), RunError> {
         .tunnel_specs(HostInterfaces)
         .map_err(RunError::Resolve)?;
     Ok((settings, specs))
+}
+
+/// A configuration with VRFs needs a kernel with VRF devices: without, the first VRF
+/// line is the error, naming what the kernel lacks.
+fn vrf_support(config: &Config) -> Result<(), RunError> {
+    let first = config
+        .tunnels
+        .iter()
+        .filter(|t| t.protected() && !t.shutdown)
+        .flat_map(|t| {
+            let ivrf = t
+                .vrf
+                .as_ref()
+                .map(|v| (v.line, format!("vrf forwarding {}", v.value)));
+            let fvrf = t
+                .tunnel_vrf
+                .as_ref()
+                .map(|v| (v.line, format!("tunnel vrf {}", v.value)));
+            ivrf.into_iter().chain(fvrf)
+        })
+        .min();
+    let Some((line, what)) = first else {
+        return Ok(());
+    };
+    dataplane::vrf::probe().map_err(|why| {
+        RunError::Resolve(crate::config::ConfigError {
+            file: config.file.clone(),
+            line,
+            message: format!("{what}: {why}"),
+        })
+    })
 }
 
 impl Daemon {

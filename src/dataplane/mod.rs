@@ -7,6 +7,7 @@ mod link;
 mod netlink;
 pub mod threads;
 pub mod userspace;
+pub mod vrf;
 
 use crate::ipsec::{Direction, InnerFamily, SaSpec};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

@@ -26,6 +26,10 @@ pub struct IsakmpSaInfo {
     pub auth: &'static str,
     pub lifetime_remaining_s: Option<u64>,
     pub nat_t: bool,
+    /// The front-door VRF it runs in (`tunnel vrf`) and the inside VRF of the tunnels it
+    /// serves (`vrf forwarding`), as `show crypto isakmp sa detail`'s fvrf/ivrf column.
+    pub fvrf: Option<String>,
+    pub ivrf: Option<String>,
 }
 
 /// One direction of an IPsec SA pair.
@@ -43,6 +47,11 @@ pub struct IpsecSaSide {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IpsecSaInfo {
     pub interface: String,
+    /// The words after `tunnel mode` ("ipsec ipv6", "gre ip").
+    pub tunnel_mode: &'static str,
+    /// `tunnel vrf` and `vrf forwarding` of the interface (`show crypto session`).
+    pub fvrf: Option<String>,
+    pub ivrf: Option<String>,
     pub local: IpAddr,
     pub peer: IpAddr,
     pub peer_port: u16,
@@ -71,6 +80,12 @@ impl Engine {
             .values()
             .filter(|p| !p.failed())
             .map(|p| {
+                // The VRFs of a tunnel between its addresses.
+                let served = self
+                    .settings
+                    .tunnels
+                    .iter()
+                    .find(|t| t.local == p.local.ip() && t.peer == p.remote.ip());
                 let suite = p.suite();
                 let remaining = p
                     .established()
@@ -93,6 +108,8 @@ impl Engine {
                     auth: "psk",
                     lifetime_remaining_s: remaining,
                     nat_t: p.nat.detected(),
+                    fvrf: served.and_then(|t| t.options.fvrf.clone()),
+                    ivrf: served.and_then(|t| t.options.ivrf.clone()),
                 }
             })
             .collect()
@@ -112,8 +129,13 @@ impl Engine {
                     lifetime_remaining_s: remaining_s,
                     lifetime_remaining_kb: c.life.kilobytes,
                 };
+                let tunnel = self.settings.tunnels.iter().find(|t| t.name == c.tunnel);
+                let options = tunnel.map(|t| &t.options);
                 IpsecSaInfo {
                     interface: c.tunnel.clone(),
+                    tunnel_mode: options.map_or("", |o| o.tunnel_mode),
+                    fvrf: options.and_then(|o| o.fvrf.clone()),
+                    ivrf: options.and_then(|o| o.ivrf.clone()),
                     local: c.local.ip(),
                     peer: c.remote.ip(),
                     peer_port: c.remote.port(),

@@ -28,11 +28,13 @@ pub(super) enum LinkKind {
     /// `ip link add NAME type xfrm if_id ID [dev LINK]`: LINK (a VRF device) is where the
     /// outer packets are routed.
     Xfrm { if_id: u32, link: Option<u32> },
-    /// `ip link add NAME type vti6 local L remote R key K` (vti for IPv4 outer)
+    /// `ip link add NAME type vti6 local L remote R key K [dev LINK]` (vti for IPv4
+    /// outer)
     Vti {
         key: u32,
         local: IpAddr,
         remote: IpAddr,
+        link: Option<u32>,
     },
     /// `ip link add NAME type gre|ip6gre local L remote R [key K] ttl 255 [dev LINK]`
     /// (ip6gre with `encaplimit none`).
@@ -116,19 +118,28 @@ pub(super) fn create(nl: &mut Rtnl, name: &str, kind: LinkKind) -> io::Result<u3
             key,
             link,
         } => gre_info(local, remote, key, link),
-        LinkKind::Vti { key, local, remote } => vec![
-            LinkInfo::Kind(if local.is_ipv6() {
-                InfoKind::Vti6
-            } else {
-                InfoKind::Vti
-            }),
-            LinkInfo::Data(InfoData::Vti(vec![
+        LinkKind::Vti {
+            key,
+            local,
+            remote,
+            link,
+        } => {
+            let mut data = vec![
                 InfoVti::IKey(key),
                 InfoVti::OKey(key),
                 InfoVti::Local(local),
                 InfoVti::Remote(remote),
-            ])),
-        ],
+            ];
+            data.extend(link.map(InfoVti::Link));
+            vec![
+                LinkInfo::Kind(if local.is_ipv6() {
+                    InfoKind::Vti6
+                } else {
+                    InfoKind::Vti
+                }),
+                LinkInfo::Data(InfoData::Vti(data)),
+            ]
+        }
     };
     let req = link::link_msg(
         0,

@@ -38,6 +38,7 @@ pub use sys::{bypass_socket, enable_espinudp};
 
 use super::link::{self, Rtnl};
 use super::netlink::{errno_name, unless_gone, Listener, Netlink};
+use super::vrf::{VrfDevice, Vrfs};
 use super::{
     Dataplane, DataplaneError, DataplaneEvent, DataplaneKind, Result, SaCounters, TunnelSpec,
 };
@@ -133,6 +134,7 @@ impl KernelProbe {
                         key: PROBE_IF_ID,
                         local: lo,
                         remote: lo,
+                        link: None,
                     };
                     probe_link(&mut rt, kind).map_err(missing)
                 });
@@ -302,6 +304,8 @@ struct Tunnel {
     reqid: u32,
     /// The mode of a GRE tunnel's policy templates: the last SA's.
     policy_mode: EspMode,
+    /// The VRF device of `vrf forwarding`.
+    ivrf: Option<VrfDevice>,
     /// Inbound SPIs from ALLOCSPI: their larval states are completed by UPDSA.
     larval: HashSet<u32>,
 }
@@ -312,6 +316,7 @@ pub struct KernelDataplane {
     expire: Listener<XfrmMessage>,
     kind: TunnelKind,
     tunnels: HashMap<String, Tunnel>,
+    vrfs: Vrfs,
 }
 
 impl KernelDataplane {
@@ -329,6 +334,7 @@ impl KernelDataplane {
                 .map_err(|e| DataplaneError::new("joining the XFRM expire group", e))?,
             kind,
             tunnels: HashMap::new(),
+            vrfs: Vrfs::default(),
         })
     }
 
@@ -368,6 +374,15 @@ impl KernelDataplane {
             return Err(refused("local and peer address families differ".into()));
         }
         let reqid = reqid_for(t.if_id);
+        let o = &t.options;
+        let ivrf = self
+            .vrfs
+            .ensure(&mut self.rtnl, o.vrf.as_deref(), &t.name)?;
+        // `tunnel vrf`: the outer packets are routed in the VRF's table (the link's).
+        let fvrf = self
+            .vrfs
+            .ensure(&mut self.rtnl, o.tunnel_vrf.as_deref(), &t.name)?;
+        let link = fvrf.map(|v| v.index);
         let (binding, kind) = match (t.options.gre, self.kind) {
             (Some(gre), _) => (
                 Binding::Selector,
@@ -375,14 +390,14 @@ impl KernelDataplane {
                     local: t.local,
                     remote: t.peer,
                     key: gre.key,
-                    link: None,
+                    link,
                 },
             ),
             (None, TunnelKind::XfrmInterface) => (
                 Binding::IfId(t.if_id),
                 LinkKind::Xfrm {
                     if_id: t.if_id,
-                    link: None,
+                    link,
                 },
             ),
             (None, TunnelKind::Vti) => (
@@ -391,6 +406,7 @@ impl KernelDataplane {
                     key: t.if_id,
                     local: t.local,
                     remote: t.peer,
+                    link,
                 },
             ),
         };
@@ -419,6 +435,7 @@ impl KernelDataplane {
             binding,
             reqid,
             policy_mode: EspMode::Tunnel,
+            ivrf,
             larval: HashSet::new(),
         };
         // From here on, a failure removes the half-built tunnel.
@@ -438,7 +455,7 @@ impl KernelDataplane {
             Some(_) => Some(t.mtu.unwrap_or_else(|| super::default_mtu(t))),
             None => t.mtu,
         };
-        link::configure(&mut self.rtnl, tunnel.index, t, None, mtu)?;
+        link::configure(&mut self.rtnl, tunnel.index, t, None, mtu, tunnel.ivrf)?;
         add_policies(&mut self.xfrm, tunnel, false)
     }
 
@@ -624,6 +641,7 @@ impl Dataplane for KernelDataplane {
                 tracing::warn!("{e}");
             }
         }
+        self.vrfs.remove_own(&mut self.rtnl);
     }
 }
 

@@ -56,13 +56,14 @@ mod tx;
 
 use super::link::{self, Rtnl};
 use super::threads::{self, Failures};
+use super::vrf::{VrfDevice, Vrfs};
 use super::{
     Dataplane, DataplaneError, DataplaneEvent, DataplaneKind, Result, SaCounters, TunnelSpec,
 };
 use crate::crypto::{OsRng, Rng};
 use crate::ipsec::{Direction, SaSpec};
 use published::Published;
-use sa::{Expiry, Sa};
+use sa::{Expiry, Owner, Sa};
 use sockets::{Outer, Sockets, NAT_T_PORT};
 use std::collections::{HashMap, HashSet};
 #[cfg(test)]
@@ -92,7 +93,10 @@ struct Tunnel {
     spec: TunnelSpec,
     /// The TUN device's interface index.
     index: u32,
-    tun: Arc<Tun>,
+    /// The VRF device of `vrf forwarding`.
+    ivrf: Option<VrfDevice>,
+    /// What its SAs need of it: the TUN device, GRE, the underlay.
+    owner: Owner,
     /// The newest installed outbound SA, as the transmit threads see it
     /// (make-before-break: traffic moves to a new SA at once).
     outbound_sa: Arc<Published<Option<Arc<Sa>>>>,
@@ -135,7 +139,10 @@ struct Installed {
 
 pub struct UserspaceDataplane {
     rtnl: Rtnl,
-    sockets: Arc<Sockets>,
+    /// The outer sockets of each underlay: the global one (`None`) and each `tunnel vrf`
+    /// in use, bound to its VRF device; each socket has a receive thread.
+    underlays: HashMap<Option<String>, Arc<Sockets>>,
+    vrfs: Vrfs,
     inbound: Arc<Published<InboundTable>>,
     tunnels: HashMap<String, Tunnel>,
     sas: HashMap<SaKey, Installed>,
@@ -163,43 +170,66 @@ impl UserspaceDataplane {
                 let op = "userspace data path needs /dev/net/tun (modprobe tun; CAP_NET_ADMIN)";
                 DataplaneError::new(op, e)
             })?;
-        let sockets = Arc::new(Sockets::open().map_err(|e| {
-            DataplaneError::new("userspace data path needs raw sockets (CAP_NET_RAW)", e)
-        })?);
-        let inbound = Arc::new(Published::new(InboundTable::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let failures = Failures::default();
-        let mut rx_threads = Vec::new();
-        for outer in Outer::ALL {
-            let (sockets, reader, flag) = (
-                sockets.clone(),
-                published::Reader::new(inbound.clone()),
-                stop.clone(),
-            );
-            let body = move || rx::run(outer, sockets, reader, flag);
-            let sink = failures.clone();
-            let failed = move |f| sink.push(f);
-            let thread = threads::spawn(format!("esp-rx-{outer:?}"), stop.clone(), failed, body)
-                .map_err(|e| DataplaneError::new("starting a receive thread", e))?;
-            rx_threads.push(thread);
-        }
         let queues = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(MAX_QUEUES);
-        Ok(UserspaceDataplane {
+        let mut dp = UserspaceDataplane {
             rtnl: link::open()?,
-            sockets,
-            inbound,
+            underlays: HashMap::new(),
+            vrfs: Vrfs::default(),
+            inbound: Arc::new(Published::new(InboundTable::new())),
             tunnels: HashMap::new(),
             sas: HashMap::new(),
             reserved_spis: HashSet::new(),
             held_ports: HashMap::new(),
-            stop,
-            rx_threads,
-            failures,
+            stop: Arc::new(AtomicBool::new(false)),
+            rx_threads: Vec::new(),
+            failures: Failures::default(),
             next_serial: 0,
             queues,
-        })
+        };
+        dp.underlay(None).map_err(|e| DataplaneError {
+            op: "userspace data path needs raw sockets (CAP_NET_RAW)".into(),
+            ..e
+        })?;
+        Ok(dp)
+    }
+
+    /// The outer sockets of underlay `vrf` (`tunnel vrf`; `None`: the global table),
+    /// opened with their receive threads when first needed.
+    fn underlay(&mut self, vrf: Option<&str>) -> Result<Arc<Sockets>> {
+        let key = vrf.map(str::to_string);
+        if let Some(sockets) = self.underlays.get(&key) {
+            return Ok(sockets.clone());
+        }
+        let sockets = Arc::new(Sockets::open(vrf).map_err(|e| {
+            let op = match vrf {
+                Some(v) => format!("opening the outer sockets in vrf {v} (tunnel vrf)"),
+                None => "opening the outer sockets".into(),
+            };
+            DataplaneError::new(op, e)
+        })?);
+        let vrf: Option<Arc<str>> = vrf.map(Arc::from);
+        for outer in Outer::ALL {
+            let (sockets, reader, flag, vrf) = (
+                sockets.clone(),
+                published::Reader::new(self.inbound.clone()),
+                self.stop.clone(),
+                vrf.clone(),
+            );
+            let name = match &vrf {
+                Some(v) => format!("esp-rx-{outer:?}-{v}"),
+                None => format!("esp-rx-{outer:?}"),
+            };
+            let body = move || rx::run(outer, vrf, sockets, reader, flag);
+            let sink = self.failures.clone();
+            let failed = move |f| sink.push(f);
+            let thread = threads::spawn(name, self.stop.clone(), failed, body)
+                .map_err(|e| DataplaneError::new("starting a receive thread", e))?;
+            self.rx_threads.push(thread);
+        }
+        self.underlays.insert(key, sockets.clone());
+        Ok(sockets)
     }
 
     fn publish_inbound(&self) {
@@ -265,22 +295,51 @@ impl Dataplane for UserspaceDataplane {
     fn ensure_tunnel(&mut self, spec: &TunnelSpec) -> Result<()> {
         let mtu = Some(tunnel::mtu(spec));
         if let Some(t) = self.tunnels.get_mut(&spec.name) {
-            if t.spec != *spec {
-                link::configure(&mut self.rtnl, t.index, spec, Some(&t.spec), mtu)?;
-                t.spec = spec.clone();
+            let (old, new) = (&t.spec.options, &spec.options);
+            let same_place = (
+                &old.vrf,
+                &old.tunnel_vrf,
+                old.gre,
+                t.spec.local,
+                t.spec.peer,
+            ) == (&new.vrf, &new.tunnel_vrf, new.gre, spec.local, spec.peer);
+            if same_place {
+                if t.spec != *spec {
+                    link::configure(&mut self.rtnl, t.index, spec, Some(&t.spec), mtu, t.ivrf)?;
+                    t.spec = spec.clone();
+                }
+                return Ok(());
             }
-            return Ok(());
+            // Another VRF, underlay or GRE: a new interface, as the kernel path does.
+            self.remove_tunnel(&spec.name)?;
         }
+        let o = &spec.options;
+        let ivrf = self
+            .vrfs
+            .ensure(&mut self.rtnl, o.vrf.as_deref(), &spec.name)?;
+        // `tunnel vrf`: the outer sockets are bound to the VRF device.
+        let fvrf = o.tunnel_vrf.as_deref();
+        self.vrfs.ensure(&mut self.rtnl, fvrf, &spec.name)?;
+        let sockets = self.underlay(fvrf)?;
         let tun = Arc::new(Tun::create(&spec.name, self.queues)?);
         // Dropping `tun` on error closes the queues, which removes the device.
         let index = link::index(&mut self.rtnl, &spec.name)
             .map_err(|e| DataplaneError::on(&spec.name, "looking up", e))?;
-        link::configure(&mut self.rtnl, index, spec, None, mtu)?;
+        link::configure(&mut self.rtnl, index, spec, None, mtu, ivrf)?;
+        let owner = Owner {
+            tun: tun.clone(),
+            gre: spec.options.gre.map(|g| gre::Gre {
+                key: g.key,
+                local: spec.local,
+                peer: spec.peer,
+            }),
+            fvrf: fvrf.map(Arc::from),
+        };
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
         let outbound_sa = Arc::new(Published::new(None));
         for queue in 0..tun.queues.len() {
-            let (tun, sockets, flag) = (tun.clone(), self.sockets.clone(), stop.clone());
+            let (tun, sockets, flag) = (tun.clone(), sockets.clone(), stop.clone());
             let outbound = published::Reader::new(outbound_sa.clone());
             let name = format!("esp-tx-{}-{queue}", spec.name);
             let body = move || tx::run(tun, queue, outbound, sockets, flag);
@@ -295,7 +354,8 @@ impl Dataplane for UserspaceDataplane {
             Tunnel {
                 spec: spec.clone(),
                 index,
-                tun,
+                ivrf,
+                owner,
                 outbound_sa,
                 stop,
                 threads,
@@ -321,7 +381,7 @@ impl Dataplane for UserspaceDataplane {
         }
         // The tunnel's own references to its outbound SAs go with it; receive threads
         // drop theirs at their next wakeup; the TUN device goes away with the last one.
-        let tun = t.tun.clone();
+        let tun = t.owner.tun.clone();
         drop(t);
         let deadline = Instant::now() + 4 * sockets::WAKE_INTERVAL;
         while Arc::strong_count(&tun) > 1 && Instant::now() < deadline {
@@ -384,19 +444,8 @@ impl Dataplane for UserspaceDataplane {
                 return Err(refused(format!("ESP-in-UDP only on port {NAT_T_PORT}")));
             }
         }
-        let gre = tunnel.spec.options.gre.map(|g| gre::Gre {
-            key: g.key,
-            local: tunnel.spec.local,
-            peer: tunnel.spec.peer,
-        });
-        let sa = Sa::new(
-            spec,
-            gre,
-            self.next_serial + 1,
-            tunnel.tun.clone(),
-            Instant::now(),
-        )
-        .map_err(|e| refused(e.to_string()))?;
+        let sa = Sa::new(spec, &tunnel.owner, self.next_serial + 1, Instant::now())
+            .map_err(|e| refused(e.to_string()))?;
         self.next_serial = sa.serial;
         let sa = Arc::new(sa);
         if let Some(local) = local {
@@ -496,6 +545,8 @@ impl Dataplane for UserspaceDataplane {
         }
         self.sas.clear();
         self.held_ports.clear();
+        self.underlays.clear();
+        self.vrfs.remove_own(&mut self.rtnl);
     }
 }
 
@@ -590,12 +641,16 @@ mod tests {
             Direction::Out => (local, peer),
             Direction::In => (peer, local),
         };
-        let gre = gre_key.map(|key| gre::Gre {
-            key,
-            local: us,
-            peer: them,
-        });
-        Arc::new(Sa::new(&spec, gre, serial, io.clone(), Instant::now()).unwrap())
+        let owner = Owner {
+            tun: io.clone(),
+            gre: gre_key.map(|key| gre::Gre {
+                key,
+                local: us,
+                peer: them,
+            }),
+            fvrf: None,
+        };
+        Arc::new(Sa::new(&spec, &owner, serial, Instant::now()).unwrap())
     }
 
     /// GRE in both modes, with and without a key, through `seal` and the receive path:
@@ -618,7 +673,7 @@ mod tests {
             let (io, path) = tunnel(&format!("gre-{i}"));
             let out = gre_sa(t, Direction::Out, 0x5000, &io, Some(key), mode, 1);
             let inb = gre_sa(t, Direction::In, 0x5000, &io, Some(key), mode, 1);
-            let mut rx = rx::Receiver::new(Outer::Esp6);
+            let mut rx = rx::Receiver::new(Outer::Esp6, None);
             rx.rebuild(&InboundTable::from([(0x5000, inb.clone())]));
             for tag in 1..=2 {
                 receive(&mut rx, sealed(&out, tag));
@@ -666,7 +721,7 @@ mod tests {
             sa(1, Direction::Out, 0x1000, &io),
         );
         let mut table = InboundTable::from([(0x1000, old_in.clone())]);
-        let mut rx = rx::Receiver::new(Outer::Esp6);
+        let mut rx = rx::Receiver::new(Outer::Esp6, None);
         rx.rebuild(&table);
 
         let p1 = sealed(&old_out, 1);
@@ -709,7 +764,7 @@ mod tests {
                 sa_with(t, 1, Direction::In, 0x4000, &io),
                 sa_with(t, 1, Direction::Out, 0x4000, &io),
             );
-            let mut rx = rx::Receiver::new(Outer::Esp6);
+            let mut rx = rx::Receiver::new(Outer::Esp6, None);
             rx.rebuild(&InboundTable::from([(0x4000, inb.clone())]));
             for tag in 1..=3 {
                 receive(&mut rx, sealed(&out, tag));
@@ -727,7 +782,7 @@ mod tests {
             sa(1, Direction::In, 0x3000, &io),
             sa(1, Direction::Out, 0x3000, &io),
         );
-        let mut rx = rx::Receiver::new(Outer::Esp6);
+        let mut rx = rx::Receiver::new(Outer::Esp6, None);
         rx.rebuild(&InboundTable::from([(0x3000, inb.clone())]));
         let mut bad = sealed(&out, 1);
         let mid = bad.len() / 2;
@@ -756,7 +811,12 @@ mod tests {
                 options: Default::default(),
             },
             index: 0,
-            tun: tun.clone(),
+            ivrf: None,
+            owner: Owner {
+                tun: tun.clone(),
+                gre: None,
+                fvrf: None,
+            },
             outbound_sa: Arc::new(Published::new(None)),
             stop: Arc::new(AtomicBool::new(false)),
             threads: vec![],

@@ -30,15 +30,20 @@ struct Inbound {
 /// A receive thread's state, reused for every batch.
 pub(super) struct Receiver {
     outer: Outer,
+    /// The underlay of its socket (`tunnel vrf`; `None`: the global table). An unbound
+    /// raw socket sees every VRF's packets too (net.ipv4.raw_l3mdev_accept): SAs of
+    /// another underlay are not this thread's.
+    vrf: Option<Arc<str>>,
     sas: HashMap<u32, Inbound>,
     ready: Vec<Ready>,
     gro: Coalescer,
 }
 
 impl Receiver {
-    pub fn new(outer: Outer) -> Self {
+    pub fn new(outer: Outer, vrf: Option<Arc<str>>) -> Self {
         Receiver {
             outer,
+            vrf,
             sas: HashMap::new(),
             ready: Vec::with_capacity(BATCH),
             gro: Coalescer::new(),
@@ -49,7 +54,8 @@ impl Receiver {
     /// stay (matched by install serial, so a reused SPI starts afresh).
     pub fn rebuild(&mut self, table: &InboundTable) {
         let mut old = std::mem::take(&mut self.sas);
-        for (&spi, sa) in table.iter().filter(|(_, sa)| sa.outer == self.outer) {
+        let ours = |sa: &Sa| sa.outer == self.outer && sa.fvrf == self.vrf;
+        for (&spi, sa) in table.iter().filter(|(_, sa)| ours(sa)) {
             let window = match old.remove(&spi) {
                 Some(kept) if kept.sa.serial == sa.serial => kept.window,
                 _ => ReplayWindow::new(sa.replay_window),
@@ -137,16 +143,18 @@ impl Receiver {
     }
 }
 
-/// Receive, open and deliver the ESP packets of `outer`'s socket until `stop`.
+/// Receive, open and deliver the ESP packets of `outer`'s socket of underlay `vrf`
+/// until `stop`.
 pub(crate) fn run(
     outer: Outer,
+    vrf: Option<Arc<str>>,
     sockets: Arc<Sockets>,
     mut table: Reader<InboundTable>,
     stop: Arc<AtomicBool>,
 ) -> std::io::Result<()> {
     let fd = sockets.get(outer);
     let mut batch = RecvBatch::new();
-    let mut rx = Receiver::new(outer);
+    let mut rx = Receiver::new(outer, vrf);
     rx.rebuild(table.get());
     let mut esp: Vec<Range<usize>> = Vec::with_capacity(BATCH);
     while !stop.load(Relaxed) {

@@ -46,6 +46,16 @@ pub(crate) struct Counters {
     pub integrity_errors: AtomicU64,
 }
 
+/// What a tunnel's SAs need of it.
+#[derive(Debug)]
+pub(crate) struct Owner {
+    /// Where the receive threads write what its SAs open.
+    pub tun: Arc<Tun>,
+    pub gre: Option<Gre>,
+    /// `tunnel vrf`.
+    pub fvrf: Option<Arc<str>>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Expiry {
     Live,
@@ -89,6 +99,9 @@ pub(crate) struct Sa {
     /// GRE over IPsec: the tunnel's GRE, which the packet threads add and remove;
     /// `None` on a VTI, whose ESP payload is the inner packet itself.
     pub gre: Option<Gre>,
+    /// The tunnel's `tunnel vrf`: only the receive threads of that underlay's sockets
+    /// take its packets.
+    pub fvrf: Option<Arc<str>>,
     pub replay_window: u32,
     pub esp: EspSa,
     pub lifetimes: Lifetimes,
@@ -113,13 +126,12 @@ impl std::fmt::Debug for Sa {
 }
 
 impl Sa {
-    /// The SA `spec` describes, the `serial`-th installed, of a tunnel with `gre` (or a
-    /// VTI); fails on keys that do not fit the transform.
+    /// The SA `spec` describes, the `serial`-th installed, of the tunnel `owner`; fails
+    /// on keys that do not fit the transform.
     pub fn new(
         spec: &SaSpec,
-        gre: Option<Gre>,
+        owner: &Owner,
         serial: u64,
-        tun: Arc<Tun>,
         now: Instant,
     ) -> Result<Self, CryptoError> {
         let esp = EspSa::new(
@@ -137,12 +149,13 @@ impl Sa {
             encap: spec.encap,
             outer: Outer::of(spec.dst, spec.encap.is_some()),
             mode: spec.mode,
-            gre,
+            gre: owner.gre,
+            fvrf: owner.fvrf.clone(),
             replay_window: spec.replay_window,
             esp,
             lifetimes: spec.lifetimes,
             installed: now,
-            tun,
+            tun: owner.tun.clone(),
             seq: SeqCounter::new(),
             counters: Counters::default(),
             spent: AtomicBool::new(false),
