@@ -100,15 +100,23 @@ impl Receiver {
             return None;
         }
         let payload = &esp[opened.payload.clone()];
-        // The inner packet's range in the payload; the bytes up to its end are what the
-        // SA carried (as the transmit side counts them).
+        // Counted as the transmit side counts: a VTI's inner packet, GRE's whole payload
+        // (a packet with another GRE key did cross the SA).
         let inner = match &sa.gre {
-            None => 0..inner_len(opened.next_header, payload)?,
-            Some(g) => g.decapsulate(opened.next_header, payload)?,
+            None => {
+                let len = inner_len(opened.next_header, payload)?;
+                if !sa.account(len) {
+                    return None;
+                }
+                0..len
+            }
+            Some(g) => {
+                if !sa.account(payload.len()) {
+                    return None;
+                }
+                g.decapsulate(opened.next_header, payload)?
+            }
         };
-        if !sa.account(inner.end) {
-            return None;
-        }
         let (mut start, len) = (opened.payload.start + inner.start, inner.len());
         if start < VNET_HDR_LEN {
             // esp-null has no IV to write over (RFC 2410): move the inner packet 2 bytes
