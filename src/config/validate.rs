@@ -860,15 +860,15 @@ fn routes(c: &Config, d: &mut Diagnostics) {
         };
         let tunnel_vrf = t.vrf.as_ref().map(|v| &v.value);
         if r.vrf.as_ref() != tunnel_vrf {
+            let table =
+                |v: Option<&String>| v.map_or("the global table".into(), |v| format!("vrf {v}"));
             d.warn(
                 r.line,
                 format!(
-                    "route via {} in {}, but the interface is in {}",
+                    "route via {} in {}, but the interface is in {}: the route goes into the interface's",
                     t.name(),
-                    r.vrf
-                        .as_ref()
-                        .map_or("the global table".into(), |v| format!("vrf {v}")),
-                    tunnel_vrf.map_or("the global table".into(), |v| format!("vrf {v}"))
+                    table(r.vrf.as_ref()),
+                    table(tunnel_vrf)
                 ),
             );
         }
