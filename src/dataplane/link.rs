@@ -307,3 +307,22 @@ fn del_route(nl: &mut Rtnl, index: u32, table: u32, dst: IpAddr, prefix_len: u8)
     )?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `ip route add 10.3.0.0/16 dev Tunnel23 table 1000`: a VRF's table beyond the
+    /// header's 8 bits goes in RTA_TABLE, the header saying RT_TABLE_UNSPEC.
+    #[test]
+    fn routes_name_their_table_whole() {
+        let dst: IpAddr = "10.3.0.0".parse().unwrap();
+        let m = route_msg(7, 1000, dst, 16);
+        assert_eq!(m.header.table, RouteHeader::RT_TABLE_UNSPEC);
+        assert!(m.attributes.contains(&RouteAttribute::Table(1000)));
+        assert!(m.attributes.contains(&RouteAttribute::Oif(7)));
+        let main = route_msg(7, u32::from(RouteHeader::RT_TABLE_MAIN), dst, 16);
+        assert_eq!(main.header.table, RouteHeader::RT_TABLE_MAIN);
+        assert!(main.attributes.contains(&RouteAttribute::Table(254)));
+    }
+}

@@ -12,6 +12,8 @@
 #   ku   (kernel only) R2 on the kernel path, R3 on the userspace path: the two GREs
 #        and ESPs are the same on the wire
 #   key  (userspace only) the two ends' keys differ: the SAs come up, nothing crosses
+#   ka   (userspace only) IOS's GRE keepalive (R3 sends R2 a GRE packet from R2 back to
+#        itself): R2 sends it back through the SA, never in the clear
 #   ss   (kernel only) against strongSwan on kernel ESP in transport mode with a Linux
 #        GRE interface on its side (traffic selectors 192.0.2.3[gre] <-> 192.0.2.2[gre]):
 #        ikev1d initiates, then strongSwan does
@@ -128,7 +130,7 @@ nothing_left() {
 # pair TAG FAMILY KEY_R2 KEY_R3 MODE DP_R2 DP_R3: Tunnel<N> between -r2 and -r3
 pair() {
     local t=$1 family=$2 k2=$3 k3=$4 mode=$5 dp2=$6 dp3=$7 r2=$G$1-r2 r3=$G$1-r3 n a2 a3 len
-    case $t in v4k) n=10 ;; v4) n=11 ;; v6k) n=12 ;; v6) n=13 ;; ku) n=14 ;; key) n=15 ;; esac
+    case $t in v4k) n=10 ;; v4) n=11 ;; v6k) n=12 ;; v6) n=13 ;; ku) n=14 ;; key) n=15 ;; ka) n=17 ;; esac
     if [ "$family" = ip ]; then a2=192.0.2.2 a3=192.0.2.3 len=24; else a2=2001:db8::2 a3=2001:db8::3 len=64; fi
     routers $r2 $a2 $r3 $a3 $len || return 1
     gre_conf "$IKT_RUN/$t-r2.conf" $n eth0 $a3 2 $family $k2 $mode
@@ -177,6 +179,44 @@ key() {
         "[ \"\$(json_field $r3 ipsec '.[0].inbound.packets')\" -ge 3 ]"
 }
 
+# keepalives NS IFACE: IOS's GRE keepalive, made by hand on R3, 50 times: into the
+# tunnel, an IPv4 packet from R2's endpoint to R3's, protocol 47, holding an empty GRE
+# header (protocol type 0)
+keepalives() {
+    ip netns exec "$1" python3 -c '
+import socket, struct, sys
+def checksum(h):
+    s = sum(struct.unpack("!10H", h))
+    while s > 0xffff: s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+src, dst = socket.inet_aton("192.0.2.2"), socket.inet_aton("192.0.2.3")
+h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 24, 0, 0, 255, 47, 0, src, dst)
+packet = h[:10] + struct.pack("!H", checksum(h)) + h[12:] + bytes(4)
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, sys.argv[1].encode())
+for _ in range(50): s.sendto(packet, ("192.0.2.2", 0))
+' "$2"
+}
+
+ka() {
+    local r2 r3 n before after cap=$IKT_RUN/ka.wire pid
+    pair ka ip - - transport $DATAPLANE $DATAPLANE || return
+    read -r r2 r3 n _ <<<"${PAIR[*]}"
+    ip netns exec $r2 tcpdump -nn -l -Q out -i eth0 'esp or proto 47' >"$cap" 2>/dev/null &
+    pid=$!
+    sleep 1
+    # (50: a few packets of the interface's own, MLD and the like, cross it too)
+    before=$(json_field $r3 ipsec '.[0].inbound.packets')
+    keepalives $r3 Tunnel$n
+    check "ka: R2 sent IOS's 50 keepalives back to R3 through the SA" until_true 10 eval \
+        "[ \"\$(json_field $r3 ipsec '.[0].inbound.packets')\" -ge $((before + 50)) ]"
+    sleep 1
+    kill $pid 2>/dev/null
+    wait $pid 2>/dev/null
+    echo "    R2 sent $(grep -c ESP "$cap") ESP, $(grep -c GRE "$cap") GRE packets"
+    check "ka: none of them in the clear" bash -c "[ \$(grep -c ESP $cap) -ge 50 ] && ! grep -q GRE $cap"
+}
+
 # strongSwan (scripts/strongswan-peer.sh) on kernel ESP, transport mode, GRE's selectors,
 # a Linux gre interface Tunnel16 with key 16 on its side
 ss() {
@@ -221,7 +261,7 @@ ss() {
 }
 
 all=(v4k v4 v6k v6)
-[ "$DATAPLANE" = kernel ] && all+=(ku ss) || all+=(key)
+[ "$DATAPLANE" = kernel ] && all+=(ku ss) || all+=(key ka)
 for s in "${@:-${all[@]}}"; do
     case $s in
     v4k) scenario v4k gre v4k ip 100 transport ;;
@@ -231,6 +271,7 @@ for s in "${@:-${all[@]}}"; do
     ku) scenario ku gre ku ip 100 transport userspace ;;
     key) scenario key key ;;
     ss) scenario ss ss ;;
+    ka) scenario ka ka ;;
     *) echo "gre.sh: no scenario $s (${all[*]})"; exit 2 ;;
     esac
 done

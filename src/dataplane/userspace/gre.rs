@@ -118,7 +118,7 @@ impl Gre {
     /// GRE from the peer to us. The GRE header must carry our key (or none when none is
     /// configured) and an IP packet. Returns the inner packet's range in `payload`, or
     /// `None` to drop it.
-    pub fn decapsulate(&self, next_header: u8, payload: &[u8]) -> Option<Range<usize>> {
+    pub fn decapsulate(&self, next_header: u8, payload: &[u8]) -> Option<Decapsulated> {
         let gre = match next_header {
             NH_GRE => 0..payload.len(),
             NH_IPV4 | NH_IPV6 => self.delivery_payload(next_header, payload)?,
@@ -153,13 +153,17 @@ impl Gre {
         };
         let inner = g.get(at..)?;
         let len = inner_len(inner_nh, inner)?;
-        // IOS's GRE keepalive is a GRE packet from us to the peer for us to send back;
-        // written to the TUN device it would leave unprotected.
-        if self.is_keepalive(inner_nh, &inner[..len]) {
-            return None;
-        }
         let start = gre.start + at;
-        Some(start..start + len)
+        // IOS's GRE keepalive is a GRE packet from us to the peer for us to send back:
+        // written to the TUN device it would leave unprotected.
+        Some(if self.is_keepalive(inner_nh, &inner[..len]) {
+            Decapsulated::Keepalive {
+                packet: start..start + len,
+                next_header: inner_nh,
+            }
+        } else {
+            Decapsulated::Inner(start..start + len)
+        })
     }
 
     /// The GRE packet in a delivery IP packet from the peer to us, protocol 47.
@@ -181,6 +185,39 @@ impl Gre {
 
     fn is_keepalive(&self, next_header: u8, inner: &[u8]) -> bool {
         ip_fields(next_header, inner) == Some((NH_GRE, self.local, self.peer))
+    }
+}
+
+/// What an opened GRE packet holds, as ranges of the ESP payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Decapsulated {
+    /// A packet for the tunnel interface.
+    Inner(Range<usize>),
+    /// An IOS keepalive: `packet` (an IP packet of family `next_header`) is our GRE
+    /// packet to the peer, to go back through the tunnel's outbound SA.
+    Keepalive {
+        packet: Range<usize>,
+        next_header: u8,
+    },
+}
+
+/// The ESP payload and next header that send a reflected keepalive `packet` (our GRE
+/// packet to the peer, of family `next_header`) in `mode`: in tunnel mode the packet
+/// itself, in transport mode its GRE part.
+pub(crate) fn reflection(
+    mode: EspMode,
+    next_header: u8,
+    packet: &[u8],
+) -> Option<(Range<usize>, u8)> {
+    match mode {
+        EspMode::Tunnel => Some((0..packet.len(), next_header)),
+        EspMode::Transport => {
+            let header = match next_header {
+                NH_IPV4 => usize::from(packet.first()? & 0x0f) * 4,
+                _ => 40,
+            };
+            (header <= packet.len()).then_some((header..packet.len(), NH_GRE))
+        }
     }
 }
 
@@ -264,7 +301,7 @@ mod tests {
         // RFC 2890: K bit, protocol type IPv6, key 100, then the packet.
         assert_eq!(payload[..8], [0x20, 0x00, 0x86, 0xdd, 0, 0, 0, 100]);
         assert_eq!(payload[8..], v6_packet(7)[..]);
-        let inner = gre(B, A, Some(100)).decapsulate(nh, &payload).unwrap();
+        let inner = inner_of(gre(B, A, Some(100)).decapsulate(nh, &payload));
         assert_eq!(payload[inner], v6_packet(7)[..]);
         // No key: the 4-byte header of RFC 2784.
         let (plain, _) = wrap(
@@ -288,7 +325,7 @@ mod tests {
             "a valid header sums to zero"
         );
         assert_eq!(payload[12..16], [192, 0, 2, 2]);
-        let inner = gre(B, A, None).decapsulate(nh, &payload).unwrap();
+        let inner = inner_of(gre(B, A, None).decapsulate(nh, &payload));
         assert_eq!(payload[inner], v6_packet(9)[..]);
         // IPv6 endpoints.
         let g6 = gre("2001:db8::2", "2001:db8::3", Some(5));
@@ -296,7 +333,7 @@ mod tests {
         assert_eq!((nh6, p6[0] >> 4, p6[6], p6[7]), (41, 6, 47, 255));
         let back = gre("2001:db8::3", "2001:db8::2", Some(5));
         assert_eq!(
-            p6[back.decapsulate(nh6, &p6).unwrap()],
+            p6[inner_of(back.decapsulate(nh6, &p6))],
             v4_packet(1, "10.0.0.1", "10.0.0.2")[..]
         );
     }
@@ -344,21 +381,44 @@ mod tests {
             0xb0, 0x00, 0x86, 0xdd, 0xaa, 0xbb, 0, 0, 0, 0, 0, 7, 0, 0, 0, 42,
         ];
         p.extend(v6_packet(3));
-        let inner = us.decapsulate(47, &p).unwrap();
+        let inner = inner_of(us.decapsulate(47, &p));
         assert_eq!(p[inner], v6_packet(3)[..]);
     }
 
+    fn inner_of(d: Option<Decapsulated>) -> Range<usize> {
+        match d {
+            Some(Decapsulated::Inner(r)) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// IOS's keepalive: GRE to us carrying a GRE packet from us back to it. It goes
+    /// back through the SA (as the kernel's GRE sends it), never to the TUN device.
     #[test]
-    fn ios_keepalives_are_not_written_to_the_tunnel() {
-        // IOS's keepalive: GRE to us carrying a GRE packet from us back to it.
+    fn ios_keepalives_go_back_to_the_peer() {
         let us = gre(B, A, None);
-        let reflect = v4_packet(47, B, A);
+        let mut reflect = v4_packet(47, B, A);
+        reflect.extend([0, 0, 0, 0]); // its GRE header: protocol type 0
+        reflect[2..4].copy_from_slice(&32u16.to_be_bytes());
         let (p, nh) = wrap(&gre(A, B, None), EspMode::Transport, &reflect);
-        assert_eq!(us.decapsulate(nh, &p), None);
+        let Some(Decapsulated::Keepalive {
+            packet,
+            next_header,
+        }) = us.decapsulate(nh, &p)
+        else {
+            panic!()
+        };
+        assert_eq!((&p[packet.clone()], next_header), (&reflect[..], 4));
+        // Transport mode sends its GRE part, tunnel mode the whole packet.
+        let keepalive = &p[packet];
+        let (t, nh) = reflection(EspMode::Transport, next_header, keepalive).unwrap();
+        assert_eq!((&keepalive[t], nh), (&reflect[20..], 47));
+        let (t, nh) = reflection(EspMode::Tunnel, next_header, keepalive).unwrap();
+        assert_eq!((&keepalive[t], nh), (&reflect[..], 4));
         let other = v4_packet(47, "10.0.0.1", "10.0.0.2");
         let (p, nh) = wrap(&gre(A, B, None), EspMode::Transport, &other);
         assert!(
-            us.decapsulate(nh, &p).is_some(),
+            matches!(us.decapsulate(nh, &p), Some(Decapsulated::Inner(_))),
             "GRE of others inside is traffic"
         );
     }

@@ -326,6 +326,7 @@ impl Dataplane for UserspaceDataplane {
         let index = link::index(&mut self.rtnl, &spec.name)
             .map_err(|e| DataplaneError::on(&spec.name, "looking up", e))?;
         link::configure(&mut self.rtnl, index, spec, None, mtu, ivrf)?;
+        let outbound_sa = Arc::new(Published::new(None));
         let owner = Owner {
             tun: tun.clone(),
             gre: spec.options.gre.map(|g| gre::Gre {
@@ -334,10 +335,10 @@ impl Dataplane for UserspaceDataplane {
                 peer: spec.peer,
             }),
             fvrf: fvrf.map(Arc::from),
+            outbound: outbound_sa.clone(),
         };
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
-        let outbound_sa = Arc::new(Published::new(None));
         for queue in 0..tun.queues.len() {
             let (tun, sockets, flag) = (tun.clone(), sockets.clone(), stop.clone());
             let outbound = published::Reader::new(outbound_sa.clone());
@@ -649,6 +650,7 @@ mod tests {
                 peer: them,
             }),
             fvrf: None,
+            outbound: Arc::new(Published::new(None)),
         };
         Arc::new(Sa::new(&spec, &owner, serial, Instant::now()).unwrap())
     }
@@ -673,7 +675,7 @@ mod tests {
             let (io, path) = tunnel(&format!("gre-{i}"));
             let out = gre_sa(t, Direction::Out, 0x5000, &io, Some(key), mode, 1);
             let inb = gre_sa(t, Direction::In, 0x5000, &io, Some(key), mode, 1);
-            let mut rx = rx::Receiver::new(Outer::Esp6, None);
+            let mut rx = rx::Receiver::new(Outer::Esp6, None, None);
             rx.rebuild(&InboundTable::from([(0x5000, inb.clone())]));
             for tag in 1..=2 {
                 receive(&mut rx, sealed(&out, tag));
@@ -721,7 +723,7 @@ mod tests {
             sa(1, Direction::Out, 0x1000, &io),
         );
         let mut table = InboundTable::from([(0x1000, old_in.clone())]);
-        let mut rx = rx::Receiver::new(Outer::Esp6, None);
+        let mut rx = rx::Receiver::new(Outer::Esp6, None, None);
         rx.rebuild(&table);
 
         let p1 = sealed(&old_out, 1);
@@ -764,7 +766,7 @@ mod tests {
                 sa_with(t, 1, Direction::In, 0x4000, &io),
                 sa_with(t, 1, Direction::Out, 0x4000, &io),
             );
-            let mut rx = rx::Receiver::new(Outer::Esp6, None);
+            let mut rx = rx::Receiver::new(Outer::Esp6, None, None);
             rx.rebuild(&InboundTable::from([(0x4000, inb.clone())]));
             for tag in 1..=3 {
                 receive(&mut rx, sealed(&out, tag));
@@ -782,7 +784,7 @@ mod tests {
             sa(1, Direction::In, 0x3000, &io),
             sa(1, Direction::Out, 0x3000, &io),
         );
-        let mut rx = rx::Receiver::new(Outer::Esp6, None);
+        let mut rx = rx::Receiver::new(Outer::Esp6, None, None);
         rx.rebuild(&InboundTable::from([(0x3000, inb.clone())]));
         let mut bad = sealed(&out, 1);
         let mid = bad.len() / 2;
@@ -816,6 +818,7 @@ mod tests {
                 tun: tun.clone(),
                 gre: None,
                 fvrf: None,
+                outbound: Arc::new(Published::new(None)),
             },
             outbound_sa: Arc::new(Published::new(None)),
             stop: Arc::new(AtomicBool::new(false)),

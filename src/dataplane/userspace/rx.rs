@@ -6,6 +6,7 @@
 //! The thread owns the replay windows of the SAs it sees: an SA's packets all come
 //! through one socket (its `Outer`), so no window is ever shared between threads.
 
+use super::gre::{self, Decapsulated};
 use super::gro::{Coalescer, Ready};
 use super::inner::{inner_len, NH_NONE};
 use super::offload::VNET_HDR_LEN;
@@ -13,7 +14,8 @@ use super::published::Reader;
 use super::replay::ReplayWindow;
 use super::sa::Sa;
 use super::sockets::{Outer, Sockets, WAKE_INTERVAL};
-use super::sys::{RecvBatch, BATCH};
+use super::sys::{RecvBatch, SendBatch, BATCH};
+use super::tx::{self, IvPool};
 use super::InboundTable;
 use crate::crypto::CryptoError;
 use std::collections::HashMap;
@@ -37,16 +39,27 @@ pub(super) struct Receiver {
     sas: HashMap<u32, Inbound>,
     ready: Vec<Ready>,
     gro: Coalescer,
+    /// Where IOS GRE keepalives go back out (`None`: nowhere, they are dropped).
+    sockets: Option<Arc<Sockets>>,
+    /// Keepalives of this batch to send back: the tunnel's outbound SA, the ESP payload
+    /// and its next header.
+    keepalives: Vec<(Arc<Sa>, Vec<u8>, u8)>,
+    /// What seals and sends them, made at the first one.
+    reflector: Option<Box<(SendBatch, IvPool)>>,
 }
 
 impl Receiver {
-    pub fn new(outer: Outer, vrf: Option<Arc<str>>) -> Self {
+    /// `sockets`: the underlay's, to send IOS GRE keepalives back on.
+    pub fn new(outer: Outer, vrf: Option<Arc<str>>, sockets: Option<Arc<Sockets>>) -> Self {
         Receiver {
             outer,
             vrf,
             sas: HashMap::new(),
             ready: Vec::with_capacity(BATCH),
             gro: Coalescer::new(),
+            sockets,
+            keepalives: Vec::new(),
+            reflector: None,
         }
     }
 
@@ -114,7 +127,21 @@ impl Receiver {
                 if !sa.account(payload.len()) {
                     return None;
                 }
-                g.decapsulate(opened.next_header, payload)?
+                match g.decapsulate(opened.next_header, payload)? {
+                    Decapsulated::Inner(inner) => inner,
+                    Decapsulated::Keepalive {
+                        packet,
+                        next_header,
+                    } => {
+                        // Back through the tunnel's newest outbound SA, as the kernel's
+                        // GRE would route it.
+                        let out = sa.reflect.as_ref()?.current().as_ref().clone()?;
+                        let keepalive = &payload[packet];
+                        let (bytes, nh) = gre::reflection(out.mode, next_header, keepalive)?;
+                        self.keepalives.push((out, keepalive[bytes].to_vec(), nh));
+                        return None;
+                    }
+                }
             }
         };
         let (mut start, len) = (opened.payload.start + inner.start, inner.len());
@@ -148,6 +175,35 @@ impl Receiver {
                 tracing::trace!(tunnel = %tun.name, "TUN write: {e}");
             }
         });
+        if !self.keepalives.is_empty() {
+            self.send_keepalives();
+        }
+    }
+
+    /// Seal and send the keepalives this batch held, each on its own.
+    fn send_keepalives(&mut self) {
+        let Some(sockets) = &self.sockets else {
+            self.keepalives.clear();
+            return;
+        };
+        let (batch, ivs) = &mut **self
+            .reflector
+            .get_or_insert_with(|| Box::new((SendBatch::new(), IvPool::new())));
+        for (sa, payload, next_header) in self.keepalives.drain(..) {
+            let slot = batch.next_slot();
+            let Some(room) = slot.get_mut(tx::HEADROOM..tx::HEADROOM + payload.len()) else {
+                continue;
+            };
+            room.copy_from_slice(&payload);
+            let sealed = tx::seal_payload(&sa, slot, tx::HEADROOM, payload.len(), next_header, ivs);
+            let Some((start, len)) = sealed else { continue };
+            batch.push(start, len);
+            // Port 0: on raw sockets a port would be read as the IP protocol.
+            let dst = std::net::SocketAddr::new(sa.dst, 0);
+            if let Err(e) = batch.send(sockets.get(sa.outer), dst, sa.src) {
+                tracing::debug!("GRE keepalive to {}: {e}", sa.dst);
+            }
+        }
     }
 }
 
@@ -162,7 +218,7 @@ pub(crate) fn run(
 ) -> std::io::Result<()> {
     let fd = sockets.get(outer);
     let mut batch = RecvBatch::new();
-    let mut rx = Receiver::new(outer, vrf);
+    let mut rx = Receiver::new(outer, vrf, Some(sockets.clone()));
     rx.rebuild(table.get());
     let mut esp: Vec<Range<usize>> = Vec::with_capacity(BATCH);
     while !stop.load(Relaxed) {

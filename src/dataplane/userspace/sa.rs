@@ -3,6 +3,7 @@
 //! Everything mutable here is atomic; the replay window lives with the receive thread.
 
 use super::gre::Gre;
+use super::published::Published;
 use super::sockets::Outer;
 use super::tunnel::Tun;
 use crate::crypto::{CryptoError, EspSa};
@@ -47,13 +48,14 @@ pub(crate) struct Counters {
 }
 
 /// What a tunnel's SAs need of it.
-#[derive(Debug)]
 pub(crate) struct Owner {
     /// Where the receive threads write what its SAs open.
     pub tun: Arc<Tun>,
     pub gre: Option<Gre>,
     /// `tunnel vrf`.
     pub fvrf: Option<Arc<str>>,
+    /// Its newest outbound SA, as the transmit threads see it.
+    pub outbound: Arc<Published<Option<Arc<Sa>>>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +104,8 @@ pub(crate) struct Sa {
     /// The tunnel's `tunnel vrf`: only the receive threads of that underlay's sockets
     /// take its packets.
     pub fvrf: Option<Arc<str>>,
+    /// An inbound GRE SA's way back for IOS keepalives: its tunnel's outbound SA.
+    pub reflect: Option<Arc<Published<Option<Arc<Sa>>>>>,
     pub replay_window: u32,
     pub esp: EspSa,
     pub lifetimes: Lifetimes,
@@ -151,6 +155,10 @@ impl Sa {
             mode: spec.mode,
             gre: owner.gre,
             fvrf: owner.fvrf.clone(),
+            // Only inbound: an outbound SA that held its own tunnel's table would keep
+            // itself alive.
+            reflect: (spec.direction == Direction::In && owner.gre.is_some())
+                .then(|| owner.outbound.clone()),
             replay_window: spec.replay_window,
             esp,
             lifetimes: spec.lifetimes,

@@ -64,6 +64,19 @@ pub(super) fn seal(
         ),
         Some(g) => g.encapsulate(sa.mode, slot, HEADROOM, len)?,
     };
+    seal_payload(sa, slot, at, len, next_header, ivs)
+}
+
+/// Seal the ESP payload at `slot[at..at + len]` (the room for the ESP and UDP headers
+/// before it); returns the outer datagram's span in the slot, or `None` to drop it.
+pub(super) fn seal_payload(
+    sa: &Sa,
+    slot: &mut [u8],
+    at: usize,
+    len: usize,
+    next_header: u8,
+    ivs: &mut IvPool,
+) -> Option<(usize, usize)> {
     let seq = sa.next_seq()?;
     if !sa.account(len) {
         return None;
