@@ -297,6 +297,33 @@ fn add_policies(xfrm: &mut Netlink<XfrmMessage>, tunnel: &Tunnel, update: bool) 
     Ok(())
 }
 
+/// Why GRE tunnel `t` cannot be added next to `others`: its policies select the GRE
+/// between its endpoints by address alone, so another GRE tunnel between the same
+/// endpoints, in another `tunnel vrf`, would take its packets.
+fn gre_clash<'a>(
+    mut others: impl Iterator<Item = &'a TunnelSpec>,
+    t: &TunnelSpec,
+) -> Option<String> {
+    t.options.gre?;
+    let other = others.find(|o| {
+        o.options.gre.is_some() && o.name != t.name && (o.local, o.peer) == (t.local, t.peer)
+    })?;
+    Some(format!(
+        "{} is GRE between {} and {} already ({}): XFRM cannot tell the two apart by \
+         their VRFs; use a VTI (tunnel mode ipsec) for one, or the userspace data path",
+        other.name,
+        t.local,
+        t.peer,
+        other
+            .options
+            .tunnel_vrf
+            .as_deref()
+            .map_or("the global table".to_string(), |v| format!(
+                "tunnel vrf {v}"
+            ))
+    ))
+}
+
 struct Tunnel {
     spec: TunnelSpec,
     index: u32,
@@ -372,6 +399,9 @@ impl KernelDataplane {
         }
         if t.local.is_ipv4() != t.peer.is_ipv4() {
             return Err(refused("local and peer address families differ".into()));
+        }
+        if let Some(why) = gre_clash(self.tunnels.values().map(|k| &k.spec), t) {
+            return Err(refused(why));
         }
         let reqid = reqid_for(t.if_id);
         let o = &t.options;
@@ -683,6 +713,46 @@ mod tests {
             "forced vti6 without vti6"
         );
         assert!(probe(false, true, None).usable(false).is_err(), "no ESP");
+    }
+
+    #[test]
+    fn two_gre_tunnels_between_the_same_endpoints_are_refused() {
+        let spec = |name: &str, vrf: &str, gre: bool| TunnelSpec {
+            name: name.into(),
+            if_id: 1,
+            local: "192.0.2.2".parse().unwrap(),
+            peer: "192.0.2.3".parse().unwrap(),
+            inner: InnerFamily::V4,
+            ipv4: None,
+            ipv6: vec![],
+            link_local: None,
+            mtu: None,
+            routes: vec![],
+            options: crate::dataplane::InterfaceOptions {
+                gre: gre.then(Default::default),
+                tunnel_vrf: Some(vrf.into()),
+                ..Default::default()
+            },
+        };
+        let red = spec("Tunnel1", "RED", true);
+        let why = gre_clash([&red].into_iter(), &spec("Tunnel2", "GREEN", true)).unwrap();
+        assert!(
+            why.starts_with(
+                "Tunnel1 is GRE between 192.0.2.2 and 192.0.2.3 already (tunnel vrf RED)"
+            ),
+            "{why}"
+        );
+        // A VTI between the same endpoints is bound to its own interface: no clash.
+        assert_eq!(
+            gre_clash([&red].into_iter(), &spec("Tunnel2", "GREEN", false)),
+            None
+        );
+        assert_eq!(
+            gre_clash([&spec("Tunnel2", "GREEN", false)].into_iter(), &red),
+            None
+        );
+        // The same tunnel again (a rebuild) is not a clash.
+        assert_eq!(gre_clash([&red].into_iter(), &red), None);
     }
 
     #[test]
