@@ -656,6 +656,16 @@ fn tunnels(c: &Config, d: &mut Diagnostics) {
         }
         for v in [&t.vrf, &t.tunnel_vrf].into_iter().flatten() {
             vrf_defined(c, d, v, &name);
+            // A tunnel's VRF is the Linux VRF device of that name (IOS allows longer).
+            if let Err(why) = super::ios::values::linux_ifname(&v.value) {
+                d.error(
+                    v.line,
+                    format!(
+                        "{name}: vrf {}: {why} for its VRF device (at most {MAX_IFNAME} characters)",
+                        v.value
+                    ),
+                );
+            }
         }
         if let Some(profile) = &t.profile {
             if c.profile(&profile.value).is_none() {

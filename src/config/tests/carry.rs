@@ -275,4 +275,12 @@ fn what_the_data_path_cannot_do_yet_is_refused_in_one_place_and_gre_and_vrfs_are
     );
     assert_eq!(spec.options.vrf.as_deref(), Some("BLUE"));
     assert_eq!(spec.options.tunnel_vrf.as_deref(), Some("RED"));
+    // A VRF becomes a Linux VRF device: its name must be one.
+    let long = gre[..gre.find("interface Virtual-Template1").unwrap()]
+        .replace("tunnel vrf RED", "tunnel vrf INTERNET-TRANSIT-A");
+    assert!(
+        errors(&long).contains(&"t.conf:19: Tunnel1: vrf INTERNET-TRANSIT-A: `INTERNET-TRANSIT-A` is not a valid Linux interface name for its VRF device (at most 15 characters)".to_string()),
+        "{:?}",
+        errors(&long)
+    );
 }
