@@ -5,6 +5,7 @@ pub mod error;
 pub mod notify;
 pub mod run;
 pub mod show;
+mod sockets;
 mod worker;
 
 /// `--dataplane auto|kernel|userspace`.

@@ -7,7 +7,7 @@
 
 use super::error::RunError;
 use super::worker::{self, Event, Request, Worker};
-use super::{control, notify::sd_notify, show, DataplaneChoice};
+use super::{control, notify::sd_notify, show, sockets, DataplaneChoice};
 use crate::config::Config;
 use crate::crypto::OsRng;
 use crate::dataplane::threads::{inject_fault, panic_message};
@@ -101,7 +101,8 @@ struct Daemon {
     events: mpsc::UnboundedReceiver<Event>,
     /// The tunnel interfaces by name: each SA is installed with its tunnel.
     specs: HashMap<String, TunnelSpec>,
-    sockets: HashMap<SocketAddr, Arc<UdpSocket>>,
+    /// By front-door VRF (`tunnel vrf`; `None`: the global table) and local address.
+    sockets: HashMap<(Option<String>, SocketAddr), Arc<UdpSocket>>,
     rx: mpsc::Receiver<Datagram>,
     tx: mpsc::Sender<Datagram>,
     tasks: Tasks,
@@ -216,25 +217,33 @@ impl Daemon {
         })
     }
 
-    /// Bind UDP 500 and 4500 on every local address a tunnel uses; each socket gets a
-    /// receive task feeding the main loop.
+    /// Bind UDP 500 and 4500 on every local address a tunnel uses, in its front-door
+    /// VRF; each socket gets a receive task feeding the main loop.
     fn open_sockets(&mut self) -> Result<(), RunError> {
-        let locals: std::collections::BTreeSet<IpAddr> =
-            self.settings.tunnels.iter().map(|t| t.local).collect();
-        for ip in locals {
+        let locals: std::collections::BTreeSet<(Option<String>, IpAddr)> = self
+            .settings
+            .tunnels
+            .iter()
+            .map(|t| (t.options.fvrf.clone(), t.local))
+            .collect();
+        for (fvrf, ip) in locals {
             for port in [500, NAT_T_PORT] {
                 let addr = SocketAddr::new(ip, port);
-                if self.sockets.contains_key(&addr) {
+                let key = (fvrf.clone(), addr);
+                if self.sockets.contains_key(&key) {
                     continue;
                 }
-                let bound = |source| RunError::IkeSocket { addr, source };
-                let std_sock = std::net::UdpSocket::bind(addr).map_err(bound)?;
-                std_sock.set_nonblocking(true).map_err(bound)?;
+                let bound = |source| RunError::IkeSocket {
+                    addr,
+                    vrf: fvrf.clone(),
+                    source,
+                };
+                let std_sock = sockets::bind_ike(addr, fvrf.as_deref()).map_err(bound)?;
                 self.worker
                     .kind()
                     .prepare_ike_socket(&std_sock, port == NAT_T_PORT)?;
                 let sock = Arc::new(UdpSocket::from_std(std_sock).map_err(bound)?);
-                self.sockets.insert(addr, sock.clone());
+                self.sockets.insert(key, sock.clone());
                 let tx = self.tx.clone();
                 self.tasks
                     .spawn("IKE receive", true, receive(sock, addr, tx));
@@ -409,7 +418,13 @@ impl Daemon {
 
     /// Send `data` as is.
     async fn send_raw(&self, local: SocketAddr, remote: SocketAddr, data: &[u8]) {
-        let Some(sock) = self.sockets.get(&local) else {
+        // The engine does not say which VRF: the first socket on that address.
+        let sock = self
+            .sockets
+            .iter()
+            .find(|((_, addr), _)| *addr == local)
+            .map(|(_, s)| s);
+        let Some(sock) = sock else {
             tracing::warn!("no socket for {local}; cannot send to {remote}");
             return;
         };
