@@ -9,7 +9,7 @@ use super::phase1::{MmState, Phase1};
 use super::settings::TunnelSettings;
 use super::state::{IkeState, Role};
 use super::timer::Timer;
-use super::{Action, Command, Engine, Settings, Stats};
+use super::{Action, Command, Endpoints, Engine, Settings, Stats};
 use crate::crypto::Rng;
 use crate::ipsec::Direction;
 use crate::isakmp::{DecodeError, ExchangeType, Header};
@@ -82,7 +82,7 @@ impl Engine {
         };
         let exchange = header.exchange;
         if exchange == ExchangeType::MAIN_MODE && header.rcookie == [0; 8] {
-            match self.find_responder(&header, remote) {
+            match self.find_responder(&header, Endpoints::of(local, remote)) {
                 Some(id) => self.with_phase1(id, |e, p1| match p1.ex.duplicate(data) {
                     Some(dup) => e.answer_duplicate(dup),
                     None => e.drop_stale(remote),
@@ -122,14 +122,12 @@ impl Engine {
         self.flush_outbox();
     }
 
-    /// Our responder SA for a (retransmitted) MM1.
-    fn find_responder(&self, header: &Header, remote: SocketAddr) -> Option<u32> {
+    /// Our responder SA for a (retransmitted) MM1 between these addresses.
+    fn find_responder(&self, header: &Header, ends: Endpoints) -> Option<u32> {
         self.phase1
             .values()
             .find(|p| {
-                p.role == Role::Responder
-                    && p.icookie == header.icookie
-                    && p.remote.ip() == remote.ip()
+                p.role == Role::Responder && p.icookie == header.icookie && p.endpoints() == ends
             })
             .map(|p| p.conn_id)
     }
@@ -159,7 +157,7 @@ impl Engine {
 
     fn put_back(&mut self, p1: Phase1) {
         if p1.failed() {
-            self.adopt_children(p1.conn_id, p1.remote.ip());
+            self.adopt_children(p1.conn_id, p1.endpoints());
         } else {
             self.phase1.insert(p1.conn_id, p1);
         }
@@ -361,18 +359,15 @@ impl Engine {
     /// The configuration line to check when `msg` got no answer.
     fn unreachable_hint(&self, p1: &Phase1, msg: Msg) -> String {
         match msg {
-            Msg::Mm5 => format!(
-                "likely pre-shared key mismatch: crypto isakmp key, {}",
-                p1.key.origin
-            ),
+            Msg::Mm5 => format!("likely pre-shared key mismatch: {}", p1.key_source),
             _ => match self
                 .settings
                 .tunnels
                 .iter()
-                .find(|t| p1.pending.contains(&t.name) || t.peer == p1.remote.ip())
+                .find(|t| p1.pending.contains(&t.name) || t.endpoints() == p1.endpoints())
             {
                 Some(t) => format!("tunnel destination of {}, {}", t.name, t.destination_origin),
-                None => format!("crypto isakmp key, {}", p1.key.origin),
+                None => p1.key_source.to_string(),
             },
         }
     }
@@ -388,7 +383,7 @@ impl Engine {
     }
 
     /// Bring `tunnel` up (or replace its expiring pair): Quick Mode over an ISAKMP SA
-    /// with its peer, making one first if needed.
+    /// between its two addresses, making one first if needed.
     pub(super) fn initiate(&mut self, now: Instant, name: &str) {
         let Some(tunnel) = self.tunnel(name) else {
             return;
@@ -396,14 +391,14 @@ impl Engine {
         if tunnel.shutdown || self.settings.passive || !self.needs_quick_mode(name) {
             return;
         }
-        let peer = tunnel.peer;
-        if let Some(id) = self.isakmp_for(peer) {
+        let ends = tunnel.endpoints();
+        if let Some(id) = self.isakmp_for(ends) {
             return self.with_phase1(id, |e, p1| e.start_quick_mode(now, p1, name));
         }
         if let Some(p1) = self
             .phase1
             .values_mut()
-            .find(|p| p.remote.ip() == peer && p.negotiating())
+            .find(|p| p.endpoints() == ends && p.negotiating())
         {
             if !p1.pending.iter().any(|t| t == name) {
                 p1.pending.push(name.to_string());
@@ -412,8 +407,11 @@ impl Engine {
         }
         self.start_main_mode(
             now,
-            SocketAddr::new(tunnel.local, IKE_PORT),
-            SocketAddr::new(peer, IKE_PORT),
+            (
+                SocketAddr::new(ends.local, IKE_PORT),
+                SocketAddr::new(ends.peer, IKE_PORT),
+            ),
+            tunnel.options.isakmp_profile.clone(),
             vec![name.to_string()],
         );
     }

@@ -68,14 +68,15 @@ impl Engine {
         });
     }
 
-    /// Send what `outbox` collected over an established SA with each peer (the newest).
+    /// Send what `outbox` collected over an established SA between its addresses (the
+    /// newest).
     pub(super) fn flush_outbox(&mut self) {
-        for (peer, payload) in std::mem::take(&mut self.outbox) {
+        for (ends, payload) in std::mem::take(&mut self.outbox) {
             // A replaced SA still works, should it be the only one left.
-            let p1 = self.isakmp_for(peer).or_else(|| {
+            let p1 = self.isakmp_for(ends).or_else(|| {
                 self.phase1
                     .values()
-                    .find(|p| p.remote.ip() == peer && p.established().is_some())
+                    .find(|p| p.endpoints() == ends && p.established().is_some())
                     .map(|p| p.conn_id)
             });
             if let Some(id) = p1 {
@@ -165,7 +166,7 @@ impl Engine {
                     Error::AuthFailed(AuthFailure {
                         kind: AuthKind::PeerNotify(n.notify_type),
                         peer: p1.remote.ip(),
-                        key_origin: p1.key.origin.clone(),
+                        key: p1.key_source.clone(),
                     })
                 }
                 MmState::IMm1(_) => Error::PeerRejected {
@@ -180,7 +181,7 @@ impl Engine {
                 state => Error::PeerRejected {
                     notify: n.notify_type,
                     what: format!("Main Mode in {}", state.ios_name()),
-                    config: format!("crypto isakmp key, {}", p1.key.origin),
+                    config: p1.key_source.to_string(),
                 },
             };
             // No notify back: that would only start a ping-pong of errors.
@@ -272,7 +273,7 @@ impl Engine {
                     } else if let Some(id) = self
                         .phase1
                         .values()
-                        .find(|o| o.remote.ip() == p1.remote.ip() && o.cookies() == *spi)
+                        .find(|o| o.endpoints() == p1.endpoints() && o.cookies() == *spi)
                         .map(|o| o.conn_id)
                     {
                         self.phase1.remove(&id);
@@ -282,7 +283,7 @@ impl Engine {
                                 c.conn_id = p1.conn_id;
                             }
                         } else {
-                            self.adopt_children(id, p1.remote.ip());
+                            self.adopt_children(id, p1.endpoints());
                         }
                     }
                 }
@@ -300,11 +301,13 @@ impl Engine {
                         },
                     );
                     // Their inbound is our outbound; a pair still in Quick Mode goes too.
+                    // The peer's SPIs are unique per its own address only: a peer with
+                    // several addresses may use one SPI on several of its tunnels.
                     p1.quick.retain(|_, q| q.peer_spi() != Some(spi));
                     let Some(i) = self
                         .children
                         .iter()
-                        .position(|c| c.spi_out == spi && c.remote.ip() == p1.remote.ip())
+                        .position(|c| c.spi_out == spi && c.endpoints() == p1.endpoints())
                     else {
                         continue;
                     };
@@ -312,7 +315,7 @@ impl Engine {
                     self.remove_child_sas(&c, c.retired.unwrap_or(DownReason::PeerDelete));
                     if !c.delete_sent {
                         // Our inbound half is gone too: say so, as IOS does.
-                        self.outbox.push((c.remote.ip(), esp_delete(c.spi_in)));
+                        self.outbox.push((c.endpoints(), esp_delete(c.spi_in)));
                     }
                     self.reinitiate_if_down(now, p1, &c.tunnel);
                 }

@@ -7,6 +7,7 @@
 //! clocks, netlink or OS randomness inside: the caller passes `now` and the RNG.
 
 mod child;
+mod endpoints;
 mod engine;
 pub mod error;
 mod exchange;
@@ -30,6 +31,7 @@ mod vendor;
 #[cfg(test)]
 mod tests;
 
+pub use endpoints::Endpoints;
 pub use error::Error;
 pub use log::{LogEvent, Warning};
 pub use settings::Settings;
@@ -128,9 +130,9 @@ pub struct Engine {
     /// destination: released (`DeleteSa`) once the exchange that asked for them is gone,
     /// so that no reservation (a larval XFRM state) outlives its Quick Mode.
     reserved_spis: BTreeMap<u32, (String, IpAddr)>,
-    /// Informational payloads to send to a peer once the current input is handled
-    /// (over any established ISAKMP SA with it).
-    outbox: Vec<(IpAddr, crate::isakmp::Payload)>,
+    /// Informational payloads to send once the current input is handled, over any
+    /// established ISAKMP SA between the two addresses.
+    outbox: Vec<(Endpoints, crate::isakmp::Payload)>,
     next_conn_id: u32,
     next_request: u64,
     /// Tunnels to keep up: initiated by the daemon, or up at some point.

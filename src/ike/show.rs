@@ -26,6 +26,8 @@ pub struct IsakmpSaInfo {
     pub auth: &'static str,
     pub lifetime_remaining_s: Option<u64>,
     pub nat_t: bool,
+    /// The ISAKMP profile (`crypto isakmp profile`), `None` without one.
+    pub profile: Option<String>,
     /// The front-door VRF it runs in (`tunnel vrf`) and the inside VRF of the tunnels it
     /// serves (`vrf forwarding`), as `show crypto isakmp sa detail`'s fvrf/ivrf column.
     pub fvrf: Option<String>,
@@ -108,6 +110,7 @@ impl Engine {
                     auth: "psk",
                     lifetime_remaining_s: remaining,
                     nat_t: p.nat.detected(),
+                    profile: p.profile.clone(),
                     fvrf: served.and_then(|t| t.options.fvrf.clone()),
                     ivrf: served.and_then(|t| t.options.ivrf.clone()),
                 }

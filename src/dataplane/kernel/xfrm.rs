@@ -298,9 +298,26 @@ pub(super) fn policy(
     }
 }
 
-/// Delete requests for the states and policies of a dump that carry `reqid`
-/// (ours: see `OWN_REQID_BASE`), with the mark / if_id they were found with.
-pub(super) fn deletions_for(dump: &[XfrmMessage], reqid: u32) -> Vec<XfrmMessage> {
+/// The if_id or mark a state or policy carries; neither: bound by its selector alone
+/// (GRE over IPsec's).
+fn binding_of(nlas: &[XfrmAttrs]) -> Binding {
+    nlas.iter()
+        .find_map(|a| match a {
+            XfrmAttrs::IfId(id) => Some(Binding::IfId(*id)),
+            XfrmAttrs::Mark(m) => Some(Binding::Mark(m.value)),
+            _ => None,
+        })
+        .unwrap_or(Binding::Selector)
+}
+
+/// Delete requests for the states and policies of a dump that carry `reqid` and
+/// `binding` (a tunnel's: see `reqid_for`), with the mark / if_id they were found
+/// with.
+pub(super) fn deletions_for(
+    dump: &[XfrmMessage],
+    reqid: u32,
+    binding: Binding,
+) -> Vec<XfrmMessage> {
     let keep_ids = |nlas: &[XfrmAttrs]| -> Vec<XfrmAttrs> {
         nlas.iter()
             .filter(|a| matches!(a, XfrmAttrs::Mark(_) | XfrmAttrs::IfId(_)))
@@ -308,9 +325,12 @@ pub(super) fn deletions_for(dump: &[XfrmMessage], reqid: u32) -> Vec<XfrmMessage
             .collect()
     };
     dump.iter()
-        .filter_map(|m| match m {
+        .filter_map(|m| {
+            match m {
             XfrmMessage::AddSa(s)
-                if s.user_sa_info.reqid == reqid && s.user_sa_info.id.spi != 0 =>
+                if s.user_sa_info.reqid == reqid
+                    && s.user_sa_info.id.spi != 0
+                    && binding_of(&s.nlas) == binding =>
             {
                 let i = &s.user_sa_info;
                 let mut id = sa_id_with(ip_of(i.id.daddr, i.family), i.id.spi, keep_ids(&s.nlas));
@@ -318,9 +338,10 @@ pub(super) fn deletions_for(dump: &[XfrmMessage], reqid: u32) -> Vec<XfrmMessage
                 Some(XfrmMessage::DeleteSa(id))
             }
             XfrmMessage::AddPolicy(p)
-                if p.nlas.iter().any(
-                    |a| matches!(a, XfrmAttrs::Template(t) if t.iter().any(|t| t.reqid == reqid)),
-                ) =>
+                if binding_of(&p.nlas) == binding
+                    && p.nlas.iter().any(|a| {
+                        matches!(a, XfrmAttrs::Template(t) if t.iter().any(|t| t.reqid == reqid))
+                    }) =>
             {
                 let info = &p.user_policy_info;
                 Some(XfrmMessage::DeletePolicy(PolicyId {
@@ -333,38 +354,32 @@ pub(super) fn deletions_for(dump: &[XfrmMessage], reqid: u32) -> Vec<XfrmMessage
                 }))
             }
             _ => None,
+        }
         })
         .collect()
 }
 
 /// An acquire state, as a state replacing it must match it (xfrm_state_add): outer
-/// addresses, mode and binding.
+/// addresses and mode (its reqid and binding are the ones asked for).
 pub(super) struct Acquire {
     pub src: IpAddr,
     pub dst: IpAddr,
     pub mode: EspMode,
-    pub binding: Binding,
 }
 
-/// Acquire states (SPI 0) with `reqid`: the kernel made them when traffic met a
-/// policy before its state. No request deletes them by id; adding a state with the
-/// same outer addresses, mode, reqid and binding replaces them (xfrm_state_add).
-pub(super) fn acquires_for(dump: &[XfrmMessage], reqid: u32) -> Vec<Acquire> {
+/// Acquire states (SPI 0) with `reqid` and `binding`: the kernel made them when
+/// traffic met a policy before its state. No request deletes them by id; adding a
+/// state with the same outer addresses, mode, reqid and binding replaces them
+/// (xfrm_state_add).
+pub(super) fn acquires_for(dump: &[XfrmMessage], reqid: u32, binding: Binding) -> Vec<Acquire> {
     dump.iter()
         .filter_map(|m| match m {
             XfrmMessage::AddSa(s)
-                if s.user_sa_info.reqid == reqid && s.user_sa_info.id.spi == 0 =>
+                if s.user_sa_info.reqid == reqid
+                    && s.user_sa_info.id.spi == 0
+                    && binding_of(&s.nlas) == binding =>
             {
                 let i = &s.user_sa_info;
-                let binding = s
-                    .nlas
-                    .iter()
-                    .find_map(|a| match a {
-                        XfrmAttrs::IfId(id) => Some(Binding::IfId(*id)),
-                        XfrmAttrs::Mark(m) => Some(Binding::Mark(m.value)),
-                        _ => None,
-                    })
-                    .unwrap_or(Binding::Selector);
                 Some(Acquire {
                     src: ip_of(i.saddr, i.family),
                     dst: ip_of(i.id.daddr, i.family),
@@ -373,7 +388,6 @@ pub(super) fn acquires_for(dump: &[XfrmMessage], reqid: u32) -> Vec<Acquire> {
                     } else {
                         EspMode::Tunnel
                     },
-                    binding,
                 })
             }
             _ => None,
@@ -528,18 +542,24 @@ mod tests {
     }
 
     #[test]
-    fn deletions_pick_only_our_reqid_and_keep_the_mark() {
+    fn deletions_pick_only_our_reqid_and_binding_and_keep_the_mark() {
         let ours = sa(&spec(32), 7, Binding::Mark(23));
         let mut theirs = sa(&spec(32), 8, Binding::Mark(23));
         theirs.user_sa_info.id.spi = 0x999;
-        let pol = |reqid| {
+        // Our reqid on another interface's (or nobody's) state: not ours.
+        let mut elsewhere = sa(&spec(32), 7, Binding::Mark(24));
+        elsewhere.user_sa_info.id.spi = 0x998;
+        let mut unbound = sa(&spec(32), 7, Binding::Mark(23));
+        unbound.user_sa_info.id.spi = 0x997;
+        unbound.nlas.retain(|a| !matches!(a, XfrmAttrs::Mark(_)));
+        let pol = |reqid, binding| {
             policy(
                 any_selectors()[1],
                 XFRM_POLICY_IN,
                 "192.0.2.1".parse().unwrap(),
                 "192.0.2.2".parse().unwrap(),
                 reqid,
-                Binding::IfId(5),
+                binding,
                 EspMode::Tunnel,
                 false,
             )
@@ -547,11 +567,14 @@ mod tests {
         let dump = vec![
             XfrmMessage::AddSa(ours),
             XfrmMessage::AddSa(theirs),
-            pol(7),
-            pol(8),
+            XfrmMessage::AddSa(elsewhere),
+            XfrmMessage::AddSa(unbound),
+            pol(7, Binding::Mark(23)),
+            pol(8, Binding::Mark(23)),
+            pol(7, Binding::IfId(23)),
         ];
-        let del = deletions_for(&dump, 7);
-        assert_eq!(del.len(), 2);
+        let del = deletions_for(&dump, 7, Binding::Mark(23));
+        assert_eq!(del.len(), 2, "{del:#?}");
         match &del[0] {
             XfrmMessage::DeleteSa(d) => {
                 assert_eq!(d.user_sa_id.spi, 0x1234);
@@ -564,7 +587,7 @@ mod tests {
             XfrmMessage::DeletePolicy(p) => {
                 assert_eq!(p.user_policy_id.direction, XFRM_POLICY_IN);
                 assert_eq!(p.user_policy_id.selector.family, AF_INET);
-                assert_eq!(p.nlas, vec![XfrmAttrs::IfId(5)]);
+                assert_eq!(p.nlas, vec![mark_attr(23)]);
             }
             m => panic!("{m:?}"),
         }

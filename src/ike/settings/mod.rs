@@ -1,11 +1,13 @@
 //! What the engine needs to know, derived from the configuration (IOS dialect or TOML).
 //! Every item remembers the configuration line that governs it, so failures can name it.
 
+#[cfg(test)]
+pub(crate) mod fixtures;
 mod isakmp_profile;
 mod keyring;
 
 pub use isakmp_profile::{IdentityMatch, IsakmpProfile, LocalIdentity, PeerIdentity};
-pub use keyring::{KeyChoice, Keyring, Lookup};
+pub use keyring::{KeyChoice, KeySource, Keyring, Lookup};
 
 use crate::crypto::{CipherAlg, DhGroup, EspTransform, HashAlg, Secret};
 use crate::ipsec::InnerFamily;
@@ -153,6 +155,13 @@ pub struct TunnelOptions {
     pub gre: bool,
     /// The words after `tunnel mode` ("ipsec ipv6", "gre ip"), for `show`.
     pub tunnel_mode: &'static str,
+}
+
+impl TunnelSettings {
+    /// What tells this tunnel from the others (see `Endpoints`).
+    pub fn endpoints(&self) -> super::Endpoints {
+        super::Endpoints::new(self.local, self.peer)
+    }
 }
 
 impl Default for TunnelOptions {

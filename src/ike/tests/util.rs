@@ -47,32 +47,51 @@ pub fn transform_set(encr: EspEncr, auth: EspAuth) -> TransformSet {
 pub fn settings(local: &str, peer: &str) -> Settings {
     Settings {
         policies: vec![policy(CipherAlg::Des, HashAlg::Sha1, DhGroup::Modp768)],
-        keys: vec![PresharedKey {
-            key: Secret::new(b"cisco".to_vec()),
-            address: "::".parse().unwrap(),
-            prefix_len: 0,
-            origin: line(3),
-        }],
-        tunnels: vec![TunnelSettings {
-            name: TUNNEL.into(),
-            local: local.parse().unwrap(),
-            peer: peer.parse().unwrap(),
-            inner: InnerFamily::V6,
-            transform_sets: vec![transform_set(EspEncr::Aes(128), EspAuth::HmacSha1)],
-            pfs: None,
-            pfs_origin: line(7),
-            lifetime_s: 3600,
-            lifetime_kb: 4_608_000,
-            origin: line(9),
-            profile_origin: line(7),
-            destination_origin: line(14),
-            shutdown: false,
-            options: Default::default(),
-        }],
+        keys: vec![
+            PresharedKey {
+                key: Secret::new(b"cisco".to_vec()),
+                address: "::".parse().unwrap(),
+                prefix_len: 0,
+                origin: line(3),
+            },
+            PresharedKey {
+                key: Secret::new(b"cisco".to_vec()),
+                address: "0.0.0.0".parse().unwrap(),
+                prefix_len: 0,
+                origin: line(4),
+            },
+        ],
+        tunnels: vec![tunnel(TUNNEL, local, peer)],
         dpd: None,
         nat_keepalive_s: None,
         passive: false,
         ..Settings::default()
+    }
+}
+
+/// The reference configuration's tunnel, named `name`, from `local` to `peer` (inside
+/// the outer family: `tunnel mode ipsec ipv4` for IPv4 addresses).
+pub fn tunnel(name: &str, local: &str, peer: &str) -> TunnelSettings {
+    let local: std::net::IpAddr = local.parse().unwrap();
+    TunnelSettings {
+        name: name.into(),
+        local,
+        peer: peer.parse().unwrap(),
+        inner: if local.is_ipv4() {
+            InnerFamily::V4
+        } else {
+            InnerFamily::V6
+        },
+        transform_sets: vec![transform_set(EspEncr::Aes(128), EspAuth::HmacSha1)],
+        pfs: None,
+        pfs_origin: line(7),
+        lifetime_s: 3600,
+        lifetime_kb: 4_608_000,
+        origin: line(9),
+        profile_origin: line(7),
+        destination_origin: line(14),
+        shutdown: false,
+        options: Default::default(),
     }
 }
 
@@ -88,9 +107,12 @@ pub struct Side {
     pub keepalives: usize,
     /// Answer AllocSpi at all (a stuck data path when false).
     pub answer_spi: bool,
-    /// SPIs handed out by AllocSpi that no SA has taken and nobody gave back: the
-    /// kernel keeps a larval state for each.
-    pub reserved: std::collections::BTreeSet<u32>,
+    /// SPIs AllocSpi hands out first, before counting up (e.g. one SPI twice: the
+    /// kernel's are unique per destination address only).
+    pub fixed_spis: VecDeque<u32>,
+    /// SPIs (with their destination) handed out by AllocSpi that no SA has taken and
+    /// nobody gave back: the kernel keeps a larval state for each.
+    pub reserved: std::collections::BTreeSet<(u32, std::net::IpAddr)>,
 }
 
 impl Side {
@@ -104,8 +126,17 @@ impl Side {
             deletes: 0,
             keepalives: 0,
             answer_spi: true,
+            fixed_spis: VecDeque::new(),
             reserved: Default::default(),
         }
+    }
+
+    /// The installed SAs of `tunnel` in `direction`.
+    pub fn sas_of(&self, tunnel: &str, direction: Direction) -> Vec<&SaSpec> {
+        self.installed
+            .iter()
+            .filter(|s| s.tunnel == tunnel && s.direction == direction)
+            .collect()
     }
 
     pub fn sa(&self, direction: Direction) -> Vec<&SaSpec> {
@@ -260,24 +291,31 @@ impl Pair {
                     data,
                 } => self.transmit(!b, local, remote, data),
                 Action::NatKeepalive { .. } => side.keepalives += 1,
-                Action::AllocSpi { request, .. } => {
+                Action::AllocSpi { request, dst, .. } => {
                     if side.answer_spi {
-                        side.next_spi += 1;
-                        let spi = side.next_spi;
-                        side.reserved.insert(spi);
+                        let spi = side.fixed_spis.pop_front().unwrap_or_else(|| {
+                            side.next_spi += 1;
+                            side.next_spi
+                        });
+                        side.reserved.insert((spi, dst));
                         side.engine
                             .handle_command(now, Command::SpiAllocated { request, spi });
                     }
                 }
                 Action::InstallSa(sa) => {
-                    side.reserved.remove(&sa.spi);
+                    side.reserved.remove(&(sa.spi, sa.dst));
                     side.installed.push(sa)
                 }
-                Action::DeleteSa { direction, spi, .. } => {
-                    side.reserved.remove(&spi);
+                Action::DeleteSa {
+                    direction,
+                    spi,
+                    dst,
+                    ..
+                } => {
+                    side.reserved.remove(&(spi, dst));
                     side.deletes += 1;
                     side.installed
-                        .retain(|s| !(s.direction == direction && s.spi == spi));
+                        .retain(|s| !(s.direction == direction && s.spi == spi && s.dst == dst));
                 }
                 Action::Log(ev) => {
                     side.logs.push(ev);
@@ -381,11 +419,15 @@ impl Pair {
     }
 
     pub fn initiate(&mut self, b: bool) {
+        self.initiate_tunnel(b, TUNNEL);
+    }
+
+    pub fn initiate_tunnel(&mut self, b: bool, tunnel: &str) {
         let now = self.time;
         self.side(b).engine.handle_command(
             now,
             Command::Initiate {
-                tunnel: TUNNEL.into(),
+                tunnel: tunnel.into(),
             },
         );
     }
