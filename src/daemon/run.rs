@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::crypto::OsRng;
 use crate::dataplane::threads::{inject_fault, panic_message};
 use crate::dataplane::{self, Dataplane, DataplaneEvent, DataplaneKind, TunnelSpec};
-use crate::ike::{Action, Command, Engine, Settings};
+use crate::ike::{Action, Command, Engine, Fvrf, Settings};
 use crate::ipsec::Direction;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -41,6 +41,7 @@ const NAT_KEEPALIVE: u8 = 0xff;
 const NAT_T_PORT: u16 = 4500;
 
 struct Datagram {
+    fvrf: Option<Fvrf>,
     local: SocketAddr,
     remote: SocketAddr,
     data: Vec<u8>,
@@ -102,7 +103,8 @@ struct Daemon {
     /// The tunnel interfaces by name: each SA is installed with its tunnel.
     specs: HashMap<String, TunnelSpec>,
     /// By front-door VRF (`tunnel vrf`; `None`: the global table) and local address.
-    sockets: HashMap<(Option<String>, SocketAddr), Arc<UdpSocket>>,
+    /// By front-door VRF (`tunnel vrf`) and local address.
+    sockets: HashMap<(Option<Fvrf>, SocketAddr), Arc<UdpSocket>>,
     rx: mpsc::Receiver<Datagram>,
     tx: mpsc::Sender<Datagram>,
     tasks: Tasks,
@@ -229,7 +231,7 @@ impl Daemon {
         for (fvrf, ip) in locals {
             for port in [500, NAT_T_PORT] {
                 let addr = SocketAddr::new(ip, port);
-                let key = (fvrf.clone(), addr);
+                let key = (Fvrf::of(fvrf.as_deref()), addr);
                 if self.sockets.contains_key(&key) {
                     continue;
                 }
@@ -246,7 +248,7 @@ impl Daemon {
                 self.sockets.insert(key, sock.clone());
                 let tx = self.tx.clone();
                 self.tasks
-                    .spawn("IKE receive", true, receive(sock, addr, tx));
+                    .spawn("IKE receive", true, receive(sock, key, tx));
             }
         }
         Ok(())
@@ -306,7 +308,7 @@ impl Daemon {
                 .unwrap_or_else(|| Instant::now() + std::time::Duration::from_secs(3600));
             tokio::select! {
                 Some(d) = self.rx.recv() => {
-                    self.engine.handle_datagram(std::time::Instant::now(), d.local, d.remote, &d.data);
+                    self.engine.handle_datagram_in(std::time::Instant::now(), d.fvrf, d.local, d.remote, &d.data);
                 }
                 _ = tokio::time::sleep_until(deadline) => {
                     self.engine.handle_timeout(std::time::Instant::now());
@@ -366,13 +368,16 @@ impl Daemon {
         while let Some(action) = self.engine.poll_action() {
             match action {
                 Action::Send {
+                    fvrf,
                     local,
                     remote,
                     data,
-                } => self.send(local, remote, &data).await,
-                Action::NatKeepalive { local, remote } => {
-                    self.send_raw(local, remote, &[NAT_KEEPALIVE]).await
-                }
+                } => self.send((fvrf, local), remote, &data).await,
+                Action::NatKeepalive {
+                    fvrf,
+                    local,
+                    remote,
+                } => self.send_raw((fvrf, local), remote, &[NAT_KEEPALIVE]).await,
                 Action::AllocSpi {
                     request,
                     tunnel,
@@ -405,27 +410,23 @@ impl Daemon {
     }
 
     /// Send an IKE message (with the non-ESP marker on 4500).
-    async fn send(&self, local: SocketAddr, remote: SocketAddr, data: &[u8]) {
-        if local.port() == NAT_T_PORT {
+    async fn send(&self, from: (Option<Fvrf>, SocketAddr), remote: SocketAddr, data: &[u8]) {
+        if from.1.port() == NAT_T_PORT {
             let mut buf = Vec::with_capacity(data.len() + 4);
             buf.extend_from_slice(&NON_ESP_MARKER);
             buf.extend_from_slice(data);
-            self.send_raw(local, remote, &buf).await
+            self.send_raw(from, remote, &buf).await
         } else {
-            self.send_raw(local, remote, data).await
+            self.send_raw(from, remote, data).await
         }
     }
 
-    /// Send `data` as is.
-    async fn send_raw(&self, local: SocketAddr, remote: SocketAddr, data: &[u8]) {
-        // The engine does not say which VRF: the first socket on that address.
-        let sock = self
-            .sockets
-            .iter()
-            .find(|((_, addr), _)| *addr == local)
-            .map(|(_, s)| s);
-        let Some(sock) = sock else {
-            tracing::warn!("no socket for {local}; cannot send to {remote}");
+    /// Send `data` as is, from the socket of that front-door VRF and address.
+    async fn send_raw(&self, from: (Option<Fvrf>, SocketAddr), remote: SocketAddr, data: &[u8]) {
+        let local = from.1;
+        let Some(sock) = self.sockets.get(&from) else {
+            let vrf = from.0.map_or(String::new(), |v| format!(" in vrf {v}"));
+            tracing::warn!("no socket for {local}{vrf}; cannot send to {remote}");
             return;
         };
         if let Err(e) = sock.send_to(data, remote).await {
@@ -523,7 +524,11 @@ impl Daemon {
 
 /// Receive datagrams on one socket; on 4500 strip the non-ESP marker and drop NAT
 /// keepalives (RFC 3948 2.2, 2.3).
-async fn receive(sock: Arc<UdpSocket>, local: SocketAddr, tx: mpsc::Sender<Datagram>) {
+async fn receive(
+    sock: Arc<UdpSocket>,
+    (fvrf, local): (Option<Fvrf>, SocketAddr),
+    tx: mpsc::Sender<Datagram>,
+) {
     inject_fault("IKE receive");
     let mut buf = vec![0u8; 65536];
     loop {
@@ -541,6 +546,7 @@ async fn receive(sock: Arc<UdpSocket>, local: SocketAddr, tx: mpsc::Sender<Datag
         };
         if tx
             .send(Datagram {
+                fvrf,
                 local,
                 remote,
                 data,

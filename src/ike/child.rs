@@ -7,7 +7,7 @@ use super::proposal::{Lifetime, P2Choice};
 use super::settings::TunnelSettings;
 use super::state::Role;
 use super::timer::{Timer, TimerTable};
-use super::{identity, Action, Endpoints, Engine};
+use super::{identity, Action, Endpoints, Engine, Fvrf};
 use crate::crypto::{kdf, DhGroup, Secret};
 use crate::ipsec::{Direction, EspMode, EspTransform, Lifetimes, SaSpec, UdpEncap};
 use crate::isakmp::{DeletePayload, IdPayload, Payload, ProtocolId, DOI_IPSEC};
@@ -27,6 +27,7 @@ const PEER_DELETE_WAIT: Duration = Duration::from_secs(30);
 pub(crate) struct ChildSa {
     pub tunnel: String,
     pub conn_id: u32,
+    pub fvrf: Option<Fvrf>,
     pub local: SocketAddr,
     pub remote: SocketAddr,
     pub spi_in: u32,
@@ -131,7 +132,7 @@ impl Agreed<'_> {
 impl ChildSa {
     /// The addresses of its tunnel (and of its ISAKMP SA).
     pub(crate) fn endpoints(&self) -> Endpoints {
-        Endpoints::of(self.local, self.remote)
+        Endpoints::of(self.fvrf, self.local, self.remote)
     }
 
     /// The pair `qm` over `p1` agreed on, installed at `now`.
@@ -165,6 +166,7 @@ impl ChildSa {
         ChildSa {
             tunnel: agreed.tunnel.name.clone(),
             conn_id: p1.conn_id,
+            fvrf: p1.fvrf,
             local: p1.local,
             remote: p1.remote,
             spi_in: agreed.spi_in,

@@ -9,7 +9,7 @@ use super::phase1::{MmState, Phase1};
 use super::settings::TunnelSettings;
 use super::state::{IkeState, Role};
 use super::timer::Timer;
-use super::{Action, Command, Endpoints, Engine, Settings, Stats};
+use super::{Action, Command, Endpoints, Engine, Fvrf, Settings, Stats};
 use crate::crypto::Rng;
 use crate::ipsec::Direction;
 use crate::isakmp::{DecodeError, ExchangeType, Header};
@@ -21,6 +21,7 @@ use std::time::Instant;
 #[derive(Clone, Copy)]
 pub(super) struct Received<'a> {
     pub now: Instant,
+    pub fvrf: Option<Fvrf>,
     pub local: SocketAddr,
     pub remote: SocketAddr,
     pub data: &'a [u8],
@@ -56,10 +57,23 @@ impl Engine {
         }
     }
 
-    /// One UDP datagram (on port 4500 without its non-ESP marker).
+    /// One UDP datagram (on port 4500 without its non-ESP marker) in the global table.
     pub fn handle_datagram(
         &mut self,
         now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        data: &[u8],
+    ) {
+        self.handle_datagram_in(now, None, local, remote, data)
+    }
+
+    /// One UDP datagram taken by a socket of front-door VRF `fvrf` (`tunnel vrf`):
+    /// only the tunnels and keyrings of that VRF answer it.
+    pub fn handle_datagram_in(
+        &mut self,
+        now: Instant,
+        fvrf: Option<Fvrf>,
         local: SocketAddr,
         remote: SocketAddr,
         data: &[u8],
@@ -76,13 +90,14 @@ impl Engine {
         };
         let rx = Received {
             now,
+            fvrf,
             local,
             remote,
             data,
         };
         let exchange = header.exchange;
         if exchange == ExchangeType::MAIN_MODE && header.rcookie == [0; 8] {
-            match self.find_responder(&header, Endpoints::of(local, remote)) {
+            match self.find_responder(&header, Endpoints::of(fvrf, local, remote)) {
                 Some(id) => self.with_phase1(id, |e, p1| match p1.ex.duplicate(data) {
                     Some(dup) => e.answer_duplicate(dup),
                     None => e.drop_stale(remote),
@@ -167,6 +182,7 @@ impl Engine {
         self.stats.duplicates += 1;
         if let Duplicate::Answer(sent) = dup {
             self.actions.push_back(Action::Send {
+                fvrf: sent.fvrf,
                 local: sent.local,
                 remote: sent.remote,
                 data: sent.data.clone(),
@@ -408,6 +424,7 @@ impl Engine {
         self.start_main_mode(
             now,
             (
+                ends.fvrf,
                 SocketAddr::new(ends.local, IKE_PORT),
                 SocketAddr::new(ends.peer, IKE_PORT),
             ),

@@ -5,7 +5,7 @@
 
 use super::state::{Role, ShowState};
 use super::timer::{Timer, TimerTable};
-use super::Action;
+use super::{Action, Fvrf};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -82,6 +82,7 @@ impl Msg {
 
 #[derive(Debug, Clone)]
 pub(crate) struct Sent {
+    pub fvrf: Option<Fvrf>,
     pub local: SocketAddr,
     pub remote: SocketAddr,
     pub data: Vec<u8>,
@@ -138,6 +139,7 @@ impl Exchange {
     pub(crate) fn send(&mut self, now: Instant, out: &mut VecDeque<Action>, sent: Sent) {
         let retransmit = sent.msg.retransmitted();
         out.push_back(Action::Send {
+            fvrf: sent.fvrf,
             local: sent.local,
             remote: sent.remote,
             data: sent.data.clone(),
@@ -165,6 +167,7 @@ impl Exchange {
         }
         self.transmissions += 1;
         out.push_back(Action::Send {
+            fvrf: sent.fvrf,
             local: sent.local,
             remote: sent.remote,
             data: sent.data.clone(),

@@ -11,6 +11,7 @@ mod endpoints;
 mod engine;
 pub mod error;
 mod exchange;
+mod fvrf;
 pub(crate) mod identity;
 mod info;
 mod liveness;
@@ -33,6 +34,7 @@ mod tests;
 
 pub use endpoints::Endpoints;
 pub use error::Error;
+pub use fvrf::Fvrf;
 pub use log::{LogEvent, Warning};
 pub use settings::Settings;
 pub use show::{IpsecSaInfo, IpsecSaSide, IsakmpSaInfo};
@@ -74,6 +76,8 @@ pub enum Action {
     /// Send the IKE message `data` from `local` to `remote`; on port 4500 the daemon
     /// adds the 4-byte non-ESP marker (RFC 3948 2.2).
     Send {
+        /// The front-door VRF whose socket sends it (`tunnel vrf`; `None`: global).
+        fvrf: Option<Fvrf>,
         local: SocketAddr,
         remote: SocketAddr,
         data: Vec<u8>,
@@ -81,6 +85,7 @@ pub enum Action {
     /// Send one NAT-keepalive datagram (RFC 3948 2.3: the single byte 0xFF) from
     /// `local` (port 4500) to `remote`, exactly as is: no non-ESP marker, it is not IKE.
     NatKeepalive {
+        fvrf: Option<Fvrf>,
         local: SocketAddr,
         remote: SocketAddr,
     },

@@ -82,12 +82,12 @@ impl Engine {
             .values()
             .filter(|p| !p.failed())
             .map(|p| {
-                // The VRFs of a tunnel between its addresses.
+                // The inside VRF of a tunnel between its addresses.
                 let served = self
                     .settings
                     .tunnels
                     .iter()
-                    .find(|t| t.local == p.local.ip() && t.peer == p.remote.ip());
+                    .find(|t| t.endpoints() == p.endpoints());
                 let suite = p.suite();
                 let remaining = p
                     .established()
@@ -111,7 +111,7 @@ impl Engine {
                     lifetime_remaining_s: remaining,
                     nat_t: p.nat.detected(),
                     profile: p.profile.clone(),
-                    fvrf: served.and_then(|t| t.options.fvrf.clone()),
+                    fvrf: p.fvrf.map(|v| v.to_string()),
                     ivrf: served.and_then(|t| t.options.ivrf.clone()),
                 }
             })

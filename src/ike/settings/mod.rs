@@ -160,7 +160,10 @@ pub struct TunnelOptions {
 impl TunnelSettings {
     /// What tells this tunnel from the others (see `Endpoints`).
     pub fn endpoints(&self) -> super::Endpoints {
-        super::Endpoints::new(self.local, self.peer)
+        super::Endpoints {
+            fvrf: super::Fvrf::of(self.options.fvrf.as_deref()),
+            ..super::Endpoints::new(self.local, self.peer)
+        }
     }
 }
 

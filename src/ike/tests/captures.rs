@@ -116,7 +116,7 @@ fn main_mode(cap: &Capture) -> (Phase1, Established) {
     let p1 = Phase1::new(
         1001,
         Role::Initiator,
-        (socket(A_ADDR), socket(B_ADDR)),
+        (None, socket(A_ADDR), socket(B_ADDR)),
         (h5.icookie, h5.rcookie),
         key,
         Instant::now(),

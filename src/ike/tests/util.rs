@@ -5,7 +5,7 @@
 use crate::crypto::Rng;
 use crate::crypto::{CipherAlg, DhGroup, EspAuth, EspEncr, EspTransform, HashAlg, Secret, TestRng};
 use crate::ike::settings::{IsakmpPolicy, Origin, PresharedKey, TransformSet, TunnelSettings};
-use crate::ike::{Action, Command, Engine, LogEvent, Settings};
+use crate::ike::{Action, Command, Engine, Fvrf, LogEvent, Settings};
 use crate::ipsec::{Direction, InnerFamily, SaSpec};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -203,6 +203,8 @@ pub struct Datagram {
     pub sent_at: Instant,
     pub at: Instant,
     pub to_b: bool,
+    /// The front-door VRF it travels in: a link of VRF X ends in VRF X on both sides.
+    pub fvrf: Option<Fvrf>,
     pub local: SocketAddr,
     pub remote: SocketAddr,
     pub data: Vec<u8>,
@@ -286,10 +288,11 @@ impl Pair {
             any = true;
             match action {
                 Action::Send {
+                    fvrf,
                     local,
                     remote,
                     data,
-                } => self.transmit(!b, local, remote, data),
+                } => self.transmit(!b, (fvrf, local), remote, data),
                 Action::NatKeepalive { .. } => side.keepalives += 1,
                 Action::AllocSpi { request, dst, .. } => {
                     if side.answer_spi {
@@ -327,7 +330,13 @@ impl Pair {
     }
 
     /// Put a datagram on the wire from one side to the other, through the NAT.
-    fn transmit(&mut self, to_b: bool, local: SocketAddr, remote: SocketAddr, data: Vec<u8>) {
+    fn transmit(
+        &mut self,
+        to_b: bool,
+        (fvrf, local): (Option<Fvrf>, SocketAddr),
+        remote: SocketAddr,
+        data: Vec<u8>,
+    ) {
         // Seen by the receiver: its own address is `remote`, the sender is `local`.
         let (mut dst_local, mut dst_remote) = (remote, local);
         if let Some(shift) = self.nat_port_shift {
@@ -346,6 +355,7 @@ impl Pair {
             sent_at: self.time,
             at: self.time + self.latency + extra,
             to_b,
+            fvrf,
             local: dst_local,
             remote: dst_remote,
             data,
@@ -383,7 +393,7 @@ impl Pair {
             let now = self.time;
             self.side(d.to_b)
                 .engine
-                .handle_datagram(now, d.local, d.remote, &d.data);
+                .handle_datagram_in(now, d.fvrf, d.local, d.remote, &d.data);
         }
         panic!("livelock: the engines never went quiet");
     }
