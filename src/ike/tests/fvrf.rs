@@ -4,7 +4,7 @@
 //! RED`), and nothing done in one VRF touches the other's SAs.
 
 use super::util::*;
-use crate::ike::settings::fixtures::{key, ring};
+use crate::ike::settings::fixtures::{key, match_address, profile, ring};
 use crate::ike::settings::Settings;
 use crate::ipsec::Direction;
 use std::time::Duration;
@@ -103,4 +103,37 @@ fn a_keyring_of_another_vrf_does_not_serve_the_peer() {
         "{:#?}",
         pair.b.failures()
     );
+}
+
+#[test]
+fn a_responder_picks_the_profile_whose_match_identity_names_the_vrf() {
+    // B: one profile per VRF, each matching A's address in its VRF only
+    // (`match identity address A 255.255.255.255 RED`), taking keys from its keyring.
+    let mut b = two_underlays(B_ADDR, A_ADDR);
+    b.isakmp_profiles = VRFS
+        .iter()
+        .map(|v| {
+            let mut p = profile(
+                &format!("P-{v}"),
+                vec![match_address(&format!("{A_ADDR}/128"), Some(v))],
+            );
+            p.keyrings = vec![format!("{v}-KEYS")];
+            p
+        })
+        .collect();
+    let mut pair = Pair::new(two_underlays(A_ADDR, B_ADDR), b);
+    pair.initiate_tunnel(false, "Tunnel1");
+    pair.initiate_tunnel(false, "Tunnel2");
+    pair.run_for(Duration::from_secs(5));
+    let mut chosen: Vec<_> = pair
+        .b
+        .engine
+        .isakmp_sas(pair.time)
+        .into_iter()
+        .map(|s| (s.fvrf, s.profile))
+        .collect();
+    chosen.sort();
+    let named = |v: &str| (Some(v.to_string()), Some(format!("P-{v}")));
+    assert_eq!(chosen, [named("GREEN"), named("RED")]);
+    assert!(pair.b.failures().is_empty(), "{:#?}", pair.b.failures());
 }
