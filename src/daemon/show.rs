@@ -180,7 +180,7 @@ pub fn render_isakmp(sas: &[IsakmpSaView]) -> String {
         for s in sas {
             let _ = writeln!(
                 out,
-                " {} <-> {}: {} {} group {} {}, {}s left{}{}, fvrf/ivrf {}/{}",
+                " {} <-> {}: {} {} group {} {}, {}s left{}, fvrf/ivrf {}/{}{}",
                 ios_addr(&s.local),
                 ios_addr(&s.peer),
                 s.encryption,
@@ -189,11 +189,12 @@ pub fn render_isakmp(sas: &[IsakmpSaView]) -> String {
                 s.auth,
                 s.lifetime_remaining_s,
                 if s.nat_t { ", NAT-T" } else { "" },
+                vrf_name(&s.fvrf),
+                vrf_name(&s.ivrf),
+                // Last: what `show ... | include profile` and the suites look for.
                 s.profile
                     .as_ref()
-                    .map_or(String::new(), |p| format!(", profile {p}")),
-                vrf_name(&s.fvrf),
-                vrf_name(&s.ivrf)
+                    .map_or(String::new(), |p| format!(", profile {p}"))
             );
         }
     }
@@ -363,8 +364,10 @@ mod tests {
         let text = render_isakmp(std::slice::from_ref(&s));
         assert!(text.contains(" dst: 2001:DB8::2\n src: 2001:DB8::3\n state: QM_IDLE"));
         assert!(text.contains("conn-id:   1011 status: ACTIVE"));
-        assert!(text.contains("fvrf/ivrf INTERNET/(none)"), "{text}");
-        assert!(text.contains("86000s left, fvrf/ivrf"), "{text}");
+        assert!(
+            text.contains("86000s left, fvrf/ivrf INTERNET/(none)\n"),
+            "{text}"
+        );
         assert_eq!(
             serde_json::to_value(&s).unwrap()["profile"],
             serde_json::Value::Null
@@ -374,7 +377,7 @@ mod tests {
             ..s
         };
         assert!(render_isakmp(std::slice::from_ref(&s))
-            .contains("86000s left, profile BRANCH, fvrf/ivrf"));
+            .contains("86000s left, fvrf/ivrf INTERNET/(none), profile BRANCH\n"));
         assert_eq!(serde_json::to_value(&s).unwrap()["profile"], "BRANCH");
     }
 }
