@@ -63,12 +63,17 @@ const PATH_MTU: u32 = 1500;
 /// within a 1500-byte path. GRE adds its header (with the key), and in tunnel mode (not
 /// known before Quick Mode, so always counted) a second IP header.
 pub(crate) fn default_mtu(spec: &TunnelSpec) -> u32 {
+    mtu_within(spec, PATH_MTU)
+}
+
+/// The largest inner packet whose ESP packet fits a path MTU of `path_mtu`.
+pub(crate) fn mtu_within(spec: &TunnelSpec, path_mtu: u32) -> u32 {
     let ip = if spec.local.is_ipv6() { 40 } else { 20 };
     let gre = match spec.options.gre {
         Some(g) => ip + if g.key.is_some() { 8 } else { 4 },
         None => 0,
     };
-    PATH_MTU - ip - ESP_WORST_OVERHEAD - gre
+    path_mtu.saturating_sub(ip + ESP_WORST_OVERHEAD + gre)
 }
 
 /// What an IOS tunnel interface says beyond its addresses and routes, for the data
@@ -77,8 +82,8 @@ pub(crate) fn default_mtu(spec: &TunnelSpec) -> u32 {
 pub struct InterfaceOptions {
     /// `ip address A M secondary`.
     pub ipv4_secondary: Vec<(Ipv4Addr, u8)>,
-    /// `ip unnumbered IF`: the Linux interface whose IPv4 address the tunnel borrows.
-    pub unnumbered: Option<String>,
+    /// `ip unnumbered IF`: the interface whose IPv4 address the tunnel borrows.
+    pub unnumbered: Option<Unnumbered>,
     /// `ipv6 enable`: IPv6 on the interface with only its link-local address.
     pub ipv6_enable: bool,
     /// `ip tcp adjust-mss N` / `ipv6 tcp adjust-mss N`: TCP SYNs crossing the tunnel, in
@@ -103,6 +108,16 @@ pub struct InterfaceOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Gre {
     pub key: Option<u32>,
+}
+
+/// `ip unnumbered IF`: IF lends the tunnel its IPv4 address. The tunnel carries it as a
+/// /32, so that the host's own packets into the tunnel leave from it, as IOS's do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unnumbered {
+    /// The Linux interface (after `ikev1d map-interface`).
+    pub interface: String,
+    /// IF's primary IPv4 address when the configuration was read.
+    pub address: Ipv4Addr,
 }
 
 /// `crypto ipsec df-bit clear | set | copy`: the outer header's DF bit. IOS's default is
@@ -148,6 +163,9 @@ pub enum DataplaneEvent {
         dst: IpAddr,
         hard: bool,
     },
+    /// Traffic for the tunnel found no SA (XFRM_MSG_ACQUIRE on the kernel path, a
+    /// packet read from the TUN device on the userspace path): IOS initiates then.
+    Acquire { tunnel: String },
     /// A packet thread died: the data path no longer works as configured.
     ThreadFailed(threads::ThreadFailure),
 }
@@ -255,6 +273,27 @@ pub fn open(kind: DataplaneKind) -> Result<Box<dyn Dataplane>> {
     match kind {
         DataplaneKind::Kernel => Ok(Box::new(kernel::KernelDataplane::open()?)),
         DataplaneKind::Userspace => Ok(Box::new(userspace::UserspaceDataplane::open()?)),
+    }
+}
+
+#[cfg(test)]
+impl TunnelSpec {
+    /// `Tunnel5` between 192.0.2.2 and 192.0.2.3, no addresses or routes: for the data
+    /// paths' unit tests of interface lines.
+    pub(crate) fn for_test(options: InterfaceOptions) -> TunnelSpec {
+        TunnelSpec {
+            name: "Tunnel5".into(),
+            if_id: 5,
+            local: "192.0.2.2".parse().unwrap(),
+            peer: "192.0.2.3".parse().unwrap(),
+            inner: InnerFamily::V4,
+            ipv4: None,
+            ipv6: vec![],
+            link_local: None,
+            mtu: None,
+            routes: vec![],
+            options,
+        }
     }
 }
 

@@ -145,6 +145,7 @@ impl Receiver {
             }
         };
         let (mut start, len) = (opened.payload.start + inner.start, inner.len());
+        sa.tun.adjust_mss.apply(&mut esp[start..start + len]);
         if start < VNET_HDR_LEN {
             // esp-null has no IV to write over (RFC 2410): move the inner packet 2 bytes
             // on, over its padding and ICV (at least 14 bytes).
@@ -197,10 +198,11 @@ impl Receiver {
             room.copy_from_slice(&payload);
             let sealed = tx::seal_payload(&sa, slot, tx::HEADROOM, payload.len(), next_header, ivs);
             let Some((start, len)) = sealed else { continue };
-            batch.push(start, len);
+            batch.push(start, len, false);
             // Port 0: on raw sockets a port would be read as the IP protocol.
             let dst = std::net::SocketAddr::new(sa.dst, 0);
-            if let Err(e) = batch.send(sockets.get(sa.outer), dst, sa.src) {
+            let (fd, own_header) = (sockets.get(sa.outer), sockets.own_header());
+            if let Err(e) = batch.send(fd, own_header, dst, sa.src) {
                 tracing::debug!("GRE keepalive to {}: {e}", sa.dst);
             }
         }

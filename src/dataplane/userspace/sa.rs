@@ -106,6 +106,9 @@ pub(crate) struct Sa {
     pub fvrf: Option<Arc<str>>,
     /// An inbound GRE SA's way back for IOS keepalives: its tunnel's outbound SA.
     pub reflect: Option<Arc<Published<Option<Arc<Sa>>>>>,
+    /// IPv4 outbound: the largest outer packet sent with an IPv4 header of our own
+    /// (the path MTU at install, `df.rs`); `None`: never.
+    pub own_header_max: Option<usize>,
     pub replay_window: u32,
     pub esp: EspSa,
     pub lifetimes: Lifetimes,
@@ -159,6 +162,7 @@ impl Sa {
             // itself alive.
             reflect: (spec.direction == Direction::In && owner.gre.is_some())
                 .then(|| owner.outbound.clone()),
+            own_header_max: None,
             replay_window: spec.replay_window,
             esp,
             lifetimes: spec.lifetimes,
@@ -256,6 +260,7 @@ mod tests {
             hard_s: Some(3600),
             soft_bytes: Some(4_000_000),
             hard_bytes: Some(5_000_000),
+            idle_s: None,
         };
         assert_eq!(expiry(&l, 0, 0), Expiry::Live);
         assert_eq!(expiry(&l, 2999, 3_999_999), Expiry::Live);
