@@ -846,20 +846,11 @@ mod tests {
     fn two_gre_tunnels_between_the_same_endpoints_are_refused() {
         let spec = |name: &str, vrf: &str, gre: bool| TunnelSpec {
             name: name.into(),
-            if_id: 1,
-            local: "192.0.2.2".parse().unwrap(),
-            peer: "192.0.2.3".parse().unwrap(),
-            inner: InnerFamily::V4,
-            ipv4: None,
-            ipv6: vec![],
-            link_local: None,
-            mtu: None,
-            routes: vec![],
-            options: crate::dataplane::InterfaceOptions {
+            ..TunnelSpec::for_test(crate::dataplane::InterfaceOptions {
                 gre: gre.then(Default::default),
                 tunnel_vrf: Some(vrf.into()),
                 ..Default::default()
-            },
+            })
         };
         let red = spec("Tunnel1", "RED", true);
         let why = gre_clash([&red].into_iter(), &spec("Tunnel2", "GREEN", true)).unwrap();
