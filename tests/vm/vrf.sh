@@ -50,6 +50,10 @@ unreachable_outside() {
 # gone NS IF: no such link
 gone() { ! ip -n "$1" link show "$2" >/dev/null 2>&1; }
 
+# unset_up TAG: a scenario whose namespaces, links or VRF devices could not be made
+# fails, rather than end without a check
+unset_up() { check "$1: namespaces, links and VRF devices set up" false; }
+
 # stop NS: SIGTERM to the ikev1d in NS, until it exited
 stop() {
     local pid
@@ -61,7 +65,7 @@ stop() {
 ivrf() {
     local dp=$1 t=ivrf-${1:0:1} r2 r3
     r2=$F$t-r2 r3=$F$t-r3
-    routers $r2 2001:db8::2 $r3 2001:db8::3 64 || return
+    routers $r2 2001:db8::2 $r3 2001:db8::3 64 || { unset_up $t; return; }
     sed -e 's/^interface Tunnel23$/vrf definition BLUE\n address-family ipv4\n address-family ipv6\n&\n vrf forwarding BLUE/' \
         -e '$a ip route vrf BLUE 10.3.0.0 255.255.0.0 Tunnel23' examples/r2.conf >"$IKT_RUN/$t-r2.conf"
     chmod 600 "$IKT_RUN/$t-r2.conf"
@@ -87,8 +91,8 @@ ivrf() {
 fvrf() {
     local dp=$1 t=fvrf-${1:0:1} r2 r3
     r2=$F$t-r2 r3=$F$t-r3
-    routers $r2 192.0.2.2 $r3 192.0.2.3 24 || return
-    vrf_device $r2 RED 10 eth0 && readdr $r2 eth0 192.0.2.2/24 || return
+    routers $r2 192.0.2.2 $r3 192.0.2.3 24 || { unset_up $t; return; }
+    vrf_device $r2 RED 10 eth0 && readdr $r2 eth0 192.0.2.2/24 || { unset_up $t; return; }
     {
         echo "vrf definition RED"
         echo " address-family ipv4"
@@ -133,12 +137,12 @@ fvrf() {
 two() {
     local dp=$1 t=two-${1:0:1} r2 r3 r4 v
     r2=$F$t-r2 r3=$F$t-r3 r4=$F$t-r4
-    routers $r2 192.0.2.2 $r3 192.0.2.3 24 && add_netns $r4 || return
+    routers $r2 192.0.2.2 $r3 192.0.2.3 24 && add_netns $r4 || { unset_up $t; return; }
     ip link add eth1 netns $r2 type veth peer name eth0 netns $r4 &&
         ip -n $r2 link set eth1 up && ip -n $r4 link set eth0 up &&
-        ip -n $r4 addr add 192.0.2.3/24 dev eth0 || return
-    vrf_device $r2 RED 10 eth0 && vrf_device $r2 GREEN 20 eth1 || return
-    readdr $r2 eth0 192.0.2.2/24 && readdr $r2 eth1 192.0.2.2/24 || return
+        ip -n $r4 addr add 192.0.2.3/24 dev eth0 || { unset_up $t; return; }
+    vrf_device $r2 RED 10 eth0 && vrf_device $r2 GREEN 20 eth1 || { unset_up $t; return; }
+    readdr $r2 eth0 192.0.2.2/24 && readdr $r2 eth1 192.0.2.2/24 || { unset_up $t; return; }
     {
         echo "crypto isakmp policy 10"
         echo " encr aes 256"
@@ -201,9 +205,9 @@ two() {
 # The README's GRE over IPsec example, R2 as written, R3 its mirror (as IOS would be)
 gre() {
     local t=gre r2=${F}gre-r2 r3=${F}gre-r3 r
-    routers $r2 192.0.2.2 $r3 192.0.2.3 24 || return
-    for r in $r2 $r3; do vrf_device $r RED 10 eth0 || return; done
-    readdr $r2 eth0 192.0.2.2/24 && readdr $r3 eth0 192.0.2.3/24 || return
+    routers $r2 192.0.2.2 $r3 192.0.2.3 24 || { unset_up $t; return; }
+    for r in $r2 $r3; do vrf_device $r RED 10 eth0 || { unset_up $t; return; }; done
+    readdr $r2 eth0 192.0.2.2/24 && readdr $r3 eth0 192.0.2.3/24 || { unset_up $t; return; }
     sed -n '/^| <pre>vrf definition BLUE/{s/^| <pre>//;s/<\/pre> |$//;s/<\/pre> | <pre>/\n---\n/;s/<br>/\n/g;p}' \
         README.md >"$IKT_RUN/readme.txt"
     sed '/^---$/,$d' "$IKT_RUN/readme.txt" | sed 's/GigabitEthernet1/eth0/' >"$IKT_RUN/gre-r3.conf"
