@@ -127,12 +127,16 @@ nothing_left() {
         [ -z "$(ip -o -n "$1" xfrm policy | grep -v socket)" ]
 }
 
+# unset_up TAG: a scenario whose namespaces or links could not be made fails, rather
+# than end without a check
+unset_up() { check "$1: namespaces and links set up" false; }
+
 # pair TAG FAMILY KEY_R2 KEY_R3 MODE DP_R2 DP_R3: Tunnel<N> between -r2 and -r3
 pair() {
     local t=$1 family=$2 k2=$3 k3=$4 mode=$5 dp2=$6 dp3=$7 r2=$G$1-r2 r3=$G$1-r3 n a2 a3 len
     case $t in v4k) n=10 ;; v4) n=11 ;; v6k) n=12 ;; v6) n=13 ;; ku) n=14 ;; key) n=15 ;; ka) n=17 ;; esac
     if [ "$family" = ip ]; then a2=192.0.2.2 a3=192.0.2.3 len=24; else a2=2001:db8::2 a3=2001:db8::3 len=64; fi
-    routers $r2 $a2 $r3 $a3 $len || return 1
+    routers $r2 $a2 $r3 $a3 $len || { unset_up $t; return 1; }
     gre_conf "$IKT_RUN/$t-r2.conf" $n eth0 $a3 2 $family $k2 $mode
     gre_conf "$IKT_RUN/$t-r3.conf" $n eth0 $a2 3 $family $k3 $mode
     start_ikev1d $r3 "$IKT_RUN/$t-r3.conf" "$IKT_RUN/$t-r3.log" --dataplane $dp3
@@ -222,12 +226,12 @@ ka() {
 ss() {
     local r2=${G}ss-r2 r3=${G}ss-ss n=16 peer=scripts/strongswan-peer.sh pid
     export SSW_DIR=$IKT_RUN/ssw
-    routers $r2 192.0.2.2 $r3 192.0.2.3 24 || return
+    routers $r2 192.0.2.2 $r3 192.0.2.3 24 || { unset_up ss; return; }
     ip -n $r3 link add Tunnel$n type gre local 192.0.2.3 remote 192.0.2.2 ttl 255 key $n &&
         ip -n $r3 link set Tunnel$n addrgenmode none &&
         ip -n $r3 addr add 192.168.$n.3/24 dev Tunnel$n &&
         ip -n $r3 addr add fe80::$n:3/64 dev Tunnel$n nodad &&
-        ip -n $r3 link set Tunnel$n up || return
+        ip -n $r3 link set Tunnel$n up || { unset_up ss; return; }
     gre_conf "$IKT_RUN/ss-r2.conf" $n eth0 192.0.2.3 2 ip $n transport
     on_exit "$peer" stop $r3
     watch_log "$SSW_DIR/peer-$r3/charon.log"
