@@ -1,12 +1,12 @@
 //! The control socket: a Unix stream socket, root-only (mode 0600 in a 0700 directory,
 //! and the peer's uid checked), one request line per connection, one JSON reply.
-//! Requests: `show isakmp`, `show ipsec`. Both ends are bounded in time, and the
+//! Requests: `show isakmp`, `show ipsec`, `show admission`. Both ends are bounded in time, and the
 //! server in connections and request size: a stuck client never holds the daemon, a
 //! stuck daemon never holds `ikev1d show`.
 
 use crate::dataplane::threads::inject_fault;
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +30,8 @@ const CLIENT_READ: Duration = Duration::from_secs(15);
 pub enum Request {
     ShowIsakmp,
     ShowIpsec,
+    /// IOS `show crypto call admission statistics`: one JSON object.
+    ShowAdmission,
 }
 
 impl Request {
@@ -37,6 +39,7 @@ impl Request {
         match line.trim() {
             "show isakmp" => Some(Request::ShowIsakmp),
             "show ipsec" => Some(Request::ShowIpsec),
+            "show admission" => Some(Request::ShowAdmission),
             _ => None,
         }
     }
@@ -44,6 +47,7 @@ impl Request {
         match self {
             Request::ShowIsakmp => "show isakmp",
             Request::ShowIpsec => "show ipsec",
+            Request::ShowAdmission => "show admission",
         }
     }
 }
@@ -51,11 +55,18 @@ impl Request {
 /// A request from a client and where to send the JSON reply.
 pub type Query = (Request, oneshot::Sender<String>);
 
-/// Bind the socket (replacing a stale one) with root-only permissions.
+/// Bind the socket (replacing a stale one) with root-only permissions. A missing
+/// directory is made root-only (mode 0700); an existing one is left as it is (`--socket
+/// /tmp/x.sock` must not make /tmp private): the socket's own mode and the peer's uid
+/// keep others out.
 pub fn bind(path: &Path) -> std::io::Result<tokio::net::UnixListener> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
+        }
     }
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),

@@ -5,6 +5,7 @@
 //! teardown) and SIGHUP (reload). Every task and thread it depends on is watched: one
 //! that ends stops the daemon with an error naming it.
 
+use super::dh::DhPool;
 use super::error::RunError;
 use super::worker::{self, Event, Request, Worker};
 use super::{control, notify::sd_notify, show, DataplaneChoice};
@@ -14,10 +15,11 @@ use crate::dataplane::threads::{inject_fault, panic_message};
 use crate::dataplane::{self, Dataplane, DataplaneEvent, DataplaneKind, TunnelSpec};
 use crate::ike::{Action, Command, Engine, Settings};
 use crate::ipsec::Direction;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use tokio::net::UdpSocket;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, oneshot};
@@ -44,6 +46,38 @@ struct Datagram {
     local: SocketAddr,
     remote: SocketAddr,
     data: Vec<u8>,
+}
+
+/// Datagrams read but not yet handled, from anyone; beyond it they are dropped at
+/// dispatch (IOS's counter of that name), the socket keeps being read.
+const QUEUED_DATAGRAMS: usize = 256;
+
+/// Where the receive tasks put datagrams: those from configured tunnel destinations go
+/// to a queue of their own, handled first, so that a flood from elsewhere cannot
+/// delay their rekeys, DPD and Deletes.
+#[derive(Clone)]
+struct Dispatch {
+    known_peers: Arc<RwLock<HashSet<IpAddr>>>,
+    known: mpsc::Sender<Datagram>,
+    others: mpsc::Sender<Datagram>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl Dispatch {
+    fn send(&self, d: Datagram) {
+        let known = self
+            .known_peers
+            .read()
+            .is_ok_and(|k| k.contains(&d.remote.ip()));
+        let queue = if known { &self.known } else { &self.others };
+        if queue.try_send(d).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+fn tunnel_peers(settings: &Settings) -> HashSet<IpAddr> {
+    settings.tunnels.iter().map(|t| t.peer).collect()
 }
 
 pub fn run(opts: RunOptions) -> Result<(), RunError> {
@@ -102,8 +136,10 @@ struct Daemon {
     /// The tunnel interfaces by name: each SA is installed with its tunnel.
     specs: HashMap<String, TunnelSpec>,
     sockets: HashMap<SocketAddr, Arc<UdpSocket>>,
-    rx: mpsc::Receiver<Datagram>,
-    tx: mpsc::Sender<Datagram>,
+    dispatch: Dispatch,
+    from_known: mpsc::Receiver<Datagram>,
+    from_others: mpsc::Receiver<Datagram>,
+    dh: DhPool,
     tasks: Tasks,
 }
 
@@ -164,11 +200,22 @@ impl Daemon {
             specs.insert(spec.name.clone(), spec);
         }
         let (events_tx, events) = mpsc::unbounded_channel();
-        let worker = Worker::start(dp, events_tx).map_err(|e| RunError::Died {
+        let worker = Worker::start(dp, events_tx.clone()).map_err(|e| RunError::Died {
             what: "thread dataplane-worker".into(),
             why: format!("could not start: {e}"),
         })?;
-        let (tx, rx) = mpsc::channel(1024);
+        let dh = DhPool::start(events_tx).map_err(|e| RunError::Died {
+            what: "thread dh".into(),
+            why: format!("could not start: {e}"),
+        })?;
+        let (known, from_known) = mpsc::channel(QUEUED_DATAGRAMS);
+        let (others, from_others) = mpsc::channel(QUEUED_DATAGRAMS);
+        let dispatch = Dispatch {
+            known_peers: Arc::new(RwLock::new(tunnel_peers(&settings))),
+            known,
+            others,
+            dropped: Arc::default(),
+        };
         let engine = Engine::new(settings.clone(), Box::new(OsRng), std::time::Instant::now());
         Ok(Daemon {
             opts,
@@ -178,8 +225,10 @@ impl Daemon {
             events,
             specs,
             sockets: HashMap::new(),
-            rx,
-            tx,
+            dispatch,
+            from_known,
+            from_others,
+            dh,
             tasks: Tasks::default(),
         })
     }
@@ -203,9 +252,9 @@ impl Daemon {
                     .prepare_ike_socket(&std_sock, port == NAT_T_PORT)?;
                 let sock = Arc::new(UdpSocket::from_std(std_sock).map_err(bound)?);
                 self.sockets.insert(addr, sock.clone());
-                let tx = self.tx.clone();
+                let dispatch = self.dispatch.clone();
                 self.tasks
-                    .spawn("IKE receive", true, receive(sock, addr, tx));
+                    .spawn("IKE receive", true, receive(sock, addr, dispatch));
             }
         }
         Ok(())
@@ -219,6 +268,7 @@ impl Daemon {
             .handle_command(std::time::Instant::now(), Command::Shutdown);
         self.drain().await;
         self.worker.shutdown().await;
+        self.dh.shutdown();
         let _ = std::fs::remove_file(&self.opts.socket);
         outcome
     }
@@ -263,12 +313,19 @@ impl Daemon {
                 .poll_timeout()
                 .map(Instant::from_std)
                 .unwrap_or_else(|| Instant::now() + std::time::Duration::from_secs(3600));
+            // In order of precedence: under a flood of datagrams from strangers, the
+            // timers (rekeys, DPD), the configured peers' messages, the workers'
+            // answers and `show` still come first.
             tokio::select! {
-                Some(d) = self.rx.recv() => {
-                    self.engine.handle_datagram(std::time::Instant::now(), d.local, d.remote, &d.data);
-                }
+                biased;
+                _ = sigterm.recv() => return Ok(()),
+                _ = sigint.recv() => return Ok(()),
+                Some(died) = self.tasks.ended() => return Err(died),
                 _ = tokio::time::sleep_until(deadline) => {
                     self.engine.handle_timeout(std::time::Instant::now());
+                }
+                Some(d) = self.from_known.recv() => {
+                    self.engine.handle_datagram(std::time::Instant::now(), d.local, d.remote, &d.data);
                 }
                 event = self.events.recv() => {
                     // The worker reports its own death before its senders go.
@@ -281,10 +338,10 @@ impl Daemon {
                     self.on_event(event)?;
                 }
                 Some((req, reply)) = queries.recv() => self.answer(req, reply),
-                Some(died) = self.tasks.ended() => return Err(died),
                 _ = sighup.recv() => self.reload(),
-                _ = sigterm.recv() => return Ok(()),
-                _ = sigint.recv() => return Ok(()),
+                Some(d) = self.from_others.recv() => {
+                    self.engine.handle_datagram(std::time::Instant::now(), d.local, d.remote, &d.data);
+                }
             }
             self.drain().await;
         }
@@ -308,6 +365,7 @@ impl Daemon {
             Event::Dataplane(DataplaneEvent::Expired {
                 tunnel, spi, hard, ..
             }) => Command::SaExpired { tunnel, spi, hard },
+            Event::DhComputed(done) => Command::DhComputed(done),
             Event::Dataplane(DataplaneEvent::ThreadFailed(f)) | Event::Died(f) => {
                 return Err(RunError::Died {
                     what: format!("thread {}", f.thread),
@@ -332,6 +390,7 @@ impl Daemon {
                 Action::NatKeepalive { local, remote } => {
                     self.send_raw(local, remote, &[NAT_KEEPALIVE]).await
                 }
+                Action::ComputeDh(job) => self.dh.submit(job),
                 Action::AllocSpi {
                     request,
                     tunnel,
@@ -400,6 +459,13 @@ impl Daemon {
                     .collect();
                 let _ = reply.send(serde_json::to_string(&views).unwrap_or_else(|_| "[]".into()));
             }
+            control::Request::ShowAdmission => {
+                let view = show::AdmissionStatsView::new(
+                    &self.engine.admission(),
+                    self.dispatch.dropped.load(Ordering::Relaxed),
+                );
+                let _ = reply.send(serde_json::to_string(&view).unwrap_or_else(|_| "{}".into()));
+            }
             control::Request::ShowIpsec => {
                 let kind = self.worker.kind();
                 let sas: Vec<_> = self
@@ -466,6 +532,9 @@ impl Daemon {
         }
         self.engine
             .reload(std::time::Instant::now(), settings.clone());
+        if let Ok(mut known) = self.dispatch.known_peers.write() {
+            *known = tunnel_peers(&settings);
+        }
         self.settings = settings;
         if let Err(e) = self.open_sockets() {
             tracing::error!("after reload: {e}");
@@ -476,7 +545,7 @@ impl Daemon {
 
 /// Receive datagrams on one socket; on 4500 strip the non-ESP marker and drop NAT
 /// keepalives (RFC 3948 2.2, 2.3).
-async fn receive(sock: Arc<UdpSocket>, local: SocketAddr, tx: mpsc::Sender<Datagram>) {
+async fn receive(sock: Arc<UdpSocket>, local: SocketAddr, dispatch: Dispatch) {
     inject_fault("IKE receive");
     let mut buf = vec![0u8; 65536];
     loop {
@@ -492,17 +561,11 @@ async fn receive(sock: Arc<UdpSocket>, local: SocketAddr, tx: mpsc::Sender<Datag
         } else {
             buf[..n].to_vec()
         };
-        if tx
-            .send(Datagram {
-                local,
-                remote,
-                data,
-            })
-            .await
-            .is_err()
-        {
-            return;
-        }
+        dispatch.send(Datagram {
+            local,
+            remote,
+            data,
+        });
     }
 }
 

@@ -53,7 +53,9 @@ pub enum Event {
         spi: Result<u32, DataplaneError>,
     },
     Dataplane(DataplaneEvent),
-    /// The worker thread itself died (its last event).
+    /// A Diffie-Hellman worker's result (`dh.rs`).
+    DhComputed(crate::ike::DhDone),
+    /// The worker thread itself (or a Diffie-Hellman worker) died (its last event).
     Died(ThreadFailure),
 }
 

@@ -260,6 +260,10 @@ impl Pair {
                     data,
                 } => self.transmit(!b, local, remote, data),
                 Action::NatKeepalive { .. } => side.keepalives += 1,
+                // The daemon's workers, inline.
+                Action::ComputeDh(job) => side
+                    .engine
+                    .handle_command(now, Command::DhComputed(job.run())),
                 Action::AllocSpi { request, .. } => {
                     if side.answer_spi {
                         side.next_spi += 1;
