@@ -135,7 +135,7 @@ impl Engine {
 
     /// Drop embryonic SA `id` silently: its peer never came back.
     fn evict(&mut self, id: u32) {
-        self.phase1.remove(id);
+        self.remove_phase1(id);
         self.stats.admission.evicted_embryonic += 1;
     }
 

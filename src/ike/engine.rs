@@ -169,7 +169,7 @@ impl Engine {
 
     pub(super) fn put_back(&mut self, p1: Phase1) {
         if p1.failed() {
-            self.phase1.remove(p1.conn_id);
+            self.remove_phase1(p1.conn_id);
             self.dh.forget(p1.conn_id);
             self.adopt_children(p1.conn_id, p1.remote.ip());
         } else {
@@ -177,6 +177,12 @@ impl Engine {
                 .schedule(Owner::Phase1(p1.conn_id), p1.next_deadline());
             self.phase1.put_back(p1);
         }
+    }
+
+    /// ISAKMP SA `id` is gone (taken out or not), and its deadlines with it.
+    pub(super) fn remove_phase1(&mut self, id: u32) -> Option<Phase1> {
+        self.timers.forget(&Owner::Phase1(id));
+        self.phase1.remove(id)
     }
 
     /// A new ISAKMP SA joins the table.

@@ -283,7 +283,7 @@ impl Engine {
                         .find(|o| o.cookies() == *spi)
                         .map(|o| o.conn_id);
                     if let Some(id) = other {
-                        self.phase1.remove(id);
+                        self.remove_phase1(id);
                         self.log_phase1_down(id, p1.remote.ip(), DownReason::PeerDelete);
                         if p1.retiring.is_none() {
                             for c in self.children.iter_mut().filter(|c| c.conn_id == id) {

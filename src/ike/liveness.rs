@@ -144,7 +144,7 @@ impl Engine {
         let peer = p1.remote.ip();
         let others: Vec<u32> = self.phase1.of_peer(peer).map(|o| o.conn_id).collect();
         for id in others {
-            if let Some(o) = self.phase1.remove(id) {
+            if let Some(o) = self.remove_phase1(id) {
                 if o.established_at.is_some() {
                     self.log_phase1_down(id, peer, DownReason::DeadPeer);
                 }

@@ -817,7 +817,7 @@ impl Engine {
             .map(|o| o.conn_id)
             .collect();
         for id in stale {
-            self.phase1.remove(id);
+            self.remove_phase1(id);
             self.log_phase1_down(id, peer, DownReason::InitialContact);
         }
         self.remove_children_of(peer, DownReason::InitialContact, |c| {

@@ -91,7 +91,9 @@ pub(crate) enum Owner {
 /// The engine's deadlines: for each owner at least one entry no later than its next
 /// deadline. Entries are not removed when a deadline moves or its owner goes (a lazy
 /// heap): a stale one only wakes the engine early, and the owner's table then says
-/// whether anything is due. `scheduled` keeps one entry per deadline.
+/// whether anything is due. `scheduled` keeps one entry per deadline; when stale
+/// entries outnumber the live ones, the heap is rebuilt from it (amortised O(1)), so a
+/// flood of short-lived SAs leaves no trail.
 #[derive(Debug, Default)]
 pub(crate) struct TimerHeap {
     heap: BinaryHeap<Reverse<(Instant, Owner)>>,
@@ -112,6 +114,18 @@ impl TimerHeap {
                 self.heap.push(Reverse((at, owner)));
             }
         }
+        if self.heap.len() > 2 * self.scheduled.len() + 64 {
+            self.heap = self
+                .scheduled
+                .iter()
+                .map(|(owner, at)| Reverse((*at, owner.clone())))
+                .collect();
+        }
+    }
+
+    /// `owner` is gone: its entries need not wake anyone.
+    pub(crate) fn forget(&mut self, owner: &Owner) {
+        self.scheduled.remove(owner);
     }
 
     /// The earliest entry: when the engine must look at its timers.
@@ -185,5 +199,21 @@ mod tests {
         );
         assert_eq!(heap.next(), None);
         assert_eq!(heap.len(), 0);
+    }
+
+    #[test]
+    fn owners_that_come_and_go_leave_a_bounded_heap() {
+        let t0 = Instant::now();
+        let mut heap = TimerHeap::default();
+        heap.schedule(Owner::Phase1(0), Some(t0 + Duration::from_secs(60)));
+        for id in 1..100_000 {
+            heap.schedule(Owner::Phase1(id), Some(t0 + Duration::from_secs(2)));
+            heap.forget(&Owner::Phase1(id));
+        }
+        assert!(heap.len() <= 2 + 64, "{}", heap.len());
+        assert_eq!(
+            heap.due(t0 + Duration::from_secs(61)),
+            vec![Owner::Phase1(0)]
+        );
     }
 }

@@ -2,6 +2,7 @@
 
 mod captures;
 mod handshake;
+mod hardening;
 mod lifecycle;
 mod liveness;
 mod malformed;

@@ -91,6 +91,10 @@ pub struct Side {
     /// SPIs handed out by AllocSpi that no SA has taken and nobody gave back: the
     /// kernel keeps a larval state for each.
     pub reserved: std::collections::BTreeSet<u32>,
+    /// Keep the engine's Diffie-Hellman jobs in `dh_jobs` (a busy worker pool) instead
+    /// of running them at once.
+    pub hold_dh: bool,
+    pub dh_jobs: Vec<crate::ike::DhJob>,
 }
 
 impl Side {
@@ -105,6 +109,16 @@ impl Side {
             keepalives: 0,
             answer_spi: true,
             reserved: Default::default(),
+            hold_dh: false,
+            dh_jobs: Vec::new(),
+        }
+    }
+
+    /// Run the held Diffie-Hellman jobs (the workers catch up).
+    pub fn run_dh(&mut self, now: Instant) {
+        for job in std::mem::take(&mut self.dh_jobs) {
+            self.engine
+                .handle_command(now, Command::DhComputed(job.run()));
         }
     }
 
@@ -260,6 +274,7 @@ impl Pair {
                     data,
                 } => self.transmit(!b, local, remote, data),
                 Action::NatKeepalive { .. } => side.keepalives += 1,
+                Action::ComputeDh(job) if side.hold_dh => side.dh_jobs.push(job),
                 // The daemon's workers, inline.
                 Action::ComputeDh(job) => side
                     .engine
