@@ -441,6 +441,30 @@ mod tests {
     use crate::crypto::TestRng;
     use crate::testutil::unhex;
 
+    /// Fills with a recognisable 16-byte pattern.
+    struct Canary;
+    const CANARY: [u8; 16] = *b"dh-exponent-cnry";
+    impl Rng for Canary {
+        fn fill(&mut self, buf: &mut [u8]) {
+            for (b, c) in buf.iter_mut().zip(CANARY.iter().cycle()) {
+                *b = *c;
+            }
+        }
+    }
+
+    #[test]
+    fn no_copy_of_our_exponent_is_left_in_freed_memory() {
+        for group in [DhGroup::Modp768, DhGroup::Modp2048] {
+            let peer = DhPrivate::generate(group, &mut TestRng::new(1)).public_value();
+            let left = crate::testutil::freed::copies_left(&[&CANARY], || {
+                let ours = DhPrivate::generate(group, &mut Canary);
+                let _ = ours.public_value();
+                let _ = ours.complete(&peer).unwrap();
+            });
+            assert_eq!(left, 0, "{group:?}");
+        }
+    }
+
     /// The MODP groups, the six safe-prime ones first, then group 24.
     fn modp() -> Vec<DhGroup> {
         DhGroup::ALL
