@@ -174,7 +174,7 @@ fn load(opts: &RunOptions) -> Result<(Settings, Vec<TunnelSpec>), RunError> {
     let config =
         Config::load_mapped(&opts.config, &opts.map_interface).map_err(RunError::Config)?;
     for w in &config.warnings {
-        tracing::warn!("{w}");
+        tracing::warn!("{}", Bounded(w));
     }
     if let Some(summary) = config.skipped.summary() {
         tracing::info!("{}: {summary}", config.file);
@@ -579,11 +579,72 @@ fn log_event(ev: &crate::ike::LogEvent) {
     let _in_span = span.enter();
     let (msg_id, tunnel) = (ev.message_id(), ev.tunnel());
     let (spi_in, spi_out) = ev.spis().unzip();
+    let text = Bounded(ev);
     match ev.level() {
-        Level::ERROR => tracing::error!(msg_id, tunnel, spi_in, spi_out, "{ev}"),
-        Level::WARN => tracing::warn!(msg_id, tunnel, spi_in, spi_out, "{ev}"),
-        Level::INFO => tracing::info!(msg_id, tunnel, spi_in, spi_out, "{ev}"),
-        Level::DEBUG => tracing::debug!(msg_id, tunnel, spi_in, spi_out, "{ev}"),
-        _ => tracing::trace!(msg_id, tunnel, spi_in, spi_out, "{ev}"),
+        Level::ERROR => tracing::error!(msg_id, tunnel, spi_in, spi_out, "{text}"),
+        Level::WARN => tracing::warn!(msg_id, tunnel, spi_in, spi_out, "{text}"),
+        Level::INFO => tracing::info!(msg_id, tunnel, spi_in, spi_out, "{text}"),
+        Level::DEBUG => tracing::debug!(msg_id, tunnel, spi_in, spi_out, "{text}"),
+        _ => tracing::trace!(msg_id, tunnel, spi_in, spi_out, "{text}"),
+    }
+}
+
+/// The longest log message: what a peer sends (an MM1 with thousands of transforms)
+/// or a configuration line says can make a message of any length, the journal's
+/// lines must not be.
+const MAX_LOG_MESSAGE: usize = 1024;
+
+/// `T` as a log message, cut after `MAX_LOG_MESSAGE` bytes (at a character boundary).
+struct Bounded<T>(T);
+
+impl<T: std::fmt::Display> std::fmt::Display for Bounded<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write;
+        /// Passes on `room` bytes, then counts what it drops.
+        struct Cut<'a, 'b> {
+            out: &'a mut std::fmt::Formatter<'b>,
+            room: usize,
+            dropped: usize,
+        }
+        impl Write for Cut<'_, '_> {
+            fn write_str(&mut self, s: &str) -> std::fmt::Result {
+                let mut take = s.len().min(self.room);
+                while !s.is_char_boundary(take) {
+                    take -= 1;
+                }
+                self.out.write_str(&s[..take])?;
+                self.room = if take < s.len() { 0 } else { self.room - take };
+                self.dropped += s.len() - take;
+                Ok(())
+            }
+        }
+        let mut cut = Cut {
+            out: f,
+            room: MAX_LOG_MESSAGE,
+            dropped: 0,
+        };
+        write!(cut, "{}", self.0)?;
+        match cut.dropped {
+            0 => Ok(()),
+            n => write!(f, "... ({n} more bytes not logged)"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_message_is_cut_at_a_character_boundary_and_says_so() {
+        assert_eq!(Bounded("short").to_string(), "short");
+        let long = "é".repeat(MAX_LOG_MESSAGE);
+        let shown = Bounded(&long).to_string();
+        let (kept, note) = shown.split_once("...").unwrap();
+        assert_eq!(kept.len(), MAX_LOG_MESSAGE);
+        assert_eq!(
+            note,
+            format!(" ({} more bytes not logged)", long.len() - MAX_LOG_MESSAGE)
+        );
     }
 }
