@@ -144,6 +144,8 @@ pub(crate) fn run(
                     break;
                 };
                 if let Some((start, len)) = seal(sa, slot, len, &mut ivs) {
+                    // Sealed within the slot: never refused (else dropped, like a packet
+                    // that does not seal).
                     batch.push(start, len);
                 }
             }
