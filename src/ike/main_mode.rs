@@ -41,7 +41,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A payload's body (without the generic header), as we encode it.
-fn payload_body(p: &Payload) -> Vec<u8> {
+pub(super) fn payload_body(p: &Payload) -> Vec<u8> {
     let mut out = Vec::new();
     encode_payloads(std::slice::from_ref(p), &mut out);
     out.split_off(4.min(out.len()))

@@ -12,6 +12,8 @@ mod dh;
 mod engine;
 pub mod error;
 mod exchange;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzz;
 pub(crate) mod identity;
 mod info;
 mod liveness;
