@@ -19,14 +19,9 @@
 //! - 6: let the first byte's seconds pass.
 
 use super::protect::{self, Protection};
-use super::settings::TunnelSettings;
-use super::settings::{IsakmpPolicy, Origin, PresharedKey, Settings, TransformSet};
+use super::settings::Settings;
 use super::{Action, Command, Engine};
-use crate::crypto::{
-    kdf, CipherAlg, DhGroup, DhPrivate, EspAuth, EspEncr, EspTransform, HashAlg, Phase1Keys,
-    Secret, TestRng,
-};
-use crate::ipsec::InnerFamily;
+use crate::crypto::{kdf, CipherAlg, DhGroup, DhPrivate, HashAlg, Phase1Keys, TestRng};
 use crate::isakmp::{
     encode_payloads, ExchangeType, Header, Message, Payload, PayloadType, FLAG_ENCRYPTION,
     HEADER_LEN,
@@ -41,57 +36,11 @@ const NI: [u8; 16] = [0x11; 16];
 /// per-peer limit's worth from it and from the one other address records use).
 const MAX_SAS: usize = 16;
 
-fn origin(line: u32) -> Origin {
-    Origin {
-        file: "fuzz.conf".into(),
-        line,
-    }
-}
-
-/// The seed's responder (R3): DES / SHA-1 / group 1, esp-aes esp-sha-hmac, key
-/// `cisco` for ::/0, one tunnel to the initiator.
+/// The seed's responder (R3), answering only.
 fn responder_settings(local: SocketAddr, peer: SocketAddr) -> Settings {
     Settings {
-        policies: vec![IsakmpPolicy {
-            priority: 10,
-            cipher: CipherAlg::Des,
-            hash: HashAlg::Sha1,
-            group: DhGroup::Modp768,
-            lifetime_s: 86_400,
-            origin: origin(1),
-        }],
-        keys: vec![PresharedKey {
-            key: Secret::new(PSK.to_vec()),
-            address: "::".parse().expect("an address"),
-            prefix_len: 0,
-            origin: origin(3),
-        }],
-        tunnels: vec![TunnelSettings {
-            name: "Tunnel23".into(),
-            local: local.ip(),
-            peer: peer.ip(),
-            inner: InnerFamily::V6,
-            transform_sets: vec![TransformSet {
-                name: "TRA".into(),
-                transform: EspTransform {
-                    encr: EspEncr::Aes(128),
-                    auth: EspAuth::HmacSha1,
-                },
-                transport: true,
-                origin: origin(5),
-            }],
-            pfs: None,
-            pfs_origin: origin(7),
-            lifetime_s: 3600,
-            lifetime_kb: 4_608_000,
-            origin: origin(9),
-            profile_origin: origin(7),
-            destination_origin: origin(14),
-            shutdown: false,
-            options: Default::default(),
-        }],
         passive: true,
-        ..Settings::default()
+        ..super::settings::seed(local.ip(), peer.ip())
     }
 }
 

@@ -3,10 +3,10 @@
 //! answers `AllocSpi` and remembers installed SAs.
 
 use crate::crypto::Rng;
-use crate::crypto::{CipherAlg, DhGroup, EspAuth, EspEncr, EspTransform, HashAlg, Secret, TestRng};
-use crate::ike::settings::{IsakmpPolicy, Origin, PresharedKey, TransformSet, TunnelSettings};
+use crate::crypto::{CipherAlg, DhGroup, EspAuth, EspEncr, EspTransform, HashAlg, TestRng};
+use crate::ike::settings::{IsakmpPolicy, Origin, TransformSet};
 use crate::ike::{Action, Command, Engine, LogEvent, Settings};
-use crate::ipsec::{Direction, InnerFamily, SaSpec};
+use crate::ipsec::{Direction, SaSpec};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -45,35 +45,7 @@ pub fn transform_set(encr: EspEncr, auth: EspAuth) -> TransformSet {
 /// The reference configuration (docs/design.md seed): IOS defaults, PSK "cisco" for ::/0,
 /// esp-aes esp-sha-hmac, Tunnel23 over IPv6.
 pub fn settings(local: &str, peer: &str) -> Settings {
-    Settings {
-        policies: vec![policy(CipherAlg::Des, HashAlg::Sha1, DhGroup::Modp768)],
-        keys: vec![PresharedKey {
-            key: Secret::new(b"cisco".to_vec()),
-            address: "::".parse().unwrap(),
-            prefix_len: 0,
-            origin: line(3),
-        }],
-        tunnels: vec![TunnelSettings {
-            name: TUNNEL.into(),
-            local: local.parse().unwrap(),
-            peer: peer.parse().unwrap(),
-            inner: InnerFamily::V6,
-            transform_sets: vec![transform_set(EspEncr::Aes(128), EspAuth::HmacSha1)],
-            pfs: None,
-            pfs_origin: line(7),
-            lifetime_s: 3600,
-            lifetime_kb: 4_608_000,
-            origin: line(9),
-            profile_origin: line(7),
-            destination_origin: line(14),
-            shutdown: false,
-            options: Default::default(),
-        }],
-        dpd: None,
-        nat_keepalive_s: None,
-        passive: false,
-        ..Settings::default()
-    }
+    crate::ike::settings::seed(local.parse().unwrap(), peer.parse().unwrap())
 }
 
 pub struct Side {
