@@ -11,16 +11,17 @@ use super::worker::{self, Event, Request, Worker};
 use super::{control, notify::sd_notify, show, DataplaneChoice};
 use crate::config::Config;
 use crate::crypto::OsRng;
-use crate::dataplane::threads::{inject_fault, panic_message};
+use crate::dataplane::threads::{self, inject_fault, panic_message};
 use crate::dataplane::{self, Dataplane, DataplaneEvent, DataplaneKind, TunnelSpec};
 use crate::ike::{Action, Command, Engine, Settings};
 use crate::ipsec::Direction;
 use std::collections::{HashMap, HashSet};
+use std::net::UdpSocket;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use tokio::net::UdpSocket;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
@@ -136,6 +137,9 @@ struct Daemon {
     /// The tunnel interfaces by name: each SA is installed with its tunnel.
     specs: HashMap<String, TunnelSpec>,
     sockets: HashMap<SocketAddr, Arc<UdpSocket>>,
+    /// Tells the receive threads to stop.
+    stop: Arc<AtomicBool>,
+    events_tx: mpsc::UnboundedSender<Event>,
     dispatch: Dispatch,
     from_known: mpsc::Receiver<Datagram>,
     from_others: mpsc::Receiver<Datagram>,
@@ -204,7 +208,7 @@ impl Daemon {
             what: "thread dataplane-worker".into(),
             why: format!("could not start: {e}"),
         })?;
-        let dh = DhPool::start(events_tx).map_err(|e| RunError::Died {
+        let dh = DhPool::start(events_tx.clone()).map_err(|e| RunError::Died {
             what: "thread dh".into(),
             why: format!("could not start: {e}"),
         })?;
@@ -225,6 +229,8 @@ impl Daemon {
             events,
             specs,
             sockets: HashMap::new(),
+            stop: Arc::default(),
+            events_tx,
             dispatch,
             from_known,
             from_others,
@@ -245,16 +251,25 @@ impl Daemon {
                     continue;
                 }
                 let bound = |source| RunError::IkeSocket { addr, source };
-                let std_sock = std::net::UdpSocket::bind(addr).map_err(bound)?;
-                std_sock.set_nonblocking(true).map_err(bound)?;
+                let sock = UdpSocket::bind(addr).map_err(bound)?;
+                // The receive thread wakes this often to see whether it should stop.
+                sock.set_read_timeout(Some(std::time::Duration::from_secs(1)))
+                    .map_err(bound)?;
                 self.worker
                     .kind()
-                    .prepare_ike_socket(&std_sock, port == NAT_T_PORT)?;
-                let sock = Arc::new(UdpSocket::from_std(std_sock).map_err(bound)?);
+                    .prepare_ike_socket(&sock, port == NAT_T_PORT)?;
+                let sock = Arc::new(sock);
                 self.sockets.insert(addr, sock.clone());
-                let dispatch = self.dispatch.clone();
-                self.tasks
-                    .spawn("IKE receive", true, receive(sock, addr, dispatch));
+                let (dispatch, stop) = (self.dispatch.clone(), self.stop.clone());
+                let report = self.events_tx.clone();
+                let failed = move |f| {
+                    let _ = report.send(Event::Died(f));
+                };
+                threads::spawn(format!("ike-rx-{addr}"), stop.clone(), failed, move || {
+                    receive(&sock, addr, &dispatch, &stop);
+                    Ok(())
+                })
+                .map_err(bound)?;
             }
         }
         Ok(())
@@ -269,6 +284,7 @@ impl Daemon {
         self.drain().await;
         self.worker.shutdown().await;
         self.dh.shutdown();
+        self.stop.store(true, Ordering::Relaxed);
         let _ = std::fs::remove_file(&self.opts.socket);
         outcome
     }
@@ -434,13 +450,14 @@ impl Daemon {
         }
     }
 
-    /// Send `data` as is.
+    /// Send `data` as is. (A UDP send waits only while the socket's buffer is full:
+    /// microseconds.)
     async fn send_raw(&self, local: SocketAddr, remote: SocketAddr, data: &[u8]) {
         let Some(sock) = self.sockets.get(&local) else {
             tracing::warn!("no socket for {local}; cannot send to {remote}");
             return;
         };
-        if let Err(e) = sock.send_to(data, remote).await {
+        if let Err(e) = sock.send_to(data, remote) {
             tracing::warn!("send to {remote} from {local}: {e}");
         }
     }
@@ -543,13 +560,15 @@ impl Daemon {
     }
 }
 
-/// Receive datagrams on one socket; on 4500 strip the non-ESP marker and drop NAT
-/// keepalives (RFC 3948 2.2, 2.3).
-async fn receive(sock: Arc<UdpSocket>, local: SocketAddr, dispatch: Dispatch) {
-    inject_fault("IKE receive");
+/// Receive datagrams on one socket until `stop`; on 4500 strip the non-ESP marker and
+/// drop NAT keepalives (RFC 3948 2.2, 2.3). A thread of its own: it keeps the socket
+/// drained at the kernel's pace whatever the event loop is doing, so that under a
+/// flood the kernel does not drop our peers' datagrams for a full socket buffer; what
+/// the loop cannot take is dropped here, strangers' first (see `Dispatch`).
+fn receive(sock: &UdpSocket, local: SocketAddr, dispatch: &Dispatch, stop: &AtomicBool) {
     let mut buf = vec![0u8; 65536];
-    loop {
-        let Ok((n, remote)) = sock.recv_from(&mut buf).await else {
+    while !stop.load(Ordering::Relaxed) {
+        let Ok((n, remote)) = sock.recv_from(&mut buf) else {
             continue;
         };
         let data = if local.port() == NAT_T_PORT {
