@@ -36,6 +36,7 @@ fn check_accepts_the_seed_configurations() {
         "examples/r3.conf",
         "examples/ipv4.conf",
         "examples/r2.toml",
+        "examples/r2-keyring.conf",
     ] {
         let out = ikev1d(&["check"], &repo(file));
         let stdout = text(&out.stdout);
@@ -89,6 +90,7 @@ fn convert_output_checks_as_the_same_configuration() {
     for file in [
         "examples/r2.conf",
         "examples/ipv4.conf",
+        "examples/r2-keyring.conf",
         "tests/fixtures/config/seed-stray-space.conf",
     ] {
         let out = ikev1d(&["convert"], &repo(file));

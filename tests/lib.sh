@@ -491,3 +491,123 @@ in_vm() {
         IKT_FAILED=$((IKT_FAILED + 1))
     fi
 }
+
+# --- many tunnels between one address and many (tests/multi-tunnel.sh, tests/vm/multi-tunnel.sh)
+
+# fan_conf OUT N SIDE: the IOS configuration of Tunnel1..N between one address,
+# 2001:db8::1 (SIDE one), and N addresses 2001:db8::a:I (SIDE many, `tunnel source` the
+# tunnel's own address: a branch with an uplink per tunnel); inside, 2001:db8:1:I::1
+# (one) and ::2 (many). $FAN_GROUP: the DH group (14)
+fan_conf() {
+    local out=$1 n=$2 side=$3 i src dst me
+    {
+        echo "crypto isakmp policy 10"; echo " encr aes 256"; echo " hash sha256"
+        echo " authentication pre-share"; echo " group ${FAN_GROUP:-14}"
+        echo "crypto isakmp key Fan-Key address ipv6 2001:db8::/64"
+        echo "crypto ipsec transform-set TS esp-aes 256 esp-sha256-hmac"
+        echo "crypto ipsec profile VTI"; echo " set transform-set TS"
+        for ((i = 1; i <= n; i++)); do
+            if [ "$side" = one ]; then src=eth0 dst=2001:db8::a:$i me=1
+            else src=2001:db8::a:$i dst=2001:db8::1 me=2; fi
+            echo "interface Tunnel$i"; echo " ipv6 address 2001:db8:1:$i::$me/64"
+            echo " tunnel source $src"; echo " tunnel mode ipsec ipv6"
+            echo " tunnel destination $dst"; echo " tunnel protection ipsec profile VTI"
+        done
+    } >"$out"
+    chmod 600 "$out"
+}
+
+# fan_pings NS N ME: from NS, every tunnel's far end (2001:db8:1:I::ME) answers 2 of 2
+# (all tunnels at once)
+fan_pings() {
+    local ns=$1 n=$2 me=$3 i pids=() failed=()
+    for ((i = 1; i <= n; i++)); do
+        ip netns exec "$ns" ping -n -q -c 2 -i 0.2 -W 5 "2001:db8:1:$i::$me" >/dev/null 2>&1 &
+        pids+=($!)
+    done
+    for ((i = 1; i <= n; i++)); do wait "${pids[i - 1]}" || failed+=("Tunnel$i"); done
+    echo "    $ns: $((n - ${#failed[@]})) of $n tunnels answer 2/2${failed:+; not: ${failed[*]}}"
+    [ ${#failed[@]} = 0 ]
+}
+
+# only_duplicates_down LOG...: every IPsec SA pair that went down in LOG was a duplicate
+# of a simultaneous negotiation (no tunnel lost its pair); says how many
+only_duplicates_down() {
+    local f down others
+    for f; do
+        down=$(count "$f" 'IPsec SA down on')
+        others=$(grep 'IPsec SA down on' "$f" | grep -vc 'duplicate from a simultaneous negotiation' || true)
+        echo "    ${f##*/}: $down pairs down, $others of them not duplicates"
+        [ "$others" = 0 ] || { grep 'IPsec SA down on' "$f" | grep -v duplicate | head -n 3 | sed 's/^/    | /'; return 1; }
+    done
+}
+
+# each_tunnel_once LOG N REASON: LOG has one "IPsec SA down on TunnelI ...: REASON" for
+# each of Tunnel1..N, and no other with REASON
+each_tunnel_once() {
+    local lines distinct
+    lines=$(grep -E "IPsec SA down on Tunnel[0-9]+ .*: $3( |$)" "$1" | grep -oE 'on Tunnel[0-9]+ ' || true)
+    distinct=$(sort -u <<<"$lines" | grep -c . || true)
+    echo "    ${1##*/}: $(grep -c . <<<"$lines" || true) pairs down ($3), $distinct tunnels"
+    [ "$distinct" = "$2" ] && [ "$(grep -c . <<<"$lines")" = "$2" ]
+}
+
+# fan TAG N FIRST [ARGS...]: Tunnel1..N between one address ($IKT_NS-TAG-one) and N
+# addresses ($IKT_NS-TAG-many); FIRST (one|many) starts first, the other once the first
+# listens; ARGS go to both daemons. Every tunnel comes up and passes a ping, no tunnel's
+# pair goes down on the way; then the many side is killed (-9) and restarted: every
+# tunnel is back, the one side having cleared each tunnel's old SAs on that tunnel's
+# own INITIAL-CONTACT, N ISAKMP SAs and N pairs on each side. With $FAN_KERNEL=1 the
+# kernel's ESP states are exactly the pairs `show ipsec` lists, on both sides.
+fan() {
+    local tag=$1 n=$2 first=$3; shift 3
+    local one=$IKT_NS-$tag-one many=$IKT_NS-$tag-many i second t0 limit=$((30 + n * ${FAN_S_PER_TUNNEL:-1}))
+    routers "$one" 2001:db8::1 "$many" 2001:db8::a:1 64 || return 1
+    for ((i = 2; i <= n; i++)); do ip -n "$many" addr add "2001:db8::a:$i/64" dev eth0 nodad; done
+    fan_conf "$IKT_RUN/$tag-one.conf" "$n" one
+    fan_conf "$IKT_RUN/$tag-many.conf" "$n" many
+    second=$([ "$first" = one ] && echo many || echo one)
+    t0=$SECONDS
+    start_ikev1d "$IKT_NS-$tag-$first" "$IKT_RUN/$tag-$first.conf" "$IKT_RUN/$tag-$first.log" "$@"
+    listening "$IKT_NS-$tag-$first" 60 || true
+    start_ikev1d "$IKT_NS-$tag-$second" "$IKT_RUN/$tag-$second.conf" "$IKT_RUN/$tag-$second.log" "$@"
+    check "$tag: $n tunnels up, $n ISAKMP SAs and $n pairs on each side within $limit s" \
+        eval "wait_counts $one '$n $n' $limit && wait_counts $many '$n $n' 10"
+    echo "    $tag: up after $((SECONDS - t0)) s ($first started first)"
+    check "$tag: every tunnel passes a ping" fan_pings "$many" "$n" 1
+    check "$tag: no tunnel's SA pair went down during setup" \
+        only_duplicates_down "$IKT_RUN/$tag-one.log" "$IKT_RUN/$tag-many.log"
+    [ "${FAN_KERNEL:-}" != 1 ] || check "$tag: kernel ESP states are the shown pairs" \
+        eval "kernel_is_show $one 30 && kernel_is_show $many 10"
+
+    local pid
+    pid=$(cat "$IKT_RUN/$many.pid")
+    kill -KILL "$pid"
+    wait "$pid" 2>/dev/null || true
+    t0=$SECONDS
+    start_ikev1d "$many" "$IKT_RUN/$tag-many.conf" "$IKT_RUN/$tag-many2.log" "$@"
+    check "$tag: after kill -9 and restart of the many side, $n ISAKMP SAs and $n pairs on each side within $limit s" \
+        eval "wait_counts $many '$n $n' $limit && wait_counts $one '$n $n' 10"
+    echo "    $tag: back after $((SECONDS - t0)) s"
+    check "$tag: after the restart every tunnel passes a ping" fan_pings "$many" "$n" 1
+    check "$tag: each INITIAL-CONTACT cleared its own tunnel's old pair, once" \
+        each_tunnel_once "$IKT_RUN/$tag-one.log" "$n" "peer sent INITIAL-CONTACT"
+    [ "${FAN_KERNEL:-}" != 1 ] || check "$tag: after the restart, kernel ESP states are the shown pairs" \
+        eval "kernel_is_show $one 30 && kernel_is_show $many 10"
+}
+
+# kernel_is_show NS SECONDS: until the kernel's ESP states are exactly the SA pairs
+# `show ipsec` lists (same SPIs, nothing else: no state left from before)
+kernel_is_show() {
+    local ns=$1 t0=$SECONDS kernel shown
+    while [ $((SECONDS - t0)) -lt "$2" ]; do
+        kernel=$(for h in $(ip -n "$ns" xfrm state | grep -oE 'spi 0x[0-9a-f]+' | cut -d' ' -f2); do
+            printf '%d\n' "$h"; done | sort | tr '\n' ' ')
+        shown=$(json_field "$ns" ipsec '.[] | .inbound.spi, .outbound.spi' 2>/dev/null | sort | tr '\n' ' ')
+        [ "$kernel" = "$shown" ] && return 0
+        sleep 0.5
+    done
+    echo "    $ns: kernel ESP SPIs: ${kernel:-none}; show ipsec: ${shown:-none}"
+    ip -n "$ns" xfrm state | sed 's/^/    | /' | head -n 20
+    return 1
+}

@@ -1,7 +1,8 @@
 #!/bin/bash
 # vm-strongswan.sh - ikev1d on the kernel data path against strongSwan on kernel ESP
 # (kernel-netlink), each side initiating once, inside a QEMU VM that boots a stock
-# Debian kernel (full XFRM): runs tests/vm/strongswan.sh there (scripts/run-in-vm.sh).
+# Debian kernel (full XFRM): runs tests/vm/strongswan.sh there (scripts/run-in-vm.sh),
+# with the seed's R2, then with R2's key in a keyring (examples/r2-keyring.conf).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . tests/lib.sh
@@ -10,4 +11,8 @@ for tool in /usr/lib/ipsec/charon swanctl jq; do
     command -v $tool >/dev/null || check "$tool installed (scripts/test.sh installs it)" false
 done
 KERNEL_ESP=1 IKT_DATAPLANE=kernel VM_TIMEOUT=${VM_TIMEOUT:-600} in_vm tests/vm/strongswan.sh
+# ikev1d with a keyring, an ISAKMP profile and Tunnel0 (if_id 2^31), as on the host
+# (tests/strongswan-keyring.sh)
+SSW_SUITE=strongswan-keyring R2_CONF=examples/r2-keyring.conf R2_TUNNEL=Tunnel0 R2_PROFILE=R3 \
+    KERNEL_ESP=1 IKT_DATAPLANE=kernel VM_TIMEOUT=${VM_TIMEOUT:-600} in_vm tests/vm/strongswan.sh
 suite_end

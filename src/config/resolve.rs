@@ -228,13 +228,22 @@ impl Config {
                 format!("no crypto ipsec profile named {}", protection.value),
             )
         })?;
+        // `local-address` of the tunnel's ISAKMP profile pins the source: among the
+        // interface's addresses, that one; a tunnel source elsewhere is an error.
+        let pinned = profile
+            .isakmp_profile
+            .as_ref()
+            .and_then(|i| self.isakmp_profile(&i.value))
+            .and_then(|p| Some((p, self.local_addresses(&p.local_address, host)?)));
+        let allowed = |a: &IpAddr| pinned.as_ref().map_or(true, |(_, l)| l.contains(a));
         let local = match &source.value {
             TunnelSource::Address(a) => *a,
             TunnelSource::Interface(ifname) => self
                 .interface_addresses(ifname, source.line, host)
                 .map_err(|e| self.error(e.line, format!("tunnel source {}", e.message)))?
                 .into_iter()
-                .find(|a| family_of(*a) == outer && !is_link_local(*a))
+                .filter(|a| family_of(*a) == outer && !is_link_local(*a))
+                .min_by_key(|a| !allowed(a))
                 .ok_or_else(|| {
                     self.error(
                         source.line,
@@ -250,6 +259,24 @@ impl Config {
                     )
                 })?,
         };
+        let pinned_elsewhere = !allowed(&local);
+        if let Some((p, addresses)) = pinned.filter(|_| pinned_elsewhere) {
+            let addresses: Vec<String> = addresses.iter().map(ToString::to_string).collect();
+            return Err(self.error(
+                source.line,
+                format!(
+                    "{name}: tunnel source {local} is not the local-address ({}) of crypto isakmp \
+                     profile {} (line {}), which `set isakmp-profile` names for it",
+                    if addresses.is_empty() {
+                        "none on this host".to_string()
+                    } else {
+                        addresses.join(", ")
+                    },
+                    p.name,
+                    p.local_address.as_ref().map_or(p.line, |l| l.line)
+                ),
+            ));
+        }
         Ok(Endpoints {
             local,
             peer,

@@ -21,6 +21,8 @@ pub struct IsakmpSaView {
     /// "ACTIVE" once authenticated, else "" (IOS leaves the column empty).
     pub status: String,
     pub nat_t: bool,
+    /// `crypto isakmp profile` of the SA, null without one.
+    pub profile: Option<String>,
 }
 
 /// One direction of an ESP SA.
@@ -74,6 +76,7 @@ impl From<&crate::ike::IsakmpSaInfo> for IsakmpSaView {
                 String::new()
             },
             nat_t: i.nat_t,
+            profile: i.profile.clone(),
         }
     }
 }
@@ -154,7 +157,7 @@ pub fn render_isakmp(sas: &[IsakmpSaView]) -> String {
         for s in sas {
             let _ = writeln!(
                 out,
-                " {} <-> {}: {} {} group {} {}, {}s left{}",
+                " {} <-> {}: {} {} group {} {}, {}s left{}{}",
                 ios_addr(&s.local),
                 ios_addr(&s.peer),
                 s.encryption,
@@ -162,7 +165,10 @@ pub fn render_isakmp(sas: &[IsakmpSaView]) -> String {
                 s.group,
                 s.auth,
                 s.lifetime_remaining_s,
-                if s.nat_t { ", NAT-T" } else { "" }
+                if s.nat_t { ", NAT-T" } else { "" },
+                s.profile
+                    .as_ref()
+                    .map_or(String::new(), |p| format!(", profile {p}"))
             );
         }
     }
@@ -438,9 +444,21 @@ mod tests {
             lifetime_remaining_s: 86000,
             status: "ACTIVE".into(),
             nat_t: false,
+            profile: None,
         };
-        let text = render_isakmp(&[s]);
+        let text = render_isakmp(std::slice::from_ref(&s));
         assert!(text.contains(" dst: 2001:DB8::2\n src: 2001:DB8::3\n state: QM_IDLE"));
         assert!(text.contains("conn-id:   1011 status: ACTIVE"));
+        assert!(text.contains("86000s left\n"));
+        assert_eq!(
+            serde_json::to_value(&s).unwrap()["profile"],
+            serde_json::Value::Null
+        );
+        let s = IsakmpSaView {
+            profile: Some("BRANCH".into()),
+            ..s
+        };
+        assert!(render_isakmp(std::slice::from_ref(&s)).contains("86000s left, profile BRANCH\n"));
+        assert_eq!(serde_json::to_value(&s).unwrap()["profile"], "BRANCH");
     }
 }

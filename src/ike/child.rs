@@ -7,11 +7,11 @@ use super::proposal::{Lifetime, P2Choice};
 use super::settings::TunnelSettings;
 use super::state::Role;
 use super::timer::{Timer, TimerTable};
-use super::{identity, Action, Engine};
+use super::{identity, Action, Endpoints, Engine};
 use crate::crypto::{kdf, DhGroup, Secret};
 use crate::ipsec::{Direction, EspTransform, Lifetimes, SaSpec, UdpEncap};
 use crate::isakmp::{DeletePayload, IdPayload, Payload, ProtocolId, DOI_IPSEC};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// IPsec DOI protocol ESP, as KEYMAT's `protocol` byte.
@@ -125,6 +125,11 @@ impl Agreed<'_> {
 }
 
 impl ChildSa {
+    /// The addresses of its tunnel (and of its ISAKMP SA).
+    pub(crate) fn endpoints(&self) -> Endpoints {
+        Endpoints::of(self.local, self.remote)
+    }
+
     /// The pair `qm` over `p1` agreed on, installed at `now`.
     fn new(
         now: Instant,
@@ -366,8 +371,8 @@ impl Engine {
         self.supersede(spi_in);
         if let Some(c) = self.children.iter_mut().find(|c| c.spi_in == spi_in) {
             c.delete_sent = true;
-            let remote = c.remote.ip();
-            self.outbox.push((remote, esp_delete(spi_in)));
+            let ends = c.endpoints();
+            self.outbox.push((ends, esp_delete(spi_in)));
         }
     }
 
@@ -436,17 +441,17 @@ impl Engine {
         });
     }
 
-    /// The pairs with `peer` that `which` picks are gone on the peer's side (it lost
+    /// The pairs between `ends` that `which` picks are gone on the peer's side (it lost
     /// its state, or is dead): remove them without telling it.
     pub(super) fn remove_children_of(
         &mut self,
-        peer: IpAddr,
+        ends: Endpoints,
         reason: DownReason,
         which: impl Fn(&ChildSa) -> bool,
     ) {
         let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.children)
             .into_iter()
-            .partition(|c| c.remote.ip() == peer && which(c));
+            .partition(|c| c.endpoints() == ends && which(c));
         self.children = kept;
         for c in gone {
             self.remove_child_sas(&c, reason);
@@ -462,7 +467,7 @@ impl Engine {
         let c = self.children.remove(i);
         self.remove_child_sas(&c, reason);
         if !c.delete_sent {
-            self.outbox.push((c.remote.ip(), esp_delete(c.spi_in)));
+            self.outbox.push((c.endpoints(), esp_delete(c.spi_in)));
         }
     }
 }

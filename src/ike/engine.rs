@@ -10,7 +10,7 @@ use super::phase1::Phase1;
 use super::settings::TunnelSettings;
 use super::state::{IkeState, Role, ShowState};
 use super::timer::{Owner, Timer};
-use super::{Action, Command, Engine, Settings, Stats};
+use super::{Action, Command, Endpoints, Engine, Settings, Stats};
 use crate::crypto::Rng;
 use crate::ipsec::Direction;
 use crate::isakmp::{DecodeError, ExchangeType, Header};
@@ -98,7 +98,10 @@ impl Engine {
         if exchange == ExchangeType::MAIN_MODE && header.rcookie == [0; 8] {
             // A new negotiation (or a copy of its MM1): no tunnel changes state, so
             // the tunnels are not looked over (a flood of MM1s costs no more).
-            match self.phase1.responder(header.icookie, remote.ip()) {
+            match self
+                .phase1
+                .responder(header.icookie, Endpoints::of(local, remote))
+            {
                 Some(id) => self.with_phase1(id, |e, p1| match p1.ex.duplicate(data) {
                     Some(dup) => e.answer_duplicate(dup),
                     None => e.drop_stale(remote),
@@ -171,7 +174,7 @@ impl Engine {
         if p1.failed() {
             self.remove_phase1(p1.conn_id);
             self.dh.forget(p1.conn_id);
-            self.adopt_children(p1.conn_id, p1.remote.ip());
+            self.adopt_children(p1.conn_id, p1.endpoints());
         } else {
             self.timers
                 .schedule(Owner::Phase1(p1.conn_id), p1.next_deadline());
@@ -408,18 +411,15 @@ impl Engine {
     /// The configuration line to check when `msg` got no answer.
     fn unreachable_hint(&self, p1: &Phase1, msg: Msg) -> String {
         match msg {
-            Msg::Mm5 => format!(
-                "likely pre-shared key mismatch: crypto isakmp key, {}",
-                p1.key.origin
-            ),
+            Msg::Mm5 => format!("likely pre-shared key mismatch: {}", p1.key_source),
             _ => match self
                 .settings
                 .tunnels
                 .iter()
-                .find(|t| p1.pending.contains(&t.name) || t.peer == p1.remote.ip())
+                .find(|t| p1.pending.contains(&t.name) || t.endpoints() == p1.endpoints())
             {
                 Some(t) => format!("tunnel destination of {}, {}", t.name, t.destination_origin),
-                None => format!("crypto isakmp key, {}", p1.key.origin),
+                None => p1.key_source.to_string(),
             },
         }
     }
@@ -435,7 +435,7 @@ impl Engine {
     }
 
     /// Bring `tunnel` up (or replace its expiring pair): Quick Mode over an ISAKMP SA
-    /// with its peer, making one first if needed.
+    /// between its two addresses, making one first if needed.
     pub(super) fn initiate(&mut self, now: Instant, name: &str) {
         let Some(tunnel) = self.tunnel(name) else {
             return;
@@ -443,13 +443,13 @@ impl Engine {
         if tunnel.shutdown || self.settings.passive || !self.needs_quick_mode(name) {
             return;
         }
-        let peer = tunnel.peer;
-        if let Some(id) = self.isakmp_for(peer) {
+        let ends = tunnel.endpoints();
+        if let Some(id) = self.isakmp_for(ends) {
             return self.with_phase1(id, |e, p1| e.start_quick_mode(now, p1, name));
         }
         let negotiating = self
             .phase1
-            .of_peer(peer)
+            .of_pair(ends)
             .find(|p| p.negotiating())
             .map(|p| p.conn_id);
         if let Some(p1) = negotiating.and_then(|id| self.phase1.get_mut(id)) {
@@ -460,8 +460,11 @@ impl Engine {
         }
         self.start_main_mode(
             now,
-            SocketAddr::new(tunnel.local, IKE_PORT),
-            SocketAddr::new(peer, IKE_PORT),
+            (
+                SocketAddr::new(ends.local, IKE_PORT),
+                SocketAddr::new(ends.peer, IKE_PORT),
+            ),
+            tunnel.options.isakmp_profile.clone(),
             vec![name.to_string()],
         );
     }

@@ -4,7 +4,7 @@
 //! with (RFC 2408 3.14.1) and prints one line in docs/design.md's words, naming the
 //! configuration line that governs it.
 
-use super::settings::Origin;
+use super::settings::{KeySource, Origin};
 use crate::isakmp::NotifyType;
 use std::fmt;
 use std::net::IpAddr;
@@ -15,9 +15,11 @@ pub enum Error {
     AuthFailed(AuthFailure),
     InvalidId(InvalidId),
     PeerMisbehaved(Misbehaviour),
-    /// No `crypto isakmp key` covers the peer: IOS stays silent too.
+    /// No `crypto isakmp key` (or keyring's `pre-shared-key`) covers the peer: IOS
+    /// stays silent too. `searched`: where we looked, in configuration words.
     NoPresharedKey {
         peer: IpAddr,
+        searched: String,
     },
     /// The peer answered with an error notify.
     PeerRejected {
@@ -39,6 +41,8 @@ pub enum Error {
         interval_s: u32,
         retry_s: u32,
         origin: Origin,
+        /// The ISAKMP profile whose `keepalive` it is (`None`: `crypto isakmp keepalive`).
+        profile: Option<String>,
     },
     /// Our Diffie-Hellman result did not come in time: the daemon is overloaded.
     DhTimeout {
@@ -109,10 +113,9 @@ impl fmt::Display for Error {
             Error::AuthFailed(a) => a.fmt(f),
             Error::InvalidId(i) => i.fmt(f),
             Error::PeerMisbehaved(m) => write!(f, "peer misbehaved: {m}"),
-            Error::NoPresharedKey { peer } => write!(
-                f,
-                "no pre-shared key for peer {peer}: no crypto isakmp key address covers it"
-            ),
+            Error::NoPresharedKey { peer, searched } => {
+                write!(f, "no pre-shared key for peer {peer}: {searched}")
+            }
             Error::PeerRejected {
                 notify,
                 what,
@@ -142,10 +145,21 @@ impl fmt::Display for Error {
                 interval_s,
                 retry_s,
                 origin,
-            } => write!(
-                f,
-                "DPD timeout: peer {peer} did not answer {transmissions} R-U-THERE (crypto isakmp keepalive {interval_s} {retry_s}, {origin}); deleting its SAs"
-            ),
+                profile,
+            } => {
+                write!(
+                    f,
+                    "DPD timeout: peer {peer} did not answer {transmissions} R-U-THERE ("
+                )?;
+                match profile {
+                    None => write!(f, "crypto isakmp keepalive {interval_s} {retry_s}")?,
+                    Some(p) => write!(
+                        f,
+                        "keepalive {interval_s} retry {retry_s} of crypto isakmp profile {p}"
+                    )?,
+                }
+                write!(f, ", {origin}); deleting its SAs")
+            }
             Error::DhTimeout { peer } => write!(
                 f,
                 "negotiation with {peer} abandoned: the Diffie-Hellman computation did not finish in time (overloaded)"
@@ -314,8 +328,8 @@ impl AuthKind {
 pub struct AuthFailure {
     pub kind: AuthKind,
     pub peer: IpAddr,
-    /// The `crypto isakmp key` line used.
-    pub key_origin: Origin,
+    /// The key used: its `crypto isakmp key` or keyring `pre-shared-key` line.
+    pub key: KeySource,
 }
 
 impl fmt::Display for AuthFailure {
@@ -329,8 +343,8 @@ impl fmt::Display for AuthFailure {
         }
         write!(
             f,
-            ", likely pre-shared key mismatch with {} (crypto isakmp key, {})",
-            self.peer, self.key_origin
+            ", likely pre-shared key mismatch with {} ({})",
+            self.peer, self.key
         )
     }
 }
@@ -438,9 +452,12 @@ mod tests {
         let e = Error::AuthFailed(AuthFailure {
             kind: AuthKind::HashIMismatch,
             peer: "2001:db8::2".parse().unwrap(),
-            key_origin: Origin {
-                file: "r.conf".into(),
-                line: 3,
+            key: KeySource {
+                keyring: None,
+                origin: Origin {
+                    file: "r.conf".into(),
+                    line: 3,
+                },
             },
         });
         assert_eq!(

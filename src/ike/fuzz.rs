@@ -205,7 +205,10 @@ impl Session {
         let Some(keys) = &self.keys else {
             return Vec::new();
         };
-        let id = Payload::Id(super::identity::phase1_id(self.peer.ip()));
+        let id = Payload::Id(super::identity::phase1_id(
+            self.peer.ip(),
+            &super::settings::LocalIdentity::Address,
+        ));
         let hash_i = kdf::hash_phase1(
             HashAlg::Sha1,
             keys.skeyid.as_bytes(),

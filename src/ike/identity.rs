@@ -1,23 +1,39 @@
-//! Identification payloads. Phase 1: our address as IOS sends it (ID_IPV4_ADDR /
-//! ID_IPV6_ADDR, UDP port 500); any identity is accepted from the peer, whose body is
-//! hashed exactly as received. Quick Mode: the VTI's proxies, "any" of the inner family
-//! (ID_*_ADDR_SUBNET 0/0, protocol 0), and we accept any subnet of that family.
+//! Identification payloads. Phase 1: ours as IOS sends it (UDP port 500), the address
+//! (ID_IPV4_ADDR / ID_IPV6_ADDR) or a name (ID_FQDN from `hostname` and `ip domain
+//! name`, ID_USER_FQDN); the peer's body is hashed exactly as received, and ISAKMP
+//! profiles match what it names. Quick Mode: the VTI's proxies, "any" of the inner
+//! family (ID_*_ADDR_SUBNET 0/0, protocol 0), and we accept any subnet of that family.
 
+use super::settings::{LocalIdentity, PeerIdentity};
 use crate::ipsec::InnerFamily;
 use crate::isakmp::{IdPayload, IdType};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// IOS's phase 1 ID: the address, protocol 17, port 500.
-pub(crate) fn phase1_id(local: IpAddr) -> IdPayload {
-    let (id_type, data) = match local {
-        IpAddr::V4(a) => (IdType::ID_IPV4_ADDR, a.octets().to_vec()),
-        IpAddr::V6(a) => (IdType::ID_IPV6_ADDR, a.octets().to_vec()),
+/// IOS's phase 1 ID: the local address, or the name `identity` says (`crypto isakmp
+/// identity hostname`, `self-identity`), protocol 17, port 500.
+pub(crate) fn phase1_id(local: IpAddr, identity: &LocalIdentity) -> IdPayload {
+    let (id_type, data) = match (identity, local) {
+        (LocalIdentity::Address, IpAddr::V4(a)) => (IdType::ID_IPV4_ADDR, a.octets().to_vec()),
+        (LocalIdentity::Address, IpAddr::V6(a)) => (IdType::ID_IPV6_ADDR, a.octets().to_vec()),
+        (LocalIdentity::Fqdn(name), _) => (IdType::ID_FQDN, name.as_bytes().to_vec()),
+        (LocalIdentity::UserFqdn(name), _) => (IdType::ID_USER_FQDN, name.as_bytes().to_vec()),
     };
     IdPayload {
         id_type,
         protocol: 17,
         port: 500,
         data,
+    }
+}
+
+/// What the peer's phase 1 ID names, as `match identity` compares it. A name that is
+/// not text names nothing a profile can match.
+pub(crate) fn peer_identity(id: &IdPayload) -> PeerIdentity {
+    let text = || String::from_utf8(id.data.clone()).ok();
+    match id.id_type {
+        IdType::ID_FQDN => text().map_or(PeerIdentity::Other, PeerIdentity::Fqdn),
+        IdType::ID_USER_FQDN => text().map_or(PeerIdentity::Other, PeerIdentity::UserFqdn),
+        _ => phase1_address(id).map_or(PeerIdentity::Other, PeerIdentity::Address),
     }
 }
 
@@ -103,11 +119,38 @@ mod tests {
 
     #[test]
     fn phase1_id_is_ios_style() {
-        let id = phase1_id("2001:db8::2".parse().unwrap());
+        let local = "2001:db8::2".parse().unwrap();
+        let id = phase1_id(local, &LocalIdentity::Address);
         assert_eq!(
             (id.id_type, id.protocol, id.port),
             (IdType::ID_IPV6_ADDR, 17, 500)
         );
         assert_eq!(describe(&id), "2001:db8::2/128/17/500");
+        assert_eq!(peer_identity(&id), PeerIdentity::Address(local));
+        let fqdn = phase1_id(local, &LocalIdentity::Fqdn("r2.example.com".into()));
+        assert_eq!(
+            (fqdn.id_type, fqdn.protocol, fqdn.port, &fqdn.data[..]),
+            (IdType::ID_FQDN, 17, 500, &b"r2.example.com"[..])
+        );
+        assert_eq!(
+            peer_identity(&fqdn),
+            PeerIdentity::Fqdn("r2.example.com".into())
+        );
+        let user = phase1_id(local, &LocalIdentity::UserFqdn("vpn@example.com".into()));
+        assert_eq!(
+            peer_identity(&user),
+            PeerIdentity::UserFqdn("vpn@example.com".into())
+        );
+        let der_dn = IdPayload {
+            id_type: IdType::ID_DER_ASN1_DN,
+            data: vec![0x30, 0],
+            ..fqdn.clone()
+        };
+        assert_eq!(peer_identity(&der_dn), PeerIdentity::Other);
+        let not_text = IdPayload {
+            data: vec![0xff, 0xfe],
+            ..fqdn
+        };
+        assert_eq!(peer_identity(&not_text), PeerIdentity::Other);
     }
 }

@@ -68,13 +68,14 @@ impl Engine {
         });
     }
 
-    /// Send what `outbox` collected over an established SA with each peer (the newest).
+    /// Send what `outbox` collected over an established SA between its addresses (the
+    /// newest).
     pub(super) fn flush_outbox(&mut self) {
-        for (peer, payload) in std::mem::take(&mut self.outbox) {
+        for (ends, payload) in std::mem::take(&mut self.outbox) {
             // A replaced SA still works, should it be the only one left.
-            let p1 = self.isakmp_for(peer).or_else(|| {
+            let p1 = self.isakmp_for(ends).or_else(|| {
                 self.phase1
-                    .of_peer(peer)
+                    .of_pair(ends)
                     .find(|p| p.established().is_some())
                     .map(|p| p.conn_id)
             });
@@ -171,7 +172,7 @@ impl Engine {
                     Error::AuthFailed(AuthFailure {
                         kind: AuthKind::PeerNotify(n.notify_type),
                         peer: p1.remote.ip(),
-                        key_origin: p1.key.origin.clone(),
+                        key: p1.key_source.clone(),
                     })
                 }
                 MmState::IMm1(_) => Error::PeerRejected {
@@ -186,7 +187,7 @@ impl Engine {
                 state => Error::PeerRejected {
                     notify: n.notify_type,
                     what: format!("Main Mode in {}", state.ios_name()),
-                    config: format!("crypto isakmp key, {}", p1.key.origin),
+                    config: p1.key_source.to_string(),
                 },
             };
             // No notify back: that would only start a ping-pong of errors.
@@ -279,7 +280,7 @@ impl Engine {
                     }
                     let other = self
                         .phase1
-                        .of_peer(p1.remote.ip())
+                        .of_pair(p1.endpoints())
                         .find(|o| o.cookies() == *spi)
                         .map(|o| o.conn_id);
                     if let Some(id) = other {
@@ -290,7 +291,7 @@ impl Engine {
                                 c.conn_id = p1.conn_id;
                             }
                         } else {
-                            self.adopt_children(id, p1.remote.ip());
+                            self.adopt_children(id, p1.endpoints());
                         }
                     }
                 }
@@ -308,11 +309,13 @@ impl Engine {
                         },
                     );
                     // Their inbound is our outbound; a pair still in Quick Mode goes too.
+                    // The peer's SPIs are unique per its own address only: a peer with
+                    // several addresses may use one SPI on several of its tunnels.
                     p1.quick.retain(|_, q| q.peer_spi() != Some(spi));
                     let Some(i) = self
                         .children
                         .iter()
-                        .position(|c| c.spi_out == spi && c.remote.ip() == p1.remote.ip())
+                        .position(|c| c.spi_out == spi && c.endpoints() == p1.endpoints())
                     else {
                         continue;
                     };
@@ -320,7 +323,7 @@ impl Engine {
                     self.remove_child_sas(&c, c.retired.unwrap_or(DownReason::PeerDelete));
                     if !c.delete_sent {
                         // Our inbound half is gone too: say so, as IOS does.
-                        self.outbox.push((c.remote.ip(), esp_delete(c.spi_in)));
+                        self.outbox.push((c.endpoints(), esp_delete(c.spi_in)));
                     }
                     self.reinitiate_if_down(now, p1, &c.tunnel);
                 }

@@ -12,6 +12,7 @@
 use super::error::Error;
 use super::log::{DownReason, Note};
 use super::phase1::Phase1;
+use super::settings::Dpd;
 use super::timer::Timer;
 use super::{Action, Engine};
 use crate::isakmp::{NotifyPayload, NotifyType, Payload, ProtocolId, DOI_IPSEC};
@@ -26,9 +27,22 @@ fn sequence(n: &NotifyPayload) -> Option<u32> {
 }
 
 impl Engine {
+    /// The DPD that applies to `p1`: its ISAKMP profile's `keepalive`, else `crypto
+    /// isakmp keepalive`; none when the peer did not say it answers R-U-THERE.
+    fn dpd_of(&self, p1: &Phase1) -> Option<Dpd> {
+        let profile = p1
+            .profile
+            .as_deref()
+            .and_then(|p| self.settings.isakmp_profile(p));
+        self.settings
+            .dpd_for(profile)
+            .filter(|_| p1.peer_dpd)
+            .cloned()
+    }
+
     /// An ISAKMP SA just came up: start its DPD and NAT keepalive timers.
     pub(super) fn arm_liveness(&mut self, now: Instant, p1: &mut Phase1) {
-        if let Some(dpd) = self.settings.dpd.clone().filter(|_| p1.peer_dpd) {
+        if let Some(dpd) = self.dpd_of(p1) {
             p1.dpd.next_seq = self.rng.next_u32();
             p1.ex.timers.set(Timer::Dpd, now + secs(dpd.interval_s));
         }
@@ -47,7 +61,7 @@ impl Engine {
     pub(super) fn heard_from(&mut self, now: Instant, p1: &mut Phase1) {
         p1.last_heard = now;
         p1.dpd.probing = false;
-        if let Some(dpd) = self.settings.dpd.clone().filter(|_| p1.peer_dpd) {
+        if let Some(dpd) = self.dpd_of(p1) {
             p1.ex.timers.set(Timer::Dpd, now + secs(dpd.interval_s));
         }
     }
@@ -64,12 +78,12 @@ impl Engine {
 
     /// The DPD timer: probe, probe again, or give the peer up.
     pub(super) fn dpd_timer(&mut self, now: Instant, p1: &mut Phase1) {
-        let Some(dpd) = self.settings.dpd.clone().filter(|_| p1.peer_dpd) else {
+        let Some(dpd) = self.dpd_of(p1) else {
             return;
         };
-        let peer = p1.remote.ip();
+        let ends = p1.endpoints();
         // No IPsec SA to protect, or another ISAKMP SA probes for us: only wait.
-        let idle = !self.children.iter().any(|c| c.remote.ip() == peer)
+        let idle = !self.children.iter().any(|c| c.endpoints() == ends)
             || p1.retiring.is_some()
             || self.outranked(p1);
         let seq = p1.dpd.next_seq;
@@ -89,6 +103,12 @@ impl Engine {
                     interval_s: dpd.interval_s,
                     retry_s: dpd.retry_s,
                     origin: dpd.origin.clone(),
+                    // The keepalive is the profile's when it has its own line.
+                    profile: p1.profile.clone().filter(|p| {
+                        self.settings
+                            .isakmp_profile(p)
+                            .is_some_and(|p| p.dpd.is_some())
+                    }),
                 };
                 self.fail(Some(p1.conn_id), p1.remote.ip(), error);
                 self.peer_dead(now, p1);
@@ -138,21 +158,22 @@ impl Engine {
         answers
     }
 
-    /// Every SA with the peer goes (no Delete: nobody would read it), then the wanted
-    /// tunnels to it start again.
+    /// Every SA between the two addresses goes (no Delete: nobody would read it), then
+    /// the wanted tunnels between them start again. The peer's tunnels with us over
+    /// other addresses have their own DPD: one dead uplink is not a dead peer.
     fn peer_dead(&mut self, now: Instant, p1: &mut Phase1) {
-        let peer = p1.remote.ip();
-        let others: Vec<u32> = self.phase1.of_peer(peer).map(|o| o.conn_id).collect();
+        let ends = p1.endpoints();
+        let others: Vec<u32> = self.phase1.of_pair(ends).map(|o| o.conn_id).collect();
         for id in others {
             if let Some(o) = self.remove_phase1(id) {
                 if o.established_at.is_some() {
-                    self.log_phase1_down(id, peer, DownReason::DeadPeer);
+                    self.log_phase1_down(id, ends.peer, DownReason::DeadPeer);
                 }
             }
         }
         self.phase1_down(p1, DownReason::DeadPeer);
-        self.remove_children_of(peer, DownReason::DeadPeer, |_| true);
-        for tunnel in self.wanted_to(peer) {
+        self.remove_children_of(ends, DownReason::DeadPeer, |_| true);
+        for tunnel in self.wanted_between(ends) {
             self.initiate(now, &tunnel);
         }
     }

@@ -5,7 +5,7 @@
 
 use super::error::Error;
 use super::state::{IkeState, Role, ShowState};
-use crate::isakmp::{DecodeError, NotifyType};
+use crate::isakmp::{DecodeError, IdType, NotifyType};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
@@ -315,6 +315,22 @@ pub enum Note {
         peer_behind: bool,
     },
     SendInitialContact,
+    /// The phase 1 ID we send (IOS prints its type as it sends MM5 / MM6).
+    OwnIdType {
+        id_type: IdType,
+    },
+    /// The peer's phase 1 ID payload, once it authenticated: what profiles match.
+    PeerId {
+        id_type: IdType,
+        /// In the words of `match identity`: `address 192.0.2.2`, `host r2.example.com`.
+        identity: String,
+        protocol: u8,
+        port: u16,
+    },
+    /// The ISAKMP profile that serves the SA (IOS: `peer matches P profile`).
+    ProfileMatched {
+        profile: String,
+    },
     ProcessInitialContact {
         local: IpAddr,
         remote: SocketAddr,
@@ -384,6 +400,20 @@ impl Note {
                 (true, true) => f.write_str("NAT found on both sides; floating to UDP 4500"),
             },
             Note::SendInitialContact => f.write_str("Send initial contact"),
+            Note::OwnIdType { id_type } => write!(
+                f,
+                "SA is doing pre-shared key authentication using id type {id_type}"
+            ),
+            Note::PeerId {
+                id_type,
+                identity,
+                protocol,
+                port,
+            } => write!(
+                f,
+                "processing ID payload: type {id_type}, {identity}, protocol {protocol}, port {port}"
+            ),
+            Note::ProfileMatched { profile } => write!(f, "peer matches {profile} profile"),
             Note::ProcessInitialContact { local, remote } => write!(
                 f,
                 "Process initial contact, bring down existing phase 1 and 2 SA's with local {local} remote {} remote port {}",

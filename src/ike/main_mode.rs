@@ -19,7 +19,7 @@
 
 use super::dh::DhResult;
 use super::engine::Received;
-use super::error::{AuthFailure, AuthKind, Error, Misbehaviour};
+use super::error::{AuthFailure, AuthKind, Error, InvalidId, Misbehaviour};
 use super::exchange::Msg;
 use super::log::DropReason;
 use super::log::{DownReason, LogEvent, Note, VendorKind, Warning};
@@ -27,16 +27,16 @@ use super::nat::{self, NAT_T_PORT};
 use super::phase1::{Established, IMm1, IMm3, IMm4, Keyed, MmState, Phase1, RMm2, RMm3};
 use super::proposal::{self, Suite};
 use super::protect::{self, Inbound, Protection};
-use super::settings::PresharedKey;
+use super::settings::{KeySource, Lookup, PeerIdentity, Settings};
 use super::state::{IkeState, Role, ShowState};
 use super::timer::Timer;
-use super::{identity, vendor, Engine};
+use super::{identity, vendor, Endpoints, Engine};
 use crate::crypto::{ct_eq, kdf, DhPrivate, Phase1Keys, Secret};
 use crate::isakmp::{
     encode_payloads, ExchangeType, Header, IdPayload, NotifyPayload, NotifyType, Payload,
     PayloadType, ProtocolId, RawPayload, SaPayload, DOI_IPSEC, FLAG_ENCRYPTION,
 };
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -154,7 +154,7 @@ impl Keyed {
         let keys = kdf::derive_phase1_psk(
             suite.hash,
             suite.cipher,
-            p1.key.key.as_bytes(),
+            p1.key.as_bytes(),
             ni,
             nr,
             g_xy.as_bytes(),
@@ -200,33 +200,81 @@ impl Keyed {
 }
 
 impl Engine {
-    /// The pre-shared key for `peer`; without one, IOS stays silent and so do we.
-    fn preshared_key(&mut self, peer: IpAddr) -> Option<PresharedKey> {
-        let key = self.settings.key_for(peer).cloned();
-        if key.is_none() {
-            self.fail(None, peer, Error::NoPresharedKey { peer });
+    /// The pre-shared key for a negotiation between `ends`, IOS's way (`psk_lookup`):
+    /// the most specific among the global keys and the keyrings that serve the local
+    /// address; as initiator, only in the keyrings of the tunnel's ISAKMP `profile`.
+    /// Without one, IOS stays silent and so do we.
+    fn preshared_key(
+        &mut self,
+        ends: Endpoints,
+        profile: Option<&str>,
+    ) -> Option<(Secret, KeySource)> {
+        let at = Lookup {
+            peer: ends.peer,
+            local: Some(ends.local),
+            fvrf: None,
+        };
+        let profile = profile.and_then(|p| self.settings.isakmp_profile(p));
+        let only = profile.map(|p| p.keyrings.as_slice());
+        if let Some(choice) = self.settings.psk_lookup(&at, only) {
+            return Some((choice.key.key.clone(), choice.source()));
         }
-        key
+        let searched = match profile.filter(|p| !p.keyrings.is_empty()) {
+            Some(p) => format!(
+                "crypto isakmp profile {} ({}) takes keys from keyring {} only, and none of its pre-shared-key lines covers it",
+                p.name,
+                p.origin,
+                p.keyrings.join(", ")
+            ),
+            None if self.settings.keyrings.is_empty() => {
+                "no crypto isakmp key address covers it".to_string()
+            }
+            None => format!(
+                "no crypto isakmp key address, nor pre-shared-key of a keyring serving local address {}, covers it",
+                ends.local
+            ),
+        };
+        let peer = ends.peer;
+        self.fail(None, peer, Error::NoPresharedKey { peer, searched });
+        None
     }
 
-    /// Have we anything with this peer (then MM5 carries no INITIAL-CONTACT)?
-    fn has_sa_with(&self, peer: IpAddr) -> bool {
+    /// The phase 1 ID we send over `p1`: its profile's `self-identity`, else `crypto
+    /// isakmp identity`.
+    fn our_id(&mut self, p1: &Phase1) -> IdPayload {
+        let profile = p1
+            .profile
+            .as_deref()
+            .and_then(|p| self.settings.isakmp_profile(p));
+        let id = identity::phase1_id(p1.local.ip(), self.settings.identity_for(profile));
+        self.note(
+            p1,
+            Note::OwnIdType {
+                id_type: id.id_type,
+            },
+        );
+        id
+    }
+
+    /// Have we anything between these addresses (then MM5 carries no INITIAL-CONTACT)?
+    fn has_sa_between(&self, ends: Endpoints) -> bool {
         self.phase1
-            .of_peer(peer)
+            .of_pair(ends)
             .any(|p| p.established_at.is_some())
-            || self.children.iter().any(|c| c.remote.ip() == peer)
+            || self.children.iter().any(|c| c.endpoints() == ends)
     }
 
-    /// Begin Main Mode towards `remote` so that the `pending` tunnels can come up (none
-    /// for a phase 1 rekey).
+    /// Begin Main Mode towards `remote` with ISAKMP `profile` (the tunnel's, or the
+    /// replaced SA's) so that the `pending` tunnels can come up (none for a phase 1
+    /// rekey).
     pub(super) fn start_main_mode(
         &mut self,
         now: Instant,
-        local: SocketAddr,
-        remote: SocketAddr,
+        (local, remote): (SocketAddr, SocketAddr),
+        profile: Option<String>,
         pending: Vec<String>,
     ) {
-        let Some(key) = self.preshared_key(remote.ip()) else {
+        let Some(key) = self.preshared_key(Endpoints::of(local, remote), profile.as_deref()) else {
             return;
         };
         let sa_payload = Payload::Sa(proposal::p1_offer(&self.settings.policies));
@@ -244,6 +292,7 @@ impl Engine {
             self.event(),
         );
         p1.state = MmState::IMm1(IMm1 { sa_i_b });
+        p1.profile = profile;
         p1.pending = pending;
         let data = protect::plain(&p1.header(ExchangeType::MAIN_MODE, 0), &payloads);
         self.state_change(&p1, None, IkeState::Ready, IkeState::IMm1);
@@ -261,7 +310,8 @@ impl Engine {
             Ok(m) => m,
             Err(e) => return self.drop_malformed(rx.remote, e),
         };
-        let Some(key) = self.preshared_key(rx.remote.ip()) else {
+        // The profile is not known before MM5: every keyring serving the address counts.
+        let Some(key) = self.preshared_key(Endpoints::of(rx.local, rx.remote), None) else {
             return;
         };
         if !self.admit(rx.remote) {
@@ -398,7 +448,7 @@ impl Engine {
         Error::AuthFailed(AuthFailure {
             kind: AuthKind::Undecryptable(what),
             peer: p1.remote.ip(),
-            key_origin: p1.key.origin.clone(),
+            key: p1.key_source.clone(),
         })
     }
 
@@ -617,10 +667,10 @@ impl Engine {
             &g_xy,
             (&s.ni, &s.nr),
         );
-        let id = Payload::Id(identity::phase1_id(p1.local.ip()));
+        let id = Payload::Id(self.our_id(p1));
         let hash_i = keyed.hash(p1, Role::Initiator, &payload_body(&id));
         let mut payloads = vec![id, Payload::Hash(hash_i)];
-        if !self.has_sa_with(p1.remote.ip()) {
+        if !self.has_sa_between(p1.endpoints()) {
             self.note(p1, Note::SendInitialContact);
             payloads.push(Payload::Notify(NotifyPayload {
                 doi: DOI_IPSEC,
@@ -653,9 +703,14 @@ impl Engine {
     ) -> Step {
         self.take_message(rx, p1);
         self.state_change(p1, None, IkeState::RMm4, IkeState::RMm5);
-        if let Err(e) = self.authenticate_peer(p1, msg, &s, "MM5") {
+        let peer_id = match self.authenticate_peer(p1, msg, &s, "MM5") {
+            Ok(id) => id,
+            Err(e) => return Step::Failed(e),
+        };
+        if let Err(e) = self.match_profile(p1, &peer_id) {
             return Step::Failed(e);
         }
+        self.note_profile(p1);
         // RFC 3947 4: the initiator floated to 4500 (or a NAT rewrote its port); answer
         // where the authenticated message came from.
         p1.local = rx.local;
@@ -663,7 +718,7 @@ impl Engine {
         if has_initial_contact(msg) {
             self.initial_contact(p1);
         }
-        let id_r = Payload::Id(identity::phase1_id(rx.local.ip()));
+        let id_r = Payload::Id(self.our_id(p1));
         let hash_r = s.hash(p1, Role::Responder, &payload_body(&id_r));
         let (data, last_block) = protect::seal(
             &p1.header(ExchangeType::MAIN_MODE, 0),
@@ -680,13 +735,14 @@ impl Engine {
     /// RFC 2409 5.4: check the peer's HASH_I (it initiated) or HASH_R (it responded),
     /// computed over its ID payload body exactly as received, in constant time; then
     /// note the authentication and check its identity against the configuration.
+    /// Returns what the ID names.
     fn authenticate_peer(
         &mut self,
         p1: &Phase1,
         msg: &Inbound,
         s: &Keyed,
         what: &'static str,
-    ) -> Result<(), Error> {
+    ) -> Result<PeerIdentity, Error> {
         let id = require(msg, PayloadType::ID, what, "ID")?;
         let hash = bytes_of(msg, PayloadType::HASH, what, "HASH")?;
         let (peer, kind) = match p1.role {
@@ -697,14 +753,89 @@ impl Engine {
             return Err(Error::AuthFailed(AuthFailure {
                 kind,
                 peer: p1.remote.ip(),
-                key_origin: p1.key.origin.clone(),
+                key: p1.key_source.clone(),
             }));
         }
         self.note(p1, Note::Authenticated);
-        if let Payload::Id(id) = &id.payload {
-            self.check_phase1_id(p1, id);
+        let Payload::Id(id) = &id.payload else {
+            return Ok(PeerIdentity::Other);
+        };
+        let identity = identity::peer_identity(id);
+        let note = Note::PeerId {
+            id_type: id.id_type,
+            identity: identity.to_string(),
+            protocol: id.protocol,
+            port: id.port,
+        };
+        self.note(p1, note);
+        self.check_phase1_id(p1, id);
+        Ok(identity)
+    }
+
+    fn note_profile(&mut self, p1: &Phase1) {
+        if let Some(profile) = p1.profile.clone() {
+            self.note(p1, Note::ProfileMatched { profile });
         }
-        Ok(())
+    }
+
+    /// The peer's phase 1 ID is known (MM5, MM6): as responder, choose the ISAKMP
+    /// profile whose `match identity` accepts it; it must take keys from the keyring
+    /// whose key authenticated the peer, found before any profile could be (Cisco
+    /// document 117259). As initiator, the tunnel's profile must accept the responder.
+    /// A peer whose address a profile matches but whose ID none does fails, naming
+    /// that profile and its match lines; one no profile knows at all goes on with the
+    /// global settings, as on IOS.
+    fn match_profile(&mut self, p1: &mut Phase1, id: &PeerIdentity) -> Result<(), Error> {
+        let at = Lookup {
+            peer: p1.remote.ip(),
+            local: Some(p1.local.ip()),
+            fvrf: None,
+        };
+        let invalid = |detail: String, config: String| {
+            Error::InvalidId(InvalidId {
+                peer: at.peer,
+                detail,
+                config,
+            })
+        };
+        if p1.role == Role::Initiator {
+            let profile = p1
+                .profile
+                .as_deref()
+                .and_then(|p| self.settings.isakmp_profile(p));
+            return match profile {
+                Some(p) if !p.matches.is_empty() && !p.accepts(id, at.fvrf) => Err(invalid(
+                    format!("the responder identifies itself as {id}, which the tunnel's ISAKMP profile does not match"),
+                    p.describe(),
+                )),
+                _ => Ok(()),
+            };
+        }
+        if let Some(p) = self.settings.profile_for(id, &at) {
+            if !Settings::keyring_allowed(p, p1.key_source.keyring.as_deref()) {
+                return Err(invalid(
+                    format!(
+                        "{id} matches crypto isakmp profile {}, which takes keys from keyring {} only, but the key that authenticated it is the {}",
+                        p.name,
+                        p.keyrings.join(", "),
+                        p1.key_source
+                    ),
+                    format!("keyring lines of crypto isakmp profile {}, {}", p.name, p.origin),
+                ));
+            }
+            p1.profile = Some(p.name.clone());
+            return Ok(());
+        }
+        match self
+            .settings
+            .profile_for(&PeerIdentity::Address(at.peer), &at)
+        {
+            Some(p) if *id != PeerIdentity::Address(at.peer) => Err(invalid(
+                format!("the peer identifies itself as {id}, which no match identity accepts"),
+                p.describe(),
+            )),
+            _ => Ok(()),
+        }
     }
 
     fn mm6(
@@ -717,9 +848,14 @@ impl Engine {
     ) -> Step {
         self.take_message(rx, p1);
         self.state_change(p1, None, IkeState::IMm5, IkeState::IMm6);
-        if let Err(e) = self.authenticate_peer(p1, msg, &s, "MM6") {
+        let peer_id = match self.authenticate_peer(p1, msg, &s, "MM6") {
+            Ok(id) => id,
+            Err(e) => return Step::Failed(e),
+        };
+        if let Err(e) = self.match_profile(p1, &peer_id) {
             return Step::Failed(e);
         }
+        self.note_profile(p1);
         if has_initial_contact(msg) {
             self.initial_contact(p1);
         }
@@ -785,10 +921,10 @@ impl Engine {
             .settings
             .tunnels
             .iter()
-            .find(|t| t.peer == p1.remote.ip())
+            .find(|t| t.endpoints() == p1.endpoints())
         {
             Some(t) => format!("tunnel destination of {}, {}", t.name, t.destination_origin),
-            None => format!("crypto isakmp key, {}", p1.key.origin),
+            None => p1.key_source.to_string(),
         };
         let warning = Warning::IdentityMismatch {
             id: identity::describe(id),
@@ -800,7 +936,10 @@ impl Engine {
 
     /// RFC 2407 4.6.3.3 INITIAL-CONTACT: the peer lost its state, so drop what we
     /// established with it before this negotiation began. Negotiations still running
-    /// and SAs set up concurrently (simultaneous initiation) stay.
+    /// and SAs set up concurrently (simultaneous initiation) stay. Only the SAs between
+    /// the same pair of identities go (strongSwan scopes it to the pair of IDs too): a
+    /// tunnel's identities are its two addresses, so the peer's other tunnels with us,
+    /// from or to other addresses, are not touched.
     fn initial_contact(&mut self, p1: &Phase1) {
         self.note(
             p1,
@@ -809,18 +948,18 @@ impl Engine {
                 remote: p1.remote,
             },
         );
-        let peer = p1.remote.ip();
+        let ends = p1.endpoints();
         let stale: Vec<u32> = self
             .phase1
-            .of_peer(peer)
+            .of_pair(ends)
             .filter(|o| o.established_at.is_some_and(|t| t < p1.created))
             .map(|o| o.conn_id)
             .collect();
         for id in stale {
             self.remove_phase1(id);
-            self.log_phase1_down(id, peer, DownReason::InitialContact);
+            self.log_phase1_down(id, ends.peer, DownReason::InitialContact);
         }
-        self.remove_children_of(peer, DownReason::InitialContact, |c| {
+        self.remove_children_of(ends, DownReason::InitialContact, |c| {
             c.installed_at < p1.created
         });
     }

@@ -9,6 +9,7 @@
 pub mod admission;
 mod child;
 mod dh;
+mod endpoints;
 mod engine;
 pub mod error;
 mod exchange;
@@ -38,6 +39,7 @@ mod tests;
 
 pub use admission::{AdmissionStats, AdmissionView};
 pub use dh::{DhDone, DhJob};
+pub use endpoints::Endpoints;
 pub use error::Error;
 pub use log::{LogEvent, Warning};
 pub use settings::Settings;
@@ -156,9 +158,9 @@ pub struct Engine {
     /// destination: released (`DeleteSa`) once the exchange that asked for them is gone,
     /// so that no reservation (a larval XFRM state) outlives its Quick Mode.
     reserved_spis: BTreeMap<u32, (String, IpAddr)>,
-    /// Informational payloads to send to a peer once the current input is handled
-    /// (over any established ISAKMP SA with it).
-    outbox: Vec<(IpAddr, crate::isakmp::Payload)>,
+    /// Informational payloads to send once the current input is handled, over any
+    /// established ISAKMP SA between the two addresses.
+    outbox: Vec<(Endpoints, crate::isakmp::Payload)>,
     next_conn_id: u32,
     next_request: u64,
     /// Tunnels to keep up: initiated by the daemon, or up at some point.

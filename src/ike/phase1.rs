@@ -10,9 +10,10 @@ use super::log::DownReason;
 use super::nat::NatStatus;
 use super::proposal::{P2Choice, Suite};
 use super::protect::{Inbound, Protection};
-use super::settings::PresharedKey;
+use super::settings::KeySource;
 use super::state::{IkeState, Role, ShowState};
-use crate::crypto::{ct_eq, kdf, DhPrivate, Phase1Keys};
+use super::Endpoints;
+use crate::crypto::{ct_eq, kdf, DhPrivate, Phase1Keys, Secret};
 use crate::ipsec::SaSpec;
 use crate::isakmp::{ExchangeType, Header, IdPayload, PayloadType, Proposal};
 use std::collections::{BTreeMap, HashSet, VecDeque};
@@ -35,7 +36,12 @@ pub(crate) struct Phase1 {
     pub created: Instant,
     pub established_at: Option<Instant>,
     pub ex: Exchange,
-    pub key: PresharedKey,
+    /// The pre-shared key, and where it is configured.
+    pub key: Secret,
+    pub key_source: KeySource,
+    /// The ISAKMP profile: as initiator the tunnel's (`set isakmp-profile`), as
+    /// responder the one the peer's ID matched after MM5 (`None`: the global settings).
+    pub profile: Option<String>,
     /// Both sides sent the RFC 3947 vendor ID.
     pub nat_t: bool,
     pub nat: NatStatus,
@@ -70,14 +76,15 @@ pub(crate) struct Phase1 {
 
 impl Phase1 {
     /// A new ISAKMP SA numbered `conn_id` between `path` (local, remote), with the
-    /// `cookies` (initiator's, responder's) known so far, begun at `now` as the
-    /// `started`-th engine event. It has no Main Mode state until its first message.
+    /// `cookies` (initiator's, responder's) known so far and the pre-shared key found
+    /// for it, begun at `now` as the `started`-th engine event. It has no Main Mode
+    /// state until its first message.
     pub(crate) fn new(
         conn_id: u32,
         role: Role,
         (local, remote): (SocketAddr, SocketAddr),
         (icookie, rcookie): ([u8; 8], [u8; 8]),
-        key: PresharedKey,
+        (key, key_source): (Secret, KeySource),
         now: Instant,
         started: u64,
     ) -> Phase1 {
@@ -93,6 +100,8 @@ impl Phase1 {
             established_at: None,
             ex: Exchange::default(),
             key,
+            key_source,
+            profile: None,
             nat_t: false,
             nat: NatStatus::default(),
             pending: Vec::new(),
@@ -109,6 +118,11 @@ impl Phase1 {
             retiring: None,
             rejected: None,
         }
+    }
+
+    /// The addresses it is between: the tunnels it may serve are between the same.
+    pub(crate) fn endpoints(&self) -> Endpoints {
+        Endpoints::of(self.local, self.remote)
     }
 
     pub(crate) fn established(&self) -> Option<&Arc<Established>> {

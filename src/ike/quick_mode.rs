@@ -23,6 +23,7 @@ use super::state::{IkeState, Role};
 use super::timer::Timer;
 use super::{identity, Action, Engine};
 use crate::crypto::DhPrivate;
+use crate::ipsec::Direction;
 use crate::isakmp::{
     ExchangeType, Header, IdPayload, NotifyPayload, NotifyType, Payload, PayloadType, ProtocolId,
     SaPayload, DOI_IPSEC, SIT_IDENTITY_ONLY,
@@ -105,6 +106,17 @@ impl Engine {
         });
     }
 
+    /// Is `spi` the inbound SPI of a pair, reserved, or offered in a Quick Mode?
+    fn spi_in_use(&self, spi: u32) -> bool {
+        self.reserved_spis.contains_key(&spi)
+            || self.children.iter().any(|c| c.spi_in == spi)
+            || self
+                .phase1
+                .values()
+                .flat_map(|p| p.quick.values())
+                .any(|q| q.spi_in() == Some(spi))
+    }
+
     /// Begin Quick Mode for `tunnel` over an established `p1`.
     pub(super) fn start_quick_mode(&mut self, now: Instant, p1: &mut Phase1, tunnel: &str) {
         let Some(est) = p1.established() else {
@@ -139,6 +151,22 @@ impl Engine {
             return;
         };
         if let Ok(spi) = spi {
+            if self.spi_in_use(spi) {
+                // The kernel's SPIs are unique per destination address only, and the
+                // engine tells its pairs apart by inbound SPI: one we hold already, on
+                // another of our addresses, goes back, and we ask for another.
+                self.actions.push_back(Action::DeleteSa {
+                    tunnel: tunnel.clone(),
+                    direction: Direction::In,
+                    spi,
+                    dst,
+                });
+                if let Some(p1) = self.phase1.take(conn_id) {
+                    self.request_spi(&p1, message_id, &tunnel);
+                    self.phase1.put_back(p1);
+                }
+                return;
+            }
             self.reserved_spis.insert(spi, (tunnel, dst));
         }
         self.with_phase1(conn_id, |e, p1| {
@@ -368,20 +396,21 @@ impl Engine {
         })))
     }
 
-    /// The tunnel to this peer whose inner family the proxy identities name. A VTI
-    /// protects everything, so QM1 must carry identities (RFC 2409 5.5 makes them
-    /// optional only when they are the peers' own addresses).
+    /// The tunnel between the ISAKMP SA's two addresses whose inner family the proxy
+    /// identities name. A VTI protects everything, so QM1 must carry identities (RFC
+    /// 2409 5.5 makes them optional only when they are the peers' own addresses).
     fn tunnel_for_proxies(
         &self,
         p1: &Phase1,
         ids: Option<&(IdPayload, IdPayload)>,
     ) -> Result<TunnelSettings, Error> {
-        let peer = p1.remote.ip();
+        let ends = p1.endpoints();
+        let peer = ends.peer;
         let mut ours = self
             .settings
             .tunnels
             .iter()
-            .filter(|t| t.peer == peer && !t.shutdown);
+            .filter(|t| t.endpoints() == ends && !t.shutdown);
         let invalid = |detail: String, config: String| {
             Error::InvalidId(InvalidId {
                 peer,
@@ -393,7 +422,7 @@ impl Engine {
             let config = ours
                 .next()
                 .map(|t| format!("interface {}, {}", t.name, t.origin))
-                .unwrap_or_else(|| "no tunnel destination matches".into());
+                .unwrap_or_else(|| format!("no tunnel between {ends}"));
             return Err(invalid(
                 "Quick Mode without proxy identities, a tunnel interface needs any/any".into(),
                 config,
@@ -401,6 +430,24 @@ impl Engine {
         };
         let family = identity::proxy_family(ci).filter(|f| identity::proxy_family(cr) == Some(*f));
         let found = ours.clone().find(|t| Some(t.inner) == family);
+        if let Some(t) = found {
+            // IOS: a tunnel whose ipsec profile names an ISAKMP profile takes Quick
+            // Modes over ISAKMP SAs of that profile only.
+            if let Some(want) = t.options.isakmp_profile.as_deref() {
+                if p1.profile.as_deref() != Some(want) {
+                    let have = p1.profile.as_ref().map_or("no ISAKMP profile".into(), |p| {
+                        format!("crypto isakmp profile {p}")
+                    });
+                    return Err(invalid(
+                        format!(
+                            "Quick Mode for {} over an ISAKMP SA of {have}, but the tunnel's crypto ipsec profile says set isakmp-profile {want}",
+                            t.name
+                        ),
+                        format!("crypto ipsec profile of {}, {}", t.name, t.profile_origin),
+                    ));
+                }
+            }
+        }
         found.cloned().ok_or_else(|| {
             let config = ours
                 .next()
@@ -412,7 +459,12 @@ impl Engine {
                         identity::describe(&identity::proxy_any(t.inner))
                     )
                 })
-                .unwrap_or_else(|| format!("no tunnel destination {peer} configured"));
+                .unwrap_or_else(|| {
+                    format!(
+                        "no tunnel configured with source {} and destination {peer}",
+                        ends.local
+                    )
+                });
             invalid(
                 format!(
                     "proxy identities {} <-> {} not acceptable",

@@ -10,7 +10,7 @@
 use super::log::{DownReason, Note};
 use super::phase1::Phase1;
 use super::timer::{Owner, Timer};
-use super::Engine;
+use super::{Endpoints, Engine};
 use crate::isakmp::{DeletePayload, Payload, ProtocolId, DOI_IPSEC};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -38,43 +38,45 @@ impl Engine {
         self.events
     }
 
-    /// The ISAKMP SA to use with `peer`: of the established ones not replaced, the one
-    /// the peer spoke over last (after a lost Delete we may hold one the peer dropped),
-    /// then the newest.
-    pub(super) fn isakmp_for(&self, peer: IpAddr) -> Option<u32> {
-        self.usable_phase1(peer)
+    /// The ISAKMP SA to use between `ends`: of the established ones not replaced, the
+    /// one the peer spoke over last (after a lost Delete we may hold one the peer
+    /// dropped), then the newest.
+    pub(super) fn isakmp_for(&self, ends: Endpoints) -> Option<u32> {
+        self.usable_phase1(ends)
             .max_by_key(|p| preference(p))
             .map(|p| p.conn_id)
     }
 
-    fn usable_phase1(&self, peer: IpAddr) -> impl Iterator<Item = &Phase1> {
+    fn usable_phase1(&self, ends: Endpoints) -> impl Iterator<Item = &Phase1> {
         self.phase1
-            .of_peer(peer)
+            .of_pair(ends)
             .filter(|p| p.established().is_some() && p.retiring.is_none())
     }
 
-    /// Is another ISAKMP SA with the peer preferred to `p1` (taken out of the table)?
+    /// Is another ISAKMP SA between the same addresses preferred to `p1` (taken out of
+    /// the table)?
     pub(super) fn outranked(&self, p1: &Phase1) -> bool {
-        self.usable_phase1(p1.remote.ip())
+        self.usable_phase1(p1.endpoints())
             .any(|o| preference(o) > preference(p1))
     }
 
     /// `p1` got no answer (DPD, Quick Mode) while the peer has another ISAKMP SA with
-    /// us: the peer dropped this one (its Delete was lost). Drop it too; true if so.
+    /// us between the same addresses: the peer dropped this one (its Delete was lost).
+    /// Drop it too; true if so.
     pub(super) fn drop_if_stale(&mut self, p1: &mut Phase1) -> bool {
-        if self.usable_phase1(p1.remote.ip()).next().is_none() {
+        if self.usable_phase1(p1.endpoints()).next().is_none() {
             return false;
         }
         self.phase1_down(p1, DownReason::Unanswered);
         true
     }
 
-    /// Tunnels to `peer` we keep up, in configuration order.
-    pub(super) fn wanted_to(&self, peer: IpAddr) -> Vec<String> {
+    /// Tunnels between `ends` we keep up, in configuration order.
+    pub(super) fn wanted_between(&self, ends: Endpoints) -> Vec<String> {
         self.settings
             .tunnels
             .iter()
-            .filter(|t| t.peer == peer && self.wanted.contains(&t.name))
+            .filter(|t| t.endpoints() == ends && self.wanted.contains(&t.name))
             .map(|t| t.name.clone())
             .collect()
     }
@@ -106,7 +108,7 @@ impl Engine {
             let running = self.negotiating(&name)
                 || self
                     .phase1
-                    .of_peer(tunnel.peer)
+                    .of_pair(tunnel.endpoints())
                     .any(|p| p.negotiating() && p.pending.contains(&name));
             let retry = self.retries.entry(name.clone()).or_default();
             if running || retry.at.is_some() {
@@ -147,28 +149,29 @@ impl Engine {
         if self.settings.passive || p1.retiring.is_some() {
             return;
         }
-        let peer = p1.remote.ip();
+        let ends = p1.endpoints();
         if self.outranked(p1) {
             // The peer rekeyed first; this one is ours to retire too.
             return self.retire_phase1(now, p1, DownReason::Rekeyed);
         }
-        let in_progress = self.phase1.of_peer(peer).any(|o| o.negotiating());
+        let in_progress = self.phase1.of_pair(ends).any(|o| o.negotiating());
         p1.rekeying = true;
-        let needed =
-            self.children.iter().any(|c| c.remote.ip() == peer) || !self.wanted_to(peer).is_empty();
+        let needed = self.children.iter().any(|c| c.endpoints() == ends)
+            || !self.wanted_between(ends).is_empty();
         if !in_progress && needed {
             self.note(p1, Note::Phase1Rekey);
-            self.start_main_mode(now, p1.local, p1.remote, Vec::new());
+            let path = (p1.local, p1.remote);
+            self.start_main_mode(now, path, p1.profile.clone(), Vec::new());
         }
     }
 
-    /// `p1` just came up: retire the ISAKMP SAs with the peer it replaces, or resolve a
-    /// collision (both ends keep the SA with the larger initiator cookie).
+    /// `p1` just came up: retire the ISAKMP SAs between the same addresses it replaces,
+    /// or resolve a collision (both ends keep the SA with the larger initiator cookie).
     pub(super) fn phase1_established(&mut self, now: Instant, p1: &mut Phase1) {
-        let peer = p1.remote.ip();
+        let ends = p1.endpoints();
         let others: Vec<u32> = self
             .phase1
-            .of_peer(peer)
+            .of_pair(ends)
             .filter(|o| o.completed.is_some() && o.retiring.is_none())
             .map(|o| o.conn_id)
             .collect();
@@ -211,14 +214,14 @@ impl Engine {
         // not retransmitted, and a peer that misses this Delete would keep using an SA
         // we no longer have.
         self.send_isakmp_delete(p1);
-        self.outbox.push((p1.remote.ip(), isakmp_delete(p1)));
+        self.outbox.push((p1.endpoints(), isakmp_delete(p1)));
         self.phase1_down(p1, p1.retiring.unwrap_or(DownReason::Rekeyed));
     }
 
-    /// `conn_id` is gone: its IPsec SAs now belong to the peer's remaining ISAKMP SA
-    /// (IOS keeps IPsec SAs when their ISAKMP SA goes).
-    pub(super) fn adopt_children(&mut self, conn_id: u32, peer: IpAddr) {
-        let Some(heir) = self.isakmp_for(peer) else {
+    /// `conn_id` is gone: its IPsec SAs now belong to the remaining ISAKMP SA between
+    /// the same addresses (IOS keeps IPsec SAs when their ISAKMP SA goes).
+    pub(super) fn adopt_children(&mut self, conn_id: u32, ends: Endpoints) {
+        let Some(heir) = self.isakmp_for(ends) else {
             return;
         };
         for c in self.children.iter_mut().filter(|c| c.conn_id == conn_id) {

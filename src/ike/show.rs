@@ -26,6 +26,8 @@ pub struct IsakmpSaInfo {
     pub auth: &'static str,
     pub lifetime_remaining_s: Option<u64>,
     pub nat_t: bool,
+    /// The ISAKMP profile (`crypto isakmp profile`), `None` without one.
+    pub profile: Option<String>,
 }
 
 /// One direction of an IPsec SA pair.
@@ -90,6 +92,7 @@ impl Engine {
                     auth: "psk",
                     lifetime_remaining_s: remaining,
                     nat_t: p.nat.detected(),
+                    profile: p.profile.clone(),
                 }
             })
             .collect()

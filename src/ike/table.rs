@@ -1,8 +1,8 @@
 //! The ISAKMP SAs, indexed the ways a packet or a peer finds them, so that no input
 //! scans the table (a responder on the Internet holds thousands of half-open entries):
 //! by both cookies (every message after MM2), by initiator cookie while our MM1 awaits
-//! its MM2, by (initiator cookie, peer) for a responder's retransmitted MM1, and by peer
-//! address. It also counts what admission control limits: negotiations in progress,
+//! its MM2, by (initiator cookie, local and peer address) for a responder's
+//! retransmitted MM1, and by peer address. It also counts what admission control limits: negotiations in progress,
 //! per peer, and the responder's embryonic ones (MM1 seen, nothing since) in age order.
 //!
 //! An exchange takes its SA out (`take`) and puts it back (`put_back`) when done: the
@@ -10,6 +10,7 @@
 
 use super::phase1::{MmState, Phase1};
 use super::state::Role;
+use super::Endpoints;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 
@@ -22,6 +23,7 @@ struct Keys {
     /// All zeros while our MM1 waits for MM2.
     rcookie: Cookie,
     role: Role,
+    ends: Endpoints,
     peer: IpAddr,
     negotiating: bool,
     /// A responder that has seen MM1 and nothing since: its peer has not shown it
@@ -37,6 +39,7 @@ impl Keys {
             icookie: p1.icookie,
             rcookie: p1.rcookie,
             role: p1.role,
+            ends: p1.endpoints(),
             peer: p1.remote.ip(),
             negotiating: p1.negotiating(),
             embryonic: p1.role == Role::Responder && matches!(p1.state, MmState::RMm2(_)),
@@ -51,7 +54,7 @@ pub(crate) struct Phase1Table {
     keys: HashMap<u32, Keys>,
     by_cookies: HashMap<(Cookie, Cookie), u32>,
     awaiting_mm2: HashMap<Cookie, u32>,
-    responders: HashMap<(Cookie, IpAddr), u32>,
+    responders: HashMap<(Cookie, Endpoints), u32>,
     by_peer: HashMap<IpAddr, BTreeSet<u32>>,
     /// Negotiating responder SAs per peer address (the per-source admission limit).
     half_open_by_peer: HashMap<IpAddr, u32>,
@@ -161,6 +164,12 @@ impl Phase1Table {
             .filter_map(|id| self.sas.get(id))
     }
 
+    /// The SAs between these two addresses, in conn-id order.
+    pub(crate) fn of_pair(&self, ends: Endpoints) -> impl Iterator<Item = &Phase1> {
+        self.of_peer(ends.peer)
+            .filter(move |p| p.endpoints() == ends)
+    }
+
     /// By both cookies; an initiator still waiting for MM2 by its own.
     pub(crate) fn find(&self, icookie: Cookie, rcookie: Cookie) -> Option<u32> {
         self.by_cookies
@@ -169,9 +178,9 @@ impl Phase1Table {
             .copied()
     }
 
-    /// Our responder SA for an MM1 (a retransmission) from `peer`.
-    pub(crate) fn responder(&self, icookie: Cookie, peer: IpAddr) -> Option<u32> {
-        self.responders.get(&(icookie, peer)).copied()
+    /// Our responder SA for an MM1 (a retransmission) between these addresses.
+    pub(crate) fn responder(&self, icookie: Cookie, ends: Endpoints) -> Option<u32> {
+        self.responders.get(&(icookie, ends)).copied()
     }
 
     fn index(&mut self, id: u32, k: Keys) {
@@ -181,7 +190,7 @@ impl Phase1Table {
             self.by_cookies.insert((k.icookie, k.rcookie), id);
         }
         if k.role == Role::Responder {
-            self.responders.insert((k.icookie, k.peer), id);
+            self.responders.insert((k.icookie, k.ends), id);
             if k.negotiating {
                 *self.half_open_by_peer.entry(k.peer).or_default() += 1;
             }
@@ -207,7 +216,7 @@ impl Phase1Table {
         drop_if(&mut self.awaiting_mm2, &k.icookie, id);
         drop_if(&mut self.by_cookies, &(k.icookie, k.rcookie), id);
         if k.role == Role::Responder {
-            drop_if(&mut self.responders, &(k.icookie, k.peer), id);
+            drop_if(&mut self.responders, &(k.icookie, k.ends), id);
             if k.negotiating {
                 if let Some(n) = self.half_open_by_peer.get_mut(&k.peer) {
                     *n -= 1;

@@ -21,22 +21,6 @@ echo "kernel $(uname -r)"
 # xfrm_states NS: ESP states in the kernel
 xfrm_states() { ip -n "$1" xfrm state | grep -c '^src' || true; }
 
-# kernel_is_show NS SECONDS: until the kernel's ESP states are exactly the SA pairs
-# `show ipsec` lists (same SPIs, nothing else: no state left from before)
-kernel_is_show() {
-    local ns=$1 t0=$SECONDS kernel shown
-    while [ $((SECONDS - t0)) -lt "$2" ]; do
-        kernel=$(for h in $(ip -n "$ns" xfrm state | grep -oE 'spi 0x[0-9a-f]+' | cut -d' ' -f2); do
-            printf '%d\n' "$h"; done | sort | tr '\n' ' ')
-        shown=$(json_field "$ns" ipsec '.[] | .inbound.spi, .outbound.spi' 2>/dev/null | sort | tr '\n' ' ')
-        [ "$kernel" = "$shown" ] && return 0
-        sleep 0.5
-    done
-    echo "    $ns: kernel ESP SPIs: ${kernel:-none}; show ipsec: ${shown:-none}"
-    ip -n "$ns" xfrm state | sed 's/^/    | /'
-    return 1
-}
-
 vrk() {
     local p=${V}rk
     routers $p-r2 2001:db8::2 $p-r3 2001:db8::3 64

@@ -19,12 +19,14 @@
 # Other algorithms (tests/vm/crypto.sh runs several of these at once, each with its own
 # IKT_NS): R2_CONF is R2's configuration (default examples/r2.conf), SSW_IKE / SSW_ESP
 # strongSwan's proposals, R2_GROUP / R2_TRANSFORM / R2_PFS what `show isakmp` / `show
-# ipsec` must then report, R2_XFRM a pattern R2's `ip xfrm state` must show (kernel path).
+# ipsec` must then report, R2_XFRM a pattern R2's `ip xfrm state` must show (kernel path),
+# R2_TUNNEL R2's tunnel interface (Tunnel23), R2_PROFILE the ISAKMP profile `show isakmp`
+# must name for R2's SA (null: none), SSW_SUITE the suite's name.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
 DATAPLANE=${IKT_DATAPLANE:-kernel}
-suite_begin strongswan-$DATAPLANE
+suite_begin "${SSW_SUITE:-strongswan-$DATAPLANE}"
 # not under /run: strongswan-peer.sh bind-mounts over /run
 export SSW_DIR=$IKT_RUN/ssw
 R2=$IKT_NS-s-r2 SS=$IKT_NS-s-ss
@@ -125,6 +127,7 @@ negotiated() {
         { sed -E 's/(0x[0-9a-f]{4})[0-9a-f]+/\1.../' <<<"$states"; return 1; }
 }
 R2_GROUP=${R2_GROUP:-1} R2_TRANSFORM=${R2_TRANSFORM:-esp-aes esp-sha-hmac} R2_PFS=${R2_PFS:-null}
+R2_TUNNEL=${R2_TUNNEL:-Tunnel23} R2_PROFILE=${R2_PROFILE:-null}
 xfrm=
 [ "$DATAPLANE" != kernel ] || xfrm=${R2_XFRM:-}
 
@@ -140,6 +143,7 @@ tunnel_works() {
     check "$t: strongSwan has the CHILD_SA installed, $ESP" encapsulation
     check "$t: ikev1d reports the $DATAPLANE data path" test "$(r2_ipsec .dataplane)" = "$DATAPLANE"
     check "$t: group $R2_GROUP, $R2_TRANSFORM, PFS $R2_PFS${xfrm:+, kernel state $xfrm}" negotiated
+    check "$t: R2's ISAKMP SA has profile $R2_PROFILE" test "$(json_field $R2 isakmp '.[0].profile')" = "$R2_PROFILE"
     before=$(quiet_counters)
     check "$t: ping R2 -> 2001:db8:100::3 5/5" pings $R2 2001:db8:100::3 5
     check "$t: ping strongSwan -> 2001:db8:100::2 5/5" pings $SS 2001:db8:100::2 5
@@ -153,9 +157,9 @@ stop_ikev1d() {
     pid=$(cat "$IKT_RUN/$R2.pid")
     kill -TERM "$pid"
     check "$1: SIGTERM: strongSwan deletes its SAs on our Delete" until_true 30 ssw_down
-    check "$1: SIGTERM: ikev1d exits, no XFRM state or Tunnel23 left" bash -c \
+    check "$1: SIGTERM: ikev1d exits, no XFRM state or $R2_TUNNEL left" bash -c \
         "for i in \$(seq 40); do kill -0 $pid 2>/dev/null || break; sleep 0.25; done
-         ! kill -0 $pid 2>/dev/null && [ -z \"\$(ip -n $R2 xfrm state)\" ] && ! ip -n $R2 link show Tunnel23 2>/dev/null"
+         ! kill -0 $pid 2>/dev/null && [ -z \"\$(ip -n $R2 xfrm state)\" ] && ! ip -n $R2 link show $R2_TUNNEL 2>/dev/null"
     [ "$IKT_FAILED" = 0 ] || show_state "$1"
 }
 

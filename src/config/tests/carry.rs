@@ -251,3 +251,32 @@ fn what_the_data_path_cannot_do_yet_is_refused_in_one_place() {
     // Parsed, so it converts.
     assert_eq!(content(&round_trip(&c)), content(&c));
 }
+
+/// `local-address` of the ISAKMP profile a tunnel's ipsec profile names pins its
+/// source: among the `tunnel source` interface's addresses, that one; a source
+/// elsewhere is refused at its line, naming the profile's line.
+#[test]
+fn the_profiles_local_address_pins_the_tunnel_source() {
+    let conf = |source: &str| {
+        format!(
+            "crypto isakmp policy 10\n authentication pre-share\n\
+             crypto keyring K\n pre-shared-key address 0.0.0.0 0.0.0.0 key Secret1\n\
+             crypto isakmp profile P\n keyring K\n match identity address 198.51.100.7 255.255.255.255\n local-address 192.0.2.1\n\
+             crypto ipsec transform-set TS esp-aes esp-sha-hmac\n\
+             crypto ipsec profile VTI\n set transform-set TS\n set isakmp-profile P\n\
+             interface Tunnel1\n tunnel source {source}\n tunnel mode ipsec ipv4\n tunnel destination 198.51.100.7\n tunnel protection ipsec profile VTI\n\
+             ikev1d map-interface Loopback0 lo\n"
+        )
+    };
+    // lo's first address is 127.0.0.1: the profile picks its other one.
+    let s = ok(&conf("Loopback0")).to_settings(Host).unwrap();
+    assert_eq!(s.tunnels[0].local, ip("192.0.2.1"));
+    let specs = ok(&conf("Loopback0")).tunnel_specs(Host).unwrap();
+    assert_eq!(specs[0].local, ip("192.0.2.1"));
+    let e = ok(&conf("198.51.100.2")).to_settings(Host).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "t.conf:14: Tunnel1: tunnel source 198.51.100.2 is not the local-address (192.0.2.1) \
+         of crypto isakmp profile P (line 8), which `set isakmp-profile` names for it"
+    );
+}

@@ -253,7 +253,8 @@ fn settings_resolve_the_tunnel_source_and_keep_lines() {
     );
     assert_eq!(t.transform_sets[0].origin.line, 4);
     assert_eq!(s.policies[0].origin.to_string(), "line 1");
-    assert_eq!(s.key_for(ip("2001:db8::3")).unwrap().origin.line, 3);
+    let at = crate::ike::settings::Lookup::peer(ip("2001:db8::3"));
+    assert_eq!(s.psk_lookup(&at, None).unwrap().key.origin.line, 3);
     assert_eq!(
         (s.dpd, s.nat_keepalive_s, s.passive),
         (None, Some(20), false)

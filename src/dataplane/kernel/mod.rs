@@ -17,11 +17,12 @@
 //! only changes the proxy IDs the engine negotiates). The kernel reqid is the
 //! tunnel's (from its if_id), not `SaSpec::reqid`: the policies exist before any SA.
 //!
-//! Ownership: every state and policy of ours carries a reqid in
-//! `OWN_REQID_BASE..` (one per tunnel, from its if_id), and every interface we
-//! create has the alias `ikev1d`. `ensure_tunnel` of a tunnel this instance does
-//! not know yet first removes such leftovers of that tunnel (a crashed daemon's),
-//! and never touches other reqids or interfaces without the alias.
+//! Ownership: every state and policy of ours carries its tunnel's reqid (the top bit
+//! set, the tunnel number below: `reqid_for`) and its tunnel's binding (if_id or
+//! mark), and every interface we create has the alias `ikev1d`. `ensure_tunnel` of a
+//! tunnel this instance does not know yet first removes such leftovers of that
+//! tunnel (a crashed daemon's), and never touches state that lacks either, nor
+//! interfaces without the alias.
 
 mod iface;
 mod sys;
@@ -48,17 +49,37 @@ use std::os::fd::AsFd;
 use std::time::{SystemTime, UNIX_EPOCH};
 use xfrm::Binding;
 
-/// Our reqids: `OWN_REQID_BASE | if_id` ("IK" in the top half).
-const OWN_REQID_BASE: u32 = 0x494b_0000;
-const MAX_IF_ID: u32 = 0xfffe;
-/// Reserved for the probe's throw-away state and interfaces.
-const PROBE_IF_ID: u32 = 0xffff;
+/// The highest if_id: IOS numbers tunnels 0..2^31-1, `TunnelN`'s if_id (vti key) is
+/// N and Tunnel0's 2^31 (0 means "no interface" to XFRM).
+const MAX_IF_ID: u32 = 1 << 31;
+/// Set in every reqid of ours (see `reqid_for`).
+const OWN_REQID_FLAG: u32 = 1 << 31;
+/// Earlier versions' reqids, `0x494b_0000 | if_id` (if_ids up to 65534): a tunnel's
+/// leftovers under them go too, or their policies (same selector and binding) would
+/// refuse the new ones.
+const LEGACY_REQID_BASE: u32 = 0x494b_0000;
+const LEGACY_MAX_IF_ID: u32 = 0xfffe;
+/// The probe's throw-away interfaces and state: an if_id no tunnel has, and a reqid
+/// none of ours is.
+const PROBE_IF_ID: u32 = u32::MAX;
+const PROBE_REQID: u32 = 0;
 
 /// Force vti6/vti even where xfrm interfaces exist (tests of the fallback).
 pub const FORCE_VTI_ENV: &str = "IKEV1D_FORCE_VTI";
 
+/// The reqid of the tunnel with `if_id`: the top bit set, the tunnel number in the
+/// 31 bits below (Tunnel0's if_id, 2^31, has none there): one per tunnel number,
+/// never 0, and told from other daemons' (strongSwan and Libreswan count theirs up
+/// from small numbers). A state or policy is the tunnel's when it carries this reqid
+/// and the tunnel's binding.
 fn reqid_for(if_id: u32) -> u32 {
-    OWN_REQID_BASE | if_id
+    OWN_REQID_FLAG | (if_id & !OWN_REQID_FLAG)
+}
+
+/// The reqids a tunnel's leftovers may carry: its own, and an earlier version's.
+fn leftover_reqids(if_id: u32) -> impl Iterator<Item = u32> {
+    let legacy = (if_id <= LEGACY_MAX_IF_ID).then_some(LEGACY_REQID_BASE | if_id);
+    std::iter::once(reqid_for(if_id)).chain(legacy)
 }
 
 /// What the running kernel offers the kernel data path; each field is `Err(why)`
@@ -218,7 +239,7 @@ fn probe_esp(nl: &mut Netlink<XfrmMessage>, lo: IpAddr) -> io::Result<()> {
     add_and_delete(
         nl,
         &placeholder_sa(lo, lo),
-        reqid_for(PROBE_IF_ID),
+        PROBE_REQID,
         Binding::IfId(PROBE_IF_ID),
     )
 }
@@ -290,15 +311,15 @@ impl KernelDataplane {
         })
     }
 
-    /// Delete every state and policy with `reqid` (policies first, so no
-    /// traffic triggers an acquire in between).
-    fn purge(&mut self, reqid: u32) -> io::Result<()> {
+    /// Delete every state and policy with `reqid` and `binding` (policies first, so
+    /// no traffic triggers an acquire in between).
+    fn purge(&mut self, reqid: u32, binding: Binding) -> io::Result<()> {
         let policies = self.xfrm.dump(xfrm::dump_policies())?;
-        for del in xfrm::deletions_for(&policies, reqid) {
+        for del in xfrm::deletions_for(&policies, reqid, binding) {
             unless_gone(self.xfrm.request(del, 0))?;
         }
         let states = self.xfrm.dump(xfrm::dump_sas())?;
-        for (src, dst, binding) in xfrm::acquires_for(&states, reqid) {
+        for (src, dst) in xfrm::acquires_for(&states, reqid, binding) {
             unless_gone(add_and_delete(
                 &mut self.xfrm,
                 &placeholder_sa(src, dst),
@@ -306,7 +327,7 @@ impl KernelDataplane {
                 binding,
             ))?;
         }
-        for del in xfrm::deletions_for(&states, reqid) {
+        for del in xfrm::deletions_for(&states, reqid, binding) {
             unless_gone(self.xfrm.request(del, 0))?;
         }
         Ok(())
@@ -340,8 +361,10 @@ impl KernelDataplane {
             ),
         };
         // A crashed instance's leftovers of this tunnel; a foreign interface stays.
-        self.purge(reqid)
-            .map_err(err("removing leftover states and policies"))?;
+        for leftover in leftover_reqids(t.if_id) {
+            self.purge(leftover, binding)
+                .map_err(err("removing leftover states and policies"))?;
+        }
         if let Some(old) = link::find(&mut self.rtnl, &t.name).map_err(err("looking up"))? {
             if old.alias.as_deref() != Some(link::OWNER_ALIAS) {
                 return Err(refused(
@@ -388,7 +411,7 @@ impl KernelDataplane {
     fn teardown(&mut self, tunnel: &Tunnel) -> Result<()> {
         let name = &tunnel.spec.name;
         let purged = self
-            .purge(tunnel.reqid)
+            .purge(tunnel.reqid, tunnel.binding)
             .map_err(|e| DataplaneError::on(name, "removing states and policies", e));
         let deleted = match link::delete(&mut self.rtnl, tunnel.index) {
             Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(()),
@@ -601,6 +624,37 @@ mod tests {
             "forced vti6 without vti6"
         );
         assert!(probe(false, true, None).usable(false).is_err(), "no ESP");
+    }
+
+    /// Every tunnel number has its own reqid, the old scheme's collision (`0x494b0000 |
+    /// if_id` overlapping for if_ids past 16 bits) gone; leftovers of the old scheme
+    /// are looked for where it could have made them.
+    #[test]
+    fn reqids_are_one_per_tunnel_number_and_never_zero() {
+        let if_id = |n: u32| if n == 0 { MAX_IF_ID } else { n };
+        let numbers = [
+            0,
+            1,
+            23,
+            0xfffe,
+            0xffff,
+            0x1_0000,
+            0x494b_0017,
+            (1 << 31) - 1,
+        ];
+        let reqids: HashSet<u32> = numbers.iter().map(|&n| reqid_for(if_id(n))).collect();
+        assert_eq!(reqids.len(), numbers.len(), "{reqids:x?}");
+        assert!(reqids.iter().all(|r| r & OWN_REQID_FLAG != 0));
+        assert_eq!(reqid_for(if_id(0)), 0x8000_0000);
+        assert_eq!(reqid_for(if_id(23)), 0x8000_0017);
+        assert_eq!(reqid_for(if_id((1 << 31) - 1)), u32::MAX);
+        assert!(!reqids.contains(&PROBE_REQID));
+        assert_eq!(
+            leftover_reqids(23).collect::<Vec<_>>(),
+            [0x8000_0017, 0x494b_0017]
+        );
+        assert_eq!(leftover_reqids(0x1_0000).count(), 1);
+        assert_eq!(leftover_reqids(MAX_IF_ID).count(), 1);
     }
 
     #[test]

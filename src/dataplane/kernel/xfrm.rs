@@ -248,9 +248,23 @@ pub(super) fn policy(
     })
 }
 
-/// Delete requests for the states and policies of a dump that carry `reqid`
-/// (ours: see `OWN_REQID_BASE`), with the mark / if_id they were found with.
-pub(super) fn deletions_for(dump: &[XfrmMessage], reqid: u32) -> Vec<XfrmMessage> {
+/// The if_id or mark a state or policy carries.
+fn binding_of(nlas: &[XfrmAttrs]) -> Option<Binding> {
+    nlas.iter().find_map(|a| match a {
+        XfrmAttrs::IfId(id) => Some(Binding::IfId(*id)),
+        XfrmAttrs::Mark(m) => Some(Binding::Mark(m.value)),
+        _ => None,
+    })
+}
+
+/// Delete requests for the states and policies of a dump that carry `reqid` and
+/// `binding` (a tunnel's: see `reqid_for`), with the mark / if_id they were found
+/// with.
+pub(super) fn deletions_for(
+    dump: &[XfrmMessage],
+    reqid: u32,
+    binding: Binding,
+) -> Vec<XfrmMessage> {
     let keep_ids = |nlas: &[XfrmAttrs]| -> Vec<XfrmAttrs> {
         nlas.iter()
             .filter(|a| matches!(a, XfrmAttrs::Mark(_) | XfrmAttrs::IfId(_)))
@@ -258,9 +272,12 @@ pub(super) fn deletions_for(dump: &[XfrmMessage], reqid: u32) -> Vec<XfrmMessage
             .collect()
     };
     dump.iter()
-        .filter_map(|m| match m {
+        .filter_map(|m| {
+            match m {
             XfrmMessage::AddSa(s)
-                if s.user_sa_info.reqid == reqid && s.user_sa_info.id.spi != 0 =>
+                if s.user_sa_info.reqid == reqid
+                    && s.user_sa_info.id.spi != 0
+                    && binding_of(&s.nlas) == Some(binding) =>
             {
                 let i = &s.user_sa_info;
                 let mut id = sa_id_with(ip_of(i.id.daddr, i.family), i.id.spi, keep_ids(&s.nlas));
@@ -268,9 +285,10 @@ pub(super) fn deletions_for(dump: &[XfrmMessage], reqid: u32) -> Vec<XfrmMessage
                 Some(XfrmMessage::DeleteSa(id))
             }
             XfrmMessage::AddPolicy(p)
-                if p.nlas.iter().any(
-                    |a| matches!(a, XfrmAttrs::Template(t) if t.iter().any(|t| t.reqid == reqid)),
-                ) =>
+                if binding_of(&p.nlas) == Some(binding)
+                    && p.nlas.iter().any(|a| {
+                        matches!(a, XfrmAttrs::Template(t) if t.iter().any(|t| t.reqid == reqid))
+                    }) =>
             {
                 let info = &p.user_policy_info;
                 Some(XfrmMessage::DeletePolicy(PolicyId {
@@ -283,35 +301,29 @@ pub(super) fn deletions_for(dump: &[XfrmMessage], reqid: u32) -> Vec<XfrmMessage
                 }))
             }
             _ => None,
+        }
         })
         .collect()
 }
 
-/// Acquire states (SPI 0) with `reqid`: the kernel made them when traffic met a
-/// policy before its state. No request deletes them by id; adding a state with the
-/// same outer addresses, reqid and binding replaces them (xfrm_state_add), so
-/// this returns `(src, dst, binding)` for such a replacement.
-pub(super) fn acquires_for(dump: &[XfrmMessage], reqid: u32) -> Vec<(IpAddr, IpAddr, Binding)> {
+/// Acquire states (SPI 0) with `reqid` and `binding`: the kernel made them when
+/// traffic met a policy before its state. No request deletes them by id; adding a
+/// state with the same outer addresses, reqid and binding replaces them
+/// (xfrm_state_add), so this returns `(src, dst)` for such a replacement.
+pub(super) fn acquires_for(
+    dump: &[XfrmMessage],
+    reqid: u32,
+    binding: Binding,
+) -> Vec<(IpAddr, IpAddr)> {
     dump.iter()
         .filter_map(|m| match m {
             XfrmMessage::AddSa(s)
-                if s.user_sa_info.reqid == reqid && s.user_sa_info.id.spi == 0 =>
+                if s.user_sa_info.reqid == reqid
+                    && s.user_sa_info.id.spi == 0
+                    && binding_of(&s.nlas) == Some(binding) =>
             {
                 let i = &s.user_sa_info;
-                let binding = s
-                    .nlas
-                    .iter()
-                    .find_map(|a| match a {
-                        XfrmAttrs::IfId(id) => Some(Binding::IfId(*id)),
-                        XfrmAttrs::Mark(m) => Some(Binding::Mark(m.value)),
-                        _ => None,
-                    })
-                    .unwrap_or(Binding::IfId(0));
-                Some((
-                    ip_of(i.saddr, i.family),
-                    ip_of(i.id.daddr, i.family),
-                    binding,
-                ))
+                Some((ip_of(i.saddr, i.family), ip_of(i.id.daddr, i.family)))
             }
             _ => None,
         })
@@ -484,28 +496,37 @@ mod tests {
     }
 
     #[test]
-    fn deletions_pick_only_our_reqid_and_keep_the_mark() {
+    fn deletions_pick_only_our_reqid_and_binding_and_keep_the_mark() {
         let ours = sa(&spec(32), 7, Binding::Mark(23));
         let mut theirs = sa(&spec(32), 8, Binding::Mark(23));
         theirs.user_sa_info.id.spi = 0x999;
-        let pol = |reqid| {
+        // Our reqid on another interface's (or nobody's) state: not ours.
+        let mut elsewhere = sa(&spec(32), 7, Binding::Mark(24));
+        elsewhere.user_sa_info.id.spi = 0x998;
+        let mut unbound = sa(&spec(32), 7, Binding::Mark(23));
+        unbound.user_sa_info.id.spi = 0x997;
+        unbound.nlas.retain(|a| !matches!(a, XfrmAttrs::Mark(_)));
+        let pol = |reqid, binding| {
             policy(
                 any_selectors()[1],
                 XFRM_POLICY_IN,
                 "192.0.2.1".parse().unwrap(),
                 "192.0.2.2".parse().unwrap(),
                 reqid,
-                Binding::IfId(5),
+                binding,
             )
         };
         let dump = vec![
             XfrmMessage::AddSa(ours),
             XfrmMessage::AddSa(theirs),
-            pol(7),
-            pol(8),
+            XfrmMessage::AddSa(elsewhere),
+            XfrmMessage::AddSa(unbound),
+            pol(7, Binding::Mark(23)),
+            pol(8, Binding::Mark(23)),
+            pol(7, Binding::IfId(23)),
         ];
-        let del = deletions_for(&dump, 7);
-        assert_eq!(del.len(), 2);
+        let del = deletions_for(&dump, 7, Binding::Mark(23));
+        assert_eq!(del.len(), 2, "{del:#?}");
         match &del[0] {
             XfrmMessage::DeleteSa(d) => {
                 assert_eq!(d.user_sa_id.spi, 0x1234);
@@ -518,7 +539,7 @@ mod tests {
             XfrmMessage::DeletePolicy(p) => {
                 assert_eq!(p.user_policy_id.direction, XFRM_POLICY_IN);
                 assert_eq!(p.user_policy_id.selector.family, AF_INET);
-                assert_eq!(p.nlas, vec![XfrmAttrs::IfId(5)]);
+                assert_eq!(p.nlas, vec![mark_attr(23)]);
             }
             m => panic!("{m:?}"),
         }

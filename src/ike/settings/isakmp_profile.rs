@@ -79,6 +79,73 @@ pub struct IsakmpProfile {
     pub origin: Origin,
 }
 
+/// IOS's words: `match identity address 192.0.2.0 255.255.255.0`.
+impl std::fmt::Display for IdentityMatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("match identity ")?;
+        match self {
+            IdentityMatch::Address {
+                address: IpAddr::V4(a),
+                prefix_len,
+                vrf,
+            } => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from((*prefix_len).min(32)))
+                    .unwrap_or(0);
+                write!(f, "address {a} {}", std::net::Ipv4Addr::from(mask))?;
+                vrf.as_ref().map_or(Ok(()), |v| write!(f, " {v}"))
+            }
+            IdentityMatch::Address {
+                address,
+                prefix_len,
+                vrf,
+            } => {
+                write!(f, "address ipv6 {address}/{prefix_len}")?;
+                vrf.as_ref().map_or(Ok(()), |v| write!(f, " {v}"))
+            }
+            IdentityMatch::Host(h) => write!(f, "host {h}"),
+            IdentityMatch::Domain(d) => write!(f, "host domain {d}"),
+        }
+    }
+}
+
+/// What the peer identified itself as, in the words of `match identity`.
+impl std::fmt::Display for PeerIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PeerIdentity::Address(a) => write!(f, "address {a}"),
+            PeerIdentity::Fqdn(n) => write!(f, "host {n}"),
+            PeerIdentity::UserFqdn(u) => write!(f, "user-fqdn {u}"),
+            PeerIdentity::Other => f.write_str("an ID type no profile can match"),
+        }
+    }
+}
+
+impl IsakmpProfile {
+    /// Does one of its `match identity` lines match `id` in front-door VRF `fvrf`?
+    pub fn accepts(&self, id: &PeerIdentity, fvrf: Option<&str>) -> bool {
+        self.matches
+            .iter()
+            .any(|m| m.specificity(id, fvrf).is_some())
+    }
+
+    /// `crypto isakmp profile P, line 12 (match identity address 192.0.2.0
+    /// 255.255.255.0)`: the profile and what it accepts, for failures.
+    pub fn describe(&self) -> String {
+        let lines: Vec<String> = self.matches.iter().map(ToString::to_string).collect();
+        format!(
+            "crypto isakmp profile {}, {} ({})",
+            self.name,
+            self.origin,
+            if lines.is_empty() {
+                "no match identity".to_string()
+            } else {
+                lines.join(", ")
+            }
+        )
+    }
+}
+
 impl IdentityMatch {
     /// How specifically this matches `id` in front-door VRF `fvrf` (higher: more
     /// specific), or `None`.
@@ -141,8 +208,12 @@ impl Settings {
 
     /// The initiator's profile for a tunnel: the one its ipsec profile names.
     pub fn tunnel_profile(&self, tunnel: &TunnelSettings) -> Option<&IsakmpProfile> {
-        let name = tunnel.options.isakmp_profile.as_ref()?;
-        self.isakmp_profiles.iter().find(|p| &p.name == name)
+        self.isakmp_profile(tunnel.options.isakmp_profile.as_ref()?)
+    }
+
+    /// `crypto isakmp profile NAME`.
+    pub fn isakmp_profile(&self, name: &str) -> Option<&IsakmpProfile> {
+        self.isakmp_profiles.iter().find(|p| p.name == name)
     }
 
     /// May a key from `keyring` (`None`: the global keys) authenticate a peer of
@@ -168,33 +239,11 @@ impl Settings {
 
 #[cfg(test)]
 mod tests {
+    use super::super::fixtures::{match_address as addr, profile};
     use super::*;
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
-    }
-
-    fn addr(prefix: &str, vrf: Option<&str>) -> IdentityMatch {
-        let (a, l) = prefix.split_once('/').unwrap();
-        IdentityMatch::Address {
-            address: ip(a),
-            prefix_len: l.parse().unwrap(),
-            vrf: vrf.map(str::to_string),
-        }
-    }
-
-    fn profile(name: &str, matches: Vec<IdentityMatch>) -> IsakmpProfile {
-        IsakmpProfile {
-            name: name.into(),
-            keyrings: Vec::new(),
-            matches,
-            dpd: None,
-            self_identity: None,
-            local: None,
-            ivrf: None,
-            virtual_template: None,
-            origin: Origin::default(),
-        }
     }
 
     fn dpd(interval_s: u32) -> Dpd {

@@ -45,6 +45,7 @@ pub struct Lookup<'a> {
 
 impl Lookup<'_> {
     /// A negotiation in the global VRF with `peer`, on any local address.
+    #[cfg(test)]
     pub fn peer(peer: IpAddr) -> Self {
         Lookup {
             peer,
@@ -59,6 +60,33 @@ impl Lookup<'_> {
 pub struct KeyChoice<'s> {
     pub key: &'s PresharedKey,
     pub keyring: Option<&'s str>,
+}
+
+impl KeyChoice<'_> {
+    pub fn source(&self) -> KeySource {
+        KeySource {
+            keyring: self.keyring.map(str::to_string),
+            origin: self.key.origin.clone(),
+        }
+    }
+}
+
+/// Where a pre-shared key is configured, as failures name it: `crypto isakmp key,
+/// line 3`, or `pre-shared-key of crypto keyring SPOKES, line 12`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KeySource {
+    /// `None`: a global `crypto isakmp key`.
+    pub keyring: Option<String>,
+    pub origin: Origin,
+}
+
+impl std::fmt::Display for KeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.keyring {
+            None => write!(f, "crypto isakmp key, {}", self.origin),
+            Some(k) => write!(f, "pre-shared-key of crypto keyring {k}, {}", self.origin),
+        }
+    }
 }
 
 /// How good a key is: its prefix length, whether its keyring is bound to the local
@@ -120,46 +148,12 @@ impl Settings {
         }
         best.map(|(_, choice)| choice)
     }
-
-    /// The key for `peer` in the global VRF on any local address: the longest matching
-    /// prefix among the global keys and the keyrings.
-    pub fn key_for(&self, peer: IpAddr) -> Option<&PresharedKey> {
-        self.psk_lookup(&Lookup::peer(peer), None).map(|c| c.key)
-    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::fixtures::{key, ring};
     use super::*;
-    use crate::crypto::Secret;
-
-    fn key(secret: &str, prefix: &str, line: u32) -> PresharedKey {
-        let (a, l) = prefix.split_once('/').unwrap();
-        PresharedKey {
-            key: Secret::new(secret.as_bytes().to_vec()),
-            address: a.parse().unwrap(),
-            prefix_len: l.parse().unwrap(),
-            origin: Origin {
-                file: "t".into(),
-                line,
-            },
-        }
-    }
-
-    fn ring(
-        name: &str,
-        vrf: Option<&str>,
-        local: Option<&str>,
-        keys: Vec<PresharedKey>,
-    ) -> Keyring {
-        Keyring {
-            name: name.into(),
-            vrf: vrf.map(str::to_string),
-            local: local.map(|l| vec![l.parse().unwrap()]),
-            keys,
-            origin: Origin::default(),
-        }
-    }
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
@@ -200,7 +194,8 @@ mod tests {
             Some((&b"any"[..], None))
         );
         assert_eq!(found(&s, &at("2001:db8::1"), None), None);
-        assert_eq!(s.key_for(ip("192.0.2.7")).unwrap().origin.line, 5);
+        let key = s.psk_lookup(&at("192.0.2.7"), None).unwrap().key;
+        assert_eq!(key.origin.line, 5);
     }
 
     /// `local-address` limits a keyring to one local address; on a tie the keyring

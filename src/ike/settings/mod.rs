@@ -1,11 +1,13 @@
 //! What the engine needs to know, derived from the configuration (IOS dialect or TOML).
 //! Every item remembers the configuration line that governs it, so failures can name it.
 
+#[cfg(test)]
+pub(crate) mod fixtures;
 mod isakmp_profile;
 mod keyring;
 
 pub use isakmp_profile::{IdentityMatch, IsakmpProfile, LocalIdentity, PeerIdentity};
-pub use keyring::{KeyChoice, Keyring, Lookup};
+pub use keyring::{KeyChoice, KeySource, Keyring, Lookup};
 
 use crate::crypto::{CipherAlg, DhGroup, EspTransform, HashAlg, Secret};
 use crate::ipsec::InnerFamily;
@@ -148,6 +150,13 @@ pub struct TunnelOptions {
     pub ivrf: Option<String>,
 }
 
+impl TunnelSettings {
+    /// What tells this tunnel from the others (see `Endpoints`).
+    pub fn endpoints(&self) -> super::Endpoints {
+        super::Endpoints::new(self.local, self.peer)
+    }
+}
+
 impl Default for TunnelOptions {
     fn default() -> Self {
         TunnelOptions {
@@ -191,8 +200,8 @@ pub struct Settings {
 
 /// The seed configuration (docs/design.md), for tests, benchmarks and the fuzz
 /// harness: a policy with IOS 15.2's defaults (DES / SHA / group 1), key "cisco" for
-/// ::/0, transform set TRA esp-aes esp-sha-hmac, Tunnel23 from `local` to `peer`
-/// over IPv6; every item at the line the seed's file has it on (`test.conf`).
+/// ::/0 and 0.0.0.0/0, transform set TRA esp-aes esp-sha-hmac, Tunnel23 from `local`
+/// to `peer` (inside the outer family: `tunnel mode ipsec ipv4` for IPv4); every item at the line the seed's file has it on (`test.conf`).
 #[cfg(any(test, feature = "test-rng"))]
 pub fn seed(local: IpAddr, peer: IpAddr) -> Settings {
     use crate::crypto::{EspAuth, EspEncr};
@@ -209,17 +218,29 @@ pub fn seed(local: IpAddr, peer: IpAddr) -> Settings {
             lifetime_s: 86_400,
             origin: line(1),
         }],
-        keys: vec![PresharedKey {
-            key: Secret::new(b"cisco".to_vec()),
-            address: std::net::Ipv6Addr::UNSPECIFIED.into(),
-            prefix_len: 0,
-            origin: line(3),
-        }],
+        keys: vec![
+            PresharedKey {
+                key: Secret::new(b"cisco".to_vec()),
+                address: std::net::Ipv6Addr::UNSPECIFIED.into(),
+                prefix_len: 0,
+                origin: line(3),
+            },
+            PresharedKey {
+                key: Secret::new(b"cisco".to_vec()),
+                address: std::net::Ipv4Addr::UNSPECIFIED.into(),
+                prefix_len: 0,
+                origin: line(4),
+            },
+        ],
         tunnels: vec![TunnelSettings {
             name: "Tunnel23".into(),
             local,
             peer,
-            inner: InnerFamily::V6,
+            inner: if local.is_ipv4() {
+                InnerFamily::V4
+            } else {
+                InnerFamily::V6
+            },
             transform_sets: vec![TransformSet {
                 name: "TRA".into(),
                 transform: EspTransform {

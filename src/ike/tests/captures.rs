@@ -11,7 +11,7 @@ use crate::ike::identity::phase1_address;
 use crate::ike::phase1::{Established, Keyed, Phase1};
 use crate::ike::proposal::{Lifetime, P2Choice, Suite};
 use crate::ike::protect::Inbound;
-use crate::ike::settings::PresharedKey;
+use crate::ike::settings::KeySource;
 use crate::ike::state::Role;
 use crate::ipsec::{Direction, EspAuth, EspEncr, EspTransform, Lifetimes};
 use crate::isakmp::{ExchangeType, Header, Payload, PayloadType, HEADER_LEN};
@@ -106,12 +106,13 @@ fn main_mode(cap: &Capture) -> (Phase1, Established) {
     let (h5, h6) = (&mm[4].0, &mm[5].0);
     assert_eq!(h5.icookie[..], *cap.key("icookie"));
     assert_eq!(h5.rcookie[..], *cap.key("rcookie"));
-    let key = PresharedKey {
-        key: Secret::new(b"cisco".to_vec()),
-        address: "::".parse().unwrap(),
-        prefix_len: 0,
-        origin: line(3),
-    };
+    let key = (
+        Secret::new(b"cisco".to_vec()),
+        KeySource {
+            keyring: None,
+            origin: line(3),
+        },
+    );
     let p1 = Phase1::new(
         1001,
         Role::Initiator,

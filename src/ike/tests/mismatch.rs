@@ -258,8 +258,9 @@ fn identity_mismatch_is_one_warning_naming_the_tunnel_destination() {
     pair.run_for(Duration::from_secs(1));
     let id = pair.b.engine.phase1.values().next().unwrap().conn_id;
     // As if A had sent "I am 2001:db8::99" (a peer configured with another identity).
-    let other = crate::ike::identity::phase1_id("2001:db8::99".parse().unwrap());
-    let own = crate::ike::identity::phase1_id(A_ADDR.parse().unwrap());
+    let other =
+        crate::ike::identity::phase1_id("2001:db8::99".parse().unwrap(), &Default::default());
+    let own = crate::ike::identity::phase1_id(A_ADDR.parse().unwrap(), &Default::default());
     for _ in 0..2 {
         pair.b.engine.with_phase1(id, |e, p1| {
             e.check_phase1_id(p1, &own);

@@ -4,7 +4,7 @@
 
 use crate::crypto::Rng;
 use crate::crypto::{CipherAlg, DhGroup, EspAuth, EspEncr, EspTransform, HashAlg, TestRng};
-use crate::ike::settings::{IsakmpPolicy, Origin, TransformSet};
+use crate::ike::settings::{IsakmpPolicy, Origin, TransformSet, TunnelSettings};
 use crate::ike::{Action, Command, Engine, LogEvent, Settings};
 use crate::ipsec::{Direction, SaSpec};
 use std::collections::VecDeque;
@@ -42,10 +42,18 @@ pub fn transform_set(encr: EspEncr, auth: EspAuth) -> TransformSet {
     }
 }
 
-/// The reference configuration (docs/design.md seed): IOS defaults, PSK "cisco" for ::/0,
-/// esp-aes esp-sha-hmac, Tunnel23 over IPv6.
+/// The reference configuration (docs/design.md seed, `ike::settings::seed`).
 pub fn settings(local: &str, peer: &str) -> Settings {
     crate::ike::settings::seed(local.parse().unwrap(), peer.parse().unwrap())
+}
+
+/// The reference configuration's tunnel, named `name`, from `local` to `peer` (inside
+/// the outer family: `tunnel mode ipsec ipv4` for IPv4 addresses).
+pub fn tunnel(name: &str, local: &str, peer: &str) -> TunnelSettings {
+    let mut seed = settings(local, peer);
+    let mut tunnel = seed.tunnels.remove(0);
+    tunnel.name = name.into();
+    tunnel
 }
 
 pub struct Side {
@@ -60,9 +68,12 @@ pub struct Side {
     pub keepalives: usize,
     /// Answer AllocSpi at all (a stuck data path when false).
     pub answer_spi: bool,
-    /// SPIs handed out by AllocSpi that no SA has taken and nobody gave back: the
-    /// kernel keeps a larval state for each.
-    pub reserved: std::collections::BTreeSet<u32>,
+    /// SPIs AllocSpi hands out first, before counting up (e.g. one SPI twice: the
+    /// kernel's are unique per destination address only).
+    pub fixed_spis: VecDeque<u32>,
+    /// SPIs (with their destination) handed out by AllocSpi that no SA has taken and
+    /// nobody gave back: the kernel keeps a larval state for each.
+    pub reserved: std::collections::BTreeSet<(u32, std::net::IpAddr)>,
     /// Keep the engine's Diffie-Hellman jobs in `dh_jobs` (a busy worker pool) instead
     /// of running them at once.
     pub hold_dh: bool,
@@ -80,6 +91,7 @@ impl Side {
             deletes: 0,
             keepalives: 0,
             answer_spi: true,
+            fixed_spis: VecDeque::new(),
             reserved: Default::default(),
             hold_dh: false,
             dh_jobs: Vec::new(),
@@ -92,6 +104,14 @@ impl Side {
             self.engine
                 .handle_command(now, Command::DhComputed(job.run()));
         }
+    }
+
+    /// The installed SAs of `tunnel` in `direction`.
+    pub fn sas_of(&self, tunnel: &str, direction: Direction) -> Vec<&SaSpec> {
+        self.installed
+            .iter()
+            .filter(|s| s.tunnel == tunnel && s.direction == direction)
+            .collect()
     }
 
     pub fn sa(&self, direction: Direction) -> Vec<&SaSpec> {
@@ -251,24 +271,31 @@ impl Pair {
                 Action::ComputeDh(job) => side
                     .engine
                     .handle_command(now, Command::DhComputed(job.run())),
-                Action::AllocSpi { request, .. } => {
+                Action::AllocSpi { request, dst, .. } => {
                     if side.answer_spi {
-                        side.next_spi += 1;
-                        let spi = side.next_spi;
-                        side.reserved.insert(spi);
+                        let spi = side.fixed_spis.pop_front().unwrap_or_else(|| {
+                            side.next_spi += 1;
+                            side.next_spi
+                        });
+                        side.reserved.insert((spi, dst));
                         side.engine
                             .handle_command(now, Command::SpiAllocated { request, spi });
                     }
                 }
                 Action::InstallSa(sa) => {
-                    side.reserved.remove(&sa.spi);
+                    side.reserved.remove(&(sa.spi, sa.dst));
                     side.installed.push(sa)
                 }
-                Action::DeleteSa { direction, spi, .. } => {
-                    side.reserved.remove(&spi);
+                Action::DeleteSa {
+                    direction,
+                    spi,
+                    dst,
+                    ..
+                } => {
+                    side.reserved.remove(&(spi, dst));
                     side.deletes += 1;
                     side.installed
-                        .retain(|s| !(s.direction == direction && s.spi == spi));
+                        .retain(|s| !(s.direction == direction && s.spi == spi && s.dst == dst));
                 }
                 Action::Log(ev) => {
                     side.logs.push(ev);
@@ -372,11 +399,15 @@ impl Pair {
     }
 
     pub fn initiate(&mut self, b: bool) {
+        self.initiate_tunnel(b, TUNNEL);
+    }
+
+    pub fn initiate_tunnel(&mut self, b: bool, tunnel: &str) {
         let now = self.time;
         self.side(b).engine.handle_command(
             now,
             Command::Initiate {
-                tunnel: TUNNEL.into(),
+                tunnel: tunnel.into(),
             },
         );
     }

@@ -1,0 +1,229 @@
+//! Several tunnels between one peer address and several local addresses (a branch
+//! with one uplink per tunnel to one head-end address), and the mirror image: each
+//! tunnel has its own ISAKMP SA and SA pair, and nothing one pair of addresses does
+//! (INITIAL-CONTACT, Delete, DPD) touches another pair's SAs.
+
+use super::util::*;
+use crate::crypto::TestRng;
+use crate::ike::settings::{Dpd, Settings};
+use crate::ike::{Endpoints, Engine};
+use crate::ipsec::Direction;
+use std::time::Duration;
+
+/// The head-end's one address.
+const HUB: &str = "2001:db8:b::1";
+
+fn branch_addr(i: usize) -> String {
+    format!("2001:db8:a::{i}")
+}
+
+fn name(i: usize) -> String {
+    format!("Tunnel{i}")
+}
+
+/// Branch A: Tunnel1..n, each from its own address to the hub. Hub B: Tunnel1..n from
+/// its one address to each of A's.
+fn branch_and_hub(n: usize) -> (Settings, Settings) {
+    let mut a = settings(&branch_addr(1), HUB);
+    let mut b = settings(HUB, &branch_addr(1));
+    a.tunnels = (1..=n)
+        .map(|i| tunnel(&name(i), &branch_addr(i), HUB))
+        .collect();
+    b.tunnels = (1..=n)
+        .map(|i| tunnel(&name(i), HUB, &branch_addr(i)))
+        .collect();
+    (a, b)
+}
+
+fn initiate_all(pair: &mut Pair, b: bool, n: usize) {
+    for i in 1..=n {
+        pair.initiate_tunnel(b, &name(i));
+    }
+}
+
+/// Every tunnel has exactly one pair on each side, between its own addresses, with the
+/// same SPIs and keys on both; each side holds one ISAKMP SA per tunnel.
+fn assert_every_tunnel_up(pair: &Pair, n: usize) {
+    for i in 1..=n {
+        let t = name(i);
+        let ends = (branch_addr(i).parse().unwrap(), HUB.parse().unwrap());
+        for (from, to, (src, dst)) in [
+            (&pair.a, &pair.b, ends),
+            (&pair.b, &pair.a, (ends.1, ends.0)),
+        ] {
+            let out = from.sas_of(&t, Direction::Out);
+            let inb = to.sas_of(&t, Direction::In);
+            assert_eq!(out.len(), 1, "{t}: one outbound SA: {out:?}");
+            assert_eq!(inb.len(), 1, "{t}: one inbound SA: {inb:?}");
+            assert_eq!((out[0].src, out[0].dst), (src, dst), "{t}'s addresses");
+            assert_eq!(out[0].spi, inb[0].spi, "{t}");
+            assert_eq!(out[0].enc_key, inb[0].enc_key, "{t}");
+        }
+    }
+    for side in [&pair.a, &pair.b] {
+        let p1 = side.engine.isakmp_sas(pair.time);
+        assert_eq!(p1.len(), n, "one ISAKMP SA per tunnel: {p1:#?}");
+        assert_eq!(side.installed.len(), 2 * n);
+        // Only the losers of simultaneous negotiations between the same two addresses
+        // go; no tunnel's pair is taken for another's.
+        assert!(
+            side.log_text()
+                .iter()
+                .filter(|l| l.contains("IPsec SA down"))
+                .all(|l| l.ends_with("duplicate from a simultaneous negotiation")),
+            "{:#?}",
+            side.log_text()
+        );
+        assert!(side.alerts().is_empty(), "{:#?}", side.alerts());
+    }
+}
+
+fn spis_of(side: &Side, tunnel: &str) -> Vec<u32> {
+    let mut v: Vec<u32> = side
+        .installed
+        .iter()
+        .filter(|s| s.tunnel == tunnel)
+        .map(|s| s.spi)
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn every_tunnel_of_a_multi_address_branch_comes_up_whoever_initiates() {
+    for (who, n) in [("branch", 2), ("hub", 2), ("both", 2), ("branch", 20)] {
+        let (a, b) = branch_and_hub(n);
+        let mut pair = Pair::new(a, b);
+        match who {
+            "branch" => initiate_all(&mut pair, false, n),
+            "hub" => initiate_all(&mut pair, true, n),
+            _ => {
+                initiate_all(&mut pair, false, n);
+                initiate_all(&mut pair, true, n);
+            }
+        }
+        pair.run_for(Duration::from_secs(5));
+        if who == "both" {
+            // Simultaneous starts: both ends settle on the same SAs (one collision
+            // rule per pair of addresses), so drop the losers' leftovers first.
+            pair.run_for(Duration::from_secs(60));
+        }
+        assert_every_tunnel_up(&pair, n);
+        if who != "both" {
+            assert!(!pair.a.logged("IPsec SA down") && !pair.b.logged("IPsec SA down"));
+        }
+    }
+}
+
+#[test]
+fn initial_contact_clears_only_the_sas_between_the_same_addresses() {
+    let (a, b) = branch_and_hub(3);
+    let mut pair = Pair::new(a.clone(), b);
+    initiate_all(&mut pair, false, 3);
+    pair.run_for(Duration::from_secs(5));
+    assert_every_tunnel_up(&pair, 3);
+    let kept = [spis_of(&pair.b, "Tunnel2"), spis_of(&pair.b, "Tunnel3")];
+    let old1 = spis_of(&pair.b, "Tunnel1");
+    // The router behind Tunnel1's uplink restarts: a fresh engine with that tunnel
+    // alone, announcing INITIAL-CONTACT to the hub from Tunnel1's address.
+    pair.time += Duration::from_secs(10);
+    let mut rebooted = a;
+    rebooted.tunnels.truncate(1);
+    pair.a.engine = Engine::new(rebooted, Box::new(TestRng::new(77)), pair.time);
+    pair.a.installed.clear();
+    pair.initiate_tunnel(false, "Tunnel1");
+    pair.run_for(Duration::from_secs(5));
+    assert!(pair.b.logged(&format!(
+        "Process initial contact, bring down existing phase 1 and 2 SA's with local {HUB} remote {}",
+        branch_addr(1)
+    )));
+    let new1 = spis_of(&pair.b, "Tunnel1");
+    assert_eq!(
+        new1.len(),
+        2,
+        "Tunnel1 is up again: {:#?}",
+        pair.b.log_text()
+    );
+    assert!(
+        new1.iter().all(|s| !old1.contains(s)),
+        "Tunnel1's old SAs gone"
+    );
+    assert_eq!(
+        [spis_of(&pair.b, "Tunnel2"), spis_of(&pair.b, "Tunnel3")],
+        kept,
+        "the other tunnels' SAs stay"
+    );
+    // Tunnel1's old ISAKMP SA and its old pair; nothing of the others.
+    assert_eq!(
+        pair.b.count("peer sent INITIAL-CONTACT"),
+        2,
+        "{:#?}",
+        pair.b.log_text()
+    );
+    assert!(pair.b.logged("IPsec SA down on Tunnel1"));
+}
+
+#[test]
+fn a_delete_names_an_spi_of_the_pair_of_addresses_it_came_over() {
+    let (a, b) = branch_and_hub(2);
+    let mut pair = Pair::new(a, b);
+    initiate_all(&mut pair, false, 2);
+    pair.run_for(Duration::from_secs(5));
+    // A's inbound SPI of Tunnel1 (B's outbound), deleted over Tunnel2's ISAKMP SA: a
+    // peer's SPIs are unique per its own address only, so this names nothing of B's.
+    let spi1 = pair.a.sas_of("Tunnel1", Direction::In)[0].spi;
+    let ends2 = Endpoints::new(branch_addr(2).parse().unwrap(), HUB.parse().unwrap());
+    let id = pair.a.engine.phase1.of_pair(ends2).next().unwrap().conn_id;
+    pair.a.engine.with_phase1(id, |e, p1| {
+        e.send_info(p1, crate::ike::child::esp_delete(spi1))
+    });
+    pair.drive();
+    assert!(pair.b.logged(&format!("peer deleted ESP SA {spi1:#010X}")));
+    assert_eq!(pair.b.installed.len(), 4, "{:#?}", pair.b.log_text());
+    assert!(!pair.b.logged("IPsec SA down"));
+}
+
+#[test]
+fn dpd_declares_one_dead_uplink_dead_not_the_peer() {
+    let dpd = Dpd {
+        interval_s: 10,
+        retry_s: 2,
+        periodic: true,
+        origin: line(4),
+    };
+    let (mut a, mut b) = branch_and_hub(2);
+    a.dpd = Some(dpd.clone());
+    b.dpd = Some(dpd);
+    let mut pair = Pair::new(a, b);
+    initiate_all(&mut pair, false, 2);
+    pair.run_for(Duration::from_secs(5));
+    assert_every_tunnel_up(&pair, 2);
+    let kept = spis_of(&pair.b, "Tunnel1");
+    // Tunnel2's uplink fails: nothing between its address and the hub gets through.
+    pair.deliver = |d| {
+        let uplink2: std::net::IpAddr = "2001:db8:a::2".parse().unwrap();
+        d.local.ip() != uplink2 && d.remote.ip() != uplink2
+    };
+    pair.run_for(Duration::from_secs(60));
+    for side in [&pair.b, &pair.a] {
+        assert!(side.logged("DPD timeout: peer"), "{:#?}", side.log_text());
+        assert!(side.sas_of("Tunnel2", Direction::In).is_empty());
+    }
+    assert_eq!(spis_of(&pair.b, "Tunnel1"), kept, "Tunnel1 untouched");
+    assert!(!pair.b.logged("IPsec SA down on Tunnel1"));
+}
+
+#[test]
+fn an_spi_the_kernel_gave_on_another_address_too_is_given_back() {
+    // The branch's data path allocates per destination address, as the kernel does,
+    // and hands out one SPI for both of its addresses.
+    let (a, b) = branch_and_hub(2);
+    let mut pair = Pair::new(a, b);
+    pair.a.fixed_spis = [0x4242, 0x4242].into();
+    initiate_all(&mut pair, false, 2);
+    pair.run_for(Duration::from_secs(5));
+    assert_every_tunnel_up(&pair, 2);
+    let ins: Vec<u32> = pair.a.sa(Direction::In).iter().map(|s| s.spi).collect();
+    assert!(ins.contains(&0x4242) && ins[0] != ins[1], "{ins:x?}");
+    assert!(pair.a.reserved.is_empty(), "{:x?}", pair.a.reserved);
+}
