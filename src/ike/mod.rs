@@ -42,6 +42,8 @@ pub use dh::{DhDone, DhJob};
 pub use endpoints::Endpoints;
 pub use error::Error;
 pub use log::{LogEvent, Warning};
+/// MM1's SA payload for a list of policies (also what examples/flood offers).
+pub use proposal::p1_offer;
 pub use settings::Settings;
 pub use show::{IpsecSaInfo, IpsecSaSide, IsakmpSaInfo};
 

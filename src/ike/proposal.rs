@@ -95,7 +95,7 @@ fn p1_transform(number: u8, p: &IsakmpPolicy) -> Transform {
 }
 
 /// MM1's SA: one ISAKMP proposal, one transform per policy in priority order.
-pub(crate) fn p1_offer(policies: &[IsakmpPolicy]) -> SaPayload {
+pub fn p1_offer(policies: &[IsakmpPolicy]) -> SaPayload {
     SaPayload {
         doi: DOI_IPSEC,
         situation: SIT_IDENTITY_ONLY,

@@ -6,7 +6,7 @@ use super::util::*;
 use crate::ike::protect;
 use crate::ike::settings::{Dpd, Origin, Settings};
 use crate::ike::LogEvent;
-use crate::isakmp::{ExchangeType, Header, Payload, PayloadType, FLAG_ENCRYPTION};
+use crate::isakmp::{ExchangeType, Header, Payload, FLAG_ENCRYPTION};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -51,16 +51,7 @@ fn mm3_for(mm2: &[u8], nonce_len: usize) -> Vec<u8> {
     let h = Header::decode(mm2).unwrap();
     let mut ke = vec![0u8; 96];
     ke[95] = 2;
-    let header = Header {
-        icookie: h.icookie,
-        rcookie: h.rcookie,
-        next_payload: PayloadType::NONE,
-        version: 0x10,
-        exchange: ExchangeType::MAIN_MODE,
-        flags: 0,
-        message_id: 0,
-        length: 0,
-    };
+    let header = Header::new(h.icookie, h.rcookie, ExchangeType::MAIN_MODE, 0, 0);
     protect::plain(
         &header,
         &[Payload::KeyExchange(ke), Payload::Nonce(vec![7; nonce_len])],
