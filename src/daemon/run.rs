@@ -303,6 +303,9 @@ impl Daemon {
         let mut sigterm = signal(SignalKind::terminate()).map_err(RunError::Runtime)?;
         let mut sigint = signal(SignalKind::interrupt()).map_err(RunError::Runtime)?;
         let mut sighup = signal(SignalKind::hangup()).map_err(RunError::Runtime)?;
+        let mut trim = tokio::time::interval(HeapTrim::EVERY);
+        trim.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut heap = HeapTrim::default();
 
         let now = std::time::Instant::now();
         if !self.settings.passive {
@@ -358,6 +361,7 @@ impl Daemon {
                 Some(d) = self.from_others.recv() => {
                     self.engine.handle_datagram(std::time::Instant::now(), d.local, d.remote, &d.data);
                 }
+                _ = trim.tick() => heap.after(self.engine.admission().ike_sas),
             }
             self.drain().await;
         }
@@ -557,6 +561,36 @@ impl Daemon {
             tracing::error!("after reload: {e}");
         }
         tracing::info!("configuration reloaded from {}", self.opts.config.display());
+    }
+}
+
+/// Gives the heap back to the kernel once a flood is over. The allocator keeps what
+/// thousands of half-open SAs and their datagrams freed (glibc returns only the top of
+/// each arena by itself, and every thread has its arena), so the daemon's RSS would
+/// stay at the flood's peak; `malloc_trim` releases the free pages of every arena.
+#[derive(Default)]
+struct HeapTrim {
+    /// The most ISAKMP SAs seen since the last trim.
+    peak: usize,
+}
+
+impl HeapTrim {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+    /// Fewer SAs than this freed since the peak are not worth a trim.
+    const WORTH: usize = 64;
+
+    fn after(&mut self, sas: usize) {
+        self.peak = self.peak.max(sas);
+        if self.peak - sas < Self::WORTH.max(self.peak / 2) {
+            return;
+        }
+        self.peak = sas;
+        // SAFETY: malloc_trim only walks the allocator's own free lists.
+        #[cfg(target_env = "gnu")]
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::malloc_trim(0);
+        }
     }
 }
 
