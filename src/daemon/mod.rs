@@ -3,6 +3,7 @@
 pub mod control;
 mod dh;
 pub mod error;
+mod idle;
 pub mod notify;
 pub mod run;
 pub mod show;

@@ -386,6 +386,9 @@ impl Daemon {
                 tunnel, spi, hard, ..
             }) => Command::SaExpired { tunnel, spi, hard },
             Event::DhComputed(done) => Command::DhComputed(done),
+            // IOS brings a tunnel up when traffic meets it without an SA.
+            Event::Dataplane(DataplaneEvent::Acquire { tunnel }) => Command::Initiate { tunnel },
+            Event::Idle { tunnel } => Command::SaIdle { tunnel },
             Event::Dataplane(DataplaneEvent::ThreadFailed(f)) | Event::Died(f) => {
                 return Err(RunError::Died {
                     what: format!("thread {}", f.thread),
@@ -423,7 +426,9 @@ impl Daemon {
                     dst,
                 }),
                 Action::InstallSa(sa) => match self.specs.get(&sa.tunnel) {
-                    Some(spec) => self.worker.send(Request::InstallSa(spec.clone(), sa)),
+                    Some(spec) => self
+                        .worker
+                        .send(Request::InstallSa(Box::new(spec.clone()), sa)),
                     None => tracing::error!(tunnel = %sa.tunnel, "no such tunnel configured"),
                 },
                 Action::DeleteSa {

@@ -3,6 +3,7 @@
 mod captures;
 mod handshake;
 mod hardening;
+mod knobs;
 mod lifecycle;
 mod liveness;
 mod malformed;
