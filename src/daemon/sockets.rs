@@ -23,7 +23,8 @@ pub fn bind_ike(addr: SocketAddr, vrf: Option<&str>) -> io::Result<UdpSocket> {
     let fd = socket(
         family,
         SockType::Datagram,
-        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+        // Blocking: a receive thread of its own reads it (with a timeout).
+        SockFlag::SOCK_CLOEXEC,
         None,
     )?;
     if let Some(vrf) = vrf {

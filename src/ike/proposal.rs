@@ -18,7 +18,7 @@
 //! else tunnel. (strongSwan, as an IKEv1 responder, takes only the mode it is
 //! configured with; as an initiator it offers only that one.)
 
-use super::error::NoProposal;
+use super::error::{NoProposal, Offered};
 use super::settings::{IsakmpPolicy, Origin, TransformSet, TunnelSettings};
 use crate::crypto::{CipherAlg, DhGroup, EspAuth, EspEncr, EspTransform, HashAlg};
 use crate::ipsec::EspMode;
@@ -107,7 +107,7 @@ fn p1_transform(number: u8, p: &IsakmpPolicy) -> Transform {
 }
 
 /// MM1's SA: one ISAKMP proposal, one transform per policy in priority order.
-pub(crate) fn p1_offer(policies: &[IsakmpPolicy]) -> SaPayload {
+pub fn p1_offer(policies: &[IsakmpPolicy]) -> SaPayload {
     SaPayload {
         doi: DOI_IPSEC,
         situation: SIT_IDENTITY_ONLY,
@@ -212,7 +212,7 @@ pub(crate) struct P1Choice {
 
 /// Responder: the first peer transform matching any of our policies (IOS).
 pub(crate) fn p1_select(policies: &[IsakmpPolicy], sa: &SaPayload) -> Result<P1Choice, NoProposal> {
-    let mut offered = Vec::new();
+    let mut offered = Offered::default();
     let mut too_long = None;
     for prop in sa
         .proposals
@@ -528,7 +528,7 @@ pub(crate) fn p2_select(
     sa: &SaPayload,
 ) -> Result<(P2Choice, Proposal, bool), NoProposal> {
     let ours = Lifetime::of(tunnel);
-    let mut offered = Vec::new();
+    let mut offered = Offered::default();
     let mut mismatch = None;
     // Proposals sharing a number form one AND-bundle (RFC 2408 4.2), e.g. ESP+AH: we
     // only do ESP alone.

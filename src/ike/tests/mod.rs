@@ -4,6 +4,7 @@ mod captures;
 mod fvrf;
 mod gre;
 mod handshake;
+mod hardening;
 mod knobs;
 mod lifecycle;
 mod liveness;
