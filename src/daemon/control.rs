@@ -1,15 +1,15 @@
 //! The control socket: a Unix stream socket, root-only (mode 0600 in a 0700 directory,
 //! and the peer's uid checked), one request line per connection, one JSON reply.
-//! Requests: `show isakmp [--peer A]`, `show ipsec [--peer A] [--interface TunnelN]`.
-//! The reply is streamed (a JSON array of 10,000 SAs is written piece by piece, never
-//! held whole). Both ends are bounded in time (per piece), and the server in
-//! connections and request size: a stuck client never holds the daemon, a stuck
-//! daemon never holds `ikev1d show`.
+//! Requests: `show isakmp [--peer A]`, `show ipsec [--peer A] [--interface TunnelN]`,
+//! `show admission`. The reply is streamed (a JSON array of 10,000 SAs is written
+//! piece by piece, never held whole). Both ends are bounded in time (per piece), and
+//! the server in connections and request size: a stuck client never holds the daemon,
+//! a stuck daemon never holds `ikev1d show`.
 
 use crate::dataplane::threads::inject_fault;
 use std::io::Write;
 use std::net::IpAddr;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,13 +39,15 @@ pub enum Request {
         peer: Option<IpAddr>,
         interface: Option<String>,
     },
+    /// IOS `show crypto call admission statistics`: one JSON object.
+    ShowAdmission,
 }
 
 impl Request {
     fn parse(line: &str) -> Result<Request, String> {
         let mut words = line.split_whitespace();
         let what = match (words.next(), words.next()) {
-            (Some("show"), Some(what @ ("isakmp" | "ipsec"))) => what,
+            (Some("show"), Some(what @ ("isakmp" | "ipsec" | "admission"))) => what,
             _ => return Err(format!("unknown request {:?}", line.trim())),
         };
         let (mut peer, mut interface) = (None, None);
@@ -66,6 +68,8 @@ impl Request {
         }
         Ok(match what {
             "isakmp" => Request::ShowIsakmp { peer },
+            "admission" if peer.is_some() => return Err("show admission takes no --peer".into()),
+            "admission" => Request::ShowAdmission,
             _ => Request::ShowIpsec { peer, interface },
         })
     }
@@ -74,6 +78,7 @@ impl Request {
         let (what, peer, interface) = match self {
             Request::ShowIsakmp { peer } => ("isakmp", peer, &None),
             Request::ShowIpsec { peer, interface } => ("ipsec", peer, interface),
+            Request::ShowAdmission => ("admission", &None, &None),
         };
         let mut line = format!("show {what}");
         if let Some(peer) = peer {
@@ -119,11 +124,18 @@ pub async fn stream_array<T: serde::Serialize>(
     let _ = reply.send(piece).await;
 }
 
-/// Bind the socket (replacing a stale one) with root-only permissions.
+/// Bind the socket (replacing a stale one) with root-only permissions. A missing
+/// directory is made root-only (mode 0700); an existing one is left as it is (`--socket
+/// /tmp/x.sock` must not make /tmp private): the socket's own mode and the peer's uid
+/// keep others out.
 pub fn bind(path: &Path) -> std::io::Result<tokio::net::UnixListener> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
+        }
     }
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
@@ -341,5 +353,75 @@ mod tests {
             (19_999, "show ipsec --interface Tunnel7".into())
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("ikev1d-ctl-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    /// `--socket /tmp/x.sock` must not make /tmp private: an existing directory is
+    /// left as it is; one the daemon makes is root's alone.
+    #[tokio::test]
+    async fn bind_makes_a_missing_directory_private_and_leaves_others_alone() {
+        let shared = scratch("shared");
+        std::fs::create_dir_all(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let _l = bind(&shared.join("a.sock")).unwrap();
+        assert_eq!(mode(&shared), 0o755);
+        assert_eq!(mode(&shared.join("a.sock")), 0o600);
+        let made = shared.join("run/ikev1d");
+        let _m = bind(&made.join("b.sock")).unwrap();
+        assert_eq!(mode(&made) & 0o077, 0);
+        std::fs::remove_dir_all(shared).unwrap();
+    }
+
+    /// A served daemon at `path` that answers every query with "[]".
+    async fn daemon(path: &Path) {
+        let listener = bind(path).unwrap();
+        let (tx, mut rx) = mpsc::channel::<Query>(4);
+        tokio::spawn(serve(listener, tx));
+        tokio::spawn(async move {
+            while let Some((_, reply)) = rx.recv().await {
+                let _ = reply.send("[]".into()).await;
+            }
+        });
+    }
+
+    /// A client that sends an endless line gets an answer after `MAX_REQUEST` bytes; one
+    /// that sends nothing is closed after `CLIENT_IO`; neither holds the daemon.
+    #[tokio::test(start_paused = true)]
+    async fn a_request_is_bounded_in_length_and_in_time() {
+        use tokio::net::UnixStream;
+        let dir = scratch("bounds");
+        let path = dir.join("c.sock");
+        daemon(&path).await;
+        // (No more than it reads: unread data would make the close a reset.)
+        let mut endless = UnixStream::connect(&path).await.unwrap();
+        endless
+            .write_all(&[b'a'; MAX_REQUEST as usize])
+            .await
+            .unwrap();
+        let mut reply = String::new();
+        let read = timeout(Duration::from_secs(1), endless.read_to_string(&mut reply));
+        read.await.expect("answered at once").unwrap();
+        assert!(reply.contains("unknown request"), "{reply}");
+        let started = tokio::time::Instant::now();
+        let mut silent = UnixStream::connect(&path).await.unwrap();
+        let mut buf = Vec::new();
+        let closed = timeout(Duration::from_secs(60), silent.read_to_end(&mut buf)).await;
+        assert_eq!(closed.expect("closed by the daemon").unwrap(), 0);
+        assert!(started.elapsed() >= CLIENT_IO && started.elapsed() < 2 * CLIENT_IO);
+        let mut ok = UnixStream::connect(&path).await.unwrap();
+        ok.write_all(b"show isakmp\n").await.unwrap();
+        let mut reply = String::new();
+        ok.read_to_string(&mut reply).await.unwrap();
+        assert_eq!(reply.trim(), "[]");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

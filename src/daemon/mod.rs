@@ -1,11 +1,13 @@
 //! tokio glue: sockets, timers, control socket, signals, sd_notify.
 
 pub mod control;
+mod dh;
 pub mod error;
 mod idle;
 pub mod notify;
 pub mod run;
 pub mod show;
+mod sockets;
 mod worker;
 
 /// `--dataplane auto|kernel|userspace`.

@@ -5,20 +5,23 @@
 //! teardown) and SIGHUP (reload). Every task and thread it depends on is watched: one
 //! that ends stops the daemon with an error naming it.
 
+use super::dh::DhPool;
 use super::error::RunError;
 use super::worker::{self, Event, Request, Worker};
-use super::{control, notify::sd_notify, show, DataplaneChoice};
+use super::{control, notify::sd_notify, show, sockets, DataplaneChoice};
 use crate::config::Config;
 use crate::crypto::OsRng;
-use crate::dataplane::threads::{inject_fault, panic_message};
+use crate::dataplane::threads::{self, inject_fault, panic_message};
 use crate::dataplane::{self, Dataplane, DataplaneEvent, DataplaneKind, TunnelSpec};
-use crate::ike::{Action, Command, Engine, Settings};
+use crate::ike::{Action, Command, Engine, Fvrf, Settings};
 use crate::ipsec::Direction;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::net::UdpSocket;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::Arc;
-use tokio::net::UdpSocket;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
@@ -41,9 +44,42 @@ const NAT_KEEPALIVE: u8 = 0xff;
 const NAT_T_PORT: u16 = 4500;
 
 struct Datagram {
+    fvrf: Option<Fvrf>,
     local: SocketAddr,
     remote: SocketAddr,
     data: Vec<u8>,
+}
+
+/// Datagrams read but not yet handled, from anyone; beyond it they are dropped at
+/// dispatch (IOS's counter of that name), the socket keeps being read.
+const QUEUED_DATAGRAMS: usize = 256;
+
+/// Where the receive tasks put datagrams: those from configured tunnel destinations go
+/// to a queue of their own, handled first, so that a flood from elsewhere cannot
+/// delay their rekeys, DPD and Deletes.
+#[derive(Clone)]
+struct Dispatch {
+    known_peers: Arc<RwLock<HashSet<IpAddr>>>,
+    known: mpsc::Sender<Datagram>,
+    others: mpsc::Sender<Datagram>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl Dispatch {
+    fn send(&self, d: Datagram) {
+        let known = self
+            .known_peers
+            .read()
+            .is_ok_and(|k| k.contains(&d.remote.ip()));
+        let queue = if known { &self.known } else { &self.others };
+        if queue.try_send(d).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+fn tunnel_peers(settings: &Settings) -> HashSet<IpAddr> {
+    settings.tunnels.iter().map(|t| t.peer).collect()
 }
 
 pub fn run(opts: RunOptions) -> Result<(), RunError> {
@@ -101,9 +137,15 @@ struct Daemon {
     events: mpsc::UnboundedReceiver<Event>,
     /// The tunnel interfaces by name: each SA is installed with its tunnel.
     specs: HashMap<String, TunnelSpec>,
-    sockets: HashMap<SocketAddr, Arc<UdpSocket>>,
-    rx: mpsc::Receiver<Datagram>,
-    tx: mpsc::Sender<Datagram>,
+    /// By front-door VRF (`tunnel vrf`; `None`: the global table) and local address.
+    sockets: HashMap<(Option<Fvrf>, SocketAddr), Arc<UdpSocket>>,
+    /// Tells the receive threads to stop.
+    stop: Arc<AtomicBool>,
+    events_tx: mpsc::UnboundedSender<Event>,
+    dispatch: Dispatch,
+    from_known: mpsc::Receiver<Datagram>,
+    from_others: mpsc::Receiver<Datagram>,
+    dh: DhPool,
     tasks: Tasks,
 }
 
@@ -138,11 +180,12 @@ fn load(opts: &RunOptions) -> Result<(Settings, Vec<TunnelSpec>), RunError> {
     let config =
         Config::load_mapped(&opts.config, &opts.map_interface).map_err(RunError::Config)?;
     for w in &config.warnings {
-        tracing::warn!("{w}");
+        tracing::warn!("{}", Bounded(w));
     }
     if let Some(summary) = config.skipped.summary() {
         tracing::info!("{}: {summary}", config.file);
     }
+    vrf_support(&config)?;
     let mut settings = config
         .to_settings(HostInterfaces)
         .map_err(RunError::Resolve)?;
@@ -151,6 +194,37 @@ fn load(opts: &RunOptions) -> Result<(Settings, Vec<TunnelSpec>), RunError> {
         .tunnel_specs(HostInterfaces)
         .map_err(RunError::Resolve)?;
     Ok((settings, specs))
+}
+
+/// A configuration with VRFs needs a kernel with VRF devices: without, the first VRF
+/// line is the error, naming what the kernel lacks.
+fn vrf_support(config: &Config) -> Result<(), RunError> {
+    let first = config
+        .tunnels
+        .iter()
+        .filter(|t| t.protected() && !t.shutdown)
+        .flat_map(|t| {
+            let ivrf = t
+                .vrf
+                .as_ref()
+                .map(|v| (v.line, format!("vrf forwarding {}", v.value)));
+            let fvrf = t
+                .tunnel_vrf
+                .as_ref()
+                .map(|v| (v.line, format!("tunnel vrf {}", v.value)));
+            ivrf.into_iter().chain(fvrf)
+        })
+        .min();
+    let Some((line, what)) = first else {
+        return Ok(());
+    };
+    dataplane::vrf::probe().map_err(|why| {
+        RunError::Resolve(crate::config::ConfigError {
+            file: config.file.clone(),
+            line,
+            message: format!("{what}: {why}"),
+        })
+    })
 }
 
 impl Daemon {
@@ -164,11 +238,22 @@ impl Daemon {
             specs.insert(spec.name.clone(), spec);
         }
         let (events_tx, events) = mpsc::unbounded_channel();
-        let worker = Worker::start(dp, events_tx).map_err(|e| RunError::Died {
+        let worker = Worker::start(dp, events_tx.clone()).map_err(|e| RunError::Died {
             what: "thread dataplane-worker".into(),
             why: format!("could not start: {e}"),
         })?;
-        let (tx, rx) = mpsc::channel(1024);
+        let dh = DhPool::start(events_tx.clone()).map_err(|e| RunError::Died {
+            what: "thread dh".into(),
+            why: format!("could not start: {e}"),
+        })?;
+        let (known, from_known) = mpsc::channel(QUEUED_DATAGRAMS);
+        let (others, from_others) = mpsc::channel(QUEUED_DATAGRAMS);
+        let dispatch = Dispatch {
+            known_peers: Arc::new(RwLock::new(tunnel_peers(&settings))),
+            known,
+            others,
+            dropped: Arc::default(),
+        };
         let engine = Engine::new(settings.clone(), Box::new(OsRng), std::time::Instant::now());
         Ok(Daemon {
             opts,
@@ -178,34 +263,56 @@ impl Daemon {
             events,
             specs,
             sockets: HashMap::new(),
-            rx,
-            tx,
+            stop: Arc::default(),
+            events_tx,
+            dispatch,
+            from_known,
+            from_others,
+            dh,
             tasks: Tasks::default(),
         })
     }
 
-    /// Bind UDP 500 and 4500 on every local address a tunnel uses; each socket gets a
-    /// receive task feeding the main loop.
+    /// Bind UDP 500 and 4500 on every local address a tunnel uses, in its front-door
+    /// VRF; each socket gets a receive task feeding the main loop.
     fn open_sockets(&mut self) -> Result<(), RunError> {
-        let locals: std::collections::BTreeSet<IpAddr> =
-            self.settings.tunnels.iter().map(|t| t.local).collect();
-        for ip in locals {
+        let locals: std::collections::BTreeSet<(Option<String>, IpAddr)> = self
+            .settings
+            .tunnels
+            .iter()
+            .map(|t| (t.options.fvrf.clone(), t.local))
+            .collect();
+        for (fvrf, ip) in locals {
             for port in [500, NAT_T_PORT] {
                 let addr = SocketAddr::new(ip, port);
-                if self.sockets.contains_key(&addr) {
+                let key = (Fvrf::of(fvrf.as_deref()), addr);
+                if self.sockets.contains_key(&key) {
                     continue;
                 }
-                let bound = |source| RunError::IkeSocket { addr, source };
-                let std_sock = std::net::UdpSocket::bind(addr).map_err(bound)?;
-                std_sock.set_nonblocking(true).map_err(bound)?;
+                let bound = |source| RunError::IkeSocket {
+                    addr,
+                    vrf: fvrf.clone(),
+                    source,
+                };
+                let sock = sockets::bind_ike(addr, fvrf.as_deref()).map_err(bound)?;
+                // The receive thread wakes this often to see whether it should stop.
+                sock.set_read_timeout(Some(std::time::Duration::from_secs(1)))
+                    .map_err(bound)?;
                 self.worker
                     .kind()
-                    .prepare_ike_socket(&std_sock, port == NAT_T_PORT)?;
-                let sock = Arc::new(UdpSocket::from_std(std_sock).map_err(bound)?);
-                self.sockets.insert(addr, sock.clone());
-                let tx = self.tx.clone();
-                self.tasks
-                    .spawn("IKE receive", true, receive(sock, addr, tx));
+                    .prepare_ike_socket(&sock, port == NAT_T_PORT)?;
+                let sock = Arc::new(sock);
+                self.sockets.insert(key, sock.clone());
+                let (dispatch, stop) = (self.dispatch.clone(), self.stop.clone());
+                let report = self.events_tx.clone();
+                let failed = move |f| {
+                    let _ = report.send(Event::Died(f));
+                };
+                threads::spawn(format!("ike-rx-{addr}"), stop.clone(), failed, move || {
+                    receive(&sock, key, &dispatch, &stop);
+                    Ok(())
+                })
+                .map_err(bound)?;
             }
         }
         Ok(())
@@ -219,6 +326,8 @@ impl Daemon {
             .handle_command(std::time::Instant::now(), Command::Shutdown);
         self.drain().await;
         self.worker.shutdown().await;
+        self.dh.shutdown();
+        self.stop.store(true, Ordering::Relaxed);
         let _ = std::fs::remove_file(&self.opts.socket);
         outcome
     }
@@ -237,6 +346,9 @@ impl Daemon {
         let mut sigterm = signal(SignalKind::terminate()).map_err(RunError::Runtime)?;
         let mut sigint = signal(SignalKind::interrupt()).map_err(RunError::Runtime)?;
         let mut sighup = signal(SignalKind::hangup()).map_err(RunError::Runtime)?;
+        let mut trim = tokio::time::interval(HeapTrim::EVERY);
+        trim.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut heap = HeapTrim::default();
 
         let now = std::time::Instant::now();
         if !self.settings.passive {
@@ -263,12 +375,19 @@ impl Daemon {
                 .poll_timeout()
                 .map(Instant::from_std)
                 .unwrap_or_else(|| Instant::now() + std::time::Duration::from_secs(3600));
+            // In order of precedence: under a flood of datagrams from strangers, the
+            // timers (rekeys, DPD), the configured peers' messages, the workers'
+            // answers and `show` still come first.
             tokio::select! {
-                Some(d) = self.rx.recv() => {
-                    self.engine.handle_datagram(std::time::Instant::now(), d.local, d.remote, &d.data);
-                }
+                biased;
+                _ = sigterm.recv() => return Ok(()),
+                _ = sigint.recv() => return Ok(()),
+                Some(died) = self.tasks.ended() => return Err(died),
                 _ = tokio::time::sleep_until(deadline) => {
                     self.engine.handle_timeout(std::time::Instant::now());
+                }
+                Some(d) = self.from_known.recv() => {
+                    self.engine.handle_datagram_in(std::time::Instant::now(), d.fvrf, d.local, d.remote, &d.data);
                 }
                 event = self.events.recv() => {
                     // The worker reports its own death before its senders go.
@@ -281,10 +400,11 @@ impl Daemon {
                     self.on_event(event)?;
                 }
                 Some((req, reply)) = queries.recv() => self.answer(req, reply),
-                Some(died) = self.tasks.ended() => return Err(died),
                 _ = sighup.recv() => self.reload(),
-                _ = sigterm.recv() => return Ok(()),
-                _ = sigint.recv() => return Ok(()),
+                Some(d) = self.from_others.recv() => {
+                    self.engine.handle_datagram_in(std::time::Instant::now(), d.fvrf, d.local, d.remote, &d.data);
+                }
+                _ = trim.tick() => heap.after(self.engine.admission().ike_sas),
             }
             self.drain().await;
         }
@@ -308,6 +428,7 @@ impl Daemon {
             Event::Dataplane(DataplaneEvent::Expired {
                 tunnel, spi, hard, ..
             }) => Command::SaExpired { tunnel, spi, hard },
+            Event::DhComputed(done) => Command::DhComputed(done),
             // IOS brings a tunnel up when traffic meets it without an SA.
             Event::Dataplane(DataplaneEvent::Acquire { tunnel }) => Command::Initiate { tunnel },
             Event::Idle { tunnel } => Command::SaIdle { tunnel },
@@ -328,13 +449,17 @@ impl Daemon {
         while let Some(action) = self.engine.poll_action() {
             match action {
                 Action::Send {
+                    fvrf,
                     local,
                     remote,
                     data,
-                } => self.send(local, remote, &data).await,
-                Action::NatKeepalive { local, remote } => {
-                    self.send_raw(local, remote, &[NAT_KEEPALIVE]).await
-                }
+                } => self.send((fvrf, local), remote, &data).await,
+                Action::NatKeepalive {
+                    fvrf,
+                    local,
+                    remote,
+                } => self.send_raw((fvrf, local), remote, &[NAT_KEEPALIVE]).await,
+                Action::ComputeDh(job) => self.dh.submit(job),
                 Action::AllocSpi {
                     request,
                     tunnel,
@@ -369,24 +494,27 @@ impl Daemon {
     }
 
     /// Send an IKE message (with the non-ESP marker on 4500).
-    async fn send(&self, local: SocketAddr, remote: SocketAddr, data: &[u8]) {
-        if local.port() == NAT_T_PORT {
+    async fn send(&self, from: (Option<Fvrf>, SocketAddr), remote: SocketAddr, data: &[u8]) {
+        if from.1.port() == NAT_T_PORT {
             let mut buf = Vec::with_capacity(data.len() + 4);
             buf.extend_from_slice(&NON_ESP_MARKER);
             buf.extend_from_slice(data);
-            self.send_raw(local, remote, &buf).await
+            self.send_raw(from, remote, &buf).await
         } else {
-            self.send_raw(local, remote, data).await
+            self.send_raw(from, remote, data).await
         }
     }
 
-    /// Send `data` as is.
-    async fn send_raw(&self, local: SocketAddr, remote: SocketAddr, data: &[u8]) {
-        let Some(sock) = self.sockets.get(&local) else {
-            tracing::warn!("no socket for {local}; cannot send to {remote}");
+    /// Send `data` as is, from the socket of that front-door VRF and address. (A UDP
+    /// send waits only while the socket's buffer is full: microseconds.)
+    async fn send_raw(&self, from: (Option<Fvrf>, SocketAddr), remote: SocketAddr, data: &[u8]) {
+        let local = from.1;
+        let Some(sock) = self.sockets.get(&from) else {
+            let vrf = from.0.map_or(String::new(), |v| format!(" in vrf {v}"));
+            tracing::warn!("no socket for {local}{vrf}; cannot send to {remote}");
             return;
         };
-        if let Err(e) = sock.send_to(data, remote).await {
+        if let Err(e) = sock.send_to(data, remote) {
             tracing::warn!("send to {remote} from {local}: {e}");
         }
     }
@@ -408,6 +536,15 @@ impl Daemon {
                     .collect();
                 self.tasks
                     .spawn("control reply", false, control::stream_array(views, reply));
+            }
+            control::Request::ShowAdmission => {
+                let view = show::AdmissionStatsView::new(
+                    &self.engine.admission(),
+                    self.dispatch.dropped.load(Ordering::Relaxed),
+                );
+                // One object, one piece: the fresh channel has room for it.
+                let _ =
+                    reply.try_send(serde_json::to_string(&view).unwrap_or_else(|_| "{}".into()));
             }
             control::Request::ShowIpsec { peer, interface } => {
                 let kind = self.worker.kind();
@@ -474,6 +611,9 @@ impl Daemon {
         }
         self.engine
             .reload(std::time::Instant::now(), settings.clone());
+        if let Ok(mut known) = self.dispatch.known_peers.write() {
+            *known = tunnel_peers(&settings);
+        }
         self.settings = settings;
         if let Err(e) = self.open_sockets() {
             tracing::error!("after reload: {e}");
@@ -482,13 +622,50 @@ impl Daemon {
     }
 }
 
-/// Receive datagrams on one socket; on 4500 strip the non-ESP marker and drop NAT
-/// keepalives (RFC 3948 2.2, 2.3).
-async fn receive(sock: Arc<UdpSocket>, local: SocketAddr, tx: mpsc::Sender<Datagram>) {
-    inject_fault("IKE receive");
+/// Gives the heap back to the kernel once a flood is over. The allocator keeps what
+/// thousands of half-open SAs and their datagrams freed (glibc returns only the top of
+/// each arena by itself, and every thread has its arena), so the daemon's RSS would
+/// stay at the flood's peak; `malloc_trim` releases the free pages of every arena.
+#[derive(Default)]
+struct HeapTrim {
+    /// The most ISAKMP SAs seen since the last trim.
+    peak: usize,
+}
+
+impl HeapTrim {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+    /// Fewer SAs than this freed since the peak are not worth a trim.
+    const WORTH: usize = 64;
+
+    fn after(&mut self, sas: usize) {
+        self.peak = self.peak.max(sas);
+        if self.peak - sas < Self::WORTH.max(self.peak / 2) {
+            return;
+        }
+        self.peak = sas;
+        // SAFETY: malloc_trim only walks the allocator's own free lists.
+        #[cfg(target_env = "gnu")]
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::malloc_trim(0);
+        }
+    }
+}
+
+/// Receive datagrams on one socket until `stop`; on 4500 strip the non-ESP marker and
+/// drop NAT keepalives (RFC 3948 2.2, 2.3). A thread of its own: it keeps the socket
+/// drained at the kernel's pace whatever the event loop is doing, so that under a
+/// flood the kernel does not drop our peers' datagrams for a full socket buffer; what
+/// the loop cannot take is dropped here, strangers' first (see `Dispatch`).
+fn receive(
+    sock: &UdpSocket,
+    (fvrf, local): (Option<Fvrf>, SocketAddr),
+    dispatch: &Dispatch,
+    stop: &AtomicBool,
+) {
     let mut buf = vec![0u8; 65536];
-    loop {
-        let Ok((n, remote)) = sock.recv_from(&mut buf).await else {
+    while !stop.load(Ordering::Relaxed) {
+        let Ok((n, remote)) = sock.recv_from(&mut buf) else {
             continue;
         };
         let data = if local.port() == NAT_T_PORT {
@@ -500,17 +677,12 @@ async fn receive(sock: Arc<UdpSocket>, local: SocketAddr, tx: mpsc::Sender<Datag
         } else {
             buf[..n].to_vec()
         };
-        if tx
-            .send(Datagram {
-                local,
-                remote,
-                data,
-            })
-            .await
-            .is_err()
-        {
-            return;
-        }
+        dispatch.send(Datagram {
+            fvrf,
+            local,
+            remote,
+            data,
+        });
     }
 }
 
@@ -524,11 +696,72 @@ fn log_event(ev: &crate::ike::LogEvent) {
     let _in_span = span.enter();
     let (msg_id, tunnel) = (ev.message_id(), ev.tunnel());
     let (spi_in, spi_out) = ev.spis().unzip();
+    let text = Bounded(ev);
     match ev.level() {
-        Level::ERROR => tracing::error!(msg_id, tunnel, spi_in, spi_out, "{ev}"),
-        Level::WARN => tracing::warn!(msg_id, tunnel, spi_in, spi_out, "{ev}"),
-        Level::INFO => tracing::info!(msg_id, tunnel, spi_in, spi_out, "{ev}"),
-        Level::DEBUG => tracing::debug!(msg_id, tunnel, spi_in, spi_out, "{ev}"),
-        _ => tracing::trace!(msg_id, tunnel, spi_in, spi_out, "{ev}"),
+        Level::ERROR => tracing::error!(msg_id, tunnel, spi_in, spi_out, "{text}"),
+        Level::WARN => tracing::warn!(msg_id, tunnel, spi_in, spi_out, "{text}"),
+        Level::INFO => tracing::info!(msg_id, tunnel, spi_in, spi_out, "{text}"),
+        Level::DEBUG => tracing::debug!(msg_id, tunnel, spi_in, spi_out, "{text}"),
+        _ => tracing::trace!(msg_id, tunnel, spi_in, spi_out, "{text}"),
+    }
+}
+
+/// The longest log message: what a peer sends (an MM1 with thousands of transforms)
+/// or a configuration line says can make a message of any length, the journal's
+/// lines must not be.
+const MAX_LOG_MESSAGE: usize = 1024;
+
+/// `T` as a log message, cut after `MAX_LOG_MESSAGE` bytes (at a character boundary).
+struct Bounded<T>(T);
+
+impl<T: std::fmt::Display> std::fmt::Display for Bounded<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write;
+        /// Passes on `room` bytes, then counts what it drops.
+        struct Cut<'a, 'b> {
+            out: &'a mut std::fmt::Formatter<'b>,
+            room: usize,
+            dropped: usize,
+        }
+        impl Write for Cut<'_, '_> {
+            fn write_str(&mut self, s: &str) -> std::fmt::Result {
+                let mut take = s.len().min(self.room);
+                while !s.is_char_boundary(take) {
+                    take -= 1;
+                }
+                self.out.write_str(&s[..take])?;
+                self.room = if take < s.len() { 0 } else { self.room - take };
+                self.dropped += s.len() - take;
+                Ok(())
+            }
+        }
+        let mut cut = Cut {
+            out: f,
+            room: MAX_LOG_MESSAGE,
+            dropped: 0,
+        };
+        write!(cut, "{}", self.0)?;
+        match cut.dropped {
+            0 => Ok(()),
+            n => write!(f, "... ({n} more bytes not logged)"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_message_is_cut_at_a_character_boundary_and_says_so() {
+        assert_eq!(Bounded("short").to_string(), "short");
+        let long = "é".repeat(MAX_LOG_MESSAGE);
+        let shown = Bounded(&long).to_string();
+        let (kept, note) = shown.split_once("...").unwrap();
+        assert_eq!(kept.len(), MAX_LOG_MESSAGE);
+        assert_eq!(
+            note,
+            format!(" ({} more bytes not logged)", long.len() - MAX_LOG_MESSAGE)
+        );
     }
 }

@@ -14,6 +14,7 @@ use super::engine::Received;
 use super::error::{Error, InvalidId, Misbehaviour};
 use super::exchange::{Exchange, Msg, Retransmission};
 use super::log::{DownReason, Note, Warning};
+use super::main_mode::nonce_of;
 use super::phase1::{Established, IQm1, Phase1, QmState, QuickMode, RQm1, RQm2};
 use super::proposal::{self, Lifetime};
 use super::protect::{self, Inbound};
@@ -51,17 +52,6 @@ fn ids_of(msg: &Inbound) -> Result<Option<(IdPayload, IdPayload)>, Error> {
         _ => {
             Err(Misbehaviour::BadProposalSyntax("Quick Mode needs zero or two ID payloads").into())
         }
-    }
-}
-
-fn nonce_of(msg: &Inbound, what: &'static str) -> Result<Vec<u8>, Error> {
-    match msg.find(PayloadType::NONCE).map(|p| &p.payload) {
-        Some(Payload::Nonce(n)) => Ok(n.clone()),
-        _ => Err(Misbehaviour::MissingPayload {
-            what,
-            payload: "NONCE",
-        }
-        .into()),
     }
 }
 
@@ -172,9 +162,9 @@ impl Engine {
                     spi,
                     dst,
                 });
-                if let Some(p1) = self.phase1.remove(&conn_id) {
+                if let Some(p1) = self.phase1.take(conn_id) {
                     self.request_spi(&p1, message_id, &tunnel);
-                    self.phase1.insert(conn_id, p1);
+                    self.phase1.put_back(p1);
                 }
                 return;
             }
@@ -272,10 +262,7 @@ impl Engine {
         let dh = tunnel
             .pfs
             .map(|g| DhPrivate::generate(g, self.rng.as_mut()));
-        let ids = (
-            identity::proxy_any(tunnel.inner),
-            identity::proxy_any(tunnel.inner),
-        );
+        let ids = identity::proxies(&tunnel);
         let mut rest = vec![
             Payload::Sa(proposal::p2_offer(
                 &tunnel,
@@ -323,7 +310,7 @@ impl Engine {
             };
             p1.message_ids.insert(message_id);
             self.heard_from(rx.now, p1);
-            self.packet_in(p1, rx, Some(Role::Responder));
+            self.packet_in(p1, rx, Some(Role::Responder), p1.state.show());
             let mut qm = QuickMode {
                 message_id,
                 tunnel: String::new(),
@@ -360,7 +347,7 @@ impl Engine {
             return self.drop_undecryptable(rx.remote);
         };
         self.heard_from(rx.now, p1);
-        self.packet_in(p1, rx, Some(qm.role));
+        self.packet_in(p1, rx, Some(qm.role), p1.state.show());
         qm.iv = next_iv;
         qm.ex.received(rx.data);
         let state = std::mem::replace(&mut qm.state, QmState::Failed);
@@ -407,9 +394,10 @@ impl Engine {
         })))
     }
 
-    /// The tunnel between the ISAKMP SA's two addresses whose inner family the proxy
-    /// identities name. A VTI protects everything, so QM1 must carry identities (RFC
-    /// 2409 5.5 makes them optional only when they are the peers' own addresses).
+    /// The tunnel between the ISAKMP SA's two addresses the proxy identities name: a
+    /// VTI by their inner family, a GRE tunnel by its endpoints with protocol 47. A VTI
+    /// protects everything, so QM1 must carry identities (RFC 2409 5.5 makes them
+    /// optional only when they are the peers' own addresses, which is what GRE's are).
     fn tunnel_for_proxies(
         &self,
         p1: &Phase1,
@@ -430,6 +418,10 @@ impl Engine {
             })
         };
         let Some((ci, cr)) = ids else {
+            // Without identities the proxies are the peers' addresses: GRE's, any protocol.
+            if let Some(t) = ours.clone().find(|t| t.options.gre) {
+                return Ok(t.clone());
+            }
             let config = ours
                 .next()
                 .map(|t| format!("interface {}, {}", t.name, t.origin))
@@ -440,7 +432,22 @@ impl Engine {
             ));
         };
         let family = identity::proxy_family(ci).filter(|f| identity::proxy_family(cr) == Some(*f));
-        let found = ours.clone().find(|t| Some(t.inner) == family);
+        // The initiator's identity is the peer's address, unless a NAT changed it.
+        let gre_hosts = match (identity::proxy_host_of(ci), identity::proxy_host_of(cr)) {
+            (Some((i, identity::PROTO_GRE)), Some((r, identity::PROTO_GRE)))
+                if i == peer || p1.nat.detected() =>
+            {
+                Some(r)
+            }
+            _ => None,
+        };
+        let found = ours.clone().find(|t| {
+            if t.options.gre {
+                gre_hosts == Some(t.local)
+            } else {
+                Some(t.inner) == family
+            }
+        });
         if let Some(t) = found {
             // IOS: a tunnel whose ipsec profile names an ISAKMP profile takes Quick
             // Modes over ISAKMP SAs of that profile only.
@@ -463,12 +470,17 @@ impl Engine {
             let config = ours
                 .next()
                 .map(|t| {
-                    format!(
-                        "interface {} ({}) protects {}",
-                        t.name,
-                        t.origin,
-                        identity::describe(&identity::proxy_any(t.inner))
-                    )
+                    let (local, remote) = identity::proxies(t);
+                    let protects = if t.options.gre {
+                        format!(
+                            "{} <-> {}",
+                            identity::describe(&remote),
+                            identity::describe(&local)
+                        )
+                    } else {
+                        identity::describe(&local)
+                    };
+                    format!("interface {} ({}) protects {protects}", t.name, t.origin)
                 })
                 .unwrap_or_else(|| {
                     format!(

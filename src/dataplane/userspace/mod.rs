@@ -2,7 +2,9 @@
 //! without XFRM ESP. Same contract as the kernel path: the tunnel interface is named
 //! like the IOS interface (`Tunnel23`), with its addresses, its configured link-local
 //! address (the random one suppressed), MTU and routes; SAs come and go through the
-//! `Dataplane` trait.
+//! `Dataplane` trait. GRE over IPsec uses the same TUN device: the packet threads add
+//! and remove the GRE header (and the delivery IP header in tunnel mode) around ESP
+//! (`gre.rs`), so the kernel needs no GRE either.
 //!
 //! # Threads
 //! A fixed set, whatever the number of tunnels (issue 14: 10,000 tunnels, no thread
@@ -44,6 +46,7 @@
 //! or runs out of sequence numbers (RFC 4303 3.3.3: the counter never cycles).
 
 mod df;
+mod gre;
 mod gro;
 mod inner;
 mod mss;
@@ -59,13 +62,14 @@ mod tx;
 
 use super::link::{self, Rtnl};
 use super::threads::{self, Failures};
+use super::vrf::{VrfDevice, Vrfs};
 use super::{
     Dataplane, DataplaneError, DataplaneEvent, DataplaneKind, Result, SaCounters, TunnelSpec,
 };
 use crate::crypto::{OsRng, Rng};
 use crate::ipsec::{Direction, SaSpec};
 use published::Published;
-use sa::{Expiry, Sa};
+use sa::{Expiry, Owner, Sa};
 use sockets::{Outer, Sockets, NAT_T_PORT};
 use std::collections::{HashMap, HashSet};
 #[cfg(test)]
@@ -95,7 +99,10 @@ struct Tunnel {
     spec: TunnelSpec,
     /// The TUN device's interface index.
     index: u32,
-    tun: Arc<Tun>,
+    /// The VRF device of `vrf forwarding`.
+    ivrf: Option<VrfDevice>,
+    /// What its SAs need of it: the TUN device, GRE, the underlay.
+    owner: Owner,
     /// Its queues' token in the transmit workers' poll sets.
     token: u64,
     /// The newest installed outbound SA, as the transmit workers see it
@@ -135,6 +142,10 @@ struct Installed {
 
 pub struct UserspaceDataplane {
     rtnl: Rtnl,
+    /// The outer sockets of each underlay: the global one (`None`) and each `tunnel vrf`
+    /// in use, bound to its VRF device; each socket has a receive thread.
+    underlays: HashMap<Option<String>, Arc<Sockets>>,
+    vrfs: Vrfs,
     /// The receive threads' table, and the control thread's copy of it.
     inbound: Arc<Published<InboundTable>>,
     inbound_sas: InboundTable,
@@ -166,40 +177,24 @@ impl UserspaceDataplane {
                 let op = "userspace data path needs /dev/net/tun (modprobe tun; CAP_NET_ADMIN)";
                 DataplaneError::new(op, e)
             })?;
-        let sockets = Arc::new(Sockets::open().map_err(|e| {
-            DataplaneError::new("userspace data path needs raw sockets (CAP_NET_RAW)", e)
-        })?);
-        let inbound = Arc::new(Published::new(InboundTable::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let failures = Failures::default();
-        let mut threads = Vec::new();
-        for outer in Outer::ALL {
-            let (sockets, reader, flag) = (
-                sockets.clone(),
-                published::Reader::new(inbound.clone()),
-                stop.clone(),
-            );
-            let body = move || rx::run(outer, sockets, reader, flag);
-            let sink = failures.clone();
-            let failed = move |f| sink.push(f);
-            let thread = threads::spawn(format!("esp-rx-{outer:?}"), stop.clone(), failed, body)
-                .map_err(|e| DataplaneError::new("starting a receive thread", e))?;
-            threads.push(thread);
-        }
         let workers = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(MAX_WORKERS);
         let mut tx_workers = Vec::new();
+        let mut threads = Vec::new();
         for index in 0..workers {
-            let (worker, thread) =
-                tx::Worker::start(index, sockets.clone(), stop.clone(), &failures)
-                    .map_err(|e| DataplaneError::new("starting a transmit worker", e))?;
+            let (worker, thread) = tx::Worker::start(index, stop.clone(), &failures)
+                .map_err(|e| DataplaneError::new("starting a transmit worker", e))?;
             tx_workers.push(worker);
             threads.push(thread);
         }
-        Ok(UserspaceDataplane {
+        let mut dp = UserspaceDataplane {
             rtnl: link::open()?,
-            inbound,
+            underlays: HashMap::new(),
+            vrfs: Vrfs::default(),
+            inbound: Arc::new(Published::new(InboundTable::new())),
             inbound_sas: InboundTable::new(),
             tunnels: HashMap::new(),
             next_token: 0,
@@ -211,7 +206,49 @@ impl UserspaceDataplane {
             threads,
             failures,
             next_serial: 0,
-        })
+        };
+        dp.underlay(None).map_err(|e| DataplaneError {
+            op: "userspace data path needs raw sockets (CAP_NET_RAW)".into(),
+            ..e
+        })?;
+        Ok(dp)
+    }
+
+    /// The outer sockets of underlay `vrf` (`tunnel vrf`; `None`: the global table),
+    /// opened with their receive threads when first needed.
+    fn underlay(&mut self, vrf: Option<&str>) -> Result<Arc<Sockets>> {
+        let key = vrf.map(str::to_string);
+        if let Some(sockets) = self.underlays.get(&key) {
+            return Ok(sockets.clone());
+        }
+        let sockets = Arc::new(Sockets::open(vrf).map_err(|e| {
+            let op = match vrf {
+                Some(v) => format!("opening the outer sockets in vrf {v} (tunnel vrf)"),
+                None => "opening the outer sockets".into(),
+            };
+            DataplaneError::new(op, e)
+        })?);
+        let vrf: Option<Arc<str>> = vrf.map(Arc::from);
+        for outer in Outer::ALL {
+            let (sockets, reader, flag, vrf) = (
+                sockets.clone(),
+                published::Reader::new(self.inbound.clone()),
+                self.stop.clone(),
+                vrf.clone(),
+            );
+            let name = match &vrf {
+                Some(v) => format!("esp-rx-{outer:?}-{v}"),
+                None => format!("esp-rx-{outer:?}"),
+            };
+            let body = move || rx::run(outer, vrf, sockets, reader, flag);
+            let sink = self.failures.clone();
+            let failed = move |f| sink.push(f);
+            let thread = threads::spawn(name, self.stop.clone(), failed, body)
+                .map_err(|e| DataplaneError::new("starting a receive thread", e))?;
+            self.threads.push(thread);
+        }
+        self.underlays.insert(key, sockets.clone());
+        Ok(sockets)
     }
 
     fn publish_inbound(&self) {
@@ -241,7 +278,7 @@ impl UserspaceDataplane {
         let t = self.tunnels.remove(name).ok_or_else(|| {
             DataplaneError::on(name, "removing", DataplaneError::refused("unknown tunnel"))
         })?;
-        for (worker, queue) in self.tx_workers.iter().zip(&t.tun.queues) {
+        for (worker, queue) in self.tx_workers.iter().zip(&t.owner.tun.queues) {
             // The queue stays open (the worker holds the device) until it is told.
             let _ = worker.poll.delete(queue.as_fd());
             worker.tell(tx::Change::Remove(t.token));
@@ -258,7 +295,7 @@ impl UserspaceDataplane {
         if inbound_gone {
             self.publish_inbound();
         }
-        Ok(t.tun.clone())
+        Ok(t.owner.tun.clone())
     }
 
     /// The SA `key` of `tunnel` (an SA of another tunnel is not `tunnel`'s to touch).
@@ -332,25 +369,61 @@ impl Dataplane for UserspaceDataplane {
         let mtu = tunnel::mtu(spec);
         let o = &spec.options;
         if let Some(t) = self.tunnels.get_mut(&spec.name) {
-            if t.spec != *spec {
-                link::configure(&mut self.rtnl, t.index, spec, Some(&t.spec), Some(mtu))?;
-                t.mtu = mtu;
-                t.tun.adjust_mss.set(o.adjust_mss_v4, o.adjust_mss_v6);
-                t.tun.df_bit.set(o.df_bit);
-                t.spec = spec.clone();
+            let (old, new) = (&t.spec.options, &spec.options);
+            let same_place = (
+                &old.vrf,
+                &old.tunnel_vrf,
+                old.gre,
+                t.spec.local,
+                t.spec.peer,
+            ) == (&new.vrf, &new.tunnel_vrf, new.gre, spec.local, spec.peer);
+            if same_place {
+                if t.spec != *spec {
+                    link::configure(
+                        &mut self.rtnl,
+                        t.index,
+                        spec,
+                        Some(&t.spec),
+                        Some(mtu),
+                        t.ivrf,
+                    )?;
+                    t.mtu = mtu;
+                    t.owner.tun.adjust_mss.set(o.adjust_mss_v4, o.adjust_mss_v6);
+                    t.owner.tun.df_bit.set(o.df_bit);
+                    t.spec = spec.clone();
+                }
+                return Ok(());
             }
-            return Ok(());
+            // Another VRF, underlay or GRE: a new interface, as the kernel path does.
+            self.remove_tunnel(&spec.name)?;
         }
+        let ivrf = self
+            .vrfs
+            .ensure(&mut self.rtnl, o.vrf.as_deref(), &spec.name)?;
+        // `tunnel vrf`: the outer sockets are bound to the VRF device.
+        let fvrf = o.tunnel_vrf.as_deref();
+        self.vrfs.ensure(&mut self.rtnl, fvrf, &spec.name)?;
+        let sockets = self.underlay(fvrf)?;
         let tun = Arc::new(Tun::create(&spec.name, self.tx_workers.len())?);
         tun.adjust_mss.set(o.adjust_mss_v4, o.adjust_mss_v6);
         tun.df_bit.set(o.df_bit);
         // Dropping `tun` on error closes the queues, which removes the device.
         let index = link::index(&mut self.rtnl, &spec.name)
             .map_err(|e| DataplaneError::on(&spec.name, "looking up", e))?;
-        link::configure(&mut self.rtnl, index, spec, None, Some(mtu))?;
+        link::configure(&mut self.rtnl, index, spec, None, Some(mtu), ivrf)?;
         link::join_group(&mut self.rtnl, index)
             .map_err(|e| DataplaneError::on(&spec.name, "setting its device group", e))?;
         let outbound_sa = Arc::new(Published::new(None));
+        let owner = Owner {
+            tun: tun.clone(),
+            gre: spec.options.gre.map(|g| gre::Gre {
+                key: g.key,
+                local: spec.local,
+                peer: spec.peer,
+            }),
+            fvrf: fvrf.map(Arc::from),
+            outbound: outbound_sa.clone(),
+        };
         let token = self.next_token;
         self.next_token += 1;
         for (queue, worker) in self.tx_workers.iter().enumerate() {
@@ -359,6 +432,7 @@ impl Dataplane for UserspaceDataplane {
                 tun: tun.clone(),
                 queue,
                 outbound: published::Reader::new(outbound_sa.clone()),
+                sockets: sockets.clone(),
             });
             if let Err(e) = worker.poll.add(tun.queues[queue].as_fd(), token) {
                 for (w, q) in self.tx_workers.iter().zip(&tun.queues) {
@@ -373,7 +447,8 @@ impl Dataplane for UserspaceDataplane {
             Tunnel {
                 spec: spec.clone(),
                 index,
-                tun,
+                ivrf,
+                owner,
                 token,
                 outbound_sa,
                 outbound: Vec::new(),
@@ -440,13 +515,8 @@ impl Dataplane for UserspaceDataplane {
                 return Err(refused(format!("ESP-in-UDP only on port {NAT_T_PORT}")));
             }
         }
-        let mut sa = Sa::new(
-            spec,
-            self.next_serial + 1,
-            tunnel.tun.clone(),
-            Instant::now(),
-        )
-        .map_err(|e| refused(e.to_string()))?;
+        let mut sa = Sa::new(spec, &tunnel.owner, self.next_serial + 1, Instant::now())
+            .map_err(|e| refused(e.to_string()))?;
         if spec.direction == Direction::Out && spec.dst.is_ipv4() {
             // Unknown (no route yet): every packet takes the raw ESP socket.
             sa.own_header_max = sys::path_mtu(spec.src, spec.dst).ok().map(|m| m as usize);
@@ -538,7 +608,7 @@ impl Dataplane for UserspaceDataplane {
         events.extend(
             self.tunnels
                 .iter()
-                .filter(|(_, t)| t.tun.sa_wanted.swap(false, Ordering::Relaxed))
+                .filter(|(_, t)| t.owner.tun.sa_wanted.swap(false, Ordering::Relaxed))
                 .map(|(name, _)| DataplaneEvent::Acquire {
                     tunnel: name.clone(),
                 }),
@@ -571,6 +641,8 @@ impl Dataplane for UserspaceDataplane {
         }
         self.sas.clear();
         self.held_ports.clear();
+        self.underlays.clear();
+        self.vrfs.remove_own(&mut self.rtnl);
     }
 }
 
@@ -595,7 +667,7 @@ impl Drop for UserspaceDataplane {
 mod tests {
     use super::*;
     use crate::crypto::Secret;
-    use crate::ipsec::{EspAuth, EspEncr, EspTransform, InnerFamily, Lifetimes};
+    use crate::ipsec::{EspAuth, EspEncr, EspMode, EspTransform, InnerFamily, Lifetimes};
     use std::io::Read;
 
     /// A tunnel whose "TUN device" is a plain file: what the receive path writes to it
@@ -634,6 +706,20 @@ mod tests {
         spi: u32,
         io: &Arc<Tun>,
     ) -> Arc<Sa> {
+        gre_sa(transform, direction, spi, io, None, EspMode::Tunnel, serial)
+    }
+
+    /// An SA between 2001:db8::2 (local) and ::3, of a GRE tunnel with `gre_key` (`None`:
+    /// a VTI's) in `mode`.
+    fn gre_sa(
+        transform: EspTransform,
+        direction: Direction,
+        spi: u32,
+        io: &Arc<Tun>,
+        gre_key: Option<Option<u32>>,
+        mode: EspMode,
+        serial: u64,
+    ) -> Arc<Sa> {
         let (local, peer): (IpAddr, IpAddr) = (
             "2001:db8::2".parse().unwrap(),
             "2001:db8::3".parse().unwrap(),
@@ -651,6 +737,7 @@ mod tests {
             src,
             dst,
             inner: InnerFamily::V6,
+            mode,
             transform,
             enc_key: key(transform.encr.key_len(), 0x11),
             auth_key: key(transform.auth.key_len(), 0x22),
@@ -658,7 +745,57 @@ mod tests {
             encap: None,
             replay_window: 64,
         };
-        Arc::new(Sa::new(&spec, serial, io.clone(), Instant::now()).unwrap())
+        // The outbound SA sends local's GRE to the peer; the inbound one stands for the
+        // peer's end of that SA, which receives it.
+        let (us, them) = match direction {
+            Direction::Out => (local, peer),
+            Direction::In => (peer, local),
+        };
+        let owner = Owner {
+            tun: io.clone(),
+            gre: gre_key.map(|key| gre::Gre {
+                key,
+                local: us,
+                peer: them,
+            }),
+            fvrf: None,
+            outbound: Arc::new(Published::new(None)),
+        };
+        Arc::new(Sa::new(&spec, &owner, serial, Instant::now()).unwrap())
+    }
+
+    /// GRE in both modes, with and without a key, through `seal` and the receive path:
+    /// the TUN device gets the inner packets back; a key mismatch delivers nothing.
+    #[test]
+    fn gre_crosses_the_send_and_receive_paths_in_both_modes() {
+        let t = EspTransform {
+            encr: EspEncr::Aes(128),
+            auth: EspAuth::HmacSha1,
+        };
+        for (i, (mode, key)) in [
+            (EspMode::Transport, Some(100)),
+            (EspMode::Transport, None),
+            (EspMode::Tunnel, Some(7)),
+            (EspMode::Tunnel, None),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let (io, path) = tunnel(&format!("gre-{i}"));
+            let out = gre_sa(t, Direction::Out, 0x5000, &io, Some(key), mode, 1);
+            let inb = gre_sa(t, Direction::In, 0x5000, &io, Some(key), mode, 1);
+            let mut rx = rx::Receiver::new(Outer::Esp6, None, None);
+            rx.rebuild(&InboundTable::from([(0x5000, inb.clone())]));
+            for tag in 1..=2 {
+                receive(&mut rx, sealed(&out, tag));
+            }
+            assert_eq!(delivered(&path), [1, 2], "{mode:?} key {key:?}");
+            // What the peer sends with another key is not its GRE.
+            let stranger = gre_sa(t, Direction::Out, 0x5000, &io, Some(Some(999)), mode, 1);
+            receive(&mut rx, sealed(&stranger, 3));
+            assert_eq!(delivered(&path), [1, 2], "{mode:?}: key 999 delivered");
+            std::fs::remove_file(path).unwrap();
+        }
     }
 
     /// An IPv6 packet with `tag` as its payload, sealed by `out`.
@@ -695,7 +832,7 @@ mod tests {
             sa(1, Direction::Out, 0x1000, &io),
         );
         let mut table = InboundTable::from([(0x1000, old_in.clone())]);
-        let mut rx = rx::Receiver::new(Outer::Esp6);
+        let mut rx = rx::Receiver::new(Outer::Esp6, None, None);
         rx.rebuild(&table);
 
         let p1 = sealed(&old_out, 1);
@@ -738,7 +875,7 @@ mod tests {
                 sa_with(t, 1, Direction::In, 0x4000, &io),
                 sa_with(t, 1, Direction::Out, 0x4000, &io),
             );
-            let mut rx = rx::Receiver::new(Outer::Esp6);
+            let mut rx = rx::Receiver::new(Outer::Esp6, None, None);
             rx.rebuild(&InboundTable::from([(0x4000, inb.clone())]));
             for tag in 1..=3 {
                 receive(&mut rx, sealed(&out, tag));
@@ -756,7 +893,7 @@ mod tests {
             sa(1, Direction::In, 0x3000, &io),
             sa(1, Direction::Out, 0x3000, &io),
         );
-        let mut rx = rx::Receiver::new(Outer::Esp6);
+        let mut rx = rx::Receiver::new(Outer::Esp6, None, None);
         rx.rebuild(&InboundTable::from([(0x3000, inb.clone())]));
         let mut bad = sealed(&out, 1);
         let mid = bad.len() / 2;
@@ -780,7 +917,13 @@ mod tests {
                 ..TunnelSpec::for_test(Default::default())
             },
             index: 0,
-            tun: tun.clone(),
+            ivrf: None,
+            owner: Owner {
+                tun: tun.clone(),
+                gre: None,
+                fvrf: None,
+                outbound: Arc::new(Published::new(None)),
+            },
             token: 0,
             outbound_sa: Arc::new(Published::new(None)),
             outbound: vec![],

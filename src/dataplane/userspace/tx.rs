@@ -9,6 +9,7 @@
 //! buffers belong to the worker, not to the tunnels.
 
 use super::df::{self, IPV4_HEADER_LEN};
+use super::gre;
 use super::inner::next_header_of;
 use super::offload::{Segments, VnetHdr, VNET_HDR_LEN};
 use super::published::Reader;
@@ -26,9 +27,9 @@ use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 
 /// Room before the inner packet: an IPv4 header (`df.rs`), a UDP header, the largest
-/// ESP header (SPI, sequence number, 16-byte IV), so that sealing never moves the
-/// payload.
-pub(super) const HEADROOM: usize = IPV4_HEADER_LEN + UDP_HEADER_LEN + 8 + 16;
+/// ESP header (SPI, sequence number, 16-byte IV), GRE's header and delivery IP header,
+/// so that neither GRE nor sealing ever moves the payload.
+pub(super) const HEADROOM: usize = IPV4_HEADER_LEN + UDP_HEADER_LEN + 8 + 16 + gre::MAX_OVERHEAD;
 /// Room after it for the largest ESP trailer (padding, pad length, next header, ICV).
 const TAILROOM: usize = 64;
 
@@ -55,20 +56,40 @@ impl IvPool {
     }
 }
 
-/// Seal the inner packet at `slot[HEADROOM..HEADROOM + len]`; returns the outer
-/// datagram's span in the slot, or `None` to drop the packet.
+/// Seal the inner packet at `slot[HEADROOM..HEADROOM + len]` (in GRE first on a GRE
+/// tunnel); returns the outer datagram's span in the slot, or `None` to drop the packet.
 pub(super) fn seal(
     sa: &Sa,
     slot: &mut [u8],
     len: usize,
     ivs: &mut IvPool,
 ) -> Option<(usize, usize)> {
-    let next_header = next_header_of(&slot[HEADROOM..HEADROOM + len])?;
+    let (at, len, next_header) = match &sa.gre {
+        None => (
+            HEADROOM,
+            len,
+            next_header_of(&slot[HEADROOM..HEADROOM + len])?,
+        ),
+        Some(g) => g.encapsulate(sa.mode, slot, HEADROOM, len)?,
+    };
+    seal_payload(sa, slot, at, len, next_header, ivs)
+}
+
+/// Seal the ESP payload at `slot[at..at + len]` (the room for the ESP and UDP headers
+/// before it); returns the outer datagram's span in the slot, or `None` to drop it.
+pub(super) fn seal_payload(
+    sa: &Sa,
+    slot: &mut [u8],
+    at: usize,
+    len: usize,
+    next_header: u8,
+    ivs: &mut IvPool,
+) -> Option<(usize, usize)> {
     let seq = sa.next_seq()?;
     if !sa.account(len) {
         return None;
     }
-    let mut start = HEADROOM - sa.esp.header_len();
+    let mut start = at - sa.esp.header_len();
     let iv = ivs.take(sa.esp.random_iv_len());
     let mut esp_len = sa
         .esp
@@ -136,6 +157,8 @@ pub(super) enum Change {
         tun: Arc<Tun>,
         queue: usize,
         outbound: Reader<Option<Arc<Sa>>>,
+        /// The outer sockets of its underlay (`tunnel vrf`).
+        sockets: Arc<Sockets>,
     },
     /// Let go of the tunnel `token` (already out of the poll set).
     Remove(u64),
@@ -146,6 +169,7 @@ struct Served {
     tun: Arc<Tun>,
     queue: usize,
     outbound: Reader<Option<Arc<Sa>>>,
+    sockets: Arc<Sockets>,
 }
 
 /// The control thread's handle on one transmit worker.
@@ -160,7 +184,6 @@ impl Worker {
     /// `failures`.
     pub fn start(
         index: usize,
-        sockets: Arc<Sockets>,
         stop: Arc<AtomicBool>,
         failures: &Failures,
     ) -> std::io::Result<(Worker, JoinHandle<()>)> {
@@ -169,7 +192,7 @@ impl Worker {
         poll.add(doorbell.as_fd(), DOORBELL)?;
         let (changes, inbox) = mpsc::channel();
         let (p, d, flag) = (poll.clone(), doorbell.clone(), stop.clone());
-        let body = move || run(&p, &d, &inbox, &sockets, &flag);
+        let body = move || run(&p, &d, &inbox, &flag);
         let sink = failures.clone();
         let thread = threads::spawn(format!("esp-tx-{index}"), stop, move |f| sink.push(f), body)?;
         let worker = Worker {
@@ -195,7 +218,6 @@ fn run(
     poll: &Epoll,
     doorbell: &EventFd,
     inbox: &mpsc::Receiver<Change>,
-    sockets: &Sockets,
     stop: &AtomicBool,
 ) -> std::io::Result<()> {
     let mut served: HashMap<u64, Served> = HashMap::new();
@@ -217,6 +239,7 @@ fn run(
                     tun,
                     queue,
                     outbound,
+                    sockets,
                 } => {
                     served.insert(
                         token,
@@ -224,6 +247,7 @@ fn run(
                             tun,
                             queue,
                             outbound,
+                            sockets,
                         },
                     );
                 }
@@ -241,7 +265,7 @@ fn run(
             let Some(s) = served.get_mut(token) else {
                 continue;
             };
-            drain(s, &mut batch, &mut ivs, &mut read_buf, sockets)?;
+            drain(s, &mut batch, &mut ivs, &mut read_buf)?;
         }
     }
     Ok(())
@@ -253,9 +277,8 @@ fn drain(
     batch: &mut SendBatch,
     ivs: &mut IvPool,
     read_buf: &mut [u8],
-    sockets: &Sockets,
 ) -> std::io::Result<()> {
-    let (tun, queue) = (&s.tun, s.queue);
+    let (tun, queue, sockets) = (&s.tun, s.queue, &*s.sockets);
     let queue_file = &tun.queues[queue];
     s.outbound.refresh();
     let sa = s.outbound.get().as_ref().clone();
@@ -293,10 +316,12 @@ fn drain(
             tun.adjust_mss.apply(inner);
             let df = df::wants_df(tun.df_bit.get(), inner);
             if let Some((start, len)) = seal(sa, slot, len, ivs) {
+                // Sealed within the slot: never refused (else dropped, like a packet
+                // that does not seal).
                 match own_header(sa, df, &mut slot[..start], len) {
                     Some(header) => batch.push(start - header, len + header, true),
                     None => batch.push(start, len, false),
-                }
+                };
             }
         }
     }

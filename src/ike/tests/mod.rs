@@ -1,7 +1,10 @@
 //! Engine scenarios: two engines in memory (see `util::Pair`).
 
 mod captures;
+mod fvrf;
+mod gre;
 mod handshake;
+mod hardening;
 mod knobs;
 mod lifecycle;
 mod liveness;
