@@ -495,10 +495,19 @@ in_vm() {
 
 # --- many tunnels between one address and many (tests/multi-tunnel.sh, tests/vm/multi-tunnel.sh)
 
+# fan_addrs I: tunnel I's spoke address in $FAN_OUTER, 2001:db8::a:I, and its inside
+# prefix in $FAN_INNER, 2001:db8:1:I:: (I in decimal digits, read as a hex group); from
+# I = 10,000 on, the next group up (10,000 -> 2001:db8::b:0 and 2001:db8:2:0::), still
+# in 2001:db8::/64. Variables, not output: no subshell per tunnel at N = 10,000.
+fan_addrs() {
+    printf -v FAN_OUTER '2001:db8::%x:%d' $((0xa + $1 / 10000)) $(($1 % 10000))
+    printf -v FAN_INNER '2001:db8:%d:%d::' $((1 + $1 / 10000)) $(($1 % 10000))
+}
+
 # fan_conf OUT N SIDE: the IOS configuration of Tunnel1..N between one address,
-# 2001:db8::1 (SIDE one), and N addresses 2001:db8::a:I (SIDE many, `tunnel source` the
-# tunnel's own address: a branch with an uplink per tunnel); inside, 2001:db8:1:I::1
-# (one) and ::2 (many). $FAN_GROUP: the DH group (14)
+# 2001:db8::1 (SIDE one), and N addresses (fan_addrs) (SIDE many, `tunnel source` the
+# tunnel's own address: a branch with an uplink per tunnel); inside, ${FAN_INNER}1
+# (one) and ${FAN_INNER}2 (many). $FAN_GROUP: the DH group (14)
 fan_conf() {
     local out=$1 n=$2 side=$3 i src dst me
     {
@@ -508,9 +517,10 @@ fan_conf() {
         echo "crypto ipsec transform-set TS esp-aes 256 esp-sha256-hmac"
         echo "crypto ipsec profile VTI"; echo " set transform-set TS"
         for ((i = 1; i <= n; i++)); do
-            if [ "$side" = one ]; then src=eth0 dst=2001:db8::a:$i me=1
-            else src=2001:db8::a:$i dst=2001:db8::1 me=2; fi
-            echo "interface Tunnel$i"; echo " ipv6 address 2001:db8:1:$i::$me/64"
+            fan_addrs "$i"
+            if [ "$side" = one ]; then src=eth0 dst=$FAN_OUTER me=1
+            else src=$FAN_OUTER dst=2001:db8::1 me=2; fi
+            echo "interface Tunnel$i"; echo " ipv6 address $FAN_INNER$me/64"
             echo " tunnel source $src"; echo " tunnel mode ipsec ipv6"
             echo " tunnel destination $dst"; echo " tunnel protection ipsec profile VTI"
         done
@@ -518,12 +528,13 @@ fan_conf() {
     chmod 600 "$out"
 }
 
-# fan_pings NS N ME: from NS, every tunnel's far end (2001:db8:1:I::ME) answers 2 of 2
+# fan_pings NS N ME: from NS, every tunnel's far end (${FAN_INNER}ME) answers 2 of 2
 # (all tunnels at once)
 fan_pings() {
     local ns=$1 n=$2 me=$3 i pids=() failed=()
     for ((i = 1; i <= n; i++)); do
-        ip netns exec "$ns" ping -n -q -c 2 -i 0.2 -W 5 "2001:db8:1:$i::$me" >/dev/null 2>&1 &
+        fan_addrs "$i"
+        ip netns exec "$ns" ping -n -q -c 2 -i 0.2 -W 5 "$FAN_INNER$me" >/dev/null 2>&1 &
         pids+=($!)
     done
     for ((i = 1; i <= n; i++)); do wait "${pids[i - 1]}" || failed+=("Tunnel$i"); done
@@ -570,7 +581,7 @@ fan() {
     local tag=$1 n=$2 first=$3; shift 3
     local one=$IKT_NS-$tag-one many=$IKT_NS-$tag-many i second t0 limit=$((30 + n * ${FAN_S_PER_TUNNEL:-1}))
     routers "$one" 2001:db8::1 "$many" 2001:db8::a:1 64 || return 1
-    for ((i = 2; i <= n; i++)); do ip -n "$many" addr add "2001:db8::a:$i/64" dev eth0 nodad; done
+    for ((i = 2; i <= n; i++)); do fan_addrs "$i" && ip -n "$many" addr add "$FAN_OUTER/64" dev eth0 nodad; done
     fan_conf "$IKT_RUN/$tag-one.conf" "$n" one
     fan_conf "$IKT_RUN/$tag-many.conf" "$n" many
     second=$([ "$first" = one ] && echo many || echo one)
