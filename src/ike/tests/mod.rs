@@ -2,6 +2,7 @@
 
 mod captures;
 mod handshake;
+mod hardening;
 mod knobs;
 mod lifecycle;
 mod liveness;
