@@ -55,6 +55,9 @@ pub(crate) struct ChildSa {
     /// We replaced it (why): the peer hears of it after `GRACE`, and this reason is
     /// the one its down line gives, whatever removes it in the end.
     pub retired: Option<DownReason>,
+    /// We told the peer (Delete payload) that this pair is gone: its inbound SA stays
+    /// one more `GRACE` for packets the peer sent before the Delete reached it.
+    pub delete_sent: bool,
     pub local_ident: String,
     pub remote_ident: String,
 }
@@ -174,6 +177,7 @@ impl ChildSa {
             rekey_pending: false,
             superseded: false,
             retired: None,
+            delete_sent: false,
             local_ident,
             remote_ident,
         }
@@ -256,7 +260,7 @@ impl Engine {
     ///
     /// A retired pair loses its outbound SA at once (the traffic has moved); the peer
     /// hears of it after `GRACE`, so that packets in flight on the old inbound SA are
-    /// still received, and the pair is gone from then on (`child_retire_timer`).
+    /// still received, and the pair is gone a `GRACE` after that (`child_retire_timer`).
     pub(super) fn child_complete(&mut self, now: Instant, spi_in: u32) {
         let event = self.event();
         let Some(new) = self.children.iter_mut().find(|c| c.spi_in == spi_in) else {
@@ -354,7 +358,7 @@ impl Engine {
             match timer {
                 Timer::Rekey => self.child_soft_expiry(now, spi_in),
                 Timer::Lifetime => return self.child_hard_expiry(now, spi_in),
-                Timer::Retire => self.child_retire_timer(spi_in),
+                Timer::Retire => self.child_retire_timer(now, spi_in),
                 // Not used by IPsec pairs.
                 Timer::Retransmit | Timer::Reap | Timer::Dpd | Timer::Keepalive => {}
             }
@@ -363,12 +367,12 @@ impl Engine {
 
     /// A retired pair's grace period is over, or the peer's Delete for a pair it
     /// replaced did not come (lost: Informational messages are not retransmitted):
-    /// the pair goes, and the peer is told. Nothing waits for the peer's own Delete,
-    /// which may be lost too: a Delete says the sender has removed the SA (RFC 2408
-    /// 3.15), so a half kept for it would only be a duplicate pair in `show crypto
-    /// ipsec sa` until the hard lifetime. (The peer's Delete, when it comes, names
-    /// nothing any more and is ignored.)
-    fn child_retire_timer(&mut self, spi_in: u32) {
+    /// the peer is told, and one more `GRACE` later (for packets it sent before our
+    /// Delete reached it, e.g. where it took the pair for its newest) the inbound half
+    /// goes too, whether or not the peer's own Delete came: that one may be lost too,
+    /// and waiting for it kept a half pair in `show crypto ipsec sa` until the hard
+    /// lifetime.
+    fn child_retire_timer(&mut self, now: Instant, spi_in: u32) {
         let Some(c) = self.children.iter().find(|c| c.spi_in == spi_in) else {
             return;
         };
@@ -378,7 +382,16 @@ impl Engine {
         }
         // Not retired by us: the peer replaced it and its Delete is late or lost.
         let reason = self.replaced(c).unwrap_or(DownReason::Rekeyed);
-        self.delete_child(spi_in, reason);
+        if c.delete_sent {
+            return self.delete_child(spi_in, reason);
+        }
+        self.supersede(spi_in);
+        if let Some(c) = self.children.iter_mut().find(|c| c.spi_in == spi_in) {
+            c.delete_sent = true;
+            c.timers.set(Timer::Retire, now + GRACE);
+            let ends = c.endpoints();
+            self.outbox.push((ends, esp_delete(spi_in)));
+        }
     }
 
     /// Soft lifetime (our timer, or the data path's seconds or kilobytes): negotiate a
@@ -508,14 +521,17 @@ impl Engine {
         }
     }
 
-    /// Remove a pair: data path deletes, and a Delete so the peer drops its side.
+    /// Remove a pair: data path deletes, and a Delete so the peer drops its side (unless
+    /// it was told already).
     pub(super) fn delete_child(&mut self, spi_in: u32, reason: DownReason) {
         let Some(i) = self.children.iter().position(|c| c.spi_in == spi_in) else {
             return;
         };
         let c = self.children.remove(i);
         self.remove_child_sas(&c, reason);
-        self.outbox.push((c.endpoints(), esp_delete(c.spi_in)));
+        if !c.delete_sent {
+            self.outbox.push((c.endpoints(), esp_delete(c.spi_in)));
+        }
     }
 }
 

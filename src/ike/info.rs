@@ -342,8 +342,10 @@ impl Engine {
                     let reason = self.peer_deleted_reason(&self.children[i]);
                     let c = self.children.remove(i);
                     self.remove_child_sas(&c, reason);
-                    // Our inbound half is gone too: say so, as IOS does.
-                    self.outbox.push((c.endpoints(), esp_delete(c.spi_in)));
+                    if !c.delete_sent {
+                        // Our inbound half is gone too: say so, as IOS does.
+                        self.outbox.push((c.endpoints(), esp_delete(c.spi_in)));
+                    }
                     self.reinitiate_if_down(now, p1, &c.tunnel);
                 }
             }
