@@ -14,58 +14,13 @@ impl Config {
     /// Every kept tunnel's feature the data paths lack, at its line.
     pub fn datapath_gaps(&self) -> Vec<ConfigError> {
         let mut gaps = Vec::new();
-        let mut gap = |line: u32, what: String, hint: &str| {
-            gaps.push(self.error(line, format!("{what} {NOT_YET}{hint}")))
-        };
-        // A VTI is what runs today.
-        let vti = "; for a VTI write `tunnel mode ipsec ipv4` (or ipv6)";
         for t in self.tunnels.iter().filter(|t| t.protected()) {
-            let name = t.name();
             if t.kind == InterfaceKind::VirtualTemplate {
-                gap(
-                    t.line,
-                    format!(
-                        "interface {name} type tunnel (dynamic VTI, one Virtual-Access per peer)"
-                    ),
-                    "",
+                let what = format!(
+                    "interface {} type tunnel (dynamic VTI, one Virtual-Access per peer)",
+                    t.name()
                 );
-            }
-            match (t.tunnel_mode(), &t.mode) {
-                (TunnelMode::Gre { .. }, None) => gap(
-                    t.line,
-                    format!(
-                        "{name}: `tunnel mode gre ip` (GRE over IPsec, IOS's default when an interface \
-                         Tunnel has no `tunnel mode` line)"
-                    ),
-                    vti,
-                ),
-                (m @ TunnelMode::Gre { .. }, Some(line)) => gap(
-                    line.line,
-                    format!("{name}: `tunnel mode {}` (GRE over IPsec)", m.words()),
-                    vti,
-                ),
-                _ => {}
-            }
-            if let Some(k) = &t.key {
-                gap(
-                    k.line,
-                    format!("{name}: `tunnel key {}` (a GRE key)", k.value),
-                    "",
-                );
-            }
-            if let Some(v) = &t.vrf {
-                gap(
-                    v.line,
-                    format!("{name}: `vrf forwarding {}` (an inside VRF)", v.value),
-                    "",
-                );
-            }
-            if let Some(v) = &t.tunnel_vrf {
-                gap(
-                    v.line,
-                    format!("{name}: `tunnel vrf {}` (a front-door VRF)", v.value),
-                    "",
-                );
+                gaps.push(self.error(t.line, format!("{what} {NOT_YET}")));
             }
         }
         gaps

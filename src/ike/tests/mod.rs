@@ -1,6 +1,8 @@
 //! Engine scenarios: two engines in memory (see `util::Pair`).
 
 mod captures;
+mod fvrf;
+mod gre;
 mod handshake;
 mod hardening;
 mod knobs;
