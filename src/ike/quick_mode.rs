@@ -75,11 +75,12 @@ fn sa_of<'a>(msg: &'a Inbound, what: &'static str) -> Result<&'a SaPayload, Erro
 
 impl Engine {
     pub(super) fn tunnel(&self, name: &str) -> Option<TunnelSettings> {
-        self.settings
-            .tunnels
-            .iter()
-            .find(|t| t.name == name)
-            .cloned()
+        self.tunnel_ref(name).cloned()
+    }
+
+    pub(super) fn tunnel_ref(&self, name: &str) -> Option<&TunnelSettings> {
+        let i = *self.tunnel_index.get(name)?;
+        self.settings.tunnels.get(i)
     }
 
     fn new_message_id(&mut self, p1: &Phase1) -> u32 {
