@@ -21,15 +21,6 @@ impl Config {
         let vti = "; for a VTI write `tunnel mode ipsec ipv4` (or ipv6)";
         for t in self.tunnels.iter().filter(|t| t.protected()) {
             let name = t.name();
-            if t.kind == InterfaceKind::VirtualTemplate {
-                gap(
-                    t.line,
-                    format!(
-                        "interface {name} type tunnel (dynamic VTI, one Virtual-Access per peer)"
-                    ),
-                    "",
-                );
-            }
             match (t.tunnel_mode(), &t.mode) {
                 (TunnelMode::Gre { .. }, None) => gap(
                     t.line,

@@ -2,6 +2,7 @@
 
 pub mod control;
 pub mod error;
+pub mod hook;
 pub mod notify;
 pub mod run;
 pub mod show;

@@ -6,13 +6,14 @@
 //! that ends stops the daemon with an error naming it.
 
 use super::error::RunError;
+use super::hook::{self, Hook, HookCall, HookEvent};
 use super::worker::{self, Event, Request, Worker};
 use super::{control, notify::sd_notify, show, DataplaneChoice};
 use crate::config::Config;
 use crate::crypto::OsRng;
 use crate::dataplane::threads::{inject_fault, panic_message};
 use crate::dataplane::{self, Dataplane, DataplaneEvent, DataplaneKind, TunnelSpec};
-use crate::ike::{Action, Command, Engine, Settings};
+use crate::ike::{Action, Command, Engine, Settings, VirtualAccess};
 use crate::ipsec::Direction;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -32,6 +33,8 @@ pub struct RunOptions {
     pub passive: bool,
     /// `--map-interface IOS=LINUX`.
     pub map_interface: Vec<(String, String)>,
+    /// `--interface-hook PATH`: run on Virtual-Access up/down.
+    pub interface_hook: Option<PathBuf>,
 }
 
 /// IKE's non-ESP marker on port 4500 (RFC 3948 2.2).
@@ -99,8 +102,12 @@ struct Daemon {
     engine: Engine,
     worker: Worker,
     events: mpsc::UnboundedReceiver<Event>,
-    /// The tunnel interfaces by name: each SA is installed with its tunnel.
+    /// The tunnel interfaces by name (Virtual-Access ones too): each SA is installed
+    /// with its tunnel.
     specs: HashMap<String, TunnelSpec>,
+    /// The Virtual-Templates' interfaces by name, cloned for each Virtual-Access.
+    templates: HashMap<String, TunnelSpec>,
+    hook: Option<Hook>,
     sockets: HashMap<SocketAddr, Arc<UdpSocket>>,
     rx: mpsc::Receiver<Datagram>,
     tx: mpsc::Sender<Datagram>,
@@ -133,7 +140,7 @@ fn choose_dataplane(choice: DataplaneChoice) -> Result<Box<dyn Dataplane>, RunEr
 /// Read the configuration as `ikev1d check` would, log its warnings and what it
 /// skipped (never a secret: both are redacted), and derive the engine's settings and
 /// the tunnel interfaces.
-fn load(opts: &RunOptions) -> Result<(Settings, Vec<TunnelSpec>), RunError> {
+fn load(opts: &RunOptions) -> Result<Loaded, RunError> {
     use crate::config::HostInterfaces;
     let config =
         Config::load_mapped(&opts.config, &opts.map_interface).map_err(RunError::Config)?;
@@ -150,12 +157,37 @@ fn load(opts: &RunOptions) -> Result<(Settings, Vec<TunnelSpec>), RunError> {
     let specs = config
         .tunnel_specs(HostInterfaces)
         .map_err(RunError::Resolve)?;
-    Ok((settings, specs))
+    let templates = config
+        .template_specs(HostInterfaces)
+        .map_err(RunError::Resolve)?;
+    Ok(Loaded {
+        settings,
+        specs,
+        templates: templates.into_iter().map(|t| (t.name.clone(), t)).collect(),
+    })
+}
+
+/// A configuration read and resolved.
+struct Loaded {
+    settings: Settings,
+    specs: Vec<TunnelSpec>,
+    templates: HashMap<String, TunnelSpec>,
 }
 
 impl Daemon {
     fn start(opts: RunOptions) -> Result<Daemon, RunError> {
-        let (settings, tunnel_specs) = load(&opts)?;
+        let Loaded {
+            settings,
+            specs: tunnel_specs,
+            templates,
+        } = load(&opts)?;
+        let hook = match &opts.interface_hook {
+            Some(path) => Some(Hook::start(path.clone()).map_err(|e| RunError::Died {
+                what: format!("thread {}", hook::THREAD_NAME),
+                why: format!("could not start: {e}"),
+            })?),
+            None => None,
+        };
         let mut dp = choose_dataplane(opts.dataplane)?;
         // Before the loop runs: a tunnel that cannot be created stops the start.
         let mut specs = HashMap::new();
@@ -177,6 +209,8 @@ impl Daemon {
             worker,
             events,
             specs,
+            templates,
+            hook,
             sockets: HashMap::new(),
             rx,
             tx,
@@ -187,8 +221,13 @@ impl Daemon {
     /// Bind UDP 500 and 4500 on every local address a tunnel uses; each socket gets a
     /// receive task feeding the main loop.
     fn open_sockets(&mut self) -> Result<(), RunError> {
-        let locals: std::collections::BTreeSet<IpAddr> =
-            self.settings.tunnels.iter().map(|t| t.local).collect();
+        let locals: std::collections::BTreeSet<IpAddr> = self
+            .settings
+            .tunnels
+            .iter()
+            .chain(&self.settings.templates)
+            .map(|t| t.local)
+            .collect();
         for ip in locals {
             for port in [500, NAT_T_PORT] {
                 let addr = SocketAddr::new(ip, port);
@@ -358,7 +397,52 @@ impl Daemon {
                     spi,
                     dst,
                 }),
+                Action::CloneInterface(va) => self.clone_interface(va),
+                Action::RemoveInterface(va) => self.remove_interface(va),
                 Action::Log(ev) => log_event(&ev),
+            }
+        }
+    }
+
+    /// A Virtual-Access: its template's interface with its own name, if_id and
+    /// addresses, created on the data path before the SAs that name it.
+    fn clone_interface(&mut self, va: VirtualAccess) {
+        let Some(template) = self.templates.get(&va.template_name()) else {
+            tracing::error!(interface = %va.name, "no {} to clone", va.template_name());
+            return;
+        };
+        let spec = TunnelSpec {
+            name: va.name.clone(),
+            if_id: va.if_id(),
+            local: va.local,
+            peer: va.peer,
+            ..template.clone()
+        };
+        tracing::info!(
+            interface = %va.name,
+            peer = %va.peer,
+            "%LINK-3-UPDOWN: Interface {}, changed state to up ({} cloned from {} for {}, crypto isakmp profile {})",
+            va.name, va.name, va.template_name(), va.peer, va.profile
+        );
+        self.worker.send(Request::EnsureTunnel(spec.clone()));
+        if let Some(hook) = &self.hook {
+            hook.call(HookCall::new(HookEvent::Up, &va, &spec));
+        }
+        self.specs.insert(va.name.clone(), spec);
+    }
+
+    /// A Virtual-Access whose last IPsec SA went: its interface goes too.
+    fn remove_interface(&mut self, va: VirtualAccess) {
+        tracing::info!(
+            interface = %va.name,
+            peer = %va.peer,
+            "%LINK-3-UPDOWN: Interface {}, changed state to down (its IPsec SAs with {} are gone)",
+            va.name, va.peer
+        );
+        self.worker.send(Request::RemoveTunnel(va.name.clone()));
+        if let Some(spec) = self.specs.remove(&va.name) {
+            if let Some(hook) = &self.hook {
+                hook.call(HookCall::new(HookEvent::Down, &va, &spec));
             }
         }
     }
@@ -445,21 +529,34 @@ impl Daemon {
 
     /// SIGHUP: load and validate the new configuration; on any error keep the running one.
     fn reload(&mut self) {
-        let (settings, specs) = match load(&self.opts) {
+        let Loaded {
+            settings,
+            specs,
+            templates,
+        } = match load(&self.opts) {
             Ok(x) => x,
             Err(e) => {
                 tracing::error!("reload rejected, keeping the running configuration: {e}");
                 return;
             }
         };
+        // Virtual-Access interfaces stay with their SAs (the engine keeps them); a
+        // changed template applies to the next ones.
+        let clones: Vec<String> = self
+            .engine
+            .virtual_accesses()
+            .into_iter()
+            .map(|va| va.name)
+            .collect();
         for name in self
             .specs
             .keys()
-            .filter(|n| !specs.iter().any(|s| &&s.name == n))
+            .filter(|n| !specs.iter().any(|s| &&s.name == n) && !clones.contains(n))
         {
             self.worker.send(Request::RemoveTunnel(name.clone()));
         }
-        self.specs.clear();
+        self.specs.retain(|n, _| clones.contains(n));
+        self.templates = templates;
         for spec in specs {
             self.worker.send(Request::EnsureTunnel(spec.clone()));
             self.specs.insert(spec.name.clone(), spec);

@@ -23,6 +23,9 @@ pub struct IsakmpSaView {
     pub nat_t: bool,
     /// `crypto isakmp profile` of the SA, null without one.
     pub profile: Option<String>,
+    /// Dynamic VTI: the peer's Virtual-Access interface, null without one.
+    #[serde(default)]
+    pub virtual_access: Option<String>,
 }
 
 /// One direction of an ESP SA.
@@ -56,6 +59,10 @@ pub struct IpsecSaView {
     pub dataplane: String,
     pub inbound: EspSaView,
     pub outbound: EspSaView,
+    /// Dynamic VTI: the Virtual-Template a Virtual-Access `interface` was cloned
+    /// from; null for `interface TunnelN`.
+    #[serde(default)]
+    pub virtual_template: Option<String>,
 }
 
 impl From<&crate::ike::IsakmpSaInfo> for IsakmpSaView {
@@ -77,6 +84,7 @@ impl From<&crate::ike::IsakmpSaInfo> for IsakmpSaView {
             },
             nat_t: i.nat_t,
             profile: i.profile.clone(),
+            virtual_access: i.virtual_access.clone(),
         }
     }
 }
@@ -121,6 +129,7 @@ impl IpsecSaView {
             },
             inbound: EspSaView::new(&i.inbound, inbound),
             outbound: EspSaView::new(out, outbound),
+            virtual_template: i.virtual_template.clone(),
         })
     }
 }
@@ -157,7 +166,7 @@ pub fn render_isakmp(sas: &[IsakmpSaView]) -> String {
         for s in sas {
             let _ = writeln!(
                 out,
-                " {} <-> {}: {} {} group {} {}, {}s left{}{}",
+                " {} <-> {}: {} {} group {} {}, {}s left{}{}{}",
                 ios_addr(&s.local),
                 ios_addr(&s.peer),
                 s.encryption,
@@ -168,7 +177,10 @@ pub fn render_isakmp(sas: &[IsakmpSaView]) -> String {
                 if s.nat_t { ", NAT-T" } else { "" },
                 s.profile
                     .as_ref()
-                    .map_or(String::new(), |p| format!(", profile {p}"))
+                    .map_or(String::new(), |p| format!(", profile {p}")),
+                s.virtual_access
+                    .as_ref()
+                    .map_or(String::new(), |v| format!(", {v}"))
             );
         }
     }
@@ -199,6 +211,10 @@ pub fn render_ipsec(sas: &[IpsecSaView]) -> String {
     for s in sas {
         let (i, o) = (&s.inbound, &s.outbound);
         let _ = writeln!(out, "\ninterface: {}", s.interface);
+        if let Some(t) = &s.virtual_template {
+            // IOS's `show interfaces Virtual-AccessN` line.
+            let _ = writeln!(out, "    Interface is bound to {t}");
+        }
         let _ = writeln!(
             out,
             "    Crypto map tag: {}-head-0, local addr {}",
@@ -293,6 +309,7 @@ mod tests {
             dataplane: "userspace".into(),
             inbound: esp(0x221A7153, 5),
             outbound: esp(0x45F16A9A, 4),
+            virtual_template: None,
         };
         let text = render_ipsec(std::slice::from_ref(&v));
         assert!(text.contains("interface: Tunnel23"));
@@ -305,6 +322,20 @@ mod tests {
         let json = serde_json::to_value(&v).unwrap();
         assert_eq!(json["inbound"]["spi"], 0x221A7153u32);
         assert_eq!(json["pfs"], serde_json::Value::Null);
+        assert_eq!(json["virtual_template"], serde_json::Value::Null);
+        assert!(!text.contains("bound to"));
+        let va = IpsecSaView {
+            interface: "Virtual-Access2".into(),
+            virtual_template: Some("Virtual-Template1".into()),
+            ..v
+        };
+        let text = render_ipsec(std::slice::from_ref(&va));
+        assert!(text
+            .contains("interface: Virtual-Access2\n    Interface is bound to Virtual-Template1\n"));
+        assert_eq!(
+            serde_json::to_value(&va).unwrap()["virtual_template"],
+            "Virtual-Template1"
+        );
     }
 
     #[test]
@@ -322,6 +353,7 @@ mod tests {
             status: "ACTIVE".into(),
             nat_t: false,
             profile: None,
+            virtual_access: None,
         };
         let text = render_isakmp(std::slice::from_ref(&s));
         assert!(text.contains(" dst: 2001:DB8::2\n src: 2001:DB8::3\n state: QM_IDLE"));
@@ -337,5 +369,13 @@ mod tests {
         };
         assert!(render_isakmp(std::slice::from_ref(&s)).contains("86000s left, profile BRANCH\n"));
         assert_eq!(serde_json::to_value(&s).unwrap()["profile"], "BRANCH");
+        let s = IsakmpSaView {
+            virtual_access: Some("Vi12".into()),
+            ..s
+        };
+        assert!(
+            render_isakmp(std::slice::from_ref(&s)).contains("86000s left, profile BRANCH, Vi12\n")
+        );
+        assert_eq!(serde_json::to_value(&s).unwrap()["virtual_access"], "Vi12");
     }
 }

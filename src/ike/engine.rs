@@ -51,6 +51,8 @@ impl Engine {
             events: 0,
             reported: Default::default(),
             warned: Default::default(),
+            clones: BTreeMap::new(),
+            last_virtual_access: 0,
             stats: Stats::default(),
             shut_down: false,
         }
@@ -116,6 +118,7 @@ impl Engine {
 
     /// After every input: keep the wanted tunnels going, then send what was queued.
     fn settle(&mut self, now: Instant) {
+        self.reap_virtual_access();
         if !self.shut_down {
             self.supervise(now);
         }
@@ -394,6 +397,11 @@ impl Engine {
         let ends = tunnel.endpoints();
         if let Some(id) = self.isakmp_for(ends) {
             return self.with_phase1(id, |e, p1| e.start_quick_mode(now, p1, name));
+        }
+        // A Virtual-Access is rekeyed over the spoke's ISAKMP SA only: the spoke dials
+        // in (IOS's hub does not initiate to a dynamic peer).
+        if self.is_virtual_access(name) {
+            return;
         }
         if let Some(p1) = self
             .phase1

@@ -27,6 +27,7 @@ mod show;
 pub mod state;
 mod timer;
 mod vendor;
+pub mod virtual_access;
 
 #[cfg(test)]
 mod tests;
@@ -36,6 +37,7 @@ pub use error::Error;
 pub use log::{LogEvent, Warning};
 pub use settings::Settings;
 pub use show::{IpsecSaInfo, IpsecSaSide, IsakmpSaInfo};
+pub use virtual_access::VirtualAccess;
 
 use crate::crypto::Rng;
 use crate::ipsec::{Direction, SaSpec};
@@ -101,6 +103,11 @@ pub enum Action {
         spi: u32,
         dst: IpAddr,
     },
+    /// Dynamic VTI: create the Virtual-Access interface cloned from its
+    /// Virtual-Template, before the SAs that name it.
+    CloneInterface(VirtualAccess),
+    /// The Virtual-Access's last IPsec SA is gone: remove its interface.
+    RemoveInterface(VirtualAccess),
     Log(LogEvent),
 }
 
@@ -147,6 +154,10 @@ pub struct Engine {
     reported: HashSet<(IpAddr, String)>,
     /// Warnings already logged, until the configuration is reloaded.
     warned: HashSet<(IpAddr, String)>,
+    /// Virtual-Access interfaces by name (see `virtual_access`).
+    clones: BTreeMap<String, virtual_access::Clone>,
+    /// The number the last Virtual-Access got.
+    last_virtual_access: u32,
     stats: Stats,
     shut_down: bool,
 }

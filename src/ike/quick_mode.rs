@@ -89,6 +89,7 @@ impl Engine {
             .tunnels
             .iter()
             .find(|t| t.name == name)
+            .or_else(|| self.clone_tunnel(name))
             .cloned()
     }
 
@@ -383,7 +384,10 @@ impl Engine {
         let sa = sa_of(msg, "QM1")?;
         let ni = nonce_of(msg, "QM1")?;
         let ids = ids_of(msg)?;
-        let tunnel = self.tunnel_for_proxies(p1, ids.as_ref())?;
+        let tunnel = match self.tunnel_for_proxies(p1, ids.as_ref()) {
+            Ok(t) => t,
+            Err(e) => self.virtual_access(p1, ids.as_ref())?.ok_or(e)?,
+        };
         qm.tunnel = tunnel.name.clone();
         let (choice, reply, send_lifetime) = proposal::p2_select(&tunnel, sa)?;
         let g_xi = ke_of(msg);

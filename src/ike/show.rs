@@ -28,6 +28,8 @@ pub struct IsakmpSaInfo {
     pub nat_t: bool,
     /// The ISAKMP profile (`crypto isakmp profile`), `None` without one.
     pub profile: Option<String>,
+    /// Dynamic VTI: the Virtual-Access interface of the SA's peer, if it has one.
+    pub virtual_access: Option<String>,
 }
 
 /// One direction of an IPsec SA pair.
@@ -62,6 +64,9 @@ pub struct IpsecSaInfo {
     /// `None` while the responder waits for QM3, and once a newer pair carries the
     /// traffic (the inbound SA stays until the peer deletes it).
     pub outbound: Option<IpsecSaSide>,
+    /// Dynamic VTI: the Virtual-Template the interface (a Virtual-Access) was cloned
+    /// from; `None` for `interface TunnelN`.
+    pub virtual_template: Option<String>,
 }
 
 impl Engine {
@@ -93,6 +98,11 @@ impl Engine {
                     lifetime_remaining_s: remaining,
                     nat_t: p.nat.detected(),
                     profile: p.profile.clone(),
+                    virtual_access: self
+                        .clones
+                        .values()
+                        .find(|c| c.va.endpoints() == p.endpoints())
+                        .map(|c| c.va.name.clone()),
                 }
             })
             .collect()
@@ -125,6 +135,7 @@ impl Engine {
                     conn_id: c.conn_id,
                     inbound: side(c.spi_in),
                     outbound: (c.outbound && !c.superseded).then(|| side(c.spi_out)),
+                    virtual_template: self.clones.get(&c.tunnel).map(|c| c.va.template_name()),
                 }
             })
             .collect()

@@ -243,7 +243,6 @@ fn what_the_data_path_cannot_do_yet_is_refused_in_one_place() {
             "t.conf:17: Tunnel1: `tunnel key 42` (a GRE key) is parsed but not yet supported by the data path",
             "t.conf:13: Tunnel1: `vrf forwarding BLUE` (an inside VRF) is parsed but not yet supported by the data path",
             "t.conf:19: Tunnel1: `tunnel vrf RED` (a front-door VRF) is parsed but not yet supported by the data path",
-            "t.conf:22: interface Virtual-Template1 type tunnel (dynamic VTI, one Virtual-Access per peer) is parsed but not yet supported by the data path",
         ]
     );
     assert_eq!(c.to_settings(eth0).unwrap_err().to_string(), gaps[0]);

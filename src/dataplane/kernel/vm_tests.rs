@@ -224,10 +224,13 @@ fn a_restart_removes_a_crashed_instances_leftovers_only() {
 fn every_tunnel_number_gets_its_interface_and_reqid() {
     let mut dp = KernelDataplane::open().unwrap();
     let tunnels = [
-        ("Tunnel0", MAX_IF_ID),
+        ("Tunnel0", TUNNEL0_IF_ID),
         ("Tunnel65535", 0xffff),
         ("Tunnel65536", 0x1_0000),
         ("Tu2147483647", (1 << 31) - 1),
+        // Dynamic VTI: Virtual-Access1 and the highest Virtual-Access.
+        ("Virtual-Access1", VIRTUAL_ACCESS_IF_ID_BASE + 1),
+        ("Vi65535", MAX_IF_ID),
     ];
     for (i, (name, if_id)) in tunnels.into_iter().enumerate() {
         let t = TunnelSpec {

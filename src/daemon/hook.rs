@@ -1,0 +1,114 @@
+//! `--interface-hook PATH`: a command run when a Virtual-Access interface comes up or
+//! goes away, so that a routing daemon (FRR, BIRD) can pick it up (docs/design.md has
+//! the contract, docs/ios-mapping.md an FRR example).
+//!
+//! The command is executed directly with an argument vector and environment variables,
+//! never through a shell: the peer's data (its address) cannot become shell syntax.
+//! Hooks run one at a time, in the order of the events, on a thread of their own, so
+//! that a slow hook delays neither IKE nor the next hook's order (a `down` never
+//! overtakes the `up` of the same interface).
+
+use crate::dataplane::TunnelSpec;
+use crate::ike::VirtualAccess;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::mpsc;
+
+/// Thread name (in `ps -L` and in the daemon's errors).
+pub const THREAD_NAME: &str = "interface-hook";
+
+/// What happened to the interface: the hook's first argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookEvent {
+    Up,
+    Down,
+}
+
+impl HookEvent {
+    pub fn word(self) -> &'static str {
+        match self {
+            HookEvent::Up => "up",
+            HookEvent::Down => "down",
+        }
+    }
+}
+
+/// One run of the hook: argv after the program, and the environment added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookCall {
+    pub args: Vec<String>,
+    pub env: Vec<(&'static str, String)>,
+}
+
+impl HookCall {
+    /// `PATH EVENT INTERFACE PEER LOCAL`, and in the environment the same plus the
+    /// template and the interface's inner addresses (those of the template: `ip
+    /// address`, `ip unnumbered IF`, `ipv6 address`).
+    pub fn new(event: HookEvent, va: &VirtualAccess, spec: &TunnelSpec) -> HookCall {
+        let args = vec![
+            event.word().to_string(),
+            va.name.clone(),
+            va.peer.to_string(),
+            va.local.to_string(),
+        ];
+        let mut env = vec![
+            ("IKEV1D_EVENT", event.word().to_string()),
+            ("IKEV1D_INTERFACE", va.name.clone()),
+            ("IKEV1D_PEER", va.peer.to_string()),
+            ("IKEV1D_LOCAL", va.local.to_string()),
+            ("IKEV1D_TEMPLATE", va.template_name()),
+            ("IKEV1D_PROFILE", va.profile.clone()),
+        ];
+        if let Some((a, len)) = spec.ipv4 {
+            env.push(("IKEV1D_INNER_IPV4", format!("{a}/{len}")));
+        }
+        if let Some(u) = &spec.options.unnumbered {
+            env.push(("IKEV1D_UNNUMBERED", u.clone()));
+        }
+        if !spec.ipv6.is_empty() {
+            let v6: Vec<String> = spec.ipv6.iter().map(|(a, l)| format!("{a}/{l}")).collect();
+            env.push(("IKEV1D_INNER_IPV6", v6.join(" ")));
+        }
+        HookCall { args, env }
+    }
+}
+
+/// The hook runner: calls queue up for its thread.
+pub struct Hook {
+    tx: mpsc::Sender<HookCall>,
+}
+
+impl Hook {
+    pub fn start(path: PathBuf) -> std::io::Result<Hook> {
+        let (tx, rx) = mpsc::channel::<HookCall>();
+        std::thread::Builder::new()
+            .name(THREAD_NAME.into())
+            .spawn(move || {
+                for call in rx {
+                    run(&path, &call);
+                }
+            })?;
+        Ok(Hook { tx })
+    }
+
+    pub fn call(&self, call: HookCall) {
+        if self.tx.send(call).is_err() {
+            tracing::error!("thread {THREAD_NAME} is gone: interface hook not run");
+        }
+    }
+}
+
+/// Run the hook and wait for it; its failure is logged, never fatal.
+fn run(path: &std::path::Path, call: &HookCall) {
+    let outcome = Command::new(path)
+        .args(&call.args)
+        .envs(call.env.iter().map(|(k, v)| (*k, v)))
+        .stdin(std::process::Stdio::null())
+        .status();
+    let what = format!("interface hook {} {}", path.display(), call.args.join(" "));
+    match outcome {
+        Ok(s) if s.success() => tracing::debug!("{what}: done"),
+        Ok(s) => tracing::warn!("{what}: {s}"),
+        Err(e) => tracing::warn!("{what}: could not run: {e}"),
+    }
+}
