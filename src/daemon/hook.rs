@@ -13,6 +13,7 @@ use crate::ike::VirtualAccess;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::mpsc;
+use std::time::Duration;
 
 /// Thread name (in `ps -L` and in the daemon's errors).
 pub const THREAD_NAME: &str = "interface-hook";
@@ -73,27 +74,57 @@ impl HookCall {
     }
 }
 
+/// How long the daemon waits at its end for the hooks still queued (the `down` of
+/// every Virtual-Access).
+const FINISH_WAIT: Duration = Duration::from_secs(10);
+
 /// The hook runner: calls queue up for its thread.
 pub struct Hook {
     tx: mpsc::Sender<HookCall>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// Queues calls for the hook's thread; cheap to clone (the data path worker holds one
+/// until the interface exists).
+#[derive(Clone)]
+pub struct HookQueue(mpsc::Sender<HookCall>);
+
+impl HookQueue {
+    pub fn call(&self, call: HookCall) {
+        if self.0.send(call).is_err() {
+            tracing::error!("thread {THREAD_NAME} is gone: interface hook not run");
+        }
+    }
 }
 
 impl Hook {
     pub fn start(path: PathBuf) -> std::io::Result<Hook> {
         let (tx, rx) = mpsc::channel::<HookCall>();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name(THREAD_NAME.into())
             .spawn(move || {
                 for call in rx {
                     run(&path, &call);
                 }
             })?;
-        Ok(Hook { tx })
+        Ok(Hook { tx, thread })
     }
 
-    pub fn call(&self, call: HookCall) {
-        if self.tx.send(call).is_err() {
-            tracing::error!("thread {THREAD_NAME} is gone: interface hook not run");
+    pub fn queue(&self) -> HookQueue {
+        HookQueue(self.tx.clone())
+    }
+
+    /// Run what is queued, waiting at most `FINISH_WAIT` (a hung hook does not keep
+    /// the daemon from ending).
+    pub async fn finish(self) {
+        drop(self.tx);
+        let thread = self.thread;
+        let joined = tokio::task::spawn_blocking(move || thread.join());
+        if tokio::time::timeout(FINISH_WAIT, joined).await.is_err() {
+            tracing::warn!(
+                "interface hooks still running after {} s: not waited for",
+                FINISH_WAIT.as_secs()
+            );
         }
     }
 }

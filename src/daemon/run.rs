@@ -258,6 +258,9 @@ impl Daemon {
             .handle_command(std::time::Instant::now(), Command::Shutdown);
         self.drain().await;
         self.worker.shutdown().await;
+        if let Some(hook) = self.hook.take() {
+            hook.finish().await;
+        }
         let _ = std::fs::remove_file(&self.opts.socket);
         outcome
     }
@@ -425,9 +428,7 @@ impl Daemon {
             va.name, va.name, va.template_name(), va.peer, va.profile
         );
         self.worker.send(Request::EnsureTunnel(spec.clone()));
-        if let Some(hook) = &self.hook {
-            hook.call(HookCall::new(HookEvent::Up, &va, &spec));
-        }
+        self.hook_after(HookCall::new(HookEvent::Up, &va, &spec));
         self.specs.insert(va.name.clone(), spec);
     }
 
@@ -441,9 +442,16 @@ impl Daemon {
         );
         self.worker.send(Request::RemoveTunnel(va.name.clone()));
         if let Some(spec) = self.specs.remove(&va.name) {
-            if let Some(hook) = &self.hook {
-                hook.call(HookCall::new(HookEvent::Down, &va, &spec));
-            }
+            self.hook_after(HookCall::new(HookEvent::Down, &va, &spec));
+        }
+    }
+
+    /// Run the interface hook once the data path has done what is queued before it.
+    fn hook_after(&self, call: HookCall) {
+        if let Some(hook) = &self.hook {
+            let queue = hook.queue();
+            self.worker
+                .send(Request::After(Box::new(move || queue.call(call))));
         }
     }
 

@@ -279,3 +279,34 @@ fn the_profiles_local_address_pins_the_tunnel_source() {
          of crypto isakmp profile P (line 8), which `set isakmp-profile` names for it"
     );
 }
+
+/// `interface Virtual-Template N type tunnel` reaches the engine as a template (its IOS
+/// name, no peer, the tunnel source's address) and the data path as the interface each
+/// Virtual-Access clones; it is no tunnel of its own.
+#[test]
+fn a_virtual_template_is_a_template_not_a_tunnel() {
+    let conf = "crypto isakmp policy 10\n authentication pre-share\n\
+                crypto keyring SPOKES\n pre-shared-key address 0.0.0.0 0.0.0.0 key Dvti\n\
+                crypto isakmp profile DVTI\n keyring SPOKES\n match identity address 0.0.0.0\n virtual-template 1\n\
+                crypto ipsec transform-set TS esp-aes esp-sha-hmac\n\
+                crypto ipsec profile P\n set transform-set TS\n set isakmp-profile DVTI\n\
+                interface Virtual-Template1 type tunnel\n ip unnumbered Loopback0\n tunnel source GigabitEthernet1\n tunnel mode ipsec ipv4\n tunnel protection ipsec profile P\n\
+                ikev1d map-interface GigabitEthernet1 eth0\nikev1d map-interface Loopback0 lo\n";
+    let c = ok(conf);
+    assert_eq!(c.datapath_gaps(), []);
+    let s = c.to_settings(Host).unwrap();
+    assert_eq!(s.tunnels, []);
+    assert_eq!(s.templates.len(), 1);
+    let t = &s.templates[0];
+    assert_eq!(t.name, "Virtual-Template1");
+    assert!(t.local.is_ipv4() && eth0("eth0").unwrap().contains(&t.local));
+    assert_eq!(t.peer, ip("0.0.0.0"));
+    assert_eq!(t.options.isakmp_profile.as_deref(), Some("DVTI"));
+    assert_eq!(s.isakmp_profiles[0].virtual_template, Some(1));
+    assert_eq!(c.tunnel_specs(Host).unwrap(), []);
+    let specs = c.template_specs(Host).unwrap();
+    assert_eq!(specs.len(), 1);
+    assert_eq!(specs[0].name, "Virtual-Template1");
+    assert_eq!(specs[0].options.unnumbered.as_deref(), Some("lo"));
+    assert_eq!(specs[0].routes, []);
+}
