@@ -118,9 +118,9 @@ overlay $G-b2 $G-b3 "ipsec ipv4 v6-overlay" 198.51.100.2 198.51.100.3 24 2001:db
 # Every fixture, run in a namespace of its own: what it lacks to start is supplied one
 # piece at a time (each address a tunnel binds, on eth0; each IOS interface name mapped
 # to eth0), then it runs for 2 s, its peers never answering. A configuration `check`
-# accepts gets as far as Main Mode (its keys looked up and used), or with a Virtual-Template
-# only, ready for its spokes; one it refuses stops
-# with its error. Whatever the daemon logs, no secret of the fixture is in it.
+# accepts gets as far as Main Mode (its keys looked up and used), or, a hub with a
+# Virtual-Template only, ready for its spokes; one it refuses stops with its error.
+# Whatever the daemon logs, no secret of the fixture is in it.
 add_netns $G-fix
 ip -n $G-fix link add eth0 type veth peer name eth1
 ip -n $G-fix link set eth0 up && ip -n $G-fix link set eth1 up

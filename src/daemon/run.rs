@@ -189,6 +189,9 @@ impl Daemon {
             None => None,
         };
         let mut dp = choose_dataplane(opts.dataplane)?;
+        // Virtual-Access numbers start again from 1: what a crashed instance left of
+        // its interfaces goes now, not when a peer happens to get the same number.
+        dp.remove_leftover_virtual_access()?;
         // Before the loop runs: a tunnel that cannot be created stops the start.
         let mut specs = HashMap::new();
         for spec in tunnel_specs {

@@ -90,6 +90,14 @@ fn reqid_for(if_id: u32) -> u32 {
     }
 }
 
+/// `Virtual-AccessK` or `ViK`: the engine's names for dynamic VTI interfaces.
+fn is_virtual_access_name(name: &str) -> bool {
+    let digits = name
+        .strip_prefix("Virtual-Access")
+        .or_else(|| name.strip_prefix("Vi"));
+    digits.is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// The reqids a tunnel's leftovers may carry: its own, and an earlier version's.
 fn leftover_reqids(if_id: u32) -> impl Iterator<Item = u32> {
     let legacy = (if_id <= LEGACY_MAX_IF_ID).then_some(LEGACY_REQID_BASE | if_id);
@@ -459,6 +467,38 @@ impl Dataplane for KernelDataplane {
         }
     }
 
+    fn remove_leftover_virtual_access(&mut self) -> Result<()> {
+        let op = "removing a crashed instance's Virtual-Access leftovers";
+        let err = |e| DataplaneError::new(op, e);
+        // States and policies first: the binding (if_id or vti mark 2^31 + K) and the
+        // reqid must both be a Virtual-Access's, as `create_tunnel`'s purge requires.
+        let mut leftovers = HashSet::new();
+        for dump in [xfrm::dump_policies(), xfrm::dump_sas()] {
+            for m in self.xfrm.dump(dump).map_err(err)? {
+                leftovers.extend(xfrm::binding_in(&m).filter(|b| {
+                    let id = match b {
+                        Binding::IfId(id) | Binding::Mark(id) => *id,
+                    };
+                    id > VIRTUAL_ACCESS_IF_ID_BASE && id <= MAX_IF_ID
+                }));
+            }
+        }
+        let live: HashSet<Binding> = self.tunnels.values().map(|t| t.binding).collect();
+        for b in leftovers.difference(&live) {
+            let (Binding::IfId(id) | Binding::Mark(id)) = *b;
+            self.purge(reqid_for(id), *b).map_err(err)?;
+        }
+        let names: HashSet<&str> = self.tunnels.keys().map(String::as_str).collect();
+        let stale = link::ours_named(&mut self.rtnl, |n| {
+            is_virtual_access_name(n) && !names.contains(n)
+        })
+        .map_err(err)?;
+        for index in stale {
+            unless_gone(link::delete(&mut self.rtnl, index)).map_err(err)?;
+        }
+        Ok(())
+    }
+
     fn alloc_spi(&mut self, name: &str, src: IpAddr, dst: IpAddr) -> Result<u32> {
         let t = tunnel(&mut self.tunnels, name)?;
         let msg = xfrm::alloc_spi(src, dst, t.reqid, t.binding);
@@ -678,6 +718,23 @@ mod tests {
         assert!(va.is_disjoint(&reqids), "{va:x?}");
         assert_eq!(reqid_for(VIRTUAL_ACCESS_IF_ID_BASE + 1), 0x4000_0001);
         assert!(!va.contains(&PROBE_REQID));
+    }
+
+    #[test]
+    fn virtual_access_names_are_told_from_other_interfaces() {
+        for n in ["Virtual-Access1", "Virtual-Access9", "Vi10", "Vi65535"] {
+            assert!(is_virtual_access_name(n), "{n}");
+        }
+        for n in [
+            "Vi",
+            "Virtual-Access",
+            "Virtual-Template1",
+            "Vif1",
+            "Tunnel1",
+            "vi3",
+        ] {
+            assert!(!is_virtual_access_name(n), "{n}");
+        }
     }
 
     #[test]

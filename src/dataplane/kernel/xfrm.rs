@@ -30,7 +30,7 @@ impl Protocol for XfrmMessage {
 
 /// How a tunnel's states and policies are tied to its interface: an xfrm
 /// interface matches on if_id; vti/vti6 set a mark (its key) for the lookups.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) enum Binding {
     IfId(u32),
     Mark(u32),
@@ -250,6 +250,15 @@ fn binding_of(nlas: &[XfrmAttrs]) -> Option<Binding> {
         XfrmAttrs::Mark(m) => Some(Binding::Mark(m.value)),
         _ => None,
     })
+}
+
+/// The binding of a dumped state or policy, if it has one.
+pub(super) fn binding_in(m: &XfrmMessage) -> Option<Binding> {
+    match m {
+        XfrmMessage::AddSa(s) => binding_of(&s.nlas),
+        XfrmMessage::AddPolicy(p) => binding_of(&p.nlas),
+        _ => None,
+    }
 }
 
 /// Delete requests for the states and policies of a dump that carry `reqid` and
