@@ -125,6 +125,15 @@ impl Engine {
             return Ok(None);
         }
         let ends = p1.endpoints();
+        // An `interface TunnelN` between the two addresses is the peer's tunnel, even
+        // when it refused this Quick Mode: the caller's error stands.
+        let static_tunnel = self.settings.tunnels.iter();
+        if static_tunnel
+            .filter(|t| !t.shutdown)
+            .any(|t| t.endpoints() == ends)
+        {
+            return Ok(None);
+        }
         if let Some(c) = self.clones.values().find(|c| c.va.endpoints() == ends) {
             return Ok(Some(c.tunnel.clone()));
         }

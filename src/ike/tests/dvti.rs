@@ -234,3 +234,26 @@ fn a_tunnel_interface_for_the_peer_wins_over_the_template() {
     assert_eq!(pair.b.interfaces[0].peer.to_string(), spoke_addr(2));
     assert_eq!(pair.b.sas_of("Tunnel7", Direction::In).len(), 1);
 }
+
+#[test]
+fn a_virtual_access_stays_across_rekeys_by_either_side() {
+    for hub_shorter in [false, true] {
+        let mut a = spokes(1);
+        let mut b = hub();
+        let (shorter, longer) = if hub_shorter {
+            (&mut b.templates[0], &mut a.tunnels[0])
+        } else {
+            (&mut a.tunnels[0], &mut b.templates[0])
+        };
+        shorter.lifetime_s = 120;
+        longer.lifetime_s = 600;
+        let mut pair = up(a, b, 1);
+        pair.run_for(Duration::from_secs(500));
+        let rekeys = pair.b.count("IPsec SA up on Virtual-Access1");
+        assert!(rekeys >= 4, "hub_shorter {hub_shorter}: {rekeys} pairs");
+        let names: Vec<&str> = pair.b.interfaces.iter().map(|v| v.name.as_str()).collect();
+        assert_eq!(names, ["Virtual-Access1"], "hub_shorter {hub_shorter}");
+        assert!(pair.b.removed.is_empty(), "hub_shorter {hub_shorter}");
+        assert_spoke_on(&pair, 1, "Virtual-Access1");
+    }
+}
