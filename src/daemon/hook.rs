@@ -143,3 +143,48 @@ fn run(path: &std::path::Path, call: &HookCall) {
         Err(e) => tracing::warn!("{what}: could not run: {e}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataplane::InterfaceOptions;
+    use crate::ipsec::InnerFamily;
+
+    #[test]
+    fn a_hook_gets_the_event_interface_peer_and_inner_addresses_as_argv_and_environment() {
+        let va = VirtualAccess {
+            name: "Vi12".into(),
+            number: 12,
+            template: 1,
+            local: "198.51.100.1".parse().unwrap(),
+            peer: "2001:db8::a:c".parse().unwrap(),
+            profile: "DVTI".into(),
+        };
+        let spec = TunnelSpec {
+            name: "Vi12".into(),
+            if_id: va.if_id(),
+            local: va.local,
+            peer: va.peer,
+            inner: InnerFamily::V4,
+            ipv4: None,
+            ipv6: vec![("2001:db8:1::1".parse().unwrap(), 64)],
+            link_local: None,
+            mtu: None,
+            routes: vec![],
+            options: InterfaceOptions {
+                unnumbered: Some("lo".into()),
+                ..Default::default()
+            },
+        };
+        let call = HookCall::new(HookEvent::Down, &va, &spec);
+        assert_eq!(call.args, ["down", "Vi12", "2001:db8::a:c", "198.51.100.1"]);
+        let env: std::collections::HashMap<_, _> = call.env.into_iter().collect();
+        assert_eq!(env["IKEV1D_EVENT"], "down");
+        assert_eq!(env["IKEV1D_INTERFACE"], "Vi12");
+        assert_eq!(env["IKEV1D_TEMPLATE"], "Virtual-Template1");
+        assert_eq!(env["IKEV1D_PROFILE"], "DVTI");
+        assert_eq!(env["IKEV1D_UNNUMBERED"], "lo");
+        assert_eq!(env["IKEV1D_INNER_IPV6"], "2001:db8:1::1/64");
+        assert!(!env.contains_key("IKEV1D_INNER_IPV4"));
+    }
+}
