@@ -50,7 +50,7 @@ t_start=$SECONDS
 # apt packages the network and VM suites need
 need_pkgs=(strongswan-charon strongswan-swanctl libcharon-extra-plugins
     libstrongswan-standard-plugins qemu-system-x86 busybox-static kmod xz-utils
-    iproute2 iputils-ping iperf3 tcpdump systemd vagrant python3 jq)
+    iproute2 iputils-ping iperf3 tcpdump systemd vagrant python3 jq nftables)
 install_missing() {
     local missing=() p
     for p in "${need_pkgs[@]}"; do

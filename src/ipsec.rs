@@ -38,6 +38,10 @@ pub struct Lifetimes {
     pub hard_s: Option<u64>,
     pub soft_bytes: Option<u64>,
     pub hard_bytes: Option<u64>,
+    /// IOS's `set security-association idle-time`: the pair goes after this long
+    /// without a packet. Neither XFRM nor the userspace path has such a limit: the
+    /// daemon watches the SA's counters.
+    pub idle_s: Option<u64>,
 }
 
 /// NAT-T UDP encapsulation (RFC 3948) of an SA's ESP packets.
@@ -66,4 +70,29 @@ pub struct SaSpec {
     pub lifetimes: Lifetimes,
     pub encap: Option<UdpEncap>,
     pub replay_window: u32,
+}
+
+#[cfg(test)]
+impl SaSpec {
+    /// An esp-aes esp-sha-hmac SA of `Tunnel23` (keys of 7s and 9s, no limits, window
+    /// 64), for unit tests.
+    pub(crate) fn for_test(direction: Direction, spi: u32, src: &str, dst: &str) -> SaSpec {
+        SaSpec {
+            tunnel: "Tunnel23".into(),
+            direction,
+            spi,
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            inner: InnerFamily::V6,
+            transform: EspTransform {
+                encr: crate::crypto::EspEncr::Aes(128),
+                auth: crate::crypto::EspAuth::HmacSha1,
+            },
+            enc_key: Secret::new(vec![7; 16]),
+            auth_key: Secret::new(vec![9; 20]),
+            lifetimes: Lifetimes::default(),
+            encap: None,
+            replay_window: 64,
+        }
+    }
 }

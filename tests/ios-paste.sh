@@ -117,9 +117,10 @@ overlay $G-b2 $G-b3 "ipsec ipv4 v6-overlay" 198.51.100.2 198.51.100.3 24 2001:db
 
 # Every fixture, run in a namespace of its own: what it lacks to start is supplied one
 # piece at a time (each address a tunnel binds, on eth0; each IOS interface name mapped
-# to eth0), then it runs for 2 s, its peers never answering. A configuration `check`
-# accepts gets as far as Main Mode (its keys looked up and used), or, a hub with a
-# Virtual-Template only, ready for its spokes; one it refuses stops with its error.
+# to eth0; an address on the interface an `ip unnumbered` tunnel borrows from), then it
+# runs for 2 s, its peers never answering. A configuration `check` accepts gets as far
+# as Main Mode (its keys looked up and used), or, a hub with a Virtual-Template only,
+# ready for its spokes; one it refuses stops with its error.
 # Whatever the daemon logs, no secret of the fixture is in it.
 add_netns $G-fix
 ip -n $G-fix link add eth0 type veth peer name eth1
@@ -128,7 +129,7 @@ ip -n $G-fix route add default dev eth0 && ip -n $G-fix -6 route add default dev
 
 # fixture_run NAME: run the fixture's daemon until it lacks nothing the host can supply
 fixture_run() {
-    local conf=$IKT_RUN/$1.conf log=$IKT_RUN/$1.log maps=() _ a m v4=198.51.100.250/32
+    local conf=$IKT_RUN/$1.conf log=$IKT_RUN/$1.log maps=() _ a m v4=198.51.100.250/32 lend=192.0.2.251/32 lender
     for _ in 1 2 3 4 5 6 7 8 9 10; do
         ip netns exec $G-fix env RUST_LOG=ikev1d=debug timeout 2 "$IKT_BIN" run --config "$conf" \
             --socket "$IKT_RUN/fix.sock" --dataplane userspace "${maps[@]}" >"$log" 2>&1
@@ -140,6 +141,10 @@ fixture_run() {
             maps+=(--map-interface "${m%=IFNAME}=eth0")
         elif grep -q 'has no IPv4 address to reach' "$log" && [ -n "$v4" ]; then
             ip -n $G-fix addr add $v4 dev eth0; v4=
+        elif lender=$(sed -nE 's/.*: ([^ ]+) has no IPv4 address to lend the tunnel$/\1/p' "$log" | head -n 1) &&
+            [ -n "$lender" ] && [ -n "$lend" ]; then
+            # `ip unnumbered IF`: IF (a Loopback on the router) needs an address to lend
+            ip -n $G-fix addr add $lend dev "$lender"; lend=
         else
             return 0
         fi

@@ -7,7 +7,7 @@ use super::error::{ConfigError, ConfigWarning};
 use super::ios::names;
 use super::model::*;
 use crate::crypto::EspTransform;
-use crate::dataplane::{InterfaceOptions, TunnelSpec};
+use crate::dataplane::{InterfaceOptions, TunnelSpec, Unnumbered};
 use crate::ike::settings::{
     self, Dpd, IsakmpPolicy, LocalIdentity, Origin, Settings, TunnelOptions, TunnelSettings,
 };
@@ -502,10 +502,10 @@ impl Config {
                     .collect(),
                 options: InterfaceOptions {
                     ipv4_secondary: t.ipv4_secondary.iter().map(|a| a.value).collect(),
-                    unnumbered: t
-                        .unnumbered
-                        .as_ref()
-                        .map(|u| self.linux_interface(&u.value).to_string()),
+                    unnumbered: match &t.unnumbered {
+                        Some(u) => Some(self.unnumbered(u, host)?),
+                        None => None,
+                    },
                     ipv6_enable: t.ipv6_enable,
                     adjust_mss_v4: t.adjust_mss.as_ref().map(|m| m.value),
                     adjust_mss_v6: t.ipv6_adjust_mss.as_ref().map(|m| m.value),
@@ -517,6 +517,34 @@ impl Config {
             });
         }
         Ok(specs)
+    }
+
+    /// `ip unnumbered IF`: IF's primary IPv4 address (the first that is neither
+    /// loopback nor link-local, as `ip addr` lists them), looked up now like `tunnel
+    /// source`.
+    fn unnumbered(&self, u: &At<String>, host: &dyn Interfaces) -> Result<Unnumbered, ConfigError> {
+        let linux = self.linux_interface(&u.value);
+        let address = self
+            .interface_addresses(&u.value, u.line, host)
+            .map_err(|e| self.error(e.line, format!("ip unnumbered {}", e.message)))?
+            .into_iter()
+            .find_map(|a| match a {
+                IpAddr::V4(v4) if !v4.is_loopback() && !v4.is_link_local() => Some(v4),
+                _ => None,
+            })
+            .ok_or_else(|| {
+                self.error(
+                    u.line,
+                    format!(
+                        "ip unnumbered {}: {linux} has no IPv4 address to lend the tunnel",
+                        u.value
+                    ),
+                )
+            })?;
+        Ok(Unnumbered {
+            interface: linux.to_string(),
+            address,
+        })
     }
 
     /// What `check` finds about interface names on this host: errors for IOS names

@@ -64,7 +64,9 @@ impl HookCall {
             env.push(("IKEV1D_INNER_IPV4", format!("{a}/{len}")));
         }
         if let Some(u) = &spec.options.unnumbered {
-            env.push(("IKEV1D_UNNUMBERED", u.clone()));
+            // The borrowed address, as the interface carries it.
+            env.push(("IKEV1D_INNER_IPV4", format!("{}/32", u.address)));
+            env.push(("IKEV1D_UNNUMBERED", u.interface.clone()));
         }
         if !spec.ipv6.is_empty() {
             let v6: Vec<String> = spec.ipv6.iter().map(|(a, l)| format!("{a}/{l}")).collect();
@@ -147,7 +149,7 @@ fn run(path: &std::path::Path, call: &HookCall) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataplane::InterfaceOptions;
+    use crate::dataplane::{InterfaceOptions, Unnumbered};
     use crate::ipsec::InnerFamily;
 
     #[test]
@@ -172,7 +174,10 @@ mod tests {
             mtu: None,
             routes: vec![],
             options: InterfaceOptions {
-                unnumbered: Some("lo".into()),
+                unnumbered: Some(Unnumbered {
+                    interface: "lo".into(),
+                    address: "192.168.23.1".parse().unwrap(),
+                }),
                 ..Default::default()
             },
         };
@@ -185,6 +190,6 @@ mod tests {
         assert_eq!(env["IKEV1D_PROFILE"], "DVTI");
         assert_eq!(env["IKEV1D_UNNUMBERED"], "lo");
         assert_eq!(env["IKEV1D_INNER_IPV6"], "2001:db8:1::1/64");
-        assert!(!env.contains_key("IKEV1D_INNER_IPV4"));
+        assert_eq!(env["IKEV1D_INNER_IPV4"], "192.168.23.1/32");
     }
 }

@@ -3,6 +3,7 @@
 pub mod control;
 pub mod error;
 pub mod hook;
+mod idle;
 pub mod notify;
 pub mod run;
 pub mod show;

@@ -353,6 +353,9 @@ impl Daemon {
             Event::Dataplane(DataplaneEvent::Expired {
                 tunnel, spi, hard, ..
             }) => Command::SaExpired { tunnel, spi, hard },
+            // IOS brings a tunnel up when traffic meets it without an SA.
+            Event::Dataplane(DataplaneEvent::Acquire { tunnel }) => Command::Initiate { tunnel },
+            Event::Idle { tunnel } => Command::SaIdle { tunnel },
             Event::Dataplane(DataplaneEvent::ThreadFailed(f)) | Event::Died(f) => {
                 return Err(RunError::Died {
                     what: format!("thread {}", f.thread),
@@ -389,7 +392,9 @@ impl Daemon {
                     dst,
                 }),
                 Action::InstallSa(sa) => match self.specs.get(&sa.tunnel) {
-                    Some(spec) => self.worker.send(Request::InstallSa(spec.clone(), sa)),
+                    Some(spec) => self
+                        .worker
+                        .send(Request::InstallSa(Box::new(spec.clone()), sa)),
                     None => tracing::error!(tunnel = %sa.tunnel, "no such tunnel configured"),
                 },
                 Action::DeleteSa {

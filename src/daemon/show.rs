@@ -37,7 +37,9 @@ pub struct EspSaView {
     pub packets: u64,
     pub bytes: u64,
     pub lifetime_remaining_s: u64,
-    pub lifetime_remaining_kb: u64,
+    /// `null`: no volume lifetime (`set security-association lifetime kilobytes
+    /// disable`).
+    pub lifetime_remaining_kb: Option<u64>,
     pub replay_errors: u64,
     pub integrity_errors: u64,
 }
@@ -57,6 +59,10 @@ pub struct IpsecSaView {
     pub pfs: Option<String>,
     /// "kernel" or "userspace".
     pub dataplane: String,
+    /// Anti-replay window in packets (`set security-association replay window-size`);
+    /// 0: `replay disable`.
+    #[serde(default)]
+    pub replay_window: u32,
     pub inbound: EspSaView,
     pub outbound: EspSaView,
     /// Dynamic VTI: the Virtual-Template a Virtual-Access `interface` was cloned
@@ -97,7 +103,9 @@ impl EspSaView {
             packets: c.packets,
             bytes: c.bytes,
             lifetime_remaining_s: side.lifetime_remaining_s,
-            lifetime_remaining_kb: side.lifetime_remaining_kb.saturating_sub(c.bytes / 1024),
+            lifetime_remaining_kb: side
+                .lifetime_remaining_kb
+                .map(|kb| kb.saturating_sub(c.bytes / 1024)),
             replay_errors: c.replay_errors,
             integrity_errors: c.integrity_errors,
         }
@@ -127,6 +135,7 @@ impl IpsecSaView {
                 DataplaneKind::Kernel => "kernel".into(),
                 DataplaneKind::Userspace => "userspace".into(),
             },
+            replay_window: i.replay_window,
             inbound: EspSaView::new(&i.inbound, inbound),
             outbound: EspSaView::new(out, outbound),
             virtual_template: i.virtual_template.clone(),
@@ -187,7 +196,7 @@ pub fn render_isakmp(sas: &[IsakmpSaView]) -> String {
     out
 }
 
-fn render_esp(out: &mut String, dir: &str, sa: &EspSaView, mode: &str) {
+fn render_esp(out: &mut String, dir: &str, sa: &EspSaView, mode: &str, replay_window: u32) {
     let _ = writeln!(out, "\n     {dir} esp sas:");
     let _ = writeln!(out, "      spi: {:#010X}({})", sa.spi, sa.spi);
     let _ = writeln!(out, "        transform: {} ,", sa.transform);
@@ -197,12 +206,26 @@ fn render_esp(out: &mut String, dir: &str, sa: &EspSaView, mode: &str) {
         "Transport"
     };
     let _ = writeln!(out, "        in use settings ={{{mode}, }}");
-    let _ = writeln!(
-        out,
-        "        sa timing: remaining key lifetime (k/sec): ({}/{})",
-        sa.lifetime_remaining_kb, sa.lifetime_remaining_s
-    );
-    let _ = writeln!(out, "        replay detection support: Y");
+    // IOS leaves the kilobytes out when the volume lifetime is disabled.
+    let _ = match sa.lifetime_remaining_kb {
+        Some(kb) => writeln!(
+            out,
+            "        sa timing: remaining key lifetime (k/sec): ({kb}/{})",
+            sa.lifetime_remaining_s
+        ),
+        None => writeln!(
+            out,
+            "        sa timing: remaining key lifetime (sec): ({})",
+            sa.lifetime_remaining_s
+        ),
+    };
+    let _ = match replay_window {
+        0 => writeln!(out, "        replay detection support: N"),
+        n => writeln!(
+            out,
+            "        replay detection support: Y, replay window size: {n}"
+        ),
+    };
     let _ = writeln!(out, "        Status: ACTIVE");
 }
 
@@ -269,8 +292,8 @@ pub fn render_ipsec(sas: &[IpsecSaView]) -> String {
             if s.pfs.is_some() { "Y" } else { "N" },
             s.pfs.as_deref().unwrap_or("none")
         );
-        render_esp(&mut out, "inbound", i, &s.mode);
-        render_esp(&mut out, "outbound", o, &s.mode);
+        render_esp(&mut out, "inbound", i, &s.mode, s.replay_window);
+        render_esp(&mut out, "outbound", o, &s.mode, s.replay_window);
     }
     if sas.is_empty() {
         out.push_str("No IPsec SAs.\n");
@@ -289,7 +312,7 @@ mod tests {
             packets,
             bytes: packets * 100,
             lifetime_remaining_s: 3532,
-            lifetime_remaining_kb: 4608000,
+            lifetime_remaining_kb: Some(4608000),
             replay_errors: 0,
             integrity_errors: 0,
         }
@@ -307,6 +330,7 @@ mod tests {
             mode: "tunnel".into(),
             pfs: None,
             dataplane: "userspace".into(),
+            replay_window: 64,
             inbound: esp(0x221A7153, 5),
             outbound: esp(0x45F16A9A, 4),
             virtual_template: None,
@@ -322,6 +346,8 @@ mod tests {
         let json = serde_json::to_value(&v).unwrap();
         assert_eq!(json["inbound"]["spi"], 0x221A7153u32);
         assert_eq!(json["pfs"], serde_json::Value::Null);
+        assert_eq!(json["replay_window"], 64);
+        assert!(text.contains("replay detection support: Y, replay window size: 64"));
         assert_eq!(json["virtual_template"], serde_json::Value::Null);
         assert!(!text.contains("bound to"));
         let va = IpsecSaView {
@@ -336,6 +362,39 @@ mod tests {
             serde_json::to_value(&va).unwrap()["virtual_template"],
             "Virtual-Template1"
         );
+    }
+
+    /// `lifetime kilobytes disable` and `replay disable` as IOS shows them: no
+    /// kilobytes in the timing line (`null` in JSON), no replay detection.
+    #[test]
+    fn disabled_volume_lifetime_and_replay_check_are_shown_as_such() {
+        let mut v = IpsecSaView {
+            interface: "Tunnel5".into(),
+            local: "192.0.2.2".into(),
+            peer: "192.0.2.3".into(),
+            peer_port: 500,
+            local_ident: "0.0.0.0/0".into(),
+            remote_ident: "0.0.0.0/0".into(),
+            mode: "tunnel".into(),
+            pfs: None,
+            dataplane: "kernel".into(),
+            replay_window: 0,
+            inbound: esp(1, 1),
+            outbound: esp(2, 1),
+            virtual_template: None,
+        };
+        v.inbound.lifetime_remaining_kb = None;
+        v.outbound.lifetime_remaining_kb = None;
+        let text = render_ipsec(std::slice::from_ref(&v));
+        assert!(text.contains("sa timing: remaining key lifetime (sec): (3532)"));
+        assert!(!text.contains("(k/sec)"));
+        assert!(text.contains("replay detection support: N"));
+        let json = serde_json::to_value(&v).unwrap();
+        assert_eq!(
+            json["inbound"]["lifetime_remaining_kb"],
+            serde_json::Value::Null
+        );
+        assert_eq!(json["replay_window"], 0);
     }
 
     #[test]

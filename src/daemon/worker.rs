@@ -3,8 +3,10 @@
 //! minute), and the event loop must go on reading IKE meanwhile. The loop sends
 //! `Request`s over a channel, carried out in order; what needs an answer comes back as
 //! an `Event` on the loop's channel (or through a oneshot), and the data path's own
-//! events (lifetimes, dead packet threads) are polled once a second.
+//! events (lifetimes, dead packet threads) are polled once a second, as are the counters
+//! of SAs with an idle-time (`idle.rs`).
 
+use super::idle::IdleWatch;
 use crate::dataplane::threads::{self, ThreadFailure};
 use crate::dataplane::{
     Dataplane, DataplaneError, DataplaneEvent, DataplaneKind, SaCounters, TunnelSpec,
@@ -36,7 +38,7 @@ pub enum Request {
         src: IpAddr,
         dst: IpAddr,
     },
-    InstallSa(TunnelSpec, SaSpec),
+    InstallSa(Box<TunnelSpec>, SaSpec),
     DeleteSa {
         tunnel: String,
         direction: Direction,
@@ -56,6 +58,10 @@ pub enum Event {
         spi: Result<u32, DataplaneError>,
     },
     Dataplane(DataplaneEvent),
+    /// The tunnel's SAs carried nothing for their idle-time.
+    Idle {
+        tunnel: String,
+    },
     /// The worker thread itself died (its last event).
     Died(ThreadFailure),
 }
@@ -120,15 +126,29 @@ fn serve(
     events: &mpsc::UnboundedSender<Event>,
 ) {
     let mut next_poll = Instant::now() + POLL_EVERY;
+    let mut idle = IdleWatch::default();
     loop {
         match inbox.recv_timeout(next_poll.saturating_duration_since(Instant::now())) {
-            Ok(request) => handle(dp.as_mut(), request, events),
+            Ok(request) => handle(dp.as_mut(), request, events, &mut idle),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
-        if Instant::now() >= next_poll {
+        let now = Instant::now();
+        if now >= next_poll {
             for event in dp.poll_events() {
                 let _ = events.send(Event::Dataplane(event));
+            }
+            for (tunnel, sas) in idle.due(now) {
+                let packets = sas
+                    .iter()
+                    .map(|(t, direction, spi, dst)| {
+                        dp.counters(t, *direction, *spi, *dst)
+                            .map_or(0, |c| c.packets)
+                    })
+                    .sum();
+                if idle.sampled(now, &tunnel, packets) {
+                    let _ = events.send(Event::Idle { tunnel });
+                }
             }
             next_poll = Instant::now() + POLL_EVERY;
         }
@@ -136,7 +156,12 @@ fn serve(
     dp.shutdown();
 }
 
-fn handle(dp: &mut dyn Dataplane, request: Request, events: &mpsc::UnboundedSender<Event>) {
+fn handle(
+    dp: &mut dyn Dataplane,
+    request: Request,
+    events: &mpsc::UnboundedSender<Event>,
+    idle: &mut IdleWatch,
+) {
     match request {
         Request::EnsureTunnel(spec) => {
             if let Err(e) = dp.ensure_tunnel(&spec) {
@@ -144,6 +169,7 @@ fn handle(dp: &mut dyn Dataplane, request: Request, events: &mpsc::UnboundedSend
             }
         }
         Request::RemoveTunnel(name) => {
+            idle.removed(&name);
             if let Err(e) = dp.remove_tunnel(&name) {
                 tracing::warn!(tunnel = %name, "{e}");
             }
@@ -157,17 +183,17 @@ fn handle(dp: &mut dyn Dataplane, request: Request, events: &mpsc::UnboundedSend
             let spi = dp.alloc_spi(&tunnel, src, dst);
             let _ = events.send(Event::SpiAllocated { request, spi });
         }
-        Request::InstallSa(tunnel, sa) => {
-            if let Err(e) = dp.install_sa(&tunnel, &sa) {
-                tracing::error!(tunnel = %tunnel.name, spi = sa.spi, "{e}");
-            }
-        }
+        Request::InstallSa(tunnel, sa) => match dp.install_sa(&tunnel, &sa) {
+            Ok(()) => idle.installed(Instant::now(), &sa),
+            Err(e) => tracing::error!(tunnel = %tunnel.name, spi = sa.spi, "{e}"),
+        },
         Request::DeleteSa {
             tunnel,
             direction,
             spi,
             dst,
         } => {
+            idle.deleted(&tunnel, direction, spi, dst);
             // Already gone (hard expiry, tunnel removed) is the common case.
             if let Err(e) = dp.delete_sa(&tunnel, direction, spi, dst) {
                 tracing::debug!(tunnel = %tunnel, spi, "{e}");

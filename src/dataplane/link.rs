@@ -29,7 +29,7 @@ impl Protocol for RouteNetlinkMessage {
     }
 }
 
-const IPV6_MIN_MTU: u32 = 1280;
+pub(super) const IPV6_MIN_MTU: u32 = 1280;
 
 pub(super) type Rtnl = Netlink<RouteNetlinkMessage>;
 
@@ -120,23 +120,27 @@ pub(super) fn configure(
     mtu: Option<u32>,
 ) -> Result<()> {
     let err = |op| DataplaneError::during(&spec.name, op);
-    let has_ipv6 = spec.link_local.is_some() || !spec.ipv6.is_empty();
+    let o = &spec.options;
+    let has_ipv6 = spec.link_local.is_some() || !spec.ipv6.is_empty() || o.ipv6_enable;
+    // IOS `ipv6 enable` without `ipv6 address X link-local`: the interface makes its own
+    // link-local (IOS from a MAC; Linux, for a device without one, a random one).
+    let own_link_local = o.ipv6_enable && spec.link_local.is_none();
     set_attributes(nl, index, mtu).map_err(err("setting MTU"))?;
     // Below the IPv6 minimum MTU (RFC 8200 5) the interface has no IPv6 to configure;
     // a kernel without IPv6 (ipv6.disable=1) refuses, which only matters with IPv6.
     if mtu.map_or(true, |m| m >= IPV6_MIN_MTU) {
-        match no_addr_gen(nl, index) {
+        match addr_gen(nl, index, own_link_local) {
             Err(e) if has_ipv6 => {
                 return Err(DataplaneError::on(&spec.name, "setting link-local mode", e))
             }
             _ => {}
         }
     }
-    let mut wanted: Vec<(IpAddr, u8)> =
-        spec.ipv4.iter().map(|&(a, l)| (IpAddr::V4(a), l)).collect();
-    wanted.extend(spec.ipv6.iter().map(|&(a, l)| (IpAddr::V6(a), l)));
-    // IOS `ipv6 address X link-local`: a /64 link-local like the kernel's own.
-    wanted.extend(spec.link_local.map(|a| (IpAddr::V6(a), 64)));
+    let wanted = addresses_of(spec);
+    let keep = |a: IpAddr, l: u8| {
+        wanted.contains(&(a, l))
+            || (own_link_local && matches!(a, IpAddr::V6(v6) if is_link_local(v6)))
+    };
     if let Some(old) = old {
         for &(dst, len) in old.routes.iter().filter(|r| !spec.routes.contains(r)) {
             unless_gone(del_route(nl, index, dst, len)).map_err(|e| {
@@ -145,7 +149,7 @@ pub(super) fn configure(
         }
         // Before adding: an address whose prefix length changed is then added
         // afresh rather than replaced in place or removed after the fact.
-        prune(nl, index, &wanted).map_err(err("removing old addresses"))?;
+        prune(nl, index, keep).map_err(err("removing old addresses"))?;
     }
     for &(a, l) in &wanted {
         add_address(nl, index, a, l)
@@ -156,13 +160,33 @@ pub(super) fn configure(
         // Any link-local the kernel made on its own when the link came up goes
         // (addr_gen_mode none should have prevented one): IOS peers expect the
         // configured one (`ipv6 address FE80::23:2 link-local`).
-        prune(nl, index, &wanted).map_err(err("removing link-local"))?;
+        prune(nl, index, keep).map_err(err("removing link-local"))?;
     }
     for &(dst, len) in &spec.routes {
         add_route(nl, index, dst, len)
             .map_err(|e| DataplaneError::on(&spec.name, format!("adding route {dst}/{len}"), e))?;
     }
     Ok(())
+}
+
+/// Every address the interface gets: `ip address` and its secondaries, the address
+/// `ip unnumbered IF` borrows (a /32: the host's own packets into the tunnel leave
+/// from it, as on IOS, and IF keeps the subnet's route), `ipv6 address`es and the
+/// link-local.
+fn addresses_of(spec: &TunnelSpec) -> Vec<(IpAddr, u8)> {
+    let o = &spec.options;
+    let v4 = spec.ipv4.iter().chain(&o.ipv4_secondary).copied();
+    let mut wanted: Vec<(IpAddr, u8)> = v4.map(|(a, l)| (IpAddr::V4(a), l)).collect();
+    wanted.extend(o.unnumbered.iter().map(|u| (IpAddr::V4(u.address), 32)));
+    wanted.extend(spec.ipv6.iter().map(|&(a, l)| (IpAddr::V6(a), l)));
+    // IOS `ipv6 address X link-local`: a /64 link-local like the kernel's own.
+    wanted.extend(spec.link_local.map(|a| (IpAddr::V6(a), 64)));
+    wanted
+}
+
+/// Set the MTU of interface `index` (`tunnel path-mtu-discovery`).
+pub(super) fn set_mtu(nl: &mut Rtnl, index: u32, mtu: u32) -> io::Result<()> {
+    set_attributes(nl, index, Some(mtu))
 }
 
 /// Mark the link as ours and set its MTU.
@@ -173,11 +197,17 @@ fn set_attributes(nl: &mut Rtnl, index: u32, mtu: Option<u32>) -> io::Result<()>
     Ok(())
 }
 
-/// Stop the kernel from generating a (random, for ARPHRD_NONE) IPv6 link-local
-/// (addr_gen_mode none): the configured one replaces it. Before the link is up.
-fn no_addr_gen(nl: &mut Rtnl, index: u32) -> io::Result<()> {
+/// Whether the kernel generates the IPv6 link-local (for ARPHRD_NONE devices a random
+/// one, addr_gen_mode random) or not (none: the configured one replaces it, or the
+/// interface has no IPv6). Before the link is up.
+fn addr_gen(nl: &mut Rtnl, index: u32, generate: bool) -> io::Result<()> {
+    let mode = if generate {
+        In6AddrGenMode::Random
+    } else {
+        In6AddrGenMode::None
+    };
     let attrs = vec![LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(
-        vec![AfSpecInet6::AddrGenMode(In6AddrGenMode::None)],
+        vec![AfSpecInet6::AddrGenMode(mode)],
     )])];
     nl.request(RouteNetlinkMessage::SetLink(link_msg(index, attrs)), 0)?;
     Ok(())
@@ -191,10 +221,10 @@ fn set_up(nl: &mut Rtnl, index: u32) -> io::Result<()> {
     Ok(())
 }
 
-/// Remove every address of interface `index` that is not `wanted`.
-fn prune(nl: &mut Rtnl, index: u32, wanted: &[(IpAddr, u8)]) -> io::Result<()> {
+/// Remove every address of interface `index` that is not to be kept.
+fn prune(nl: &mut Rtnl, index: u32, keep: impl Fn(IpAddr, u8) -> bool) -> io::Result<()> {
     for (a, l) in addresses(nl, index)? {
-        if !wanted.contains(&(a, l)) {
+        if !keep(a, l) {
             unless_gone(del_address(nl, index, a, l))?;
         }
     }
@@ -307,4 +337,43 @@ fn del_route(nl: &mut Rtnl, index: u32, dst: IpAddr, prefix_len: u8) -> io::Resu
         0,
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataplane::{InterfaceOptions, Unnumbered};
+
+    /// `ip address` with a secondary, `ip unnumbered` (a /32 of the lender's address),
+    /// `ipv6 address` and its link-local: all on the one interface.
+    #[test]
+    fn every_ios_address_line_becomes_an_address() {
+        let spec = TunnelSpec {
+            ipv4: Some(("192.168.23.2".parse().unwrap(), 24)),
+            ipv6: vec![("2001:db8:9::2".parse().unwrap(), 64)],
+            link_local: Some("fe80::5:2".parse().unwrap()),
+            ..TunnelSpec::for_test(InterfaceOptions {
+                ipv4_secondary: vec![("198.51.100.9".parse().unwrap(), 30)],
+                unnumbered: Some(Unnumbered {
+                    interface: "dum0".into(),
+                    address: "192.0.2.102".parse().unwrap(),
+                }),
+                ..InterfaceOptions::default()
+            })
+        };
+        let text: Vec<String> = addresses_of(&spec)
+            .iter()
+            .map(|(a, l)| format!("{a}/{l}"))
+            .collect();
+        assert_eq!(
+            text,
+            [
+                "192.168.23.2/24",
+                "198.51.100.9/30",
+                "192.0.2.102/32",
+                "2001:db8:9::2/64",
+                "fe80::5:2/64"
+            ]
+        );
+    }
 }

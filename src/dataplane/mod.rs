@@ -57,8 +57,8 @@ pub struct TunnelSpec {
 pub struct InterfaceOptions {
     /// `ip address A M secondary`.
     pub ipv4_secondary: Vec<(Ipv4Addr, u8)>,
-    /// `ip unnumbered IF`: the Linux interface whose IPv4 address the tunnel borrows.
-    pub unnumbered: Option<String>,
+    /// `ip unnumbered IF`: the interface whose IPv4 address the tunnel borrows.
+    pub unnumbered: Option<Unnumbered>,
     /// `ipv6 enable`: IPv6 on the interface with only its link-local address.
     pub ipv6_enable: bool,
     /// `ip tcp adjust-mss N` / `ipv6 tcp adjust-mss N`: TCP SYNs crossing the tunnel, in
@@ -73,6 +73,16 @@ pub struct InterfaceOptions {
     pub vrf: Option<String>,
     /// `tunnel vrf V`: the VRF of the outer packets and of IKE ("fvrf").
     pub tunnel_vrf: Option<String>,
+}
+
+/// `ip unnumbered IF`: IF lends the tunnel its IPv4 address. The tunnel carries it as a
+/// /32, so that the host's own packets into the tunnel leave from it, as IOS's do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unnumbered {
+    /// The Linux interface (after `ikev1d map-interface`).
+    pub interface: String,
+    /// IF's primary IPv4 address when the configuration was read.
+    pub address: Ipv4Addr,
 }
 
 /// `crypto ipsec df-bit clear | set | copy`: the outer header's DF bit. IOS's default is
@@ -118,6 +128,9 @@ pub enum DataplaneEvent {
         dst: IpAddr,
         hard: bool,
     },
+    /// Traffic for the tunnel found no SA (XFRM_MSG_ACQUIRE on the kernel path, a
+    /// packet read from the TUN device on the userspace path): IOS initiates then.
+    Acquire { tunnel: String },
     /// A packet thread died: the data path no longer works as configured.
     ThreadFailed(threads::ThreadFailure),
 }
@@ -232,6 +245,27 @@ pub fn open(kind: DataplaneKind) -> Result<Box<dyn Dataplane>> {
     match kind {
         DataplaneKind::Kernel => Ok(Box::new(kernel::KernelDataplane::open()?)),
         DataplaneKind::Userspace => Ok(Box::new(userspace::UserspaceDataplane::open()?)),
+    }
+}
+
+#[cfg(test)]
+impl TunnelSpec {
+    /// `Tunnel5` between 192.0.2.2 and 192.0.2.3, no addresses or routes: for the data
+    /// paths' unit tests of interface lines.
+    pub(crate) fn for_test(options: InterfaceOptions) -> TunnelSpec {
+        TunnelSpec {
+            name: "Tunnel5".into(),
+            if_id: 5,
+            local: "192.0.2.2".parse().unwrap(),
+            peer: "192.0.2.3".parse().unwrap(),
+            inner: InnerFamily::V4,
+            ipv4: None,
+            ipv6: vec![],
+            link_local: None,
+            mtu: None,
+            routes: vec![],
+            options,
+        }
     }
 }
 

@@ -35,6 +35,8 @@ pub(crate) struct ChildSa {
     pub pfs: Option<DhGroup>,
     pub udp_encap: bool,
     pub life: Lifetime,
+    /// Anti-replay window of both SAs (0: `replay disable`).
+    pub replay_window: u32,
     pub installed_at: Instant,
     /// `Engine::event` numbers: when its Quick Mode began and when the pair completed.
     pub started: u64,
@@ -164,6 +166,7 @@ impl ChildSa {
             pfs: choice.pfs,
             udp_encap: choice.udp_encap,
             life: choice.life,
+            replay_window: agreed.tunnel.options.replay_window,
             installed_at: now,
             started: qm.started,
             completed: None,
@@ -197,7 +200,10 @@ impl Engine {
         qm: &QuickMode,
         agreed: Agreed,
     ) -> (SaSpec, SaSpec) {
-        let lifetimes = self.lifetimes(agreed.choice.life);
+        let lifetimes = Lifetimes {
+            idle_s: agreed.tunnel.options.idle_time_s.map(u64::from),
+            ..self.lifetimes(agreed.choice.life)
+        };
         let inbound = agreed.sa_spec(p1, est, Direction::In, lifetimes);
         let outbound = agreed.sa_spec(p1, est, Direction::Out, lifetimes);
         self.children
@@ -217,6 +223,7 @@ impl Engine {
             hard_s,
             soft_bytes: hard_bytes.map(|h| h / 100 * percent),
             hard_bytes,
+            idle_s: None,
         }
     }
 
@@ -408,6 +415,31 @@ impl Engine {
         };
         self.delete_child(spi_in, reason);
         self.initiate(now, &tunnel);
+    }
+
+    /// `set security-association idle-time S` of `tunnel`, if any.
+    pub(super) fn idle_time(&self, tunnel: &str) -> Option<u32> {
+        self.tunnel(tunnel)?.options.idle_time_s
+    }
+
+    /// IOS's idle timer: no packet crossed the tunnel's SAs for its idle-time. Its pairs
+    /// go (the peer is told), and the tunnel is no longer kept up: the next packet for
+    /// it (the data path's `Command::Initiate`) negotiates a new pair.
+    pub(super) fn tunnel_idle(&mut self, tunnel: &str) {
+        let Some(seconds) = self.idle_time(tunnel) else {
+            return;
+        };
+        self.wanted.remove(tunnel);
+        self.retries.remove(tunnel);
+        let pairs: Vec<u32> = self
+            .children
+            .iter()
+            .filter(|c| c.tunnel == tunnel)
+            .map(|c| c.spi_in)
+            .collect();
+        for spi_in in pairs {
+            self.delete_child(spi_in, DownReason::Idle { seconds });
+        }
     }
 
     /// Delete both directions of an IPsec SA pair from the data path (the record is

@@ -238,6 +238,7 @@ impl Engine {
                 self.on_spi_allocated(now, request, Err(reason))
             }
             Command::SaExpired { tunnel, spi, hard } => self.on_sa_expired(now, &tunnel, spi, hard),
+            Command::SaIdle { tunnel } => self.tunnel_idle(&tunnel),
             Command::Shutdown => self.shutdown(),
         }
         self.settle(now);
@@ -452,8 +453,14 @@ impl Engine {
     }
 
     /// The peer deleted a pair: if the tunnel is left without one, negotiate again (IOS
-    /// does on the next packet; a VTI always has traffic to send).
+    /// does on the next packet; a VTI always has traffic to send). Under `idle-time`
+    /// the peer's idle timer may be why: the next packet brings the tunnel back.
     pub(super) fn reinitiate_if_down(&mut self, now: Instant, p1: &mut Phase1, tunnel: &str) {
+        if self.current_pair(tunnel).is_none() && self.idle_time(tunnel).is_some() {
+            self.wanted.remove(tunnel);
+            self.retries.remove(tunnel);
+            return;
+        }
         let running = p1
             .quick
             .values()

@@ -526,6 +526,10 @@ pub enum DownReason {
     DeadPeer,
     /// No answer over this ISAKMP SA while the peer uses another one.
     Unanswered,
+    /// `set security-association idle-time S`: no traffic for S seconds.
+    Idle {
+        seconds: u32,
+    },
 }
 
 impl fmt::Display for DownReason {
@@ -541,6 +545,13 @@ impl fmt::Display for DownReason {
             DownReason::NegotiationFailed => "negotiation failed",
             DownReason::DeadPeer => "peer is dead (no answer to DPD)",
             DownReason::Unanswered => "no answer over it, the peer uses another ISAKMP SA",
+            DownReason::Idle { seconds } => {
+                return write!(
+                    f,
+                    "idle: no traffic for {seconds} s (set security-association idle-time); \
+                     the next packet brings it back"
+                )
+            }
         })
     }
 }

@@ -47,7 +47,8 @@ use std::net::{IpAddr, SocketAddr};
 /// Requests from the daemon.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// The tunnel interface came up (IOS initiates on traffic / interface up).
+    /// The tunnel interface came up, or traffic met it without an SA (IOS initiates on
+    /// traffic / interface up).
     Initiate {
         tunnel: String,
     },
@@ -65,6 +66,11 @@ pub enum Command {
         tunnel: String,
         spi: u32,
         hard: bool,
+    },
+    /// From the data path: no packet crossed the tunnel's SAs for its `set
+    /// security-association idle-time` (`Lifetimes::idle_s`).
+    SaIdle {
+        tunnel: String,
     },
     /// Send Deletes for everything, emit `DeleteSa`s, then ignore all input.
     Shutdown,

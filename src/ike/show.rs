@@ -39,8 +39,9 @@ pub struct IpsecSaSide {
     /// IOS transform-set words: "esp-aes esp-sha-hmac".
     pub transform: String,
     pub lifetime_remaining_s: u64,
-    /// The negotiated kilobyte limit; the daemon subtracts `bytes / 1024`.
-    pub lifetime_remaining_kb: u64,
+    /// The negotiated kilobyte limit; the daemon subtracts `bytes / 1024`. `None`:
+    /// no volume lifetime (`set security-association lifetime kilobytes disable`).
+    pub lifetime_remaining_kb: Option<u64>,
 }
 
 /// One IPsec SA pair, like IOS `show crypto ipsec sa` for a tunnel interface.
@@ -60,6 +61,8 @@ pub struct IpsecSaInfo {
     /// e.g. "group14"; `None` without PFS.
     pub pfs: Option<String>,
     pub conn_id: u32,
+    /// The anti-replay window in packets; 0: `set security-association replay disable`.
+    pub replay_window: u32,
     pub inbound: IpsecSaSide,
     /// `None` while the responder waits for QM3, and once a newer pair carries the
     /// traffic (the inbound SA stays until the peer deletes it).
@@ -120,7 +123,8 @@ impl Engine {
                     spi,
                     transform: esp_name(c.transform),
                     lifetime_remaining_s: remaining_s,
-                    lifetime_remaining_kb: c.life.kilobytes,
+                    lifetime_remaining_kb: (c.life.kilobytes != u64::MAX)
+                        .then_some(c.life.kilobytes),
                 };
                 IpsecSaInfo {
                     interface: c.tunnel.clone(),
@@ -133,6 +137,7 @@ impl Engine {
                     nat_t: c.udp_encap,
                     pfs: c.pfs.map(|g| format!("group{}", g.id())),
                     conn_id: c.conn_id,
+                    replay_window: c.replay_window,
                     inbound: side(c.spi_in),
                     outbound: (c.outbound && !c.superseded).then(|| side(c.spi_out)),
                     virtual_template: self.clones.get(&c.tunnel).map(|c| c.va.template_name()),

@@ -153,8 +153,35 @@ fn tunnel_interfaces_carry_their_ios_lines() {
     assert!(o.ipv6_enable && o.path_mtu_discovery);
     // The interface's df-bit over the global one.
     assert_eq!((o.df_bit, tmax.options.df_bit), (DfBit::Set, DfBit::Clear));
-    assert_eq!(tmax.options.unnumbered.as_deref(), Some("lo"));
+    // `ip unnumbered Loopback0` (mapped to lo) borrows lo's address, not 127.0.0.1.
+    let u = tmax.options.unnumbered.as_ref().unwrap();
+    assert_eq!(
+        (u.interface.as_str(), u.address),
+        ("lo", "192.0.2.1".parse().unwrap())
+    );
     assert_eq!(tmax.ipv4, None);
+}
+
+/// `ip unnumbered IF` needs IF to hold an IPv4 address when the daemon starts; the
+/// error names the line.
+#[test]
+fn an_unnumbered_tunnel_needs_an_ipv4_address_to_borrow() {
+    let v6_only = |name: &str| (name == "lo").then(|| vec![ip("127.0.0.1"), ip("::1")]);
+    let e = ok(HUB).tunnel_specs(|n: &str| v6_only(n).or_else(|| eth0(n)));
+    let e = e.unwrap_err().to_string();
+    assert!(
+        e.ends_with("ip unnumbered Loopback0: lo has no IPv4 address to lend the tunnel"),
+        "{e}"
+    );
+    assert!(e.starts_with("t.conf:"), "{e}");
+    let e = ok(&HUB.replace("Loopback0 lo", "Loopback0 dummy7"))
+        .tunnel_specs(Host)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("ip unnumbered Loopback0 is mapped to dummy7"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -307,6 +334,10 @@ fn a_virtual_template_is_a_template_not_a_tunnel() {
     let specs = c.template_specs(Host).unwrap();
     assert_eq!(specs.len(), 1);
     assert_eq!(specs[0].name, "Virtual-Template1");
-    assert_eq!(specs[0].options.unnumbered.as_deref(), Some("lo"));
+    let u = specs[0].options.unnumbered.as_ref().unwrap();
+    assert_eq!(
+        (u.interface.as_str(), u.address),
+        ("lo", "192.0.2.1".parse().unwrap())
+    );
     assert_eq!(specs[0].routes, []);
 }

@@ -25,6 +25,7 @@
 //! interfaces without the alias.
 
 mod iface;
+mod nft;
 mod sys;
 #[cfg(test)]
 mod vm_tests;
@@ -44,7 +45,7 @@ use crate::ipsec::{
 };
 use iface::LinkKind;
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
-use netlink_packet_xfrm::{XfrmMessage, XFRMNLGRP_EXPIRE};
+use netlink_packet_xfrm::{XfrmMessage, XFRMNLGRP_ACQUIRE, XFRMNLGRP_EXPIRE};
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -246,7 +247,7 @@ fn add_and_delete(
     binding: Binding,
 ) -> io::Result<()> {
     nl.request(
-        XfrmMessage::AddSa(xfrm::sa(sa, reqid, binding)),
+        XfrmMessage::AddSa(xfrm::sa(sa, reqid, binding, super::DfBit::Copy)),
         NLM_F_CREATE | NLM_F_EXCL,
     )?;
     nl.request(
@@ -305,14 +306,19 @@ struct Tunnel {
     reqid: u32,
     /// Inbound SPIs from ALLOCSPI: their larval states are completed by UPDSA.
     larval: HashSet<u32>,
+    /// Its lines need netfilter rules (`adjust-mss`, `df-bit set`): it has a table.
+    nft: bool,
 }
 
 pub struct KernelDataplane {
     xfrm: Netlink<XfrmMessage>,
     rtnl: Rtnl,
-    expire: Listener<XfrmMessage>,
+    /// XFRM_MSG_EXPIRE and XFRM_MSG_ACQUIRE.
+    events: Listener<XfrmMessage>,
     kind: TunnelKind,
     tunnels: HashMap<String, Tunnel>,
+    /// Netfilter tables of tunnels a previous instance left behind, by tunnel.
+    nft_leftovers: HashSet<String>,
 }
 
 impl KernelDataplane {
@@ -326,10 +332,12 @@ impl KernelDataplane {
         Ok(KernelDataplane {
             xfrm: Netlink::open().map_err(|e| DataplaneError::new("opening XFRM netlink", e))?,
             rtnl: link::open()?,
-            expire: Listener::open(&[XFRMNLGRP_EXPIRE])
-                .map_err(|e| DataplaneError::new("joining the XFRM expire group", e))?,
+            events: Listener::open(&[XFRMNLGRP_EXPIRE, XFRMNLGRP_ACQUIRE]).map_err(|e| {
+                DataplaneError::new("joining the XFRM expire and acquire groups", e)
+            })?,
             kind,
             tunnels: HashMap::new(),
+            nft_leftovers: nft::leftovers(),
         })
     }
 
@@ -387,6 +395,9 @@ impl KernelDataplane {
             self.purge(leftover, binding)
                 .map_err(err("removing leftover states and policies"))?;
         }
+        if self.nft_leftovers.remove(&t.name) {
+            nft::replace(&t.name, None).map_err(err("removing a leftover nftables table"))?;
+        }
         if let Some(old) = link::find(&mut self.rtnl, &t.name).map_err(err("looking up"))? {
             if old.alias.as_deref() != Some(link::OWNER_ALIAS) {
                 return Err(refused(
@@ -403,6 +414,7 @@ impl KernelDataplane {
             binding,
             reqid,
             larval: HashSet::new(),
+            nft: nft::ruleset(t).is_some(),
         };
         // From here on, a failure removes the half-built tunnel.
         if let Err(e) = self.configure_tunnel(&tunnel) {
@@ -425,6 +437,25 @@ impl KernelDataplane {
                     .map_err(|e| DataplaneError::on(&t.name, "adding policy", e))?;
             }
         }
+        if let Some(rules) = nft::ruleset(t) {
+            nft::replace(&t.name, Some(&rules))
+                .map_err(|e| DataplaneError::on(&t.name, "adding nftables rules", e))?;
+        }
+        Ok(())
+    }
+
+    /// The same interface with other lines: addresses, routes, MTU, netfilter rules.
+    /// (`df-bit clear` is a flag of each state: it holds for SAs installed from now.)
+    fn reconfigure(&mut self, t: &TunnelSpec) -> Result<()> {
+        let tunnel = tunnel(&mut self.tunnels, &t.name)?;
+        link::configure(&mut self.rtnl, tunnel.index, t, Some(&tunnel.spec), t.mtu)?;
+        let rules = nft::ruleset(t);
+        if rules.is_some() || tunnel.nft {
+            nft::replace(&t.name, rules.as_deref())
+                .map_err(|e| DataplaneError::on(&t.name, "replacing nftables rules", e))?;
+        }
+        tunnel.nft = rules.is_some();
+        tunnel.spec = t.clone();
         Ok(())
     }
 
@@ -439,7 +470,12 @@ impl KernelDataplane {
             Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(()),
             r => r.map_err(|e| DataplaneError::on(name, "removing interface", e)),
         };
-        purged.and(deleted)
+        let unfiltered = match tunnel.nft {
+            true => nft::replace(name, None)
+                .map_err(|e| DataplaneError::on(name, "removing nftables rules", e)),
+            false => Ok(()),
+        };
+        purged.and(deleted).and(unfiltered)
     }
 }
 
@@ -451,7 +487,15 @@ impl Dataplane for KernelDataplane {
     fn ensure_tunnel(&mut self, t: &TunnelSpec) -> Result<()> {
         match self.tunnels.get(&t.name) {
             Some(known) if known.spec == *t => return Ok(()),
-            // Changed configuration: rebuild; the tunnel's SAs go with it.
+            // Addresses, routes, MTU and the interface's other lines change in place:
+            // the SAs stay, as the engine keeps them (a reload with the same tunnel).
+            Some(known)
+                if (known.spec.if_id, known.spec.local, known.spec.peer)
+                    == (t.if_id, t.local, t.peer) =>
+            {
+                return self.reconfigure(t)
+            }
+            // Another interface: rebuild; the tunnel's SAs go with it.
             Some(_) => self.remove_tunnel(&t.name)?,
             None => {}
         }
@@ -522,7 +566,7 @@ impl Dataplane for KernelDataplane {
 
     fn install_sa(&mut self, spec: &TunnelSpec, sa: &SaSpec) -> Result<()> {
         let t = tunnel(&mut self.tunnels, &spec.name)?;
-        let mut msg = xfrm::sa(sa, t.reqid, t.binding);
+        let mut msg = xfrm::sa(sa, t.reqid, t.binding, spec.options.df_bit);
         // An allocated SPI has a larval state: UPDSA completes it. If it timed out
         // (the kernel drops larval states after net.core.xfrm_acq_expires), add.
         let mut res = Err(io::Error::from_raw_os_error(libc::ESRCH));
@@ -599,17 +643,29 @@ impl Dataplane for KernelDataplane {
     }
 
     fn poll_events(&mut self) -> Vec<DataplaneEvent> {
-        let messages = match self.expire.drain() {
+        let messages = match self.events.drain() {
             Ok(m) => m,
             Err(e) => {
-                // ENOBUFS: events were lost; the engine's own timers still expire SAs.
-                tracing::warn!("XFRM expire events: {e}");
+                // ENOBUFS: events were lost; the engine's own timers still expire SAs,
+                // and traffic that still finds no SA makes the kernel ask again.
+                tracing::warn!("XFRM expire and acquire events: {e}");
                 return vec![];
             }
         };
+        // One acquire per tunnel is enough, whatever the families and packets.
+        let mut acquired = HashSet::new();
         messages
             .into_iter()
             .filter_map(|m| match m {
+                XfrmMessage::Acquire(a) => {
+                    let tunnel = xfrm::acquired_reqids(&a.nlas)
+                        .find_map(|reqid| self.tunnels.values().find(|t| t.reqid == reqid))?;
+                    acquired
+                        .insert(tunnel.spec.name.clone())
+                        .then(|| DataplaneEvent::Acquire {
+                            tunnel: tunnel.spec.name.clone(),
+                        })
+                }
                 XfrmMessage::Expire(x) => {
                     let s = &x.expire.state;
                     let tunnel = self.tunnels.values_mut().find(|t| t.reqid == s.reqid)?;

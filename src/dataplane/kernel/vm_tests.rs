@@ -272,6 +272,7 @@ fn old_scheme_leftovers_go_and_foreign_state_with_our_reqid_stays() {
             &sa(&t, Direction::Out, spi, Lifetimes::default()),
             reqid,
             binding,
+            crate::dataplane::DfBit::Copy,
         );
         dp.xfrm
             .request(XfrmMessage::AddSa(msg), NLM_F_CREATE | NLM_F_EXCL)

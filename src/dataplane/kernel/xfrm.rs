@@ -2,6 +2,7 @@
 //! route-based tunnel, in the shape `ip xfrm state|policy` would send them.
 
 use crate::dataplane::netlink::Protocol;
+use crate::dataplane::DfBit;
 use crate::ipsec::{Lifetimes, SaSpec};
 use netlink_packet_xfrm::{
     policy::{DelGetMessage as PolicyId, ModifyMessage as PolicyMsg},
@@ -9,9 +10,10 @@ use netlink_packet_xfrm::{
     Address, Alg, AlgAead, AlgAuth, EncapTmpl, LifetimeConfig, Mark, ReplayEsn, Selector,
     UserPolicyId, UserPolicyInfo, UserSaId, UserSaInfo, UserSpiInfo, UserTemplate, XfrmAttrs,
     XfrmMessage, AF_INET, IPPROTO_ESP, UDP_ENCAP_ESPINUDP, XFRM_ALG_AEAD_NAME_LEN,
-    XFRM_ALG_AUTH_NAME_LEN, XFRM_ALG_NAME_LEN, XFRM_INF, XFRM_MODE_TUNNEL, XFRM_MSG_EXPIRE,
-    XFRM_MSG_NEWPOLICY, XFRM_MSG_NEWSA, XFRM_POLICY_ALLOW, XFRM_POLICY_FWD, XFRM_POLICY_IN,
-    XFRM_POLICY_OUT, XFRM_STATE_AF_UNSPEC, XFRM_USER_EXPIRE_LEN, XFRM_USER_SA_INFO_LEN,
+    XFRM_ALG_AUTH_NAME_LEN, XFRM_ALG_NAME_LEN, XFRM_INF, XFRM_MODE_TUNNEL, XFRM_MSG_ACQUIRE,
+    XFRM_MSG_EXPIRE, XFRM_MSG_NEWPOLICY, XFRM_MSG_NEWSA, XFRM_POLICY_ALLOW, XFRM_POLICY_FWD,
+    XFRM_POLICY_IN, XFRM_POLICY_OUT, XFRM_STATE_AF_UNSPEC, XFRM_STATE_NOPMTUDISC,
+    XFRM_USER_ACQUIRE_LEN, XFRM_USER_EXPIRE_LEN, XFRM_USER_SA_INFO_LEN,
 };
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use zeroize::Zeroize;
@@ -23,6 +25,7 @@ impl Protocol for XfrmMessage {
             XFRM_MSG_NEWSA => Some(XFRM_USER_SA_INFO_LEN),
             XFRM_MSG_NEWPOLICY => Some(netlink_packet_xfrm::XFRM_USER_POLICY_INFO_LEN),
             XFRM_MSG_EXPIRE => Some(XFRM_USER_EXPIRE_LEN),
+            XFRM_MSG_ACQUIRE => Some(XFRM_USER_ACQUIRE_LEN),
             _ => None,
         }
     }
@@ -80,13 +83,22 @@ fn lifetime_config(l: &Lifetimes) -> LifetimeConfig {
 /// without the ESN flag); the legacy field silently caps at 32.
 const LEGACY_REPLAY_MAX: u32 = 32;
 
-/// XFRM_MSG_NEWSA / UPDSA body for one direction of an ESP SA.
-pub(super) fn sa(spec: &SaSpec, reqid: u32, binding: Binding) -> SaMsg {
+/// XFRM_MSG_NEWSA / UPDSA body for one direction of an ESP SA, with the outer DF bit
+/// `df` of its tunnel.
+pub(super) fn sa(spec: &SaSpec, reqid: u32, binding: Binding, df: DfBit) -> SaMsg {
     let t = spec.transform;
     let mut info = UserSaInfo {
         // Selector left all-zero (AF_UNSPEC) with XFRM_STATE_AF_UNSPEC: one SA pair
-        // carries inner IPv4 and IPv6 (docs/design.md, "Kernel notes").
-        flags: XFRM_STATE_AF_UNSPEC,
+        // carries inner IPv4 and IPv6 (docs/design.md, "Kernel notes"). The kernel
+        // copies an inner IPv4 DF bit to the outer header (IOS's `df-bit copy`);
+        // XFRM_STATE_NOPMTUDISC clears it (`df-bit clear`); `set` is a netfilter rule
+        // (`nft.rs`).
+        flags: XFRM_STATE_AF_UNSPEC
+            | if df == DfBit::Clear {
+                XFRM_STATE_NOPMTUDISC
+            } else {
+                0
+            },
         mode: XFRM_MODE_TUNNEL,
         reqid,
         lifetime_cfg: lifetime_config(&spec.lifetimes),
@@ -334,6 +346,17 @@ pub(super) fn acquires_for(
         .collect()
 }
 
+/// The reqids an XFRM_MSG_ACQUIRE asks states for (its policy's templates): traffic met
+/// a policy of theirs without a state.
+pub(super) fn acquired_reqids(nlas: &[XfrmAttrs]) -> impl Iterator<Item = u32> + '_ {
+    nlas.iter()
+        .filter_map(|a| match a {
+            XfrmAttrs::Template(t) => Some(t.iter().map(|t| t.reqid)),
+            _ => None,
+        })
+        .flatten()
+}
+
 pub(super) fn ip_of(a: Address, family: u16) -> IpAddr {
     if family == AF_INET {
         IpAddr::V4(a.to_ipv4())
@@ -346,41 +369,31 @@ pub(super) fn ip_of(a: Address, family: u16) -> IpAddr {
 mod tests {
     use super::*;
     use crate::crypto::Secret;
-    use crate::ipsec::{Direction, EspAuth, EspEncr, EspTransform, InnerFamily, UdpEncap};
+    use crate::ipsec::{Direction, EspAuth, EspEncr, EspTransform, UdpEncap};
     use netlink_packet_core::Emitable;
     use netlink_packet_xfrm::AF_INET6;
 
     fn spec(window: u32) -> SaSpec {
         SaSpec {
-            tunnel: "Tunnel23".into(),
-            direction: Direction::In,
-            spi: 0x1234,
-            src: "2001:db8::3".parse().unwrap(),
-            dst: "2001:db8::2".parse().unwrap(),
-            inner: InnerFamily::V6,
-            transform: EspTransform {
-                encr: EspEncr::Aes(128),
-                auth: EspAuth::HmacSha1,
-            },
-            enc_key: Secret::new(vec![7; 16]),
-            auth_key: Secret::new(vec![9; 20]),
             lifetimes: Lifetimes {
                 soft_s: Some(3000),
                 hard_s: Some(3600),
                 soft_bytes: None,
                 hard_bytes: Some(4_608_000 * 1024),
+                idle_s: None,
             },
             encap: Some(UdpEncap {
                 sport: 4500,
                 dport: 4500,
             }),
             replay_window: window,
+            ..SaSpec::for_test(Direction::In, 0x1234, "2001:db8::3", "2001:db8::2")
         }
     }
 
     #[test]
     fn sa_message_matches_ip_xfrm_semantics() {
-        let m = sa(&spec(32), 0x494b_0017, Binding::IfId(23));
+        let m = sa(&spec(32), 0x494b_0017, Binding::IfId(23), DfBit::Copy);
         let i = &m.user_sa_info;
         assert_eq!(i.family, AF_INET6);
         assert_eq!(i.selector.family, 0, "AF_UNSPEC selector carries v4 and v6");
@@ -420,7 +433,7 @@ mod tests {
             s.transform = EspTransform::new(encr, EspAuth::None).unwrap();
             s.enc_key = Secret::new(vec![7; encr.key_len()]);
             s.auth_key = Secret::new(vec![]);
-            let mut m = sa(&s, 1, Binding::IfId(1));
+            let mut m = sa(&s, 1, Binding::IfId(1), DfBit::Copy);
             let aead: Vec<_> = m
                 .nlas
                 .iter()
@@ -446,14 +459,14 @@ mod tests {
         let mut s = spec(32);
         s.transform = EspTransform::new(EspEncr::Aes(256), EspAuth::HmacSha512).unwrap();
         s.auth_key = Secret::new(vec![9; 64]);
-        let m = sa(&s, 1, Binding::IfId(1));
+        let m = sa(&s, 1, Binding::IfId(1), DfBit::Copy);
         assert!(m.nlas.iter().any(|a| matches!(a,
             XfrmAttrs::AuthenticationAlgTrunc(a) if a.alg_trunc_len == 256 && a.alg_key_len == 512)));
     }
 
     #[test]
     fn wide_replay_window_uses_the_bitmap_attribute() {
-        let m = sa(&spec(64), 1, Binding::Mark(23));
+        let m = sa(&spec(64), 1, Binding::Mark(23), DfBit::Copy);
         assert_eq!(
             m.user_sa_info.replay_window, 0,
             "the kernel rejects both at once"
@@ -466,9 +479,40 @@ mod tests {
         })));
     }
 
+    /// `df-bit clear` turns PMTU discovery off for the SA, whose outer header then
+    /// never carries DF; `copy` (the default) and `set` leave the kernel's copying on.
+    #[test]
+    fn df_bit_clear_is_nopmtudisc() {
+        for (df, flags) in [
+            (DfBit::Clear, XFRM_STATE_AF_UNSPEC | XFRM_STATE_NOPMTUDISC),
+            (DfBit::Copy, XFRM_STATE_AF_UNSPEC),
+            (DfBit::Set, XFRM_STATE_AF_UNSPEC),
+        ] {
+            assert_eq!(
+                sa(&spec(32), 1, Binding::IfId(1), df).user_sa_info.flags,
+                flags
+            );
+        }
+    }
+
+    /// IOS's `replay window-size 1024` is a 1024-bit bitmap; `replay disable` is window
+    /// 0 without one, which the kernel reads as "no anti-replay check".
+    #[test]
+    fn replay_disable_and_the_largest_ios_window() {
+        let m = sa(&spec(1024), 1, Binding::IfId(1), DfBit::Copy);
+        assert!(m.nlas.iter().any(|a| matches!(a,
+            XfrmAttrs::ReplayStateEsn(r) if r.bmp_len == 32 && r.replay_window == 1024)));
+        let m = sa(&spec(0), 1, Binding::IfId(1), DfBit::Copy);
+        assert_eq!(m.user_sa_info.replay_window, 0);
+        assert!(!m
+            .nlas
+            .iter()
+            .any(|a| matches!(a, XfrmAttrs::ReplayStateEsn(_))));
+    }
+
     #[test]
     fn keys_are_wiped_after_use() {
-        let mut m = sa(&spec(32), 1, Binding::IfId(1));
+        let mut m = sa(&spec(32), 1, Binding::IfId(1), DfBit::Copy);
         wipe_keys(&mut m);
         for a in &m.nlas {
             match a {
@@ -481,13 +525,13 @@ mod tests {
 
     #[test]
     fn deletions_pick_only_our_reqid_and_binding_and_keep_the_mark() {
-        let ours = sa(&spec(32), 7, Binding::Mark(23));
-        let mut theirs = sa(&spec(32), 8, Binding::Mark(23));
+        let ours = sa(&spec(32), 7, Binding::Mark(23), DfBit::Copy);
+        let mut theirs = sa(&spec(32), 8, Binding::Mark(23), DfBit::Copy);
         theirs.user_sa_info.id.spi = 0x999;
         // Our reqid on another interface's (or nobody's) state: not ours.
-        let mut elsewhere = sa(&spec(32), 7, Binding::Mark(24));
+        let mut elsewhere = sa(&spec(32), 7, Binding::Mark(24), DfBit::Copy);
         elsewhere.user_sa_info.id.spi = 0x998;
-        let mut unbound = sa(&spec(32), 7, Binding::Mark(23));
+        let mut unbound = sa(&spec(32), 7, Binding::Mark(23), DfBit::Copy);
         unbound.user_sa_info.id.spi = 0x997;
         unbound.nlas.retain(|a| !matches!(a, XfrmAttrs::Mark(_)));
         let pol = |reqid, binding| {

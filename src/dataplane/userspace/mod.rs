@@ -39,8 +39,10 @@
 //! state. Packet threads stop using an SA at once when it crosses its hard byte limit
 //! or runs out of sequence numbers (RFC 4303 3.3.3: the counter never cycles).
 
+mod df;
 mod gro;
 mod inner;
+mod mss;
 mod offload;
 mod published;
 mod replay;
@@ -97,6 +99,8 @@ struct Tunnel {
     threads: Vec<JoinHandle<()>>,
     /// Installed outbound SAs, oldest first.
     outbound: Vec<Arc<Sa>>,
+    /// The interface's MTU now (`tunnel path-mtu-discovery` lowers it).
+    mtu: u32,
 }
 
 impl Tunnel {
@@ -240,6 +244,38 @@ impl UserspaceDataplane {
         }
     }
 
+    /// `tunnel path-mtu-discovery`: each such tunnel's MTU follows what the kernel
+    /// learnt of the path to its peer (ICMP "fragmentation needed" / "packet too big"
+    /// for the ESP packets), so that the kernel answers inner packets too large for it,
+    /// as IOS does for a tunnel with the line. Without it the MTU stays as configured
+    /// and the outer packets are fragmented instead.
+    fn follow_path_mtu(&mut self) {
+        for (name, t) in &mut self.tunnels {
+            if !t.spec.options.path_mtu_discovery {
+                continue;
+            }
+            let Ok(path) = sys::path_mtu(t.spec.local, t.spec.peer) else {
+                continue;
+            };
+            let mtu = tunnel::mtu_for_path(&t.spec, path);
+            if mtu == t.mtu {
+                continue;
+            }
+            match link::set_mtu(&mut self.rtnl, t.index, mtu) {
+                Ok(()) => {
+                    tracing::info!(
+                        tunnel = %name,
+                        "path MTU to {} is {path}: {name} MTU {} -> {mtu} (tunnel path-mtu-discovery)",
+                        t.spec.peer,
+                        t.mtu
+                    );
+                    t.mtu = mtu;
+                }
+                Err(e) => tracing::warn!(tunnel = %name, "setting MTU {mtu}: {e}"),
+            }
+        }
+    }
+
     /// Hold UDP `local` for ESP-in-UDP unless someone (the daemon) does.
     fn hold_port(&mut self, local: SocketAddr) -> Result<()> {
         if self.held_ports.contains_key(&local) {
@@ -260,19 +296,25 @@ impl Dataplane for UserspaceDataplane {
     }
 
     fn ensure_tunnel(&mut self, spec: &TunnelSpec) -> Result<()> {
-        let mtu = Some(tunnel::mtu(spec));
+        let mtu = tunnel::mtu(spec);
+        let o = &spec.options;
         if let Some(t) = self.tunnels.get_mut(&spec.name) {
             if t.spec != *spec {
-                link::configure(&mut self.rtnl, t.index, spec, Some(&t.spec), mtu)?;
+                link::configure(&mut self.rtnl, t.index, spec, Some(&t.spec), Some(mtu))?;
+                t.mtu = mtu;
+                t.tun.adjust_mss.set(o.adjust_mss_v4, o.adjust_mss_v6);
+                t.tun.df_bit.set(o.df_bit);
                 t.spec = spec.clone();
             }
             return Ok(());
         }
         let tun = Arc::new(Tun::create(&spec.name, self.queues)?);
+        tun.adjust_mss.set(o.adjust_mss_v4, o.adjust_mss_v6);
+        tun.df_bit.set(o.df_bit);
         // Dropping `tun` on error closes the queues, which removes the device.
         let index = link::index(&mut self.rtnl, &spec.name)
             .map_err(|e| DataplaneError::on(&spec.name, "looking up", e))?;
-        link::configure(&mut self.rtnl, index, spec, None, mtu)?;
+        link::configure(&mut self.rtnl, index, spec, None, Some(mtu))?;
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
         let outbound_sa = Arc::new(Published::new(None));
@@ -297,6 +339,7 @@ impl Dataplane for UserspaceDataplane {
                 stop,
                 threads,
                 outbound: Vec::new(),
+                mtu,
             },
         );
         Ok(())
@@ -381,13 +424,17 @@ impl Dataplane for UserspaceDataplane {
                 return Err(refused(format!("ESP-in-UDP only on port {NAT_T_PORT}")));
             }
         }
-        let sa = Sa::new(
+        let mut sa = Sa::new(
             spec,
             self.next_serial + 1,
             tunnel.tun.clone(),
             Instant::now(),
         )
         .map_err(|e| refused(e.to_string()))?;
+        if spec.direction == Direction::Out && spec.dst.is_ipv4() {
+            // Unknown (no route yet): every packet takes the raw ESP socket.
+            sa.own_header_max = sys::path_mtu(spec.src, spec.dst).ok().map(|m| m as usize);
+        }
         self.next_serial = sa.serial;
         let sa = Arc::new(sa);
         if let Some(local) = local {
@@ -467,6 +514,16 @@ impl Dataplane for UserspaceDataplane {
         for key in &spent {
             self.remove_sa(key);
         }
+        self.follow_path_mtu();
+        // At most one acquire per tunnel and poll: the engine does the rest.
+        events.extend(
+            self.tunnels
+                .iter()
+                .filter(|(_, t)| t.tun.sa_wanted.swap(false, Ordering::Relaxed))
+                .map(|(name, _)| DataplaneEvent::Acquire {
+                    tunnel: name.clone(),
+                }),
+        );
         events.extend(
             self.failures
                 .take()
@@ -517,6 +574,9 @@ mod tests {
         let tun = Arc::new(Tun {
             name: "Tunnel23".into(),
             queues: vec![file],
+            adjust_mss: Default::default(),
+            df_bit: Default::default(),
+            sa_wanted: AtomicBool::new(false),
         });
         (tun, path)
     }
@@ -679,12 +739,7 @@ mod tests {
                 local: "2001:db8::2".parse().unwrap(),
                 peer: "2001:db8::3".parse().unwrap(),
                 inner: InnerFamily::V6,
-                ipv4: None,
-                ipv6: vec![],
-                link_local: None,
-                mtu: None,
-                routes: vec![],
-                options: Default::default(),
+                ..TunnelSpec::for_test(Default::default())
             },
             index: 0,
             tun: tun.clone(),
@@ -692,6 +747,7 @@ mod tests {
             stop: Arc::new(AtomicBool::new(false)),
             threads: vec![],
             outbound: vec![],
+            mtu: 1400,
         }
     }
 

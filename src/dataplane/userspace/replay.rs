@@ -3,12 +3,17 @@
 //! runs only once the ICV is good, so forged packets cannot move the window.
 //!
 //! Owned by the one receive thread that handles the SA: no atomics, no lock.
+//!
+//! A window of size 0 is IOS's `set security-association replay disable`: the receiver
+//! checks nothing (RFC 4303 3.4.3: the receiver may disable anti-replay, "the sender
+//! does not know"), as the kernel does for an XFRM state whose replay window is 0.
 
 const WORD_BITS: u32 = 64;
 /// Ring words: a power of two, one word more than the largest window so that moving
 /// to a new word never clears bits still inside the window.
 const RING_WORDS: u32 = 32;
-/// Largest window in packets; IOS's default is 64.
+/// Largest window in packets (IOS's largest `replay window-size` is 1024); IOS's
+/// default is 64.
 pub(crate) const MAX_WINDOW: u32 = (RING_WORDS - 1) * WORD_BITS;
 pub(crate) const MIN_WINDOW: u32 = 64;
 
@@ -26,6 +31,7 @@ pub(crate) enum Replay {
 pub(crate) struct ReplayWindow {
     /// Highest sequence number accepted so far; 0 before the first.
     top: u32,
+    /// 0: no anti-replay check (`replay disable`).
     size: u32,
     /// Bit `seq % (RING_WORDS * 64)`; bits above `top` are always clear.
     ring: [u64; RING_WORDS as usize],
@@ -43,17 +49,25 @@ fn locate(seq: u32) -> (usize, u64) {
 }
 
 impl ReplayWindow {
-    /// A window of `size` packets, clamped to `MIN_WINDOW..=MAX_WINDOW`.
+    /// A window of `size` packets, clamped to `MIN_WINDOW..=MAX_WINDOW`; 0 checks
+    /// nothing.
     pub fn new(size: u32) -> Self {
         ReplayWindow {
             top: 0,
-            size: size.clamp(MIN_WINDOW, MAX_WINDOW),
+            size: if size == 0 {
+                0
+            } else {
+                size.clamp(MIN_WINDOW, MAX_WINDOW)
+            },
             ring: [0; RING_WORDS as usize],
         }
     }
 
     /// Would `seq` be accepted? Cheap; call before checking the ICV.
     pub fn check(&self, seq: u32) -> Result<(), Replay> {
+        if self.size == 0 {
+            return Ok(());
+        }
         if seq == 0 {
             return Err(Replay::Zero);
         }
@@ -73,6 +87,9 @@ impl ReplayWindow {
     /// Record `seq` as received; call only after its ICV checked out.
     pub fn mark(&mut self, seq: u32) -> Result<(), Replay> {
         self.check(seq)?;
+        if self.size == 0 {
+            return Ok(());
+        }
         if seq > self.top {
             // Clear the words entered between the old top and seq; the word holding
             // the old top keeps its bits (all at or below top).
@@ -160,7 +177,7 @@ mod tests {
 
     #[test]
     fn window_size_is_clamped() {
-        let mut w = ReplayWindow::new(0);
+        let mut w = ReplayWindow::new(32);
         accept(&mut w, 1000).unwrap();
         assert_eq!(w.check(1000 - 63), Ok(()));
         assert_eq!(w.check(1000 - 64), Err(Replay::TooOld));
@@ -168,6 +185,24 @@ mod tests {
         accept(&mut w, 5000).unwrap();
         assert_eq!(w.check(5000 - MAX_WINDOW + 1), Ok(()));
         assert_eq!(w.check(5000 - MAX_WINDOW), Err(Replay::TooOld));
+    }
+
+    /// `replay disable`: duplicates, old and zero sequence numbers all pass.
+    #[test]
+    fn a_zero_window_checks_nothing() {
+        let mut w = ReplayWindow::new(0);
+        for seq in [5000, 5000, 1, 0, 4999, 1] {
+            assert_eq!(accept(&mut w, seq), Ok(()), "seq {seq}");
+        }
+    }
+
+    /// IOS's `replay window-size 1024`: 1023 behind the top still passes.
+    #[test]
+    fn a_1024_window_reaches_1023_back() {
+        let mut w = ReplayWindow::new(1024);
+        accept(&mut w, 3000).unwrap();
+        assert_eq!(accept(&mut w, 3000 - 1023), Ok(()));
+        assert_eq!(w.check(3000 - 1024), Err(Replay::TooOld));
     }
 
     #[test]

@@ -98,6 +98,7 @@ impl Receiver {
             return None;
         }
         let mut start = opened.payload.start;
+        sa.tun.adjust_mss.apply(&mut esp[start..start + len]);
         if start < VNET_HDR_LEN {
             // esp-null has no IV to write over (RFC 2410): move the inner packet 2 bytes
             // on, over its padding and ICV (at least 14 bytes).

@@ -84,6 +84,9 @@ pub(crate) struct Sa {
     pub dst: IpAddr,
     pub encap: Option<UdpEncap>,
     pub outer: Outer,
+    /// IPv4 outbound: the largest outer packet sent with an IPv4 header of our own
+    /// (the path MTU at install, `df.rs`); `None`: never.
+    pub own_header_max: Option<usize>,
     pub replay_window: u32,
     pub esp: EspSa,
     pub lifetimes: Lifetimes,
@@ -130,6 +133,7 @@ impl Sa {
             dst: spec.dst,
             encap: spec.encap,
             outer: Outer::of(spec.dst, spec.encap.is_some()),
+            own_header_max: None,
             replay_window: spec.replay_window,
             esp,
             lifetimes: spec.lifetimes,
@@ -227,6 +231,7 @@ mod tests {
             hard_s: Some(3600),
             soft_bytes: Some(4_000_000),
             hard_bytes: Some(5_000_000),
+            idle_s: None,
         };
         assert_eq!(expiry(&l, 0, 0), Expiry::Live);
         assert_eq!(expiry(&l, 2999, 3_999_999), Expiry::Live);

@@ -143,8 +143,11 @@ pub(crate) fn hold_port(local: SocketAddr) -> io::Result<Option<UdpSocket>> {
 
 /// The four outer sockets, shared by every tunnel: transmit threads send on them
 /// (the source address goes per batch in IP(V6)_PKTINFO), one receive thread each reads.
+/// And a fifth, IPPROTO_RAW, for IPv4 packets with a header of our own (`df.rs`): it
+/// receives nothing.
 pub(crate) struct Sockets {
     fds: [OwnedFd; 4],
+    own_header: OwnedFd,
 }
 
 impl Sockets {
@@ -180,11 +183,23 @@ impl Sockets {
         let fds = fds
             .try_into()
             .map_err(|_| io::Error::other("socket count"))?;
-        Ok(Sockets { fds })
+        let own_header = sys::raw_socket(false, libc::IPPROTO_RAW)?;
+        let _ = sys::set_int_option(
+            own_header.as_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUFFORCE,
+            BUFFER_BYTES,
+        );
+        Ok(Sockets { fds, own_header })
     }
 
     pub fn get(&self, outer: Outer) -> BorrowedFd<'_> {
         self.fds[outer as usize].as_fd()
+    }
+
+    /// IPPROTO_RAW: IPv4 packets that start with their own header.
+    pub fn own_header(&self) -> BorrowedFd<'_> {
+        self.own_header.as_fd()
     }
 }
 

@@ -224,11 +224,12 @@ impl RecvBatch {
 
 /// Send side: packets are built in place in reused slots, then leave in one `sendmmsg`
 /// per batch, all to one destination from one source address (IP_PKTINFO /
-/// IPV6_PKTINFO), as a batch comes from one SA.
+/// IPV6_PKTINFO), as a batch comes from one SA. A packet may carry its own IPv4 header
+/// (to choose its DF bit): those go through the IPPROTO_RAW socket, in a second call.
 pub(crate) struct SendBatch {
     slots: Slots,
-    /// (start, len) of each queued packet in slot `i`.
-    spans: [(usize, usize); BATCH],
+    /// (start, len, has its own IPv4 header) of each queued packet in slot `i`.
+    spans: [(usize, usize, bool); BATCH],
     queued: usize,
 }
 
@@ -240,7 +241,7 @@ impl SendBatch {
     pub fn new() -> Self {
         SendBatch {
             slots: Slots::new(),
-            spans: [(0, 0); BATCH],
+            spans: [(0, 0, false); BATCH],
             queued: 0,
         }
     }
@@ -254,21 +255,54 @@ impl SendBatch {
     pub fn next_slot(&mut self) -> &mut [u8] {
         self.slots.get_mut(self.queued)
     }
-    /// Queue the packet built at `start..start + len` of `next_slot()`.
-    pub fn push(&mut self, start: usize, len: usize) {
-        self.spans[self.queued] = (start, len);
+    /// Queue the packet built at `start..start + len` of `next_slot()`; `own_header`:
+    /// it starts with the IPv4 header the kernel is to send as is.
+    pub fn push(&mut self, start: usize, len: usize, own_header: bool) {
+        self.spans[self.queued] = (start, len, own_header);
         self.queued += 1;
     }
     pub fn clear(&mut self) {
         self.queued = 0;
     }
 
-    /// Send every queued packet from `src` to `dst` (port 0 on raw sockets), then
-    /// empty the batch. Packets the kernel refuses one by one (EMSGSIZE...) are skipped;
-    /// returns how many were sent.
-    pub fn send(&mut self, fd: BorrowedFd, dst: SocketAddr, src: IpAddr) -> io::Result<usize> {
+    /// Send every queued packet from `src` to `dst` (port 0 on raw sockets): those
+    /// without a header of their own on `fd`, the others on `raw` (IPPROTO_RAW). Then
+    /// empty the batch. Packets the kernel refuses one by one (EMSGSIZE...) are
+    /// skipped; returns how many were sent.
+    pub fn send(
+        &mut self,
+        fd: BorrowedFd,
+        raw: BorrowedFd,
+        dst: SocketAddr,
+        src: IpAddr,
+    ) -> io::Result<usize> {
         let count = self.queued;
         self.queued = 0;
+        let mut sent = 0;
+        let mut picked = [0usize; BATCH];
+        for own_header in [false, true] {
+            let mut n = 0;
+            for i in (0..count).filter(|&i| self.spans[i].2 == own_header) {
+                picked[n] = i;
+                n += 1;
+            }
+            if n > 0 {
+                let fd = if own_header { raw } else { fd };
+                sent += self.send_picked(fd, dst, src, &picked[..n])?;
+            }
+        }
+        Ok(sent)
+    }
+
+    /// One `sendmmsg` (or more, past refused packets) of the packets in slots `picked`.
+    fn send_picked(
+        &mut self,
+        fd: BorrowedFd,
+        dst: SocketAddr,
+        src: IpAddr,
+        picked: &[usize],
+    ) -> io::Result<usize> {
+        let count = picked.len();
         let (name, name_len) = sockaddr(dst);
         let mut cmsg = Cmsg([0; 64]);
         let cmsg_len = pktinfo(&mut cmsg, src);
@@ -277,18 +311,18 @@ impl SendBatch {
         let mut iovs: [libc::iovec; BATCH] = unsafe { mem::zeroed() };
         // SAFETY: as above.
         let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { mem::zeroed() };
-        for i in 0..count {
-            let (start, len) = self.spans[i];
+        for (k, &i) in picked.iter().enumerate() {
+            let (start, len, _) = self.spans[i];
             debug_assert!(start + len <= SLOT);
-            iovs[i] = libc::iovec {
+            iovs[k] = libc::iovec {
                 // SAFETY: start + len <= SLOT, so the pointer stays inside slot i.
                 iov_base: unsafe { base.add(i * SLOT + start) }.cast(),
                 iov_len: len,
             };
-            let h = &mut hdrs[i].msg_hdr;
+            let h = &mut hdrs[k].msg_hdr;
             h.msg_name = (&name as *const libc::sockaddr_storage).cast_mut().cast();
             h.msg_namelen = name_len;
-            h.msg_iov = &mut iovs[i];
+            h.msg_iov = &mut iovs[k];
             h.msg_iovlen = 1;
             if cmsg_len > 0 {
                 h.msg_control = cmsg.0.as_mut_ptr().cast();
@@ -325,6 +359,31 @@ impl SendBatch {
         }
         Ok(sent)
     }
+}
+
+/// The path MTU to `dst` from `src` as the kernel knows it now (IP_MTU of a connected
+/// UDP socket): the largest datagram it sends there without fragmenting.
+pub(crate) fn path_mtu(src: IpAddr, dst: IpAddr) -> io::Result<u32> {
+    let sock = std::net::UdpSocket::bind(SocketAddr::new(src, 0))?;
+    // Port 9 (discard): nothing is sent, connect only picks the route.
+    sock.connect(SocketAddr::new(dst, 9))?;
+    let (level, name) = match dst {
+        IpAddr::V4(_) => (libc::IPPROTO_IP, libc::IP_MTU),
+        IpAddr::V6(_) => (libc::IPPROTO_IPV6, libc::IPV6_MTU),
+    };
+    let mut mtu: libc::c_int = 0;
+    let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: mtu and len are live locals of the sizes passed; the socket is open.
+    check(unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            level,
+            name,
+            (&mut mtu as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    })?;
+    u32::try_from(mtu).map_err(|_| io::Error::other("negative MTU"))
 }
 
 fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {

@@ -1,10 +1,15 @@
 //! The tunnel interface: a multi-queue TUN device named like the IOS interface;
 //! `dataplane::link` gives it the addresses, fixed link-local address, MTU and routes
-//! the kernel path gives its xfrm/vti6 interface.
+//! the kernel path gives its xfrm/vti6 interface. The packet threads share it with the
+//! interface lines they carry out (`adjust-mss`, `df-bit`).
 
+use super::df::OuterDf;
+use super::mss::MssClamp;
 use super::sys;
+use crate::dataplane::link::IPV6_MIN_MTU;
 use crate::dataplane::{DataplaneError, Result, TunnelSpec};
 use std::fs::File;
+use std::sync::atomic::AtomicBool;
 
 /// Outer headers and ESP overhead that must fit in a 1500-byte path when the tunnel
 /// MTU is not configured: outer IP, UDP (NAT-T may float), SPI + sequence number,
@@ -18,6 +23,13 @@ pub(crate) struct Tun {
     pub name: String,
     /// One per TUN queue: a transmit thread reads each; receive threads write to the first.
     pub queues: Vec<File>,
+    /// `ip tcp adjust-mss` / `ipv6 tcp adjust-mss`, applied by both kinds of thread.
+    pub adjust_mss: MssClamp,
+    /// `crypto ipsec df-bit`, applied by the transmit threads.
+    pub df_bit: OuterDf,
+    /// A transmit thread dropped a packet for want of an SA since the control thread
+    /// last looked: IOS initiates on such traffic.
+    pub sa_wanted: AtomicBool,
 }
 
 impl std::fmt::Debug for Tun {
@@ -35,14 +47,52 @@ impl Tun {
         Ok(Tun {
             name: name.to_string(),
             queues,
+            adjust_mss: MssClamp::default(),
+            df_bit: OuterDf::default(),
+            sa_wanted: AtomicBool::new(false),
         })
     }
 }
 
 /// The configured MTU, or one that keeps the ESP packets within a 1500-byte path.
 pub(crate) fn mtu(spec: &TunnelSpec) -> u32 {
-    spec.mtu.unwrap_or_else(|| {
-        let outer_ip = if spec.local.is_ipv6() { 40 } else { 20 };
-        1500 - outer_ip - ESP_WORST_OVERHEAD
-    })
+    spec.mtu.unwrap_or_else(|| within(spec, 1500))
+}
+
+/// `tunnel path-mtu-discovery`: the MTU that keeps the ESP packets within a path MTU
+/// of `path_mtu`, never above `mtu()` nor below IPv6's minimum (RFC 8200 5: below it
+/// the interface would lose IPv6).
+pub(crate) fn mtu_for_path(spec: &TunnelSpec, path_mtu: u32) -> u32 {
+    let most = mtu(spec);
+    within(spec, path_mtu).min(most).max(IPV6_MIN_MTU.min(most))
+}
+
+fn within(spec: &TunnelSpec, path_mtu: u32) -> u32 {
+    let outer_ip = if spec.local.is_ipv6() { 40 } else { 20 };
+    path_mtu.saturating_sub(outer_ip + ESP_WORST_OVERHEAD)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataplane::InterfaceOptions;
+
+    #[test]
+    fn the_mtu_follows_a_smaller_path_within_bounds() {
+        let mut spec = TunnelSpec::for_test(InterfaceOptions::default());
+        assert_eq!(mtu(&spec), 1415, "1500 - IPv4 - worst ESP overhead");
+        assert_eq!(mtu_for_path(&spec, 1400), 1315);
+        assert_eq!(
+            mtu_for_path(&spec, 9000),
+            1415,
+            "never above the configured"
+        );
+        assert_eq!(mtu_for_path(&spec, 600), 1280, "IPv6's minimum");
+        spec.mtu = Some(1000);
+        assert_eq!(
+            mtu_for_path(&spec, 600),
+            1000,
+            "a configured MTU below 1280 stays"
+        );
+    }
 }

@@ -3,23 +3,25 @@
 //! SA, and sends up to `BATCH` with one `sendmmsg`. No allocation, no lock per packet: the SA pointer is re-read only when
 //! the control thread published a new one.
 
+use super::df::{self, IPV4_HEADER_LEN};
 use super::inner::next_header_of;
 use super::offload::{Segments, VnetHdr, VNET_HDR_LEN};
 use super::published::Reader;
 use super::sa::Sa;
-use super::sockets::{Sockets, UDP_HEADER_LEN, WAKE_INTERVAL};
+use super::sockets::{Outer, Sockets, UDP_HEADER_LEN, WAKE_INTERVAL};
 use super::sys::{self, SendBatch, SLOT};
 use super::tunnel::Tun;
 use crate::crypto::{OsRng, Rng};
 use std::io::{ErrorKind, Read};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-/// Room before the inner packet: UDP header + the largest ESP header (SPI, sequence
-/// number, 16-byte IV), so that sealing never moves the payload.
-pub(super) const HEADROOM: usize = UDP_HEADER_LEN + 8 + 16;
+/// Room before the inner packet: an IPv4 header (`df.rs`), a UDP header, the largest
+/// ESP header (SPI, sequence number, 16-byte IV), so that sealing never moves the
+/// payload.
+pub(super) const HEADROOM: usize = IPV4_HEADER_LEN + UDP_HEADER_LEN + 8 + 16;
 /// Room after it for the largest ESP trailer (padding, pad length, next header, ICV).
 const TAILROOM: usize = 64;
 
@@ -79,6 +81,29 @@ pub(super) fn seal(
     Some((start, esp_len))
 }
 
+/// Put an IPv4 header without DF in front of the outer packet of `len` bytes that
+/// `before` ends at, when it is to leave without DF and within the path MTU; returns
+/// the header's length, or `None` for the raw ESP socket (`df.rs`).
+fn own_header(sa: &Sa, df: bool, before: &mut [u8], len: usize) -> Option<usize> {
+    let (IpAddr::V4(src), IpAddr::V4(dst)) = (sa.src, sa.dst) else {
+        return None;
+    };
+    if df
+        || sa
+            .own_header_max
+            .map_or(true, |max| len + IPV4_HEADER_LEN > max)
+    {
+        return None;
+    }
+    let protocol = match sa.outer {
+        Outer::Udp4 => libc::IPPROTO_UDP,
+        _ => libc::IPPROTO_ESP,
+    } as u8;
+    let at = before.len().checked_sub(IPV4_HEADER_LEN)?;
+    df::ipv4_header(&mut before[at..], len, protocol, src, dst)?;
+    Some(IPV4_HEADER_LEN)
+}
+
 /// Most TUN reads per wakeup before looking at the SA and the stop flag again.
 const MAX_READS: usize = 256;
 /// A TSO packet: 64 KB of IP packet after the vnet header, with margin.
@@ -87,7 +112,8 @@ const READ_BUF: usize = 128 << 10;
 fn flush(batch: &mut SendBatch, sa: &Sa, sockets: &Sockets, tunnel: &str) {
     // Port 0: on raw sockets a port would be read as the IP protocol.
     let dst = SocketAddr::new(sa.dst, 0);
-    if let Err(e) = batch.send(sockets.get(sa.outer), dst, sa.src) {
+    let (fd, own_header) = (sockets.get(sa.outer), sockets.own_header());
+    if let Err(e) = batch.send(fd, own_header, dst, sa.src) {
         tracing::debug!(tunnel, "send to {}: {e}", sa.dst);
     }
 }
@@ -127,8 +153,12 @@ pub(crate) fn run(
                     return Err(std::io::Error::new(e.kind(), why));
                 }
             };
-            // Without an SA the packet is dropped, as XFRM does without a state.
-            let Some(sa) = sa.as_deref() else { continue };
+            // Without an SA the packet is dropped, as XFRM does without a state, and
+            // the control thread is asked for one, as XFRM sends an acquire.
+            let Some(sa) = sa.as_deref() else {
+                tun.sa_wanted.store(true, Ordering::Relaxed);
+                continue;
+            };
             let Some(hdr) = VnetHdr::parse(&read_buf[..n]) else {
                 continue;
             };
@@ -143,8 +173,14 @@ pub(crate) fn run(
                 let Some(len) = segments.next_into(&mut slot[HEADROOM..SLOT - TAILROOM]) else {
                     break;
                 };
+                let inner = &mut slot[HEADROOM..HEADROOM + len];
+                tun.adjust_mss.apply(inner);
+                let df = df::wants_df(tun.df_bit.get(), inner);
                 if let Some((start, len)) = seal(sa, slot, len, &mut ivs) {
-                    batch.push(start, len);
+                    match own_header(sa, df, &mut slot[..start], len) {
+                        Some(header) => batch.push(start - header, len + header, true),
+                        None => batch.push(start, len, false),
+                    }
                 }
             }
         }
