@@ -257,3 +257,29 @@ fn a_virtual_access_stays_across_rekeys_by_either_side() {
         assert_spoke_on(&pair, 1, "Virtual-Access1");
     }
 }
+
+#[test]
+fn an_idle_virtual_access_goes_with_its_pair() {
+    let mut b = hub();
+    b.templates[0].options.idle_time_s = Some(300);
+    let mut pair = up(spokes(2), b, 2);
+    assert_eq!(pair.b.interfaces.len(), 2);
+    // The data path saw no packet on Virtual-Access1 for 300 s.
+    let now = pair.time;
+    pair.b.engine.handle_command(
+        now,
+        Command::SaIdle {
+            tunnel: "Virtual-Access1".into(),
+        },
+    );
+    pair.run_for(Duration::from_secs(5));
+    // Virtual-Access1 went with its pair; the spoke, whose Tunnel1 the hub's Delete
+    // left without SAs, dialled in again and got a new one.
+    assert_eq!(pair.b.removed.len(), 1);
+    assert_eq!(pair.b.removed[0].name, "Virtual-Access1");
+    assert!(pair.b.sas_of("Virtual-Access1", Direction::In).is_empty());
+    let names: Vec<&str> = pair.b.interfaces.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(names, ["Virtual-Access2", "Virtual-Access3"]);
+    assert_eq!(pair.b.interfaces[1].peer, pair.b.removed[0].peer);
+    assert!(pair.b.logged("idle"), "{:#?}", pair.b.log_text());
+}
