@@ -4,7 +4,9 @@
 # wildcard keyring, `match identity address ipv6 2001:db8::/64`, `virtual-template 1`,
 # `keepalive 30 retry 5`) and one spoke ikev1d holding N addresses with Tunnel1..N
 # (lib.sh's fan_conf, DH group $FAN_GROUP, 19 by default: the fastest under the
-# emulated CPU), given its tunnels $DVTI_WAVE (50) at a time by SIGHUP. Every spoke gets its Virtual-Access (an xfrm interface, if_id 2^31 + K)
+# emulated CPU), given its tunnels $DVTI_WAVE (25) at a time by SIGHUP (the hub
+# computes DH on its event loop: a bigger wave under the emulated CPU keeps it from
+# answering the established spokes' DPD in time). Every spoke gets its Virtual-Access (an xfrm interface, if_id 2^31 + K)
 # and passes a ping from the hub (the hook gives the Virtual-Access the hub's end of
 # the spoke's inside /64); then the spoke process is killed (-9) and DPD removes every
 # Virtual-Access, with its XFRM states and policies, within the DPD time (30 s idle +
@@ -105,31 +107,31 @@ waves() {
         kill -HUP "$pid"
     done
 }
-W=${DVTI_WAVE:-50}
+W=${DVTI_WAVE:-25}
 first=$((W < N ? W : N))
 fan_conf "$IKT_RUN/spokes.conf" "$first" many
 t0=$SECONDS
-start_ikev1d $HUB "$IKT_RUN/hub.conf" "$IKT_RUN/hub.log" --dataplane kernel --interface-hook "$IKT_RUN/hook"
+start_ikev1d $HUB "$IKT_RUN/hub.conf" "$IKT_RUN/hub.log" --dataplane ${IKT_DATAPLANE:-kernel} --interface-hook "$IKT_RUN/hook"
 listening $HUB 60
-start_ikev1d $SP "$IKT_RUN/spokes.conf" "$IKT_RUN/spokes.log" --dataplane kernel
+start_ikev1d $SP "$IKT_RUN/spokes.conf" "$IKT_RUN/spokes.log" --dataplane ${IKT_DATAPLANE:-kernel}
 limit=$((60 + W * ${DVTI_S_PER_SPOKE:-3}))
 check "$N spokes up ($W at a time): $N ISAKMP SAs, $N pairs, $N Virtual-Access interfaces on the hub" \
     waves "$first"
 echo "    after $((SECONDS - t0)) s: $(sa_counts $HUB) ISAKMP SAs / pairs; hub: $(vas | head -n 3 | tr '\n' ' ')... $(vas | tail -n 1)"
-check "every Virtual-Access is an xfrm interface with if_id 2^31 + its number" if_ids
+[ "${IKT_DATAPLANE:-kernel}" != kernel ] || check "every Virtual-Access is an xfrm interface with if_id 2^31 + its number" if_ids
 echo "    hub log: $(count "$IKT_RUN/hub.log" 'IPsec SA up') pairs up, $(count "$IKT_RUN/hub.log" 'NEW SA') MM1s, $(count "$IKT_RUN/hub.log" retransmitting) retransmissions, $(count "$IKT_RUN/hub.log" ' (ERROR|WARN) ') errors/warnings"
 grep -m 3 -E ' (ERROR|WARN) ' "$IKT_RUN/hub.log" | cut -c1-240 | sed 's/^/    | /'
 hooks() { echo "$(grep -c "^$1 " "$IKT_RUN/hook.log" 2>/dev/null || true)"; }
 check "the hook ran up once for each spoke" eval "[ \"\$(hooks up)\" = $N ]"
 check "every Virtual-Access carries a ping" hub_pings
-check "hub kernel ESP states are the shown pairs" kernel_is_show $HUB 30
+[ "${IKT_DATAPLANE:-kernel}" != kernel ] || check "hub kernel ESP states are the shown pairs" kernel_is_show $HUB 30
 
 pid=$(cat "$IKT_RUN/$SP.pid")
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null || true
 t0=$SECONDS
 none() { [ -z "$(vas)" ] && [ "$(count_sas $HUB ipsec)" = 0 ]; }
-check "kill -9 of the spoke process: DPD removes all $N Virtual-Access interfaces within 90 s" until_true 90 none
+check "kill -9 of the spoke process: DPD removes all $N Virtual-Access interfaces within 120 s" until_true 120 none
 echo "    all gone $((SECONDS - t0)) s after the kill (DPD: 30 s idle + 5 x 5 s)"
 check "no XFRM state or policy of a Virtual-Access left on the hub" eval \
     "until_true 10 eval '[ \"\$(xfrm_left)\" = \"0 states, 0 policies\" ]' || { echo \"    left: \$(xfrm_left)\"; ip -n $HUB xfrm policy | sed \"s/^/    | /\"; false; }"
