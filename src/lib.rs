@@ -18,6 +18,7 @@ pub mod config;
 pub mod crypto;
 pub mod daemon;
 pub mod dataplane;
+
 pub mod ike;
 pub mod ipsec;
 pub mod isakmp;

@@ -2,6 +2,10 @@
 //! IPv6 or IPv4, UDP 500/4500 or raw ESP) and their `.keys` files.
 
 use std::collections::BTreeMap;
+
+/// Which freed memory still holds secrets (an inspecting allocator).
+#[allow(unsafe_code)]
+pub mod freed;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 

@@ -56,8 +56,8 @@ check "a panicking data path worker: exit 1, named" died dataplane-worker "threa
 check "... Tunnel23 removed on the way out" no_tunnel
 faulty control
 check "a panicking control socket task: exit 1, named" died control "task control socket"
-faulty "IKE receive"
-check "a panicking IKE receive task: exit 1, named" died "IKE receive" "task IKE receive"
+faulty ike-rx
+check "a panicking IKE receive thread: exit 1, named" died ike-rx "thread ike-rx-[^ ]+"
 check "... Tunnel23 removed on the way out" no_tunnel
 
 # The control socket of a healthy daemon, crowded by clients that say nothing.

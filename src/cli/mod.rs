@@ -109,6 +109,15 @@ pub enum ShowWhat {
         #[arg(long)]
         json: bool,
     },
+    /// Negotiations admitted, refused and dropped (`show crypto call admission
+    /// statistics`).
+    Admission {
+        #[arg(long, default_value = DEFAULT_SOCKET)]
+        socket: PathBuf,
+        /// One JSON object instead of IOS's layout.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub fn main() -> ExitCode {

@@ -9,15 +9,22 @@ use crate::crypto::{CipherAlg, DhGroup, EspAuth, EspEncr, EspTransform, HashAlg}
 /// (`key` is not ambiguous with `keepalive`). Our keyword sets at each position are
 /// subsets of IOS's, so a prefix IOS resolves uniquely resolves to the same word here.
 pub(crate) fn pick<'a>(token: &str, words: &[&'a str]) -> Option<&'a str> {
-    let token = token.to_ascii_lowercase();
-    if let Some(exact) = words.iter().find(|w| **w == token) {
+    if let Some(exact) = words.iter().find(|w| w.eq_ignore_ascii_case(token)) {
         return Some(exact);
     }
-    let mut candidates = words.iter().filter(|w| w.starts_with(&token));
+    let mut candidates = words.iter().filter(|w| starts_with_ignore_case(w, token));
     match (candidates.next(), candidates.next()) {
         (Some(only), None) if !token.is_empty() => Some(only),
         _ => None,
     }
+}
+
+/// Does `word` begin with `prefix`, ASCII case aside? Compared in place: the token may
+/// be a key (`crypto isakmp key K address A` tries K as a keyword), and a lowercased
+/// copy would be a copy of the key left in freed memory.
+pub(crate) fn starts_with_ignore_case(word: &str, prefix: &str) -> bool {
+    word.len() >= prefix.len()
+        && word.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
 }
 
 /// `group N` / `set pfs groupN`: IOS numbers its groups as IKE does (RFC 2409 6.1-6.2,

@@ -119,11 +119,13 @@ impl DhGroup {
     }
 }
 
-/// Our DH private value; zeroized on drop. `complete` spends it once.
+/// Our DH private value; zeroized on drop. `complete` spends it once. Drawing one is
+/// cheap; its public value (g^x, a modular exponentiation) is computed on first use,
+/// so that the engine can leave that work to the daemon's DH workers.
 pub struct DhPrivate {
     group: DhGroup,
     x: Private,
-    public: Vec<u8>,
+    public: OnceLock<Vec<u8>>,
 }
 
 /// A MODP exponent, or an ECP scalar held by the curve arithmetic.
@@ -143,7 +145,7 @@ impl DhPrivate {
         if let Some(curve) = group.curve() {
             return Self::ecp(group, curve.generate(rng));
         }
-        let mut x = vec![0u8; group.exponent_bits() / 8];
+        let mut x = zeroize::Zeroizing::new(vec![0u8; group.exponent_bits() / 8]);
         rng.fill(&mut x);
         // Top bit set: x is never 0 or 1 and every exponent has the same length.
         x[0] |= 0x80;
@@ -163,22 +165,17 @@ impl DhPrivate {
             x.len() <= group.value_len(),
             "DH exponent longer than the prime"
         );
-        let x = Secret::new(x.to_vec());
-        let public = modexp(group, None, x.as_bytes())
-            .expect("the generator is a valid base")
-            .as_bytes()
-            .to_vec();
         DhPrivate {
             group,
-            x: Private::Modp(x),
-            public,
+            x: Private::Modp(Secret::new(x.to_vec())),
+            public: OnceLock::new(),
         }
     }
     fn ecp(group: DhGroup, k: EcpPrivate) -> Self {
         DhPrivate {
             group,
-            public: k.public_value(),
             x: Private::Ecp(k),
+            public: OnceLock::new(),
         }
     }
     pub fn group(&self) -> DhGroup {
@@ -187,7 +184,15 @@ impl DhPrivate {
     /// The KE payload body: g^x mod p left-padded to `group.value_len()` bytes, or the
     /// point x*G as x || y.
     pub fn public_value(&self) -> Vec<u8> {
-        self.public.clone()
+        self.public
+            .get_or_init(|| match &self.x {
+                Private::Ecp(k) => k.public_value(),
+                Private::Modp(x) => modexp(self.group, None, x.as_bytes())
+                    .expect("the generator is a valid base")
+                    .as_bytes()
+                    .to_vec(),
+            })
+            .clone()
     }
     /// g^xy mod p left-padded to the prime's length, or the x coordinate of x*Q;
     /// `Err(InvalidPublicValue)` for a value that is not an element of the group.
@@ -435,6 +440,30 @@ mod tests {
     use super::*;
     use crate::crypto::TestRng;
     use crate::testutil::unhex;
+
+    /// Fills with a recognisable 16-byte pattern.
+    struct Canary;
+    const CANARY: [u8; 16] = *b"dh-exponent-cnry";
+    impl Rng for Canary {
+        fn fill(&mut self, buf: &mut [u8]) {
+            for (b, c) in buf.iter_mut().zip(CANARY.iter().cycle()) {
+                *b = *c;
+            }
+        }
+    }
+
+    #[test]
+    fn no_copy_of_our_exponent_is_left_in_freed_memory() {
+        for group in [DhGroup::Modp768, DhGroup::Modp2048] {
+            let peer = DhPrivate::generate(group, &mut TestRng::new(1)).public_value();
+            let left = crate::testutil::freed::copies_left(&[&CANARY], || {
+                let ours = DhPrivate::generate(group, &mut Canary);
+                let _ = ours.public_value();
+                let _ = ours.complete(&peer).unwrap();
+            });
+            assert_eq!(left, 0, "{group:?}");
+        }
+    }
 
     /// The MODP groups, the six safe-prime ones first, then group 24.
     fn modp() -> Vec<DhGroup> {

@@ -75,15 +75,15 @@ fn encryption_key(prf: HashAlg, skeyid_e: &[u8], key_len: usize) -> Secret {
     if skeyid_e.len() >= key_len {
         return Secret::new(skeyid_e[..key_len].to_vec());
     }
-    let mut ka = Vec::with_capacity(key_len + prf.output_len());
-    let mut k = prf.prf(skeyid_e, &[&[0]]);
+    // Every block is key material: each is wiped, not only the last.
+    let mut ka = Secret::new(Vec::with_capacity(key_len + prf.output_len()));
+    let mut k = Secret::new(prf.prf(skeyid_e, &[&[0]]));
     while ka.len() < key_len {
-        ka.extend_from_slice(&k);
-        k = prf.prf(skeyid_e, &[&k]);
+        ka.0.extend_from_slice(k.as_bytes());
+        k = Secret::new(prf.prf(skeyid_e, &[k.as_bytes()]));
     }
-    zeroize::Zeroize::zeroize(&mut k);
-    ka.truncate(key_len);
-    Secret::new(ka)
+    ka.0.truncate(key_len);
+    ka
 }
 
 /// First phase 1 IV: hash(g^xi | g^xr) truncated to the block length.
@@ -169,16 +169,16 @@ pub fn keymat(
 ) -> Secret {
     let g = g_qm_xy.unwrap_or(&[]);
     let spi = spi.to_be_bytes();
-    let mut out = Vec::with_capacity(len + prf.output_len());
-    let mut k: Vec<u8> = Vec::new();
+    // Every block is key material: each is wiped, not only the last.
+    let mut out = Secret::new(Vec::with_capacity(len + prf.output_len()));
+    let mut k = Secret::new(Vec::new());
     while out.len() < len {
         // K1 has no previous block: `k` is empty on the first round.
-        k = prf.prf(skeyid_d, &[&k, g, &[protocol], &spi, ni_b, nr_b]);
-        out.extend_from_slice(&k);
+        k = Secret::new(prf.prf(skeyid_d, &[k.as_bytes(), g, &[protocol], &spi, ni_b, nr_b]));
+        out.0.extend_from_slice(k.as_bytes());
     }
-    zeroize::Zeroize::zeroize(&mut k);
-    out.truncate(len);
-    Secret::new(out)
+    out.0.truncate(len);
+    out
 }
 
 #[cfg(test)]
@@ -191,6 +191,25 @@ mod tests {
 
     fn nr() -> Vec<u8> {
         (16..40).collect()
+    }
+
+    /// Every block of a key expansion is wiped, the ones past the key's length too.
+    #[test]
+    fn no_expansion_block_is_left_in_freed_memory() {
+        let skeyid_e = [0x42; 16];
+        let k1 = HashAlg::Md5.prf(&skeyid_e, &[&[0]]);
+        let k2 = HashAlg::Md5.prf(&skeyid_e, &[&k1]);
+        let left = crate::testutil::freed::copies_left(&[&k1, &k2], || {
+            drop(encryption_key(HashAlg::Md5, &skeyid_e, 24));
+        });
+        assert_eq!(left, 0, "Ka = K1 | K2");
+        let (d, spi) = ([0x17; 20], 0x1234u32.to_be_bytes());
+        let k1 = HashAlg::Sha1.prf(&d, &[&[], &[3], &spi, &NI, &nr()]);
+        let k2 = HashAlg::Sha1.prf(&d, &[&k1, &[3], &spi, &NI, &nr()]);
+        let left = crate::testutil::freed::copies_left(&[&k1, &k2], || {
+            drop(keymat(HashAlg::Sha1, &d, None, 3, 0x1234, &NI, &nr(), 36));
+        });
+        assert_eq!(left, 0, "KEYMAT = K1 | K2");
     }
 
     /// RFC 2409 appendix B: MD5's 16-byte SKEYID_e is too short for a 24-byte 3DES key,

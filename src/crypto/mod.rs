@@ -19,9 +19,25 @@ pub use prf::HashAlg;
 pub use rng::TestRng;
 pub use rng::{OsRng, Rng};
 
-/// Secret bytes: zeroized on drop, redacted in `Debug`.
-#[derive(Clone, PartialEq, Eq, zeroize::ZeroizeOnDrop)]
+/// Secret bytes: zeroized on drop, redacted in `Debug`, compared in constant time
+/// (only the lengths may show: a derived `PartialEq` stops at the first differing byte,
+/// which times out how much of a guessed key is right).
+#[derive(Clone, zeroize::ZeroizeOnDrop)]
 pub struct Secret(Vec<u8>);
+
+impl subtle::ConstantTimeEq for Secret {
+    fn ct_eq(&self, other: &Self) -> subtle::Choice {
+        subtle::Choice::from(u8::from(ct_eq(&self.0, &other.0)))
+    }
+}
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        ct_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Secret {}
 
 impl Secret {
     pub fn new(bytes: Vec<u8>) -> Self {
@@ -80,3 +96,23 @@ impl std::fmt::Display for CryptoError {
 }
 
 impl std::error::Error for CryptoError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Compiles only if `Secret`'s comparison is `subtle`'s constant-time one.
+    fn compared_in_constant_time<T: subtle::ConstantTimeEq + PartialEq>(a: &T, b: &T) -> bool {
+        bool::from(a.ct_eq(b)) == (a == b)
+    }
+
+    #[test]
+    fn secrets_compare_in_constant_time() {
+        let key = Secret::new(b"cisco".to_vec());
+        for other in [&b"cisco"[..], b"cisc0", b"Cisco", b"cisco1", b""] {
+            let other = Secret::new(other.to_vec());
+            assert!(compared_in_constant_time(&key, &other));
+            assert_eq!(key == other, other.as_bytes() == b"cisco");
+        }
+    }
+}

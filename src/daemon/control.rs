@@ -1,12 +1,12 @@
 //! The control socket: a Unix stream socket, root-only (mode 0600 in a 0700 directory,
 //! and the peer's uid checked), one request line per connection, one JSON reply.
-//! Requests: `show isakmp`, `show ipsec`. Both ends are bounded in time, and the
+//! Requests: `show isakmp`, `show ipsec`, `show admission`. Both ends are bounded in time, and the
 //! server in connections and request size: a stuck client never holds the daemon, a
 //! stuck daemon never holds `ikev1d show`.
 
 use crate::dataplane::threads::inject_fault;
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +30,8 @@ const CLIENT_READ: Duration = Duration::from_secs(15);
 pub enum Request {
     ShowIsakmp,
     ShowIpsec,
+    /// IOS `show crypto call admission statistics`: one JSON object.
+    ShowAdmission,
 }
 
 impl Request {
@@ -37,6 +39,7 @@ impl Request {
         match line.trim() {
             "show isakmp" => Some(Request::ShowIsakmp),
             "show ipsec" => Some(Request::ShowIpsec),
+            "show admission" => Some(Request::ShowAdmission),
             _ => None,
         }
     }
@@ -44,6 +47,7 @@ impl Request {
         match self {
             Request::ShowIsakmp => "show isakmp",
             Request::ShowIpsec => "show ipsec",
+            Request::ShowAdmission => "show admission",
         }
     }
 }
@@ -51,11 +55,18 @@ impl Request {
 /// A request from a client and where to send the JSON reply.
 pub type Query = (Request, oneshot::Sender<String>);
 
-/// Bind the socket (replacing a stale one) with root-only permissions.
+/// Bind the socket (replacing a stale one) with root-only permissions. A missing
+/// directory is made root-only (mode 0700); an existing one is left as it is (`--socket
+/// /tmp/x.sock` must not make /tmp private): the socket's own mode and the peer's uid
+/// keep others out.
 pub fn bind(path: &Path) -> std::io::Result<tokio::net::UnixListener> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
+        }
     }
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
@@ -203,5 +214,75 @@ mod tests {
             .unwrap();
         assert_eq!(reply.trim(), "[\"show ipsec\"]");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("ikev1d-ctl-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    /// `--socket /tmp/x.sock` must not make /tmp private: an existing directory is
+    /// left as it is; one the daemon makes is root's alone.
+    #[tokio::test]
+    async fn bind_makes_a_missing_directory_private_and_leaves_others_alone() {
+        let shared = scratch("shared");
+        std::fs::create_dir_all(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let _l = bind(&shared.join("a.sock")).unwrap();
+        assert_eq!(mode(&shared), 0o755);
+        assert_eq!(mode(&shared.join("a.sock")), 0o600);
+        let made = shared.join("run/ikev1d");
+        let _m = bind(&made.join("b.sock")).unwrap();
+        assert_eq!(mode(&made) & 0o077, 0);
+        std::fs::remove_dir_all(shared).unwrap();
+    }
+
+    /// A served daemon at `path` that answers every query with "[]".
+    async fn daemon(path: &Path) {
+        let listener = bind(path).unwrap();
+        let (tx, mut rx) = mpsc::channel::<Query>(4);
+        tokio::spawn(serve(listener, tx));
+        tokio::spawn(async move {
+            while let Some((_, reply)) = rx.recv().await {
+                let _ = reply.send("[]".into());
+            }
+        });
+    }
+
+    /// A client that sends an endless line gets an answer after `MAX_REQUEST` bytes; one
+    /// that sends nothing is closed after `CLIENT_IO`; neither holds the daemon.
+    #[tokio::test(start_paused = true)]
+    async fn a_request_is_bounded_in_length_and_in_time() {
+        use tokio::net::UnixStream;
+        let dir = scratch("bounds");
+        let path = dir.join("c.sock");
+        daemon(&path).await;
+        // (No more than it reads: unread data would make the close a reset.)
+        let mut endless = UnixStream::connect(&path).await.unwrap();
+        endless
+            .write_all(&[b'a'; MAX_REQUEST as usize])
+            .await
+            .unwrap();
+        let mut reply = String::new();
+        let read = timeout(Duration::from_secs(1), endless.read_to_string(&mut reply));
+        read.await.expect("answered at once").unwrap();
+        assert!(reply.contains("unknown request"), "{reply}");
+        let started = tokio::time::Instant::now();
+        let mut silent = UnixStream::connect(&path).await.unwrap();
+        let mut buf = Vec::new();
+        let closed = timeout(Duration::from_secs(60), silent.read_to_end(&mut buf)).await;
+        assert_eq!(closed.expect("closed by the daemon").unwrap(), 0);
+        assert!(started.elapsed() >= CLIENT_IO && started.elapsed() < 2 * CLIENT_IO);
+        let mut ok = UnixStream::connect(&path).await.unwrap();
+        ok.write_all(b"show isakmp\n").await.unwrap();
+        let mut reply = String::new();
+        ok.read_to_string(&mut reply).await.unwrap();
+        assert_eq!(reply.trim(), "[]");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -1,6 +1,7 @@
 //! tokio glue: sockets, timers, control socket, signals, sd_notify.
 
 pub mod control;
+mod dh;
 pub mod error;
 pub mod hook;
 mod idle;

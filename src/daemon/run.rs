@@ -5,21 +5,24 @@
 //! teardown) and SIGHUP (reload). Every task and thread it depends on is watched: one
 //! that ends stops the daemon with an error naming it.
 
+use super::dh::DhPool;
 use super::error::RunError;
 use super::hook::{self, Hook, HookCall, HookEvent};
 use super::worker::{self, Event, Request, Worker};
 use super::{control, notify::sd_notify, show, DataplaneChoice};
 use crate::config::Config;
 use crate::crypto::OsRng;
-use crate::dataplane::threads::{inject_fault, panic_message};
+use crate::dataplane::threads::{self, inject_fault, panic_message};
 use crate::dataplane::{self, Dataplane, DataplaneEvent, DataplaneKind, TunnelSpec};
 use crate::ike::{Action, Command, Engine, Settings, VirtualAccess};
 use crate::ipsec::Direction;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::net::UdpSocket;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::Arc;
-use tokio::net::UdpSocket;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
@@ -47,6 +50,38 @@ struct Datagram {
     local: SocketAddr,
     remote: SocketAddr,
     data: Vec<u8>,
+}
+
+/// Datagrams read but not yet handled, from anyone; beyond it they are dropped at
+/// dispatch (IOS's counter of that name), the socket keeps being read.
+const QUEUED_DATAGRAMS: usize = 256;
+
+/// Where the receive tasks put datagrams: those from configured tunnel destinations go
+/// to a queue of their own, handled first, so that a flood from elsewhere cannot
+/// delay their rekeys, DPD and Deletes.
+#[derive(Clone)]
+struct Dispatch {
+    known_peers: Arc<RwLock<HashSet<IpAddr>>>,
+    known: mpsc::Sender<Datagram>,
+    others: mpsc::Sender<Datagram>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl Dispatch {
+    fn send(&self, d: Datagram) {
+        let known = self
+            .known_peers
+            .read()
+            .is_ok_and(|k| k.contains(&d.remote.ip()));
+        let queue = if known { &self.known } else { &self.others };
+        if queue.try_send(d).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+fn tunnel_peers(settings: &Settings) -> HashSet<IpAddr> {
+    settings.tunnels.iter().map(|t| t.peer).collect()
 }
 
 pub fn run(opts: RunOptions) -> Result<(), RunError> {
@@ -109,8 +144,13 @@ struct Daemon {
     templates: HashMap<String, TunnelSpec>,
     hook: Option<Hook>,
     sockets: HashMap<SocketAddr, Arc<UdpSocket>>,
-    rx: mpsc::Receiver<Datagram>,
-    tx: mpsc::Sender<Datagram>,
+    /// Tells the receive threads to stop.
+    stop: Arc<AtomicBool>,
+    events_tx: mpsc::UnboundedSender<Event>,
+    dispatch: Dispatch,
+    from_known: mpsc::Receiver<Datagram>,
+    from_others: mpsc::Receiver<Datagram>,
+    dh: DhPool,
     tasks: Tasks,
 }
 
@@ -145,7 +185,7 @@ fn load(opts: &RunOptions) -> Result<Loaded, RunError> {
     let config =
         Config::load_mapped(&opts.config, &opts.map_interface).map_err(RunError::Config)?;
     for w in &config.warnings {
-        tracing::warn!("{w}");
+        tracing::warn!("{}", Bounded(w));
     }
     if let Some(summary) = config.skipped.summary() {
         tracing::info!("{}: {summary}", config.file);
@@ -199,11 +239,22 @@ impl Daemon {
             specs.insert(spec.name.clone(), spec);
         }
         let (events_tx, events) = mpsc::unbounded_channel();
-        let worker = Worker::start(dp, events_tx).map_err(|e| RunError::Died {
+        let worker = Worker::start(dp, events_tx.clone()).map_err(|e| RunError::Died {
             what: "thread dataplane-worker".into(),
             why: format!("could not start: {e}"),
         })?;
-        let (tx, rx) = mpsc::channel(1024);
+        let dh = DhPool::start(events_tx.clone()).map_err(|e| RunError::Died {
+            what: "thread dh".into(),
+            why: format!("could not start: {e}"),
+        })?;
+        let (known, from_known) = mpsc::channel(QUEUED_DATAGRAMS);
+        let (others, from_others) = mpsc::channel(QUEUED_DATAGRAMS);
+        let dispatch = Dispatch {
+            known_peers: Arc::new(RwLock::new(tunnel_peers(&settings))),
+            known,
+            others,
+            dropped: Arc::default(),
+        };
         let engine = Engine::new(settings.clone(), Box::new(OsRng), std::time::Instant::now());
         Ok(Daemon {
             opts,
@@ -215,8 +266,12 @@ impl Daemon {
             templates,
             hook,
             sockets: HashMap::new(),
-            rx,
-            tx,
+            stop: Arc::default(),
+            events_tx,
+            dispatch,
+            from_known,
+            from_others,
+            dh,
             tasks: Tasks::default(),
         })
     }
@@ -238,16 +293,25 @@ impl Daemon {
                     continue;
                 }
                 let bound = |source| RunError::IkeSocket { addr, source };
-                let std_sock = std::net::UdpSocket::bind(addr).map_err(bound)?;
-                std_sock.set_nonblocking(true).map_err(bound)?;
+                let sock = UdpSocket::bind(addr).map_err(bound)?;
+                // The receive thread wakes this often to see whether it should stop.
+                sock.set_read_timeout(Some(std::time::Duration::from_secs(1)))
+                    .map_err(bound)?;
                 self.worker
                     .kind()
-                    .prepare_ike_socket(&std_sock, port == NAT_T_PORT)?;
-                let sock = Arc::new(UdpSocket::from_std(std_sock).map_err(bound)?);
+                    .prepare_ike_socket(&sock, port == NAT_T_PORT)?;
+                let sock = Arc::new(sock);
                 self.sockets.insert(addr, sock.clone());
-                let tx = self.tx.clone();
-                self.tasks
-                    .spawn("IKE receive", true, receive(sock, addr, tx));
+                let (dispatch, stop) = (self.dispatch.clone(), self.stop.clone());
+                let report = self.events_tx.clone();
+                let failed = move |f| {
+                    let _ = report.send(Event::Died(f));
+                };
+                threads::spawn(format!("ike-rx-{addr}"), stop.clone(), failed, move || {
+                    receive(&sock, addr, &dispatch, &stop);
+                    Ok(())
+                })
+                .map_err(bound)?;
             }
         }
         Ok(())
@@ -261,6 +325,8 @@ impl Daemon {
             .handle_command(std::time::Instant::now(), Command::Shutdown);
         self.drain().await;
         self.worker.shutdown().await;
+        self.dh.shutdown();
+        self.stop.store(true, Ordering::Relaxed);
         if let Some(hook) = self.hook.take() {
             hook.finish().await;
         }
@@ -282,6 +348,9 @@ impl Daemon {
         let mut sigterm = signal(SignalKind::terminate()).map_err(RunError::Runtime)?;
         let mut sigint = signal(SignalKind::interrupt()).map_err(RunError::Runtime)?;
         let mut sighup = signal(SignalKind::hangup()).map_err(RunError::Runtime)?;
+        let mut trim = tokio::time::interval(HeapTrim::EVERY);
+        trim.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut heap = HeapTrim::default();
 
         let now = std::time::Instant::now();
         if !self.settings.passive {
@@ -308,12 +377,19 @@ impl Daemon {
                 .poll_timeout()
                 .map(Instant::from_std)
                 .unwrap_or_else(|| Instant::now() + std::time::Duration::from_secs(3600));
+            // In order of precedence: under a flood of datagrams from strangers, the
+            // timers (rekeys, DPD), the configured peers' messages, the workers'
+            // answers and `show` still come first.
             tokio::select! {
-                Some(d) = self.rx.recv() => {
-                    self.engine.handle_datagram(std::time::Instant::now(), d.local, d.remote, &d.data);
-                }
+                biased;
+                _ = sigterm.recv() => return Ok(()),
+                _ = sigint.recv() => return Ok(()),
+                Some(died) = self.tasks.ended() => return Err(died),
                 _ = tokio::time::sleep_until(deadline) => {
                     self.engine.handle_timeout(std::time::Instant::now());
+                }
+                Some(d) = self.from_known.recv() => {
+                    self.engine.handle_datagram(std::time::Instant::now(), d.local, d.remote, &d.data);
                 }
                 event = self.events.recv() => {
                     // The worker reports its own death before its senders go.
@@ -326,10 +402,11 @@ impl Daemon {
                     self.on_event(event)?;
                 }
                 Some((req, reply)) = queries.recv() => self.answer(req, reply),
-                Some(died) = self.tasks.ended() => return Err(died),
                 _ = sighup.recv() => self.reload(),
-                _ = sigterm.recv() => return Ok(()),
-                _ = sigint.recv() => return Ok(()),
+                Some(d) = self.from_others.recv() => {
+                    self.engine.handle_datagram(std::time::Instant::now(), d.local, d.remote, &d.data);
+                }
+                _ = trim.tick() => heap.after(self.engine.admission().ike_sas),
             }
             self.drain().await;
         }
@@ -353,6 +430,7 @@ impl Daemon {
             Event::Dataplane(DataplaneEvent::Expired {
                 tunnel, spi, hard, ..
             }) => Command::SaExpired { tunnel, spi, hard },
+            Event::DhComputed(done) => Command::DhComputed(done),
             // IOS brings a tunnel up when traffic meets it without an SA.
             Event::Dataplane(DataplaneEvent::Acquire { tunnel }) => Command::Initiate { tunnel },
             Event::Idle { tunnel } => Command::SaIdle { tunnel },
@@ -380,6 +458,7 @@ impl Daemon {
                 Action::NatKeepalive { local, remote } => {
                     self.send_raw(local, remote, &[NAT_KEEPALIVE]).await
                 }
+                Action::ComputeDh(job) => self.dh.submit(job),
                 Action::AllocSpi {
                     request,
                     tunnel,
@@ -475,13 +554,14 @@ impl Daemon {
         }
     }
 
-    /// Send `data` as is.
+    /// Send `data` as is. (A UDP send waits only while the socket's buffer is full:
+    /// microseconds.)
     async fn send_raw(&self, local: SocketAddr, remote: SocketAddr, data: &[u8]) {
         let Some(sock) = self.sockets.get(&local) else {
             tracing::warn!("no socket for {local}; cannot send to {remote}");
             return;
         };
-        if let Err(e) = sock.send_to(data, remote).await {
+        if let Err(e) = sock.send_to(data, remote) {
             tracing::warn!("send to {remote} from {local}: {e}");
         }
     }
@@ -499,6 +579,13 @@ impl Daemon {
                     .map(show::IsakmpSaView::from)
                     .collect();
                 let _ = reply.send(serde_json::to_string(&views).unwrap_or_else(|_| "[]".into()));
+            }
+            control::Request::ShowAdmission => {
+                let view = show::AdmissionStatsView::new(
+                    &self.engine.admission(),
+                    self.dispatch.dropped.load(Ordering::Relaxed),
+                );
+                let _ = reply.send(serde_json::to_string(&view).unwrap_or_else(|_| "{}".into()));
             }
             control::Request::ShowIpsec => {
                 let kind = self.worker.kind();
@@ -579,6 +666,9 @@ impl Daemon {
         }
         self.engine
             .reload(std::time::Instant::now(), settings.clone());
+        if let Ok(mut known) = self.dispatch.known_peers.write() {
+            *known = tunnel_peers(&settings);
+        }
         self.settings = settings;
         if let Err(e) = self.open_sockets() {
             tracing::error!("after reload: {e}");
@@ -587,13 +677,45 @@ impl Daemon {
     }
 }
 
-/// Receive datagrams on one socket; on 4500 strip the non-ESP marker and drop NAT
-/// keepalives (RFC 3948 2.2, 2.3).
-async fn receive(sock: Arc<UdpSocket>, local: SocketAddr, tx: mpsc::Sender<Datagram>) {
-    inject_fault("IKE receive");
+/// Gives the heap back to the kernel once a flood is over. The allocator keeps what
+/// thousands of half-open SAs and their datagrams freed (glibc returns only the top of
+/// each arena by itself, and every thread has its arena), so the daemon's RSS would
+/// stay at the flood's peak; `malloc_trim` releases the free pages of every arena.
+#[derive(Default)]
+struct HeapTrim {
+    /// The most ISAKMP SAs seen since the last trim.
+    peak: usize,
+}
+
+impl HeapTrim {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+    /// Fewer SAs than this freed since the peak are not worth a trim.
+    const WORTH: usize = 64;
+
+    fn after(&mut self, sas: usize) {
+        self.peak = self.peak.max(sas);
+        if self.peak - sas < Self::WORTH.max(self.peak / 2) {
+            return;
+        }
+        self.peak = sas;
+        // SAFETY: malloc_trim only walks the allocator's own free lists.
+        #[cfg(target_env = "gnu")]
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::malloc_trim(0);
+        }
+    }
+}
+
+/// Receive datagrams on one socket until `stop`; on 4500 strip the non-ESP marker and
+/// drop NAT keepalives (RFC 3948 2.2, 2.3). A thread of its own: it keeps the socket
+/// drained at the kernel's pace whatever the event loop is doing, so that under a
+/// flood the kernel does not drop our peers' datagrams for a full socket buffer; what
+/// the loop cannot take is dropped here, strangers' first (see `Dispatch`).
+fn receive(sock: &UdpSocket, local: SocketAddr, dispatch: &Dispatch, stop: &AtomicBool) {
     let mut buf = vec![0u8; 65536];
-    loop {
-        let Ok((n, remote)) = sock.recv_from(&mut buf).await else {
+    while !stop.load(Ordering::Relaxed) {
+        let Ok((n, remote)) = sock.recv_from(&mut buf) else {
             continue;
         };
         let data = if local.port() == NAT_T_PORT {
@@ -605,17 +727,11 @@ async fn receive(sock: Arc<UdpSocket>, local: SocketAddr, tx: mpsc::Sender<Datag
         } else {
             buf[..n].to_vec()
         };
-        if tx
-            .send(Datagram {
-                local,
-                remote,
-                data,
-            })
-            .await
-            .is_err()
-        {
-            return;
-        }
+        dispatch.send(Datagram {
+            local,
+            remote,
+            data,
+        });
     }
 }
 
@@ -629,11 +745,72 @@ fn log_event(ev: &crate::ike::LogEvent) {
     let _in_span = span.enter();
     let (msg_id, tunnel) = (ev.message_id(), ev.tunnel());
     let (spi_in, spi_out) = ev.spis().unzip();
+    let text = Bounded(ev);
     match ev.level() {
-        Level::ERROR => tracing::error!(msg_id, tunnel, spi_in, spi_out, "{ev}"),
-        Level::WARN => tracing::warn!(msg_id, tunnel, spi_in, spi_out, "{ev}"),
-        Level::INFO => tracing::info!(msg_id, tunnel, spi_in, spi_out, "{ev}"),
-        Level::DEBUG => tracing::debug!(msg_id, tunnel, spi_in, spi_out, "{ev}"),
-        _ => tracing::trace!(msg_id, tunnel, spi_in, spi_out, "{ev}"),
+        Level::ERROR => tracing::error!(msg_id, tunnel, spi_in, spi_out, "{text}"),
+        Level::WARN => tracing::warn!(msg_id, tunnel, spi_in, spi_out, "{text}"),
+        Level::INFO => tracing::info!(msg_id, tunnel, spi_in, spi_out, "{text}"),
+        Level::DEBUG => tracing::debug!(msg_id, tunnel, spi_in, spi_out, "{text}"),
+        _ => tracing::trace!(msg_id, tunnel, spi_in, spi_out, "{text}"),
+    }
+}
+
+/// The longest log message: what a peer sends (an MM1 with thousands of transforms)
+/// or a configuration line says can make a message of any length, the journal's
+/// lines must not be.
+const MAX_LOG_MESSAGE: usize = 1024;
+
+/// `T` as a log message, cut after `MAX_LOG_MESSAGE` bytes (at a character boundary).
+struct Bounded<T>(T);
+
+impl<T: std::fmt::Display> std::fmt::Display for Bounded<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write;
+        /// Passes on `room` bytes, then counts what it drops.
+        struct Cut<'a, 'b> {
+            out: &'a mut std::fmt::Formatter<'b>,
+            room: usize,
+            dropped: usize,
+        }
+        impl Write for Cut<'_, '_> {
+            fn write_str(&mut self, s: &str) -> std::fmt::Result {
+                let mut take = s.len().min(self.room);
+                while !s.is_char_boundary(take) {
+                    take -= 1;
+                }
+                self.out.write_str(&s[..take])?;
+                self.room = if take < s.len() { 0 } else { self.room - take };
+                self.dropped += s.len() - take;
+                Ok(())
+            }
+        }
+        let mut cut = Cut {
+            out: f,
+            room: MAX_LOG_MESSAGE,
+            dropped: 0,
+        };
+        write!(cut, "{}", self.0)?;
+        match cut.dropped {
+            0 => Ok(()),
+            n => write!(f, "... ({n} more bytes not logged)"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_message_is_cut_at_a_character_boundary_and_says_so() {
+        assert_eq!(Bounded("short").to_string(), "short");
+        let long = "é".repeat(MAX_LOG_MESSAGE);
+        let shown = Bounded(&long).to_string();
+        let (kept, note) = shown.split_once("...").unwrap();
+        assert_eq!(kept.len(), MAX_LOG_MESSAGE);
+        assert_eq!(
+            note,
+            format!(" ({} more bytes not logged)", long.len() - MAX_LOG_MESSAGE)
+        );
     }
 }

@@ -301,6 +301,129 @@ pub fn render_ipsec(sas: &[IpsecSaView]) -> String {
     out
 }
 
+/// `show admission`: IOS `show crypto call admission statistics`, one JSON object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdmissionStatsView {
+    /// ISAKMP SAs up or negotiating, and of them negotiating.
+    pub ike_sas: usize,
+    pub active: usize,
+    pub negotiating: usize,
+    /// `crypto call admission limit ike sa` (null: none).
+    pub limit_sa: Option<u32>,
+    /// `crypto call admission limit ike in-negotiation-sa` (or the default).
+    pub limit_in_negotiation: u32,
+    pub limit_per_peer: u32,
+    pub incoming_requests: u64,
+    pub incoming_accepted: u64,
+    pub incoming_rejected: u64,
+    pub rejected_sa_limit: u64,
+    pub rejected_in_negotiation_limit: u64,
+    pub rejected_per_peer: u64,
+    /// Negotiations that never got past MM1, dropped to make room for newer ones.
+    pub evicted_embryonic: u64,
+    /// MM3s left unanswered while key exchanges for unknown peers were busy.
+    pub dropped_dh_busy: u64,
+    pub outgoing_requests: u64,
+    /// Datagrams read but dropped before the engine saw them (its queue was full).
+    pub dropped_at_dispatch: u64,
+    pub dropped_replayed: u64,
+    pub dropped_wrong_address: u64,
+    pub remembered_failures: usize,
+}
+
+impl AdmissionStatsView {
+    pub fn new(a: &crate::ike::AdmissionView, dropped_at_dispatch: u64) -> Self {
+        AdmissionStatsView {
+            ike_sas: a.ike_sas,
+            active: a.ike_sas - a.negotiating,
+            negotiating: a.negotiating,
+            limit_sa: a.limit_sa,
+            limit_in_negotiation: a.limit_in_negotiation,
+            limit_per_peer: a.limit_per_peer,
+            incoming_requests: a.stats.requests_in,
+            incoming_accepted: a.stats.accepted_in,
+            incoming_rejected: a.stats.rejected_in(),
+            rejected_sa_limit: a.stats.rejected_sa_limit,
+            rejected_in_negotiation_limit: a.stats.rejected_in_negotiation_limit,
+            rejected_per_peer: a.stats.rejected_per_peer,
+            evicted_embryonic: a.stats.evicted_embryonic,
+            dropped_dh_busy: a.stats.dropped_dh_busy,
+            outgoing_requests: a.stats.requests_out,
+            dropped_at_dispatch,
+            dropped_replayed: a.dropped_replayed,
+            dropped_wrong_address: a.dropped_wrong_address,
+            remembered_failures: a.remembered_failures,
+        }
+    }
+
+    /// One line for the end of `show isakmp`.
+    pub fn summary(&self) -> String {
+        format!(
+            "Call admission: {} negotiating (limit {}), {} refused, {} embryonic dropped, {} dropped at dispatch (ikev1d show admission)\n",
+            self.negotiating,
+            self.limit_in_negotiation,
+            self.incoming_rejected,
+            self.evicted_embryonic,
+            self.dropped_at_dispatch
+        )
+    }
+}
+
+/// IOS's `show crypto call admission statistics` layout.
+pub fn render_admission(a: &AdmissionStatsView) -> String {
+    let rule = "-".repeat(69);
+    let limit_sa = a.limit_sa.map_or("none".to_string(), |n| n.to_string());
+    let mut out = String::new();
+    let _ = writeln!(out, "{rule}");
+    let _ = writeln!(out, "{:^69}", "Crypto Call Admission Control Statistics");
+    let _ = writeln!(out, "{rule}");
+    let _ = writeln!(
+        out,
+        "Max IKE SAs: {:>9} Max in nego: {:>7} Max in nego per peer: {}",
+        limit_sa, a.limit_in_negotiation, a.limit_per_peer
+    );
+    let _ = writeln!(
+        out,
+        "Total IKE SA Count: {:>6} active: {:>10} negotiating: {:>6}",
+        a.ike_sas, a.active, a.negotiating
+    );
+    let _ = writeln!(
+        out,
+        "Incoming IKE Requests: {:>3} accepted: {:>8} rejected: {:>9}",
+        a.incoming_requests, a.incoming_accepted, a.incoming_rejected
+    );
+    let _ = writeln!(out, "Outgoing IKE Requests: {:>3}", a.outgoing_requests);
+    let _ = writeln!(
+        out,
+        "Rejected IKE Requests: {:>3} Active SA limit: {} In-neg SA limit: {} per peer: {}",
+        a.incoming_rejected,
+        a.rejected_sa_limit,
+        a.rejected_in_negotiation_limit,
+        a.rejected_per_peer
+    );
+    let _ = writeln!(
+        out,
+        "Embryonic negotiations dropped for newer ones: {}",
+        a.evicted_embryonic
+    );
+    let _ = writeln!(
+        out,
+        "MM3 deferred (key exchanges busy): {}",
+        a.dropped_dh_busy
+    );
+    let _ = writeln!(
+        out,
+        "IKE packets dropped at dispatch: {}",
+        a.dropped_at_dispatch
+    );
+    let _ = writeln!(
+        out,
+        "Informationals dropped: replayed {}, from another address {}",
+        a.dropped_replayed, a.dropped_wrong_address
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

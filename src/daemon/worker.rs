@@ -58,11 +58,13 @@ pub enum Event {
         spi: Result<u32, DataplaneError>,
     },
     Dataplane(DataplaneEvent),
+    /// A Diffie-Hellman worker's result (`dh.rs`).
+    DhComputed(crate::ike::DhDone),
     /// The tunnel's SAs carried nothing for their idle-time.
     Idle {
         tunnel: String,
     },
-    /// The worker thread itself died (its last event).
+    /// The worker thread itself (or a Diffie-Hellman worker) died (its last event).
     Died(ThreadFailure),
 }
 

@@ -11,15 +11,33 @@ use nix::sys::socket::{setsockopt, sockopt::ReceiveTimeout};
 use nix::sys::time::TimeVal;
 use std::io;
 use std::marker::PhantomData;
-use zeroize::Zeroize;
+use zeroize::Zeroizing;
 
 /// A netlink family's messages, with the guard the decoders need: the XFRM
 /// decoders slice fixed-size structs without checking the length first.
-pub(super) trait Protocol: NetlinkSerializable + NetlinkDeserializable + Sized {
+pub(crate) trait Protocol: NetlinkSerializable + NetlinkDeserializable + Sized {
     const PROTOCOL: isize;
     /// The smallest payload of `message_type` that decodes without panicking;
     /// `None` for message types this data path never expects (they are skipped).
     fn min_payload_len(message_type: u16) -> Option<usize>;
+    /// Wipe what the message carries that is secret (an SA's keys), once sent.
+    fn wipe(&mut self) {}
+}
+
+/// The request as sent: `msg` with header `flags` and sequence number `seq`. The
+/// message (the caller's copy of an SA's keys) is wiped here, the bytes on drop.
+pub(crate) fn encode<M: Protocol>(msg: M, flags: u16, seq: u32) -> Zeroizing<Vec<u8>> {
+    let mut header = NetlinkHeader::default();
+    header.flags = flags;
+    header.sequence_number = seq;
+    let mut packet = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(msg));
+    packet.finalize();
+    let mut bytes = Zeroizing::new(vec![0; packet.buffer_len()]);
+    packet.serialize(&mut bytes);
+    if let NetlinkPayload::InnerMessage(msg) = &mut packet.payload {
+        msg.wipe();
+    }
+    bytes
 }
 
 const REPLY_TIMEOUT_S: i64 = 60;
@@ -63,17 +81,7 @@ impl<M: Protocol> Netlink<M> {
 
     fn exchange(&mut self, msg: M, flags: u16) -> io::Result<Vec<M>> {
         self.seq = self.seq.wrapping_add(1);
-        let mut header = NetlinkHeader::default();
-        header.flags = flags;
-        header.sequence_number = self.seq;
-        let mut packet = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(msg));
-        packet.finalize();
-        let mut bytes = vec![0; packet.buffer_len()];
-        packet.serialize(&mut bytes);
-        let sent = self.socket.send(&bytes, 0);
-        // SA requests carry the ESP keys.
-        bytes.zeroize();
-        sent?;
+        self.socket.send(&encode(msg, flags, self.seq), 0)?;
         let mut replies = Vec::new();
         loop {
             self.buf.clear();

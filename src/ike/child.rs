@@ -208,6 +208,7 @@ impl Engine {
         let outbound = agreed.sa_spec(p1, est, Direction::Out, lifetimes);
         self.children
             .push(ChildSa::new(now, p1, qm, &agreed, &lifetimes));
+        self.touch_child(agreed.spi_in);
         (inbound, outbound)
     }
 
@@ -310,6 +311,7 @@ impl Engine {
                 // outbound SA stays meanwhile, in case the peer saw a collision and
                 // keeps the old pair after all.
                 c.timers.set(Timer::Retire, now + PEER_DELETE_WAIT);
+                self.touch_child(old.spi_in);
             }
         }
     }
@@ -321,6 +323,7 @@ impl Engine {
         };
         c.retired = Some(reason);
         c.timers.set(Timer::Retire, now + GRACE);
+        self.touch_child(spi_in);
         self.supersede(spi_in);
     }
 

@@ -5,15 +5,16 @@
 use super::error::Error;
 use super::exchange::{Duplicate, Exchange, Msg, Retransmission, Sent};
 use super::log::{DownReason, DropReason, LogEvent, Note, Warning};
-use super::phase1::{MmState, Phase1};
+use super::memory::Report;
+use super::phase1::Phase1;
 use super::settings::TunnelSettings;
-use super::state::{IkeState, Role};
-use super::timer::Timer;
+use super::state::{IkeState, Role, ShowState};
+use super::timer::{Owner, Timer};
 use super::{Action, Command, Endpoints, Engine, Settings, Stats};
 use crate::crypto::Rng;
 use crate::ipsec::Direction;
 use crate::isakmp::{DecodeError, ExchangeType, Header};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
@@ -26,6 +27,13 @@ pub(super) struct Received<'a> {
     pub data: &'a [u8],
 }
 
+/// Is this datagram from the SA's peer? It talks from the address it began with; only
+/// its port may change (the RFC 3947 float), unless a NAT was found (which may also
+/// move it to another address).
+fn sent_by_peer(rx: &Received, p1: &Phase1) -> bool {
+    rx.remote.ip() == p1.remote.ip() || p1.nat.detected()
+}
+
 /// Nonce length in bytes (RFC 2409 5: 8..256).
 const NONCE_LEN: usize = 32;
 /// IKE's UDP port.
@@ -34,13 +42,18 @@ const IKE_PORT: u16 = 500;
 const FIRST_CONN_ID: u32 = 1001;
 
 impl Engine {
-    pub fn new(settings: Settings, rng: Box<dyn Rng>, _now: Instant) -> Engine {
+    pub fn new(settings: Settings, rng: Box<dyn Rng>, now: Instant) -> Engine {
         Engine {
+            configured_peers: settings.tunnels.iter().map(|t| t.peer).collect(),
             settings,
             rng,
             actions: VecDeque::new(),
-            phase1: BTreeMap::new(),
+            phase1: Default::default(),
             children: Vec::new(),
+            timers: Default::default(),
+            touched_children: Vec::new(),
+            dh: Default::default(),
+            now,
             spi_requests: HashMap::new(),
             reserved_spis: std::collections::BTreeMap::new(),
             outbox: Vec::new(),
@@ -51,7 +64,7 @@ impl Engine {
             events: 0,
             reported: Default::default(),
             warned: Default::default(),
-            clones: BTreeMap::new(),
+            clones: std::collections::BTreeMap::new(),
             last_virtual_access: 0,
             stats: Stats::default(),
             shut_down: false,
@@ -66,6 +79,7 @@ impl Engine {
         remote: SocketAddr,
         data: &[u8],
     ) {
+        self.now = now;
         if self.shut_down {
             return self.log(LogEvent::Dropped {
                 peer: remote,
@@ -84,27 +98,38 @@ impl Engine {
         };
         let exchange = header.exchange;
         if exchange == ExchangeType::MAIN_MODE && header.rcookie == [0; 8] {
-            match self.find_responder(&header, Endpoints::of(local, remote)) {
+            // A new negotiation (or a copy of its MM1): no tunnel changes state, so
+            // the tunnels are not looked over (a flood of MM1s costs no more).
+            match self
+                .phase1
+                .responder(header.icookie, Endpoints::of(local, remote))
+            {
                 Some(id) => self.with_phase1(id, |e, p1| match p1.ex.duplicate(data) {
                     Some(dup) => e.answer_duplicate(dup),
                     None => e.drop_stale(remote),
                 }),
                 None => self.on_mm1(&rx, header),
             }
-        } else if let Some(id) = self.find_phase1(&header) {
-            self.with_phase1(id, |e, p1| match exchange {
-                ExchangeType::MAIN_MODE => {
-                    if p1.rcookie == [0; 8] {
-                        p1.rcookie = header.rcookie;
-                    }
-                    e.on_main_mode(&rx, p1, header)
+            return self.flush_outbox();
+        }
+        if let Some(id) = self.phase1.find(header.icookie, header.rcookie) {
+            self.with_phase1(id, |e, p1| {
+                if !sent_by_peer(&rx, p1) {
+                    e.stats.dropped_wrong_address += 1;
+                    return e.log(LogEvent::Dropped {
+                        peer: remote,
+                        reason: DropReason::WrongAddress,
+                    });
                 }
-                ExchangeType::QUICK_MODE => e.on_quick_mode(&rx, p1, header),
-                ExchangeType::INFORMATIONAL => e.on_informational(&rx, p1, header),
-                other => e.log(LogEvent::Dropped {
-                    peer: remote,
-                    reason: DropReason::UnsupportedExchange(other.0),
-                }),
+                match exchange {
+                    ExchangeType::MAIN_MODE => e.on_main_mode(&rx, p1, header),
+                    ExchangeType::QUICK_MODE => e.on_quick_mode(&rx, p1, header),
+                    ExchangeType::INFORMATIONAL => e.on_informational(&rx, p1, header),
+                    other => e.log(LogEvent::Dropped {
+                        peer: remote,
+                        reason: DropReason::UnsupportedExchange(other.0),
+                    }),
+                }
             });
         } else {
             self.stats.dropped_unknown_sa += 1;
@@ -116,54 +141,61 @@ impl Engine {
         self.settle(now);
     }
 
-    /// After every input: keep the wanted tunnels going, then send what was queued.
+    /// After every input: keep the wanted tunnels going, then send what was queued and
+    /// put the deadlines that changed in the heap.
     fn settle(&mut self, now: Instant) {
         self.reap_virtual_access();
         if !self.shut_down {
             self.supervise(now);
         }
         self.flush_outbox();
+        for spi_in in std::mem::take(&mut self.touched_children) {
+            let next = self
+                .children
+                .iter()
+                .find(|c| c.spi_in == spi_in)
+                .and_then(|c| c.timers.next());
+            self.timers.schedule(Owner::Child(spi_in), next);
+        }
     }
 
-    /// Our responder SA for a (retransmitted) MM1 between these addresses.
-    fn find_responder(&self, header: &Header, ends: Endpoints) -> Option<u32> {
-        self.phase1
-            .values()
-            .find(|p| {
-                p.role == Role::Responder && p.icookie == header.icookie && p.endpoints() == ends
-            })
-            .map(|p| p.conn_id)
-    }
-
-    /// By both cookies; an initiator still waiting for MM2 does not know the
-    /// responder's cookie yet.
-    fn find_phase1(&self, header: &Header) -> Option<u32> {
-        self.phase1
-            .values()
-            .find(|p| p.icookie == header.icookie && p.rcookie == header.rcookie)
-            .or_else(|| {
-                self.phase1
-                    .values()
-                    .find(|p| p.icookie == header.icookie && matches!(p.state, MmState::IMm1(_)))
-            })
-            .map(|p| p.conn_id)
+    /// The timers of IPsec SA pair `spi_in` changed.
+    pub(super) fn touch_child(&mut self, spi_in: u32) {
+        self.touched_children.push(spi_in);
     }
 
     /// Run `f` on the SA taken out of the table, then put it back unless it failed.
     pub(super) fn with_phase1(&mut self, id: u32, f: impl FnOnce(&mut Engine, &mut Phase1)) {
-        let Some(mut p1) = self.phase1.remove(&id) else {
+        let Some(mut p1) = self.phase1.take(id) else {
             return;
         };
         f(self, &mut p1);
         self.put_back(p1);
     }
 
-    fn put_back(&mut self, p1: Phase1) {
+    pub(super) fn put_back(&mut self, p1: Phase1) {
         if p1.failed() {
+            self.remove_phase1(p1.conn_id);
+            self.dh.forget(p1.conn_id);
             self.adopt_children(p1.conn_id, p1.endpoints());
         } else {
-            self.phase1.insert(p1.conn_id, p1);
+            self.timers
+                .schedule(Owner::Phase1(p1.conn_id), p1.next_deadline());
+            self.phase1.put_back(p1);
         }
+    }
+
+    /// ISAKMP SA `id` is gone (taken out or not), and its deadlines with it.
+    pub(super) fn remove_phase1(&mut self, id: u32) -> Option<Phase1> {
+        self.timers.forget(&Owner::Phase1(id));
+        self.phase1.remove(id)
+    }
+
+    /// A new ISAKMP SA joins the table.
+    pub(super) fn insert_phase1(&mut self, p1: Phase1) {
+        self.timers
+            .schedule(Owner::Phase1(p1.conn_id), p1.next_deadline());
+        self.phase1.insert(p1);
     }
 
     pub(super) fn answer_duplicate(&mut self, dup: Duplicate<'_>) {
@@ -177,24 +209,32 @@ impl Engine {
         }
     }
 
-    /// Log a failure; the same words about the same peer again are a repeat.
+    /// Log a failure; the same kind with the same peer again soon is a repeat.
     pub(super) fn fail(&mut self, conn_id: Option<u32>, peer: IpAddr, error: Error) {
-        let repeated = !self.reported.insert((peer, error.to_string()));
+        let (repeated, suppressed) = match self.reported.note(self.now, peer, error.kind()) {
+            Report::Now { suppressed } => (false, suppressed),
+            Report::Repeat => (true, 0),
+        };
         self.log(LogEvent::Failed {
             conn_id,
             peer,
             error,
             repeated,
+            suppressed,
         });
     }
 
     pub(super) fn warn(&mut self, conn_id: u32, peer: IpAddr, warning: Warning) {
-        let repeated = !self.warned.insert((peer, warning.to_string()));
+        let (repeated, suppressed) = match self.warned.note(self.now, peer, warning.kind()) {
+            Report::Now { suppressed } => (false, suppressed),
+            Report::Repeat => (true, 0),
+        };
         self.log(LogEvent::Warning {
             conn_id,
             peer,
             warning,
             repeated,
+            suppressed,
         });
     }
 
@@ -214,6 +254,14 @@ impl Engine {
         });
     }
 
+    pub(super) fn drop_replayed(&mut self, remote: SocketAddr) {
+        self.stats.dropped_replayed += 1;
+        self.log(LogEvent::Dropped {
+            peer: remote,
+            reason: DropReason::Replayed,
+        });
+    }
+
     pub(super) fn drop_undecryptable(&mut self, remote: SocketAddr) {
         self.stats.dropped_undecryptable += 1;
         self.log(LogEvent::Dropped {
@@ -223,6 +271,7 @@ impl Engine {
     }
 
     pub fn handle_command(&mut self, now: Instant, cmd: Command) {
+        self.now = now;
         if self.shut_down {
             return;
         }
@@ -238,6 +287,7 @@ impl Engine {
                 self.on_spi_allocated(now, request, Err(reason))
             }
             Command::SaExpired { tunnel, spi, hard } => self.on_sa_expired(now, &tunnel, spi, hard),
+            Command::DhComputed(done) => self.on_dh_computed(now, done),
             Command::SaIdle { tunnel } => self.tunnel_idle(&tunnel),
             Command::Shutdown => self.shutdown(),
         }
@@ -284,35 +334,29 @@ impl Engine {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.phase1
-            .values()
-            .flat_map(|p| {
-                std::iter::once(p.ex.timers.next())
-                    .chain(p.quick.values().map(|q| q.ex.timers.next()))
-            })
-            .chain(self.children.iter().map(|c| c.timers.next()))
-            .chain([self.next_retry()])
-            .flatten()
-            .min()
+        self.timers.next()
     }
 
     pub fn stats(&self) -> Stats {
         self.stats
     }
 
+    /// Visit the owners of the deadlines due at `now`, each once.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
         if self.shut_down {
             return;
         }
-        let ids: Vec<u32> = self.phase1.keys().copied().collect();
-        for id in ids {
-            self.with_phase1(id, |e, p1| e.phase1_timers(now, p1));
+        for owner in self.timers.due(now) {
+            match owner {
+                Owner::Phase1(id) => self.with_phase1(id, |e, p1| e.phase1_timers(now, p1)),
+                Owner::Child(spi_in) => {
+                    self.child_timers(now, spi_in);
+                    self.touch_child(spi_in);
+                }
+                Owner::Retry(tunnel) => self.retry_timer(now, &tunnel),
+            }
         }
-        let spis: Vec<u32> = self.children.iter().map(|c| c.spi_in).collect();
-        for spi_in in spis {
-            self.child_timers(now, spi_in);
-        }
-        self.retry_timers(now);
         self.settle(now);
     }
 
@@ -333,6 +377,14 @@ impl Engine {
                     }
                     Retransmission::Nothing => {}
                 },
+                Timer::Lifetime if p1.computing() => {
+                    return self.fail_phase1(
+                        p1,
+                        Error::DhTimeout {
+                            peer: p1.remote.ip(),
+                        },
+                    );
+                }
                 Timer::Lifetime if p1.established().is_none() => {}
                 Timer::Lifetime => {
                     // Not replaced in time (or the replacement failed): its IPsec SAs
@@ -404,11 +456,12 @@ impl Engine {
         if self.is_virtual_access(name) {
             return;
         }
-        if let Some(p1) = self
+        let negotiating = self
             .phase1
-            .values_mut()
-            .find(|p| p.endpoints() == ends && p.negotiating())
-        {
+            .of_pair(ends)
+            .find(|p| p.negotiating())
+            .map(|p| p.conn_id);
+        if let Some(p1) = negotiating.and_then(|id| self.phase1.get_mut(id)) {
             if !p1.pending.iter().any(|t| t == name) {
                 p1.pending.push(name.to_string());
             }
@@ -425,12 +478,24 @@ impl Engine {
         );
     }
 
-    /// A Quick Mode for `tunnel` is running somewhere.
+    /// A Quick Mode for `tunnel` is running (over an ISAKMP SA with its peer).
     pub(super) fn negotiating(&self, tunnel: &str) -> bool {
+        let Some(peer) = self.tunnel_peer(tunnel) else {
+            return false;
+        };
         self.phase1
-            .values()
+            .of_peer(peer)
             .flat_map(|p| p.quick.values())
             .any(|q| q.tunnel == tunnel && q.state.in_progress())
+    }
+
+    /// The `tunnel destination` of `tunnel`.
+    pub(super) fn tunnel_peer(&self, tunnel: &str) -> Option<IpAddr> {
+        self.settings
+            .tunnels
+            .iter()
+            .find(|t| t.name == tunnel)
+            .map(|t| t.peer)
     }
 
     /// Phase 1 is up: start the Quick Modes that waited for it (over the SA that won,
@@ -500,13 +565,14 @@ impl Engine {
             self.delete_child(spi_in, DownReason::Shutdown);
         }
         self.flush_outbox();
-        for p1 in std::mem::take(&mut self.phase1).into_values() {
+        for p1 in self.phase1.drain() {
             if p1.established().is_some() {
                 self.send_isakmp_delete(&p1);
                 self.log_phase1_down(p1.conn_id, p1.remote.ip(), DownReason::Shutdown);
             }
         }
         self.spi_requests.clear();
+        self.timers = Default::default();
         self.shut_down = true;
     }
 
@@ -528,6 +594,8 @@ impl Engine {
             .filter(|t| !self.settings.tunnels.contains(t) && !t.shutdown)
             .map(|t| t.name.clone())
             .collect();
+        self.now = now;
+        self.configured_peers = settings.tunnels.iter().map(|t| t.peer).collect();
         self.settings = settings;
         self.wanted.retain(|t| !gone.contains(t));
         self.retries.retain(|t, _| !gone.contains(t));
@@ -621,14 +689,20 @@ impl Engine {
     }
 
     /// A received message, logged as IOS does: `role` `None` for one that makes a new SA.
-    pub(super) fn packet_in(&mut self, p1: &Phase1, rx: &Received, role: Option<Role>) {
+    pub(super) fn packet_in(
+        &mut self,
+        p1: &Phase1,
+        rx: &Received,
+        role: Option<Role>,
+        state: ShowState,
+    ) {
         self.log(LogEvent::Packet {
             conn_id: p1.conn_id,
             peer: rx.remote,
             local_port: rx.local.port(),
             sent: false,
             role,
-            state: p1.state.show(),
+            state,
         });
     }
 

@@ -44,6 +44,10 @@ pub enum Error {
         /// The ISAKMP profile whose `keepalive` it is (`None`: `crypto isakmp keepalive`).
         profile: Option<String>,
     },
+    /// Our Diffie-Hellman result did not come in time: the daemon is overloaded.
+    DhTimeout {
+        peer: IpAddr,
+    },
     /// The data path could not give us an SPI.
     Dataplane {
         tunnel: String,
@@ -63,7 +67,29 @@ impl Error {
             | Error::PeerRejected { .. }
             | Error::Unreachable { .. }
             | Error::PeerDead { .. }
+            | Error::DhTimeout { .. }
             | Error::Dataplane { .. } => None,
+        }
+    }
+
+    /// What kind of failure, for remembering it by (peer, kind) rather than by its
+    /// words (`memory.rs`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::NoProposalChosen(NoProposal::Phase1 { .. }) => "no-proposal-phase1",
+            Error::NoProposalChosen(NoProposal::Phase1Lifetime { .. }) => "phase1-lifetime",
+            Error::NoProposalChosen(NoProposal::Phase2 { .. }) => "no-proposal-phase2",
+            Error::NoProposalChosen(NoProposal::Pfs { .. }) => "pfs-mismatch",
+            Error::NoProposalChosen(NoProposal::TransportMode { .. }) => "transport-mode",
+            Error::AuthFailed(_) => "auth-failed",
+            Error::InvalidId(_) => "invalid-id",
+            Error::PeerMisbehaved(_) => "peer-misbehaved",
+            Error::NoPresharedKey { .. } => "no-preshared-key",
+            Error::PeerRejected { .. } => "peer-rejected",
+            Error::Unreachable { .. } => "unreachable",
+            Error::PeerDead { .. } => "peer-dead",
+            Error::DhTimeout { .. } => "dh-timeout",
+            Error::Dataplane { .. } => "dataplane",
         }
     }
 
@@ -134,6 +160,10 @@ impl fmt::Display for Error {
                 }
                 write!(f, ", {origin}); deleting its SAs")
             }
+            Error::DhTimeout { peer } => write!(
+                f,
+                "negotiation with {peer} abandoned: the Diffie-Hellman computation did not finish in time (overloaded)"
+            ),
             Error::Dataplane { tunnel, reason } => {
                 write!(
                     f,
@@ -146,13 +176,56 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// What the peer offered, as shown in a failure: the first `Offered::SHOWN` distinct
+/// descriptions and how many more there were (an MM1 can carry thousands).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Offered {
+    shown: Vec<String>,
+    more: usize,
+}
+
+impl Offered {
+    pub const SHOWN: usize = 8;
+
+    pub fn push(&mut self, description: String) {
+        if self.shown.contains(&description) {
+            return;
+        }
+        if self.shown.len() < Self::SHOWN {
+            self.shown.push(description);
+        } else {
+            self.more += 1;
+        }
+    }
+}
+
+impl<S: Into<String>> FromIterator<S> for Offered {
+    fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Self {
+        let mut o = Offered::default();
+        for s in iter {
+            o.push(s.into());
+        }
+        o
+    }
+}
+
+impl fmt::Display for Offered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.shown.join(", "))?;
+        if self.more > 0 {
+            write!(f, " and {} more", self.more)?;
+        }
+        Ok(())
+    }
+}
+
 /// Nothing the peer offered is acceptable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NoProposal {
     /// `offered`: "AES-256/SHA-256/group 14" per peer transform; `policies`:
     /// "policy 10 (line 1) has DES/SHA/group 1".
     Phase1 {
-        offered: Vec<String>,
+        offered: Offered,
         policies: Vec<String>,
     },
     /// The algorithms match policy `priority` but the peer's lifetime is longer.
@@ -166,7 +239,7 @@ pub enum NoProposal {
     /// "transform set TRA (line 5) has esp-aes 256 esp-sha256-hmac".
     Phase2 {
         tunnel: String,
-        offered: Vec<String>,
+        offered: Offered,
         sets: Vec<String>,
     },
     /// Our profile demands PFS with `ours`; the peer offered `peer`.
@@ -185,8 +258,7 @@ impl fmt::Display for NoProposal {
         match self {
             NoProposal::Phase1 { offered, policies } => write!(
                 f,
-                "no matching proposal: peer offered {}, {}",
-                offered.join(", "),
+                "no matching proposal: peer offered {offered}, {}",
                 policies.join(", ")
             ),
             NoProposal::Phase1Lifetime {
@@ -204,8 +276,7 @@ impl fmt::Display for NoProposal {
                 sets,
             } => write!(
                 f,
-                "no matching transform set for {tunnel}: peer offered {}, {}",
-                offered.join(", "),
+                "no matching transform set for {tunnel}: peer offered {offered}, {}",
                 sets.join(", ")
             ),
             NoProposal::Pfs {
@@ -312,6 +383,12 @@ pub enum Misbehaviour {
     BadProposalSyntax(&'static str),
     /// A Quick Mode HASH(n) or Informational HASH(1) did not verify.
     BadHash(&'static str),
+    /// RFC 2409 5: "The length of nonce payload MUST be between 8 and 256 bytes
+    /// inclusive."
+    BadNonceLength {
+        what: &'static str,
+        len: usize,
+    },
 }
 
 impl Misbehaviour {
@@ -322,6 +399,7 @@ impl Misbehaviour {
             Misbehaviour::UnofferedChoice(_) => NotifyType::NO_PROPOSAL_CHOSEN,
             Misbehaviour::BadProposalSyntax(_) => NotifyType::BAD_PROPOSAL_SYNTAX,
             Misbehaviour::BadHash(_) => NotifyType::INVALID_HASH_INFORMATION,
+            Misbehaviour::BadNonceLength { .. } => NotifyType::PAYLOAD_MALFORMED,
         }
     }
 }
@@ -336,6 +414,10 @@ impl fmt::Display for Misbehaviour {
             Misbehaviour::UnofferedChoice(what) => write!(f, "chose {what} we did not offer"),
             Misbehaviour::BadProposalSyntax(why) => write!(f, "bad proposal syntax: {why}"),
             Misbehaviour::BadHash(what) => write!(f, "{what} does not verify"),
+            Misbehaviour::BadNonceLength { what, len } => write!(
+                f,
+                "{what} carries a nonce of {len} bytes (RFC 2409: 8 to 256)"
+            ),
         }
     }
 }
@@ -359,7 +441,7 @@ mod tests {
     #[test]
     fn failures_read_like_design_md() {
         let e = Error::from(NoProposal::Phase1 {
-            offered: vec!["AES-256/SHA-256/group 14".into()],
+            offered: ["AES-256/SHA-256/group 14"].into_iter().collect(),
             policies: vec!["policy 10 (line 1) has DES/SHA/group 1".into()],
         });
         assert_eq!(

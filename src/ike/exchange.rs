@@ -1,7 +1,8 @@
 //! Reliability of one exchange (RFC 2408 leaves it to the implementation): the last
 //! message we sent is resent with exponential backoff until the next message arrives,
 //! and a duplicate of the last message we processed is answered with the stored reply,
-//! never processed twice.
+//! never processed twice. The message processed is remembered by its SHA-256 digest,
+//! not kept (an MM1 may be 64 KB, and a responder may hold a thousand of them).
 
 use super::state::{Role, ShowState};
 use super::timer::{Timer, TimerTable};
@@ -23,8 +24,16 @@ const WAITS: [Duration; 7] = [
     Duration::from_secs(16),
     Duration::from_secs(16),
 ];
-/// Transmissions of one message before giving up.
-const MAX_TRANSMISSIONS: u32 = WAITS.len() as u32;
+/// The responder's MM2 and MM4 go to an address that has not authenticated: resent
+/// twice at most, so that a spoofed MM1 or MM3 gets no more than three datagrams sent
+/// to its victim; the negotiation then waits for the initiator's own retransmissions
+/// (answered one for one) until 30 s after the reply was first sent (strongSwan's
+/// `half_open_timeout`).
+const REPLY_WAITS: [Duration; 3] = [
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+    Duration::from_secs(24),
+];
 
 /// The messages of Main Mode (RFC 2409 5) and Quick Mode (5.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +87,22 @@ impl Msg {
     fn retransmitted(self) -> bool {
         !matches!(self, Msg::Mm6 | Msg::Qm3)
     }
+
+    /// How long to wait after each transmission; after the last, give up.
+    fn waits(self) -> &'static [Duration] {
+        match self {
+            Msg::Mm2 | Msg::Mm4 => &REPLY_WAITS,
+            _ => &WAITS,
+        }
+    }
+}
+
+/// What duplicates are recognised by.
+type Digest = [u8; 32];
+
+fn digest(data: &[u8]) -> Digest {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(data).into()
 }
 
 #[derive(Debug, Clone)]
@@ -90,7 +115,7 @@ pub(crate) struct Sent {
 
 #[derive(Debug, Default)]
 pub(crate) struct Exchange {
-    last_rx: Option<Vec<u8>>,
+    last_rx: Option<Digest>,
     /// What we sent last (the answer to `last_rx`, or a request awaiting one).
     last_tx: Option<Sent>,
     transmissions: u32,
@@ -118,7 +143,7 @@ pub(crate) enum Duplicate<'a> {
 impl Exchange {
     /// Is `data` the message we processed last?
     pub(crate) fn duplicate(&self, data: &[u8]) -> Option<Duplicate<'_>> {
-        if self.last_rx.as_deref() != Some(data) {
+        if self.last_rx != Some(digest(data)) {
             return None;
         }
         Some(match &self.last_tx {
@@ -129,7 +154,7 @@ impl Exchange {
 
     /// `data` moved the exchange on: stop resending our previous message.
     pub(crate) fn received(&mut self, data: &[u8]) {
-        self.last_rx = Some(data.to_vec());
+        self.last_rx = Some(digest(data));
         self.last_tx = None;
         self.timers.stop(Timer::Retransmit);
     }
@@ -142,10 +167,11 @@ impl Exchange {
             remote: sent.remote,
             data: sent.data.clone(),
         });
+        let first_wait = sent.msg.waits()[0];
         self.last_tx = Some(sent);
         self.transmissions = 1;
         if retransmit {
-            self.timers.set(Timer::Retransmit, now + WAITS[0]);
+            self.timers.set(Timer::Retransmit, now + first_wait);
         } else {
             self.timers.stop(Timer::Retransmit);
         }
@@ -160,7 +186,8 @@ impl Exchange {
         let Some(sent) = &self.last_tx else {
             return Retransmission::Nothing;
         };
-        if self.transmissions >= MAX_TRANSMISSIONS {
+        let waits = sent.msg.waits();
+        if self.transmissions as usize >= waits.len() {
             return Retransmission::GaveUp(sent.msg, self.transmissions);
         }
         self.transmissions += 1;
@@ -171,7 +198,7 @@ impl Exchange {
         });
         self.timers.set(
             Timer::Retransmit,
-            now + WAITS[self.transmissions as usize - 1],
+            now + waits[self.transmissions as usize - 1],
         );
         Retransmission::Resent(sent.msg, self.transmissions)
     }

@@ -75,14 +75,14 @@ impl Engine {
             // A replaced SA still works, should it be the only one left.
             let p1 = self.isakmp_for(ends).or_else(|| {
                 self.phase1
-                    .values()
-                    .find(|p| p.endpoints() == ends && p.established().is_some())
+                    .of_pair(ends)
+                    .find(|p| p.established().is_some())
                     .map(|p| p.conn_id)
             });
             if let Some(id) = p1 {
-                if let Some(p1) = self.phase1.remove(&id) {
+                if let Some(p1) = self.phase1.take(id) {
                     self.send_info(&p1, payload);
-                    self.phase1.insert(id, p1);
+                    self.put_back(p1);
                 }
             }
         }
@@ -110,6 +110,11 @@ impl Engine {
         let Some((msg, _)) = opened else {
             return self.drop_undecryptable(remote);
         };
+        // A copy of a message handled before (anyone who captured it can resend it):
+        // news for nobody, and no sign of life (RFC 3706 7).
+        if !p1.info_ids.insert(mid) {
+            return self.drop_replayed(remote);
+        }
         let mut alive = false;
         for p in &msg.payloads {
             match &p.payload {
@@ -130,7 +135,8 @@ impl Engine {
                 _ => {}
             }
         }
-        if alive {
+        // Only the peer's own address shows it is alive (a NAT may move its port).
+        if alive && remote.ip() == p1.remote.ip() {
             self.heard_from(now, p1);
         }
     }
@@ -270,13 +276,15 @@ impl Engine {
                         for tunnel in interrupted {
                             self.initiate(now, &tunnel);
                         }
-                    } else if let Some(id) = self
+                        continue;
+                    }
+                    let other = self
                         .phase1
-                        .values()
-                        .find(|o| o.endpoints() == p1.endpoints() && o.cookies() == *spi)
-                        .map(|o| o.conn_id)
-                    {
-                        self.phase1.remove(&id);
+                        .of_pair(p1.endpoints())
+                        .find(|o| o.cookies() == *spi)
+                        .map(|o| o.conn_id);
+                    if let Some(id) = other {
+                        self.remove_phase1(id);
                         self.log_phase1_down(id, p1.remote.ip(), DownReason::PeerDelete);
                         if p1.retiring.is_none() {
                             for c in self.children.iter_mut().filter(|c| c.conn_id == id) {

@@ -134,6 +134,18 @@ impl Engine {
     pub(super) fn dpd_notify(&mut self, p1: &mut Phase1, n: &NotifyPayload) -> bool {
         let seq = sequence(n).unwrap_or(0);
         if n.notify_type == NotifyType::R_U_THERE {
+            // RFC 3706 7: each R-U-THERE's sequence number exceeds the last one's (in
+            // serial number arithmetic); an older one is a replay, neither answered
+            // nor taken as a sign of life.
+            if p1
+                .peer_dpd_seq
+                .is_some_and(|last| seq.wrapping_sub(last) as i32 <= 0)
+            {
+                self.stats.dropped_replayed += 1;
+                self.note(p1, Note::DpdReplayed { sequence: seq });
+                return false;
+            }
+            p1.peer_dpd_seq = Some(seq);
             // Always answered, with the same sequence number (RFC 3706 5.3).
             self.send_info(p1, dpd_notify(p1, NotifyType::R_U_THERE_ACK, seq));
             self.note(p1, Note::DpdAck { sequence: seq });
@@ -151,14 +163,9 @@ impl Engine {
     /// other addresses have their own DPD: one dead uplink is not a dead peer.
     fn peer_dead(&mut self, now: Instant, p1: &mut Phase1) {
         let ends = p1.endpoints();
-        let others: Vec<u32> = self
-            .phase1
-            .values()
-            .filter(|o| o.endpoints() == ends)
-            .map(|o| o.conn_id)
-            .collect();
+        let others: Vec<u32> = self.phase1.of_pair(ends).map(|o| o.conn_id).collect();
         for id in others {
-            if let Some(o) = self.phase1.remove(&id) {
+            if let Some(o) = self.remove_phase1(id) {
                 if o.established_at.is_some() {
                     self.log_phase1_down(id, ends.peer, DownReason::DeadPeer);
                 }

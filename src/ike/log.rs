@@ -68,8 +68,10 @@ pub enum LogEvent {
         conn_id: Option<u32>,
         peer: IpAddr,
         error: Error,
-        /// Logged before with the same words (a retransmission, a retry): debug level.
+        /// Logged before, of the same kind with the same peer, not long ago: debug.
         repeated: bool,
+        /// Repeats logged at debug since the last time it was logged at its level.
+        suppressed: u64,
     },
     /// Works, but not as configured: worth a look.
     Warning {
@@ -77,6 +79,7 @@ pub enum LogEvent {
         peer: IpAddr,
         warning: Warning,
         repeated: bool,
+        suppressed: u64,
     },
     /// A datagram dropped without being processed (also counted in `Stats`).
     Dropped {
@@ -269,12 +272,32 @@ impl fmt::Display for LogEvent {
                 f,
                 "IPsec SA down on {tunnel} with {peer}: inbound spi {spi_in:#010X}, outbound spi {spi_out:#010X}: {reason}"
             ),
-            LogEvent::Failed { error, .. } => error.fmt(f),
-            LogEvent::Warning { warning, .. } => warning.fmt(f),
+            LogEvent::Failed {
+                error, suppressed, ..
+            } => {
+                error.fmt(f)?;
+                repeats(*suppressed, f)
+            }
+            LogEvent::Warning {
+                warning,
+                suppressed,
+                ..
+            } => {
+                warning.fmt(f)?;
+                repeats(*suppressed, f)
+            }
             LogEvent::Dropped { peer, reason } => {
                 write!(f, "dropped packet from {peer}: {reason}")
             }
         }
+    }
+}
+
+/// "(and N more times since the last report)", for a failure that keeps happening.
+fn repeats(suppressed: u64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    match suppressed {
+        0 => Ok(()),
+        n => write!(f, " ({n} more times since the last report)"),
     }
 }
 
@@ -339,6 +362,10 @@ pub enum Note {
         transmission: u32,
     },
     DpdAcked {
+        sequence: u32,
+    },
+    /// An R-U-THERE whose sequence number does not exceed the last one's.
+    DpdReplayed {
         sequence: u32,
     },
     /// A replacement ISAKMP SA is being negotiated (soft lifetime).
@@ -425,6 +452,10 @@ impl Note {
             Note::DpdAcked { sequence } => {
                 write!(f, "received R-U-THERE-ACK, sequence {sequence}")
             }
+            Note::DpdReplayed { sequence } => write!(
+                f,
+                "dropped R-U-THERE, sequence {sequence}: not above the last one (replayed)"
+            ),
             Note::Phase1Rekey => f.write_str("ISAKMP SA soft lifetime reached: rekeying"),
             Note::IsakmpCollision { kept, dropped } => write!(
                 f,
@@ -485,6 +516,19 @@ pub enum Warning {
         address: IpAddr,
         config: String,
     },
+}
+
+impl Warning {
+    /// What kind of warning, for remembering it (`memory.rs`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Warning::LifetimeShortened { what, .. } if what.contains("ISAKMP") => {
+                "phase1-lifetime-shortened"
+            }
+            Warning::LifetimeShortened { .. } => "phase2-lifetime-shortened",
+            Warning::IdentityMismatch { .. } => "identity-mismatch",
+        }
+    }
 }
 
 impl fmt::Display for Warning {
@@ -556,6 +600,37 @@ impl fmt::Display for DownReason {
     }
 }
 
+/// Why admission control refused a new negotiation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// `crypto call admission limit ike sa N`.
+    SaLimit(u32),
+    /// `crypto call admission limit ike in-negotiation-sa N`, every slot held by a
+    /// peer that answered our MM2.
+    InNegotiationLimit(u32),
+    /// `PER_PEER_HALF_OPEN` negotiations with this address under way.
+    PerPeer(u32),
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::SaLimit(n) => write!(
+                f,
+                "refused by call admission: {n} ISAKMP SAs (crypto call admission limit ike sa {n})"
+            ),
+            Refusal::InNegotiationLimit(n) => write!(
+                f,
+                "refused by call admission: {n} negotiations in progress (crypto call admission limit ike in-negotiation-sa {n})"
+            ),
+            Refusal::PerPeer(n) => write!(
+                f,
+                "refused by call admission: {n} negotiations with this address in progress"
+            ),
+        }
+    }
+}
+
 /// Why a datagram was dropped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DropReason {
@@ -569,6 +644,17 @@ pub enum DropReason {
     UnsupportedExchange(u8),
     /// Encrypted message that did not decrypt or verify.
     Undecryptable,
+    /// Unauthenticated and not what the negotiation waits for (it goes on).
+    Unacceptable(String),
+    /// Admission control refused a new negotiation.
+    Refused(Refusal),
+    /// Too many key exchanges under way for unknown peers: the peer resends.
+    Busy,
+    /// Cookies of an SA with another peer address (and no NAT in between).
+    WrongAddress,
+    /// A copy of an Informational exchange already handled, or an R-U-THERE whose
+    /// sequence number does not increase (RFC 3706 7).
+    Replayed,
     ShutDown,
 }
 
@@ -580,6 +666,17 @@ impl fmt::Display for DropReason {
             DropReason::Stale => f.write_str("stale or out-of-order message"),
             DropReason::UnsupportedExchange(x) => write!(f, "unsupported exchange type {x}"),
             DropReason::Undecryptable => f.write_str("does not decrypt or verify"),
+            DropReason::Unacceptable(why) => write!(f, "not acceptable: {why}"),
+            DropReason::Refused(why) => why.fmt(f),
+            DropReason::Busy => f.write_str(
+                "too many key exchanges in progress for unknown peers; it will be resent",
+            ),
+            DropReason::WrongAddress => {
+                f.write_str("its cookies belong to an SA with another peer address")
+            }
+            DropReason::Replayed => {
+                f.write_str("replayed (message ID or DPD sequence seen before)")
+            }
             DropReason::ShutDown => f.write_str("shutting down"),
         }
     }

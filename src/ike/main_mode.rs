@@ -7,18 +7,28 @@
 //! MM6 R->I  *ID, HASH_R
 //! ```
 //! Each state (`phase1::MmState`) holds what is known so far; handling a message
-//! consumes it and returns the next one.
+//! consumes it and returns the next one. The Diffie-Hellman exponentiations after MM2,
+//! MM3 and MM4 run in the daemon (`dh.rs`): the exchange waits in IKE_I_MM2,
+//! IKE_R_MM3 or IKE_I_MM4 for them.
+//!
+//! Nothing unauthenticated ends a negotiation: an MM2..MM4 that does not fit, or an
+//! MM5/MM6 that does not decrypt, is dropped and remembered as the likely cause, and
+//! the exchange keeps waiting (and resending) for the real one; if none comes, the
+//! timeout reports what was remembered. An on-path spoofer cannot cut a handshake
+//! short that way, nor make us take its cookie for the responder's.
 
+use super::dh::DhResult;
 use super::engine::Received;
 use super::error::{AuthFailure, AuthKind, Error, InvalidId, Misbehaviour};
 use super::exchange::Msg;
+use super::log::DropReason;
 use super::log::{DownReason, LogEvent, Note, VendorKind, Warning};
 use super::nat::{self, NAT_T_PORT};
-use super::phase1::{Established, IMm1, IMm3, Keyed, MmState, Phase1, RMm2};
+use super::phase1::{Established, IMm1, IMm3, IMm4, Keyed, MmState, Phase1, RMm2, RMm3};
 use super::proposal::{self, Suite};
 use super::protect::{self, Inbound, Protection};
 use super::settings::{KeySource, Lookup, PeerIdentity, Settings};
-use super::state::{IkeState, Role};
+use super::state::{IkeState, Role, ShowState};
 use super::timer::Timer;
 use super::{identity, vendor, Endpoints, Engine};
 use crate::crypto::{ct_eq, kdf, DhPrivate, Phase1Keys, Secret};
@@ -31,7 +41,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A payload's body (without the generic header), as we encode it.
-fn payload_body(p: &Payload) -> Vec<u8> {
+pub(super) fn payload_body(p: &Payload) -> Vec<u8> {
     let mut out = Vec::new();
     encode_payloads(std::slice::from_ref(p), &mut out);
     out.split_off(4.min(out.len()))
@@ -63,6 +73,55 @@ fn bytes_of(
             payload,
         })),
     }
+}
+
+/// A nonce payload's body, of a length RFC 2409 5 allows (8..256 bytes).
+pub(super) fn nonce_of(msg: &Inbound, what: &'static str) -> Result<Vec<u8>, Error> {
+    let nonce = bytes_of(msg, PayloadType::NONCE, what, "NONCE")?;
+    if !(8..=256).contains(&nonce.len()) {
+        return Err(Misbehaviour::BadNonceLength {
+            what,
+            len: nonce.len(),
+        }
+        .into());
+    }
+    Ok(nonce)
+}
+
+/// A KE payload's body, of the length the group's public values have (the value
+/// itself is checked with the exponentiation: RFC 2409 5, RFC 5903 5).
+fn ke_of(msg: &Inbound, what: &'static str, suite: &Suite) -> Result<Vec<u8>, Error> {
+    let ke = bytes_of(msg, PayloadType::KE, what, "KE")?;
+    if ke.len() != suite.group.value_len() {
+        return Err(Misbehaviour::InvalidKeyExchange.into());
+    }
+    Ok(ke)
+}
+
+/// A Main Mode message, with the state its SA was in when it came.
+struct Arrived<'a, 'b> {
+    rx: &'a Received<'b>,
+    shown: ShowState,
+}
+
+impl<'b> std::ops::Deref for Arrived<'_, 'b> {
+    type Target = Received<'b>;
+    fn deref(&self) -> &Received<'b> {
+        self.rx
+    }
+}
+
+/// What handling a Main Mode message came to.
+enum Step {
+    /// Taken: the exchange is in this state now.
+    Next(MmState),
+    /// Not taken (unauthenticated and not what the exchange waits for): the state is
+    /// unchanged, the error kept as the likely cause should the exchange time out.
+    Ignored(MmState, Error),
+    /// Not taken now, for no fault of the message (we are busy).
+    Unchanged(MmState),
+    /// The negotiation failed.
+    Failed(Error),
 }
 
 fn sa_of<'a>(msg: &'a Inbound, what: &'static str) -> Result<(&'a SaPayload, &'a [u8]), Error> {
@@ -200,8 +259,8 @@ impl Engine {
     /// Have we anything between these addresses (then MM5 carries no INITIAL-CONTACT)?
     fn has_sa_between(&self, ends: Endpoints) -> bool {
         self.phase1
-            .values()
-            .any(|p| p.endpoints() == ends && p.established_at.is_some())
+            .of_pair(ends)
+            .any(|p| p.established_at.is_some())
             || self.children.iter().any(|c| c.endpoints() == ends)
     }
 
@@ -240,10 +299,12 @@ impl Engine {
         self.note(&p1, Note::BeginMainMode);
         let sent = p1.sent(Msg::Mm1, data);
         self.transmit(now, p1.conn_id, &mut p1.ex, sent);
-        self.phase1.insert(p1.conn_id, p1);
+        self.stats.admission.requests_out += 1;
+        self.insert_phase1(p1);
     }
 
-    /// MM1 from a new peer: choose a policy and answer with MM2.
+    /// MM1 from a new peer: if admission control lets it in, choose a policy and
+    /// answer with MM2.
     pub(super) fn on_mm1(&mut self, rx: &Received, header: Header) {
         let msg = match Inbound::plain(header, rx.data) {
             Ok(m) => m,
@@ -253,6 +314,9 @@ impl Engine {
         let Some(key) = self.preshared_key(Endpoints::of(rx.local, rx.remote), None) else {
             return;
         };
+        if !self.admit(rx.remote) {
+            return;
+        }
         let cookies = (msg.header.icookie, self.cookie());
         let mut p1 = Phase1::new(
             self.alloc_conn_id(),
@@ -263,13 +327,14 @@ impl Engine {
             rx.now,
             self.event(),
         );
-        self.packet_in(&p1, rx, None);
+        self.packet_in(&p1, rx, None, p1.state.show());
         self.state_change(&p1, None, IkeState::Ready, IkeState::RMm1);
         p1.ex.received(rx.data);
         match self.mm1(rx.now, &mut p1, &msg) {
             Ok(next) => {
                 p1.state = next;
-                self.phase1.insert(p1.conn_id, p1);
+                self.stats.admission.accepted_in += 1;
+                self.insert_phase1(p1);
             }
             Err(e) => self.fail_phase1(&mut p1, e),
         }
@@ -297,44 +362,79 @@ impl Engine {
             return self.answer_duplicate(dup);
         }
         // Open the message before consuming the state: a message that does not decode
-        // leaves the negotiation untouched, except MM5/MM6, where it means the keys
-        // (and so the pre-shared keys) differ.
+        // or decrypt leaves the negotiation untouched.
+        let encrypted = header.flags & FLAG_ENCRYPTION != 0;
         let (msg, next_iv) = match &p1.state {
-            MmState::RMm4(s) | MmState::IMm5(s) => {
-                if header.flags & FLAG_ENCRYPTION == 0 {
-                    return self.drop_stale(rx.remote);
-                }
+            MmState::RMm4(s) | MmState::IMm5(s) if encrypted => {
                 match Inbound::decrypt(header, rx.data, &s.protection(), &s.iv) {
                     Some(opened) => opened,
-                    None => return self.fail_phase1(p1, self.undecryptable(p1)),
+                    None => {
+                        // A peer with another key, or anyone who saw our cookies.
+                        p1.rejected.get_or_insert(self.undecryptable(p1));
+                        return self.drop_undecryptable(rx.remote);
+                    }
                 }
             }
-            MmState::Established(_) | MmState::Failed => return self.drop_stale(rx.remote),
-            _ if header.flags & FLAG_ENCRYPTION != 0 => return self.drop_stale(rx.remote),
-            _ => match Inbound::plain(header, rx.data) {
-                Ok(m) => (m, Vec::new()),
-                Err(e) => return self.drop_malformed(rx.remote, e),
-            },
+            MmState::IMm1(_) | MmState::RMm2(_) | MmState::IMm3(_) if !encrypted => {
+                match Inbound::plain(header, rx.data) {
+                    Ok(m) => (m, Vec::new()),
+                    Err(e) => return self.drop_malformed(rx.remote, e),
+                }
+            }
+            _ => return self.drop_stale(rx.remote),
         };
-        self.packet_in(p1, rx, Some(p1.role));
-        p1.ex.received(rx.data);
+        // The state the message is logged in (IOS tags it with the SA's state then).
+        let rx = &Arrived {
+            rx,
+            shown: p1.state.show(),
+        };
         let state = std::mem::replace(&mut p1.state, MmState::Failed);
-        let result = match state {
-            MmState::IMm1(s) => self.mm2(rx.now, p1, s, &msg),
+        let step = match state {
+            MmState::IMm1(s) => self.mm2(rx, p1, s, &msg),
             MmState::RMm2(s) => self.mm3(rx, p1, s, &msg),
             MmState::IMm3(s) => self.mm4(rx, p1, *s, &msg),
             MmState::RMm4(s) => self.mm5(rx, p1, *s, &msg, next_iv),
-            MmState::IMm5(s) => self.mm6(rx.now, p1, *s, &msg, next_iv),
-            MmState::Established(_) | MmState::Failed => unreachable!("dropped above"),
+            MmState::IMm5(s) => self.mm6(rx, p1, *s, &msg, next_iv),
+            other => Step::Ignored(other, Misbehaviour::UnofferedChoice("a message").into()),
         };
-        match result {
-            Ok(next) => {
+        match step {
+            Step::Next(next) => {
                 p1.state = next;
                 if p1.established().is_some() {
                     self.start_pending(rx.now, p1);
                     self.phase1_established(rx.now, p1);
                 }
             }
+            Step::Ignored(state, error) => {
+                p1.state = state;
+                self.log(LogEvent::Dropped {
+                    peer: rx.remote,
+                    reason: DropReason::Unacceptable(error.to_string()),
+                });
+                p1.rejected.get_or_insert(error);
+            }
+            Step::Unchanged(state) => p1.state = state,
+            Step::Failed(e) => self.fail_phase1(p1, e),
+        }
+    }
+
+    /// A message the exchange takes: logged, and our previous one is no longer resent.
+    fn take_message(&mut self, a: &Arrived, p1: &mut Phase1) {
+        self.packet_in(p1, a.rx, Some(p1.role), a.shown);
+        p1.ex.received(a.rx.data);
+    }
+
+    /// The daemon computed what the exchange waited for: send the next message.
+    pub(super) fn key_exchange_done(&mut self, now: Instant, p1: &mut Phase1, dh: DhResult) {
+        let state = std::mem::replace(&mut p1.state, MmState::Failed);
+        let next = match state {
+            MmState::IMm2(s) => Ok(self.send_mm3(now, p1, *s, dh)),
+            MmState::RMm3(s) => self.send_mm4(now, p1, *s, dh),
+            MmState::IMm4(s) => self.send_mm5(now, p1, *s, dh),
+            other => Ok(other),
+        };
+        match next {
+            Ok(next) => p1.state = next,
             Err(e) => self.fail_phase1(p1, e),
         }
     }
@@ -367,20 +467,38 @@ impl Engine {
         }
     }
 
-    fn mm2(
-        &mut self,
-        now: Instant,
-        p1: &mut Phase1,
-        s: IMm1,
-        msg: &Inbound,
-    ) -> Result<MmState, Error> {
+    fn mm2(&mut self, rx: &Arrived, p1: &mut Phase1, s: IMm1, msg: &Inbound) -> Step {
+        let accepted = sa_of(msg, "MM2").and_then(|(sa, _)| {
+            proposal::p1_accept(&self.settings.policies, sa)
+                .ok_or(Misbehaviour::UnofferedChoice("an ISAKMP transform").into())
+        });
+        let suite = match accepted {
+            Ok(suite) if msg.header.rcookie != [0; 8] => suite,
+            Ok(_) => {
+                let e = Misbehaviour::BadProposalSyntax("MM2 without a responder cookie");
+                return Step::Ignored(MmState::IMm1(s), e.into());
+            }
+            Err(e) => return Step::Ignored(MmState::IMm1(s), e),
+        };
+        // Only now is the responder's cookie ours to use (RFC 2408 3.1).
+        p1.rcookie = msg.header.rcookie;
+        self.take_message(rx, p1);
         self.state_change(p1, None, IkeState::IMm1, IkeState::IMm2);
-        let (sa, _) = sa_of(msg, "MM2")?;
-        let suite = proposal::p1_accept(&self.settings.policies, sa)
-            .ok_or(Misbehaviour::UnofferedChoice("an ISAKMP transform"))?;
         self.vendor_ids(p1, msg);
         let dh = DhPrivate::generate(suite.group, self.rng.as_mut());
-        let g_xi = dh.public_value();
+        self.compute_dh(p1, dh, None, true);
+        Step::Next(MmState::IMm2(Box::new(RMm2 {
+            sa_i_b: s.sa_i_b,
+            suite,
+        })))
+    }
+
+    /// Our public value is known: MM3.
+    fn send_mm3(&mut self, now: Instant, p1: &mut Phase1, s: RMm2, dh: DhResult) -> MmState {
+        let Some(private) = dh.private else {
+            return MmState::Failed;
+        };
+        let g_xi = dh.public;
         let ni = self.nonce();
         let mut payloads = vec![
             Payload::KeyExchange(g_xi.clone()),
@@ -388,20 +506,20 @@ impl Engine {
         ];
         if p1.nat_t {
             let natd =
-                nat::natd_payloads(suite.hash, &p1.icookie, &p1.rcookie, p1.local, p1.remote);
+                nat::natd_payloads(s.suite.hash, &p1.icookie, &p1.rcookie, p1.local, p1.remote);
             payloads.extend(natd.map(Payload::NatD));
         }
         let data = protect::plain(&p1.header(ExchangeType::MAIN_MODE, 0), &payloads);
         let sent = p1.sent(Msg::Mm3, data);
         self.transmit(now, p1.conn_id, &mut p1.ex, sent);
         self.state_change(p1, None, IkeState::IMm2, IkeState::IMm3);
-        Ok(MmState::IMm3(Box::new(IMm3 {
+        MmState::IMm3(Box::new(IMm3 {
             sa_i_b: s.sa_i_b,
-            suite,
-            dh,
+            suite: s.suite,
+            dh: private,
             g_xi,
             ni,
-        })))
+        }))
     }
 
     /// The peer's NAT-D payloads against the datagram's addresses (RFC 3947 3.2).
@@ -444,54 +562,75 @@ impl Engine {
         true
     }
 
-    fn mm3(
-        &mut self,
-        rx: &Received,
-        p1: &mut Phase1,
-        s: RMm2,
-        msg: &Inbound,
-    ) -> Result<MmState, Error> {
+    fn mm3(&mut self, rx: &Arrived, p1: &mut Phase1, s: RMm2, msg: &Inbound) -> Step {
+        let parsed = ke_of(msg, "MM3", &s.suite).and_then(|ke| Ok((ke, nonce_of(msg, "MM3")?)));
+        let (g_xi, ni) = match parsed {
+            Ok(v) => v,
+            Err(e) => return Step::Ignored(MmState::RMm2(s), e),
+        };
+        let urgent = self.known_peer(p1.remote.ip());
+        if !urgent && !self.dh.has_room() {
+            // Too many key exchanges under way for peers we do not know: the initiator
+            // resends MM3, and gets its turn.
+            self.stats.admission.dropped_dh_busy += 1;
+            self.log(LogEvent::Dropped {
+                peer: rx.remote,
+                reason: DropReason::Busy,
+            });
+            return Step::Unchanged(MmState::RMm2(s));
+        }
+        self.take_message(rx, p1);
         self.state_change(p1, None, IkeState::RMm2, IkeState::RMm3);
-        let g_xi = bytes_of(msg, PayloadType::KE, "MM3", "KE")?;
-        let ni = bytes_of(msg, PayloadType::NONCE, "MM3", "NONCE")?;
         self.vendor_ids(p1, msg);
+        let natd = self.nat_discovery(p1, &s.suite, msg, rx);
         let dh = DhPrivate::generate(s.suite.group, self.rng.as_mut());
-        let g_xr = dh.public_value();
-        let g_xy = dh
-            .complete(&g_xi)
-            .map_err(|_| Misbehaviour::InvalidKeyExchange)?;
+        self.compute_dh(p1, dh, Some(g_xi.clone()), urgent);
+        Step::Next(MmState::RMm3(Box::new(RMm3 {
+            sa_i_b: s.sa_i_b,
+            suite: s.suite,
+            g_xi,
+            ni,
+            natd,
+        })))
+    }
+
+    /// Our public value and g^xy are known: MM4.
+    fn send_mm4(
+        &mut self,
+        now: Instant,
+        p1: &mut Phase1,
+        s: RMm3,
+        mut dh: DhResult,
+    ) -> Result<MmState, Error> {
+        let g_xy = dh.shared_secret()?;
+        let g_xr = dh.public;
         let nr = self.nonce();
         let mut payloads = vec![
             Payload::KeyExchange(g_xr.clone()),
             Payload::Nonce(nr.clone()),
         ];
-        if self.nat_discovery(p1, &s.suite, msg, rx) {
+        if s.natd {
             let natd =
-                nat::natd_payloads(s.suite.hash, &p1.icookie, &p1.rcookie, rx.local, rx.remote);
+                nat::natd_payloads(s.suite.hash, &p1.icookie, &p1.rcookie, p1.local, p1.remote);
             payloads.extend(natd.map(Payload::NatD));
         }
-        let keyed = Keyed::derive(p1, (s.sa_i_b, s.suite), (g_xi, g_xr), &g_xy, (&ni, &nr));
+        let keyed = Keyed::derive(p1, (s.sa_i_b, s.suite), (s.g_xi, g_xr), &g_xy, (&s.ni, &nr));
         let data = protect::plain(&p1.header(ExchangeType::MAIN_MODE, 0), &payloads);
         let sent = p1.sent(Msg::Mm4, data);
-        self.transmit(rx.now, p1.conn_id, &mut p1.ex, sent);
+        self.transmit(now, p1.conn_id, &mut p1.ex, sent);
         self.state_change(p1, None, IkeState::RMm3, IkeState::RMm4);
         Ok(MmState::RMm4(Box::new(keyed)))
     }
 
-    fn mm4(
-        &mut self,
-        rx: &Received,
-        p1: &mut Phase1,
-        s: IMm3,
-        msg: &Inbound,
-    ) -> Result<MmState, Error> {
+    fn mm4(&mut self, rx: &Arrived, p1: &mut Phase1, s: IMm3, msg: &Inbound) -> Step {
+        let parsed = ke_of(msg, "MM4", &s.suite).and_then(|ke| Ok((ke, nonce_of(msg, "MM4")?)));
+        let (g_xr, nr) = match parsed {
+            Ok(v) => v,
+            Err(e) => return Step::Ignored(MmState::IMm3(Box::new(s)), e),
+        };
+        self.take_message(rx, p1);
         self.state_change(p1, None, IkeState::IMm3, IkeState::IMm4);
-        let g_xr = bytes_of(msg, PayloadType::KE, "MM4", "KE")?;
-        let nr = bytes_of(msg, PayloadType::NONCE, "MM4", "NONCE")?;
         self.vendor_ids(p1, msg);
-        let g_xy =
-            s.dh.complete(&g_xr)
-                .map_err(|_| Misbehaviour::InvalidKeyExchange)?;
         if self.nat_discovery(p1, &s.suite, msg, rx)
             && p1.nat.detected()
             && p1.local.port() != NAT_T_PORT
@@ -501,7 +640,33 @@ impl Engine {
             p1.local.set_port(NAT_T_PORT);
             p1.remote.set_port(NAT_T_PORT);
         }
-        let mut keyed = Keyed::derive(p1, (s.sa_i_b, s.suite), (s.g_xi, g_xr), &g_xy, (&s.ni, &nr));
+        self.compute_dh(p1, s.dh, Some(g_xr.clone()), true);
+        Step::Next(MmState::IMm4(Box::new(IMm4 {
+            sa_i_b: s.sa_i_b,
+            suite: s.suite,
+            g_xi: s.g_xi,
+            g_xr,
+            ni: s.ni,
+            nr,
+        })))
+    }
+
+    /// g^xy is known: MM5.
+    fn send_mm5(
+        &mut self,
+        now: Instant,
+        p1: &mut Phase1,
+        s: IMm4,
+        mut dh: DhResult,
+    ) -> Result<MmState, Error> {
+        let g_xy = dh.shared_secret()?;
+        let mut keyed = Keyed::derive(
+            p1,
+            (s.sa_i_b, s.suite),
+            (s.g_xi, s.g_xr),
+            &g_xy,
+            (&s.ni, &s.nr),
+        );
         let id = Payload::Id(self.our_id(p1));
         let hash_i = keyed.hash(p1, Role::Initiator, &payload_body(&id));
         let mut payloads = vec![id, Payload::Hash(hash_i)];
@@ -523,22 +688,28 @@ impl Engine {
         );
         keyed.iv = iv;
         let sent = p1.sent(Msg::Mm5, data);
-        self.transmit(rx.now, p1.conn_id, &mut p1.ex, sent);
+        self.transmit(now, p1.conn_id, &mut p1.ex, sent);
         self.state_change(p1, None, IkeState::IMm4, IkeState::IMm5);
         Ok(MmState::IMm5(Box::new(keyed)))
     }
 
     fn mm5(
         &mut self,
-        rx: &Received,
+        rx: &Arrived,
         p1: &mut Phase1,
         s: Keyed,
         msg: &Inbound,
         next_iv: Vec<u8>,
-    ) -> Result<MmState, Error> {
+    ) -> Step {
+        self.take_message(rx, p1);
         self.state_change(p1, None, IkeState::RMm4, IkeState::RMm5);
-        let peer_id = self.authenticate_peer(p1, msg, &s, "MM5")?;
-        self.match_profile(p1, &peer_id)?;
+        let peer_id = match self.authenticate_peer(p1, msg, &s, "MM5") {
+            Ok(id) => id,
+            Err(e) => return Step::Failed(e),
+        };
+        if let Err(e) = self.match_profile(p1, &peer_id) {
+            return Step::Failed(e);
+        }
         self.note_profile(p1);
         // RFC 3947 4: the initiator floated to 4500 (or a NAT rewrote its port); answer
         // where the authenticated message came from.
@@ -558,7 +729,7 @@ impl Engine {
         let sent = p1.sent(Msg::Mm6, data);
         self.transmit(rx.now, p1.conn_id, &mut p1.ex, sent);
         self.state_change(p1, None, IkeState::RMm5, IkeState::P1Complete);
-        Ok(self.establish(rx.now, p1, s.suite, s.keys, last_block))
+        Step::Next(self.establish(rx.now, p1, s.suite, s.keys, last_block))
     }
 
     /// RFC 2409 5.4: check the peer's HASH_I (it initiated) or HASH_R (it responded),
@@ -669,21 +840,27 @@ impl Engine {
 
     fn mm6(
         &mut self,
-        now: Instant,
+        rx: &Arrived,
         p1: &mut Phase1,
         s: Keyed,
         msg: &Inbound,
         next_iv: Vec<u8>,
-    ) -> Result<MmState, Error> {
+    ) -> Step {
+        self.take_message(rx, p1);
         self.state_change(p1, None, IkeState::IMm5, IkeState::IMm6);
-        let peer_id = self.authenticate_peer(p1, msg, &s, "MM6")?;
-        self.match_profile(p1, &peer_id)?;
+        let peer_id = match self.authenticate_peer(p1, msg, &s, "MM6") {
+            Ok(id) => id,
+            Err(e) => return Step::Failed(e),
+        };
+        if let Err(e) = self.match_profile(p1, &peer_id) {
+            return Step::Failed(e);
+        }
         self.note_profile(p1);
         if has_initial_contact(msg) {
             self.initial_contact(p1);
         }
         self.state_change(p1, None, IkeState::IMm6, IkeState::P1Complete);
-        Ok(self.establish(now, p1, s.suite, s.keys, next_iv))
+        Step::Next(self.establish(rx.now, p1, s.suite, s.keys, next_iv))
     }
 
     fn establish(
@@ -774,12 +951,12 @@ impl Engine {
         let ends = p1.endpoints();
         let stale: Vec<u32> = self
             .phase1
-            .values()
-            .filter(|o| o.endpoints() == ends && o.established_at.is_some_and(|t| t < p1.created))
+            .of_pair(ends)
+            .filter(|o| o.established_at.is_some_and(|t| t < p1.created))
             .map(|o| o.conn_id)
             .collect();
         for id in stale {
-            self.phase1.remove(&id);
+            self.remove_phase1(id);
             self.log_phase1_down(id, ends.peer, DownReason::InitialContact);
         }
         self.remove_children_of(ends, DownReason::InitialContact, |c| {

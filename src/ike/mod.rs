@@ -6,16 +6,21 @@
 //! [`Engine::poll_timeout`] (call `handle_timeout` at that instant). No sockets,
 //! clocks, netlink or OS randomness inside: the caller passes `now` and the RNG.
 
+pub mod admission;
 mod child;
+mod dh;
 mod endpoints;
 mod engine;
 pub mod error;
 mod exchange;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzz;
 pub(crate) mod identity;
 mod info;
 mod liveness;
 pub mod log;
 mod main_mode;
+mod memory;
 mod nat;
 mod phase1;
 mod proposal;
@@ -25,6 +30,7 @@ mod rekey;
 pub mod settings;
 mod show;
 pub mod state;
+mod table;
 mod timer;
 mod vendor;
 pub mod virtual_access;
@@ -32,9 +38,13 @@ pub mod virtual_access;
 #[cfg(test)]
 mod tests;
 
+pub use admission::{AdmissionStats, AdmissionView};
+pub use dh::{DhDone, DhJob};
 pub use endpoints::Endpoints;
 pub use error::Error;
 pub use log::{LogEvent, Warning};
+/// MM1's SA payload for a list of policies (also what examples/flood offers).
+pub use proposal::p1_offer;
 pub use settings::Settings;
 pub use show::{IpsecSaInfo, IpsecSaSide, IsakmpSaInfo};
 pub use virtual_access::VirtualAccess;
@@ -45,7 +55,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
 /// Requests from the daemon.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Command {
     /// The tunnel interface came up, or traffic met it without an SA (IOS initiates on
     /// traffic / interface up).
@@ -67,6 +77,8 @@ pub enum Command {
         spi: u32,
         hard: bool,
     },
+    /// Answer to `Action::ComputeDh`.
+    DhComputed(DhDone),
     /// From the data path: no packet crossed the tunnel's SAs for its `set
     /// security-association idle-time` (`Lifetimes::idle_s`).
     SaIdle {
@@ -77,7 +89,7 @@ pub enum Command {
 }
 
 /// What the daemon must do.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Action {
     /// Send the IKE message `data` from `local` to `remote`; on port 4500 the daemon
     /// adds the 4-byte non-ESP marker (RFC 3948 2.2).
@@ -100,6 +112,9 @@ pub enum Action {
         src: IpAddr,
         dst: IpAddr,
     },
+    /// Run `DhJob::run` (off the event loop, urgent jobs first) and answer with
+    /// `Command::DhComputed`.
+    ComputeDh(DhJob),
     /// Install one direction of an SA of `SaSpec::tunnel` (the daemon passes its tunnel
     /// interface alongside).
     InstallSa(SaSpec),
@@ -124,9 +139,14 @@ pub struct Stats {
     pub dropped_unknown_sa: u64,
     pub dropped_stale: u64,
     pub dropped_undecryptable: u64,
+    /// Datagrams with an SA's cookies from another address than its peer's.
+    pub dropped_wrong_address: u64,
+    /// Replayed Informational messages (RFC 3706 7).
+    pub dropped_replayed: u64,
     /// Duplicates of an already processed message (answered with the stored reply).
     pub duplicates: u64,
     pub retransmissions: u64,
+    pub admission: AdmissionStats,
 }
 
 /// The engine: every ISAKMP SA (with its Quick Modes) and every IPsec SA pair.
@@ -134,9 +154,19 @@ pub struct Engine {
     settings: Settings,
     rng: Box<dyn Rng>,
     actions: VecDeque<Action>,
-    /// ISAKMP SAs by conn-id (IOS's number for them).
-    phase1: BTreeMap<u32, phase1::Phase1>,
+    /// ISAKMP SAs by conn-id (IOS's number for them), indexed by cookies and peer.
+    phase1: table::Phase1Table,
     children: Vec<child::ChildSa>,
+    /// Every deadline of SAs, exchanges and retries.
+    timers: timer::TimerHeap,
+    /// IPsec SA pairs whose timers changed during the current input (scheduled when
+    /// it is handled).
+    touched_children: Vec<u32>,
+    /// Tunnel destinations: the peers admission control and DH scheduling favour.
+    configured_peers: HashSet<IpAddr>,
+    dh: dh::DhJobs,
+    /// The time of the input being handled.
+    now: std::time::Instant,
     /// Outstanding `AllocSpi` requests: request -> (conn-id, message ID, tunnel, our address).
     spi_requests: HashMap<u64, (u32, u32, String, IpAddr)>,
     /// SPIs the data path reserved for us that no SA holds yet, with their tunnel and
@@ -155,11 +185,11 @@ pub struct Engine {
     /// Counts negotiation starts and completions: orders them to tell a replacement
     /// (begun after the older SA was up) from a collision (both begun before either).
     events: u64,
-    /// Failures already logged at their level, by peer, until a tunnel with it comes
-    /// up: a repeat (the next retransmitted MM1 refused, the next retry) is debug.
-    reported: HashSet<(IpAddr, String)>,
-    /// Warnings already logged, until the configuration is reloaded.
-    warned: HashSet<(IpAddr, String)>,
+    /// Failures and warnings logged, by (peer, kind), bounded: a repeat is debug
+    /// until the next report's time comes (see `memory.rs`).
+    reported: memory::Reported,
+    /// Warnings logged, likewise; forgotten when the configuration is reloaded.
+    warned: memory::Reported,
     /// Virtual-Access interfaces by name (see `virtual_access`).
     clones: BTreeMap<String, virtual_access::Clone>,
     /// The number the last Virtual-Access got.

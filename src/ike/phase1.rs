@@ -16,7 +16,7 @@ use super::Endpoints;
 use crate::crypto::{ct_eq, kdf, DhPrivate, Phase1Keys, Secret};
 use crate::ipsec::SaSpec;
 use crate::isakmp::{ExchangeType, Header, IdPayload, PayloadType, Proposal};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -51,6 +51,12 @@ pub(crate) struct Phase1 {
     /// Every Quick Mode message ID used on this SA: a late duplicate of a forgotten
     /// exchange is dropped, never taken for a new one.
     pub message_ids: HashSet<u32>,
+    /// Message IDs of the peer's verified Informational exchanges: a copy of one
+    /// (a replay) is dropped, never taken as news or as a sign of life.
+    pub info_ids: RecentIds,
+    /// The sequence number of the peer's last R-U-THERE: a new one must be higher
+    /// (RFC 3706 section 7).
+    pub peer_dpd_seq: Option<u32>,
     /// The peer sent the RFC 3706 vendor ID: it answers R-U-THERE.
     pub peer_dpd: bool,
     pub dpd: DpdState,
@@ -101,6 +107,8 @@ impl Phase1 {
             pending: Vec::new(),
             quick: BTreeMap::new(),
             message_ids: HashSet::new(),
+            info_ids: RecentIds::default(),
+            peer_dpd_seq: None,
             peer_dpd: false,
             dpd: DpdState::default(),
             last_heard: now,
@@ -131,6 +139,22 @@ impl Phase1 {
 
     pub(crate) fn failed(&self) -> bool {
         matches!(self.state, MmState::Failed)
+    }
+
+    /// Waiting for the daemon's Diffie-Hellman result.
+    pub(crate) fn computing(&self) -> bool {
+        matches!(
+            self.state,
+            MmState::IMm2(_) | MmState::IMm4(_) | MmState::RMm3(_)
+        )
+    }
+
+    /// The earliest deadline of the SA and of its Quick Modes.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        std::iter::once(self.ex.timers.next())
+            .chain(self.quick.values().map(|q| q.ex.timers.next()))
+            .flatten()
+            .min()
     }
 
     /// The SA is finished with: the engine drops it when it is put back.
@@ -174,9 +198,15 @@ impl Phase1 {
 
 pub(crate) enum MmState {
     IMm1(IMm1),
+    /// MM2 accepted; our public value is being computed (`Action::ComputeDh`).
+    IMm2(Box<RMm2>),
     IMm3(Box<IMm3>),
+    /// MM4 accepted; g^xy is being computed.
+    IMm4(Box<IMm4>),
     IMm5(Box<IMm5>),
     RMm2(RMm2),
+    /// MM3 accepted; our public value and g^xy are being computed.
+    RMm3(Box<RMm3>),
     RMm4(Box<RMm4>),
     /// Shared with the exchanges that run over it while they handle a message.
     Established(Arc<Established>),
@@ -197,6 +227,26 @@ pub(crate) struct IMm3 {
     pub ni: Vec<u8>,
 }
 
+/// Initiator: both public values and nonces known, g^xy on its way.
+pub(crate) struct IMm4 {
+    pub sa_i_b: Vec<u8>,
+    pub suite: Suite,
+    pub g_xi: Vec<u8>,
+    pub g_xr: Vec<u8>,
+    pub ni: Vec<u8>,
+    pub nr: Vec<u8>,
+}
+
+/// Responder: the initiator's public value and nonce known, ours on their way.
+pub(crate) struct RMm3 {
+    pub sa_i_b: Vec<u8>,
+    pub suite: Suite,
+    pub g_xi: Vec<u8>,
+    pub ni: Vec<u8>,
+    /// MM4 carries NAT-D payloads (the initiator sent some, RFC 3947 3.2).
+    pub natd: bool,
+}
+
 /// After the key exchange: what checking the peer's hash and sending ours needs.
 pub(crate) struct Keyed {
     pub sa_i_b: Vec<u8>,
@@ -213,6 +263,8 @@ pub(crate) type IMm5 = Keyed;
 /// Responder: MM4 sent, waiting for MM5.
 pub(crate) type RMm4 = Keyed;
 
+/// Responder: MM2 sent, waiting for MM3. (The initiator holds the same while its
+/// public value is computed.)
 pub(crate) struct RMm2 {
     pub sa_i_b: Vec<u8>,
     pub suite: Suite,
@@ -285,9 +337,12 @@ impl MmState {
     pub(crate) fn ios_name(&self) -> IkeState {
         match self {
             MmState::IMm1(_) => IkeState::IMm1,
+            MmState::IMm2(_) => IkeState::IMm2,
             MmState::IMm3(_) => IkeState::IMm3,
+            MmState::IMm4(_) => IkeState::IMm4,
             MmState::IMm5(_) => IkeState::IMm5,
             MmState::RMm2(_) => IkeState::RMm2,
+            MmState::RMm3(_) => IkeState::RMm3,
             MmState::RMm4(_) => IkeState::RMm4,
             MmState::Established(_) => IkeState::P1Complete,
             MmState::Failed => IkeState::Ready,
@@ -298,8 +353,10 @@ impl MmState {
     pub(crate) fn show(&self) -> ShowState {
         match self {
             MmState::IMm1(_) | MmState::Failed => ShowState::MmNoState,
-            MmState::IMm3(_) | MmState::RMm2(_) => ShowState::MmSaSetup,
-            MmState::IMm5(_) | MmState::RMm4(_) => ShowState::MmKeyExch,
+            MmState::IMm2(_) | MmState::IMm3(_) | MmState::RMm2(_) | MmState::RMm3(_) => {
+                ShowState::MmSaSetup
+            }
+            MmState::IMm4(_) | MmState::IMm5(_) | MmState::RMm4(_) => ShowState::MmKeyExch,
             MmState::Established(_) => ShowState::QmIdle,
         }
     }
@@ -307,11 +364,41 @@ impl MmState {
     fn suite(&self) -> Option<&Suite> {
         match self {
             MmState::IMm3(s) => Some(&s.suite),
+            MmState::IMm4(s) => Some(&s.suite),
             MmState::IMm5(s) | MmState::RMm4(s) => Some(&s.suite),
+            MmState::IMm2(s) => Some(&s.suite),
             MmState::RMm2(s) => Some(&s.suite),
+            MmState::RMm3(s) => Some(&s.suite),
             MmState::Established(s) => Some(&s.suite),
             MmState::IMm1(_) | MmState::Failed => None,
         }
+    }
+}
+
+/// The last `RECENT_IDS` message IDs seen, for telling a replay from a new message
+/// in bounded memory (a replay of an older one still fails the R-U-THERE sequence
+/// check, and Deletes and notifies are idempotent).
+#[derive(Debug, Default)]
+pub(crate) struct RecentIds {
+    order: VecDeque<u32>,
+    seen: HashSet<u32>,
+}
+
+const RECENT_IDS: usize = 64;
+
+impl RecentIds {
+    /// Remember `id`; false if it was seen already.
+    pub(crate) fn insert(&mut self, id: u32) -> bool {
+        if !self.seen.insert(id) {
+            return false;
+        }
+        self.order.push_back(id);
+        if self.order.len() > RECENT_IDS {
+            if let Some(old) = self.order.pop_front() {
+                self.seen.remove(&old);
+            }
+        }
+        true
     }
 }
 

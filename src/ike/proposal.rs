@@ -7,7 +7,7 @@
 //! behind NAT) even when the set says `mode transport` (IOS on a VTI); lifetimes in seconds
 //! and kilobytes, the shorter wins; PFS group when the profile sets one.
 
-use super::error::NoProposal;
+use super::error::{NoProposal, Offered};
 use super::settings::{IsakmpPolicy, Origin, TunnelSettings};
 use crate::crypto::{CipherAlg, DhGroup, EspAuth, EspEncr, EspTransform, HashAlg};
 use crate::isakmp::{
@@ -95,7 +95,7 @@ fn p1_transform(number: u8, p: &IsakmpPolicy) -> Transform {
 }
 
 /// MM1's SA: one ISAKMP proposal, one transform per policy in priority order.
-pub(crate) fn p1_offer(policies: &[IsakmpPolicy]) -> SaPayload {
+pub fn p1_offer(policies: &[IsakmpPolicy]) -> SaPayload {
     SaPayload {
         doi: DOI_IPSEC,
         situation: SIT_IDENTITY_ONLY,
@@ -200,7 +200,7 @@ pub(crate) struct P1Choice {
 
 /// Responder: the first peer transform matching any of our policies (IOS).
 pub(crate) fn p1_select(policies: &[IsakmpPolicy], sa: &SaPayload) -> Result<P1Choice, NoProposal> {
-    let mut offered = Vec::new();
+    let mut offered = Offered::default();
     let mut too_long = None;
     for prop in sa
         .proposals
@@ -488,7 +488,7 @@ pub(crate) fn p2_select(
     sa: &SaPayload,
 ) -> Result<(P2Choice, Proposal, bool), NoProposal> {
     let ours = Lifetime::of(tunnel);
-    let mut offered = Vec::new();
+    let mut offered = Offered::default();
     let mut mismatch = None;
     // Proposals sharing a number form one AND-bundle (RFC 2408 4.2), e.g. ESP+AH: we
     // only do ESP alone.

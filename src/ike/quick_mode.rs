@@ -14,6 +14,7 @@ use super::engine::Received;
 use super::error::{Error, InvalidId, Misbehaviour};
 use super::exchange::{Exchange, Msg, Retransmission};
 use super::log::{DownReason, Note, Warning};
+use super::main_mode::nonce_of;
 use super::phase1::{Established, IQm1, Phase1, QmState, QuickMode, RQm1, RQm2};
 use super::proposal::{self, Lifetime};
 use super::protect::{self, Inbound};
@@ -51,17 +52,6 @@ fn ids_of(msg: &Inbound) -> Result<Option<(IdPayload, IdPayload)>, Error> {
         _ => {
             Err(Misbehaviour::BadProposalSyntax("Quick Mode needs zero or two ID payloads").into())
         }
-    }
-}
-
-fn nonce_of(msg: &Inbound, what: &'static str) -> Result<Vec<u8>, Error> {
-    match msg.find(PayloadType::NONCE).map(|p| &p.payload) {
-        Some(Payload::Nonce(n)) => Ok(n.clone()),
-        _ => Err(Misbehaviour::MissingPayload {
-            what,
-            payload: "NONCE",
-        }
-        .into()),
     }
 }
 
@@ -172,9 +162,9 @@ impl Engine {
                     spi,
                     dst,
                 });
-                if let Some(p1) = self.phase1.remove(&conn_id) {
+                if let Some(p1) = self.phase1.take(conn_id) {
                     self.request_spi(&p1, message_id, &tunnel);
-                    self.phase1.insert(conn_id, p1);
+                    self.phase1.put_back(p1);
                 }
                 return;
             }
@@ -323,7 +313,7 @@ impl Engine {
             };
             p1.message_ids.insert(message_id);
             self.heard_from(rx.now, p1);
-            self.packet_in(p1, rx, Some(Role::Responder));
+            self.packet_in(p1, rx, Some(Role::Responder), p1.state.show());
             let mut qm = QuickMode {
                 message_id,
                 tunnel: String::new(),
@@ -360,7 +350,7 @@ impl Engine {
             return self.drop_undecryptable(rx.remote);
         };
         self.heard_from(rx.now, p1);
-        self.packet_in(p1, rx, Some(qm.role));
+        self.packet_in(p1, rx, Some(qm.role), p1.state.show());
         qm.iv = next_iv;
         qm.ex.received(rx.data);
         let state = std::mem::replace(&mut qm.state, QmState::Failed);

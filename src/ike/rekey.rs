@@ -9,7 +9,7 @@
 
 use super::log::{DownReason, Note};
 use super::phase1::Phase1;
-use super::timer::Timer;
+use super::timer::{Owner, Timer};
 use super::{Endpoints, Engine};
 use crate::isakmp::{DeletePayload, Payload, ProtocolId, DOI_IPSEC};
 use std::net::IpAddr;
@@ -48,9 +48,9 @@ impl Engine {
     }
 
     fn usable_phase1(&self, ends: Endpoints) -> impl Iterator<Item = &Phase1> {
-        self.phase1.values().filter(move |p| {
-            p.endpoints() == ends && p.established().is_some() && p.retiring.is_none()
-        })
+        self.phase1
+            .of_pair(ends)
+            .filter(|p| p.established().is_some() && p.retiring.is_none())
     }
 
     /// Is another ISAKMP SA between the same addresses preferred to `p1` (taken out of
@@ -83,7 +83,7 @@ impl Engine {
 
     /// A pair of `tunnel` is up: its failures may be reported afresh, its retries stop.
     pub(super) fn tunnel_up(&mut self, tunnel: &str, peer: IpAddr) {
-        self.reported.retain(|(p, _)| *p != peer);
+        self.reported.forget_peer(peer);
         if !self.is_virtual_access(tunnel) {
             self.wanted.insert(tunnel.to_string());
         }
@@ -108,12 +108,11 @@ impl Engine {
                 continue;
             }
             let running = self.negotiating(&name)
-                || self.phase1.values().any(|p| {
-                    p.endpoints() == tunnel.endpoints()
-                        && p.negotiating()
-                        && p.pending.contains(&name)
-                });
-            let retry = self.retries.entry(name).or_default();
+                || self
+                    .phase1
+                    .of_pair(tunnel.endpoints())
+                    .any(|p| p.negotiating() && p.pending.contains(&name));
+            let retry = self.retries.entry(name.clone()).or_default();
             if running || retry.at.is_some() {
                 continue;
             }
@@ -126,25 +125,23 @@ impl Engine {
             };
             retry.at = Some(now + wait);
             retry.attempts += 1;
+            self.timers.schedule(Owner::Retry(name), Some(now + wait));
         }
     }
 
-    pub(super) fn next_retry(&self) -> Option<Instant> {
-        self.retries.values().filter_map(|r| r.at).min()
-    }
-
-    pub(super) fn retry_timers(&mut self, now: Instant) {
-        let due: Vec<String> = self
-            .retries
-            .iter_mut()
-            .filter(|(_, r)| r.at.is_some_and(|at| at <= now))
-            .map(|(name, r)| {
-                r.at = None;
-                name.clone()
-            })
-            .collect();
-        for name in due {
-            self.initiate(now, &name);
+    /// A retry's time may have come.
+    pub(super) fn retry_timer(&mut self, now: Instant, tunnel: &str) {
+        let Some(retry) = self.retries.get_mut(tunnel) else {
+            return;
+        };
+        match retry.at {
+            Some(at) if at <= now => {
+                retry.at = None;
+                self.initiate(now, tunnel);
+            }
+            later => self
+                .timers
+                .schedule(Owner::Retry(tunnel.to_string()), later),
         }
     }
 
@@ -159,10 +156,7 @@ impl Engine {
             // The peer rekeyed first; this one is ours to retire too.
             return self.retire_phase1(now, p1, DownReason::Rekeyed);
         }
-        let in_progress = self
-            .phase1
-            .values()
-            .any(|o| o.endpoints() == ends && o.negotiating());
+        let in_progress = self.phase1.of_pair(ends).any(|o| o.negotiating());
         p1.rekeying = true;
         let needed = self.children.iter().any(|c| c.endpoints() == ends)
             || !self.wanted_between(ends).is_empty();
@@ -179,12 +173,12 @@ impl Engine {
         let ends = p1.endpoints();
         let others: Vec<u32> = self
             .phase1
-            .values()
-            .filter(|o| o.endpoints() == ends && o.completed.is_some() && o.retiring.is_none())
+            .of_pair(ends)
+            .filter(|o| o.completed.is_some() && o.retiring.is_none())
             .map(|o| o.conn_id)
             .collect();
         for id in others {
-            let Some(o) = self.phase1.get(&id) else {
+            let Some(o) = self.phase1.get(id) else {
                 continue;
             };
             if o.rekeying {

@@ -1,6 +1,10 @@
 //! One table of deadlines per negotiation (quinn-proto's `TimerTable`): each `Timer`
-//! indexes a slot, `next()` is the minimum, `expired()` drains the due ones.
+//! indexes a slot, `next()` is the minimum, `expired()` drains the due ones. Across
+//! the engine, one heap of the tables' next deadlines (`TimerHeap`): `poll_timeout` is
+//! its top and a timeout visits only the owners that are due, never every SA.
 
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +77,89 @@ impl TimerTable {
     }
 }
 
+/// Whose timer table a heap entry stands for.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Owner {
+    /// An ISAKMP SA (by conn-id) and its Quick Modes.
+    Phase1(u32),
+    /// An IPsec SA pair, by inbound SPI.
+    Child(u32),
+    /// The re-initiation of a wanted tunnel that is down.
+    Retry(String),
+}
+
+/// The engine's deadlines: for each owner at least one entry no later than its next
+/// deadline. Entries are not removed when a deadline moves or its owner goes (a lazy
+/// heap): a stale one only wakes the engine early, and the owner's table then says
+/// whether anything is due. `scheduled` keeps one entry per deadline; when stale
+/// entries outnumber the live ones, the heap is rebuilt from it (amortised O(1)), so a
+/// flood of short-lived SAs leaves no trail.
+#[derive(Debug, Default)]
+pub(crate) struct TimerHeap {
+    heap: BinaryHeap<Reverse<(Instant, Owner)>>,
+    /// The earliest entry in the heap of each owner.
+    scheduled: HashMap<Owner, Instant>,
+}
+
+impl TimerHeap {
+    /// `owner`'s next deadline is `at` (`None`: none).
+    pub(crate) fn schedule(&mut self, owner: Owner, at: Option<Instant>) {
+        let Some(at) = at else {
+            return;
+        };
+        match self.scheduled.get(&owner) {
+            Some(&earlier) if earlier <= at => {}
+            _ => {
+                self.scheduled.insert(owner.clone(), at);
+                self.heap.push(Reverse((at, owner)));
+            }
+        }
+        if self.heap.len() > 2 * self.scheduled.len() + 64 {
+            self.heap = self
+                .scheduled
+                .iter()
+                .map(|(owner, at)| Reverse((*at, owner.clone())))
+                .collect();
+        }
+    }
+
+    /// `owner` is gone: its entries need not wake anyone.
+    pub(crate) fn forget(&mut self, owner: &Owner) {
+        self.scheduled.remove(owner);
+    }
+
+    /// The earliest entry: when the engine must look at its timers.
+    pub(crate) fn next(&self) -> Option<Instant> {
+        self.heap.peek().map(|Reverse((at, _))| *at)
+    }
+
+    /// Take the entries due at `now`: the owners whose registered deadline has come,
+    /// each once, in deadline order.
+    pub(crate) fn due(&mut self, now: Instant) -> Vec<Owner> {
+        let mut owners = Vec::new();
+        while let Some(Reverse((at, _))) = self.heap.peek() {
+            if *at > now {
+                break;
+            }
+            let Some(Reverse((at, owner))) = self.heap.pop() else {
+                break;
+            };
+            // Only the entry of the owner's registered deadline: the others are stale
+            // (a deadline moved, an owner forgotten).
+            if self.scheduled.get(&owner) == Some(&at) {
+                self.scheduled.remove(&owner);
+                owners.push(owner);
+            }
+        }
+        owners
+    }
+
+    /// Entries held (stale ones included): bounded by the owners' deadline changes.
+    pub(crate) fn len(&self) -> usize {
+        self.heap.len()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,5 +179,40 @@ mod tests {
         );
         assert_eq!(table.get(Timer::Retransmit), None);
         assert_eq!(table.next(), Some(t0 + Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn the_heap_wakes_for_the_earliest_deadline_and_yields_each_owner_once() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let mut heap = TimerHeap::default();
+        heap.schedule(Owner::Phase1(1), Some(t0 + s(10)));
+        heap.schedule(Owner::Child(7), Some(t0 + s(5)));
+        // Moved earlier: a second entry; later: none (the old one wakes early).
+        heap.schedule(Owner::Phase1(1), Some(t0 + s(3)));
+        heap.schedule(Owner::Child(7), Some(t0 + s(8)));
+        heap.schedule(Owner::Retry("Tunnel1".into()), None);
+        assert_eq!(heap.next(), Some(t0 + s(3)));
+        assert_eq!(heap.due(t0 + s(4)), vec![Owner::Phase1(1)]);
+        // Phase1(1) did not schedule again after its turn: its old entry is stale.
+        assert_eq!(heap.due(t0 + s(20)), vec![Owner::Child(7)]);
+        assert_eq!(heap.next(), None);
+        assert_eq!(heap.len(), 0);
+    }
+
+    #[test]
+    fn owners_that_come_and_go_leave_a_bounded_heap() {
+        let t0 = Instant::now();
+        let mut heap = TimerHeap::default();
+        heap.schedule(Owner::Phase1(0), Some(t0 + Duration::from_secs(60)));
+        for id in 1..100_000 {
+            heap.schedule(Owner::Phase1(id), Some(t0 + Duration::from_secs(2)));
+            heap.forget(&Owner::Phase1(id));
+        }
+        assert!(heap.len() <= 2 + 64, "{}", heap.len());
+        assert_eq!(
+            heap.due(t0 + Duration::from_secs(61)),
+            vec![Owner::Phase1(0)]
+        );
     }
 }

@@ -4,6 +4,8 @@
 //! winning over longer ones), the longest path that matches winning. The words after
 //! the path are the command's arguments.
 
+use crate::config::words::starts_with_ignore_case;
+
 /// How many arguments a command takes after its path (for the few where the count is
 /// what tells a sub-command from a global one: `vrf BLUE` in an ISAKMP profile, `vrf
 /// definition BLUE` globally).
@@ -76,17 +78,16 @@ impl<A> Match<'_, A> {
 /// (case-insensitively), else the only one it is a prefix of (see `words::pick`, which
 /// this is for a stream).
 fn resolve<'k>(token: &str, keywords: impl Iterator<Item = &'k str>) -> Option<&'k str> {
-    let token = token.to_ascii_lowercase();
     if token.is_empty() {
         return None;
     }
     let mut only = None;
     let mut ambiguous = false;
     for k in keywords {
-        if k == token {
+        if k.eq_ignore_ascii_case(token) {
             return Some(k);
         }
-        if k.starts_with(&token) {
+        if starts_with_ignore_case(k, token) {
             match only {
                 None => only = Some(k),
                 Some(o) if o != k => ambiguous = true,

@@ -918,3 +918,29 @@ fn transform_sets_follow_ios_combination_rules() {
         assert!(e.to_string().contains(why), "{e}");
     }
 }
+
+/// The file's text, what the parser makes of it and the engine's settings hold the
+/// keys: none of them leaves a copy behind in memory given back (a crash dump or a
+/// later allocation would show it), whether the file is IOS or TOML, the key plain,
+/// in a keyring, or type 7.
+#[test]
+fn no_copy_of_a_key_is_left_in_freed_memory() {
+    let dir = std::env::temp_dir().join(format!("ikev1d-wipe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = "k3y-canary-in-the-config-0123";
+    let ios = R2.replace("key cisco address", &format!("key {key} address"))
+        + &format!("crypto keyring KR\n pre-shared-key address 192.0.2.9 key {key}\n");
+    let toml = R2_TOML.replace("\"cisco\"", &format!("\"{key}\""));
+    assert!(toml.contains(key));
+    for (name, text) in [("r2.conf", ios), ("r2.toml", toml)] {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        let left = crate::testutil::freed::copies_left(&[key.as_bytes()], || {
+            let config = Config::load(&path).unwrap();
+            let settings = config.to_settings(eth0).unwrap();
+            assert_eq!(settings.keys[0].key.as_bytes(), key.as_bytes());
+        });
+        assert_eq!(left, 0, "{name}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}

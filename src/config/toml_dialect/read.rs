@@ -100,8 +100,31 @@ struct RawPolicy {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawKey {
-    key: String,
+    key: RawSecret,
     address: Spanned<String>,
+}
+
+/// A pre-shared key read straight into a `Secret` (a `String` field would be a copy
+/// left unwiped in freed memory).
+struct RawSecret(Secret);
+
+impl<'de> Deserialize<'de> for RawSecret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = RawSecret;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<RawSecret, E> {
+                Ok(RawSecret(Secret::new(v.as_bytes().to_vec())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<RawSecret, E> {
+                Ok(RawSecret(Secret::new(v.into_bytes())))
+            }
+        }
+        d.deserialize_string(Visitor)
+    }
 }
 
 #[derive(Deserialize)]
@@ -324,7 +347,7 @@ impl Reader<'_> {
         })?;
         let (address, prefix_len) = address.value;
         Some(Key {
-            key: Secret::new(r.key.as_bytes().to_vec()),
+            key: r.key.0.clone(),
             address,
             prefix_len,
             origin: Origin { file, line },

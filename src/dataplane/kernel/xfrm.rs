@@ -29,6 +29,11 @@ impl Protocol for XfrmMessage {
             _ => None,
         }
     }
+    fn wipe(&mut self) {
+        if let XfrmMessage::AddSa(m) | XfrmMessage::UpdateSa(m) = self {
+            wipe_keys(m);
+        }
+    }
 }
 
 /// How a tunnel's states and policies are tied to its interface: an xfrm
@@ -369,6 +374,26 @@ pub(super) fn ip_of(a: Address, family: u16) -> IpAddr {
 mod tests {
     use super::*;
     use crate::crypto::Secret;
+
+    /// The request is built from a copy of the SA message: that copy's keys are wiped
+    /// once it is serialized, and so are the bytes once sent.
+    #[test]
+    fn no_copy_of_the_keys_is_left_in_freed_memory() {
+        let mut s = spec(64);
+        let (enc, auth) = (*b"enc-key-canary-0", *b"auth-key-canary-1234");
+        s.enc_key = Secret::new(enc.to_vec());
+        s.auth_key = Secret::new(auth.to_vec());
+        let left = crate::testutil::freed::copies_left(&[&enc, &auth], || {
+            let mut msg = sa(&s, 1, Binding::IfId(7), DfBit::Copy);
+            let bytes = crate::dataplane::netlink::encode(XfrmMessage::AddSa(msg.clone()), 0, 1);
+            assert!(
+                bytes.windows(16).any(|w| w == enc),
+                "the keys are in the request"
+            );
+            wipe_keys(&mut msg);
+        });
+        assert_eq!(left, 0);
+    }
     use crate::ipsec::{Direction, EspAuth, EspEncr, EspTransform, UdpEncap};
     use netlink_packet_core::Emitable;
     use netlink_packet_xfrm::AF_INET6;

@@ -256,10 +256,17 @@ impl SendBatch {
         self.slots.get_mut(self.queued)
     }
     /// Queue the packet built at `start..start + len` of `next_slot()`; `own_header`:
-    /// it starts with the IPv4 header the kernel is to send as is.
-    pub fn push(&mut self, start: usize, len: usize, own_header: bool) {
+    /// it starts with the IPv4 header the kernel is to send as is. `send` hands the
+    /// kernel pointers computed from the span, so a span that does not fit the slot
+    /// (or a full batch) is refused here, in every build: false, nothing queued.
+    pub fn push(&mut self, start: usize, len: usize, own_header: bool) -> bool {
+        let fits = start.checked_add(len).is_some_and(|end| end <= SLOT);
+        if !fits || self.is_full() {
+            return false;
+        }
         self.spans[self.queued] = (start, len, own_header);
         self.queued += 1;
+        true
     }
     pub fn clear(&mut self) {
         self.queued = 0;
@@ -313,9 +320,9 @@ impl SendBatch {
         let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { mem::zeroed() };
         for (k, &i) in picked.iter().enumerate() {
             let (start, len, _) = self.spans[i];
-            debug_assert!(start + len <= SLOT);
             iovs[k] = libc::iovec {
-                // SAFETY: start + len <= SLOT, so the pointer stays inside slot i.
+                // SAFETY: start + len <= SLOT (`push` queues no other span), so the
+                // pointer and the length stay inside slot i.
                 iov_base: unsafe { base.add(i * SLOT + start) }.cast(),
                 iov_len: len,
             };
@@ -478,4 +485,41 @@ fn pktinfo(buf: &mut Cmsg, src: IpAddr) -> usize {
         }
     }
     space
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    /// A span outside its slot is refused, in release builds too, and a batch sends
+    /// only what was queued.
+    #[test]
+    fn send_batch_refuses_a_span_outside_its_slot() {
+        let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut batch = SendBatch::new();
+        batch.next_slot()[100..105].copy_from_slice(b"hello");
+        for (start, len) in [(SLOT - 10, 20), (0, SLOT + 1), (usize::MAX, 2)] {
+            assert!(!batch.push(start, len, false), "{start}+{len}");
+        }
+        assert!(batch.is_empty());
+        assert!(batch.push(100, 5, false));
+        let sent = batch
+            .send(
+                tx.as_fd(),
+                tx.as_fd(),
+                rx.local_addr().unwrap(),
+                "127.0.0.1".parse().unwrap(),
+            )
+            .unwrap();
+        assert_eq!(sent, 1);
+        let mut buf = [0; 16];
+        assert_eq!(rx.recv(&mut buf).unwrap(), 5);
+        assert_eq!(&buf[..5], b"hello");
+        for _ in 0..BATCH {
+            assert!(batch.push(0, 1, false));
+        }
+        assert!(!batch.push(0, 1, false), "a full batch takes no more");
+    }
 }

@@ -177,10 +177,12 @@ pub(crate) fn run(
                 tun.adjust_mss.apply(inner);
                 let df = df::wants_df(tun.df_bit.get(), inner);
                 if let Some((start, len)) = seal(sa, slot, len, &mut ivs) {
+                    // Sealed within the slot: never refused (else dropped, like a packet
+                    // that does not seal).
                     match own_header(sa, df, &mut slot[..start], len) {
                         Some(header) => batch.push(start - header, len + header, true),
                         None => batch.push(start, len, false),
-                    }
+                    };
                 }
             }
         }

@@ -200,3 +200,69 @@ pub struct Settings {
     /// Respond only (`--passive`): never initiate.
     pub passive: bool,
 }
+
+/// The seed configuration (docs/design.md), for tests, benchmarks and the fuzz
+/// harness: a policy with IOS 15.2's defaults (DES / SHA / group 1), key "cisco" for
+/// ::/0 and 0.0.0.0/0, transform set TRA esp-aes esp-sha-hmac, Tunnel23 from `local`
+/// to `peer` (inside the outer family: `tunnel mode ipsec ipv4` for IPv4); every item at the line the seed's file has it on (`test.conf`).
+#[cfg(any(test, feature = "test-rng"))]
+pub fn seed(local: IpAddr, peer: IpAddr) -> Settings {
+    use crate::crypto::{EspAuth, EspEncr};
+    let line = |line| Origin {
+        file: "test.conf".into(),
+        line,
+    };
+    Settings {
+        policies: vec![IsakmpPolicy {
+            priority: 10,
+            cipher: CipherAlg::Des,
+            hash: HashAlg::Sha1,
+            group: DhGroup::Modp768,
+            lifetime_s: 86_400,
+            origin: line(1),
+        }],
+        keys: vec![
+            PresharedKey {
+                key: Secret::new(b"cisco".to_vec()),
+                address: std::net::Ipv6Addr::UNSPECIFIED.into(),
+                prefix_len: 0,
+                origin: line(3),
+            },
+            PresharedKey {
+                key: Secret::new(b"cisco".to_vec()),
+                address: std::net::Ipv4Addr::UNSPECIFIED.into(),
+                prefix_len: 0,
+                origin: line(4),
+            },
+        ],
+        tunnels: vec![TunnelSettings {
+            name: "Tunnel23".into(),
+            local,
+            peer,
+            inner: if local.is_ipv4() {
+                InnerFamily::V4
+            } else {
+                InnerFamily::V6
+            },
+            transform_sets: vec![TransformSet {
+                name: "TRA".into(),
+                transform: EspTransform {
+                    encr: EspEncr::Aes(128),
+                    auth: EspAuth::HmacSha1,
+                },
+                transport: true,
+                origin: line(5),
+            }],
+            pfs: None,
+            pfs_origin: line(7),
+            lifetime_s: 3600,
+            lifetime_kb: 4_608_000,
+            origin: line(9),
+            profile_origin: line(7),
+            destination_origin: line(14),
+            shutdown: false,
+            options: Default::default(),
+        }],
+        ..Settings::default()
+    }
+}

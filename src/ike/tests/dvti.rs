@@ -204,24 +204,69 @@ fn a_dead_spoke_loses_its_virtual_access_within_the_dpd_time() {
         .all(|s| s.src != dead && s.dst != dead));
 }
 
+/// `crypto call admission limit ike sa 2`: at most two Virtual-Access interfaces (the
+/// phase 1 limit refuses the third spoke first; the clone's own bound is the same
+/// number), and numbers wrap at the limit to the lowest free one.
 #[test]
-fn the_number_of_virtual_access_interfaces_is_bounded() {
+fn the_number_of_virtual_access_interfaces_is_bounded_and_numbers_wrap() {
     let n = 3;
     let mut b = hub();
     b.admission = Admission {
         in_negotiation_sa: None,
         sa: Some(2),
     };
-    let pair = up(spokes(n), b, n);
-    assert_eq!(pair.b.interfaces.len(), 2, "{:#?}", pair.b.interfaces);
-    let failures = pair.b.failures();
-    assert!(
-        failures.iter().any(
-            |f| f.contains("no Virtual-Access interface for it: 2 exist")
-                && f.contains("crypto call admission limit ike sa")
-        ),
-        "{failures:#?}"
-    );
+    let mut pair = up(spokes(n), b, n);
+    let names: Vec<&str> = pair.b.interfaces.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(names, ["Virtual-Access1", "Virtual-Access2"]);
+    let unserved = pair
+        .a
+        .engine
+        .ipsec_sas(pair.time)
+        .into_iter()
+        .filter(|s| s.outbound.is_some())
+        .count();
+    assert_eq!(unserved, 2, "the third spoke has no pair");
+}
+
+/// Numbers count up as spokes reconnect and wrap at the limit (here `crypto call
+/// admission limit ike sa 3`) to the lowest free one.
+#[test]
+fn virtual_access_numbers_count_up_and_wrap_at_the_limit() {
+    let mut b = hub();
+    b.admission.sa = Some(3);
+    let mut pair = up(spokes(2), b, 2);
+    let restart = |pair: &mut Pair, i: usize, seed: u64| {
+        let addr: std::net::IpAddr = spoke_addr(i).parse().unwrap();
+        let mut a = spokes(2);
+        a.tunnels.retain(|t| t.local == addr);
+        pair.a.engine = Engine::new(a, Box::new(TestRng::new(seed)), pair.time);
+        pair.a.installed.retain(|s| s.src != addr && s.dst != addr);
+        pair.initiate_tunnel(false, &format!("Tunnel{i}"));
+        pair.run_for(Duration::from_secs(10));
+    };
+    let names =
+        |pair: &Pair| -> Vec<String> { pair.b.interfaces.iter().map(|v| v.name.clone()).collect() };
+    assert_eq!(names(&pair), ["Virtual-Access1", "Virtual-Access2"]);
+    let of = |pair: &Pair, name: &str| {
+        pair.b
+            .interfaces
+            .iter()
+            .find(|v| v.name == name)
+            .unwrap()
+            .peer
+            .to_string()
+    };
+    let first = of(&pair, "Virtual-Access1");
+    let i: usize = first.trim_start_matches("2001:db8:a::").parse().unwrap();
+    restart(&mut pair, i, 81);
+    assert_eq!(names(&pair), ["Virtual-Access2", "Virtual-Access3"]);
+    let second = of(&pair, "Virtual-Access2");
+    let j: usize = second.trim_start_matches("2001:db8:a::").parse().unwrap();
+    restart(&mut pair, j, 82);
+    assert_eq!(names(&pair), ["Virtual-Access3", "Virtual-Access1"]);
+    assert_eq!(of(&pair, "Virtual-Access1"), second);
+    let removed: Vec<&str> = pair.b.removed.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(removed, ["Virtual-Access1", "Virtual-Access2"]);
 }
 
 #[test]

@@ -99,7 +99,7 @@ fn initial_contact_from_a_rebooted_peer_clears_old_sas() {
 #[test]
 fn dpd_r_u_there_is_acknowledged() {
     let mut pair = up();
-    let id = *pair.a.engine.phase1.keys().next().unwrap();
+    let id = pair.a.engine.phase1.values().next().unwrap().conn_id;
     pair.a.engine.with_phase1(id, |e, p1| {
         let notify = Payload::Notify(NotifyPayload {
             doi: DOI_IPSEC,
@@ -171,7 +171,7 @@ fn phase2_rekey_after_the_peer_deleted_the_isakmp_sa_makes_a_new_one_first() {
     let mut pair = up();
     pair.check_no_loss = true;
     // B drops its ISAKMP SA (IOS does when it expires) and tells A; IPsec SAs stay.
-    let id = *pair.b.engine.phase1.keys().next().unwrap();
+    let id = pair.b.engine.phase1.values().next().unwrap().conn_id;
     pair.b.engine.with_phase1(id, |e, p1| {
         e.send_isakmp_delete(p1);
         p1.close();

@@ -173,14 +173,7 @@ fn a_delete_names_an_spi_of_the_pair_of_addresses_it_came_over() {
     // peer's SPIs are unique per its own address only, so this names nothing of B's.
     let spi1 = pair.a.sas_of("Tunnel1", Direction::In)[0].spi;
     let ends2 = Endpoints::new(branch_addr(2).parse().unwrap(), HUB.parse().unwrap());
-    let id = *pair
-        .a
-        .engine
-        .phase1
-        .iter()
-        .find(|(_, p)| p.endpoints() == ends2)
-        .unwrap()
-        .0;
+    let id = pair.a.engine.phase1.of_pair(ends2).next().unwrap().conn_id;
     pair.a.engine.with_phase1(id, |e, p1| {
         e.send_info(p1, crate::ike::child::esp_delete(spi1))
     });

@@ -256,7 +256,7 @@ fn identity_mismatch_is_one_warning_naming_the_tunnel_destination() {
     let mut pair = Pair::reference();
     pair.initiate(false);
     pair.run_for(Duration::from_secs(1));
-    let id = *pair.b.engine.phase1.keys().next().unwrap();
+    let id = pair.b.engine.phase1.values().next().unwrap().conn_id;
     // As if A had sent "I am 2001:db8::99" (a peer configured with another identity).
     let other =
         crate::ike::identity::phase1_id("2001:db8::99".parse().unwrap(), &Default::default());

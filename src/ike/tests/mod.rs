@@ -3,6 +3,7 @@
 mod captures;
 mod dvti;
 mod handshake;
+mod hardening;
 mod knobs;
 mod lifecycle;
 mod liveness;

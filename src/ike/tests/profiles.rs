@@ -84,7 +84,10 @@ fn an_initiator_takes_keys_from_its_profiles_keyrings_only() {
 
     a.tunnels[0].options.isakmp_profile = None;
     a.isakmp_profiles.clear();
-    let pair = up(a, global_side(B_ADDR, A_ADDR, "right"), false);
+    let mut pair = up(a, global_side(B_ADDR, A_ADDR, "right"), false);
+    // An MM5 that does not decrypt is dropped and remembered; the failure is reported
+    // when the negotiation times out (nothing unauthenticated ends it).
+    pair.run_for(Duration::from_secs(60));
     assert!(pair.b.failures().iter().any(|f| f.starts_with(
         "authentication failed: MM5 does not decrypt, likely pre-shared key mismatch"
     )));

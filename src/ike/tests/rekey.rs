@@ -120,7 +120,7 @@ fn simultaneous_phase1_rekeys_end_with_one_isakmp_sa() {
     );
     let now = pair.time;
     for side in [&mut pair.a, &mut pair.b] {
-        let id = *side.engine.phase1.keys().next().unwrap();
+        let id = side.engine.phase1.values().next().unwrap().conn_id;
         side.engine
             .with_phase1(id, |e, p1| e.phase1_soft_expiry(now, p1));
     }

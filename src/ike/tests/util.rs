@@ -3,10 +3,10 @@
 //! answers `AllocSpi` and remembers installed SAs.
 
 use crate::crypto::Rng;
-use crate::crypto::{CipherAlg, DhGroup, EspAuth, EspEncr, EspTransform, HashAlg, Secret, TestRng};
-use crate::ike::settings::{IsakmpPolicy, Origin, PresharedKey, TransformSet, TunnelSettings};
+use crate::crypto::{CipherAlg, DhGroup, EspAuth, EspEncr, EspTransform, HashAlg, TestRng};
+use crate::ike::settings::{IsakmpPolicy, Origin, TransformSet, TunnelSettings};
 use crate::ike::{Action, Command, Engine, LogEvent, Settings, VirtualAccess};
-use crate::ipsec::{Direction, InnerFamily, SaSpec};
+use crate::ipsec::{Direction, SaSpec};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -42,57 +42,18 @@ pub fn transform_set(encr: EspEncr, auth: EspAuth) -> TransformSet {
     }
 }
 
-/// The reference configuration (docs/design.md seed): IOS defaults, PSK "cisco" for ::/0,
-/// esp-aes esp-sha-hmac, Tunnel23 over IPv6.
+/// The reference configuration (docs/design.md seed, `ike::settings::seed`).
 pub fn settings(local: &str, peer: &str) -> Settings {
-    Settings {
-        policies: vec![policy(CipherAlg::Des, HashAlg::Sha1, DhGroup::Modp768)],
-        keys: vec![
-            PresharedKey {
-                key: Secret::new(b"cisco".to_vec()),
-                address: "::".parse().unwrap(),
-                prefix_len: 0,
-                origin: line(3),
-            },
-            PresharedKey {
-                key: Secret::new(b"cisco".to_vec()),
-                address: "0.0.0.0".parse().unwrap(),
-                prefix_len: 0,
-                origin: line(4),
-            },
-        ],
-        tunnels: vec![tunnel(TUNNEL, local, peer)],
-        dpd: None,
-        nat_keepalive_s: None,
-        passive: false,
-        ..Settings::default()
-    }
+    crate::ike::settings::seed(local.parse().unwrap(), peer.parse().unwrap())
 }
 
 /// The reference configuration's tunnel, named `name`, from `local` to `peer` (inside
 /// the outer family: `tunnel mode ipsec ipv4` for IPv4 addresses).
 pub fn tunnel(name: &str, local: &str, peer: &str) -> TunnelSettings {
-    let local: std::net::IpAddr = local.parse().unwrap();
-    TunnelSettings {
-        name: name.into(),
-        local,
-        peer: peer.parse().unwrap(),
-        inner: if local.is_ipv4() {
-            InnerFamily::V4
-        } else {
-            InnerFamily::V6
-        },
-        transform_sets: vec![transform_set(EspEncr::Aes(128), EspAuth::HmacSha1)],
-        pfs: None,
-        pfs_origin: line(7),
-        lifetime_s: 3600,
-        lifetime_kb: 4_608_000,
-        origin: line(9),
-        profile_origin: line(7),
-        destination_origin: line(14),
-        shutdown: false,
-        options: Default::default(),
-    }
+    let mut seed = settings(local, peer);
+    let mut tunnel = seed.tunnels.remove(0);
+    tunnel.name = name.into();
+    tunnel
 }
 
 pub struct Side {
@@ -118,6 +79,10 @@ pub struct Side {
     pub interfaces: Vec<VirtualAccess>,
     pub cloned: Vec<VirtualAccess>,
     pub removed: Vec<VirtualAccess>,
+    /// Keep the engine's Diffie-Hellman jobs in `dh_jobs` (a busy worker pool) instead
+    /// of running them at once.
+    pub hold_dh: bool,
+    pub dh_jobs: Vec<crate::ike::DhJob>,
 }
 
 impl Side {
@@ -136,6 +101,16 @@ impl Side {
             interfaces: Vec::new(),
             cloned: Vec::new(),
             removed: Vec::new(),
+            hold_dh: false,
+            dh_jobs: Vec::new(),
+        }
+    }
+
+    /// Run the held Diffie-Hellman jobs (the workers catch up).
+    pub fn run_dh(&mut self, now: Instant) {
+        for job in std::mem::take(&mut self.dh_jobs) {
+            self.engine
+                .handle_command(now, Command::DhComputed(job.run()));
         }
     }
 
@@ -299,6 +274,11 @@ impl Pair {
                     data,
                 } => self.transmit(!b, local, remote, data),
                 Action::NatKeepalive { .. } => side.keepalives += 1,
+                Action::ComputeDh(job) if side.hold_dh => side.dh_jobs.push(job),
+                // The daemon's workers, inline.
+                Action::ComputeDh(job) => side
+                    .engine
+                    .handle_command(now, Command::DhComputed(job.run())),
                 Action::AllocSpi { request, dst, .. } => {
                     if side.answer_spi {
                         let spi = side.fixed_spis.pop_front().unwrap_or_else(|| {
