@@ -215,7 +215,7 @@ fn the_number_of_virtual_access_interfaces_is_bounded_and_numbers_wrap() {
         in_negotiation_sa: None,
         sa: Some(2),
     };
-    let mut pair = up(spokes(n), b, n);
+    let pair = up(spokes(n), b, n);
     let names: Vec<&str> = pair.b.interfaces.iter().map(|v| v.name.as_str()).collect();
     assert_eq!(names, ["Virtual-Access1", "Virtual-Access2"]);
     let unserved = pair
