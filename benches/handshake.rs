@@ -54,6 +54,7 @@ fn handshake(group: DhGroup, seed: u64) -> Duration {
                         local,
                         remote,
                         data,
+                        ..
                     } => queue.push_back((1 - i, remote, local, data)),
                     Action::AllocSpi { request, .. } => {
                         spi += 1;

@@ -5,11 +5,12 @@
 //! dp_driver --dataplane kernel|userspace --name Tunnel23 --if-id 23 --local A --peer B
 //!           [--inner v6|v4] [--ipv4 A/L] [--ipv6 P/L] [--link-local X] [--mtu N]
 //!           --spi-in N --spi-out N [--transform esp-aes,esp-sha-hmac|esp-gcm 256|...]
-//!           [--encap SPORT:DPORT]
+//!           [--encap SPORT:DPORT] [--gre KEY|nokey] [--mode tunnel|transport]
+//!           [--vrf NAME] [--tunnel-vrf NAME] [--route P/L]
 use ikev1d::crypto::Secret;
-use ikev1d::dataplane::{self, DataplaneKind, TunnelSpec};
+use ikev1d::dataplane::{self, DataplaneKind, Gre, InterfaceOptions, TunnelSpec};
 use ikev1d::ipsec::{
-    Direction, EspAuth, EspEncr, EspTransform, InnerFamily, Lifetimes, SaSpec, UdpEncap,
+    Direction, EspAuth, EspEncr, EspMode, EspTransform, InnerFamily, Lifetimes, SaSpec, UdpEncap,
 };
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -63,23 +64,43 @@ fn main() {
         let a = a.parse().ok().expect("address");
         (a, l.parse().expect("prefix length"))
     }
-    let inner = if opt.get("inner").map(String::as_str) == Some("v4") {
-        InnerFamily::V4
-    } else {
-        InnerFamily::V6
+    // `--gre KEY` or `--gre nokey`: GRE over IPsec, whose SAs carry the outer family.
+    let gre = opt.get("gre").map(|k| Gre {
+        key: k.parse().ok(),
+    });
+    let local: std::net::IpAddr = get("local").parse().unwrap();
+    let inner = match (gre, opt.get("inner").map(String::as_str)) {
+        (Some(_), _) if local.is_ipv4() => InnerFamily::V4,
+        (None, Some("v4")) => InnerFamily::V4,
+        _ => InnerFamily::V6,
+    };
+    let mode = match opt.get("mode").map(String::as_str) {
+        Some("transport") => EspMode::Transport,
+        _ => EspMode::Tunnel,
     };
     let tunnel = TunnelSpec {
         name: get("name"),
         if_id: get("if-id").parse().unwrap(),
-        local: get("local").parse().unwrap(),
+        local,
         peer: get("peer").parse().unwrap(),
         inner,
         ipv4: opt.get("ipv4").map(|s| net(s)),
         ipv6: opt.get("ipv6").map(|s| vec![net(s)]).unwrap_or_default(),
         link_local: opt.get("link-local").map(|s| s.parse().unwrap()),
         mtu: opt.get("mtu").map(|s| s.parse().unwrap()),
-        routes: vec![],
-        options: Default::default(),
+        routes: opt
+            .get("route")
+            .map(|r| {
+                let (a, l) = net::<std::net::IpAddr>(r);
+                vec![(a, l)]
+            })
+            .unwrap_or_default(),
+        options: InterfaceOptions {
+            gre,
+            vrf: opt.get("vrf").cloned(),
+            tunnel_vrf: opt.get("tunnel-vrf").cloned(),
+            ..Default::default()
+        },
     };
     let transform = parse_transform(
         opt.get("transform")
@@ -105,6 +126,7 @@ fn main() {
         src,
         dst,
         inner,
+        mode,
         transform,
         enc_key: test_key(spi, 0x11, transform.encr.key_len()),
         auth_key: test_key(spi, 0x22, transform.auth.key_len()),

@@ -16,6 +16,8 @@
 #   IKE_PROPOSALS  des-sha1-modp768,aes128-sha1-modp1024
 #   ESP_PROPOSALS  aes128-sha1            (no PFS, as Cisco's default)
 #   LOCAL_TS / REMOTE_TS   ::/0 or 0.0.0.0/0, by address family (VTI-style)
+#   CHILD_MODE     tunnel (transport for GRE over IPsec, with traffic selectors such
+#                  as LOCAL_TS=192.0.2.3[gre] REMOTE_TS=192.0.2.2[gre])
 #   LOCAL_ID       LOCAL_ADDR  (the phase 1 identity strongSwan sends)
 #   LOG_LEVEL      1  (4 also logs IKE/ESP keys, for decrypting captures)
 #   KERNEL_ESP     set (e.g. 1) to use the kernel's ESP (kernel-netlink only, no
@@ -37,7 +39,7 @@ usage() {
 	exit 2
 }
 
-case ${1:-} in --help|-h) sed -n '2,30s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
+case ${1:-} in --help|-h) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
 [ $# -ge 2 ] || usage
 cmd=$1 ns=$2
 dir=$SSW_DIR/peer-$ns
@@ -105,7 +107,7 @@ write_config() {
 	    }
 	    children {
 	      peer {
-	        mode = tunnel
+	        mode = ${CHILD_MODE:-tunnel}
 	        local_ts = ${LOCAL_TS:-$any}
 	        remote_ts = ${REMOTE_TS:-$any}
 	        esp_proposals = ${ESP_PROPOSALS:-aes128-sha1}

@@ -31,6 +31,27 @@ pub enum InnerFamily {
     V6,
 }
 
+/// ESP's encapsulation mode (RFC 4303 3.1): tunnel mode carries a whole inner IP
+/// packet; transport mode protects the payload of a packet between the endpoints
+/// themselves. A VTI always runs tunnel mode; GRE over IPsec runs transport mode when
+/// both ends agree (the GRE packets are the endpoints' own), else tunnel mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum EspMode {
+    #[default]
+    Tunnel,
+    Transport,
+}
+
+impl EspMode {
+    /// IOS's word (`show crypto ipsec sa`: "in use settings ={Tunnel, }").
+    pub fn word(self) -> &'static str {
+        match self {
+            EspMode::Tunnel => "tunnel",
+            EspMode::Transport => "transport",
+        }
+    }
+}
+
 /// Soft and hard limits; `None` = unlimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Lifetimes {
@@ -64,6 +85,7 @@ pub struct SaSpec {
     pub src: IpAddr,
     pub dst: IpAddr,
     pub inner: InnerFamily,
+    pub mode: EspMode,
     pub transform: EspTransform,
     pub enc_key: Secret,
     pub auth_key: Secret,
@@ -84,6 +106,7 @@ impl SaSpec {
             src: src.parse().unwrap(),
             dst: dst.parse().unwrap(),
             inner: InnerFamily::V6,
+            mode: EspMode::Tunnel,
             transform: EspTransform {
                 encr: crate::crypto::EspEncr::Aes(128),
                 auth: crate::crypto::EspAuth::HmacSha1,

@@ -544,10 +544,16 @@ only_duplicates_down() {
 }
 
 # each_tunnel_once LOG N REASON: LOG has one "IPsec SA down on TunnelI ...: REASON" for
-# each of Tunnel1..N, and no other with REASON
+# each of Tunnel1..N, and no other with REASON. A pair that lost a Quick Mode collision
+# at setup ("deleting inbound spi S") waits for the peer's Delete (GRACE) and may still
+# be there for REASON to clear: it is not counted.
 each_tunnel_once() {
-    local lines distinct
-    lines=$(grep -E "IPsec SA down on Tunnel[0-9]+ .*: $3( |$)" "$1" | grep -oE 'on Tunnel[0-9]+ ' || true)
+    local lines distinct lost
+    lost=$(grep -oE 'Quick Mode collision: .*deleting inbound spi 0x[0-9A-F]+' "$1" |
+        sed -E 's/.* (0x[0-9A-F]+)$/inbound spi \1,/' || true)
+    lines=$(grep -E "IPsec SA down on Tunnel[0-9]+ .*: $3( |$)" "$1" |
+        { [ -n "$lost" ] && grep -vF -f <(printf '%s\n' "$lost") || cat; } |
+        grep -oE 'on Tunnel[0-9]+ ' || true)
     distinct=$(sort -u <<<"$lines" | grep -c . || true)
     echo "    ${1##*/}: $(grep -c . <<<"$lines" || true) pairs down ($3), $distinct tunnels"
     [ "$distinct" = "$2" ] && [ "$(grep -c . <<<"$lines")" = "$2" ]

@@ -39,6 +39,12 @@ fn describe(c: &Config, t: &Tunnel) -> String {
         s.push_str(&format!(": if_id {}", t.if_id()));
     }
     s.push_str(&format!(", tunnel mode {}", t.tunnel_mode().words()));
+    if let Some(k) = &t.key {
+        s.push_str(&format!(" key {}", k.value));
+    }
+    if let Some(v) = &t.vrf {
+        s.push_str(&format!(", vrf {}", v.value));
+    }
     if let Some(src) = &t.source {
         s.push_str(&format!(", source {}", src.value));
         if let TunnelSource::Interface(name) = &src.value {
@@ -50,6 +56,9 @@ fn describe(c: &Config, t: &Tunnel) -> String {
     }
     if let Some(d) = &t.destination {
         s.push_str(&format!(", destination {}", d.value));
+    }
+    if let Some(v) = &t.tunnel_vrf {
+        s.push_str(&format!(" (tunnel vrf {})", v.value));
     }
     if let Some(p) = &t.profile {
         s.push_str(&format!(", ipsec profile {}", p.value));
@@ -68,7 +77,6 @@ pub fn run(path: &Path, maps: &[(String, String)]) -> ExitCode {
     for w in &interface_warnings {
         eprintln!("{w}");
     }
-    errors.extend(config.datapath_gaps());
     errors.sort_by_key(|e| e.line);
     if !errors.is_empty() {
         for e in &errors {

@@ -7,7 +7,7 @@ use super::error::{ConfigError, ConfigWarning};
 use super::ios::names;
 use super::model::*;
 use crate::crypto::EspTransform;
-use crate::dataplane::{InterfaceOptions, TunnelSpec, Unnumbered};
+use crate::dataplane::{Gre, InterfaceOptions, TunnelSpec, Unnumbered};
 use crate::ike::settings::{
     self, Dpd, IsakmpPolicy, LocalIdentity, Origin, Settings, TunnelOptions, TunnelSettings,
 };
@@ -209,9 +209,12 @@ impl Config {
     fn endpoints(&self, t: &Tunnel, host: &dyn Interfaces) -> Result<Endpoints, ConfigError> {
         let name = t.name();
         let missing = |what: &str| self.error(t.line, format!("{name} has no `{what}`"));
+        // GRE's IPsec protects the endpoints' own GRE packets: its proxy identities are
+        // of the outer family.
         let (outer, inner) = match t.tunnel_mode() {
             TunnelMode::Ipsec { outer, inner } => (outer, inner),
-            _ => return Err(missing("tunnel mode ipsec")),
+            TunnelMode::Gre { outer } => (outer, outer),
+            TunnelMode::GreMultipoint => return Err(missing("tunnel mode ipsec or gre")),
         };
         // A template has no destination: each peer that connects is one.
         let peer = match t.kind {
@@ -312,9 +315,6 @@ impl Config {
 
     /// The engine's settings. Tunnels that are `shutdown` are included, marked so.
     pub fn to_settings(&self, host: impl Interfaces) -> Result<Settings, ConfigError> {
-        if let Some(gap) = self.datapath_gaps().into_iter().next() {
-            return Err(gap);
-        }
         let host: &dyn Interfaces = &host;
         let mut policies: Vec<IsakmpPolicy> = self
             .policies
@@ -448,6 +448,8 @@ impl Config {
                 responder_only: e.profile.responder_only,
                 fvrf: t.tunnel_vrf.as_ref().map(|v| v.value.clone()),
                 ivrf: t.vrf.as_ref().map(|v| v.value.clone()),
+                gre: matches!(t.tunnel_mode(), TunnelMode::Gre { .. }),
+                tunnel_mode: t.tunnel_mode().words(),
             },
         })
     }
@@ -469,9 +471,6 @@ impl Config {
         kind: InterfaceKind,
         host: &dyn Interfaces,
     ) -> Result<Vec<TunnelSpec>, ConfigError> {
-        if let Some(gap) = self.datapath_gaps().into_iter().next() {
-            return Err(gap);
-        }
         let mut specs = Vec::new();
         for t in self
             .kept_tunnels()
@@ -513,6 +512,9 @@ impl Config {
                     df_bit: self.df_bit(t),
                     vrf: t.vrf.as_ref().map(|v| v.value.clone()),
                     tunnel_vrf: t.tunnel_vrf.as_ref().map(|v| v.value.clone()),
+                    gre: matches!(t.tunnel_mode(), TunnelMode::Gre { .. }).then(|| Gre {
+                        key: t.key.as_ref().map(|k| k.value),
+                    }),
                 },
             });
         }

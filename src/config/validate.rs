@@ -656,6 +656,16 @@ fn tunnels(c: &Config, d: &mut Diagnostics) {
         }
         for v in [&t.vrf, &t.tunnel_vrf].into_iter().flatten() {
             vrf_defined(c, d, v, &name);
+            // A tunnel's VRF is the Linux VRF device of that name (IOS allows longer).
+            if let Err(why) = super::ios::values::linux_ifname(&v.value) {
+                d.error(
+                    v.line,
+                    format!(
+                        "{name}: vrf {}: {why} for its VRF device (at most {MAX_IFNAME} characters)",
+                        v.value
+                    ),
+                );
+            }
         }
         if let Some(profile) = &t.profile {
             if c.profile(&profile.value).is_none() {
@@ -674,11 +684,30 @@ fn tunnels(c: &Config, d: &mut Diagnostics) {
             );
             continue;
         };
-        if t.keepalive.is_some() && matches!(mode, TunnelMode::Ipsec { .. }) {
-            let k = t.keepalive.as_ref().map_or(t.line, |k| k.line);
-            d.warn(
-                k,
+        match (&t.keepalive, mode) {
+            (Some(k), TunnelMode::Ipsec { .. }) => d.warn(
+                k.line,
                 format!("{name}: `keepalive` has no effect on a VTI (IOS sends keepalives on GRE tunnels only)"),
+            ),
+            // GRE keepalives are IOS's own (RFC 2784 has none): packets the peer is to
+            // reflect. The liveness of the SAs is DPD's business.
+            (Some(k), _) => d.warn(
+                k.line,
+                format!(
+                    "{name}: `keepalive {} {}`: ikev1d sends no GRE keepalives; use \
+                     `crypto isakmp keepalive` (DPD) to detect a dead peer",
+                    k.value.0, k.value.1
+                ),
+            ),
+            (None, _) => {}
+        }
+        if let (Some(k), TunnelMode::Ipsec { .. }) = (&t.key, mode) {
+            d.warn(
+                k.line,
+                format!(
+                    "{name}: `tunnel key {}` has no effect on a VTI (a GRE key)",
+                    k.value
+                ),
             );
         }
         let why = match &t.mode {
@@ -841,15 +870,15 @@ fn routes(c: &Config, d: &mut Diagnostics) {
         };
         let tunnel_vrf = t.vrf.as_ref().map(|v| &v.value);
         if r.vrf.as_ref() != tunnel_vrf {
+            let table =
+                |v: Option<&String>| v.map_or("the global table".into(), |v| format!("vrf {v}"));
             d.warn(
                 r.line,
                 format!(
-                    "route via {} in {}, but the interface is in {}",
+                    "route via {} in {}, but the interface is in {}: the route goes into the interface's",
                     t.name(),
-                    r.vrf
-                        .as_ref()
-                        .map_or("the global table".into(), |v| format!("vrf {v}")),
-                    tunnel_vrf.map_or("the global table".into(), |v| format!("vrf {v}"))
+                    table(r.vrf.as_ref()),
+                    table(tunnel_vrf)
                 ),
             );
         }

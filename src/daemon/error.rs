@@ -16,9 +16,10 @@ pub enum RunError {
     /// interface here).
     Resolve(ConfigError),
     Dataplane(DataplaneError),
-    /// UDP 500 or 4500 on a tunnel's local address.
+    /// UDP 500 or 4500 on a tunnel's local address, in its front-door VRF.
     IkeSocket {
         addr: SocketAddr,
+        vrf: Option<String>,
         source: std::io::Error,
     },
     ControlSocket {
@@ -41,7 +42,19 @@ impl fmt::Display for RunError {
             RunError::Config(e) => e.fmt(f),
             RunError::Resolve(e) => e.fmt(f),
             RunError::Dataplane(e) => e.fmt(f),
-            RunError::IkeSocket { addr, source } => write!(f, "cannot bind UDP {addr}: {source}"),
+            RunError::IkeSocket {
+                addr,
+                vrf: None,
+                source,
+            } => write!(f, "cannot bind UDP {addr}: {source}"),
+            RunError::IkeSocket {
+                addr,
+                vrf: Some(vrf),
+                source,
+            } => write!(
+                f,
+                "cannot bind UDP {addr} in vrf {vrf} (tunnel vrf): {source}"
+            ),
             RunError::ControlSocket { path, source } => {
                 write!(f, "control socket {}: {source}", path.display())
             }

@@ -8,6 +8,7 @@ mod idle;
 pub mod notify;
 pub mod run;
 pub mod show;
+mod sockets;
 mod worker;
 
 /// `--dataplane auto|kernel|userspace`.

@@ -9,12 +9,12 @@ use super::dh::DhPool;
 use super::error::RunError;
 use super::hook::{self, Hook, HookCall, HookEvent};
 use super::worker::{self, Event, Request, Worker};
-use super::{control, notify::sd_notify, show, DataplaneChoice};
+use super::{control, notify::sd_notify, show, sockets, DataplaneChoice};
 use crate::config::Config;
 use crate::crypto::OsRng;
 use crate::dataplane::threads::{self, inject_fault, panic_message};
 use crate::dataplane::{self, Dataplane, DataplaneEvent, DataplaneKind, TunnelSpec};
-use crate::ike::{Action, Command, Engine, Settings, VirtualAccess};
+use crate::ike::{Action, Command, Engine, Fvrf, Settings, VirtualAccess};
 use crate::ipsec::Direction;
 use std::collections::{HashMap, HashSet};
 use std::net::UdpSocket;
@@ -47,6 +47,7 @@ const NAT_KEEPALIVE: u8 = 0xff;
 const NAT_T_PORT: u16 = 4500;
 
 struct Datagram {
+    fvrf: Option<Fvrf>,
     local: SocketAddr,
     remote: SocketAddr,
     data: Vec<u8>,
@@ -143,7 +144,8 @@ struct Daemon {
     /// The Virtual-Templates' interfaces by name, cloned for each Virtual-Access.
     templates: HashMap<String, TunnelSpec>,
     hook: Option<Hook>,
-    sockets: HashMap<SocketAddr, Arc<UdpSocket>>,
+    /// By front-door VRF (`tunnel vrf`; `None`: the global table) and local address.
+    sockets: HashMap<(Option<Fvrf>, SocketAddr), Arc<UdpSocket>>,
     /// Tells the receive threads to stop.
     stop: Arc<AtomicBool>,
     events_tx: mpsc::UnboundedSender<Event>,
@@ -190,6 +192,7 @@ fn load(opts: &RunOptions) -> Result<Loaded, RunError> {
     if let Some(summary) = config.skipped.summary() {
         tracing::info!("{}: {summary}", config.file);
     }
+    vrf_support(&config)?;
     let mut settings = config
         .to_settings(HostInterfaces)
         .map_err(RunError::Resolve)?;
@@ -212,6 +215,37 @@ struct Loaded {
     settings: Settings,
     specs: Vec<TunnelSpec>,
     templates: HashMap<String, TunnelSpec>,
+}
+
+/// A configuration with VRFs needs a kernel with VRF devices: without, the first VRF
+/// line is the error, naming what the kernel lacks.
+fn vrf_support(config: &Config) -> Result<(), RunError> {
+    let first = config
+        .tunnels
+        .iter()
+        .filter(|t| t.protected() && !t.shutdown)
+        .flat_map(|t| {
+            let ivrf = t
+                .vrf
+                .as_ref()
+                .map(|v| (v.line, format!("vrf forwarding {}", v.value)));
+            let fvrf = t
+                .tunnel_vrf
+                .as_ref()
+                .map(|v| (v.line, format!("tunnel vrf {}", v.value)));
+            ivrf.into_iter().chain(fvrf)
+        })
+        .min();
+    let Some((line, what)) = first else {
+        return Ok(());
+    };
+    dataplane::vrf::probe().map_err(|why| {
+        RunError::Resolve(crate::config::ConfigError {
+            file: config.file.clone(),
+            line,
+            message: format!("{what}: {why}"),
+        })
+    })
 }
 
 impl Daemon {
@@ -276,24 +310,29 @@ impl Daemon {
         })
     }
 
-    /// Bind UDP 500 and 4500 on every local address a tunnel uses; each socket gets a
-    /// receive task feeding the main loop.
+    /// Bind UDP 500 and 4500 on every local address a tunnel uses, in its front-door
+    /// VRF; each socket gets a receive task feeding the main loop.
     fn open_sockets(&mut self) -> Result<(), RunError> {
-        let locals: std::collections::BTreeSet<IpAddr> = self
+        let locals: std::collections::BTreeSet<(Option<String>, IpAddr)> = self
             .settings
             .tunnels
             .iter()
             .chain(&self.settings.templates)
-            .map(|t| t.local)
+            .map(|t| (t.options.fvrf.clone(), t.local))
             .collect();
-        for ip in locals {
+        for (fvrf, ip) in locals {
             for port in [500, NAT_T_PORT] {
                 let addr = SocketAddr::new(ip, port);
-                if self.sockets.contains_key(&addr) {
+                let key = (Fvrf::of(fvrf.as_deref()), addr);
+                if self.sockets.contains_key(&key) {
                     continue;
                 }
-                let bound = |source| RunError::IkeSocket { addr, source };
-                let sock = UdpSocket::bind(addr).map_err(bound)?;
+                let bound = |source| RunError::IkeSocket {
+                    addr,
+                    vrf: fvrf.clone(),
+                    source,
+                };
+                let sock = sockets::bind_ike(addr, fvrf.as_deref()).map_err(bound)?;
                 // The receive thread wakes this often to see whether it should stop.
                 sock.set_read_timeout(Some(std::time::Duration::from_secs(1)))
                     .map_err(bound)?;
@@ -301,14 +340,14 @@ impl Daemon {
                     .kind()
                     .prepare_ike_socket(&sock, port == NAT_T_PORT)?;
                 let sock = Arc::new(sock);
-                self.sockets.insert(addr, sock.clone());
+                self.sockets.insert(key, sock.clone());
                 let (dispatch, stop) = (self.dispatch.clone(), self.stop.clone());
                 let report = self.events_tx.clone();
                 let failed = move |f| {
                     let _ = report.send(Event::Died(f));
                 };
                 threads::spawn(format!("ike-rx-{addr}"), stop.clone(), failed, move || {
-                    receive(&sock, addr, &dispatch, &stop);
+                    receive(&sock, key, &dispatch, &stop);
                     Ok(())
                 })
                 .map_err(bound)?;
@@ -389,7 +428,7 @@ impl Daemon {
                     self.engine.handle_timeout(std::time::Instant::now());
                 }
                 Some(d) = self.from_known.recv() => {
-                    self.engine.handle_datagram(std::time::Instant::now(), d.local, d.remote, &d.data);
+                    self.engine.handle_datagram_in(std::time::Instant::now(), d.fvrf, d.local, d.remote, &d.data);
                 }
                 event = self.events.recv() => {
                     // The worker reports its own death before its senders go.
@@ -404,7 +443,7 @@ impl Daemon {
                 Some((req, reply)) = queries.recv() => self.answer(req, reply),
                 _ = sighup.recv() => self.reload(),
                 Some(d) = self.from_others.recv() => {
-                    self.engine.handle_datagram(std::time::Instant::now(), d.local, d.remote, &d.data);
+                    self.engine.handle_datagram_in(std::time::Instant::now(), d.fvrf, d.local, d.remote, &d.data);
                 }
                 _ = trim.tick() => heap.after(self.engine.admission().ike_sas),
             }
@@ -451,13 +490,16 @@ impl Daemon {
         while let Some(action) = self.engine.poll_action() {
             match action {
                 Action::Send {
+                    fvrf,
                     local,
                     remote,
                     data,
-                } => self.send(local, remote, &data).await,
-                Action::NatKeepalive { local, remote } => {
-                    self.send_raw(local, remote, &[NAT_KEEPALIVE]).await
-                }
+                } => self.send((fvrf, local), remote, &data).await,
+                Action::NatKeepalive {
+                    fvrf,
+                    local,
+                    remote,
+                } => self.send_raw((fvrf, local), remote, &[NAT_KEEPALIVE]).await,
                 Action::ComputeDh(job) => self.dh.submit(job),
                 Action::AllocSpi {
                     request,
@@ -543,22 +585,24 @@ impl Daemon {
     }
 
     /// Send an IKE message (with the non-ESP marker on 4500).
-    async fn send(&self, local: SocketAddr, remote: SocketAddr, data: &[u8]) {
-        if local.port() == NAT_T_PORT {
+    async fn send(&self, from: (Option<Fvrf>, SocketAddr), remote: SocketAddr, data: &[u8]) {
+        if from.1.port() == NAT_T_PORT {
             let mut buf = Vec::with_capacity(data.len() + 4);
             buf.extend_from_slice(&NON_ESP_MARKER);
             buf.extend_from_slice(data);
-            self.send_raw(local, remote, &buf).await
+            self.send_raw(from, remote, &buf).await
         } else {
-            self.send_raw(local, remote, data).await
+            self.send_raw(from, remote, data).await
         }
     }
 
-    /// Send `data` as is. (A UDP send waits only while the socket's buffer is full:
-    /// microseconds.)
-    async fn send_raw(&self, local: SocketAddr, remote: SocketAddr, data: &[u8]) {
-        let Some(sock) = self.sockets.get(&local) else {
-            tracing::warn!("no socket for {local}; cannot send to {remote}");
+    /// Send `data` as is, from the socket of that front-door VRF and address. (A UDP
+    /// send waits only while the socket's buffer is full: microseconds.)
+    async fn send_raw(&self, from: (Option<Fvrf>, SocketAddr), remote: SocketAddr, data: &[u8]) {
+        let local = from.1;
+        let Some(sock) = self.sockets.get(&from) else {
+            let vrf = from.0.map_or(String::new(), |v| format!(" in vrf {v}"));
+            tracing::warn!("no socket for {local}{vrf}; cannot send to {remote}");
             return;
         };
         if let Err(e) = sock.send_to(data, remote) {
@@ -712,7 +756,12 @@ impl HeapTrim {
 /// drained at the kernel's pace whatever the event loop is doing, so that under a
 /// flood the kernel does not drop our peers' datagrams for a full socket buffer; what
 /// the loop cannot take is dropped here, strangers' first (see `Dispatch`).
-fn receive(sock: &UdpSocket, local: SocketAddr, dispatch: &Dispatch, stop: &AtomicBool) {
+fn receive(
+    sock: &UdpSocket,
+    (fvrf, local): (Option<Fvrf>, SocketAddr),
+    dispatch: &Dispatch,
+    stop: &AtomicBool,
+) {
     let mut buf = vec![0u8; 65536];
     while !stop.load(Ordering::Relaxed) {
         let Ok((n, remote)) = sock.recv_from(&mut buf) else {
@@ -728,6 +777,7 @@ fn receive(sock: &UdpSocket, local: SocketAddr, dispatch: &Dispatch, stop: &Atom
             buf[..n].to_vec()
         };
         dispatch.send(Datagram {
+            fvrf,
             local,
             remote,
             data,

@@ -23,6 +23,10 @@ pub struct IsakmpSaView {
     pub nat_t: bool,
     /// `crypto isakmp profile` of the SA, null without one.
     pub profile: Option<String>,
+    /// Front-door (`tunnel vrf`) and inside (`vrf forwarding`) VRF; null: the global
+    /// table (IOS's "(none)").
+    pub fvrf: Option<String>,
+    pub ivrf: Option<String>,
     /// Dynamic VTI: the peer's Virtual-Access interface, null without one.
     #[serde(default)]
     pub virtual_access: Option<String>,
@@ -48,12 +52,20 @@ pub struct EspSaView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IpsecSaView {
     pub interface: String,
+    /// The words after `tunnel mode`: "ipsec ipv6", "gre ip"...
+    pub tunnel_mode: String,
+    /// `tunnel vrf` and `vrf forwarding` of the interface; null: the global table.
+    pub fvrf: Option<String>,
+    pub ivrf: Option<String>,
     pub local: String,
     pub peer: String,
     pub peer_port: u16,
     pub local_ident: String,
     pub remote_ident: String,
-    /// "tunnel" (also for `mode transport` transform sets on a VTI, as IOS does).
+    /// The proxies' IP protocol: 0 (any) on a VTI, 47 on GRE.
+    pub protocol: u8,
+    /// "tunnel" on a VTI (also for `mode transport` transform sets, as IOS does);
+    /// "transport" or "tunnel" on GRE, as negotiated.
     pub mode: String,
     /// e.g. "group14", or null.
     pub pfs: Option<String>,
@@ -90,6 +102,8 @@ impl From<&crate::ike::IsakmpSaInfo> for IsakmpSaView {
             },
             nat_t: i.nat_t,
             profile: i.profile.clone(),
+            fvrf: i.fvrf.clone(),
+            ivrf: i.ivrf.clone(),
             virtual_access: i.virtual_access.clone(),
         }
     }
@@ -124,11 +138,15 @@ impl IpsecSaView {
         let out = i.outbound.as_ref()?;
         Some(IpsecSaView {
             interface: i.interface.clone(),
+            tunnel_mode: i.tunnel_mode.to_string(),
+            fvrf: i.fvrf.clone(),
+            ivrf: i.ivrf.clone(),
             local: i.local.to_string(),
             peer: i.peer.to_string(),
             peer_port: i.peer_port,
             local_ident: i.local_ident.clone(),
             remote_ident: i.remote_ident.clone(),
+            protocol: i.protocol,
             mode: i.mode.to_string(),
             pfs: i.pfs.clone(),
             dataplane: match dataplane {
@@ -141,6 +159,11 @@ impl IpsecSaView {
             virtual_template: i.virtual_template.clone(),
         })
     }
+}
+
+/// A VRF as IOS names it: "(none)" for the global table.
+fn vrf_name(vrf: &Option<String>) -> &str {
+    vrf.as_deref().unwrap_or("(none)")
 }
 
 /// IOS prints IPv6 addresses in upper case; IPv4 unchanged.
@@ -175,7 +198,7 @@ pub fn render_isakmp(sas: &[IsakmpSaView]) -> String {
         for s in sas {
             let _ = writeln!(
                 out,
-                " {} <-> {}: {} {} group {} {}, {}s left{}{}{}",
+                " {} <-> {}: {} {} group {} {}, {}s left{}, fvrf/ivrf {}/{}{}{}",
                 ios_addr(&s.local),
                 ios_addr(&s.peer),
                 s.encryption,
@@ -184,12 +207,15 @@ pub fn render_isakmp(sas: &[IsakmpSaView]) -> String {
                 s.auth,
                 s.lifetime_remaining_s,
                 if s.nat_t { ", NAT-T" } else { "" },
-                s.profile
-                    .as_ref()
-                    .map_or(String::new(), |p| format!(", profile {p}")),
+                vrf_name(&s.fvrf),
+                vrf_name(&s.ivrf),
                 s.virtual_access
                     .as_ref()
-                    .map_or(String::new(), |v| format!(", {v}"))
+                    .map_or(String::new(), |v| format!(", interface {v}")),
+                // Last: what `show ... | include profile` and the suites look for.
+                s.profile
+                    .as_ref()
+                    .map_or(String::new(), |p| format!(", profile {p}"))
             );
         }
     }
@@ -244,16 +270,16 @@ pub fn render_ipsec(sas: &[IpsecSaView]) -> String {
             s.interface,
             ios_addr(&s.local)
         );
-        let _ = writeln!(out, "\n   protected vrf: (none)");
+        let _ = writeln!(out, "\n   protected vrf: {}", vrf_name(&s.ivrf));
         let _ = writeln!(
             out,
-            "   local  ident (addr/mask/prot/port): ({}/0/0)",
-            s.local_ident
+            "   local  ident (addr/mask/prot/port): ({}/{}/0)",
+            s.local_ident, s.protocol
         );
         let _ = writeln!(
             out,
-            "   remote ident (addr/mask/prot/port): ({}/0/0)",
-            s.remote_ident
+            "   remote ident (addr/mask/prot/port): ({}/{}/0)",
+            s.remote_ident, s.protocol
         );
         let _ = writeln!(
             out,
@@ -284,6 +310,12 @@ pub fn render_ipsec(sas: &[IpsecSaView]) -> String {
         );
         let _ = writeln!(out, "\n     local crypto endpt.: {},", ios_addr(&s.local));
         let _ = writeln!(out, "     remote crypto endpt.: {}", ios_addr(&s.peer));
+        let _ = writeln!(
+            out,
+            "     tunnel mode: {}, fvrf: {}",
+            s.tunnel_mode,
+            vrf_name(&s.fvrf)
+        );
         let _ = writeln!(out, "     data path: {}", s.dataplane);
         let _ = writeln!(out, "     current outbound spi: {:#010X}({})", o.spi, o.spi);
         let _ = writeln!(
@@ -445,11 +477,15 @@ mod tests {
     fn ipsec_layout_has_ios_counters_and_spis() {
         let v = IpsecSaView {
             interface: "Tunnel23".into(),
+            tunnel_mode: "ipsec ipv6".into(),
+            fvrf: None,
+            ivrf: None,
             local: "2001:db8::2".into(),
             peer: "2001:db8::3".into(),
             peer_port: 500,
             local_ident: "::/0".into(),
             remote_ident: "::/0".into(),
+            protocol: 0,
             mode: "tunnel".into(),
             pfs: None,
             dataplane: "userspace".into(),
@@ -493,11 +529,15 @@ mod tests {
     fn disabled_volume_lifetime_and_replay_check_are_shown_as_such() {
         let mut v = IpsecSaView {
             interface: "Tunnel5".into(),
+            tunnel_mode: "ipsec ipv4".into(),
+            fvrf: None,
+            ivrf: None,
             local: "192.0.2.2".into(),
             peer: "192.0.2.3".into(),
             peer_port: 500,
             local_ident: "0.0.0.0/0".into(),
             remote_ident: "0.0.0.0/0".into(),
+            protocol: 0,
             mode: "tunnel".into(),
             pfs: None,
             dataplane: "kernel".into(),
@@ -535,12 +575,17 @@ mod tests {
             status: "ACTIVE".into(),
             nat_t: false,
             profile: None,
+            fvrf: Some("INTERNET".into()),
+            ivrf: None,
             virtual_access: None,
         };
         let text = render_isakmp(std::slice::from_ref(&s));
         assert!(text.contains(" dst: 2001:DB8::2\n src: 2001:DB8::3\n state: QM_IDLE"));
         assert!(text.contains("conn-id:   1011 status: ACTIVE"));
-        assert!(text.contains("86000s left\n"));
+        assert!(
+            text.contains("86000s left, fvrf/ivrf INTERNET/(none)\n"),
+            "{text}"
+        );
         assert_eq!(
             serde_json::to_value(&s).unwrap()["profile"],
             serde_json::Value::Null
@@ -549,15 +594,15 @@ mod tests {
             profile: Some("BRANCH".into()),
             ..s
         };
-        assert!(render_isakmp(std::slice::from_ref(&s)).contains("86000s left, profile BRANCH\n"));
+        assert!(render_isakmp(std::slice::from_ref(&s))
+            .contains("86000s left, fvrf/ivrf INTERNET/(none), profile BRANCH\n"));
         assert_eq!(serde_json::to_value(&s).unwrap()["profile"], "BRANCH");
         let s = IsakmpSaView {
             virtual_access: Some("Vi12".into()),
             ..s
         };
-        assert!(
-            render_isakmp(std::slice::from_ref(&s)).contains("86000s left, profile BRANCH, Vi12\n")
-        );
+        assert!(render_isakmp(std::slice::from_ref(&s))
+            .contains("86000s left, fvrf/ivrf INTERNET/(none), interface Vi12, profile BRANCH\n"));
         assert_eq!(serde_json::to_value(&s).unwrap()["virtual_access"], "Vi12");
     }
 }

@@ -1,8 +1,9 @@
-//! rtnetlink: a tunnel interface's addresses, MTU, IPv6 link-local and routes, as
+//! rtnetlink: a tunnel interface's VRF, addresses, MTU, IPv6 link-local and routes, as
 //! `ip link|addr|route` would set them. Both data paths configure their interface
-//! (xfrm/vti on the kernel path, TUN on the userspace path) through `configure`.
+//! (xfrm/vti/gre on the kernel path, TUN on the userspace path) through `configure`.
 
 use super::netlink::{unless_gone, Netlink, Protocol};
+use super::vrf::VrfDevice;
 use super::{DataplaneError, Result, TunnelSpec};
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_REPLACE};
 use netlink_packet_route::{
@@ -108,18 +109,31 @@ pub(super) fn delete(nl: &mut Rtnl, index: u32) -> io::Result<()> {
     Ok(())
 }
 
-/// Give interface `index` the addresses, MTU and routes of `spec`, and bring it up.
-/// `old` is the spec it was configured with before (`None` for a new interface):
-/// its routes and addresses that `spec` no longer has go. `mtu: None` keeps the
-/// kernel's choice.
+/// Give interface `index` the VRF, addresses, MTU and routes of `spec`, and bring it
+/// up. `old` is the spec it was configured with before (`None` for a new interface),
+/// in the same VRF: its routes and addresses that `spec` no longer has go. `mtu: None`
+/// keeps the kernel's choice. `vrf`: the VRF device of `vrf forwarding`, whose table
+/// gets the routes.
 pub(super) fn configure(
     nl: &mut Rtnl,
     index: u32,
     spec: &TunnelSpec,
     old: Option<&TunnelSpec>,
     mtu: Option<u32>,
+    vrf: Option<VrfDevice>,
 ) -> Result<()> {
     let err = |op| DataplaneError::during(&spec.name, op);
+    if let Some(vrf) = vrf {
+        // First: enslaving cycles the link, which takes IPv6 addresses with it.
+        set_master(nl, index, vrf.index).map_err(|e| {
+            let op = format!(
+                "joining vrf {} (vrf forwarding)",
+                spec.options.vrf.as_deref().unwrap_or_default()
+            );
+            DataplaneError::on(&spec.name, op, e)
+        })?;
+    }
+    let table = vrf.map_or(u32::from(RouteHeader::RT_TABLE_MAIN), |v| v.table);
     let o = &spec.options;
     let has_ipv6 = spec.link_local.is_some() || !spec.ipv6.is_empty() || o.ipv6_enable;
     // IOS `ipv6 enable` without `ipv6 address X link-local`: the interface makes its own
@@ -143,7 +157,7 @@ pub(super) fn configure(
     };
     if let Some(old) = old {
         for &(dst, len) in old.routes.iter().filter(|r| !spec.routes.contains(r)) {
-            unless_gone(del_route(nl, index, dst, len)).map_err(|e| {
+            unless_gone(del_route(nl, index, table, dst, len)).map_err(|e| {
                 DataplaneError::on(&spec.name, format!("removing route {dst}/{len}"), e)
             })?;
         }
@@ -163,7 +177,7 @@ pub(super) fn configure(
         prune(nl, index, keep).map_err(err("removing link-local"))?;
     }
     for &(dst, len) in &spec.routes {
-        add_route(nl, index, dst, len)
+        add_route(nl, index, table, dst, len)
             .map_err(|e| DataplaneError::on(&spec.name, format!("adding route {dst}/{len}"), e))?;
     }
     Ok(())
@@ -209,6 +223,13 @@ fn addr_gen(nl: &mut Rtnl, index: u32, generate: bool) -> io::Result<()> {
     let attrs = vec![LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(
         vec![AfSpecInet6::AddrGenMode(mode)],
     )])];
+    nl.request(RouteNetlinkMessage::SetLink(link_msg(index, attrs)), 0)?;
+    Ok(())
+}
+
+/// `ip link set IFACE master VRF`.
+fn set_master(nl: &mut Rtnl, index: u32, master: u32) -> io::Result<()> {
+    let attrs = vec![LinkAttribute::Controller(master)];
     nl.request(RouteNetlinkMessage::SetLink(link_msg(index, attrs)), 0)?;
     Ok(())
 }
@@ -299,12 +320,14 @@ fn addresses(nl: &mut Rtnl, index: u32) -> io::Result<Vec<(IpAddr, u8)>> {
         .collect())
 }
 
-/// A device route `DST/LEN dev IFACE` in the main table.
-fn route_msg(index: u32, dst: IpAddr, prefix_len: u8) -> RouteMessage {
+/// A device route `DST/LEN dev IFACE table TABLE`.
+fn route_msg(index: u32, table: u32, dst: IpAddr, prefix_len: u8) -> RouteMessage {
     let mut m = RouteMessage::default();
     m.header.address_family = family(dst);
     m.header.destination_prefix_length = prefix_len;
-    m.header.table = RouteHeader::RT_TABLE_MAIN;
+    // The header holds 8 bits; RTA_TABLE the whole id (RT_TABLE_UNSPEC then).
+    m.header.table = u8::try_from(table).unwrap_or(RouteHeader::RT_TABLE_UNSPEC);
+    m.attributes.push(RouteAttribute::Table(table));
     m.header.protocol = RouteProtocol::Static;
     m.header.kind = RouteType::Unicast;
     // A device route: IPv4 wants link scope without a gateway; IPv6 routes are universe.
@@ -321,19 +344,19 @@ fn route_msg(index: u32, dst: IpAddr, prefix_len: u8) -> RouteMessage {
     m
 }
 
-/// `ip route replace DST/LEN dev IFACE`
-fn add_route(nl: &mut Rtnl, index: u32, dst: IpAddr, prefix_len: u8) -> io::Result<()> {
+/// `ip route replace DST/LEN dev IFACE table TABLE`
+fn add_route(nl: &mut Rtnl, index: u32, table: u32, dst: IpAddr, prefix_len: u8) -> io::Result<()> {
     nl.request(
-        RouteNetlinkMessage::NewRoute(route_msg(index, dst, prefix_len)),
+        RouteNetlinkMessage::NewRoute(route_msg(index, table, dst, prefix_len)),
         NLM_F_CREATE | NLM_F_REPLACE,
     )?;
     Ok(())
 }
 
-/// `ip route del DST/LEN dev IFACE`
-fn del_route(nl: &mut Rtnl, index: u32, dst: IpAddr, prefix_len: u8) -> io::Result<()> {
+/// `ip route del DST/LEN dev IFACE table TABLE`
+fn del_route(nl: &mut Rtnl, index: u32, table: u32, dst: IpAddr, prefix_len: u8) -> io::Result<()> {
     nl.request(
-        RouteNetlinkMessage::DelRoute(route_msg(index, dst, prefix_len)),
+        RouteNetlinkMessage::DelRoute(route_msg(index, table, dst, prefix_len)),
         0,
     )?;
     Ok(())
@@ -343,6 +366,20 @@ fn del_route(nl: &mut Rtnl, index: u32, dst: IpAddr, prefix_len: u8) -> io::Resu
 mod tests {
     use super::*;
     use crate::dataplane::{InterfaceOptions, Unnumbered};
+
+    /// `ip route add 10.3.0.0/16 dev Tunnel23 table 1000`: a VRF's table beyond the
+    /// header's 8 bits goes in RTA_TABLE, the header saying RT_TABLE_UNSPEC.
+    #[test]
+    fn routes_name_their_table_whole() {
+        let dst: IpAddr = "10.3.0.0".parse().unwrap();
+        let m = route_msg(7, 1000, dst, 16);
+        assert_eq!(m.header.table, RouteHeader::RT_TABLE_UNSPEC);
+        assert!(m.attributes.contains(&RouteAttribute::Table(1000)));
+        assert!(m.attributes.contains(&RouteAttribute::Oif(7)));
+        let main = route_msg(7, u32::from(RouteHeader::RT_TABLE_MAIN), dst, 16);
+        assert_eq!(main.header.table, RouteHeader::RT_TABLE_MAIN);
+        assert!(main.attributes.contains(&RouteAttribute::Table(254)));
+    }
 
     /// `ip address` with a secondary, `ip unnumbered` (a /32 of the lender's address),
     /// `ipv6 address` and its link-local: all on the one interface.

@@ -7,6 +7,7 @@ mod link;
 mod netlink;
 pub mod threads;
 pub mod userspace;
+pub mod vrf;
 
 use crate::ipsec::{Direction, InnerFamily, SaSpec};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -51,6 +52,30 @@ pub struct TunnelSpec {
     pub options: InterfaceOptions,
 }
 
+/// Outer headers and ESP overhead that must fit in a 1500-byte path: UDP (NAT-T may
+/// float), SPI + sequence number, a 16-byte IV, up to 15 padding bytes + pad length +
+/// next header, a 16-byte ICV.
+const ESP_WORST_OVERHEAD: u32 = 8 + 8 + 16 + 17 + 16;
+/// The path MTU a tunnel's packets are assumed to cross when its MTU is not configured.
+const PATH_MTU: u32 = 1500;
+
+/// The MTU of a tunnel interface whose MTU is not configured: what keeps its ESP packets
+/// within a 1500-byte path. GRE adds its header (with the key), and in tunnel mode (not
+/// known before Quick Mode, so always counted) a second IP header.
+pub(crate) fn default_mtu(spec: &TunnelSpec) -> u32 {
+    mtu_within(spec, PATH_MTU)
+}
+
+/// The largest inner packet whose ESP packet fits a path MTU of `path_mtu`.
+pub(crate) fn mtu_within(spec: &TunnelSpec, path_mtu: u32) -> u32 {
+    let ip = if spec.local.is_ipv6() { 40 } else { 20 };
+    let gre = match spec.options.gre {
+        Some(g) => ip + if g.key.is_some() { 8 } else { 4 },
+        None => 0,
+    };
+    path_mtu.saturating_sub(ip + ESP_WORST_OVERHEAD + gre)
+}
+
 /// What an IOS tunnel interface says beyond its addresses and routes, for the data
 /// paths (IOS's defaults in `Default`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -73,6 +98,16 @@ pub struct InterfaceOptions {
     pub vrf: Option<String>,
     /// `tunnel vrf V`: the VRF of the outer packets and of IKE ("fvrf").
     pub tunnel_vrf: Option<String>,
+    /// `tunnel mode gre ip|ipv6`: a GRE interface whose packets IPsec protects;
+    /// `None`: a VTI.
+    pub gre: Option<Gre>,
+}
+
+/// GRE between the tunnel's endpoints (RFC 2784), as IOS sends it: no checksum, no
+/// sequence numbers, a key (RFC 2890) with `tunnel key N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Gre {
+    pub key: Option<u32>,
 }
 
 /// `ip unnumbered IF`: IF lends the tunnel its IPv4 address. The tunnel carries it as a

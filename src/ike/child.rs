@@ -7,9 +7,9 @@ use super::proposal::{Lifetime, P2Choice};
 use super::settings::TunnelSettings;
 use super::state::Role;
 use super::timer::{Timer, TimerTable};
-use super::{identity, Action, Endpoints, Engine};
+use super::{identity, Action, Endpoints, Engine, Fvrf};
 use crate::crypto::{kdf, DhGroup, Secret};
-use crate::ipsec::{Direction, EspTransform, Lifetimes, SaSpec, UdpEncap};
+use crate::ipsec::{Direction, EspMode, EspTransform, Lifetimes, SaSpec, UdpEncap};
 use crate::isakmp::{DeletePayload, IdPayload, Payload, ProtocolId, DOI_IPSEC};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -27,11 +27,13 @@ const PEER_DELETE_WAIT: Duration = Duration::from_secs(30);
 pub(crate) struct ChildSa {
     pub tunnel: String,
     pub conn_id: u32,
+    pub fvrf: Option<Fvrf>,
     pub local: SocketAddr,
     pub remote: SocketAddr,
     pub spi_in: u32,
     pub spi_out: u32,
     pub transform: EspTransform,
+    pub mode: EspMode,
     pub pfs: Option<DhGroup>,
     pub udp_encap: bool,
     pub life: Lifetime,
@@ -58,6 +60,8 @@ pub(crate) struct ChildSa {
     pub delete_sent: bool,
     pub local_ident: String,
     pub remote_ident: String,
+    /// The proxies' IP protocol: 0 (any) on a VTI, 47 on GRE.
+    pub protocol: u8,
 }
 
 /// What a Quick Mode agreed on for one IPsec SA pair, once both nonces are known.
@@ -112,6 +116,7 @@ impl Agreed<'_> {
             src: src.ip(),
             dst: dst.ip(),
             inner: self.tunnel.inner,
+            mode: self.choice.mode,
             transform: self.choice.transform,
             enc_key: Secret::new(k[..enc_len].to_vec()),
             auth_key: Secret::new(k[enc_len..].to_vec()),
@@ -129,7 +134,7 @@ impl Agreed<'_> {
 impl ChildSa {
     /// The addresses of its tunnel (and of its ISAKMP SA).
     pub(crate) fn endpoints(&self) -> Endpoints {
-        Endpoints::of(self.local, self.remote)
+        Endpoints::of(self.fvrf, self.local, self.remote)
     }
 
     /// The pair `qm` over `p1` agreed on, installed at `now`.
@@ -141,12 +146,17 @@ impl ChildSa {
         lifetimes: &Lifetimes,
     ) -> ChildSa {
         let initiated_by_us = qm.role == Role::Initiator;
-        let any = identity::subnet(&identity::proxy_any(agreed.tunnel.inner));
+        let ours = identity::proxies(agreed.tunnel);
         let (local_ident, remote_ident) = match agreed.ids {
-            Some((ci, cr)) if initiated_by_us => (identity::subnet(ci), identity::subnet(cr)),
-            Some((ci, cr)) => (identity::subnet(cr), identity::subnet(ci)),
-            None => (any.clone(), any),
+            Some((ci, cr)) if initiated_by_us => (ci, cr),
+            Some((ci, cr)) => (cr, ci),
+            None => (&ours.0, &ours.1),
         };
+        let protocol = local_ident.protocol;
+        let (local_ident, remote_ident) = (
+            identity::subnet(local_ident),
+            identity::subnet(remote_ident),
+        );
         let mut timers = TimerTable::default();
         if let Some(s) = lifetimes.soft_s {
             timers.set(Timer::Rekey, now + Duration::from_secs(s));
@@ -158,11 +168,13 @@ impl ChildSa {
         ChildSa {
             tunnel: agreed.tunnel.name.clone(),
             conn_id: p1.conn_id,
+            fvrf: p1.fvrf,
             local: p1.local,
             remote: p1.remote,
             spi_in: agreed.spi_in,
             spi_out: choice.peer_spi,
             transform: choice.transform,
+            mode: choice.mode,
             pfs: choice.pfs,
             udp_encap: choice.udp_encap,
             life: choice.life,
@@ -178,6 +190,7 @@ impl ChildSa {
             delete_sent: false,
             local_ident,
             remote_ident,
+            protocol,
         }
     }
 

@@ -10,7 +10,7 @@ use super::phase1::Phase1;
 use super::settings::TunnelSettings;
 use super::state::{IkeState, Role, ShowState};
 use super::timer::{Owner, Timer};
-use super::{Action, Command, Endpoints, Engine, Settings, Stats};
+use super::{Action, Command, Endpoints, Engine, Fvrf, Settings, Stats};
 use crate::crypto::Rng;
 use crate::ipsec::Direction;
 use crate::isakmp::{DecodeError, ExchangeType, Header};
@@ -22,6 +22,7 @@ use std::time::Instant;
 #[derive(Clone, Copy)]
 pub(super) struct Received<'a> {
     pub now: Instant,
+    pub fvrf: Option<Fvrf>,
     pub local: SocketAddr,
     pub remote: SocketAddr,
     pub data: &'a [u8],
@@ -71,10 +72,23 @@ impl Engine {
         }
     }
 
-    /// One UDP datagram (on port 4500 without its non-ESP marker).
+    /// One UDP datagram (on port 4500 without its non-ESP marker) in the global table.
     pub fn handle_datagram(
         &mut self,
         now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        data: &[u8],
+    ) {
+        self.handle_datagram_in(now, None, local, remote, data)
+    }
+
+    /// One UDP datagram taken by a socket of front-door VRF `fvrf` (`tunnel vrf`):
+    /// only the tunnels and keyrings of that VRF answer it.
+    pub fn handle_datagram_in(
+        &mut self,
+        now: Instant,
+        fvrf: Option<Fvrf>,
         local: SocketAddr,
         remote: SocketAddr,
         data: &[u8],
@@ -92,6 +106,7 @@ impl Engine {
         };
         let rx = Received {
             now,
+            fvrf,
             local,
             remote,
             data,
@@ -102,7 +117,7 @@ impl Engine {
             // the tunnels are not looked over (a flood of MM1s costs no more).
             match self
                 .phase1
-                .responder(header.icookie, Endpoints::of(local, remote))
+                .responder(header.icookie, Endpoints::of(fvrf, local, remote))
             {
                 Some(id) => self.with_phase1(id, |e, p1| match p1.ex.duplicate(data) {
                     Some(dup) => e.answer_duplicate(dup),
@@ -202,6 +217,7 @@ impl Engine {
         self.stats.duplicates += 1;
         if let Duplicate::Answer(sent) = dup {
             self.actions.push_back(Action::Send {
+                fvrf: sent.fvrf,
                 local: sent.local,
                 remote: sent.remote,
                 data: sent.data.clone(),
@@ -470,6 +486,7 @@ impl Engine {
         self.start_main_mode(
             now,
             (
+                ends.fvrf,
                 SocketAddr::new(ends.local, IKE_PORT),
                 SocketAddr::new(ends.peer, IKE_PORT),
             ),

@@ -81,6 +81,9 @@ impl Error {
             Error::NoProposalChosen(NoProposal::Phase2 { .. }) => "no-proposal-phase2",
             Error::NoProposalChosen(NoProposal::Pfs { .. }) => "pfs-mismatch",
             Error::NoProposalChosen(NoProposal::TransportMode { .. }) => "transport-mode",
+            Error::NoProposalChosen(NoProposal::TransportNotConfigured { .. }) => {
+                "transport-not-configured"
+            }
             Error::AuthFailed(_) => "auth-failed",
             Error::InvalidId(_) => "invalid-id",
             Error::PeerMisbehaved(_) => "peer-misbehaved",
@@ -251,6 +254,13 @@ pub enum NoProposal {
     },
     /// A VTI carries tunnel-mode SAs only.
     TransportMode { tunnel: String, origin: Origin },
+    /// GRE: the peer offered transport mode only, and the set it matches is in tunnel
+    /// mode (IOS accepts transport only where the set says so).
+    TransportNotConfigured {
+        tunnel: String,
+        set: String,
+        origin: Origin,
+    },
 }
 
 impl fmt::Display for NoProposal {
@@ -297,6 +307,14 @@ impl fmt::Display for NoProposal {
             NoProposal::TransportMode { tunnel, origin } => write!(
                 f,
                 "no matching proposal for {tunnel}: peer offered transport mode, the tunnel interface ({origin}) needs tunnel mode"
+            ),
+            NoProposal::TransportNotConfigured {
+                tunnel,
+                set,
+                origin,
+            } => write!(
+                f,
+                "no matching proposal for {tunnel}: peer offered transport mode only, transform set {set} ({origin}) is in tunnel mode (add `mode transport` to it)"
             ),
         }
     }

@@ -6,7 +6,7 @@
 
 use super::state::{Role, ShowState};
 use super::timer::{Timer, TimerTable};
-use super::Action;
+use super::{Action, Fvrf};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -107,6 +107,7 @@ fn digest(data: &[u8]) -> Digest {
 
 #[derive(Debug, Clone)]
 pub(crate) struct Sent {
+    pub fvrf: Option<Fvrf>,
     pub local: SocketAddr,
     pub remote: SocketAddr,
     pub data: Vec<u8>,
@@ -163,6 +164,7 @@ impl Exchange {
     pub(crate) fn send(&mut self, now: Instant, out: &mut VecDeque<Action>, sent: Sent) {
         let retransmit = sent.msg.retransmitted();
         out.push_back(Action::Send {
+            fvrf: sent.fvrf,
             local: sent.local,
             remote: sent.remote,
             data: sent.data.clone(),
@@ -192,6 +194,7 @@ impl Exchange {
         }
         self.transmissions += 1;
         out.push_back(Action::Send {
+            fvrf: sent.fvrf,
             local: sent.local,
             remote: sent.remote,
             data: sent.data.clone(),

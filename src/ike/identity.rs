@@ -2,9 +2,11 @@
 //! (ID_IPV4_ADDR / ID_IPV6_ADDR) or a name (ID_FQDN from `hostname` and `ip domain
 //! name`, ID_USER_FQDN); the peer's body is hashed exactly as received, and ISAKMP
 //! profiles match what it names. Quick Mode: the VTI's proxies, "any" of the inner
-//! family (ID_*_ADDR_SUBNET 0/0, protocol 0), and we accept any subnet of that family.
+//! family (ID_*_ADDR_SUBNET 0/0, protocol 0), and we accept any subnet of that family;
+//! GRE over IPsec's, the two endpoints as hosts with protocol 47, as IOS sends them
+//! (`local ident (addr/mask/prot/port): (192.0.2.1/255.255.255.255/47/0)`).
 
-use super::settings::{LocalIdentity, PeerIdentity};
+use super::settings::{LocalIdentity, PeerIdentity, TunnelSettings};
 use crate::ipsec::InnerFamily;
 use crate::isakmp::{IdPayload, IdType};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -57,6 +59,50 @@ pub(crate) fn proxy_any(inner: InnerFamily) -> IdPayload {
         protocol: 0,
         port: 0,
         data,
+    }
+}
+
+/// IP protocol number of GRE (RFC 2784), the protocol of GRE over IPsec's proxies.
+pub(crate) const PROTO_GRE: u8 = 47;
+
+/// One host, one protocol: ID_IPV4_ADDR / ID_IPV6_ADDR, any port.
+pub(crate) fn proxy_host(addr: IpAddr, protocol: u8) -> IdPayload {
+    IdPayload {
+        protocol,
+        port: 0,
+        ..phase1_id(addr, &LocalIdentity::Address)
+    }
+}
+
+/// The host and protocol a proxy identity names: an address, or a subnet with a full
+/// mask (strongSwan sends a host traffic selector either way); `None` for anything wider
+/// or with a port.
+pub(crate) fn proxy_host_of(id: &IdPayload) -> Option<(IpAddr, u8)> {
+    let d = &id.data;
+    let addr = match (id.id_type, d.len()) {
+        (IdType::ID_IPV4_ADDR, 4) => IpAddr::V4(ip4(d)),
+        (IdType::ID_IPV6_ADDR, 16) => IpAddr::V6(ip6(d)),
+        (IdType::ID_IPV4_ADDR_SUBNET, 8) if d[4..].iter().all(|&b| b == 0xff) => {
+            IpAddr::V4(ip4(&d[..4]))
+        }
+        (IdType::ID_IPV6_ADDR_SUBNET, 32) if d[16..].iter().all(|&b| b == 0xff) => {
+            IpAddr::V6(ip6(&d[..16]))
+        }
+        _ => return None,
+    };
+    (id.port == 0).then_some((addr, id.protocol))
+}
+
+/// The proxy identities a tunnel's Quick Mode carries, ours first: any/any of the inner
+/// family on a VTI, the endpoints with protocol 47 on GRE.
+pub(crate) fn proxies(tunnel: &TunnelSettings) -> (IdPayload, IdPayload) {
+    if tunnel.options.gre {
+        (
+            proxy_host(tunnel.local, PROTO_GRE),
+            proxy_host(tunnel.peer, PROTO_GRE),
+        )
+    } else {
+        (proxy_any(tunnel.inner), proxy_any(tunnel.inner))
     }
 }
 
@@ -115,6 +161,36 @@ mod tests {
         let mut tcp_only = v6;
         tcp_only.protocol = 6;
         assert_eq!(proxy_family(&tcp_only), None);
+    }
+
+    #[test]
+    fn gre_proxies_are_the_endpoints_with_protocol_47() {
+        let host = proxy_host("192.0.2.1".parse().unwrap(), PROTO_GRE);
+        assert_eq!(describe(&host), "192.0.2.1/32/47/0");
+        assert_eq!(host.id_type, IdType::ID_IPV4_ADDR);
+        assert_eq!(
+            proxy_host_of(&host),
+            Some(("192.0.2.1".parse().unwrap(), 47))
+        );
+        let v6 = proxy_host("2001:db8::2".parse().unwrap(), PROTO_GRE);
+        assert_eq!(describe(&v6), "2001:db8::2/128/47/0");
+        // A /32 subnet names one host too (a host traffic selector as a subnet).
+        let mut subnet = IdPayload {
+            id_type: IdType::ID_IPV4_ADDR_SUBNET,
+            protocol: 47,
+            port: 0,
+            data: vec![192, 0, 2, 1, 255, 255, 255, 255],
+        };
+        assert_eq!(
+            proxy_host_of(&subnet),
+            Some(("192.0.2.1".parse().unwrap(), 47))
+        );
+        subnet.data[7] = 0;
+        assert_eq!(proxy_host_of(&subnet), None, "a /24 is not a host");
+        assert_eq!(proxy_host_of(&proxy_any(InnerFamily::V4)), None);
+        let mut port = host;
+        port.port = 500;
+        assert_eq!(proxy_host_of(&port), None);
     }
 
     #[test]

@@ -38,6 +38,7 @@ impl Engine {
             &est.message_iv(message_id),
         );
         self.actions.push_back(Action::Send {
+            fvrf: p1.fvrf,
             local: p1.local,
             remote: p1.remote,
             data,
@@ -62,6 +63,7 @@ impl Engine {
             &[notify],
         );
         self.actions.push_back(Action::Send {
+            fvrf: p1.fvrf,
             local: p1.local,
             remote: p1.remote,
             data,

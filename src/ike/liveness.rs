@@ -69,6 +69,7 @@ impl Engine {
     pub(super) fn nat_keepalive_timer(&mut self, now: Instant, p1: &mut Phase1) {
         if let Some(every) = self.keepalive_interval(p1) {
             self.actions.push_back(Action::NatKeepalive {
+                fvrf: p1.fvrf,
                 local: p1.local,
                 remote: p1.remote,
             });

@@ -30,7 +30,7 @@ use super::protect::{self, Inbound, Protection};
 use super::settings::{KeySource, Lookup, PeerIdentity, Settings};
 use super::state::{IkeState, Role, ShowState};
 use super::timer::Timer;
-use super::{identity, vendor, Endpoints, Engine};
+use super::{identity, vendor, Endpoints, Engine, Fvrf};
 use crate::crypto::{ct_eq, kdf, DhPrivate, Phase1Keys, Secret};
 use crate::isakmp::{
     encode_payloads, ExchangeType, Header, IdPayload, NotifyPayload, NotifyType, Payload,
@@ -212,7 +212,7 @@ impl Engine {
         let at = Lookup {
             peer: ends.peer,
             local: Some(ends.local),
-            fvrf: None,
+            fvrf: ends.fvrf.as_ref().map(Fvrf::as_str),
         };
         let profile = profile.and_then(|p| self.settings.isakmp_profile(p));
         let only = profile.map(|p| p.keyrings.as_slice());
@@ -270,11 +270,13 @@ impl Engine {
     pub(super) fn start_main_mode(
         &mut self,
         now: Instant,
-        (local, remote): (SocketAddr, SocketAddr),
+        path: (Option<Fvrf>, SocketAddr, SocketAddr),
         profile: Option<String>,
         pending: Vec<String>,
     ) {
-        let Some(key) = self.preshared_key(Endpoints::of(local, remote), profile.as_deref()) else {
+        let Some(key) =
+            self.preshared_key(Endpoints::of(path.0, path.1, path.2), profile.as_deref())
+        else {
             return;
         };
         let sa_payload = Payload::Sa(proposal::p1_offer(&self.settings.policies));
@@ -285,7 +287,7 @@ impl Engine {
         let mut p1 = Phase1::new(
             self.alloc_conn_id(),
             Role::Initiator,
-            (local, remote),
+            path,
             cookies,
             key,
             now,
@@ -311,7 +313,8 @@ impl Engine {
             Err(e) => return self.drop_malformed(rx.remote, e),
         };
         // The profile is not known before MM5: every keyring serving the address counts.
-        let Some(key) = self.preshared_key(Endpoints::of(rx.local, rx.remote), None) else {
+        let Some(key) = self.preshared_key(Endpoints::of(rx.fvrf, rx.local, rx.remote), None)
+        else {
             return;
         };
         if !self.admit(rx.remote) {
@@ -321,7 +324,7 @@ impl Engine {
         let mut p1 = Phase1::new(
             self.alloc_conn_id(),
             Role::Responder,
-            (rx.local, rx.remote),
+            (rx.fvrf, rx.local, rx.remote),
             cookies,
             key,
             rx.now,
@@ -789,7 +792,7 @@ impl Engine {
         let at = Lookup {
             peer: p1.remote.ip(),
             local: Some(p1.local.ip()),
-            fvrf: None,
+            fvrf: p1.fvrf.as_ref().map(Fvrf::as_str),
         };
         let invalid = |detail: String, config: String| {
             Error::InvalidId(InvalidId {

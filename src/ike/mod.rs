@@ -15,6 +15,7 @@ pub mod error;
 mod exchange;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzz;
+mod fvrf;
 pub(crate) mod identity;
 mod info;
 mod liveness;
@@ -42,6 +43,7 @@ pub use admission::{AdmissionStats, AdmissionView};
 pub use dh::{DhDone, DhJob};
 pub use endpoints::Endpoints;
 pub use error::Error;
+pub use fvrf::Fvrf;
 pub use log::{LogEvent, Warning};
 /// MM1's SA payload for a list of policies (also what examples/flood offers).
 pub use proposal::p1_offer;
@@ -94,6 +96,8 @@ pub enum Action {
     /// Send the IKE message `data` from `local` to `remote`; on port 4500 the daemon
     /// adds the 4-byte non-ESP marker (RFC 3948 2.2).
     Send {
+        /// The front-door VRF whose socket sends it (`tunnel vrf`; `None`: global).
+        fvrf: Option<Fvrf>,
         local: SocketAddr,
         remote: SocketAddr,
         data: Vec<u8>,
@@ -101,6 +105,7 @@ pub enum Action {
     /// Send one NAT-keepalive datagram (RFC 3948 2.3: the single byte 0xFF) from
     /// `local` (port 4500) to `remote`, exactly as is: no non-ESP marker, it is not IKE.
     NatKeepalive {
+        fvrf: Option<Fvrf>,
         local: SocketAddr,
         remote: SocketAddr,
     },

@@ -12,7 +12,7 @@ use super::proposal::{P2Choice, Suite};
 use super::protect::{Inbound, Protection};
 use super::settings::KeySource;
 use super::state::{IkeState, Role, ShowState};
-use super::Endpoints;
+use super::{Endpoints, Fvrf};
 use crate::crypto::{ct_eq, kdf, DhPrivate, Phase1Keys, Secret};
 use crate::ipsec::SaSpec;
 use crate::isakmp::{ExchangeType, Header, IdPayload, PayloadType, Proposal};
@@ -27,6 +27,8 @@ const ISAKMP_VERSION: u8 = 0x10;
 pub(crate) struct Phase1 {
     pub conn_id: u32,
     pub role: Role,
+    /// The front-door VRF (`tunnel vrf`) whose sockets it talks through.
+    pub fvrf: Option<Fvrf>,
     /// Where we talk from and to (port 4500 on both ends once floated).
     pub local: SocketAddr,
     pub remote: SocketAddr,
@@ -75,14 +77,14 @@ pub(crate) struct Phase1 {
 }
 
 impl Phase1 {
-    /// A new ISAKMP SA numbered `conn_id` between `path` (local, remote), with the
+    /// A new ISAKMP SA numbered `conn_id` along `path` (fvrf, local, remote), with the
     /// `cookies` (initiator's, responder's) known so far and the pre-shared key found
     /// for it, begun at `now` as the `started`-th engine event. It has no Main Mode
     /// state until its first message.
     pub(crate) fn new(
         conn_id: u32,
         role: Role,
-        (local, remote): (SocketAddr, SocketAddr),
+        (fvrf, local, remote): (Option<Fvrf>, SocketAddr, SocketAddr),
         (icookie, rcookie): ([u8; 8], [u8; 8]),
         (key, key_source): (Secret, KeySource),
         now: Instant,
@@ -91,6 +93,7 @@ impl Phase1 {
         Phase1 {
             conn_id,
             role,
+            fvrf,
             local,
             remote,
             icookie,
@@ -122,7 +125,7 @@ impl Phase1 {
 
     /// The addresses it is between: the tunnels it may serve are between the same.
     pub(crate) fn endpoints(&self) -> Endpoints {
-        Endpoints::of(self.local, self.remote)
+        Endpoints::of(self.fvrf, self.local, self.remote)
     }
 
     pub(crate) fn established(&self) -> Option<&Arc<Established>> {
@@ -188,6 +191,7 @@ impl Phase1 {
     /// `data`, message `msg` of an exchange over this SA, as sent to the peer.
     pub(crate) fn sent(&self, msg: Msg, data: Vec<u8>) -> Sent {
         Sent {
+            fvrf: self.fvrf,
             local: self.local,
             remote: self.remote,
             data,

@@ -6,10 +6,22 @@
 //! Phase 2: one ESP proposal per transform set of the profile, tunnel mode (UDP-encapsulated
 //! behind NAT) even when the set says `mode transport` (IOS on a VTI); lifetimes in seconds
 //! and kilobytes, the shorter wins; PFS group when the profile sets one.
+//!
+//! GRE over IPsec (`tunnel mode gre ip|ipv6`) follows IOS's `mode` rules for traffic
+//! between the peers themselves (Cisco IOS Security Command Reference, "mode (IPsec)";
+//! Cisco, "Configuring Security for VPNs with IPsec": the mode setting applies only to
+//! traffic whose source and destination are the IPsec peers, as GRE between the
+//! endpoints is): a set with `mode transport` requests transport mode but accepts
+//! tunnel mode, so the initiator offers it twice, transport first, then tunnel; a set
+//! in tunnel mode (the default) requests and accepts tunnel mode only. The responder
+//! takes transport where the peer offers it and the matching set says `mode transport`,
+//! else tunnel. (strongSwan, as an IKEv1 responder, takes only the mode it is
+//! configured with; as an initiator it offers only that one.)
 
 use super::error::{NoProposal, Offered};
-use super::settings::{IsakmpPolicy, Origin, TunnelSettings};
+use super::settings::{IsakmpPolicy, Origin, TransformSet, TunnelSettings};
 use crate::crypto::{CipherAlg, DhGroup, EspAuth, EspEncr, EspTransform, HashAlg};
+use crate::ipsec::EspMode;
 use crate::isakmp::{
     decode_attributes, encode_attributes, p1_attr, p2_attr, Attribute, Proposal, ProtocolId,
     SaPayload, Transform, DOI_IPSEC, KEY_IKE, SIT_IDENTITY_ONLY,
@@ -407,14 +419,45 @@ impl P2Attrs {
         }
     }
 
-    /// Tunnel mode, plain or UDP-encapsulated (RFC 3947 and its drafts).
-    fn udp_encap(&self) -> Option<bool> {
-        match self.encap {
-            None | Some(p2_attr::ENCAP_TUNNEL) => Some(false),
-            Some(p2_attr::ENCAP_UDP_TUNNEL) | Some(p2_attr::ENCAP_UDP_TUNNEL_DRAFT) => Some(true),
-            _ => None,
-        }
+    /// The encapsulation mode, and whether it is UDP-encapsulated (RFC 3947 and its
+    /// drafts); `None` for a value we do not know. Without the attribute: tunnel mode.
+    fn encapsulation(&self) -> Option<(EspMode, bool)> {
+        Some(match self.encap {
+            None | Some(p2_attr::ENCAP_TUNNEL) => (EspMode::Tunnel, false),
+            Some(p2_attr::ENCAP_UDP_TUNNEL | p2_attr::ENCAP_UDP_TUNNEL_DRAFT) => {
+                (EspMode::Tunnel, true)
+            }
+            Some(p2_attr::ENCAP_TRANSPORT) => (EspMode::Transport, false),
+            Some(p2_attr::ENCAP_UDP_TRANSPORT | p2_attr::ENCAP_UDP_TRANSPORT_DRAFT) => {
+                (EspMode::Transport, true)
+            }
+            Some(_) => return None,
+        })
     }
+}
+
+/// The ENCAPSULATION_MODE value for `mode`, UDP-encapsulated behind a NAT (RFC 3947 5).
+fn encap_attr(mode: EspMode, udp_encap: bool) -> u16 {
+    match (mode, udp_encap) {
+        (EspMode::Tunnel, false) => p2_attr::ENCAP_TUNNEL,
+        (EspMode::Tunnel, true) => p2_attr::ENCAP_UDP_TUNNEL,
+        (EspMode::Transport, false) => p2_attr::ENCAP_TRANSPORT,
+        (EspMode::Transport, true) => p2_attr::ENCAP_UDP_TRANSPORT,
+    }
+}
+
+/// What the initiator offers, one proposal each, in order: every transform set in
+/// tunnel mode, preceded by transport mode where a GRE tunnel's set says `mode
+/// transport` (IOS's "request transport, accept tunnel"). A VTI offers tunnel only.
+fn offers(tunnel: &TunnelSettings) -> Vec<(&TransformSet, EspMode)> {
+    let mut out = Vec::new();
+    for set in &tunnel.transform_sets {
+        if tunnel.options.gre && set.transport {
+            out.push((set, EspMode::Transport));
+        }
+        out.push((set, EspMode::Tunnel));
+    }
+    out
 }
 
 /// The Quick Mode parameters both sides agreed on.
@@ -422,29 +465,26 @@ impl P2Attrs {
 pub(crate) struct P2Choice {
     pub transform: EspTransform,
     pub peer_spi: u32,
+    pub mode: EspMode,
     pub udp_encap: bool,
     pub pfs: Option<DhGroup>,
     pub life: Lifetime,
 }
 
-/// What QM1 offers: one proposal per transform set, each with our inbound SPI.
+/// What QM1 offers: one proposal per transform set and mode (`offers`), each with our
+/// inbound SPI.
 pub(crate) fn p2_offer(
     tunnel: &TunnelSettings,
     spi: u32,
     udp_encap: bool,
     pfs: Option<DhGroup>,
 ) -> SaPayload {
-    let encap = if udp_encap {
-        p2_attr::ENCAP_UDP_TUNNEL
-    } else {
-        p2_attr::ENCAP_TUNNEL
-    };
-    let proposals = tunnel
-        .transform_sets
-        .iter()
+    let proposals = offers(tunnel)
+        .into_iter()
         .enumerate()
-        .map(|(i, set)| {
+        .map(|(i, (set, mode))| {
             let t = set.transform;
+            let encap = encap_attr(mode, udp_encap);
             let mut attributes = vec![attr(p2_attr::ENCAPSULATION_MODE, encap)];
             attributes.extend(Lifetime::of(tunnel).attributes());
             if let Some(g) = pfs {
@@ -509,20 +549,31 @@ pub(crate) fn p2_select(
             let Some(transform) = a.transform() else {
                 continue;
             };
-            if !tunnel
+            let Some(set) = tunnel
                 .transform_sets
                 .iter()
-                .any(|s| s.transform == transform)
-            {
-                continue;
-            }
-            let Some(udp_encap) = a.udp_encap() else {
-                mismatch.get_or_insert(NoProposal::TransportMode {
-                    tunnel: tunnel.name.clone(),
-                    origin: tunnel.origin.clone(),
-                });
+                .find(|s| s.transform == transform)
+            else {
                 continue;
             };
+            let Some((mode, udp_encap)) = a.encapsulation() else {
+                continue;
+            };
+            if mode == EspMode::Transport && !(tunnel.options.gre && set.transport) {
+                mismatch.get_or_insert(if tunnel.options.gre {
+                    NoProposal::TransportNotConfigured {
+                        tunnel: tunnel.name.clone(),
+                        set: set.name.clone(),
+                        origin: set.origin.clone(),
+                    }
+                } else {
+                    NoProposal::TransportMode {
+                        tunnel: tunnel.name.clone(),
+                        origin: tunnel.origin.clone(),
+                    }
+                });
+                continue;
+            }
             // Cisco `set pfs`: with a group configured the peer must do PFS with it;
             // without, any PFS the peer asks for is accepted.
             let pfs = match (tunnel.pfs, a.group) {
@@ -554,6 +605,7 @@ pub(crate) fn p2_select(
                 P2Choice {
                     transform,
                     peer_spi,
+                    mode,
                     udp_encap,
                     pfs,
                     life,
@@ -582,6 +634,7 @@ pub(crate) fn p2_select(
 }
 
 /// Initiator: QM2 must pick one of our proposals, unchanged but for the lifetimes.
+/// Its number says which; a peer that renumbers is held to a set and mode we offered.
 pub(crate) fn p2_accept(
     tunnel: &TunnelSettings,
     offered_pfs: Option<DhGroup>,
@@ -593,20 +646,27 @@ pub(crate) fn p2_accept(
     let [t] = prop.transforms.as_slice() else {
         return None;
     };
-    let set = tunnel
-        .transform_sets
-        .get(usize::from(prop.number).checked_sub(1)?)?;
     let a = P2Attrs::parse(t);
-    if prop.protocol != ProtocolId::IPSEC_ESP
-        || a.transform() != Some(set.transform)
-        || a.group != offered_pfs.map(DhGroup::id)
-    {
+    let (mode, udp_encap) = a.encapsulation()?;
+    let offered = offers(tunnel);
+    let chosen = (a.transform()?, mode);
+    let numbered = usize::from(prop.number)
+        .checked_sub(1)
+        .and_then(|i| offered.get(i))
+        .filter(|(set, m)| (set.transform, *m) == chosen);
+    let (set, _) = numbered.or_else(|| {
+        offered
+            .iter()
+            .find(|(set, m)| (set.transform, *m) == chosen)
+    })?;
+    if prop.protocol != ProtocolId::IPSEC_ESP || a.group != offered_pfs.map(DhGroup::id) {
         return None;
     }
     Some(P2Choice {
         transform: set.transform,
         peer_spi: spi_of(prop)?,
-        udp_encap: a.udp_encap()?,
+        mode,
+        udp_encap,
         pfs: offered_pfs,
         life: a.life.min(Lifetime::of(tunnel)),
     })

@@ -262,10 +262,7 @@ impl Engine {
         let dh = tunnel
             .pfs
             .map(|g| DhPrivate::generate(g, self.rng.as_mut()));
-        let ids = (
-            identity::proxy_any(tunnel.inner),
-            identity::proxy_any(tunnel.inner),
-        );
+        let ids = identity::proxies(&tunnel);
         let mut rest = vec![
             Payload::Sa(proposal::p2_offer(
                 &tunnel,
@@ -400,9 +397,10 @@ impl Engine {
         })))
     }
 
-    /// The tunnel between the ISAKMP SA's two addresses whose inner family the proxy
-    /// identities name. A VTI protects everything, so QM1 must carry identities (RFC
-    /// 2409 5.5 makes them optional only when they are the peers' own addresses).
+    /// The tunnel between the ISAKMP SA's two addresses the proxy identities name: a
+    /// VTI by their inner family, a GRE tunnel by its endpoints with protocol 47. A VTI
+    /// protects everything, so QM1 must carry identities (RFC 2409 5.5 makes them
+    /// optional only when they are the peers' own addresses, which is what GRE's are).
     fn tunnel_for_proxies(
         &self,
         p1: &Phase1,
@@ -423,6 +421,10 @@ impl Engine {
             })
         };
         let Some((ci, cr)) = ids else {
+            // Without identities the proxies are the peers' addresses: GRE's, any protocol.
+            if let Some(t) = ours.clone().find(|t| t.options.gre) {
+                return Ok(t.clone());
+            }
             let config = ours
                 .next()
                 .map(|t| format!("interface {}, {}", t.name, t.origin))
@@ -433,7 +435,22 @@ impl Engine {
             ));
         };
         let family = identity::proxy_family(ci).filter(|f| identity::proxy_family(cr) == Some(*f));
-        let found = ours.clone().find(|t| Some(t.inner) == family);
+        // The initiator's identity is the peer's address, unless a NAT changed it.
+        let gre_hosts = match (identity::proxy_host_of(ci), identity::proxy_host_of(cr)) {
+            (Some((i, identity::PROTO_GRE)), Some((r, identity::PROTO_GRE)))
+                if i == peer || p1.nat.detected() =>
+            {
+                Some(r)
+            }
+            _ => None,
+        };
+        let found = ours.clone().find(|t| {
+            if t.options.gre {
+                gre_hosts == Some(t.local)
+            } else {
+                Some(t.inner) == family
+            }
+        });
         if let Some(t) = found {
             // IOS: a tunnel whose ipsec profile names an ISAKMP profile takes Quick
             // Modes over ISAKMP SAs of that profile only.
@@ -456,12 +473,17 @@ impl Engine {
             let config = ours
                 .next()
                 .map(|t| {
-                    format!(
-                        "interface {} ({}) protects {}",
-                        t.name,
-                        t.origin,
-                        identity::describe(&identity::proxy_any(t.inner))
-                    )
+                    let (local, remote) = identity::proxies(t);
+                    let protects = if t.options.gre {
+                        format!(
+                            "{} <-> {}",
+                            identity::describe(&remote),
+                            identity::describe(&local)
+                        )
+                    } else {
+                        identity::describe(&local)
+                    };
+                    format!("interface {} ({}) protects {protects}", t.name, t.origin)
                 })
                 .unwrap_or_else(|| {
                     format!(

@@ -162,7 +162,7 @@ impl Engine {
             || !self.wanted_between(ends).is_empty();
         if !in_progress && needed {
             self.note(p1, Note::Phase1Rekey);
-            let path = (p1.local, p1.remote);
+            let path = (p1.fvrf, p1.local, p1.remote);
             self.start_main_mode(now, path, p1.profile.clone(), Vec::new());
         }
     }

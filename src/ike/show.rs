@@ -28,6 +28,10 @@ pub struct IsakmpSaInfo {
     pub nat_t: bool,
     /// The ISAKMP profile (`crypto isakmp profile`), `None` without one.
     pub profile: Option<String>,
+    /// The front-door VRF it runs in (`tunnel vrf`) and the inside VRF of the tunnels it
+    /// serves (`vrf forwarding`), as `show crypto isakmp sa detail`'s fvrf/ivrf column.
+    pub fvrf: Option<String>,
+    pub ivrf: Option<String>,
     /// Dynamic VTI: the Virtual-Access interface of the SA's peer, if it has one.
     pub virtual_access: Option<String>,
 }
@@ -48,13 +52,21 @@ pub struct IpsecSaSide {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IpsecSaInfo {
     pub interface: String,
+    /// The words after `tunnel mode` ("ipsec ipv6", "gre ip").
+    pub tunnel_mode: &'static str,
+    /// `tunnel vrf` and `vrf forwarding` of the interface (`show crypto session`).
+    pub fvrf: Option<String>,
+    pub ivrf: Option<String>,
     pub local: IpAddr,
     pub peer: IpAddr,
     pub peer_port: u16,
     /// `addr/prefix`, e.g. `::/0` (any protocol, any port on a VTI).
     pub local_ident: String,
     pub remote_ident: String,
-    /// Always "tunnel" on a VTI (IOS too, whatever the transform set says).
+    /// The proxies' IP protocol: 0 (any) on a VTI, 47 (GRE) on GRE over IPsec.
+    pub protocol: u8,
+    /// "tunnel" on a VTI (IOS too, whatever the transform set says); "transport" or
+    /// "tunnel" on GRE over IPsec, as negotiated.
     pub mode: &'static str,
     /// UDP-encapsulated ESP (RFC 3948) because a NAT was detected.
     pub nat_t: bool,
@@ -78,6 +90,12 @@ impl Engine {
             .values()
             .filter(|p| !p.failed())
             .map(|p| {
+                // The inside VRF of a tunnel between its addresses.
+                let served = self
+                    .settings
+                    .tunnels
+                    .iter()
+                    .find(|t| t.endpoints() == p.endpoints());
                 let suite = p.suite();
                 let remaining = p
                     .established()
@@ -101,6 +119,8 @@ impl Engine {
                     lifetime_remaining_s: remaining,
                     nat_t: p.nat.detected(),
                     profile: p.profile.clone(),
+                    fvrf: p.fvrf.map(|v| v.to_string()),
+                    ivrf: served.and_then(|t| t.options.ivrf.clone()),
                     virtual_access: self
                         .clones
                         .values()
@@ -126,14 +146,20 @@ impl Engine {
                     lifetime_remaining_kb: (c.life.kilobytes != u64::MAX)
                         .then_some(c.life.kilobytes),
                 };
+                let tunnel = self.settings.tunnels.iter().find(|t| t.name == c.tunnel);
+                let options = tunnel.map(|t| &t.options);
                 IpsecSaInfo {
                     interface: c.tunnel.clone(),
+                    tunnel_mode: options.map_or("", |o| o.tunnel_mode),
+                    fvrf: options.and_then(|o| o.fvrf.clone()),
+                    ivrf: options.and_then(|o| o.ivrf.clone()),
                     local: c.local.ip(),
                     peer: c.remote.ip(),
                     peer_port: c.remote.port(),
                     local_ident: c.local_ident.clone(),
                     remote_ident: c.remote_ident.clone(),
-                    mode: "tunnel",
+                    protocol: c.protocol,
+                    mode: c.mode.word(),
                     nat_t: c.udp_encap,
                     pfs: c.pfs.map(|g| format!("group{}", g.id())),
                     conn_id: c.conn_id,

@@ -227,7 +227,7 @@ fn ios_interface_names_need_a_map_and_the_error_lists_the_host() {
 }
 
 #[test]
-fn what_the_data_path_cannot_do_yet_is_refused_in_one_place() {
+fn gre_vrfs_and_virtual_templates_are_carried() {
     let gre = "crypto isakmp policy 10\n authentication pre-share\ncrypto isakmp key k address 0.0.0.0\n\
                crypto ipsec transform-set TS esp-aes esp-sha-hmac\n mode transport\ncrypto ipsec profile P\n set transform-set TS\n\
                vrf definition BLUE\n rd 65000:1\n address-family ipv4\n exit-address-family\n\
@@ -262,20 +262,47 @@ fn what_the_data_path_cannot_do_yet_is_refused_in_one_place() {
         "{:?}",
         warnings(&c)
     );
-    let gaps: Vec<String> = c.datapath_gaps().iter().map(|e| e.to_string()).collect();
-    assert_eq!(
-        gaps,
-        [
-            "t.conf:12: Tunnel1: `tunnel mode gre ip` (GRE over IPsec, IOS's default when an interface Tunnel has no `tunnel mode` line) is parsed but not yet supported by the data path; for a VTI write `tunnel mode ipsec ipv4` (or ipv6)",
-            "t.conf:17: Tunnel1: `tunnel key 42` (a GRE key) is parsed but not yet supported by the data path",
-            "t.conf:13: Tunnel1: `vrf forwarding BLUE` (an inside VRF) is parsed but not yet supported by the data path",
-            "t.conf:19: Tunnel1: `tunnel vrf RED` (a front-door VRF) is parsed but not yet supported by the data path",
-        ]
-    );
-    assert_eq!(c.to_settings(eth0).unwrap_err().to_string(), gaps[0]);
-    assert_eq!(c.tunnel_specs(eth0).unwrap_err().to_string(), gaps[0]);
     // Parsed, so it converts.
     assert_eq!(content(&round_trip(&c)), content(&c));
+
+    // Without the template, GRE, its key and both VRFs reach the engine and the data
+    // path; the GRE keepalive is warned about.
+    let c = ok(&gre[..gre.find("interface Virtual-Template1").unwrap()]);
+    assert!(
+        has(
+            &warnings(&c),
+            "t.conf:18: warning: Tunnel1: `keepalive 5 3`: ikev1d sends no GRE keepalives"
+        ),
+        "{:?}",
+        warnings(&c)
+    );
+    let t = &c.to_settings(eth0).unwrap().tunnels[0];
+    assert!(t.options.gre);
+    assert_eq!(t.options.tunnel_mode, "gre ip");
+    assert_eq!(
+        t.inner,
+        InnerFamily::V4,
+        "GRE's proxies are of the outer family"
+    );
+    assert_eq!(
+        (t.options.fvrf.as_deref(), t.options.ivrf.as_deref()),
+        (Some("RED"), Some("BLUE"))
+    );
+    let spec = &c.tunnel_specs(eth0).unwrap()[0];
+    assert_eq!(
+        spec.options.gre,
+        Some(crate::dataplane::Gre { key: Some(42) })
+    );
+    assert_eq!(spec.options.vrf.as_deref(), Some("BLUE"));
+    assert_eq!(spec.options.tunnel_vrf.as_deref(), Some("RED"));
+    // A VRF becomes a Linux VRF device: its name must be one.
+    let long = gre[..gre.find("interface Virtual-Template1").unwrap()]
+        .replace("tunnel vrf RED", "tunnel vrf INTERNET-TRANSIT-A");
+    assert!(
+        errors(&long).contains(&"t.conf:19: Tunnel1: vrf INTERNET-TRANSIT-A: `INTERNET-TRANSIT-A` is not a valid Linux interface name for its VRF device (at most 15 characters)".to_string()),
+        "{:?}",
+        errors(&long)
+    );
 }
 
 /// `local-address` of the ISAKMP profile a tunnel's ipsec profile names pins its
@@ -320,7 +347,6 @@ fn a_virtual_template_is_a_template_not_a_tunnel() {
                 interface Virtual-Template1 type tunnel\n ip unnumbered Loopback0\n tunnel source GigabitEthernet1\n tunnel mode ipsec ipv4\n tunnel protection ipsec profile P\n\
                 ikev1d map-interface GigabitEthernet1 eth0\nikev1d map-interface Loopback0 lo\n";
     let c = ok(conf);
-    assert_eq!(c.datapath_gaps(), []);
     let s = c.to_settings(Host).unwrap();
     assert_eq!(s.tunnels, []);
     assert_eq!(s.templates.len(), 1);

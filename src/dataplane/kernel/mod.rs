@@ -1,10 +1,15 @@
-//! Kernel data path: XFRM states and policies, xfrm/vti6 interfaces over netlink.
+//! Kernel data path: XFRM states and policies, xfrm/vti6/gre interfaces over netlink.
 //!
-//! One tunnel = one interface named like the IOS one (`Tunnel23`), bound to its
-//! states and policies by an if_id (xfrm interface) or a mark (vti/vti6, whose key
-//! is the mark), plus six policies (`::/0` and `0.0.0.0/0`, out/in/fwd) installed
+//! One tunnel = one interface named like the IOS one (`Tunnel23`). A VTI's is bound
+//! to its states and policies by an if_id (xfrm interface) or a mark (vti/vti6, whose
+//! key is the mark), plus six policies (`::/0` and `0.0.0.0/0`, out/in/fwd) installed
 //! with the interface. The policies' templates name the tunnel's reqid, so any
 //! state with that reqid and outer addresses carries the tunnel's traffic.
+//!
+//! GRE over IPsec: a gre/ip6gre interface between the endpoints (with the GRE key), and
+//! two policies, out and in, for the endpoints' GRE packets only (protocol 47): nothing
+//! else between the two routers is touched. Their template's mode is the one Quick
+//! Mode agreed on (transport or tunnel): `install_sa` updates them when it changes.
 //!
 //! Make-before-break: during a rekey two outbound states match the template; the
 //! kernel uses the newest one that has not passed its soft limit (xfrm_state_find
@@ -35,17 +40,18 @@ pub use sys::{bypass_socket, enable_espinudp};
 
 use super::link::{self, Rtnl};
 use super::netlink::{errno_name, unless_gone, Listener, Netlink};
+use super::vrf::{VrfDevice, Vrfs};
 use super::{
     Dataplane, DataplaneError, DataplaneEvent, DataplaneKind, Result, SaCounters, TunnelSpec,
 };
 use crate::crypto::{OsRng, Rng, Secret};
 use crate::ipsec::{
-    Direction, EspAuth, EspEncr, EspTransform, InnerFamily, Lifetimes, SaSpec, MAX_VIRTUAL_ACCESS,
-    VIRTUAL_ACCESS_IF_ID_BASE,
+    Direction, EspAuth, EspEncr, EspMode, EspTransform, InnerFamily, Lifetimes, SaSpec,
+    MAX_VIRTUAL_ACCESS, VIRTUAL_ACCESS_IF_ID_BASE,
 };
 use iface::LinkKind;
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
-use netlink_packet_xfrm::{XfrmMessage, XFRMNLGRP_ACQUIRE, XFRMNLGRP_EXPIRE};
+use netlink_packet_xfrm::{Selector, XfrmMessage, XFRMNLGRP_ACQUIRE, XFRMNLGRP_EXPIRE};
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -159,14 +165,18 @@ impl KernelProbe {
                 (Err(e.clone()), Some(Err(e)))
             }
             Ok(mut rt) => {
-                let xfrmi =
-                    probe_link(&mut rt, LinkKind::Xfrm { if_id: PROBE_IF_ID }).map_err(missing);
+                let kind = LinkKind::Xfrm {
+                    if_id: PROBE_IF_ID,
+                    link: None,
+                };
+                let xfrmi = probe_link(&mut rt, kind).map_err(missing);
                 let lo = IpAddr::V6(Ipv6Addr::LOCALHOST);
                 let vti6 = (xfrmi.is_err() || force_vti).then(|| {
                     let kind = LinkKind::Vti {
                         key: PROBE_IF_ID,
                         local: lo,
                         remote: lo,
+                        link: None,
                     };
                     probe_link(&mut rt, kind).map_err(missing)
                 });
@@ -219,7 +229,7 @@ impl std::fmt::Display for KernelProbe {
 
 /// A state `src -> dst` with a random SPI and zero keys, never used for traffic:
 /// probing, and replacing acquire states so that they can be deleted.
-fn placeholder_sa(src: IpAddr, dst: IpAddr) -> SaSpec {
+fn placeholder_sa(src: IpAddr, dst: IpAddr, mode: EspMode) -> SaSpec {
     SaSpec {
         tunnel: String::new(),
         direction: Direction::In,
@@ -227,6 +237,7 @@ fn placeholder_sa(src: IpAddr, dst: IpAddr) -> SaSpec {
         src,
         dst,
         inner: InnerFamily::V6,
+        mode,
         transform: EspTransform {
             encr: EspEncr::Aes(128),
             auth: EspAuth::HmacSha1,
@@ -261,7 +272,7 @@ fn add_and_delete(
 fn probe_esp(nl: &mut Netlink<XfrmMessage>, lo: IpAddr) -> io::Result<()> {
     add_and_delete(
         nl,
-        &placeholder_sa(lo, lo),
+        &placeholder_sa(lo, lo, EspMode::Tunnel),
         PROBE_REQID,
         Binding::IfId(PROBE_IF_ID),
     )
@@ -299,11 +310,80 @@ pub(super) fn prepare_ike_socket(socket: &std::net::UdpSocket, nat_t: bool) -> R
     Ok(())
 }
 
+/// A tunnel's policies: a VTI's `::/0` and `0.0.0.0/0` in every direction, GRE's for
+/// its packets, in the tunnel's current mode (`update`: replacing them).
+fn add_policies(xfrm: &mut Netlink<XfrmMessage>, tunnel: &Tunnel, update: bool) -> Result<()> {
+    let t = &tunnel.spec;
+    let policies: Vec<(Selector, u8)> = match tunnel.binding {
+        Binding::Selector => xfrm::gre_policies(t.local, t.peer).to_vec(),
+        _ => xfrm::any_selectors()
+            .into_iter()
+            .flat_map(|sel| xfrm::DIRECTIONS.map(|dir| (sel, dir)))
+            .collect(),
+    };
+    for (sel, dir) in policies {
+        let p = xfrm::policy(
+            sel,
+            dir,
+            t.local,
+            t.peer,
+            tunnel.reqid,
+            tunnel.binding,
+            tunnel.policy_mode,
+            update,
+        );
+        let flags = if update { 0 } else { NLM_F_CREATE | NLM_F_EXCL };
+        xfrm.request(p, flags)
+            .map_err(|e| DataplaneError::on(&t.name, "adding policy", e))?;
+    }
+    Ok(())
+}
+
+/// Why GRE tunnel `t` cannot be added next to `others`: its policies select the GRE
+/// between its endpoints by address alone, so another GRE tunnel between the same
+/// endpoints, in another `tunnel vrf`, would take its packets.
+fn gre_clash<'a>(
+    mut others: impl Iterator<Item = &'a TunnelSpec>,
+    t: &TunnelSpec,
+) -> Option<String> {
+    t.options.gre?;
+    let other = others.find(|o| {
+        o.options.gre.is_some() && o.name != t.name && (o.local, o.peer) == (t.local, t.peer)
+    })?;
+    Some(format!(
+        "{} is GRE between {} and {} already ({}): XFRM cannot tell the two apart by \
+         their VRFs; use a VTI (tunnel mode ipsec) for one, or the userspace data path",
+        other.name,
+        t.local,
+        t.peer,
+        other
+            .options
+            .tunnel_vrf
+            .as_deref()
+            .map_or("the global table".to_string(), |v| format!(
+                "tunnel vrf {v}"
+            ))
+    ))
+}
+
+/// The MTU to give a tunnel interface: the configured one; on GRE without one, room for
+/// ESP (a GRE interface's own default, 1476, leaves none); else the kernel's choice.
+fn link_mtu(t: &TunnelSpec) -> Option<u32> {
+    match t.options.gre {
+        Some(_) => Some(t.mtu.unwrap_or_else(|| super::default_mtu(t))),
+        None => t.mtu,
+    }
+}
+
 struct Tunnel {
     spec: TunnelSpec,
     index: u32,
     binding: Binding,
     reqid: u32,
+    /// The mode of a GRE tunnel's policy templates: the last SA's.
+    policy_mode: EspMode,
+    /// The VRF device of `vrf forwarding`.
+    ivrf: Option<VrfDevice>,
     /// Inbound SPIs from ALLOCSPI: their larval states are completed by UPDSA.
     larval: HashSet<u32>,
     /// Its lines need netfilter rules (`adjust-mss`, `df-bit set`): it has a table.
@@ -317,6 +397,7 @@ pub struct KernelDataplane {
     events: Listener<XfrmMessage>,
     kind: TunnelKind,
     tunnels: HashMap<String, Tunnel>,
+    vrfs: Vrfs,
     /// Netfilter tables of tunnels a previous instance left behind, by tunnel.
     nft_leftovers: HashSet<String>,
 }
@@ -337,6 +418,7 @@ impl KernelDataplane {
             })?,
             kind,
             tunnels: HashMap::new(),
+            vrfs: Vrfs::default(),
             nft_leftovers: nft::leftovers(),
         })
     }
@@ -349,10 +431,10 @@ impl KernelDataplane {
             unless_gone(self.xfrm.request(del, 0))?;
         }
         let states = self.xfrm.dump(xfrm::dump_sas())?;
-        for (src, dst) in xfrm::acquires_for(&states, reqid, binding) {
+        for a in xfrm::acquires_for(&states, reqid, binding) {
             unless_gone(add_and_delete(
                 &mut self.xfrm,
-                &placeholder_sa(src, dst),
+                &placeholder_sa(a.src, a.dst, a.mode),
                 reqid,
                 binding,
             ))?;
@@ -376,19 +458,52 @@ impl KernelDataplane {
         if t.local.is_ipv4() != t.peer.is_ipv4() {
             return Err(refused("local and peer address families differ".into()));
         }
+        if let Some(why) = gre_clash(self.tunnels.values().map(|k| &k.spec), t) {
+            return Err(refused(why));
+        }
         let reqid = reqid_for(t.if_id);
-        let (binding, kind) = match self.kind {
-            TunnelKind::XfrmInterface => {
-                (Binding::IfId(t.if_id), LinkKind::Xfrm { if_id: t.if_id })
-            }
-            TunnelKind::Vti => (
+        let o = &t.options;
+        let ivrf = self
+            .vrfs
+            .ensure(&mut self.rtnl, o.vrf.as_deref(), &t.name)?;
+        // `tunnel vrf`: the outer packets are routed in the VRF's table (the link's).
+        let fvrf = self
+            .vrfs
+            .ensure(&mut self.rtnl, o.tunnel_vrf.as_deref(), &t.name)?;
+        let link = fvrf.map(|v| v.index);
+        let (binding, kind) = match (t.options.gre, self.kind) {
+            (Some(gre), _) => (
+                Binding::Selector,
+                LinkKind::Gre {
+                    local: t.local,
+                    remote: t.peer,
+                    key: gre.key,
+                    link,
+                },
+            ),
+            (None, TunnelKind::XfrmInterface) => (
+                Binding::IfId(t.if_id),
+                LinkKind::Xfrm {
+                    if_id: t.if_id,
+                    link,
+                },
+            ),
+            (None, TunnelKind::Vti) => (
                 Binding::Mark(t.if_id),
                 LinkKind::Vti {
                     key: t.if_id,
                     local: t.local,
                     remote: t.peer,
+                    link,
                 },
             ),
+        };
+        let creating = match kind {
+            LinkKind::Gre { local, .. } if local.is_ipv4() => {
+                "creating GRE interface (gre: kernel module ip_gre)"
+            }
+            LinkKind::Gre { .. } => "creating GRE interface (ip6gre: kernel module ip6_gre)",
+            _ => "creating interface",
         };
         // A crashed instance's leftovers of this tunnel; a foreign interface stays.
         for leftover in leftover_reqids(t.if_id) {
@@ -406,13 +521,14 @@ impl KernelDataplane {
             }
             link::delete(&mut self.rtnl, old.index).map_err(err("removing leftover interface"))?;
         }
-        let index =
-            iface::create(&mut self.rtnl, &t.name, kind).map_err(err("creating interface"))?;
+        let index = iface::create(&mut self.rtnl, &t.name, kind).map_err(err(creating))?;
         let tunnel = Tunnel {
             spec: t.clone(),
             index,
             binding,
             reqid,
+            policy_mode: EspMode::Tunnel,
+            ivrf,
             larval: HashSet::new(),
             nft: nft::ruleset(t).is_some(),
         };
@@ -428,15 +544,15 @@ impl KernelDataplane {
 
     fn configure_tunnel(&mut self, tunnel: &Tunnel) -> Result<()> {
         let t = &tunnel.spec;
-        link::configure(&mut self.rtnl, tunnel.index, t, None, t.mtu)?;
-        for sel in xfrm::any_selectors() {
-            for dir in xfrm::DIRECTIONS {
-                let p = xfrm::policy(sel, dir, t.local, t.peer, tunnel.reqid, tunnel.binding);
-                self.xfrm
-                    .request(p, NLM_F_CREATE | NLM_F_EXCL)
-                    .map_err(|e| DataplaneError::on(&t.name, "adding policy", e))?;
-            }
-        }
+        link::configure(
+            &mut self.rtnl,
+            tunnel.index,
+            t,
+            None,
+            link_mtu(t),
+            tunnel.ivrf,
+        )?;
+        add_policies(&mut self.xfrm, tunnel, false)?;
         if let Some(rules) = nft::ruleset(t) {
             nft::replace(&t.name, Some(&rules))
                 .map_err(|e| DataplaneError::on(&t.name, "adding nftables rules", e))?;
@@ -448,7 +564,8 @@ impl KernelDataplane {
     /// (`df-bit clear` is a flag of each state: it holds for SAs installed from now.)
     fn reconfigure(&mut self, t: &TunnelSpec) -> Result<()> {
         let tunnel = tunnel(&mut self.tunnels, &t.name)?;
-        link::configure(&mut self.rtnl, tunnel.index, t, Some(&tunnel.spec), t.mtu)?;
+        let (old, mtu, ivrf) = (Some(&tunnel.spec), link_mtu(t), tunnel.ivrf);
+        link::configure(&mut self.rtnl, tunnel.index, t, old, mtu, ivrf)?;
         let rules = nft::ruleset(t);
         if rules.is_some() || tunnel.nft {
             nft::replace(&t.name, rules.as_deref())
@@ -489,9 +606,13 @@ impl Dataplane for KernelDataplane {
             Some(known) if known.spec == *t => return Ok(()),
             // Addresses, routes, MTU and the interface's other lines change in place:
             // the SAs stay, as the engine keeps them (a reload with the same tunnel).
+            // Another VRF, underlay or GRE is another interface.
             Some(known)
                 if (known.spec.if_id, known.spec.local, known.spec.peer)
-                    == (t.if_id, t.local, t.peer) =>
+                    == (t.if_id, t.local, t.peer)
+                    && (&known.spec.options.vrf, &known.spec.options.tunnel_vrf)
+                        == (&t.options.vrf, &t.options.tunnel_vrf)
+                    && known.spec.options.gre == t.options.gre =>
             {
                 return self.reconfigure(t)
             }
@@ -516,21 +637,25 @@ impl Dataplane for KernelDataplane {
         let err = |e| DataplaneError::new(op, e);
         // States and policies first: the binding (if_id or vti mark 2^31 + K) and the
         // reqid must both be a Virtual-Access's, as `create_tunnel`'s purge requires.
+        let virtual_access = |b: Binding| match b {
+            Binding::IfId(id) | Binding::Mark(id)
+                if id > VIRTUAL_ACCESS_IF_ID_BASE && id <= MAX_IF_ID =>
+            {
+                Some((b, id))
+            }
+            _ => None,
+        };
         let mut leftovers = HashSet::new();
         for dump in [xfrm::dump_policies(), xfrm::dump_sas()] {
             for m in self.xfrm.dump(dump).map_err(err)? {
-                leftovers.extend(xfrm::binding_in(&m).filter(|b| {
-                    let id = match b {
-                        Binding::IfId(id) | Binding::Mark(id) => *id,
-                    };
-                    id > VIRTUAL_ACCESS_IF_ID_BASE && id <= MAX_IF_ID
-                }));
+                leftovers.extend(xfrm::binding_in(&m).and_then(virtual_access));
             }
         }
         let live: HashSet<Binding> = self.tunnels.values().map(|t| t.binding).collect();
-        for b in leftovers.difference(&live) {
-            let (Binding::IfId(id) | Binding::Mark(id)) = *b;
-            self.purge(reqid_for(id), *b).map_err(err)?;
+        for (b, id) in leftovers {
+            if !live.contains(&b) {
+                self.purge(reqid_for(id), b).map_err(err)?;
+            }
         }
         let names: HashSet<&str> = self.tunnels.keys().map(String::as_str).collect();
         let stale = link::ours_named(&mut self.rtnl, |n| {
@@ -566,6 +691,11 @@ impl Dataplane for KernelDataplane {
 
     fn install_sa(&mut self, spec: &TunnelSpec, sa: &SaSpec) -> Result<()> {
         let t = tunnel(&mut self.tunnels, &spec.name)?;
+        if t.binding == Binding::Selector && t.policy_mode != sa.mode {
+            // The templates must name the mode the states have (xfrm_state_find).
+            t.policy_mode = sa.mode;
+            add_policies(&mut self.xfrm, t, true)?;
+        }
         let mut msg = xfrm::sa(sa, t.reqid, t.binding, spec.options.df_bit);
         // An allocated SPI has a larval state: UPDSA completes it. If it timed out
         // (the kernel drops larval states after net.core.xfrm_acq_expires), add.
@@ -693,6 +823,7 @@ impl Dataplane for KernelDataplane {
                 tracing::warn!("{e}");
             }
         }
+        self.vrfs.remove_own(&mut self.rtnl);
     }
 }
 
@@ -791,6 +922,37 @@ mod tests {
         ] {
             assert!(!is_virtual_access_name(n), "{n}");
         }
+    }
+
+    #[test]
+    fn two_gre_tunnels_between_the_same_endpoints_are_refused() {
+        let spec = |name: &str, vrf: &str, gre: bool| TunnelSpec {
+            name: name.into(),
+            ..TunnelSpec::for_test(crate::dataplane::InterfaceOptions {
+                gre: gre.then(Default::default),
+                tunnel_vrf: Some(vrf.into()),
+                ..Default::default()
+            })
+        };
+        let red = spec("Tunnel1", "RED", true);
+        let why = gre_clash([&red].into_iter(), &spec("Tunnel2", "GREEN", true)).unwrap();
+        assert!(
+            why.starts_with(
+                "Tunnel1 is GRE between 192.0.2.2 and 192.0.2.3 already (tunnel vrf RED)"
+            ),
+            "{why}"
+        );
+        // A VTI between the same endpoints is bound to its own interface: no clash.
+        assert_eq!(
+            gre_clash([&red].into_iter(), &spec("Tunnel2", "GREEN", false)),
+            None
+        );
+        assert_eq!(
+            gre_clash([&spec("Tunnel2", "GREEN", false)].into_iter(), &red),
+            None
+        );
+        // The same tunnel again (a rebuild) is not a clash.
+        assert_eq!(gre_clash([&red].into_iter(), &red), None);
     }
 
     #[test]

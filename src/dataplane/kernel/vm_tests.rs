@@ -41,6 +41,7 @@ fn sa(t: &TunnelSpec, direction: Direction, spi: u32, lifetimes: Lifetimes) -> S
         src,
         dst,
         inner: t.inner,
+        mode: Default::default(),
         transform: EspTransform {
             encr: EspEncr::Aes(256),
             auth: EspAuth::HmacSha256,
@@ -282,7 +283,16 @@ fn old_scheme_leftovers_go_and_foreign_state_with_our_reqid_stays() {
     add(&mut dp, 0x8002, reqid_for(23), Binding::IfId(24));
     for sel in xfrm::any_selectors() {
         for dir in xfrm::DIRECTIONS {
-            let p = xfrm::policy(sel, dir, t.local, t.peer, legacy, Binding::IfId(23));
+            let p = xfrm::policy(
+                sel,
+                dir,
+                t.local,
+                t.peer,
+                legacy,
+                Binding::IfId(23),
+                EspMode::Tunnel,
+                false,
+            );
             dp.xfrm.request(p, NLM_F_CREATE | NLM_F_EXCL).unwrap();
         }
     }

@@ -1,18 +1,20 @@
-//! XFRM messages: tunnel-mode ESP states and the `::/0` / `0.0.0.0/0` policies of a
-//! route-based tunnel, in the shape `ip xfrm state|policy` would send them.
+//! XFRM messages: ESP states and the policies of a tunnel, in the shape `ip xfrm
+//! state|policy` would send them: a VTI's tunnel-mode states and `::/0` / `0.0.0.0/0`
+//! policies, GRE over IPsec's transport- or tunnel-mode states and policies for the
+//! endpoints' GRE packets (protocol 47) only.
 
 use crate::dataplane::netlink::Protocol;
 use crate::dataplane::DfBit;
-use crate::ipsec::{Lifetimes, SaSpec};
+use crate::ipsec::{EspMode, Lifetimes, SaSpec};
 use netlink_packet_xfrm::{
     policy::{DelGetMessage as PolicyId, ModifyMessage as PolicyMsg},
     state::{AllocSpiMessage, DelGetMessage as SaIdMsg, GetDumpMessage, ModifyMessage as SaMsg},
     Address, Alg, AlgAead, AlgAuth, EncapTmpl, LifetimeConfig, Mark, ReplayEsn, Selector,
     UserPolicyId, UserPolicyInfo, UserSaId, UserSaInfo, UserSpiInfo, UserTemplate, XfrmAttrs,
     XfrmMessage, AF_INET, IPPROTO_ESP, UDP_ENCAP_ESPINUDP, XFRM_ALG_AEAD_NAME_LEN,
-    XFRM_ALG_AUTH_NAME_LEN, XFRM_ALG_NAME_LEN, XFRM_INF, XFRM_MODE_TUNNEL, XFRM_MSG_ACQUIRE,
-    XFRM_MSG_EXPIRE, XFRM_MSG_NEWPOLICY, XFRM_MSG_NEWSA, XFRM_POLICY_ALLOW, XFRM_POLICY_FWD,
-    XFRM_POLICY_IN, XFRM_POLICY_OUT, XFRM_STATE_AF_UNSPEC, XFRM_STATE_NOPMTUDISC,
+    XFRM_ALG_AUTH_NAME_LEN, XFRM_ALG_NAME_LEN, XFRM_INF, XFRM_MODE_TRANSPORT, XFRM_MODE_TUNNEL,
+    XFRM_MSG_ACQUIRE, XFRM_MSG_EXPIRE, XFRM_MSG_NEWPOLICY, XFRM_MSG_NEWSA, XFRM_POLICY_ALLOW,
+    XFRM_POLICY_FWD, XFRM_POLICY_IN, XFRM_POLICY_OUT, XFRM_STATE_AF_UNSPEC, XFRM_STATE_NOPMTUDISC,
     XFRM_USER_ACQUIRE_LEN, XFRM_USER_EXPIRE_LEN, XFRM_USER_SA_INFO_LEN,
 };
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -37,27 +39,51 @@ impl Protocol for XfrmMessage {
 }
 
 /// How a tunnel's states and policies are tied to its interface: an xfrm
-/// interface matches on if_id; vti/vti6 set a mark (its key) for the lookups.
+/// interface matches on if_id; vti/vti6 set a mark (its key) for the lookups. A GRE
+/// interface sends plain GRE packets: its policies and states are tied to nothing
+/// but their selectors, the endpoints' GRE (protocol 47).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) enum Binding {
     IfId(u32),
     Mark(u32),
+    Selector,
 }
 
+/// IP protocol number of GRE (RFC 2784).
+const IPPROTO_GRE: u8 = 47;
+
 impl Binding {
-    fn attr(self) -> XfrmAttrs {
+    fn attrs(self) -> Vec<XfrmAttrs> {
         match self {
-            Binding::IfId(id) => XfrmAttrs::IfId(id),
-            Binding::Mark(m) => mark_attr(m),
+            Binding::IfId(id) => vec![XfrmAttrs::IfId(id)],
+            Binding::Mark(m) => vec![mark_attr(m)],
+            Binding::Selector => vec![],
         }
     }
     /// Lookups by SPI match the mark, not the if_id.
     fn lookup_attrs(self) -> Vec<XfrmAttrs> {
         match self {
-            Binding::IfId(_) => vec![],
+            Binding::IfId(_) | Binding::Selector => vec![],
             Binding::Mark(m) => vec![mark_attr(m)],
         }
     }
+}
+
+fn xfrm_mode(mode: EspMode) -> u8 {
+    match mode {
+        EspMode::Tunnel => XFRM_MODE_TUNNEL,
+        EspMode::Transport => XFRM_MODE_TRANSPORT,
+    }
+}
+
+/// The GRE packets from `src` to `dst`: hosts, protocol 47.
+pub(super) fn gre_selector(src: IpAddr, dst: IpAddr) -> Selector {
+    let mut sel = Selector::default();
+    let host = if src.is_ipv4() { 32 } else { 128 };
+    sel.source_prefix(&src, host);
+    sel.destination_prefix(&dst, host);
+    sel.proto = IPPROTO_GRE;
+    sel
 }
 
 fn mark_attr(value: u32) -> XfrmAttrs {
@@ -93,22 +119,29 @@ const LEGACY_REPLAY_MAX: u32 = 32;
 pub(super) fn sa(spec: &SaSpec, reqid: u32, binding: Binding, df: DfBit) -> SaMsg {
     let t = spec.transform;
     let mut info = UserSaInfo {
-        // Selector left all-zero (AF_UNSPEC) with XFRM_STATE_AF_UNSPEC: one SA pair
-        // carries inner IPv4 and IPv6 (docs/design.md, "Kernel notes"). The kernel
-        // copies an inner IPv4 DF bit to the outer header (IOS's `df-bit copy`);
+        // A VTI's selector is left all-zero (AF_UNSPEC) with XFRM_STATE_AF_UNSPEC: one SA
+        // pair carries inner IPv4 and IPv6 (docs/design.md, "Kernel notes"). GRE's is its
+        // packets, which transport mode needs of the outer family. The kernel copies an
+        // inner IPv4 DF bit to the outer header (IOS's `df-bit copy`);
         // XFRM_STATE_NOPMTUDISC clears it (`df-bit clear`); `set` is a netfilter rule
         // (`nft.rs`).
-        flags: XFRM_STATE_AF_UNSPEC
-            | if df == DfBit::Clear {
-                XFRM_STATE_NOPMTUDISC
-            } else {
-                0
-            },
-        mode: XFRM_MODE_TUNNEL,
+        flags: if binding == Binding::Selector {
+            0
+        } else {
+            XFRM_STATE_AF_UNSPEC
+        } | if df == DfBit::Clear {
+            XFRM_STATE_NOPMTUDISC
+        } else {
+            0
+        },
+        mode: xfrm_mode(spec.mode),
         reqid,
         lifetime_cfg: lifetime_config(&spec.lifetimes),
         ..UserSaInfo::default()
     };
+    if binding == Binding::Selector {
+        info.selector = gre_selector(spec.src, spec.dst);
+    }
     info.source(&spec.src);
     info.destination(&spec.dst);
     info.id.spi = spec.spi;
@@ -136,7 +169,7 @@ pub(super) fn sa(spec: &SaSpec, reqid: u32, binding: Binding, df: DfBit) -> SaMs
             }),
         ]
     };
-    nlas.push(binding.attr());
+    nlas.extend(binding.attrs());
     if spec.replay_window <= LEGACY_REPLAY_MAX {
         info.replay_window = spec.replay_window as u8;
     } else {
@@ -187,7 +220,7 @@ pub(super) fn alloc_spi(src: IpAddr, dst: IpAddr, reqid: u32, binding: Binding) 
     spi_info.spi_range(0x100, u32::MAX);
     XfrmMessage::AllocSpi(AllocSpiMessage {
         spi_info,
-        nlas: vec![binding.attr()],
+        nlas: binding.attrs(),
     })
 }
 
@@ -227,8 +260,19 @@ pub(super) fn any_selectors() -> [Selector; 2] {
     [v6, v4]
 }
 
-/// XFRM_MSG_NEWPOLICY: `selector` in direction `dir` through a tunnel-mode ESP
-/// template between the outer addresses, matched to states by reqid.
+/// The two policies of a GRE tunnel, (selector, direction): out from us, in from the
+/// peer; the GRE packets are ours, none is forwarded.
+pub(super) fn gre_policies(local: IpAddr, peer: IpAddr) -> [(Selector, u8); 2] {
+    [
+        (gre_selector(local, peer), XFRM_POLICY_OUT),
+        (gre_selector(peer, local), XFRM_POLICY_IN),
+    ]
+}
+
+/// XFRM_MSG_NEWPOLICY: `selector` in direction `dir` through an ESP template in `mode`
+/// between the outer addresses, matched to states by reqid. As XFRM_MSG_UPDPOLICY
+/// (`update`) it replaces the policy of that selector and direction.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn policy(
     selector: Selector,
     dir: u8,
@@ -236,6 +280,8 @@ pub(super) fn policy(
     peer: IpAddr,
     reqid: u32,
     binding: Binding,
+    mode: EspMode,
+    update: bool,
 ) -> XfrmMessage {
     let (src, dst) = if dir == XFRM_POLICY_OUT {
         (local, peer)
@@ -246,9 +292,11 @@ pub(super) fn policy(
     tmpl.source(&src);
     tmpl.destination(&dst);
     tmpl.protocol(IPPROTO_ESP);
-    tmpl.mode(XFRM_MODE_TUNNEL);
+    tmpl.mode(xfrm_mode(mode));
     tmpl.reqid(reqid);
-    XfrmMessage::AddPolicy(PolicyMsg {
+    let mut nlas = vec![XfrmAttrs::Template(vec![tmpl])];
+    nlas.extend(binding.attrs());
+    let msg = PolicyMsg {
         user_policy_info: UserPolicyInfo {
             selector,
             direction: dir,
@@ -256,24 +304,32 @@ pub(super) fn policy(
             lifetime_cfg: LifetimeConfig::default(),
             ..UserPolicyInfo::default()
         },
-        nlas: vec![XfrmAttrs::Template(vec![tmpl]), binding.attr()],
-    })
+        nlas,
+    };
+    if update {
+        XfrmMessage::UpdatePolicy(msg)
+    } else {
+        XfrmMessage::AddPolicy(msg)
+    }
 }
 
-/// The if_id or mark a state or policy carries.
-fn binding_of(nlas: &[XfrmAttrs]) -> Option<Binding> {
-    nlas.iter().find_map(|a| match a {
-        XfrmAttrs::IfId(id) => Some(Binding::IfId(*id)),
-        XfrmAttrs::Mark(m) => Some(Binding::Mark(m.value)),
-        _ => None,
-    })
+/// The if_id or mark a state or policy carries; neither: bound by its selector alone
+/// (GRE over IPsec's).
+fn binding_of(nlas: &[XfrmAttrs]) -> Binding {
+    nlas.iter()
+        .find_map(|a| match a {
+            XfrmAttrs::IfId(id) => Some(Binding::IfId(*id)),
+            XfrmAttrs::Mark(m) => Some(Binding::Mark(m.value)),
+            _ => None,
+        })
+        .unwrap_or(Binding::Selector)
 }
 
-/// The binding of a dumped state or policy, if it has one.
+/// The binding of a dumped state or policy (`None` for other messages).
 pub(super) fn binding_in(m: &XfrmMessage) -> Option<Binding> {
     match m {
-        XfrmMessage::AddSa(s) => binding_of(&s.nlas),
-        XfrmMessage::AddPolicy(p) => binding_of(&p.nlas),
+        XfrmMessage::AddSa(s) => Some(binding_of(&s.nlas)),
+        XfrmMessage::AddPolicy(p) => Some(binding_of(&p.nlas)),
         _ => None,
     }
 }
@@ -298,7 +354,7 @@ pub(super) fn deletions_for(
             XfrmMessage::AddSa(s)
                 if s.user_sa_info.reqid == reqid
                     && s.user_sa_info.id.spi != 0
-                    && binding_of(&s.nlas) == Some(binding) =>
+                    && binding_of(&s.nlas) == binding =>
             {
                 let i = &s.user_sa_info;
                 let mut id = sa_id_with(ip_of(i.id.daddr, i.family), i.id.spi, keep_ids(&s.nlas));
@@ -306,7 +362,7 @@ pub(super) fn deletions_for(
                 Some(XfrmMessage::DeleteSa(id))
             }
             XfrmMessage::AddPolicy(p)
-                if binding_of(&p.nlas) == Some(binding)
+                if binding_of(&p.nlas) == binding
                     && p.nlas.iter().any(|a| {
                         matches!(a, XfrmAttrs::Template(t) if t.iter().any(|t| t.reqid == reqid))
                     }) =>
@@ -327,24 +383,36 @@ pub(super) fn deletions_for(
         .collect()
 }
 
+/// An acquire state, as a state replacing it must match it (xfrm_state_add): outer
+/// addresses and mode (its reqid and binding are the ones asked for).
+pub(super) struct Acquire {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub mode: EspMode,
+}
+
 /// Acquire states (SPI 0) with `reqid` and `binding`: the kernel made them when
 /// traffic met a policy before its state. No request deletes them by id; adding a
-/// state with the same outer addresses, reqid and binding replaces them
-/// (xfrm_state_add), so this returns `(src, dst)` for such a replacement.
-pub(super) fn acquires_for(
-    dump: &[XfrmMessage],
-    reqid: u32,
-    binding: Binding,
-) -> Vec<(IpAddr, IpAddr)> {
+/// state with the same outer addresses, mode, reqid and binding replaces them
+/// (xfrm_state_add).
+pub(super) fn acquires_for(dump: &[XfrmMessage], reqid: u32, binding: Binding) -> Vec<Acquire> {
     dump.iter()
         .filter_map(|m| match m {
             XfrmMessage::AddSa(s)
                 if s.user_sa_info.reqid == reqid
                     && s.user_sa_info.id.spi == 0
-                    && binding_of(&s.nlas) == Some(binding) =>
+                    && binding_of(&s.nlas) == binding =>
             {
                 let i = &s.user_sa_info;
-                Some((ip_of(i.saddr, i.family), ip_of(i.id.daddr, i.family)))
+                Some(Acquire {
+                    src: ip_of(i.saddr, i.family),
+                    dst: ip_of(i.id.daddr, i.family),
+                    mode: if i.mode == XFRM_MODE_TRANSPORT {
+                        EspMode::Transport
+                    } else {
+                        EspMode::Tunnel
+                    },
+                })
             }
             _ => None,
         })
@@ -567,6 +635,8 @@ mod tests {
                 "192.0.2.2".parse().unwrap(),
                 reqid,
                 binding,
+                EspMode::Tunnel,
+                false,
             )
         };
         let dump = vec![
@@ -609,6 +679,8 @@ mod tests {
             peer,
             9,
             Binding::IfId(23),
+            EspMode::Tunnel,
+            false,
         ) else {
             panic!()
         };
@@ -623,6 +695,76 @@ mod tests {
         );
         assert_eq!(p.user_policy_info.selector.family, AF_INET6);
         assert_eq!(p.user_policy_info.selector.prefixlen_d, 0);
+    }
+
+    /// GRE over IPsec as `ip xfrm` shows it: `src L/32 dst R/32 proto gre`, out and in
+    /// only, a transport-mode template; states with that selector, in transport mode,
+    /// tied to no interface.
+    #[test]
+    fn gre_policies_and_states_select_the_endpoints_gre_only() {
+        let (local, peer): (IpAddr, IpAddr) =
+            ("192.0.2.2".parse().unwrap(), "192.0.2.3".parse().unwrap());
+        let policies = gre_policies(local, peer);
+        assert_eq!(
+            policies.map(|(_, dir)| dir),
+            [XFRM_POLICY_OUT, XFRM_POLICY_IN]
+        );
+        let (out, _) = policies[0];
+        assert_eq!(
+            (out.proto, out.family, out.prefixlen_s, out.prefixlen_d),
+            (47, AF_INET, 32, 32)
+        );
+        assert_eq!(ip_of(out.saddr, AF_INET), local);
+        assert_eq!(ip_of(out.daddr, AF_INET), peer);
+        assert_eq!(ip_of(policies[1].0.saddr, AF_INET), peer);
+        for update in [false, true] {
+            let m = policy(
+                out,
+                XFRM_POLICY_OUT,
+                local,
+                peer,
+                9,
+                Binding::Selector,
+                EspMode::Transport,
+                update,
+            );
+            let p = match (&m, update) {
+                (XfrmMessage::AddPolicy(p), false) | (XfrmMessage::UpdatePolicy(p), true) => p,
+                _ => panic!("{m:?}"),
+            };
+            assert_eq!(
+                p.nlas.len(),
+                1,
+                "a template, no if_id or mark: {:?}",
+                p.nlas
+            );
+            let XfrmAttrs::Template(t) = &p.nlas[0] else {
+                panic!()
+            };
+            assert_eq!((t[0].mode, t[0].reqid), (XFRM_MODE_TRANSPORT, 9));
+        }
+        let mut s = spec(32);
+        (s.src, s.dst, s.mode, s.encap) = (peer, local, EspMode::Transport, None);
+        let m = sa(&s, 9, Binding::Selector, DfBit::Copy);
+        let i = &m.user_sa_info;
+        assert_eq!(
+            (i.mode, i.flags, i.family),
+            (XFRM_MODE_TRANSPORT, 0, AF_INET)
+        );
+        assert_eq!(
+            (i.selector.proto, i.selector.family, i.selector.prefixlen_s),
+            (47, AF_INET, 32)
+        );
+        assert_eq!(ip_of(i.selector.saddr, AF_INET), peer);
+        assert!(!m
+            .nlas
+            .iter()
+            .any(|a| matches!(a, XfrmAttrs::IfId(_) | XfrmAttrs::Mark(_))));
+        s.mode = EspMode::Tunnel;
+        assert_eq!(
+            sa(&s, 9, Binding::Selector, DfBit::Copy).user_sa_info.mode,
+            XFRM_MODE_TUNNEL
+        );
     }
 
     fn emit(m: &SaMsg) -> Vec<u8> {

@@ -2,7 +2,9 @@
 //! without XFRM ESP. Same contract as the kernel path: the tunnel interface is named
 //! like the IOS interface (`Tunnel23`), with its addresses, its configured link-local
 //! address (the random one suppressed), MTU and routes; SAs come and go through the
-//! `Dataplane` trait.
+//! `Dataplane` trait. GRE over IPsec uses the same TUN device: the packet threads add
+//! and remove the GRE header (and the delivery IP header in tunnel mode) around ESP
+//! (`gre.rs`), so the kernel needs no GRE either.
 //!
 //! # Threads
 //! - One transmit thread per TUN queue (multi-queue TUN, one queue per core, up to
@@ -40,6 +42,7 @@
 //! or runs out of sequence numbers (RFC 4303 3.3.3: the counter never cycles).
 
 mod df;
+mod gre;
 mod gro;
 mod inner;
 mod mss;
@@ -55,13 +58,14 @@ mod tx;
 
 use super::link::{self, Rtnl};
 use super::threads::{self, Failures};
+use super::vrf::{VrfDevice, Vrfs};
 use super::{
     Dataplane, DataplaneError, DataplaneEvent, DataplaneKind, Result, SaCounters, TunnelSpec,
 };
 use crate::crypto::{OsRng, Rng};
 use crate::ipsec::{Direction, SaSpec};
 use published::Published;
-use sa::{Expiry, Sa};
+use sa::{Expiry, Owner, Sa};
 use sockets::{Outer, Sockets, NAT_T_PORT};
 use std::collections::{HashMap, HashSet};
 #[cfg(test)]
@@ -91,7 +95,10 @@ struct Tunnel {
     spec: TunnelSpec,
     /// The TUN device's interface index.
     index: u32,
-    tun: Arc<Tun>,
+    /// The VRF device of `vrf forwarding`.
+    ivrf: Option<VrfDevice>,
+    /// What its SAs need of it: the TUN device, GRE, the underlay.
+    owner: Owner,
     /// The newest installed outbound SA, as the transmit threads see it
     /// (make-before-break: traffic moves to a new SA at once).
     outbound_sa: Arc<Published<Option<Arc<Sa>>>>,
@@ -136,7 +143,10 @@ struct Installed {
 
 pub struct UserspaceDataplane {
     rtnl: Rtnl,
-    sockets: Arc<Sockets>,
+    /// The outer sockets of each underlay: the global one (`None`) and each `tunnel vrf`
+    /// in use, bound to its VRF device; each socket has a receive thread.
+    underlays: HashMap<Option<String>, Arc<Sockets>>,
+    vrfs: Vrfs,
     inbound: Arc<Published<InboundTable>>,
     tunnels: HashMap<String, Tunnel>,
     sas: HashMap<SaKey, Installed>,
@@ -164,43 +174,66 @@ impl UserspaceDataplane {
                 let op = "userspace data path needs /dev/net/tun (modprobe tun; CAP_NET_ADMIN)";
                 DataplaneError::new(op, e)
             })?;
-        let sockets = Arc::new(Sockets::open().map_err(|e| {
-            DataplaneError::new("userspace data path needs raw sockets (CAP_NET_RAW)", e)
-        })?);
-        let inbound = Arc::new(Published::new(InboundTable::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let failures = Failures::default();
-        let mut rx_threads = Vec::new();
-        for outer in Outer::ALL {
-            let (sockets, reader, flag) = (
-                sockets.clone(),
-                published::Reader::new(inbound.clone()),
-                stop.clone(),
-            );
-            let body = move || rx::run(outer, sockets, reader, flag);
-            let sink = failures.clone();
-            let failed = move |f| sink.push(f);
-            let thread = threads::spawn(format!("esp-rx-{outer:?}"), stop.clone(), failed, body)
-                .map_err(|e| DataplaneError::new("starting a receive thread", e))?;
-            rx_threads.push(thread);
-        }
         let queues = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(MAX_QUEUES);
-        Ok(UserspaceDataplane {
+        let mut dp = UserspaceDataplane {
             rtnl: link::open()?,
-            sockets,
-            inbound,
+            underlays: HashMap::new(),
+            vrfs: Vrfs::default(),
+            inbound: Arc::new(Published::new(InboundTable::new())),
             tunnels: HashMap::new(),
             sas: HashMap::new(),
             reserved_spis: HashSet::new(),
             held_ports: HashMap::new(),
-            stop,
-            rx_threads,
-            failures,
+            stop: Arc::new(AtomicBool::new(false)),
+            rx_threads: Vec::new(),
+            failures: Failures::default(),
             next_serial: 0,
             queues,
-        })
+        };
+        dp.underlay(None).map_err(|e| DataplaneError {
+            op: "userspace data path needs raw sockets (CAP_NET_RAW)".into(),
+            ..e
+        })?;
+        Ok(dp)
+    }
+
+    /// The outer sockets of underlay `vrf` (`tunnel vrf`; `None`: the global table),
+    /// opened with their receive threads when first needed.
+    fn underlay(&mut self, vrf: Option<&str>) -> Result<Arc<Sockets>> {
+        let key = vrf.map(str::to_string);
+        if let Some(sockets) = self.underlays.get(&key) {
+            return Ok(sockets.clone());
+        }
+        let sockets = Arc::new(Sockets::open(vrf).map_err(|e| {
+            let op = match vrf {
+                Some(v) => format!("opening the outer sockets in vrf {v} (tunnel vrf)"),
+                None => "opening the outer sockets".into(),
+            };
+            DataplaneError::new(op, e)
+        })?);
+        let vrf: Option<Arc<str>> = vrf.map(Arc::from);
+        for outer in Outer::ALL {
+            let (sockets, reader, flag, vrf) = (
+                sockets.clone(),
+                published::Reader::new(self.inbound.clone()),
+                self.stop.clone(),
+                vrf.clone(),
+            );
+            let name = match &vrf {
+                Some(v) => format!("esp-rx-{outer:?}-{v}"),
+                None => format!("esp-rx-{outer:?}"),
+            };
+            let body = move || rx::run(outer, vrf, sockets, reader, flag);
+            let sink = self.failures.clone();
+            let failed = move |f| sink.push(f);
+            let thread = threads::spawn(name, self.stop.clone(), failed, body)
+                .map_err(|e| DataplaneError::new("starting a receive thread", e))?;
+            self.rx_threads.push(thread);
+        }
+        self.underlays.insert(key, sockets.clone());
+        Ok(sockets)
     }
 
     fn publish_inbound(&self) {
@@ -299,27 +332,63 @@ impl Dataplane for UserspaceDataplane {
         let mtu = tunnel::mtu(spec);
         let o = &spec.options;
         if let Some(t) = self.tunnels.get_mut(&spec.name) {
-            if t.spec != *spec {
-                link::configure(&mut self.rtnl, t.index, spec, Some(&t.spec), Some(mtu))?;
-                t.mtu = mtu;
-                t.tun.adjust_mss.set(o.adjust_mss_v4, o.adjust_mss_v6);
-                t.tun.df_bit.set(o.df_bit);
-                t.spec = spec.clone();
+            let (old, new) = (&t.spec.options, &spec.options);
+            let same_place = (
+                &old.vrf,
+                &old.tunnel_vrf,
+                old.gre,
+                t.spec.local,
+                t.spec.peer,
+            ) == (&new.vrf, &new.tunnel_vrf, new.gre, spec.local, spec.peer);
+            if same_place {
+                if t.spec != *spec {
+                    link::configure(
+                        &mut self.rtnl,
+                        t.index,
+                        spec,
+                        Some(&t.spec),
+                        Some(mtu),
+                        t.ivrf,
+                    )?;
+                    t.mtu = mtu;
+                    t.owner.tun.adjust_mss.set(o.adjust_mss_v4, o.adjust_mss_v6);
+                    t.owner.tun.df_bit.set(o.df_bit);
+                    t.spec = spec.clone();
+                }
+                return Ok(());
             }
-            return Ok(());
+            // Another VRF, underlay or GRE: a new interface, as the kernel path does.
+            self.remove_tunnel(&spec.name)?;
         }
+        let ivrf = self
+            .vrfs
+            .ensure(&mut self.rtnl, o.vrf.as_deref(), &spec.name)?;
+        // `tunnel vrf`: the outer sockets are bound to the VRF device.
+        let fvrf = o.tunnel_vrf.as_deref();
+        self.vrfs.ensure(&mut self.rtnl, fvrf, &spec.name)?;
+        let sockets = self.underlay(fvrf)?;
         let tun = Arc::new(Tun::create(&spec.name, self.queues)?);
         tun.adjust_mss.set(o.adjust_mss_v4, o.adjust_mss_v6);
         tun.df_bit.set(o.df_bit);
         // Dropping `tun` on error closes the queues, which removes the device.
         let index = link::index(&mut self.rtnl, &spec.name)
             .map_err(|e| DataplaneError::on(&spec.name, "looking up", e))?;
-        link::configure(&mut self.rtnl, index, spec, None, Some(mtu))?;
+        link::configure(&mut self.rtnl, index, spec, None, Some(mtu), ivrf)?;
+        let outbound_sa = Arc::new(Published::new(None));
+        let owner = Owner {
+            tun: tun.clone(),
+            gre: spec.options.gre.map(|g| gre::Gre {
+                key: g.key,
+                local: spec.local,
+                peer: spec.peer,
+            }),
+            fvrf: fvrf.map(Arc::from),
+            outbound: outbound_sa.clone(),
+        };
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
-        let outbound_sa = Arc::new(Published::new(None));
         for queue in 0..tun.queues.len() {
-            let (tun, sockets, flag) = (tun.clone(), self.sockets.clone(), stop.clone());
+            let (tun, sockets, flag) = (tun.clone(), sockets.clone(), stop.clone());
             let outbound = published::Reader::new(outbound_sa.clone());
             let name = format!("esp-tx-{}-{queue}", spec.name);
             let body = move || tx::run(tun, queue, outbound, sockets, flag);
@@ -334,7 +403,8 @@ impl Dataplane for UserspaceDataplane {
             Tunnel {
                 spec: spec.clone(),
                 index,
-                tun,
+                ivrf,
+                owner,
                 outbound_sa,
                 stop,
                 threads,
@@ -361,7 +431,7 @@ impl Dataplane for UserspaceDataplane {
         }
         // The tunnel's own references to its outbound SAs go with it; receive threads
         // drop theirs at their next wakeup; the TUN device goes away with the last one.
-        let tun = t.tun.clone();
+        let tun = t.owner.tun.clone();
         drop(t);
         let deadline = Instant::now() + 4 * sockets::WAKE_INTERVAL;
         while Arc::strong_count(&tun) > 1 && Instant::now() < deadline {
@@ -424,13 +494,8 @@ impl Dataplane for UserspaceDataplane {
                 return Err(refused(format!("ESP-in-UDP only on port {NAT_T_PORT}")));
             }
         }
-        let mut sa = Sa::new(
-            spec,
-            self.next_serial + 1,
-            tunnel.tun.clone(),
-            Instant::now(),
-        )
-        .map_err(|e| refused(e.to_string()))?;
+        let mut sa = Sa::new(spec, &tunnel.owner, self.next_serial + 1, Instant::now())
+            .map_err(|e| refused(e.to_string()))?;
         if spec.direction == Direction::Out && spec.dst.is_ipv4() {
             // Unknown (no route yet): every packet takes the raw ESP socket.
             sa.own_header_max = sys::path_mtu(spec.src, spec.dst).ok().map(|m| m as usize);
@@ -519,7 +584,7 @@ impl Dataplane for UserspaceDataplane {
         events.extend(
             self.tunnels
                 .iter()
-                .filter(|(_, t)| t.tun.sa_wanted.swap(false, Ordering::Relaxed))
+                .filter(|(_, t)| t.owner.tun.sa_wanted.swap(false, Ordering::Relaxed))
                 .map(|(name, _)| DataplaneEvent::Acquire {
                     tunnel: name.clone(),
                 }),
@@ -544,6 +609,8 @@ impl Dataplane for UserspaceDataplane {
         }
         self.sas.clear();
         self.held_ports.clear();
+        self.underlays.clear();
+        self.vrfs.remove_own(&mut self.rtnl);
     }
 }
 
@@ -557,7 +624,7 @@ impl Drop for UserspaceDataplane {
 mod tests {
     use super::*;
     use crate::crypto::Secret;
-    use crate::ipsec::{EspAuth, EspEncr, EspTransform, InnerFamily, Lifetimes};
+    use crate::ipsec::{EspAuth, EspEncr, EspMode, EspTransform, InnerFamily, Lifetimes};
     use std::io::Read;
 
     /// A tunnel whose "TUN device" is a plain file: what the receive path writes to it
@@ -596,6 +663,20 @@ mod tests {
         spi: u32,
         io: &Arc<Tun>,
     ) -> Arc<Sa> {
+        gre_sa(transform, direction, spi, io, None, EspMode::Tunnel, serial)
+    }
+
+    /// An SA between 2001:db8::2 (local) and ::3, of a GRE tunnel with `gre_key` (`None`:
+    /// a VTI's) in `mode`.
+    fn gre_sa(
+        transform: EspTransform,
+        direction: Direction,
+        spi: u32,
+        io: &Arc<Tun>,
+        gre_key: Option<Option<u32>>,
+        mode: EspMode,
+        serial: u64,
+    ) -> Arc<Sa> {
         let (local, peer): (IpAddr, IpAddr) = (
             "2001:db8::2".parse().unwrap(),
             "2001:db8::3".parse().unwrap(),
@@ -613,6 +694,7 @@ mod tests {
             src,
             dst,
             inner: InnerFamily::V6,
+            mode,
             transform,
             enc_key: key(transform.encr.key_len(), 0x11),
             auth_key: key(transform.auth.key_len(), 0x22),
@@ -620,7 +702,57 @@ mod tests {
             encap: None,
             replay_window: 64,
         };
-        Arc::new(Sa::new(&spec, serial, io.clone(), Instant::now()).unwrap())
+        // The outbound SA sends local's GRE to the peer; the inbound one stands for the
+        // peer's end of that SA, which receives it.
+        let (us, them) = match direction {
+            Direction::Out => (local, peer),
+            Direction::In => (peer, local),
+        };
+        let owner = Owner {
+            tun: io.clone(),
+            gre: gre_key.map(|key| gre::Gre {
+                key,
+                local: us,
+                peer: them,
+            }),
+            fvrf: None,
+            outbound: Arc::new(Published::new(None)),
+        };
+        Arc::new(Sa::new(&spec, &owner, serial, Instant::now()).unwrap())
+    }
+
+    /// GRE in both modes, with and without a key, through `seal` and the receive path:
+    /// the TUN device gets the inner packets back; a key mismatch delivers nothing.
+    #[test]
+    fn gre_crosses_the_send_and_receive_paths_in_both_modes() {
+        let t = EspTransform {
+            encr: EspEncr::Aes(128),
+            auth: EspAuth::HmacSha1,
+        };
+        for (i, (mode, key)) in [
+            (EspMode::Transport, Some(100)),
+            (EspMode::Transport, None),
+            (EspMode::Tunnel, Some(7)),
+            (EspMode::Tunnel, None),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let (io, path) = tunnel(&format!("gre-{i}"));
+            let out = gre_sa(t, Direction::Out, 0x5000, &io, Some(key), mode, 1);
+            let inb = gre_sa(t, Direction::In, 0x5000, &io, Some(key), mode, 1);
+            let mut rx = rx::Receiver::new(Outer::Esp6, None, None);
+            rx.rebuild(&InboundTable::from([(0x5000, inb.clone())]));
+            for tag in 1..=2 {
+                receive(&mut rx, sealed(&out, tag));
+            }
+            assert_eq!(delivered(&path), [1, 2], "{mode:?} key {key:?}");
+            // What the peer sends with another key is not its GRE.
+            let stranger = gre_sa(t, Direction::Out, 0x5000, &io, Some(Some(999)), mode, 1);
+            receive(&mut rx, sealed(&stranger, 3));
+            assert_eq!(delivered(&path), [1, 2], "{mode:?}: key 999 delivered");
+            std::fs::remove_file(path).unwrap();
+        }
     }
 
     /// An IPv6 packet with `tag` as its payload, sealed by `out`.
@@ -657,7 +789,7 @@ mod tests {
             sa(1, Direction::Out, 0x1000, &io),
         );
         let mut table = InboundTable::from([(0x1000, old_in.clone())]);
-        let mut rx = rx::Receiver::new(Outer::Esp6);
+        let mut rx = rx::Receiver::new(Outer::Esp6, None, None);
         rx.rebuild(&table);
 
         let p1 = sealed(&old_out, 1);
@@ -700,7 +832,7 @@ mod tests {
                 sa_with(t, 1, Direction::In, 0x4000, &io),
                 sa_with(t, 1, Direction::Out, 0x4000, &io),
             );
-            let mut rx = rx::Receiver::new(Outer::Esp6);
+            let mut rx = rx::Receiver::new(Outer::Esp6, None, None);
             rx.rebuild(&InboundTable::from([(0x4000, inb.clone())]));
             for tag in 1..=3 {
                 receive(&mut rx, sealed(&out, tag));
@@ -718,7 +850,7 @@ mod tests {
             sa(1, Direction::In, 0x3000, &io),
             sa(1, Direction::Out, 0x3000, &io),
         );
-        let mut rx = rx::Receiver::new(Outer::Esp6);
+        let mut rx = rx::Receiver::new(Outer::Esp6, None, None);
         rx.rebuild(&InboundTable::from([(0x3000, inb.clone())]));
         let mut bad = sealed(&out, 1);
         let mid = bad.len() / 2;
@@ -742,7 +874,13 @@ mod tests {
                 ..TunnelSpec::for_test(Default::default())
             },
             index: 0,
-            tun: tun.clone(),
+            ivrf: None,
+            owner: Owner {
+                tun: tun.clone(),
+                gre: None,
+                fvrf: None,
+                outbound: Arc::new(Published::new(None)),
+            },
             outbound_sa: Arc::new(Published::new(None)),
             stop: Arc::new(AtomicBool::new(false)),
             threads: vec![],

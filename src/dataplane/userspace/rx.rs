@@ -6,6 +6,7 @@
 //! The thread owns the replay windows of the SAs it sees: an SA's packets all come
 //! through one socket (its `Outer`), so no window is ever shared between threads.
 
+use super::gre::{self, Decapsulated};
 use super::gro::{Coalescer, Ready};
 use super::inner::{inner_len, NH_NONE};
 use super::offload::VNET_HDR_LEN;
@@ -13,7 +14,8 @@ use super::published::Reader;
 use super::replay::ReplayWindow;
 use super::sa::Sa;
 use super::sockets::{Outer, Sockets, WAKE_INTERVAL};
-use super::sys::{RecvBatch, BATCH};
+use super::sys::{RecvBatch, SendBatch, BATCH};
+use super::tx::{self, IvPool};
 use super::InboundTable;
 use crate::crypto::CryptoError;
 use std::collections::HashMap;
@@ -30,18 +32,34 @@ struct Inbound {
 /// A receive thread's state, reused for every batch.
 pub(super) struct Receiver {
     outer: Outer,
+    /// The underlay of its socket (`tunnel vrf`; `None`: the global table). An unbound
+    /// raw socket sees every VRF's packets too (net.ipv4.raw_l3mdev_accept): SAs of
+    /// another underlay are not this thread's.
+    vrf: Option<Arc<str>>,
     sas: HashMap<u32, Inbound>,
     ready: Vec<Ready>,
     gro: Coalescer,
+    /// Where IOS GRE keepalives go back out (`None`: nowhere, they are dropped).
+    sockets: Option<Arc<Sockets>>,
+    /// Keepalives of this batch to send back: the tunnel's outbound SA, the ESP payload
+    /// and its next header.
+    keepalives: Vec<(Arc<Sa>, Vec<u8>, u8)>,
+    /// What seals and sends them, made at the first one.
+    reflector: Option<Box<(SendBatch, IvPool)>>,
 }
 
 impl Receiver {
-    pub fn new(outer: Outer) -> Self {
+    /// `sockets`: the underlay's, to send IOS GRE keepalives back on.
+    pub fn new(outer: Outer, vrf: Option<Arc<str>>, sockets: Option<Arc<Sockets>>) -> Self {
         Receiver {
             outer,
+            vrf,
             sas: HashMap::new(),
             ready: Vec::with_capacity(BATCH),
             gro: Coalescer::new(),
+            sockets,
+            keepalives: Vec::new(),
+            reflector: None,
         }
     }
 
@@ -49,7 +67,8 @@ impl Receiver {
     /// stay (matched by install serial, so a reused SPI starts afresh).
     pub fn rebuild(&mut self, table: &InboundTable) {
         let mut old = std::mem::take(&mut self.sas);
-        for (&spi, sa) in table.iter().filter(|(_, sa)| sa.outer == self.outer) {
+        let ours = |sa: &Sa| sa.outer == self.outer && sa.fvrf == self.vrf;
+        for (&spi, sa) in table.iter().filter(|(_, sa)| ours(sa)) {
             let window = match old.remove(&spi) {
                 Some(kept) if kept.sa.serial == sa.serial => kept.window,
                 _ => ReplayWindow::new(sa.replay_window),
@@ -93,11 +112,39 @@ impl Receiver {
         if opened.next_header == NH_NONE {
             return None;
         }
-        let len = inner_len(opened.next_header, &esp[opened.payload.clone()])?;
-        if !sa.account(len) {
-            return None;
-        }
-        let mut start = opened.payload.start;
+        let payload = &esp[opened.payload.clone()];
+        // Counted as the transmit side counts: a VTI's inner packet, GRE's whole payload
+        // (a packet with another GRE key did cross the SA).
+        let inner = match &sa.gre {
+            None => {
+                let len = inner_len(opened.next_header, payload)?;
+                if !sa.account(len) {
+                    return None;
+                }
+                0..len
+            }
+            Some(g) => {
+                if !sa.account(payload.len()) {
+                    return None;
+                }
+                match g.decapsulate(opened.next_header, payload)? {
+                    Decapsulated::Inner(inner) => inner,
+                    Decapsulated::Keepalive {
+                        packet,
+                        next_header,
+                    } => {
+                        // Back through the tunnel's newest outbound SA, as the kernel's
+                        // GRE would route it.
+                        let out = sa.reflect.as_ref()?.current().as_ref().clone()?;
+                        let keepalive = &payload[packet];
+                        let (bytes, nh) = gre::reflection(out.mode, next_header, keepalive)?;
+                        self.keepalives.push((out, keepalive[bytes].to_vec(), nh));
+                        return None;
+                    }
+                }
+            }
+        };
+        let (mut start, len) = (opened.payload.start + inner.start, inner.len());
         sa.tun.adjust_mss.apply(&mut esp[start..start + len]);
         if start < VNET_HDR_LEN {
             // esp-null has no IV to write over (RFC 2410): move the inner packet 2 bytes
@@ -129,19 +176,51 @@ impl Receiver {
                 tracing::trace!(tunnel = %tun.name, "TUN write: {e}");
             }
         });
+        if !self.keepalives.is_empty() {
+            self.send_keepalives();
+        }
+    }
+
+    /// Seal and send the keepalives this batch held, each on its own.
+    fn send_keepalives(&mut self) {
+        let Some(sockets) = &self.sockets else {
+            self.keepalives.clear();
+            return;
+        };
+        let (batch, ivs) = &mut **self
+            .reflector
+            .get_or_insert_with(|| Box::new((SendBatch::new(), IvPool::new())));
+        for (sa, payload, next_header) in self.keepalives.drain(..) {
+            let slot = batch.next_slot();
+            let Some(room) = slot.get_mut(tx::HEADROOM..tx::HEADROOM + payload.len()) else {
+                continue;
+            };
+            room.copy_from_slice(&payload);
+            let sealed = tx::seal_payload(&sa, slot, tx::HEADROOM, payload.len(), next_header, ivs);
+            let Some((start, len)) = sealed else { continue };
+            batch.push(start, len, false);
+            // Port 0: on raw sockets a port would be read as the IP protocol.
+            let dst = std::net::SocketAddr::new(sa.dst, 0);
+            let (fd, own_header) = (sockets.get(sa.outer), sockets.own_header());
+            if let Err(e) = batch.send(fd, own_header, dst, sa.src) {
+                tracing::debug!("GRE keepalive to {}: {e}", sa.dst);
+            }
+        }
     }
 }
 
-/// Receive, open and deliver the ESP packets of `outer`'s socket until `stop`.
+/// Receive, open and deliver the ESP packets of `outer`'s socket of underlay `vrf`
+/// until `stop`.
 pub(crate) fn run(
     outer: Outer,
+    vrf: Option<Arc<str>>,
     sockets: Arc<Sockets>,
     mut table: Reader<InboundTable>,
     stop: Arc<AtomicBool>,
 ) -> std::io::Result<()> {
     let fd = sockets.get(outer);
     let mut batch = RecvBatch::new();
-    let mut rx = Receiver::new(outer);
+    let mut rx = Receiver::new(outer, vrf, Some(sockets.clone()));
     rx.rebuild(table.get());
     let mut esp: Vec<Range<usize>> = Vec::with_capacity(BATCH);
     while !stop.load(Relaxed) {

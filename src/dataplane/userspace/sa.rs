@@ -2,11 +2,13 @@
 //! outbound sequence counter, the counters `show ipsec` reads, and the lifetime limits.
 //! Everything mutable here is atomic; the replay window lives with the receive thread.
 
+use super::gre::Gre;
+use super::published::Published;
 use super::sockets::Outer;
 use super::tunnel::Tun;
 use crate::crypto::{CryptoError, EspSa};
 use crate::dataplane::SaCounters;
-use crate::ipsec::{Direction, Lifetimes, SaSpec, UdpEncap};
+use crate::ipsec::{Direction, EspMode, Lifetimes, SaSpec, UdpEncap};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -43,6 +45,17 @@ pub(crate) struct Counters {
     pub bytes: AtomicU64,
     pub replay_errors: AtomicU64,
     pub integrity_errors: AtomicU64,
+}
+
+/// What a tunnel's SAs need of it.
+pub(crate) struct Owner {
+    /// Where the receive threads write what its SAs open.
+    pub tun: Arc<Tun>,
+    pub gre: Option<Gre>,
+    /// `tunnel vrf`.
+    pub fvrf: Option<Arc<str>>,
+    /// Its newest outbound SA, as the transmit threads see it.
+    pub outbound: Arc<Published<Option<Arc<Sa>>>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +97,15 @@ pub(crate) struct Sa {
     pub dst: IpAddr,
     pub encap: Option<UdpEncap>,
     pub outer: Outer,
+    pub mode: EspMode,
+    /// GRE over IPsec: the tunnel's GRE, which the packet threads add and remove;
+    /// `None` on a VTI, whose ESP payload is the inner packet itself.
+    pub gre: Option<Gre>,
+    /// The tunnel's `tunnel vrf`: only the receive threads of that underlay's sockets
+    /// take its packets.
+    pub fvrf: Option<Arc<str>>,
+    /// An inbound GRE SA's way back for IOS keepalives: its tunnel's outbound SA.
+    pub reflect: Option<Arc<Published<Option<Arc<Sa>>>>>,
     /// IPv4 outbound: the largest outer packet sent with an IPv4 header of our own
     /// (the path MTU at install, `df.rs`); `None`: never.
     pub own_header_max: Option<usize>,
@@ -111,12 +133,12 @@ impl std::fmt::Debug for Sa {
 }
 
 impl Sa {
-    /// The SA `spec` describes, the `serial`-th installed; fails on keys that do not
-    /// fit the transform.
+    /// The SA `spec` describes, the `serial`-th installed, of the tunnel `owner`; fails
+    /// on keys that do not fit the transform.
     pub fn new(
         spec: &SaSpec,
+        owner: &Owner,
         serial: u64,
-        tun: Arc<Tun>,
         now: Instant,
     ) -> Result<Self, CryptoError> {
         let esp = EspSa::new(
@@ -133,12 +155,19 @@ impl Sa {
             dst: spec.dst,
             encap: spec.encap,
             outer: Outer::of(spec.dst, spec.encap.is_some()),
+            mode: spec.mode,
+            gre: owner.gre,
+            fvrf: owner.fvrf.clone(),
+            // Only inbound: an outbound SA that held its own tunnel's table would keep
+            // itself alive.
+            reflect: (spec.direction == Direction::In && owner.gre.is_some())
+                .then(|| owner.outbound.clone()),
             own_header_max: None,
             replay_window: spec.replay_window,
             esp,
             lifetimes: spec.lifetimes,
             installed: now,
-            tun,
+            tun: owner.tun.clone(),
             seq: SeqCounter::new(),
             counters: Counters::default(),
             spent: AtomicBool::new(false),

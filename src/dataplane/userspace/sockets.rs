@@ -4,6 +4,8 @@
 //! the daemon (see the module documentation of `userspace`).
 
 use super::sys;
+use nix::sys::socket::{setsockopt, sockopt::BindToDevice};
+use std::ffi::OsString;
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -151,7 +153,10 @@ pub(crate) struct Sockets {
 }
 
 impl Sockets {
-    pub fn open() -> io::Result<Self> {
+    /// The four sockets of the global table (`vrf` `None`), or bound to a VRF device
+    /// (`tunnel vrf`: SO_BINDTODEVICE, so that what they send is routed in its table and
+    /// what they receive came in on its interfaces).
+    pub fn open(vrf: Option<&str>) -> io::Result<Self> {
         let mut fds = Vec::with_capacity(4);
         for outer in Outer::ALL {
             let v6 = outer.is_v6();
@@ -173,6 +178,9 @@ impl Sockets {
                     fd
                 }
             };
+            if let Some(vrf) = vrf {
+                setsockopt(&fd, BindToDevice, &OsString::from(vrf))?;
+            }
             sys::set_recv_timeout(fd.as_fd(), WAKE_INTERVAL)?;
             for opt in [libc::SO_RCVBUFFORCE, libc::SO_SNDBUFFORCE] {
                 // Best effort: without CAP_NET_ADMIN the default buffers still work.
@@ -184,6 +192,10 @@ impl Sockets {
             .try_into()
             .map_err(|_| io::Error::other("socket count"))?;
         let own_header = sys::raw_socket(false, libc::IPPROTO_RAW)?;
+        if let Some(vrf) = vrf {
+            // Its packets leave through the same underlay as the others.
+            setsockopt(&own_header, BindToDevice, &OsString::from(vrf))?;
+        }
         let _ = sys::set_int_option(
             own_header.as_fd(),
             libc::SOL_SOCKET,

@@ -11,11 +11,6 @@ use crate::dataplane::{DataplaneError, Result, TunnelSpec};
 use std::fs::File;
 use std::sync::atomic::AtomicBool;
 
-/// Outer headers and ESP overhead that must fit in a 1500-byte path when the tunnel
-/// MTU is not configured: outer IP, UDP (NAT-T may float), SPI + sequence number,
-/// a 16-byte IV, up to 15 padding bytes + pad length + next header, a 16-byte ICV.
-const ESP_WORST_OVERHEAD: u32 = 8 + 8 + 16 + 17 + 16;
-
 /// A tunnel's TUN device, as the packet threads share it: its SAs hold it (the receive
 /// threads write what they open to it), its transmit threads read it. It knows nothing
 /// of the SAs, so that the last SA or thread to let go closes it.
@@ -56,7 +51,8 @@ impl Tun {
 
 /// The configured MTU, or one that keeps the ESP packets within a 1500-byte path.
 pub(crate) fn mtu(spec: &TunnelSpec) -> u32 {
-    spec.mtu.unwrap_or_else(|| within(spec, 1500))
+    spec.mtu
+        .unwrap_or_else(|| crate::dataplane::default_mtu(spec))
 }
 
 /// `tunnel path-mtu-discovery`: the MTU that keeps the ESP packets within a path MTU
@@ -64,12 +60,9 @@ pub(crate) fn mtu(spec: &TunnelSpec) -> u32 {
 /// the interface would lose IPv6).
 pub(crate) fn mtu_for_path(spec: &TunnelSpec, path_mtu: u32) -> u32 {
     let most = mtu(spec);
-    within(spec, path_mtu).min(most).max(IPV6_MIN_MTU.min(most))
-}
-
-fn within(spec: &TunnelSpec, path_mtu: u32) -> u32 {
-    let outer_ip = if spec.local.is_ipv6() { 40 } else { 20 };
-    path_mtu.saturating_sub(outer_ip + ESP_WORST_OVERHEAD)
+    crate::dataplane::mtu_within(spec, path_mtu)
+        .min(most)
+        .max(IPV6_MIN_MTU.min(most))
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! the control thread published a new one.
 
 use super::df::{self, IPV4_HEADER_LEN};
+use super::gre;
 use super::inner::next_header_of;
 use super::offload::{Segments, VnetHdr, VNET_HDR_LEN};
 use super::published::Reader;
@@ -19,9 +20,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// Room before the inner packet: an IPv4 header (`df.rs`), a UDP header, the largest
-/// ESP header (SPI, sequence number, 16-byte IV), so that sealing never moves the
-/// payload.
-pub(super) const HEADROOM: usize = IPV4_HEADER_LEN + UDP_HEADER_LEN + 8 + 16;
+/// ESP header (SPI, sequence number, 16-byte IV), GRE's header and delivery IP header,
+/// so that neither GRE nor sealing ever moves the payload.
+pub(super) const HEADROOM: usize = IPV4_HEADER_LEN + UDP_HEADER_LEN + 8 + 16 + gre::MAX_OVERHEAD;
 /// Room after it for the largest ESP trailer (padding, pad length, next header, ICV).
 const TAILROOM: usize = 64;
 
@@ -48,20 +49,40 @@ impl IvPool {
     }
 }
 
-/// Seal the inner packet at `slot[HEADROOM..HEADROOM + len]`; returns the outer
-/// datagram's span in the slot, or `None` to drop the packet.
+/// Seal the inner packet at `slot[HEADROOM..HEADROOM + len]` (in GRE first on a GRE
+/// tunnel); returns the outer datagram's span in the slot, or `None` to drop the packet.
 pub(super) fn seal(
     sa: &Sa,
     slot: &mut [u8],
     len: usize,
     ivs: &mut IvPool,
 ) -> Option<(usize, usize)> {
-    let next_header = next_header_of(&slot[HEADROOM..HEADROOM + len])?;
+    let (at, len, next_header) = match &sa.gre {
+        None => (
+            HEADROOM,
+            len,
+            next_header_of(&slot[HEADROOM..HEADROOM + len])?,
+        ),
+        Some(g) => g.encapsulate(sa.mode, slot, HEADROOM, len)?,
+    };
+    seal_payload(sa, slot, at, len, next_header, ivs)
+}
+
+/// Seal the ESP payload at `slot[at..at + len]` (the room for the ESP and UDP headers
+/// before it); returns the outer datagram's span in the slot, or `None` to drop it.
+pub(super) fn seal_payload(
+    sa: &Sa,
+    slot: &mut [u8],
+    at: usize,
+    len: usize,
+    next_header: u8,
+    ivs: &mut IvPool,
+) -> Option<(usize, usize)> {
     let seq = sa.next_seq()?;
     if !sa.account(len) {
         return None;
     }
-    let mut start = HEADROOM - sa.esp.header_len();
+    let mut start = at - sa.esp.header_len();
     let iv = ivs.take(sa.esp.random_iv_len());
     let mut esp_len = sa
         .esp

@@ -85,7 +85,8 @@ pub fn prefix_contains(net: IpAddr, len: u8, addr: IpAddr) -> bool {
 pub struct TransformSet {
     pub name: String,
     pub transform: EspTransform,
-    /// `mode transport`: IOS still negotiates tunnel on a VTI; kept for diagnostics.
+    /// `mode transport`: proposed and accepted on GRE tunnels; a VTI negotiates tunnel
+    /// mode whatever the set says (IOS too).
     pub transport: bool,
     pub origin: Origin,
 }
@@ -148,12 +149,21 @@ pub struct TunnelOptions {
     pub fvrf: Option<String>,
     /// `vrf forwarding V`: the VRF of the tunnel interface ("ivrf").
     pub ivrf: Option<String>,
+    /// `tunnel mode gre ip|ipv6` (IOS's default): the proxy identities are the
+    /// endpoints, protocol 47, and transport mode is proposed where the transform set
+    /// says `mode transport`.
+    pub gre: bool,
+    /// The words after `tunnel mode` ("ipsec ipv6", "gre ip"), for `show`.
+    pub tunnel_mode: &'static str,
 }
 
 impl TunnelSettings {
     /// What tells this tunnel from the others (see `Endpoints`).
     pub fn endpoints(&self) -> super::Endpoints {
-        super::Endpoints::new(self.local, self.peer)
+        super::Endpoints {
+            fvrf: super::Fvrf::of(self.options.fvrf.as_deref()),
+            ..super::Endpoints::new(self.local, self.peer)
+        }
     }
 }
 
@@ -166,6 +176,8 @@ impl Default for TunnelOptions {
             responder_only: false,
             fvrf: None,
             ivrf: None,
+            gre: false,
+            tunnel_mode: "ipsec ipv6",
         }
     }
 }

@@ -116,7 +116,7 @@ fn main_mode(cap: &Capture) -> (Phase1, Established) {
     let p1 = Phase1::new(
         1001,
         Role::Initiator,
-        (socket(A_ADDR), socket(B_ADDR)),
+        (None, socket(A_ADDR), socket(B_ADDR)),
         (h5.icookie, h5.rcookie),
         key,
         Instant::now(),
@@ -262,6 +262,7 @@ fn libipsec_capture_keys_and_esp_pings() {
             auth: EspAuth::HmacSha1,
         },
         peer_spi: qm.spi_r,
+        mode: Default::default(),
         udp_encap: true,
         pfs: None,
         life: Lifetime {

@@ -2,6 +2,8 @@
 
 mod captures;
 mod dvti;
+mod fvrf;
+mod gre;
 mod handshake;
 mod hardening;
 mod knobs;

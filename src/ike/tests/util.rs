@@ -5,7 +5,7 @@
 use crate::crypto::Rng;
 use crate::crypto::{CipherAlg, DhGroup, EspAuth, EspEncr, EspTransform, HashAlg, TestRng};
 use crate::ike::settings::{IsakmpPolicy, Origin, TransformSet, TunnelSettings};
-use crate::ike::{Action, Command, Engine, LogEvent, Settings, VirtualAccess};
+use crate::ike::{Action, Command, Engine, Fvrf, LogEvent, Settings, VirtualAccess};
 use crate::ipsec::{Direction, SaSpec};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -186,6 +186,8 @@ pub struct Datagram {
     pub sent_at: Instant,
     pub at: Instant,
     pub to_b: bool,
+    /// The front-door VRF it travels in: a link of VRF X ends in VRF X on both sides.
+    pub fvrf: Option<Fvrf>,
     pub local: SocketAddr,
     pub remote: SocketAddr,
     pub data: Vec<u8>,
@@ -269,10 +271,11 @@ impl Pair {
             any = true;
             match action {
                 Action::Send {
+                    fvrf,
                     local,
                     remote,
                     data,
-                } => self.transmit(!b, local, remote, data),
+                } => self.transmit(!b, (fvrf, local), remote, data),
                 Action::NatKeepalive { .. } => side.keepalives += 1,
                 Action::ComputeDh(job) if side.hold_dh => side.dh_jobs.push(job),
                 // The daemon's workers, inline.
@@ -334,7 +337,13 @@ impl Pair {
     }
 
     /// Put a datagram on the wire from one side to the other, through the NAT.
-    fn transmit(&mut self, to_b: bool, local: SocketAddr, remote: SocketAddr, data: Vec<u8>) {
+    fn transmit(
+        &mut self,
+        to_b: bool,
+        (fvrf, local): (Option<Fvrf>, SocketAddr),
+        remote: SocketAddr,
+        data: Vec<u8>,
+    ) {
         // Seen by the receiver: its own address is `remote`, the sender is `local`.
         let (mut dst_local, mut dst_remote) = (remote, local);
         if let Some(shift) = self.nat_port_shift {
@@ -353,6 +362,7 @@ impl Pair {
             sent_at: self.time,
             at: self.time + self.latency + extra,
             to_b,
+            fvrf,
             local: dst_local,
             remote: dst_remote,
             data,
@@ -390,7 +400,7 @@ impl Pair {
             let now = self.time;
             self.side(d.to_b)
                 .engine
-                .handle_datagram(now, d.local, d.remote, &d.data);
+                .handle_datagram_in(now, d.fvrf, d.local, d.remote, &d.data);
         }
         panic!("livelock: the engines never went quiet");
     }
@@ -470,6 +480,10 @@ impl Pair {
             let (o, i) = (out[0], inb[0]);
             assert_eq!(o.spi, i.spi);
             assert_eq!(o.transform, i.transform);
+            assert_eq!(
+                o.mode, i.mode,
+                "both in tunnel mode or both in transport mode"
+            );
             assert_eq!(o.enc_key, i.enc_key, "encryption keys of SPI {:#x}", o.spi);
             assert_eq!(
                 o.auth_key, i.auth_key,
