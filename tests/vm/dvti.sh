@@ -115,7 +115,7 @@ t0=$SECONDS
 start_ikev1d $HUB "$IKT_RUN/hub.conf" "$IKT_RUN/hub.log" --dataplane ${IKT_DATAPLANE:-kernel} --interface-hook "$IKT_RUN/hook"
 listening $HUB 60
 start_ikev1d $SP "$IKT_RUN/spokes.conf" "$IKT_RUN/spokes.log" --dataplane ${IKT_DATAPLANE:-kernel}
-limit=$((60 + W * ${DVTI_S_PER_SPOKE:-3}))
+limit=$((60 + W * ${DVTI_S_PER_SPOKE:-6}))
 check "$N spokes up ($W at a time): $N ISAKMP SAs, $N pairs, $N Virtual-Access interfaces on the hub" \
     waves "$first"
 echo "    after $((SECONDS - t0)) s: $(sa_counts $HUB) ISAKMP SAs / pairs; hub: $(vas | head -n 3 | tr '\n' ' ')... $(vas | tail -n 1)"
