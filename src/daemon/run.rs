@@ -610,34 +610,44 @@ impl Daemon {
         }
     }
 
-    /// A control socket query. `show ipsec` needs the data path's counters: a reply
-    /// task waits for the worker's, so that the loop does not.
-    fn answer(&mut self, req: control::Request, reply: oneshot::Sender<String>) {
+    /// A control socket query. The views are taken in the loop; a reply task
+    /// serialises and streams them (`show ipsec` first waits for the worker's counters
+    /// of the listed SAs only), so that the loop does not.
+    fn answer(&mut self, req: control::Request, reply: control::ReplySender) {
         let now = std::time::Instant::now();
+        let matches = |peer: &Option<IpAddr>, addr: IpAddr| peer.map_or(true, |p| p == addr);
         match req {
-            control::Request::ShowIsakmp => {
+            control::Request::ShowIsakmp { peer } => {
                 let views: Vec<show::IsakmpSaView> = self
                     .engine
                     .isakmp_sas(now)
                     .iter()
+                    .filter(|sa| matches(&peer, sa.peer))
                     .map(show::IsakmpSaView::from)
                     .collect();
-                let _ = reply.send(serde_json::to_string(&views).unwrap_or_else(|_| "[]".into()));
+                self.tasks
+                    .spawn("control reply", false, control::stream_array(views, reply));
             }
             control::Request::ShowAdmission => {
                 let view = show::AdmissionStatsView::new(
                     &self.engine.admission(),
                     self.dispatch.dropped.load(Ordering::Relaxed),
                 );
-                let _ = reply.send(serde_json::to_string(&view).unwrap_or_else(|_| "{}".into()));
+                // One object, one piece: the fresh channel has room for it.
+                let _ =
+                    reply.try_send(serde_json::to_string(&view).unwrap_or_else(|_| "{}".into()));
             }
-            control::Request::ShowIpsec => {
+            control::Request::ShowIpsec { peer, interface } => {
                 let kind = self.worker.kind();
                 let sas: Vec<_> = self
                     .engine
                     .ipsec_sas(now)
                     .into_iter()
-                    .filter(|sa| sa.outbound.is_some())
+                    .filter(|sa| {
+                        sa.outbound.is_some()
+                            && matches(&peer, sa.peer)
+                            && interface.as_ref().map_or(true, |i| *i == sa.interface)
+                    })
                     .collect();
                 let keys = sas
                     .iter()
@@ -659,16 +669,11 @@ impl Daemon {
                 self.tasks.spawn("control reply", false, async move {
                     inject_fault("control reply");
                     let counters = rx.await.unwrap_or_default();
-                    let views: Vec<show::IpsecSaView> = sas
-                        .iter()
-                        .enumerate()
-                        .filter_map(|(i, sa)| {
-                            let c = |j: usize| counters.get(2 * i + j).copied().unwrap_or_default();
-                            show::IpsecSaView::new(sa, kind, &c(0), &c(1))
-                        })
-                        .collect();
-                    let _ =
-                        reply.send(serde_json::to_string(&views).unwrap_or_else(|_| "[]".into()));
+                    let views = sas.iter().enumerate().filter_map(move |(i, sa)| {
+                        let c = |j: usize| counters.get(2 * i + j).copied().unwrap_or_default();
+                        show::IpsecSaView::new(sa, kind, &c(0), &c(1))
+                    });
+                    control::stream_array(views.collect::<Vec<_>>(), reply).await;
                 });
             }
         }

@@ -109,6 +109,26 @@ pub(super) fn delete(nl: &mut Rtnl, index: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// The device group of the userspace path's TUN devices (`ip link show group 18763`):
+/// one RTM_DELLINK by group removes thousands of them in one batch
+/// (`unregister_netdevice_many`: one RCU grace period, where deleting them one by one
+/// waits one each, about 17 ms here: 17 s for 1,000 tunnels).
+pub(super) const TUNNEL_GROUP: u32 = 0x494b;
+
+/// `ip link set dev INDEX group TUNNEL_GROUP`
+pub(super) fn join_group(nl: &mut Rtnl, index: u32) -> io::Result<()> {
+    let attrs = vec![LinkAttribute::Group(TUNNEL_GROUP)];
+    nl.request(RouteNetlinkMessage::SetLink(link_msg(index, attrs)), 0)?;
+    Ok(())
+}
+
+/// `ip link del group TUNNEL_GROUP`: every link of the group, in one batch.
+pub(super) fn delete_group(nl: &mut Rtnl) -> io::Result<()> {
+    let attrs = vec![LinkAttribute::Group(TUNNEL_GROUP)];
+    nl.request(RouteNetlinkMessage::DelLink(link_msg(0, attrs)), 0)?;
+    Ok(())
+}
+
 /// Give interface `index` the VRF, addresses, MTU and routes of `spec`, and bring it
 /// up. `old` is the spec it was configured with before (`None` for a new interface),
 /// in the same VRF: its routes and addresses that `spec` no longer has go. `mtu: None`

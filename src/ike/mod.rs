@@ -23,6 +23,7 @@ pub mod log;
 mod main_mode;
 mod memory;
 mod nat;
+mod pacing;
 mod phase1;
 mod proposal;
 mod protect;
@@ -201,6 +202,13 @@ pub struct Engine {
     last_virtual_access: u32,
     stats: Stats,
     shut_down: bool,
+    /// New Main Modes leave at a bounded rate (`pacing.rs`).
+    pacer: pacing::Pacer,
+    /// `settings.tunnels` by name: no scan per lookup with thousands of tunnels.
+    tunnel_index: HashMap<String, usize>,
+    /// When `supervise` last ran, and whether an input since is owed a pass.
+    supervised_at: Option<std::time::Instant>,
+    supervise_owed: bool,
 }
 
 impl std::fmt::Debug for Engine {

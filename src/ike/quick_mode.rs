@@ -75,12 +75,15 @@ fn sa_of<'a>(msg: &'a Inbound, what: &'static str) -> Result<&'a SaPayload, Erro
 
 impl Engine {
     pub(super) fn tunnel(&self, name: &str) -> Option<TunnelSettings> {
-        self.settings
-            .tunnels
-            .iter()
-            .find(|t| t.name == name)
-            .or_else(|| self.clone_tunnel(name))
-            .cloned()
+        self.tunnel_ref(name).cloned()
+    }
+
+    /// A configured tunnel or a Virtual-Access, by interface name.
+    pub(super) fn tunnel_ref(&self, name: &str) -> Option<&TunnelSettings> {
+        match self.tunnel_index.get(name) {
+            Some(&i) => self.settings.tunnels.get(i),
+            None => self.clone_tunnel(name),
+        }
     }
 
     fn new_message_id(&mut self, p1: &Phase1) -> u32 {

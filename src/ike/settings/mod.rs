@@ -14,11 +14,21 @@ use crate::ipsec::InnerFamily;
 use std::net::IpAddr;
 
 /// Where an item came from: file and 1-based line ("line 0" = a built-in default).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// Not part of the item's value: two settings that differ only in where they were
+/// written are equal, so that a reload which moves lines (a tunnel added above
+/// thousands of others) changes no tunnel (issue 14).
+#[derive(Debug, Clone, Default)]
 pub struct Origin {
     pub file: String,
     pub line: u32,
 }
+
+impl PartialEq for Origin {
+    fn eq(&self, _: &Origin) -> bool {
+        true
+    }
+}
+impl Eq for Origin {}
 
 impl std::fmt::Display for Origin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
