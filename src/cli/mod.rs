@@ -42,6 +42,10 @@ pub enum Command {
         /// Respond only; never initiate.
         #[arg(long)]
         passive: bool,
+        /// Run PATH (argv: up|down INTERFACE PEER LOCAL, plus IKEV1D_* environment
+        /// variables) when a Virtual-Access interface comes up or goes away.
+        #[arg(long, value_name = "PATH")]
+        interface_hook: Option<PathBuf>,
         #[command(flatten)]
         maps: MapInterface,
     },
@@ -134,12 +138,14 @@ pub fn main() -> ExitCode {
             socket,
             dataplane,
             passive,
+            interface_hook,
             maps,
         } => run(crate::daemon::run::RunOptions {
             config,
             socket,
             dataplane,
             passive,
+            interface_hook,
             map_interface: maps.map_interface,
         }),
         Command::Check { config, maps } => check::run(&config, &maps.map_interface),

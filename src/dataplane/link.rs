@@ -73,6 +73,30 @@ pub(super) fn find(nl: &mut Rtnl, name: &str) -> io::Result<Option<Link>> {
     }
 }
 
+/// Every link of the namespace whose name `pick` takes and whose alias is ours.
+pub(super) fn ours_named(nl: &mut Rtnl, pick: impl Fn(&str) -> bool) -> io::Result<Vec<u32>> {
+    let links = nl.dump(RouteNetlinkMessage::GetLink(LinkMessage::default()))?;
+    Ok(links
+        .into_iter()
+        .filter_map(|m| match m {
+            RouteNetlinkMessage::NewLink(l) => Some(l),
+            _ => None,
+        })
+        .filter(|l| {
+            let (mut named, mut owned) = (false, false);
+            for a in &l.attributes {
+                match a {
+                    LinkAttribute::IfName(n) => named = pick(n),
+                    LinkAttribute::IfAlias(a) => owned = a == OWNER_ALIAS,
+                    _ => {}
+                }
+            }
+            named && owned
+        })
+        .map(|l| l.header.index)
+        .collect())
+}
+
 /// The index of the link `name`, which must exist (just created).
 pub(super) fn index(nl: &mut Rtnl, name: &str) -> io::Result<u32> {
     find(nl, name)?

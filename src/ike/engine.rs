@@ -66,6 +66,8 @@ impl Engine {
             events: 0,
             reported: Default::default(),
             warned: Default::default(),
+            clones: std::collections::BTreeMap::new(),
+            last_virtual_access: 0,
             stats: Stats::default(),
             shut_down: false,
             pacer: super::pacing::Pacer::new(now),
@@ -162,6 +164,7 @@ impl Engine {
     /// After every input: keep the wanted tunnels going, then send what was queued and
     /// put the deadlines that changed in the heap.
     fn settle(&mut self, now: Instant) {
+        self.reap_virtual_access();
         if !self.shut_down {
             self.supervise_at_most_every(now);
         }
@@ -483,6 +486,11 @@ impl Engine {
         let ends = tunnel.endpoints();
         if let Some(id) = self.isakmp_for(ends) {
             return self.with_phase1(id, |e, p1| e.start_quick_mode(now, p1, name));
+        }
+        // A Virtual-Access is rekeyed over the spoke's ISAKMP SA only: the spoke dials
+        // in (IOS's hub does not initiate to a dynamic peer).
+        if self.is_virtual_access(name) {
+            return;
         }
         let negotiating = self
             .phase1

@@ -90,7 +90,9 @@ impl Engine {
     /// A pair of `tunnel` is up: its failures may be reported afresh, its retries stop.
     pub(super) fn tunnel_up(&mut self, tunnel: &str, peer: IpAddr) {
         self.reported.forget_peer(peer);
-        self.wanted.insert(tunnel.to_string());
+        if !self.is_virtual_access(tunnel) {
+            self.wanted.insert(tunnel.to_string());
+        }
         self.retries.remove(tunnel);
     }
 

@@ -213,6 +213,9 @@ pub struct Settings {
     /// `crypto isakmp identity`: what phase 1 sends where no profile says otherwise.
     pub identity: LocalIdentity,
     pub tunnels: Vec<TunnelSettings>,
+    /// `interface Virtual-Template N type tunnel`, named `Virtual-TemplateN`, with no
+    /// peer (`peer` unspecified): each Virtual-Access is a clone with the peer's.
+    pub templates: Vec<TunnelSettings>,
     pub dpd: Option<Dpd>,
     pub nat_keepalive_s: Option<u32>,
     pub admission: Admission,

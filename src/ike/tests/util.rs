@@ -5,7 +5,7 @@
 use crate::crypto::Rng;
 use crate::crypto::{CipherAlg, DhGroup, EspAuth, EspEncr, EspTransform, HashAlg, TestRng};
 use crate::ike::settings::{IsakmpPolicy, Origin, TransformSet, TunnelSettings};
-use crate::ike::{Action, Command, Engine, Fvrf, LogEvent, Settings};
+use crate::ike::{Action, Command, Engine, Fvrf, LogEvent, Settings, VirtualAccess};
 use crate::ipsec::{Direction, SaSpec};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -74,6 +74,11 @@ pub struct Side {
     /// SPIs (with their destination) handed out by AllocSpi that no SA has taken and
     /// nobody gave back: the kernel keeps a larval state for each.
     pub reserved: std::collections::BTreeSet<(u32, std::net::IpAddr)>,
+    /// Virtual-Access interfaces the daemon holds (cloned and not removed yet), and
+    /// every one it was asked to clone and to remove, in order.
+    pub interfaces: Vec<VirtualAccess>,
+    pub cloned: Vec<VirtualAccess>,
+    pub removed: Vec<VirtualAccess>,
     /// Keep the engine's Diffie-Hellman jobs in `dh_jobs` (a busy worker pool) instead
     /// of running them at once.
     pub hold_dh: bool,
@@ -93,6 +98,9 @@ impl Side {
             answer_spi: true,
             fixed_spis: VecDeque::new(),
             reserved: Default::default(),
+            interfaces: Vec::new(),
+            cloned: Vec::new(),
+            removed: Vec::new(),
             hold_dh: false,
             dh_jobs: Vec::new(),
         }
@@ -127,6 +135,17 @@ impl Side {
             .iter()
             .rev()
             .find(|s| s.direction == Direction::Out)
+    }
+
+    /// The outbound SA each tunnel's traffic uses: its newest installed.
+    fn active_outbound_by_tunnel(&self) -> Vec<&SaSpec> {
+        let mut active: Vec<&SaSpec> = Vec::new();
+        for s in self.installed.iter().rev() {
+            if s.direction == Direction::Out && active.iter().all(|a| a.tunnel != s.tunnel) {
+                active.push(s);
+            }
+        }
+        active
     }
 
     pub fn log_text(&self) -> Vec<String> {
@@ -300,6 +319,25 @@ impl Pair {
                     side.installed
                         .retain(|s| !(s.direction == direction && s.spi == spi && s.dst == dst));
                 }
+                Action::CloneInterface(va) => {
+                    assert!(
+                        side.interfaces.iter().all(|i| i.name != va.name),
+                        "{} cloned twice",
+                        va.name
+                    );
+                    side.interfaces.push(va.clone());
+                    side.cloned.push(va);
+                }
+                Action::RemoveInterface(va) => {
+                    // Every SA of it went before (a Virtual-Access lives with its SAs).
+                    assert!(
+                        side.installed.iter().all(|s| s.tunnel != va.name),
+                        "{} removed with SAs installed",
+                        va.name
+                    );
+                    side.interfaces.retain(|i| i.name != va.name);
+                    side.removed.push(va);
+                }
                 Action::Log(ev) => {
                     side.logs.push(ev);
                     side.log_times.push(now);
@@ -422,23 +460,23 @@ impl Pair {
         );
     }
 
-    /// "Zero loss" in memory: each side that has an outbound SA sends on one (the newest,
-    /// as the kernel and the userspace data path do) that the other side has installed
-    /// as inbound, with the same keys.
+    /// "Zero loss" in memory: on each tunnel with an outbound SA, each side sends on one
+    /// (the tunnel's newest, as the kernel and the userspace data path do) that the
+    /// other side has installed as inbound, with the same keys.
     pub fn assert_no_loss(&self) {
         for (name, from, to) in [("A", &self.a, &self.b), ("B", &self.b, &self.a)] {
-            let Some(out) = from.active_outbound() else {
-                continue;
-            };
-            let inbound = to.sa(Direction::In);
-            assert!(
-                inbound
-                    .iter()
-                    .any(|i| i.spi == out.spi && i.enc_key == out.enc_key),
-                "{name} sends on SPI {:#x}, which the peer has not installed: {:x?}",
-                out.spi,
-                inbound.iter().map(|i| i.spi).collect::<Vec<_>>()
-            );
+            for out in from.active_outbound_by_tunnel() {
+                let inbound = to.sas_of(&out.tunnel, Direction::In);
+                assert!(
+                    inbound
+                        .iter()
+                        .any(|i| i.spi == out.spi && i.enc_key == out.enc_key),
+                    "{name} sends on {}'s SPI {:#x}, which the peer has not installed: {:x?}",
+                    out.tunnel,
+                    out.spi,
+                    inbound.iter().map(|i| i.spi).collect::<Vec<_>>()
+                );
+            }
         }
     }
 
