@@ -141,6 +141,8 @@ for name in $(suites); do
 done
 total=$((${#host[@]} + ${#vm[@]}))
 [ "$total" -gt 0 ] || { echo "test.sh: no suite matches '$only' (--list shows them)" >&2; exit 2; }
+[[ " ${host[*]} " != *" packaging "* ]] ||
+    must "install cargo-deb" bash -c '. tests/lib.sh && need_cargo_deb'
 vm_lane=
 if [ ${#vm[@]} -gt 0 ]; then
     # flood first: the VM lane begins it at once, beside the host suites, never beside a VM
