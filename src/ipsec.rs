@@ -9,6 +9,14 @@ pub use crate::crypto::{EspAuth, EspEncr, EspTransform};
 use crate::crypto::Secret;
 use std::net::IpAddr;
 
+/// The most Virtual-Access interfaces (dynamic VTI) at once, whatever the
+/// configuration says: each is a tunnel interface with an if_id of its own.
+pub const MAX_VIRTUAL_ACCESS: u32 = 65_535;
+
+/// Virtual-AccessN's xfrm if_id on the kernel path: 2^31 + N. TunnelN's is N
+/// (1..2^31-1) and Tunnel0's 2^31, so the ranges never meet.
+pub const VIRTUAL_ACCESS_IF_ID_BASE: u32 = 1 << 31;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Direction {
     In,

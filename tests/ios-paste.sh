@@ -119,7 +119,8 @@ overlay $G-b2 $G-b3 "ipsec ipv4 v6-overlay" 198.51.100.2 198.51.100.3 24 2001:db
 # piece at a time (each address a tunnel binds, on eth0; each IOS interface name mapped
 # to eth0; an address on the interface an `ip unnumbered` tunnel borrows from), then it
 # runs for 2 s, its peers never answering. A configuration `check` accepts gets as far
-# as Main Mode (its keys looked up and used); one it refuses stops with its error.
+# as Main Mode (its keys looked up and used), or, a hub with a Virtual-Template only,
+# ready for its spokes; one it refuses stops with its error.
 # Whatever the daemon logs, no secret of the fixture is in it.
 add_netns $G-fix
 ip -n $G-fix link add eth0 type veth peer name eth1
@@ -164,6 +165,9 @@ for conf in tests/fixtures/ios/*.conf; do
         # this kernel cannot run it (tests/vm-vrf.sh runs VRFs): it must say so
         check "$name: no VRF devices in this kernel: stops naming CONFIG_NET_VRF" \
             grep -qE ":[0-9]+: (ip )?(vrf forwarding|tunnel vrf) [^:]+: this kernel has no VRF devices \(CONFIG_NET_VRF" "$IKT_RUN/$name.log"
+    elif ! grep -q ': if_id ' "tests/fixtures/ios/$name.check"; then
+        # a Virtual-Template only: a hub that waits for its spokes
+        check "$name: runs and waits for spokes" grep -q 'ikev1d ready' "$IKT_RUN/$name.log"
     else
         check "$name: runs and begins Main Mode" grep -q 'beginning Main Mode exchange' "$IKT_RUN/$name.log"
     fi

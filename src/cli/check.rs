@@ -77,7 +77,6 @@ pub fn run(path: &Path, maps: &[(String, String)]) -> ExitCode {
     for w in &interface_warnings {
         eprintln!("{w}");
     }
-    errors.extend(config.datapath_gaps());
     errors.sort_by_key(|e| e.line);
     if !errors.is_empty() {
         for e in &errors {

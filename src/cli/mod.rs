@@ -42,6 +42,10 @@ pub enum Command {
         /// Respond only; never initiate.
         #[arg(long)]
         passive: bool,
+        /// Run PATH (argv: up|down INTERFACE PEER LOCAL, plus IKEV1D_* environment
+        /// variables) when a Virtual-Access interface comes up or goes away.
+        #[arg(long, value_name = "PATH")]
+        interface_hook: Option<PathBuf>,
         #[command(flatten)]
         maps: MapInterface,
     },
@@ -93,17 +97,27 @@ pub enum ShowWhat {
     Isakmp {
         #[arg(long, default_value = DEFAULT_SOCKET)]
         socket: PathBuf,
-        /// One JSON array instead of IOS's layout.
+        /// One JSON array instead of IOS's layout (streamed: fine for 10,000 SAs).
         #[arg(long)]
         json: bool,
+        /// Only the SAs with this peer address (`show crypto isakmp sa peer A`).
+        #[arg(long, value_name = "ADDRESS")]
+        peer: Option<std::net::IpAddr>,
     },
     /// Phase 2 SA pairs with counters (`show crypto ipsec sa`).
     Ipsec {
         #[arg(long, default_value = DEFAULT_SOCKET)]
         socket: PathBuf,
-        /// One JSON array instead of IOS's layout.
+        /// One JSON array instead of IOS's layout (streamed: fine for 10,000 SAs).
         #[arg(long)]
         json: bool,
+        /// Only the pairs with this peer address (`show crypto ipsec sa peer A`).
+        #[arg(long, value_name = "ADDRESS")]
+        peer: Option<std::net::IpAddr>,
+        /// Only the pairs of this tunnel interface, e.g. Tunnel5 (`show crypto ipsec
+        /// sa interface Tunnel5`).
+        #[arg(long, value_name = "NAME")]
+        interface: Option<String>,
     },
     /// Negotiations admitted, refused and dropped (`show crypto call admission
     /// statistics`).
@@ -124,12 +138,14 @@ pub fn main() -> ExitCode {
             socket,
             dataplane,
             passive,
+            interface_hook,
             maps,
         } => run(crate::daemon::run::RunOptions {
             config,
             socket,
             dataplane,
             passive,
+            interface_hook,
             map_interface: maps.map_interface,
         }),
         Command::Check { config, maps } => check::run(&config, &maps.map_interface),

@@ -6,24 +6,31 @@ use crate::daemon::control::{query, Request};
 use crate::daemon::show::{
     render_admission, render_ipsec, render_isakmp, AdmissionStatsView, IpsecSaView, IsakmpSaView,
 };
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-/// The daemon's reply, or a message on stderr saying why there is none.
-fn ask(socket: &Path, request: Request) -> Option<String> {
-    match query(socket, request) {
-        Ok(r) => Some(r),
+/// Why there is no reply, on stderr.
+fn report(socket: &Path, e: std::io::Error) {
+    let at = socket.display();
+    match e.kind() {
+        // Connected, but no answer: a busy or stuck daemon.
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::UnexpectedEof => {
+            eprintln!("ikev1d: the daemon at {at} did not answer: {e}")
+        }
+        _ => eprintln!(
+            "ikev1d: cannot reach the daemon at {at}: {e} (is ikev1d running? are you root?)"
+        ),
+    }
+}
+
+/// The daemon's whole reply, or a message on stderr saying why there is none.
+fn ask(socket: &Path, request: &Request) -> Option<String> {
+    let mut reply = Vec::new();
+    match query(socket, request, &mut reply) {
+        Ok(()) => Some(String::from_utf8_lossy(&reply).into_owned()),
         Err(e) => {
-            let at = socket.display();
-            match e.kind() {
-                // Connected, but no answer: a busy or stuck daemon.
-                std::io::ErrorKind::TimedOut | std::io::ErrorKind::UnexpectedEof => {
-                    eprintln!("ikev1d: the daemon at {at} did not answer: {e}")
-                }
-                _ => eprintln!(
-                    "ikev1d: cannot reach the daemon at {at}: {e} (is ikev1d running? are you root?)"
-                ),
-            }
+            report(socket, e);
             None
         }
     }
@@ -31,27 +38,39 @@ fn ask(socket: &Path, request: Request) -> Option<String> {
 
 pub fn run(what: ShowWhat) -> ExitCode {
     let (socket, json, request) = match what {
-        ShowWhat::Isakmp { socket, json } => (socket, json, Request::ShowIsakmp),
-        ShowWhat::Ipsec { socket, json } => (socket, json, Request::ShowIpsec),
+        ShowWhat::Isakmp { socket, json, peer } => (socket, json, Request::ShowIsakmp { peer }),
+        ShowWhat::Ipsec {
+            socket,
+            json,
+            peer,
+            interface,
+        } => (socket, json, Request::ShowIpsec { peer, interface }),
         ShowWhat::Admission { socket, json } => (socket, json, Request::ShowAdmission),
     };
-    let Some(reply) = ask(&socket, request) else {
+    if json {
+        // Streamed as it comes: a show of 10,000 SAs is never held whole here either.
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        return match query(&socket, &request, &mut out).and_then(|()| out.flush()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                report(&socket, e);
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let Some(reply) = ask(&socket, &request) else {
         return ExitCode::FAILURE;
     };
-    if json {
-        print!("{reply}");
-        return ExitCode::SUCCESS;
-    }
     let text = match request {
-        Request::ShowIsakmp => serde_json::from_str::<Vec<IsakmpSaView>>(&reply).map(|v| {
+        Request::ShowIsakmp { .. } => serde_json::from_str::<Vec<IsakmpSaView>>(&reply).map(|v| {
             // The admission counters' summary line (IOS shows them apart).
-            let summary = ask(&socket, Request::ShowAdmission)
+            let summary = ask(&socket, &Request::ShowAdmission)
                 .and_then(|a| serde_json::from_str::<AdmissionStatsView>(&a).ok())
                 .map(|a| format!("\n{}", a.summary()))
                 .unwrap_or_default();
             render_isakmp(&v) + &summary
         }),
-        Request::ShowIpsec => {
+        Request::ShowIpsec { .. } => {
             serde_json::from_str::<Vec<IpsecSaView>>(&reply).map(|v| render_ipsec(&v))
         }
         Request::ShowAdmission => {

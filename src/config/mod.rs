@@ -2,13 +2,11 @@
 //!
 //! `Config::load` parses a file (`*.toml` as TOML, anything else as IOS), then validates
 //! it; every diagnostic reads `FILE:LINE: message`, and none shows a secret.
-//! `Config::datapath_gaps` lists what is parsed but not yet carried out;
 //! `Config::to_settings` and `Config::tunnel_specs` derive what the engine and the data
 //! path need, resolving interface names through `ikev1d map-interface` and the host's
 //! interfaces. See docs/ios-mapping.md for the IOS commands and what each does.
 
 mod error;
-mod gaps;
 mod ios;
 mod model;
 mod redact;

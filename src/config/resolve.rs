@@ -216,10 +216,14 @@ impl Config {
             TunnelMode::Gre { outer } => (outer, outer),
             TunnelMode::GreMultipoint => return Err(missing("tunnel mode ipsec or gre")),
         };
-        let peer = t
-            .destination
-            .clone()
-            .ok_or_else(|| missing("tunnel destination"))?;
+        // A template has no destination: each peer that connects is one.
+        let peer = match t.kind {
+            InterfaceKind::VirtualTemplate => At::new(unspecified(outer), t.line),
+            InterfaceKind::Tunnel => t
+                .destination
+                .clone()
+                .ok_or_else(|| missing("tunnel destination"))?,
+        };
         let source = t.source.as_ref().ok_or_else(|| missing("tunnel source"))?;
         let protection = t
             .profile
@@ -311,9 +315,6 @@ impl Config {
 
     /// The engine's settings. Tunnels that are `shutdown` are included, marked so.
     pub fn to_settings(&self, host: impl Interfaces) -> Result<Settings, ConfigError> {
-        if let Some(gap) = self.datapath_gaps().into_iter().next() {
-            return Err(gap);
-        }
         let host: &dyn Interfaces = &host;
         let mut policies: Vec<IsakmpPolicy> = self
             .policies
@@ -359,9 +360,12 @@ impl Config {
                 origin: self.origin(p.line),
             })
             .collect();
-        let mut tunnels = Vec::new();
+        let (mut tunnels, mut templates) = (Vec::new(), Vec::new());
         for t in self.kept_tunnels() {
-            tunnels.push(self.tunnel_settings(t, host)?);
+            match t.kind {
+                InterfaceKind::Tunnel => tunnels.push(self.tunnel_settings(t, host)?),
+                InterfaceKind::VirtualTemplate => templates.push(self.tunnel_settings(t, host)?),
+            }
         }
         Ok(Settings {
             policies,
@@ -376,6 +380,7 @@ impl Config {
                 })
             )),
             tunnels,
+            templates,
             dpd: self.keepalive.as_ref().map(|k| self.dpd(k)),
             nat_keepalive_s: Some(
                 self.nat_keepalive_s
@@ -452,12 +457,25 @@ impl Config {
     /// The tunnel interfaces to create, with their routes. A `shutdown` tunnel has none:
     /// IOS takes the interface and its routes down.
     pub fn tunnel_specs(&self, host: impl Interfaces) -> Result<Vec<TunnelSpec>, ConfigError> {
-        if let Some(gap) = self.datapath_gaps().into_iter().next() {
-            return Err(gap);
-        }
-        let host: &dyn Interfaces = &host;
+        self.specs_of(InterfaceKind::Tunnel, &host)
+    }
+
+    /// The Virtual-Templates' interfaces, which the daemon clones (name, if_id and
+    /// addresses replaced) for each Virtual-Access; a `shutdown` template clones none.
+    pub fn template_specs(&self, host: impl Interfaces) -> Result<Vec<TunnelSpec>, ConfigError> {
+        self.specs_of(InterfaceKind::VirtualTemplate, &host)
+    }
+
+    fn specs_of(
+        &self,
+        kind: InterfaceKind,
+        host: &dyn Interfaces,
+    ) -> Result<Vec<TunnelSpec>, ConfigError> {
         let mut specs = Vec::new();
-        for t in self.kept_tunnels().filter(|t| !t.shutdown) {
+        for t in self
+            .kept_tunnels()
+            .filter(|t| !t.shutdown && t.kind == kind)
+        {
             let e = self.endpoints(t, host)?;
             let mtu = [&t.ip_mtu, &t.ipv6_mtu]
                 .into_iter()
@@ -474,10 +492,11 @@ impl Config {
                 ipv6: t.ipv6.iter().map(|a| a.value).collect(),
                 link_local: t.link_local.as_ref().map(|a| a.value),
                 mtu,
+                // Routes name `TunnelN`; a Virtual-Access gets its routes from the hook.
                 routes: self
                     .routes
                     .iter()
-                    .filter(|r| r.tunnel == t.number)
+                    .filter(|r| kind == InterfaceKind::Tunnel && r.tunnel == t.number)
                     .map(|r| (r.prefix, r.prefix_len))
                     .collect(),
                 options: InterfaceOptions {

@@ -1,17 +1,20 @@
 //! The control socket: a Unix stream socket, root-only (mode 0600 in a 0700 directory,
 //! and the peer's uid checked), one request line per connection, one JSON reply.
-//! Requests: `show isakmp`, `show ipsec`, `show admission`. Both ends are bounded in time, and the
-//! server in connections and request size: a stuck client never holds the daemon, a
-//! stuck daemon never holds `ikev1d show`.
+//! Requests: `show isakmp [--peer A]`, `show ipsec [--peer A] [--interface TunnelN]`,
+//! `show admission`. The reply is streamed (a JSON array of 10,000 SAs is written
+//! piece by piece, never held whole). Both ends are bounded in time (per piece), and
+//! the server in connections and request size: a stuck client never holds the daemon,
+//! a stuck daemon never holds `ikev1d show`.
 
 use crate::dataplane::threads::inject_fault;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
+use std::net::IpAddr;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::timeout;
 
@@ -26,34 +29,100 @@ const ANSWER: Duration = Duration::from_secs(10);
 /// What `ikev1d show` waits for: the daemon's own limits and some.
 const CLIENT_READ: Duration = Duration::from_secs(15);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `show isakmp [--peer A]`, `show ipsec [--peer A] [--interface TunnelN]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
-    ShowIsakmp,
-    ShowIpsec,
+    ShowIsakmp {
+        peer: Option<IpAddr>,
+    },
+    ShowIpsec {
+        peer: Option<IpAddr>,
+        interface: Option<String>,
+    },
     /// IOS `show crypto call admission statistics`: one JSON object.
     ShowAdmission,
 }
 
 impl Request {
-    fn parse(line: &str) -> Option<Request> {
-        match line.trim() {
-            "show isakmp" => Some(Request::ShowIsakmp),
-            "show ipsec" => Some(Request::ShowIpsec),
-            "show admission" => Some(Request::ShowAdmission),
-            _ => None,
+    fn parse(line: &str) -> Result<Request, String> {
+        let mut words = line.split_whitespace();
+        let what = match (words.next(), words.next()) {
+            (Some("show"), Some(what @ ("isakmp" | "ipsec" | "admission"))) => what,
+            _ => return Err(format!("unknown request {:?}", line.trim())),
+        };
+        let (mut peer, mut interface) = (None, None);
+        while let Some(option) = words.next() {
+            let value = words
+                .next()
+                .ok_or_else(|| format!("{option} needs a value"))?;
+            match option {
+                "--peer" => {
+                    let addr = value
+                        .parse()
+                        .map_err(|_| format!("--peer {value}: not an IP address"))?;
+                    peer = Some(addr);
+                }
+                "--interface" if what == "ipsec" => interface = Some(value.to_string()),
+                _ => return Err(format!("show {what}: unknown option {option}")),
+            }
         }
+        Ok(match what {
+            "isakmp" => Request::ShowIsakmp { peer },
+            "admission" if peer.is_some() => return Err("show admission takes no --peer".into()),
+            "admission" => Request::ShowAdmission,
+            _ => Request::ShowIpsec { peer, interface },
+        })
     }
-    fn line(self) -> &'static str {
-        match self {
-            Request::ShowIsakmp => "show isakmp",
-            Request::ShowIpsec => "show ipsec",
-            Request::ShowAdmission => "show admission",
+
+    fn line(&self) -> String {
+        let (what, peer, interface) = match self {
+            Request::ShowIsakmp { peer } => ("isakmp", peer, &None),
+            Request::ShowIpsec { peer, interface } => ("ipsec", peer, interface),
+            Request::ShowAdmission => ("admission", &None, &None),
+        };
+        let mut line = format!("show {what}");
+        if let Some(peer) = peer {
+            line += &format!(" --peer {peer}");
         }
+        if let Some(interface) = interface {
+            line += &format!(" --interface {interface}");
+        }
+        line
     }
 }
 
+/// The reply to a query, in pieces: the daemon sends parts of the JSON text as it
+/// serialises them (a `show` of 10,000 SAs is never one string), and closes the
+/// channel at the end.
+pub type ReplySender = mpsc::Sender<String>;
 /// A request from a client and where to send the JSON reply.
-pub type Query = (Request, oneshot::Sender<String>);
+pub type Query = (Request, ReplySender);
+
+/// How many reply pieces wait for the client at most: the serialising task waits for
+/// a slow reader instead of buffering the whole reply.
+const REPLY_PIECES: usize = 4;
+/// The size of a reply piece.
+const PIECE: usize = 64 << 10;
+
+/// Send `items` as one JSON array, in pieces of about `PIECE` bytes.
+pub async fn stream_array<T: serde::Serialize>(
+    items: impl IntoIterator<Item = T>,
+    reply: ReplySender,
+) {
+    let mut piece = String::from("[");
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            piece.push(',');
+        }
+        // The views are plain data: serialising them cannot fail.
+        piece += &serde_json::to_string(&item).unwrap_or_else(|_| "null".into());
+        if piece.len() >= PIECE && reply.send(std::mem::take(&mut piece)).await.is_err() {
+            return;
+        }
+    }
+    piece.push(']');
+    let _ = reply.send(piece).await;
+}
 
 /// Bind the socket (replacing a stale one) with root-only permissions. A missing
 /// directory is made root-only (mode 0700); an existing one is left as it is (`--socket
@@ -132,44 +201,68 @@ async fn client(
         Ok(Ok(n)) if n > 0 => {}
         _ => return,
     }
-    let reply = match Request::parse(&line) {
-        Some(req) => {
-            let (tx, rx) = oneshot::channel();
-            if queries.send((req, tx)).await.is_err() {
-                return;
-            }
-            match timeout(ANSWER, rx).await {
-                Ok(Ok(reply)) => reply,
-                _ => "{\"error\":\"the daemon did not answer in time\"}".into(),
-            }
+    let request = match Request::parse(&line) {
+        Ok(r) => r,
+        Err(why) => {
+            let reply = serde_json::json!({ "error": why }).to_string();
+            let _ = timeout(CLIENT_IO, write.write_all(format!("{reply}\n").as_bytes())).await;
+            return;
         }
-        None => format!("{{\"error\":\"unknown request {:?}\"}}", line.trim()),
     };
-    let _ = timeout(CLIENT_IO, async {
-        write.write_all(reply.as_bytes()).await?;
-        write.write_all(b"\n").await
-    })
-    .await;
+    let (tx, mut rx) = mpsc::channel(REPLY_PIECES);
+    if queries.send((request, tx)).await.is_err() {
+        return;
+    }
+    // The first piece within ANSWER (the daemon reads every SA's counters first), each
+    // next one too; each write within CLIENT_IO.
+    let mut first = true;
+    loop {
+        let piece = match timeout(ANSWER, rx.recv()).await {
+            Ok(Some(piece)) => piece,
+            Ok(None) if !first => break,
+            _ if first => "{\"error\":\"the daemon did not answer in time\"}".into(),
+            // Cut short: the client sees JSON that does not parse, never a wrong list.
+            _ => return,
+        };
+        if timeout(CLIENT_IO, write.write_all(piece.as_bytes()))
+            .await
+            .is_err()
+            || first && piece.starts_with('{')
+        {
+            break;
+        }
+        first = false;
+    }
+    let _ = timeout(CLIENT_IO, write.write_all(b"\n")).await;
 }
 
-/// Client side, for `ikev1d show`: send the request and return the JSON reply, or an
-/// error once the daemon has not answered in `CLIENT_READ`.
-pub fn query(path: &Path, request: Request) -> std::io::Result<String> {
-    use std::io::{Error, ErrorKind};
+/// Client side, for `ikev1d show`: send the request and copy the JSON reply to
+/// `out` as it comes, or fail once the daemon has been silent for `CLIENT_READ`.
+pub fn query(path: &Path, request: &Request, out: &mut dyn Write) -> std::io::Result<()> {
+    use std::io::{Error, ErrorKind, Read};
     let mut stream = std::os::unix::net::UnixStream::connect(path)?;
     stream.set_write_timeout(Some(CLIENT_IO))?;
     stream.set_read_timeout(Some(CLIENT_READ))?;
-    let mut reply = String::new();
-    let asked = writeln!(stream, "{}", request.line())
-        .and_then(|()| BufReader::new(stream).read_line(&mut reply));
     let closed = || {
         Error::new(
             ErrorKind::UnexpectedEof,
             "the daemon closed the connection without a reply (too many clients?)",
         )
     };
-    match asked {
-        Ok(n) if n > 0 => Ok(reply),
+    let copied = writeln!(stream, "{}", request.line()).and_then(|()| {
+        let mut buf = vec![0u8; PIECE];
+        let mut total = 0;
+        loop {
+            let n = stream.read(&mut buf)?;
+            if n == 0 {
+                return Ok(total);
+            }
+            out.write_all(&buf[..n])?;
+            total += n;
+        }
+    });
+    match copied {
+        Ok(n) if n > 0 => Ok(()),
         Ok(_) => Err(closed()),
         Err(e) => match e.kind() {
             ErrorKind::WouldBlock | ErrorKind::TimedOut => Err(Error::new(
@@ -187,7 +280,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn round_trip_and_permissions() {
+    fn requests_with_filters_parse_and_bad_ones_say_why() {
+        let r = Request::parse("show ipsec --peer 2001:db8::a:5 --interface Tunnel5\n").unwrap();
+        assert_eq!(
+            r,
+            Request::ShowIpsec {
+                peer: Some("2001:db8::a:5".parse().unwrap()),
+                interface: Some("Tunnel5".into())
+            }
+        );
+        assert_eq!(Request::parse(&r.line()).unwrap(), r);
+        assert_eq!(
+            Request::parse("show isakmp --peer 192.0.2.1").unwrap(),
+            Request::ShowIsakmp {
+                peer: Some("192.0.2.1".parse().unwrap())
+            }
+        );
+        for (bad, why) in [
+            (
+                "show isakmp --interface Tunnel1",
+                "unknown option --interface",
+            ),
+            ("show ipsec --peer", "--peer needs a value"),
+            ("show ipsec --peer Tunnel1", "not an IP address"),
+            ("show crypto", "unknown request"),
+        ] {
+            let e = Request::parse(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
+
+    /// A reply far larger than a socket buffer or a piece arrives whole and parses.
+    #[test]
+    fn a_large_reply_streams_through_as_one_json_array() {
         let dir = std::env::temp_dir().join(format!("ikev1d-ctl-{}", std::process::id()));
         let path = dir.join("ikev1d.sock");
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -201,18 +326,32 @@ mod tests {
         rt.spawn(serve(listener, tx));
         rt.spawn(async move {
             while let Some((req, reply)) = rx.recv().await {
-                let _ = reply.send(format!("[\"{}\"]", req.line()));
+                let line = req.line();
+                tokio::spawn(stream_array(
+                    (0..20_000).map(move |i| (i, line.clone())),
+                    reply,
+                ));
             }
         });
         let _guard = rt.enter();
         let p = path.clone();
+        let request = Request::ShowIpsec {
+            peer: None,
+            interface: Some("Tunnel7".into()),
+        };
         let reply = rt
             .block_on(tokio::task::spawn_blocking(move || {
-                query(&p, Request::ShowIpsec)
+                let mut out = Vec::new();
+                query(&p, &request, &mut out).map(|()| out)
             }))
             .unwrap()
             .unwrap();
-        assert_eq!(reply.trim(), "[\"show ipsec\"]");
+        let items: Vec<(u32, String)> = serde_json::from_slice(&reply).unwrap();
+        assert_eq!(items.len(), 20_000);
+        assert_eq!(
+            items[19_999],
+            (19_999, "show ipsec --interface Tunnel7".into())
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -249,7 +388,7 @@ mod tests {
         tokio::spawn(serve(listener, tx));
         tokio::spawn(async move {
             while let Some((_, reply)) = rx.recv().await {
-                let _ = reply.send("[]".into());
+                let _ = reply.send("[]".into()).await;
             }
         });
     }

@@ -3,6 +3,7 @@
 pub mod control;
 mod dh;
 pub mod error;
+pub mod hook;
 mod idle;
 pub mod notify;
 pub mod run;

@@ -7,13 +7,14 @@
 
 use super::dh::DhPool;
 use super::error::RunError;
+use super::hook::{self, Hook, HookCall, HookEvent};
 use super::worker::{self, Event, Request, Worker};
 use super::{control, notify::sd_notify, show, sockets, DataplaneChoice};
 use crate::config::Config;
 use crate::crypto::OsRng;
 use crate::dataplane::threads::{self, inject_fault, panic_message};
 use crate::dataplane::{self, Dataplane, DataplaneEvent, DataplaneKind, TunnelSpec};
-use crate::ike::{Action, Command, Engine, Fvrf, Settings};
+use crate::ike::{Action, Command, Engine, Fvrf, Settings, VirtualAccess};
 use crate::ipsec::Direction;
 use std::collections::{HashMap, HashSet};
 use std::net::UdpSocket;
@@ -35,6 +36,8 @@ pub struct RunOptions {
     pub passive: bool,
     /// `--map-interface IOS=LINUX`.
     pub map_interface: Vec<(String, String)>,
+    /// `--interface-hook PATH`: run on Virtual-Access up/down.
+    pub interface_hook: Option<PathBuf>,
 }
 
 /// IKE's non-ESP marker on port 4500 (RFC 3948 2.2).
@@ -135,8 +138,12 @@ struct Daemon {
     engine: Engine,
     worker: Worker,
     events: mpsc::UnboundedReceiver<Event>,
-    /// The tunnel interfaces by name: each SA is installed with its tunnel.
+    /// The tunnel interfaces by name (Virtual-Access ones too): each SA is installed
+    /// with its tunnel.
     specs: HashMap<String, TunnelSpec>,
+    /// The Virtual-Templates' interfaces by name, cloned for each Virtual-Access.
+    templates: HashMap<String, TunnelSpec>,
+    hook: Option<Hook>,
     /// By front-door VRF (`tunnel vrf`; `None`: the global table) and local address.
     sockets: HashMap<(Option<Fvrf>, SocketAddr), Arc<UdpSocket>>,
     /// Tells the receive threads to stop.
@@ -175,7 +182,7 @@ fn choose_dataplane(choice: DataplaneChoice) -> Result<Box<dyn Dataplane>, RunEr
 /// Read the configuration as `ikev1d check` would, log its warnings and what it
 /// skipped (never a secret: both are redacted), and derive the engine's settings and
 /// the tunnel interfaces.
-fn load(opts: &RunOptions) -> Result<(Settings, Vec<TunnelSpec>), RunError> {
+fn load(opts: &RunOptions) -> Result<Loaded, RunError> {
     use crate::config::HostInterfaces;
     let config =
         Config::load_mapped(&opts.config, &opts.map_interface).map_err(RunError::Config)?;
@@ -193,7 +200,21 @@ fn load(opts: &RunOptions) -> Result<(Settings, Vec<TunnelSpec>), RunError> {
     let specs = config
         .tunnel_specs(HostInterfaces)
         .map_err(RunError::Resolve)?;
-    Ok((settings, specs))
+    let templates = config
+        .template_specs(HostInterfaces)
+        .map_err(RunError::Resolve)?;
+    Ok(Loaded {
+        settings,
+        specs,
+        templates: templates.into_iter().map(|t| (t.name.clone(), t)).collect(),
+    })
+}
+
+/// A configuration read and resolved.
+struct Loaded {
+    settings: Settings,
+    specs: Vec<TunnelSpec>,
+    templates: HashMap<String, TunnelSpec>,
 }
 
 /// A configuration with VRFs needs a kernel with VRF devices: without, the first VRF
@@ -229,8 +250,22 @@ fn vrf_support(config: &Config) -> Result<(), RunError> {
 
 impl Daemon {
     fn start(opts: RunOptions) -> Result<Daemon, RunError> {
-        let (settings, tunnel_specs) = load(&opts)?;
+        let Loaded {
+            settings,
+            specs: tunnel_specs,
+            templates,
+        } = load(&opts)?;
+        let hook = match &opts.interface_hook {
+            Some(path) => Some(Hook::start(path.clone()).map_err(|e| RunError::Died {
+                what: format!("thread {}", hook::THREAD_NAME),
+                why: format!("could not start: {e}"),
+            })?),
+            None => None,
+        };
         let mut dp = choose_dataplane(opts.dataplane)?;
+        // Virtual-Access numbers start again from 1: what a crashed instance left of
+        // its interfaces goes now, not when a peer happens to get the same number.
+        dp.remove_leftover_virtual_access()?;
         // Before the loop runs: a tunnel that cannot be created stops the start.
         let mut specs = HashMap::new();
         for spec in tunnel_specs {
@@ -262,6 +297,8 @@ impl Daemon {
             worker,
             events,
             specs,
+            templates,
+            hook,
             sockets: HashMap::new(),
             stop: Arc::default(),
             events_tx,
@@ -280,6 +317,7 @@ impl Daemon {
             .settings
             .tunnels
             .iter()
+            .chain(&self.settings.templates)
             .map(|t| (t.options.fvrf.clone(), t.local))
             .collect();
         for (fvrf, ip) in locals {
@@ -328,6 +366,9 @@ impl Daemon {
         self.worker.shutdown().await;
         self.dh.shutdown();
         self.stop.store(true, Ordering::Relaxed);
+        if let Some(hook) = self.hook.take() {
+            hook.finish().await;
+        }
         let _ = std::fs::remove_file(&self.opts.socket);
         outcome
     }
@@ -488,8 +529,58 @@ impl Daemon {
                     spi,
                     dst,
                 }),
+                Action::CloneInterface(va) => self.clone_interface(va),
+                Action::RemoveInterface(va) => self.remove_interface(va),
                 Action::Log(ev) => log_event(&ev),
             }
+        }
+    }
+
+    /// A Virtual-Access: its template's interface with its own name, if_id and
+    /// addresses, created on the data path before the SAs that name it.
+    fn clone_interface(&mut self, va: VirtualAccess) {
+        let Some(template) = self.templates.get(&va.template_name()) else {
+            tracing::error!(interface = %va.name, "no {} to clone", va.template_name());
+            return;
+        };
+        let spec = TunnelSpec {
+            name: va.name.clone(),
+            if_id: va.if_id(),
+            local: va.local,
+            peer: va.peer,
+            ..template.clone()
+        };
+        tracing::info!(
+            interface = %va.name,
+            peer = %va.peer,
+            "%LINK-3-UPDOWN: Interface {}, changed state to up ({} cloned from {} for {}, crypto isakmp profile {})",
+            va.name, va.name, va.template_name(), va.peer, va.profile
+        );
+        self.worker.send(Request::EnsureTunnel(spec.clone()));
+        self.hook_after(HookCall::new(HookEvent::Up, &va, &spec));
+        self.specs.insert(va.name.clone(), spec);
+    }
+
+    /// A Virtual-Access whose last IPsec SA went: its interface goes too.
+    fn remove_interface(&mut self, va: VirtualAccess) {
+        tracing::info!(
+            interface = %va.name,
+            peer = %va.peer,
+            "%LINK-3-UPDOWN: Interface {}, changed state to down (its IPsec SAs with {} are gone)",
+            va.name, va.peer
+        );
+        self.worker.send(Request::RemoveTunnel(va.name.clone()));
+        if let Some(spec) = self.specs.remove(&va.name) {
+            self.hook_after(HookCall::new(HookEvent::Down, &va, &spec));
+        }
+    }
+
+    /// Run the interface hook once the data path has done what is queued before it.
+    fn hook_after(&self, call: HookCall) {
+        if let Some(hook) = &self.hook {
+            let queue = hook.queue();
+            self.worker
+                .send(Request::After(Box::new(move || queue.call(call))));
         }
     }
 
@@ -519,34 +610,44 @@ impl Daemon {
         }
     }
 
-    /// A control socket query. `show ipsec` needs the data path's counters: a reply
-    /// task waits for the worker's, so that the loop does not.
-    fn answer(&mut self, req: control::Request, reply: oneshot::Sender<String>) {
+    /// A control socket query. The views are taken in the loop; a reply task
+    /// serialises and streams them (`show ipsec` first waits for the worker's counters
+    /// of the listed SAs only), so that the loop does not.
+    fn answer(&mut self, req: control::Request, reply: control::ReplySender) {
         let now = std::time::Instant::now();
+        let matches = |peer: &Option<IpAddr>, addr: IpAddr| peer.map_or(true, |p| p == addr);
         match req {
-            control::Request::ShowIsakmp => {
+            control::Request::ShowIsakmp { peer } => {
                 let views: Vec<show::IsakmpSaView> = self
                     .engine
                     .isakmp_sas(now)
                     .iter()
+                    .filter(|sa| matches(&peer, sa.peer))
                     .map(show::IsakmpSaView::from)
                     .collect();
-                let _ = reply.send(serde_json::to_string(&views).unwrap_or_else(|_| "[]".into()));
+                self.tasks
+                    .spawn("control reply", false, control::stream_array(views, reply));
             }
             control::Request::ShowAdmission => {
                 let view = show::AdmissionStatsView::new(
                     &self.engine.admission(),
                     self.dispatch.dropped.load(Ordering::Relaxed),
                 );
-                let _ = reply.send(serde_json::to_string(&view).unwrap_or_else(|_| "{}".into()));
+                // One object, one piece: the fresh channel has room for it.
+                let _ =
+                    reply.try_send(serde_json::to_string(&view).unwrap_or_else(|_| "{}".into()));
             }
-            control::Request::ShowIpsec => {
+            control::Request::ShowIpsec { peer, interface } => {
                 let kind = self.worker.kind();
                 let sas: Vec<_> = self
                     .engine
                     .ipsec_sas(now)
                     .into_iter()
-                    .filter(|sa| sa.outbound.is_some())
+                    .filter(|sa| {
+                        sa.outbound.is_some()
+                            && matches(&peer, sa.peer)
+                            && interface.as_ref().map_or(true, |i| *i == sa.interface)
+                    })
                     .collect();
                 let keys = sas
                     .iter()
@@ -568,16 +669,11 @@ impl Daemon {
                 self.tasks.spawn("control reply", false, async move {
                     inject_fault("control reply");
                     let counters = rx.await.unwrap_or_default();
-                    let views: Vec<show::IpsecSaView> = sas
-                        .iter()
-                        .enumerate()
-                        .filter_map(|(i, sa)| {
-                            let c = |j: usize| counters.get(2 * i + j).copied().unwrap_or_default();
-                            show::IpsecSaView::new(sa, kind, &c(0), &c(1))
-                        })
-                        .collect();
-                    let _ =
-                        reply.send(serde_json::to_string(&views).unwrap_or_else(|_| "[]".into()));
+                    let views = sas.iter().enumerate().filter_map(move |(i, sa)| {
+                        let c = |j: usize| counters.get(2 * i + j).copied().unwrap_or_default();
+                        show::IpsecSaView::new(sa, kind, &c(0), &c(1))
+                    });
+                    control::stream_array(views.collect::<Vec<_>>(), reply).await;
                 });
             }
         }
@@ -585,21 +681,34 @@ impl Daemon {
 
     /// SIGHUP: load and validate the new configuration; on any error keep the running one.
     fn reload(&mut self) {
-        let (settings, specs) = match load(&self.opts) {
+        let Loaded {
+            settings,
+            specs,
+            templates,
+        } = match load(&self.opts) {
             Ok(x) => x,
             Err(e) => {
                 tracing::error!("reload rejected, keeping the running configuration: {e}");
                 return;
             }
         };
+        // Virtual-Access interfaces stay with their SAs (the engine keeps them); a
+        // changed template applies to the next ones.
+        let clones: Vec<String> = self
+            .engine
+            .virtual_accesses()
+            .into_iter()
+            .map(|va| va.name)
+            .collect();
         for name in self
             .specs
             .keys()
-            .filter(|n| !specs.iter().any(|s| &&s.name == n))
+            .filter(|n| !specs.iter().any(|s| &&s.name == n) && !clones.contains(n))
         {
             self.worker.send(Request::RemoveTunnel(name.clone()));
         }
-        self.specs.clear();
+        self.specs.retain(|n, _| clones.contains(n));
+        self.templates = templates;
         for spec in specs {
             self.worker.send(Request::EnsureTunnel(spec.clone()));
             self.specs.insert(spec.name.clone(), spec);

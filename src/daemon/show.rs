@@ -27,6 +27,9 @@ pub struct IsakmpSaView {
     /// table (IOS's "(none)").
     pub fvrf: Option<String>,
     pub ivrf: Option<String>,
+    /// Dynamic VTI: the peer's Virtual-Access interface, null without one.
+    #[serde(default)]
+    pub virtual_access: Option<String>,
 }
 
 /// One direction of an ESP SA.
@@ -74,6 +77,10 @@ pub struct IpsecSaView {
     pub replay_window: u32,
     pub inbound: EspSaView,
     pub outbound: EspSaView,
+    /// Dynamic VTI: the Virtual-Template a Virtual-Access `interface` was cloned
+    /// from; null for `interface TunnelN`.
+    #[serde(default)]
+    pub virtual_template: Option<String>,
 }
 
 impl From<&crate::ike::IsakmpSaInfo> for IsakmpSaView {
@@ -97,6 +104,7 @@ impl From<&crate::ike::IsakmpSaInfo> for IsakmpSaView {
             profile: i.profile.clone(),
             fvrf: i.fvrf.clone(),
             ivrf: i.ivrf.clone(),
+            virtual_access: i.virtual_access.clone(),
         }
     }
 }
@@ -148,6 +156,7 @@ impl IpsecSaView {
             replay_window: i.replay_window,
             inbound: EspSaView::new(&i.inbound, inbound),
             outbound: EspSaView::new(out, outbound),
+            virtual_template: i.virtual_template.clone(),
         })
     }
 }
@@ -189,7 +198,7 @@ pub fn render_isakmp(sas: &[IsakmpSaView]) -> String {
         for s in sas {
             let _ = writeln!(
                 out,
-                " {} <-> {}: {} {} group {} {}, {}s left{}, fvrf/ivrf {}/{}{}",
+                " {} <-> {}: {} {} group {} {}, {}s left{}, fvrf/ivrf {}/{}{}{}",
                 ios_addr(&s.local),
                 ios_addr(&s.peer),
                 s.encryption,
@@ -200,6 +209,9 @@ pub fn render_isakmp(sas: &[IsakmpSaView]) -> String {
                 if s.nat_t { ", NAT-T" } else { "" },
                 vrf_name(&s.fvrf),
                 vrf_name(&s.ivrf),
+                s.virtual_access
+                    .as_ref()
+                    .map_or(String::new(), |v| format!(", interface {v}")),
                 // Last: what `show ... | include profile` and the suites look for.
                 s.profile
                     .as_ref()
@@ -248,6 +260,10 @@ pub fn render_ipsec(sas: &[IpsecSaView]) -> String {
     for s in sas {
         let (i, o) = (&s.inbound, &s.outbound);
         let _ = writeln!(out, "\ninterface: {}", s.interface);
+        if let Some(t) = &s.virtual_template {
+            // IOS's `show interfaces Virtual-AccessN` line.
+            let _ = writeln!(out, "    Interface is bound to {t}");
+        }
         let _ = writeln!(
             out,
             "    Crypto map tag: {}-head-0, local addr {}",
@@ -476,6 +492,7 @@ mod tests {
             replay_window: 64,
             inbound: esp(0x221A7153, 5),
             outbound: esp(0x45F16A9A, 4),
+            virtual_template: None,
         };
         let text = render_ipsec(std::slice::from_ref(&v));
         assert!(text.contains("interface: Tunnel23"));
@@ -490,6 +507,20 @@ mod tests {
         assert_eq!(json["pfs"], serde_json::Value::Null);
         assert_eq!(json["replay_window"], 64);
         assert!(text.contains("replay detection support: Y, replay window size: 64"));
+        assert_eq!(json["virtual_template"], serde_json::Value::Null);
+        assert!(!text.contains("bound to"));
+        let va = IpsecSaView {
+            interface: "Virtual-Access2".into(),
+            virtual_template: Some("Virtual-Template1".into()),
+            ..v
+        };
+        let text = render_ipsec(std::slice::from_ref(&va));
+        assert!(text
+            .contains("interface: Virtual-Access2\n    Interface is bound to Virtual-Template1\n"));
+        assert_eq!(
+            serde_json::to_value(&va).unwrap()["virtual_template"],
+            "Virtual-Template1"
+        );
     }
 
     /// `lifetime kilobytes disable` and `replay disable` as IOS shows them: no
@@ -513,6 +544,7 @@ mod tests {
             replay_window: 0,
             inbound: esp(1, 1),
             outbound: esp(2, 1),
+            virtual_template: None,
         };
         v.inbound.lifetime_remaining_kb = None;
         v.outbound.lifetime_remaining_kb = None;
@@ -545,6 +577,7 @@ mod tests {
             profile: None,
             fvrf: Some("INTERNET".into()),
             ivrf: None,
+            virtual_access: None,
         };
         let text = render_isakmp(std::slice::from_ref(&s));
         assert!(text.contains(" dst: 2001:DB8::2\n src: 2001:DB8::3\n state: QM_IDLE"));
@@ -564,5 +597,12 @@ mod tests {
         assert!(render_isakmp(std::slice::from_ref(&s))
             .contains("86000s left, fvrf/ivrf INTERNET/(none), profile BRANCH\n"));
         assert_eq!(serde_json::to_value(&s).unwrap()["profile"], "BRANCH");
+        let s = IsakmpSaView {
+            virtual_access: Some("Vi12".into()),
+            ..s
+        };
+        assert!(render_isakmp(std::slice::from_ref(&s))
+            .contains("86000s left, fvrf/ivrf INTERNET/(none), interface Vi12, profile BRANCH\n"));
+        assert_eq!(serde_json::to_value(&s).unwrap()["virtual_access"], "Vi12");
     }
 }

@@ -47,6 +47,9 @@ pub enum Request {
     },
     /// The counters of each SA, in order (zero for an SA the data path does not have).
     Counters(Vec<SaKey>, oneshot::Sender<Vec<SaCounters>>),
+    /// Run once everything queued before it is done (an interface hook that needs the
+    /// interface to exist, or to be gone).
+    After(Box<dyn FnOnce() + Send>),
 }
 
 pub enum Event {
@@ -208,5 +211,6 @@ fn handle(
                 .collect();
             let _ = reply.send(counters);
         }
+        Request::After(then) => then(),
     }
 }

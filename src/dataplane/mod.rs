@@ -244,6 +244,13 @@ pub trait Dataplane: Send {
     fn ensure_tunnel(&mut self, tunnel: &TunnelSpec) -> Result<()>;
     /// Remove the interface, its routes, and every SA and policy of this tunnel.
     fn remove_tunnel(&mut self, name: &str) -> Result<()>;
+    /// Remove what a crashed instance left of its Virtual-Access interfaces (dynamic
+    /// VTI): their numbers start again from 1, so the leftovers of higher ones would
+    /// otherwise stay until a peer gets the same number. A TUN device goes with its
+    /// process: nothing to do on the userspace path.
+    fn remove_leftover_virtual_access(&mut self) -> Result<()> {
+        Ok(())
+    }
     /// A fresh inbound SPI for an SA from `src` to `dst` (XFRM_MSG_ALLOCSPI on the kernel).
     fn alloc_spi(&mut self, tunnel: &str, src: IpAddr, dst: IpAddr) -> Result<u32>;
     /// Install one direction of an SA of `tunnel` (created by `ensure_tunnel` before).

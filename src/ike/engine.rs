@@ -44,6 +44,7 @@ const FIRST_CONN_ID: u32 = 1001;
 
 impl Engine {
     pub fn new(settings: Settings, rng: Box<dyn Rng>, now: Instant) -> Engine {
+        let tunnel_index = index_tunnels(&settings);
         Engine {
             configured_peers: settings.tunnels.iter().map(|t| t.peer).collect(),
             settings,
@@ -65,8 +66,14 @@ impl Engine {
             events: 0,
             reported: Default::default(),
             warned: Default::default(),
+            clones: std::collections::BTreeMap::new(),
+            last_virtual_access: 0,
             stats: Stats::default(),
             shut_down: false,
+            pacer: super::pacing::Pacer::new(now),
+            tunnel_index,
+            supervised_at: None,
+            supervise_owed: false,
         }
     }
 
@@ -157,10 +164,14 @@ impl Engine {
     /// After every input: keep the wanted tunnels going, then send what was queued and
     /// put the deadlines that changed in the heap.
     fn settle(&mut self, now: Instant) {
+        self.reap_virtual_access();
         if !self.shut_down {
-            self.supervise(now);
+            self.supervise_at_most_every(now);
         }
         self.flush_outbox();
+        self.timers.schedule(Owner::Pacing, self.pacer.next());
+        self.timers
+            .schedule(Owner::Supervise, self.supervise_owed_at());
         for spi_in in std::mem::take(&mut self.touched_children) {
             let next = self
                 .children
@@ -368,6 +379,13 @@ impl Engine {
                     self.touch_child(spi_in);
                 }
                 Owner::Retry(tunnel) => self.retry_timer(now, &tunnel),
+                Owner::Pacing => {
+                    for tunnel in self.pacer.due(now, self.half_open()) {
+                        self.initiate_as(now, &tunnel, true);
+                    }
+                }
+                // `settle` runs the owed pass.
+                Owner::Supervise => {}
             }
         }
         self.settle(now);
@@ -454,6 +472,11 @@ impl Engine {
     /// Bring `tunnel` up (or replace its expiring pair): Quick Mode over an ISAKMP SA
     /// between its two addresses, making one first if needed.
     pub(super) fn initiate(&mut self, now: Instant, name: &str) {
+        self.initiate_as(now, name, false)
+    }
+
+    /// `initiate`; `paced`: the pacer released `name` (its token taken).
+    fn initiate_as(&mut self, now: Instant, name: &str, paced: bool) {
         let Some(tunnel) = self.tunnel(name) else {
             return;
         };
@@ -463,6 +486,11 @@ impl Engine {
         let ends = tunnel.endpoints();
         if let Some(id) = self.isakmp_for(ends) {
             return self.with_phase1(id, |e, p1| e.start_quick_mode(now, p1, name));
+        }
+        // A Virtual-Access is rekeyed over the spoke's ISAKMP SA only: the spoke dials
+        // in (IOS's hub does not initiate to a dynamic peer).
+        if self.is_virtual_access(name) {
+            return;
         }
         let negotiating = self
             .phase1
@@ -475,6 +503,9 @@ impl Engine {
             }
             return;
         }
+        if !paced && !self.pacer.admit(now, self.half_open()) {
+            return self.pacer.defer(name);
+        }
         self.start_main_mode(
             now,
             (
@@ -485,6 +516,14 @@ impl Engine {
             tunnel.options.isakmp_profile.clone(),
             vec![name.to_string()],
         );
+    }
+
+    /// Our Main Modes under way (`pacing.rs` caps them).
+    fn half_open(&self) -> usize {
+        self.phase1
+            .values()
+            .filter(|p| p.role == Role::Initiator && p.negotiating())
+            .count()
     }
 
     /// A Quick Mode for `tunnel` is running (over an ISAKMP SA with its peer).
@@ -589,23 +628,28 @@ impl Engine {
     /// pending negotiations); unchanged tunnels keep theirs. ISAKMP SAs stay, as on IOS.
     /// New and changed tunnels come up (as IOS brings up a new tunnel interface).
     pub fn reload(&mut self, now: Instant, settings: Settings) {
-        let changed = |t: &TunnelSettings| !settings.tunnels.contains(t);
-        let gone: Vec<String> = self
+        // By name through the indexes: a reload of 10,000 tunnels compares each once.
+        let index = index_tunnels(&settings);
+        let kept = |t: &TunnelSettings, s: &Settings, by_name: &HashMap<String, usize>| {
+            by_name.get(&t.name).is_some_and(|&i| s.tunnels[i] == *t)
+        };
+        let gone: std::collections::HashSet<String> = self
             .settings
             .tunnels
             .iter()
-            .filter(|t| changed(t))
+            .filter(|t| !kept(t, &settings, &index))
             .map(|t| t.name.clone())
             .collect();
         let fresh: Vec<String> = settings
             .tunnels
             .iter()
-            .filter(|t| !self.settings.tunnels.contains(t) && !t.shutdown)
+            .filter(|t| !kept(t, &self.settings, &self.tunnel_index) && !t.shutdown)
             .map(|t| t.name.clone())
             .collect();
         self.now = now;
         self.configured_peers = settings.tunnels.iter().map(|t| t.peer).collect();
         self.settings = settings;
+        self.tunnel_index = index;
         self.wanted.retain(|t| !gone.contains(t));
         self.retries.retain(|t, _| !gone.contains(t));
         self.warned.clear();
@@ -739,4 +783,14 @@ impl Engine {
             reason,
         });
     }
+}
+
+/// `settings.tunnels` by name (`Engine::tunnel_index`).
+fn index_tunnels(settings: &Settings) -> HashMap<String, usize> {
+    settings
+        .tunnels
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.name.clone(), i))
+        .collect()
 }

@@ -110,6 +110,8 @@ impl Session {
                 Action::NatKeepalive { .. }
                 | Action::InstallSa(_)
                 | Action::DeleteSa { .. }
+                | Action::CloneInterface(_)
+                | Action::RemoveInterface(_)
                 | Action::Log(_) => {}
             }
         }

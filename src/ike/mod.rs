@@ -23,6 +23,7 @@ pub mod log;
 mod main_mode;
 mod memory;
 mod nat;
+mod pacing;
 mod phase1;
 mod proposal;
 mod protect;
@@ -34,6 +35,7 @@ pub mod state;
 mod table;
 mod timer;
 mod vendor;
+pub mod virtual_access;
 
 #[cfg(test)]
 mod tests;
@@ -48,6 +50,7 @@ pub use log::{LogEvent, Warning};
 pub use proposal::p1_offer;
 pub use settings::Settings;
 pub use show::{IpsecSaInfo, IpsecSaSide, IsakmpSaInfo};
+pub use virtual_access::VirtualAccess;
 
 use crate::crypto::Rng;
 use crate::ipsec::{Direction, SaSpec};
@@ -127,6 +130,11 @@ pub enum Action {
         spi: u32,
         dst: IpAddr,
     },
+    /// Dynamic VTI: create the Virtual-Access interface cloned from its
+    /// Virtual-Template, before the SAs that name it.
+    CloneInterface(VirtualAccess),
+    /// The Virtual-Access's last IPsec SA is gone: remove its interface.
+    RemoveInterface(VirtualAccess),
     Log(LogEvent),
 }
 
@@ -188,8 +196,19 @@ pub struct Engine {
     reported: memory::Reported,
     /// Warnings logged, likewise; forgotten when the configuration is reloaded.
     warned: memory::Reported,
+    /// Virtual-Access interfaces by name (see `virtual_access`).
+    clones: BTreeMap<String, virtual_access::Clone>,
+    /// The number the last Virtual-Access got.
+    last_virtual_access: u32,
     stats: Stats,
     shut_down: bool,
+    /// New Main Modes leave at a bounded rate (`pacing.rs`).
+    pacer: pacing::Pacer,
+    /// `settings.tunnels` by name: no scan per lookup with thousands of tunnels.
+    tunnel_index: HashMap<String, usize>,
+    /// When `supervise` last ran, and whether an input since is owed a pass.
+    supervised_at: Option<std::time::Instant>,
+    supervise_owed: bool,
 }
 
 impl std::fmt::Debug for Engine {

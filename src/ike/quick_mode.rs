@@ -75,11 +75,15 @@ fn sa_of<'a>(msg: &'a Inbound, what: &'static str) -> Result<&'a SaPayload, Erro
 
 impl Engine {
     pub(super) fn tunnel(&self, name: &str) -> Option<TunnelSettings> {
-        self.settings
-            .tunnels
-            .iter()
-            .find(|t| t.name == name)
-            .cloned()
+        self.tunnel_ref(name).cloned()
+    }
+
+    /// A configured tunnel or a Virtual-Access, by interface name.
+    pub(super) fn tunnel_ref(&self, name: &str) -> Option<&TunnelSettings> {
+        match self.tunnel_index.get(name) {
+            Some(&i) => self.settings.tunnels.get(i),
+            None => self.clone_tunnel(name),
+        }
     }
 
     fn new_message_id(&mut self, p1: &Phase1) -> u32 {
@@ -370,7 +374,10 @@ impl Engine {
         let sa = sa_of(msg, "QM1")?;
         let ni = nonce_of(msg, "QM1")?;
         let ids = ids_of(msg)?;
-        let tunnel = self.tunnel_for_proxies(p1, ids.as_ref())?;
+        let tunnel = match self.tunnel_for_proxies(p1, ids.as_ref()) {
+            Ok(t) => t,
+            Err(e) => self.virtual_access(p1, ids.as_ref())?.ok_or(e)?,
+        };
         qm.tunnel = tunnel.name.clone();
         let (choice, reply, send_lifetime) = proposal::p2_select(&tunnel, sa)?;
         let g_xi = ke_of(msg);

@@ -12,6 +12,7 @@ use super::phase1::Phase1;
 use super::timer::{Owner, Timer};
 use super::{Endpoints, Engine};
 use crate::isakmp::{DeletePayload, Payload, ProtocolId, DOI_IPSEC};
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,11 @@ const BACKOFF: [Duration; 3] = [
     Duration::from_secs(60),
     Duration::from_secs(120),
 ];
+/// The pass over every wanted tunnel runs at most this often (an input in between is
+/// owed one, at the end of the period): with 10,000 tunnels it would otherwise run
+/// after every one of the thousands of datagrams a second. Retries wait 30 s and more,
+/// so noticing a tunnel down 100 ms later changes nothing.
+const SUPERVISE_EVERY: Duration = Duration::from_millis(100);
 /// How often a replaced ISAKMP SA checks whether its Quick Modes are finished.
 const RETIRE_POLL: Duration = Duration::from_secs(1);
 
@@ -84,34 +90,89 @@ impl Engine {
     /// A pair of `tunnel` is up: its failures may be reported afresh, its retries stop.
     pub(super) fn tunnel_up(&mut self, tunnel: &str, peer: IpAddr) {
         self.reported.forget_peer(peer);
-        self.wanted.insert(tunnel.to_string());
+        if !self.is_virtual_access(tunnel) {
+            self.wanted.insert(tunnel.to_string());
+        }
         self.retries.remove(tunnel);
     }
 
-    /// After every input: each wanted tunnel that is down (or whose rekey lost its
-    /// exchange) and has nothing under way gets a retry, after a growing wait.
-    pub(super) fn supervise(&mut self, now: Instant) {
+    /// `supervise`, unless it ran less than `SUPERVISE_EVERY` ago (then it is owed).
+    pub(super) fn supervise_at_most_every(&mut self, now: Instant) {
+        match self.supervised_at {
+            Some(t) if now < t + SUPERVISE_EVERY => self.supervise_owed = true,
+            _ => {
+                self.supervise(now);
+                self.supervised_at = Some(now);
+                self.supervise_owed = false;
+            }
+        }
+    }
+
+    /// When an owed `supervise` pass is due.
+    pub(super) fn supervise_owed_at(&self) -> Option<Instant> {
+        self.supervised_at
+            .filter(|_| self.supervise_owed)
+            .map(|t| t + SUPERVISE_EVERY)
+    }
+
+    /// After inputs: each wanted tunnel that is down (or whose rekey lost its
+    /// exchange) and has nothing under way gets a retry, after a growing wait. One pass
+    /// over the SAs and exchanges, then one lookup per wanted tunnel.
+    fn supervise(&mut self, now: Instant) {
         if self.settings.passive {
             return;
         }
-        let wanted: Vec<String> = self.wanted.iter().cloned().collect();
-        for name in wanted {
-            let Some(tunnel) = self.tunnel(&name).filter(|t| !t.shutdown) else {
+        // Each tunnel's current pair (newest complete, not replaced): is it rekeying?
+        let mut current: HashMap<&str, (Option<u64>, bool)> = HashMap::new();
+        for c in self.children.iter().filter(|c| c.outbound && !c.superseded) {
+            let e = current
+                .entry(c.tunnel.as_str())
+                .or_insert((c.completed, c.rekey_pending));
+            if c.completed >= e.0 {
+                *e = (c.completed, c.rekey_pending);
+            }
+        }
+        let mut running: HashSet<&str> = HashSet::new();
+        let mut pending: HashSet<(&str, Endpoints)> = HashSet::new();
+        for p in self.phase1.values() {
+            running.extend(
+                p.quick
+                    .values()
+                    .filter(|q| q.state.in_progress())
+                    .map(|q| q.tunnel.as_str()),
+            );
+            if p.negotiating() {
+                pending.extend(p.pending.iter().map(|t| (t.as_str(), p.endpoints())));
+            }
+        }
+        let mut due = Vec::new();
+        for name in &self.wanted {
+            let Some(tunnel) = self.tunnel_ref(name).filter(|t| !t.shutdown) else {
                 continue;
             };
-            let current = self.current_pair(&name);
-            let rekeying = current.is_some_and(|c| c.rekey_pending);
-            if current.is_some() && !rekeying {
+            let rekeying = match current.get(name.as_str()) {
+                Some(&(_, false)) => {
+                    due.push((name.clone(), None));
+                    continue;
+                }
+                Some(&(_, true)) => true,
+                None => false,
+            };
+            let busy = running.contains(name.as_str())
+                || pending.contains(&(name.as_str(), tunnel.endpoints()))
+                || self.pacer.is_queued(name);
+            if !busy {
+                due.push((name.clone(), Some(rekeying)));
+            }
+        }
+        for (name, rekeying) in due {
+            let Some(rekeying) = rekeying else {
+                // Up: nothing to retry.
                 self.retries.remove(&name);
                 continue;
-            }
-            let running = self.negotiating(&name)
-                || self
-                    .phase1
-                    .of_pair(tunnel.endpoints())
-                    .any(|p| p.negotiating() && p.pending.contains(&name));
+            };
             let retry = self.retries.entry(name.clone()).or_default();
-            if running || retry.at.is_some() {
+            if retry.at.is_some() {
                 continue;
             }
             // A rekey that lost its exchange (its ISAKMP SA went) tries again at once:

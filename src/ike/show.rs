@@ -32,6 +32,8 @@ pub struct IsakmpSaInfo {
     /// serves (`vrf forwarding`), as `show crypto isakmp sa detail`'s fvrf/ivrf column.
     pub fvrf: Option<String>,
     pub ivrf: Option<String>,
+    /// Dynamic VTI: the Virtual-Access interface of the SA's peer, if it has one.
+    pub virtual_access: Option<String>,
 }
 
 /// One direction of an IPsec SA pair.
@@ -77,6 +79,9 @@ pub struct IpsecSaInfo {
     /// `None` while the responder waits for QM3, and once a newer pair carries the
     /// traffic (the inbound SA stays until the peer deletes it).
     pub outbound: Option<IpsecSaSide>,
+    /// Dynamic VTI: the Virtual-Template the interface (a Virtual-Access) was cloned
+    /// from; `None` for `interface TunnelN`.
+    pub virtual_template: Option<String>,
 }
 
 impl Engine {
@@ -116,6 +121,11 @@ impl Engine {
                     profile: p.profile.clone(),
                     fvrf: p.fvrf.map(|v| v.to_string()),
                     ivrf: served.and_then(|t| t.options.ivrf.clone()),
+                    virtual_access: self
+                        .clones
+                        .values()
+                        .find(|c| c.va.endpoints() == p.endpoints())
+                        .map(|c| c.va.name.clone()),
                 }
             })
             .collect()
@@ -156,6 +166,7 @@ impl Engine {
                     replay_window: c.replay_window,
                     inbound: side(c.spi_in),
                     outbound: (c.outbound && !c.superseded).then(|| side(c.spi_out)),
+                    virtual_template: self.clones.get(&c.tunnel).map(|c| c.va.template_name()),
                 }
             })
             .collect()

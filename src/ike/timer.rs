@@ -86,6 +86,10 @@ pub(crate) enum Owner {
     Child(u32),
     /// The re-initiation of a wanted tunnel that is down.
     Retry(String),
+    /// The next tunnel waiting for its Main Mode (`pacing.rs`).
+    Pacing,
+    /// A pass over the wanted tunnels owed since the last (`rekey.rs`).
+    Supervise,
 }
 
 /// The engine's deadlines: for each owner at least one entry no later than its next

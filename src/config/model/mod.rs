@@ -411,6 +411,15 @@ pub(crate) fn family_of(a: IpAddr) -> InnerFamily {
     }
 }
 
+/// The unspecified address of an outer family: a Virtual-Template's peer, which each
+/// Virtual-Access replaces with its own.
+pub(crate) fn unspecified(family: InnerFamily) -> IpAddr {
+    match family {
+        InnerFamily::V4 => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        InnerFamily::V6 => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+    }
+}
+
 pub(crate) fn is_link_local(a: IpAddr) -> bool {
     match a {
         IpAddr::V4(v4) => v4.is_link_local(),

@@ -229,9 +229,11 @@ impl Tunnel {
 
     /// The Linux interface: IOS's name where it fits Linux's 15 characters, else `TuN`
     /// (IOS's own short form) for Tunnel1000000000 and above.
+    /// A Virtual-Template keeps its IOS name: it is never an interface of its own
+    /// (each Virtual-Access is, named by the engine).
     pub fn linux_name(&self) -> String {
         let name = self.name();
-        if name.len() <= MAX_IFNAME {
+        if name.len() <= MAX_IFNAME || self.kind == InterfaceKind::VirtualTemplate {
             name
         } else {
             format!("Tu{}", self.number)

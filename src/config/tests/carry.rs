@@ -227,7 +227,7 @@ fn ios_interface_names_need_a_map_and_the_error_lists_the_host() {
 }
 
 #[test]
-fn what_the_data_path_cannot_do_yet_is_refused_in_one_place_and_gre_and_vrfs_are_carried() {
+fn gre_vrfs_and_virtual_templates_are_carried() {
     let gre = "crypto isakmp policy 10\n authentication pre-share\ncrypto isakmp key k address 0.0.0.0\n\
                crypto ipsec transform-set TS esp-aes esp-sha-hmac\n mode transport\ncrypto ipsec profile P\n set transform-set TS\n\
                vrf definition BLUE\n rd 65000:1\n address-family ipv4\n exit-address-family\n\
@@ -262,13 +262,6 @@ fn what_the_data_path_cannot_do_yet_is_refused_in_one_place_and_gre_and_vrfs_are
         "{:?}",
         warnings(&c)
     );
-    let gaps: Vec<String> = c.datapath_gaps().iter().map(|e| e.to_string()).collect();
-    assert_eq!(
-        gaps,
-        ["t.conf:22: interface Virtual-Template1 type tunnel (dynamic VTI, one Virtual-Access per peer) is parsed but not yet supported by the data path"]
-    );
-    assert_eq!(c.to_settings(eth0).unwrap_err().to_string(), gaps[0]);
-    assert_eq!(c.tunnel_specs(eth0).unwrap_err().to_string(), gaps[0]);
     // Parsed, so it converts.
     assert_eq!(content(&round_trip(&c)), content(&c));
 
@@ -339,4 +332,38 @@ fn the_profiles_local_address_pins_the_tunnel_source() {
         "t.conf:14: Tunnel1: tunnel source 198.51.100.2 is not the local-address (192.0.2.1) \
          of crypto isakmp profile P (line 8), which `set isakmp-profile` names for it"
     );
+}
+
+/// `interface Virtual-Template N type tunnel` reaches the engine as a template (its IOS
+/// name, no peer, the tunnel source's address) and the data path as the interface each
+/// Virtual-Access clones; it is no tunnel of its own.
+#[test]
+fn a_virtual_template_is_a_template_not_a_tunnel() {
+    let conf = "crypto isakmp policy 10\n authentication pre-share\n\
+                crypto keyring SPOKES\n pre-shared-key address 0.0.0.0 0.0.0.0 key Dvti\n\
+                crypto isakmp profile DVTI\n keyring SPOKES\n match identity address 0.0.0.0\n virtual-template 1\n\
+                crypto ipsec transform-set TS esp-aes esp-sha-hmac\n\
+                crypto ipsec profile P\n set transform-set TS\n set isakmp-profile DVTI\n\
+                interface Virtual-Template1 type tunnel\n ip unnumbered Loopback0\n tunnel source GigabitEthernet1\n tunnel mode ipsec ipv4\n tunnel protection ipsec profile P\n\
+                ikev1d map-interface GigabitEthernet1 eth0\nikev1d map-interface Loopback0 lo\n";
+    let c = ok(conf);
+    let s = c.to_settings(Host).unwrap();
+    assert_eq!(s.tunnels, []);
+    assert_eq!(s.templates.len(), 1);
+    let t = &s.templates[0];
+    assert_eq!(t.name, "Virtual-Template1");
+    assert!(t.local.is_ipv4() && eth0("eth0").unwrap().contains(&t.local));
+    assert_eq!(t.peer, ip("0.0.0.0"));
+    assert_eq!(t.options.isakmp_profile.as_deref(), Some("DVTI"));
+    assert_eq!(s.isakmp_profiles[0].virtual_template, Some(1));
+    assert_eq!(c.tunnel_specs(Host).unwrap(), []);
+    let specs = c.template_specs(Host).unwrap();
+    assert_eq!(specs.len(), 1);
+    assert_eq!(specs[0].name, "Virtual-Template1");
+    let u = specs[0].options.unnumbered.as_ref().unwrap();
+    assert_eq!(
+        (u.interface.as_str(), u.address),
+        ("lo", "192.0.2.1".parse().unwrap())
+    );
+    assert_eq!(specs[0].routes, []);
 }

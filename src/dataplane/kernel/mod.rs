@@ -47,6 +47,7 @@ use super::{
 use crate::crypto::{OsRng, Rng, Secret};
 use crate::ipsec::{
     Direction, EspAuth, EspEncr, EspMode, EspTransform, InnerFamily, Lifetimes, SaSpec,
+    MAX_VIRTUAL_ACCESS, VIRTUAL_ACCESS_IF_ID_BASE,
 };
 use iface::LinkKind;
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
@@ -59,8 +60,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use xfrm::Binding;
 
 /// The highest if_id: IOS numbers tunnels 0..2^31-1, `TunnelN`'s if_id (vti key) is
-/// N and Tunnel0's 2^31 (0 means "no interface" to XFRM).
-const MAX_IF_ID: u32 = 1 << 31;
+/// N and Tunnel0's 2^31 (0 means "no interface" to XFRM); Virtual-AccessN's is 2^31 + N.
+const MAX_IF_ID: u32 = VIRTUAL_ACCESS_IF_ID_BASE + MAX_VIRTUAL_ACCESS;
+/// Tunnel0's if_id (config's `TUNNEL0_IF_ID`).
+#[cfg(test)]
+const TUNNEL0_IF_ID: u32 = 1 << 31;
+/// Virtual-AccessN's reqid: this base with N below. The top bit is TunnelN's, so
+/// these are told from ours by the binding too (an if_id above 2^31); strongSwan and
+/// Libreswan count theirs up from 1, far below.
+const VIRTUAL_ACCESS_REQID_BASE: u32 = 0x4000_0000;
 /// Set in every reqid of ours (see `reqid_for`).
 const OWN_REQID_FLAG: u32 = 1 << 31;
 /// Earlier versions' reqids, `0x494b_0000 | if_id` (if_ids up to 65534): a tunnel's
@@ -72,6 +80,7 @@ const LEGACY_MAX_IF_ID: u32 = 0xfffe;
 /// none of ours is.
 const PROBE_IF_ID: u32 = u32::MAX;
 const PROBE_REQID: u32 = 0;
+const _: () = assert!(MAX_IF_ID < PROBE_IF_ID, "the probe's if_id is no tunnel's");
 
 /// Force vti6/vti even where xfrm interfaces exist (tests of the fallback).
 pub const FORCE_VTI_ENV: &str = "IKEV1D_FORCE_VTI";
@@ -82,7 +91,18 @@ pub const FORCE_VTI_ENV: &str = "IKEV1D_FORCE_VTI";
 /// from small numbers). A state or policy is the tunnel's when it carries this reqid
 /// and the tunnel's binding.
 fn reqid_for(if_id: u32) -> u32 {
-    OWN_REQID_FLAG | (if_id & !OWN_REQID_FLAG)
+    match if_id.checked_sub(VIRTUAL_ACCESS_IF_ID_BASE) {
+        Some(n) if n > 0 => VIRTUAL_ACCESS_REQID_BASE | n,
+        _ => OWN_REQID_FLAG | (if_id & !OWN_REQID_FLAG),
+    }
+}
+
+/// `Virtual-AccessK` or `ViK`: the engine's names for dynamic VTI interfaces.
+fn is_virtual_access_name(name: &str) -> bool {
+    let digits = name
+        .strip_prefix("Virtual-Access")
+        .or_else(|| name.strip_prefix("Vi"));
+    digits.is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The reqids a tunnel's leftovers may carry: its own, and an earlier version's.
@@ -612,6 +632,42 @@ impl Dataplane for KernelDataplane {
         }
     }
 
+    fn remove_leftover_virtual_access(&mut self) -> Result<()> {
+        let op = "removing a crashed instance's Virtual-Access leftovers";
+        let err = |e| DataplaneError::new(op, e);
+        // States and policies first: the binding (if_id or vti mark 2^31 + K) and the
+        // reqid must both be a Virtual-Access's, as `create_tunnel`'s purge requires.
+        let virtual_access = |b: Binding| match b {
+            Binding::IfId(id) | Binding::Mark(id)
+                if id > VIRTUAL_ACCESS_IF_ID_BASE && id <= MAX_IF_ID =>
+            {
+                Some((b, id))
+            }
+            _ => None,
+        };
+        let mut leftovers = HashSet::new();
+        for dump in [xfrm::dump_policies(), xfrm::dump_sas()] {
+            for m in self.xfrm.dump(dump).map_err(err)? {
+                leftovers.extend(xfrm::binding_in(&m).and_then(virtual_access));
+            }
+        }
+        let live: HashSet<Binding> = self.tunnels.values().map(|t| t.binding).collect();
+        for (b, id) in leftovers {
+            if !live.contains(&b) {
+                self.purge(reqid_for(id), b).map_err(err)?;
+            }
+        }
+        let names: HashSet<&str> = self.tunnels.keys().map(String::as_str).collect();
+        let stale = link::ours_named(&mut self.rtnl, |n| {
+            is_virtual_access_name(n) && !names.contains(n)
+        })
+        .map_err(err)?;
+        for index in stale {
+            unless_gone(link::delete(&mut self.rtnl, index)).map_err(err)?;
+        }
+        Ok(())
+    }
+
     fn alloc_spi(&mut self, name: &str, src: IpAddr, dst: IpAddr) -> Result<u32> {
         let t = tunnel(&mut self.tunnels, name)?;
         let msg = xfrm::alloc_spi(src, dst, t.reqid, t.binding);
@@ -816,7 +872,7 @@ mod tests {
     /// are looked for where it could have made them.
     #[test]
     fn reqids_are_one_per_tunnel_number_and_never_zero() {
-        let if_id = |n: u32| if n == 0 { MAX_IF_ID } else { n };
+        let if_id = |n: u32| if n == 0 { TUNNEL0_IF_ID } else { n };
         let numbers = [
             0,
             1,
@@ -839,7 +895,33 @@ mod tests {
             [0x8000_0017, 0x494b_0017]
         );
         assert_eq!(leftover_reqids(0x1_0000).count(), 1);
-        assert_eq!(leftover_reqids(MAX_IF_ID).count(), 1);
+        assert_eq!(leftover_reqids(TUNNEL0_IF_ID).count(), 1);
+        // Virtual-AccessN (if_id 2^31 + N): a reqid of its own range, no tunnel's.
+        let va: HashSet<u32> = [1, 2, 9, 10, MAX_VIRTUAL_ACCESS]
+            .iter()
+            .map(|n| reqid_for(VIRTUAL_ACCESS_IF_ID_BASE + n))
+            .collect();
+        assert_eq!(va.len(), 5);
+        assert!(va.is_disjoint(&reqids), "{va:x?}");
+        assert_eq!(reqid_for(VIRTUAL_ACCESS_IF_ID_BASE + 1), 0x4000_0001);
+        assert!(!va.contains(&PROBE_REQID));
+    }
+
+    #[test]
+    fn virtual_access_names_are_told_from_other_interfaces() {
+        for n in ["Virtual-Access1", "Virtual-Access9", "Vi10", "Vi65535"] {
+            assert!(is_virtual_access_name(n), "{n}");
+        }
+        for n in [
+            "Vi",
+            "Virtual-Access",
+            "Virtual-Template1",
+            "Vif1",
+            "Tunnel1",
+            "vi3",
+        ] {
+            assert!(!is_virtual_access_name(n), "{n}");
+        }
     }
 
     #[test]

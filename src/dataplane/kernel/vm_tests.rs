@@ -225,10 +225,13 @@ fn a_restart_removes_a_crashed_instances_leftovers_only() {
 fn every_tunnel_number_gets_its_interface_and_reqid() {
     let mut dp = KernelDataplane::open().unwrap();
     let tunnels = [
-        ("Tunnel0", MAX_IF_ID),
+        ("Tunnel0", TUNNEL0_IF_ID),
         ("Tunnel65535", 0xffff),
         ("Tunnel65536", 0x1_0000),
         ("Tu2147483647", (1 << 31) - 1),
+        // Dynamic VTI: Virtual-Access1 and the highest Virtual-Access.
+        ("Virtual-Access1", VIRTUAL_ACCESS_IF_ID_BASE + 1),
+        ("Vi65535", MAX_IF_ID),
     ];
     for (i, (name, if_id)) in tunnels.into_iter().enumerate() {
         let t = TunnelSpec {
@@ -318,6 +321,69 @@ fn old_scheme_leftovers_go_and_foreign_state_with_our_reqid_stays() {
     let states = ip("xfrm state");
     assert!(states.contains("spi 0x00008002") && states.contains("spi 0x00008003"));
     ip("xfrm state flush");
+}
+
+/// A hub crashed with Virtual-Access interfaces up: the next instance removes them all
+/// at start (interfaces, states, policies), though its own numbering starts again
+/// from 1; a TunnelN it has not created yet, and a foreign `Vi` interface, stay.
+#[test]
+#[ignore = "needs root and a kernel with ESP: run by tests/vm/kernel-dataplane.sh"]
+fn a_crashed_hubs_virtual_access_interfaces_go_at_start() {
+    let crashed = [
+        ("Virtual-Access2", VIRTUAL_ACCESS_IF_ID_BASE + 2),
+        ("Vi17", VIRTUAL_ACCESS_IF_ID_BASE + 17),
+        ("Tunnel5", 5),
+    ];
+    let mut dp = KernelDataplane::open().unwrap();
+    for (i, (name, if_id)) in crashed.into_iter().enumerate() {
+        let t = TunnelSpec {
+            ipv4: None,
+            ipv6: vec![],
+            routes: vec![],
+            ..tunnel(name, if_id)
+        };
+        dp.ensure_tunnel(&t).unwrap();
+        dp.install_sa(
+            &t,
+            &sa(&t, Direction::Out, 0x9000 + i as u32, Lifetimes::default()),
+        )
+        .unwrap();
+    }
+    assert!(ip("link add Vi99 type dummy").is_empty());
+    // kill -9: nothing removed.
+    std::mem::forget(dp);
+    let mut dp = KernelDataplane::open().unwrap();
+    dp.remove_leftover_virtual_access().unwrap();
+    for name in ["Virtual-Access2", "Vi17"] {
+        assert!(
+            ip(&format!("link show {name}")).is_empty(),
+            "{name} removed"
+        );
+    }
+    let states = ip("xfrm state");
+    assert!(!states.contains("spi 0x00009000") && !states.contains("spi 0x00009001"));
+    assert!(
+        states.contains("spi 0x00009002"),
+        "Tunnel5's stays: {states}"
+    );
+    let policies = ip("-s xfrm policy");
+    for va in [2, 17] {
+        let reqid = format!("({:#010x})", reqid_for(VIRTUAL_ACCESS_IF_ID_BASE + va));
+        assert!(!policies.contains(&reqid), "{reqid}: {policies}");
+    }
+    assert_eq!(
+        policies
+            .matches(&format!("({:#010x})", reqid_for(5)))
+            .count(),
+        6
+    );
+    assert!(!ip("link show Tunnel5").is_empty());
+    assert!(!ip("link show Vi99").is_empty(), "not ours: stays");
+    // Tunnel5's leftovers go when it is created again, as before.
+    dp.ensure_tunnel(&tunnel("Tunnel5", 5)).unwrap();
+    dp.shutdown();
+    assert!(ip("xfrm state").is_empty(), "{}", ip("xfrm state"));
+    ip("link del Vi99");
 }
 
 #[test]

@@ -42,7 +42,7 @@ impl Protocol for XfrmMessage {
 /// interface matches on if_id; vti/vti6 set a mark (its key) for the lookups. A GRE
 /// interface sends plain GRE packets: its policies and states are tied to nothing
 /// but their selectors, the endpoints' GRE (protocol 47).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) enum Binding {
     IfId(u32),
     Mark(u32),
@@ -323,6 +323,15 @@ fn binding_of(nlas: &[XfrmAttrs]) -> Binding {
             _ => None,
         })
         .unwrap_or(Binding::Selector)
+}
+
+/// The binding of a dumped state or policy (`None` for other messages).
+pub(super) fn binding_in(m: &XfrmMessage) -> Option<Binding> {
+    match m {
+        XfrmMessage::AddSa(s) => Some(binding_of(&s.nlas)),
+        XfrmMessage::AddPolicy(p) => Some(binding_of(&p.nlas)),
+        _ => None,
+    }
 }
 
 /// Delete requests for the states and policies of a dump that carry `reqid` and

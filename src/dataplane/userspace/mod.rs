@@ -7,10 +7,14 @@
 //! (`gre.rs`), so the kernel needs no GRE either.
 //!
 //! # Threads
-//! - One transmit thread per TUN queue (multi-queue TUN, one queue per core, up to
-//!   4): drain the queue, cut TSO packets into MSS-sized ones (the TUN device offers
-//!   checksum and TCP segmentation offload, `offload.rs`), seal each in place with the
-//!   tunnel's newest outbound SA, send up to 64 per `sendmmsg` (`tx.rs`).
+//! A fixed set, whatever the number of tunnels (issue 14: 10,000 tunnels, no thread
+//! per tunnel):
+//! - Transmit workers, one per core (up to `MAX_WORKERS`), each with one poll set over
+//!   its queue of every tunnel (multi-queue TUN, one queue per worker): drain a ready
+//!   queue, cut TSO packets into MSS-sized ones (the TUN device offers checksum and
+//!   TCP segmentation offload, `offload.rs`), seal each in place with the tunnel's
+//!   newest outbound SA, send up to 64 per `sendmmsg` (`tx.rs`). Adding a tunnel
+//!   registers its queues, removing it unregisters them.
 //! - One receive thread per outer socket (raw ESP over IPv4 and IPv6, ESP-in-UDP over
 //!   IPv4 and IPv6): `recvmmsg` up to 64, SPI lookup, replay check, open in place,
 //!   replay mark, inner-packet check (`rx.rs`); then the batch's TCP segments of one
@@ -88,8 +92,8 @@ type SaKey = (Direction, u32, IpAddr);
 const MIN_SPI: u32 = 256;
 /// Allocated SPIs remembered until installed.
 const MAX_RESERVED_SPIS: usize = 4096;
-/// Most TUN queues (and transmit threads) per tunnel.
-const MAX_QUEUES: usize = 4;
+/// Most transmit workers (and TUN queues per tunnel): one per core up to this.
+const MAX_WORKERS: usize = 4;
 
 struct Tunnel {
     spec: TunnelSpec,
@@ -99,13 +103,15 @@ struct Tunnel {
     ivrf: Option<VrfDevice>,
     /// What its SAs need of it: the TUN device, GRE, the underlay.
     owner: Owner,
-    /// The newest installed outbound SA, as the transmit threads see it
+    /// Its queues' token in the transmit workers' poll sets.
+    token: u64,
+    /// The newest installed outbound SA, as the transmit workers see it
     /// (make-before-break: traffic moves to a new SA at once).
     outbound_sa: Arc<Published<Option<Arc<Sa>>>>,
-    stop: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<()>>,
     /// Installed outbound SAs, oldest first.
     outbound: Vec<Arc<Sa>>,
+    /// Every installed SA of the tunnel (removing a tunnel does not scan all SAs).
+    sas: HashSet<SaKey>,
     /// The interface's MTU now (`tunnel path-mtu-discovery` lowers it).
     mtu: u32,
 }
@@ -115,13 +121,6 @@ impl Tunnel {
     fn publish_outbound(&self) {
         let newest = self.outbound.iter().max_by_key(|sa| sa.serial).cloned();
         self.outbound_sa.publish(newest);
-    }
-
-    fn stop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
     }
 }
 
@@ -147,19 +146,23 @@ pub struct UserspaceDataplane {
     /// in use, bound to its VRF device; each socket has a receive thread.
     underlays: HashMap<Option<String>, Arc<Sockets>>,
     vrfs: Vrfs,
+    /// The receive threads' table, and the control thread's copy of it.
     inbound: Arc<Published<InboundTable>>,
+    inbound_sas: InboundTable,
     tunnels: HashMap<String, Tunnel>,
+    next_token: u64,
+    tx_workers: Vec<tx::Worker>,
     sas: HashMap<SaKey, Installed>,
     /// Allocated by `alloc_spi`, not installed yet.
     reserved_spis: HashSet<u32>,
     /// UDP ports held for ESP-in-UDP when the daemon does not hold them.
     held_ports: HashMap<SocketAddr, UdpSocket>,
     stop: Arc<AtomicBool>,
-    rx_threads: Vec<JoinHandle<()>>,
+    /// The receive threads and the transmit workers.
+    threads: Vec<JoinHandle<()>>,
     /// How packet threads died, reported by `poll_events`.
     failures: Failures,
     next_serial: u64,
-    queues: usize,
 }
 
 impl UserspaceDataplane {
@@ -174,23 +177,35 @@ impl UserspaceDataplane {
                 let op = "userspace data path needs /dev/net/tun (modprobe tun; CAP_NET_ADMIN)";
                 DataplaneError::new(op, e)
             })?;
-        let queues = std::thread::available_parallelism()
+        let stop = Arc::new(AtomicBool::new(false));
+        let failures = Failures::default();
+        let workers = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
-            .min(MAX_QUEUES);
+            .min(MAX_WORKERS);
+        let mut tx_workers = Vec::new();
+        let mut threads = Vec::new();
+        for index in 0..workers {
+            let (worker, thread) = tx::Worker::start(index, stop.clone(), &failures)
+                .map_err(|e| DataplaneError::new("starting a transmit worker", e))?;
+            tx_workers.push(worker);
+            threads.push(thread);
+        }
         let mut dp = UserspaceDataplane {
             rtnl: link::open()?,
             underlays: HashMap::new(),
             vrfs: Vrfs::default(),
             inbound: Arc::new(Published::new(InboundTable::new())),
+            inbound_sas: InboundTable::new(),
             tunnels: HashMap::new(),
+            next_token: 0,
+            tx_workers,
             sas: HashMap::new(),
             reserved_spis: HashSet::new(),
             held_ports: HashMap::new(),
-            stop: Arc::new(AtomicBool::new(false)),
-            rx_threads: Vec::new(),
-            failures: Failures::default(),
+            stop,
+            threads,
+            failures,
             next_serial: 0,
-            queues,
         };
         dp.underlay(None).map_err(|e| DataplaneError {
             op: "userspace data path needs raw sockets (CAP_NET_RAW)".into(),
@@ -230,35 +245,57 @@ impl UserspaceDataplane {
             let failed = move |f| sink.push(f);
             let thread = threads::spawn(name, self.stop.clone(), failed, body)
                 .map_err(|e| DataplaneError::new("starting a receive thread", e))?;
-            self.rx_threads.push(thread);
+            self.threads.push(thread);
         }
         self.underlays.insert(key, sockets.clone());
         Ok(sockets)
     }
 
     fn publish_inbound(&self) {
-        let table = self
-            .sas
-            .values()
-            .filter(|i| i.sa.direction == Direction::In)
-            .map(|i| (i.sa.spi, i.sa.clone()))
-            .collect();
-        self.inbound.publish(table);
+        self.inbound.publish(self.inbound_sas.clone());
     }
 
     /// Forget an SA: it leaves the packet threads' tables.
     fn remove_sa(&mut self, key: &SaKey) -> Option<Installed> {
         let gone = self.sas.remove(key)?;
-        match gone.sa.direction {
-            Direction::In => self.publish_inbound(),
-            Direction::Out => {
-                if let Some(t) = self.tunnels.get_mut(&gone.tunnel) {
-                    t.outbound.retain(|sa| !Arc::ptr_eq(sa, &gone.sa));
-                    t.publish_outbound();
+        if let Some(t) = self.tunnels.get_mut(&gone.tunnel) {
+            t.sas.remove(key);
+            if gone.sa.direction == Direction::Out {
+                t.outbound.retain(|sa| !Arc::ptr_eq(sa, &gone.sa));
+                t.publish_outbound();
+            }
+        }
+        if gone.sa.direction == Direction::In {
+            self.inbound_sas.remove(&gone.sa.spi);
+            self.publish_inbound();
+        }
+        Some(gone)
+    }
+
+    /// Take tunnel `name` out of the transmit workers and its SAs out of the tables;
+    /// the device goes once the packet threads let go of it (`released`).
+    fn detach(&mut self, name: &str) -> Result<Arc<Tun>> {
+        let t = self.tunnels.remove(name).ok_or_else(|| {
+            DataplaneError::on(name, "removing", DataplaneError::refused("unknown tunnel"))
+        })?;
+        for (worker, queue) in self.tx_workers.iter().zip(&t.owner.tun.queues) {
+            // The queue stays open (the worker holds the device) until it is told.
+            let _ = worker.poll.delete(queue.as_fd());
+            worker.tell(tx::Change::Remove(t.token));
+        }
+        let mut inbound_gone = false;
+        for key in &t.sas {
+            if let Some(gone) = self.sas.remove(key) {
+                if gone.sa.direction == Direction::In {
+                    self.inbound_sas.remove(&gone.sa.spi);
+                    inbound_gone = true;
                 }
             }
         }
-        Some(gone)
+        if inbound_gone {
+            self.publish_inbound();
+        }
+        Ok(t.owner.tun.clone())
     }
 
     /// The SA `key` of `tunnel` (an SA of another tunnel is not `tunnel`'s to touch).
@@ -367,13 +404,15 @@ impl Dataplane for UserspaceDataplane {
         let fvrf = o.tunnel_vrf.as_deref();
         self.vrfs.ensure(&mut self.rtnl, fvrf, &spec.name)?;
         let sockets = self.underlay(fvrf)?;
-        let tun = Arc::new(Tun::create(&spec.name, self.queues)?);
+        let tun = Arc::new(Tun::create(&spec.name, self.tx_workers.len())?);
         tun.adjust_mss.set(o.adjust_mss_v4, o.adjust_mss_v6);
         tun.df_bit.set(o.df_bit);
         // Dropping `tun` on error closes the queues, which removes the device.
         let index = link::index(&mut self.rtnl, &spec.name)
             .map_err(|e| DataplaneError::on(&spec.name, "looking up", e))?;
         link::configure(&mut self.rtnl, index, spec, None, Some(mtu), ivrf)?;
+        link::join_group(&mut self.rtnl, index)
+            .map_err(|e| DataplaneError::on(&spec.name, "setting its device group", e))?;
         let outbound_sa = Arc::new(Published::new(None));
         let owner = Owner {
             tun: tun.clone(),
@@ -385,18 +424,23 @@ impl Dataplane for UserspaceDataplane {
             fvrf: fvrf.map(Arc::from),
             outbound: outbound_sa.clone(),
         };
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut threads = Vec::new();
-        for queue in 0..tun.queues.len() {
-            let (tun, sockets, flag) = (tun.clone(), sockets.clone(), stop.clone());
-            let outbound = published::Reader::new(outbound_sa.clone());
-            let name = format!("esp-tx-{}-{queue}", spec.name);
-            let body = move || tx::run(tun, queue, outbound, sockets, flag);
-            let sink = self.failures.clone();
-            let failed = move |f| sink.push(f);
-            let thread = threads::spawn(name, stop.clone(), failed, body)
-                .map_err(|e| DataplaneError::on(&spec.name, "starting a transmit thread", e))?;
-            threads.push(thread);
+        let token = self.next_token;
+        self.next_token += 1;
+        for (queue, worker) in self.tx_workers.iter().enumerate() {
+            worker.tell(tx::Change::Add {
+                token,
+                tun: tun.clone(),
+                queue,
+                outbound: published::Reader::new(outbound_sa.clone()),
+                sockets: sockets.clone(),
+            });
+            if let Err(e) = worker.poll.add(tun.queues[queue].as_fd(), token) {
+                for (w, q) in self.tx_workers.iter().zip(&tun.queues) {
+                    let _ = w.poll.delete(q.as_fd());
+                    w.tell(tx::Change::Remove(token));
+                }
+                return Err(DataplaneError::on(&spec.name, "polling its TUN queue", e));
+            }
         }
         self.tunnels.insert(
             spec.name.clone(),
@@ -405,10 +449,10 @@ impl Dataplane for UserspaceDataplane {
                 index,
                 ivrf,
                 owner,
+                token,
                 outbound_sa,
-                stop,
-                threads,
                 outbound: Vec::new(),
+                sas: HashSet::new(),
                 mtu,
             },
         );
@@ -416,27 +460,8 @@ impl Dataplane for UserspaceDataplane {
     }
 
     fn remove_tunnel(&mut self, name: &str) -> Result<()> {
-        let mut t = self.tunnels.remove(name).ok_or_else(|| {
-            DataplaneError::on(name, "removing", DataplaneError::refused("unknown tunnel"))
-        })?;
-        t.stop();
-        let keys: Vec<SaKey> = self
-            .sas
-            .iter()
-            .filter(|(_, i)| i.tunnel == name)
-            .map(|(k, _)| *k)
-            .collect();
-        for key in &keys {
-            self.remove_sa(key);
-        }
-        // The tunnel's own references to its outbound SAs go with it; receive threads
-        // drop theirs at their next wakeup; the TUN device goes away with the last one.
-        let tun = t.owner.tun.clone();
-        drop(t);
-        let deadline = Instant::now() + 4 * sockets::WAKE_INTERVAL;
-        while Arc::strong_count(&tun) > 1 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let tun = self.detach(name)?;
+        released(&[tun]);
         Ok(())
     }
 
@@ -449,11 +474,7 @@ impl Dataplane for UserspaceDataplane {
         let mut rng = OsRng;
         loop {
             let spi = rng.next_u32();
-            let taken = self.reserved_spis.contains(&spi)
-                || self
-                    .sas
-                    .keys()
-                    .any(|(d, s, _)| *d == Direction::In && *s == spi);
+            let taken = self.reserved_spis.contains(&spi) || self.inbound_sas.contains_key(&spi);
             if spi >= MIN_SPI && !taken {
                 self.reserved_spis.insert(spi);
                 return Ok(spi);
@@ -481,7 +502,7 @@ impl Dataplane for UserspaceDataplane {
         if self.sas.contains_key(&key) {
             return Err(refused(format!("one to {} exists", spec.dst)));
         }
-        if spec.direction == Direction::In && self.inbound.current().contains_key(&spec.spi) {
+        if spec.direction == Direction::In && self.inbound_sas.contains_key(&spec.spi) {
             return Err(refused("inbound SPI in use".into()));
         }
         let local = match spec.direction {
@@ -513,16 +534,19 @@ impl Dataplane for UserspaceDataplane {
                 soft_reported: false,
             },
         );
+        let Some(t) = self.tunnels.get_mut(name) else {
+            return Ok(());
+        };
+        t.sas.insert(key);
         match spec.direction {
             Direction::In => {
                 self.reserved_spis.remove(&spec.spi);
+                self.inbound_sas.insert(spec.spi, sa);
                 self.publish_inbound();
             }
             Direction::Out => {
-                if let Some(t) = self.tunnels.get_mut(name) {
-                    t.outbound.push(sa);
-                    t.publish_outbound();
-                }
+                t.outbound.push(sa);
+                t.publish_outbound();
             }
         }
         Ok(())
@@ -598,19 +622,38 @@ impl Dataplane for UserspaceDataplane {
         events
     }
 
+    /// Every tunnel at once: one wait for the packet threads and one batched removal of
+    /// the devices, not one of each per tunnel.
     fn shutdown(&mut self) {
         let names: Vec<String> = self.tunnels.keys().cloned().collect();
-        for name in names {
-            let _ = self.remove_tunnel(&name);
+        let devices: Vec<Arc<Tun>> = names.iter().filter_map(|n| self.detach(n).ok()).collect();
+        released(&devices);
+        // The devices go in one batch; closing their queues then finds them gone.
+        if !devices.is_empty() {
+            if let Err(e) = link::delete_group(&mut self.rtnl) {
+                tracing::warn!("removing the tunnel interfaces in one batch: {e}");
+            }
         }
+        drop(devices);
         self.stop.store(true, Ordering::Relaxed);
-        for t in self.rx_threads.drain(..) {
+        for t in self.threads.drain(..) {
             let _ = t.join();
         }
         self.sas.clear();
         self.held_ports.clear();
         self.underlays.clear();
         self.vrfs.remove_own(&mut self.rtnl);
+    }
+}
+
+/// Wait (a few wake-ups of the packet threads at most) until only the caller holds
+/// `devices`: the receive threads drop their references to a removed tunnel's SAs at
+/// their next wake-up, the workers theirs when told; the last to let go closes the TUN
+/// device, which removes the interface.
+fn released(devices: &[Arc<Tun>]) {
+    let deadline = Instant::now() + 4 * sockets::WAKE_INTERVAL;
+    while devices.iter().any(|d| Arc::strong_count(d) > 1) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -881,10 +924,10 @@ mod tests {
                 fvrf: None,
                 outbound: Arc::new(Published::new(None)),
             },
+            token: 0,
             outbound_sa: Arc::new(Published::new(None)),
-            stop: Arc::new(AtomicBool::new(false)),
-            threads: vec![],
             outbound: vec![],
+            sas: HashSet::new(),
             mtu: 1400,
         }
     }

@@ -1,7 +1,12 @@
-//! Transmit: one thread per TUN queue drains the queue (TSO packets cut to MSS-sized
-//! ones, `offload.rs`), seals each packet in place with the tunnel's newest outbound
-//! SA, and sends up to `BATCH` with one `sendmmsg`. No allocation, no lock per packet: the SA pointer is re-read only when
-//! the control thread published a new one.
+//! Transmit: a fixed set of worker threads (one per core, up to `MAX_WORKERS`), each
+//! with one poll set (epoll) over its queue of every tunnel's multi-queue TUN device:
+//! worker K serves queue K of every tunnel, so that a tunnel's flows still spread over
+//! the cores and the thread count does not grow with the tunnels (10,000 tunnels, 2
+//! threads). A ready queue is drained (TSO packets cut to MSS-sized ones,
+//! `offload.rs`), each packet sealed in place with the tunnel's newest outbound SA, up
+//! to `BATCH` sent with one `sendmmsg`. No allocation, no lock per packet: the SA
+//! pointer is re-read only when the control thread published a new one, and the
+//! buffers belong to the worker, not to the tunnels.
 
 use super::df::{self, IPV4_HEADER_LEN};
 use super::gre;
@@ -10,14 +15,16 @@ use super::offload::{Segments, VnetHdr, VNET_HDR_LEN};
 use super::published::Reader;
 use super::sa::Sa;
 use super::sockets::{Outer, Sockets, UDP_HEADER_LEN, WAKE_INTERVAL};
-use super::sys::{self, SendBatch, SLOT};
+use super::sys::{Epoll, EventFd, SendBatch, SLOT};
 use super::tunnel::Tun;
 use crate::crypto::{OsRng, Rng};
+use crate::dataplane::threads::{self, Failures};
+use std::collections::HashMap;
 use std::io::{ErrorKind, Read};
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
 
 /// Room before the inner packet: an IPv4 header (`df.rs`), a UDP header, the largest
 /// ESP header (SPI, sequence number, 16-byte IV), GRE's header and delivery IP header,
@@ -125,10 +132,13 @@ fn own_header(sa: &Sa, df: bool, before: &mut [u8], len: usize) -> Option<usize>
     Some(IPV4_HEADER_LEN)
 }
 
-/// Most TUN reads per wakeup before looking at the SA and the stop flag again.
+/// Most TUN reads per ready queue and wakeup: one busy tunnel does not starve the
+/// others of its worker.
 const MAX_READS: usize = 256;
 /// A TSO packet: 64 KB of IP packet after the vnet header, with margin.
 const READ_BUF: usize = 128 << 10;
+/// The token of a worker's own doorbell in its poll set (tunnel tokens count from 0).
+const DOORBELL: u64 = u64::MAX;
 
 fn flush(batch: &mut SendBatch, sa: &Sa, sockets: &Sockets, tunnel: &str) {
     // Port 0: on raw sockets a port would be read as the IP protocol.
@@ -139,78 +149,185 @@ fn flush(batch: &mut SendBatch, sa: &Sa, sockets: &Sockets, tunnel: &str) {
     }
 }
 
-/// Seal what TUN queue `queue` of `tun` gives with the tunnel's `outbound` SA, until
-/// `stop`; a TUN queue that fails ends the thread with the error.
-pub(crate) fn run(
+/// What the control thread tells a worker.
+pub(super) enum Change {
+    /// Serve queue `queue` of `tun` (already in the poll set under `token`).
+    Add {
+        token: u64,
+        tun: Arc<Tun>,
+        queue: usize,
+        outbound: Reader<Option<Arc<Sa>>>,
+        /// The outer sockets of its underlay (`tunnel vrf`).
+        sockets: Arc<Sockets>,
+    },
+    /// Let go of the tunnel `token` (already out of the poll set).
+    Remove(u64),
+}
+
+/// One tunnel queue as a worker serves it.
+struct Served {
     tun: Arc<Tun>,
     queue: usize,
-    mut outbound: Reader<Option<Arc<Sa>>>,
+    outbound: Reader<Option<Arc<Sa>>>,
     sockets: Arc<Sockets>,
-    stop: Arc<AtomicBool>,
+}
+
+/// The control thread's handle on one transmit worker.
+pub(super) struct Worker {
+    pub poll: Arc<Epoll>,
+    doorbell: Arc<EventFd>,
+    changes: mpsc::Sender<Change>,
+}
+
+impl Worker {
+    /// Start transmit worker `index` (thread `esp-tx-INDEX`); its failure goes to
+    /// `failures`.
+    pub fn start(
+        index: usize,
+        stop: Arc<AtomicBool>,
+        failures: &Failures,
+    ) -> std::io::Result<(Worker, JoinHandle<()>)> {
+        let poll = Arc::new(Epoll::new()?);
+        let doorbell = Arc::new(EventFd::new()?);
+        poll.add(doorbell.as_fd(), DOORBELL)?;
+        let (changes, inbox) = mpsc::channel();
+        let (p, d, flag) = (poll.clone(), doorbell.clone(), stop.clone());
+        let body = move || run(&p, &d, &inbox, &flag);
+        let sink = failures.clone();
+        let thread = threads::spawn(format!("esp-tx-{index}"), stop, move |f| sink.push(f), body)?;
+        let worker = Worker {
+            poll,
+            doorbell,
+            changes,
+        };
+        Ok((worker, thread))
+    }
+
+    /// Hand `change` to the worker and wake it.
+    pub fn tell(&self, change: Change) {
+        // A worker that is gone has reported its failure; nothing to add here.
+        let _ = self.changes.send(change);
+        self.doorbell.ring();
+    }
+}
+
+/// A worker: wait on the poll set, apply the control thread's changes, drain the ready
+/// queues, until `stop`. A TUN queue that fails ends the worker with the error (the
+/// daemon stops, naming the thread), as a failed socket does.
+fn run(
+    poll: &Epoll,
+    doorbell: &EventFd,
+    inbox: &mpsc::Receiver<Change>,
+    stop: &AtomicBool,
 ) -> std::io::Result<()> {
-    let queue_file = &tun.queues[queue];
+    let mut served: HashMap<u64, Served> = HashMap::new();
+    let mut ready = Vec::new();
     let mut batch = SendBatch::new();
     let mut ivs = IvPool::new();
     let mut read_buf = vec![0u8; READ_BUF].into_boxed_slice();
     while !stop.load(Ordering::Relaxed) {
-        match sys::wait_readable(queue_file.as_fd(), WAKE_INTERVAL) {
-            Ok(false) => continue,
-            Ok(true) => {}
+        match poll.wait(&mut ready, WAKE_INTERVAL) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(std::io::Error::new(e.kind(), format!("epoll_wait: {e}"))),
+        }
+        // Changes first: a queue registered just now is known before its first event.
+        for change in inbox.try_iter() {
+            match change {
+                Change::Add {
+                    token,
+                    tun,
+                    queue,
+                    outbound,
+                    sockets,
+                } => {
+                    served.insert(
+                        token,
+                        Served {
+                            tun,
+                            queue,
+                            outbound,
+                            sockets,
+                        },
+                    );
+                }
+                Change::Remove(token) => {
+                    served.remove(&token);
+                }
+            }
+        }
+        for token in &ready {
+            if *token == DOORBELL {
+                doorbell.clear();
+                continue;
+            }
+            // Removed since the wait returned: nothing to do.
+            let Some(s) = served.get_mut(token) else {
+                continue;
+            };
+            drain(s, &mut batch, &mut ivs, &mut read_buf)?;
+        }
+    }
+    Ok(())
+}
+
+/// Seal and send what one ready TUN queue holds (up to `MAX_READS` packets).
+fn drain(
+    s: &mut Served,
+    batch: &mut SendBatch,
+    ivs: &mut IvPool,
+    read_buf: &mut [u8],
+) -> std::io::Result<()> {
+    let (tun, queue, sockets) = (&s.tun, s.queue, &*s.sockets);
+    let queue_file = &tun.queues[queue];
+    s.outbound.refresh();
+    let sa = s.outbound.get().as_ref().clone();
+    for _ in 0..MAX_READS {
+        let n = match (&*queue_file).read(read_buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => {
-                let why = format!("{}: poll on TUN queue {queue}: {e}", tun.name);
+                let why = format!("{}: read from TUN queue {queue}: {e}", tun.name);
                 return Err(std::io::Error::new(e.kind(), why));
             }
-        }
-        outbound.refresh();
-        let sa = outbound.get().as_ref().clone();
-        for _ in 0..MAX_READS {
-            let n = match (&*queue_file).read(&mut read_buf) {
-                Ok(n) => n,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    let why = format!("{}: read from TUN queue {queue}: {e}", tun.name);
-                    return Err(std::io::Error::new(e.kind(), why));
-                }
+        };
+        // Without an SA the packet is dropped, as XFRM does without a state, and
+        // the control thread is asked for one, as XFRM sends an acquire.
+        let Some(sa) = sa.as_deref() else {
+            tun.sa_wanted.store(true, Ordering::Relaxed);
+            continue;
+        };
+        let Some(hdr) = VnetHdr::parse(&read_buf[..n]) else {
+            continue;
+        };
+        let Some(mut segments) = Segments::new(hdr, &mut read_buf[VNET_HDR_LEN..n]) else {
+            continue;
+        };
+        while !segments.is_empty() {
+            if batch.is_full() {
+                flush(batch, sa, sockets, &tun.name);
+            }
+            let slot = batch.next_slot();
+            let Some(len) = segments.next_into(&mut slot[HEADROOM..SLOT - TAILROOM]) else {
+                break;
             };
-            // Without an SA the packet is dropped, as XFRM does without a state, and
-            // the control thread is asked for one, as XFRM sends an acquire.
-            let Some(sa) = sa.as_deref() else {
-                tun.sa_wanted.store(true, Ordering::Relaxed);
-                continue;
-            };
-            let Some(hdr) = VnetHdr::parse(&read_buf[..n]) else {
-                continue;
-            };
-            let Some(mut segments) = Segments::new(hdr, &mut read_buf[VNET_HDR_LEN..n]) else {
-                continue;
-            };
-            while !segments.is_empty() {
-                if batch.is_full() {
-                    flush(&mut batch, sa, &sockets, &tun.name);
-                }
-                let slot = batch.next_slot();
-                let Some(len) = segments.next_into(&mut slot[HEADROOM..SLOT - TAILROOM]) else {
-                    break;
+            let inner = &mut slot[HEADROOM..HEADROOM + len];
+            tun.adjust_mss.apply(inner);
+            let df = df::wants_df(tun.df_bit.get(), inner);
+            if let Some((start, len)) = seal(sa, slot, len, ivs) {
+                // Sealed within the slot: never refused (else dropped, like a packet
+                // that does not seal).
+                match own_header(sa, df, &mut slot[..start], len) {
+                    Some(header) => batch.push(start - header, len + header, true),
+                    None => batch.push(start, len, false),
                 };
-                let inner = &mut slot[HEADROOM..HEADROOM + len];
-                tun.adjust_mss.apply(inner);
-                let df = df::wants_df(tun.df_bit.get(), inner);
-                if let Some((start, len)) = seal(sa, slot, len, &mut ivs) {
-                    // Sealed within the slot: never refused (else dropped, like a packet
-                    // that does not seal).
-                    match own_header(sa, df, &mut slot[..start], len) {
-                        Some(header) => batch.push(start - header, len + header, true),
-                        None => batch.push(start, len, false),
-                    };
-                }
             }
         }
-        match sa.as_deref() {
-            Some(sa) if !batch.is_empty() => flush(&mut batch, sa, &sockets, &tun.name),
-            _ => batch.clear(),
-        }
+    }
+    match sa.as_deref() {
+        Some(sa) if !batch.is_empty() => flush(batch, sa, sockets, &tun.name),
+        _ => batch.clear(),
     }
     Ok(())
 }

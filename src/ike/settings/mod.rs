@@ -14,11 +14,21 @@ use crate::ipsec::InnerFamily;
 use std::net::IpAddr;
 
 /// Where an item came from: file and 1-based line ("line 0" = a built-in default).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// Not part of the item's value: two settings that differ only in where they were
+/// written are equal, so that a reload which moves lines (a tunnel added above
+/// thousands of others) changes no tunnel (issue 14).
+#[derive(Debug, Clone, Default)]
 pub struct Origin {
     pub file: String,
     pub line: u32,
 }
+
+impl PartialEq for Origin {
+    fn eq(&self, _: &Origin) -> bool {
+        true
+    }
+}
+impl Eq for Origin {}
 
 impl std::fmt::Display for Origin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -203,6 +213,9 @@ pub struct Settings {
     /// `crypto isakmp identity`: what phase 1 sends where no profile says otherwise.
     pub identity: LocalIdentity,
     pub tunnels: Vec<TunnelSettings>,
+    /// `interface Virtual-Template N type tunnel`, named `Virtual-TemplateN`, with no
+    /// peer (`peer` unspecified): each Virtual-Access is a clone with the peer's.
+    pub templates: Vec<TunnelSettings>,
     pub dpd: Option<Dpd>,
     pub nat_keepalive_s: Option<u32>,
     pub admission: Admission,

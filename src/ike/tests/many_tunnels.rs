@@ -227,3 +227,93 @@ fn an_spi_the_kernel_gave_on_another_address_too_is_given_back() {
     assert!(ins.contains(&0x4242) && ins[0] != ins[1], "{ins:x?}");
     assert!(pair.a.reserved.is_empty(), "{:x?}", pair.a.reserved);
 }
+
+/// When each Main Mode began (`Side::log_times` of the "beginning Main Mode" lines).
+fn main_mode_starts(side: &Side) -> Vec<std::time::Instant> {
+    side.log_text()
+        .iter()
+        .zip(&side.log_times)
+        .filter(|(l, _)| l.contains("beginning Main Mode exchange"))
+        .map(|(_, t)| *t)
+        .collect()
+}
+
+/// 300 tunnels asked up at once: a burst of Main Modes, then the rest at the paced
+/// rate (no thundering herd of MM1s); every tunnel still comes up, and the pairs'
+/// soft lifetimes are spread over 85..94% of the hard one, so that they do not all
+/// rekey in the same second either.
+#[test]
+fn initiations_are_paced_and_rekeys_spread() {
+    use crate::ike::pacing::{INITIATION_BURST, INITIATION_RATE};
+    let n = 300;
+    let (a, b) = branch_and_hub(n);
+    let mut pair = Pair::new(a, b);
+    let t0 = pair.time;
+    initiate_all(&mut pair, false, n);
+    pair.drive();
+    assert_eq!(main_mode_starts(&pair.a).len(), INITIATION_BURST as usize);
+    pair.run_for(Duration::from_secs(10));
+    assert_every_tunnel_up(&pair, n);
+    let starts = main_mode_starts(&pair.a);
+    assert_eq!(starts.len(), n, "one Main Mode per tunnel");
+    let paced = (n - INITIATION_BURST as usize) as u32;
+    let ramp = Duration::from_secs(1) * paced / INITIATION_RATE;
+    let last = *starts.iter().max().unwrap() - t0;
+    assert!(
+        last >= ramp && last <= ramp + Duration::from_millis(100),
+        "the last Main Mode began {last:?} after the first, expected {ramp:?}"
+    );
+    // In no second more Main Modes than the burst and the rate allow.
+    for s in &starts {
+        let within = starts
+            .iter()
+            .filter(|t| **t >= *s && **t - *s < Duration::from_secs(1));
+        assert!(within.count() <= (INITIATION_BURST + INITIATION_RATE) as usize);
+    }
+    let hard = pair.a.installed[0].lifetimes.hard_s.unwrap();
+    let percents: std::collections::BTreeSet<u64> = pair
+        .a
+        .installed
+        .iter()
+        .map(|s| s.lifetimes.soft_s.unwrap() * 100 / hard)
+        .collect();
+    assert_eq!(
+        percents,
+        (85..=94).collect(),
+        "soft lifetimes over 85..94% of {hard} s"
+    );
+}
+
+/// SIGHUP with one tunnel changed among many, the file's lines shifted (a profile
+/// added above): that tunnel alone renegotiates; every other keeps its SAs.
+#[test]
+fn a_reload_changing_one_tunnel_among_many_touches_only_that_one() {
+    let n = 50;
+    let (a, b) = branch_and_hub(n);
+    let mut pair = Pair::new(a, b.clone());
+    initiate_all(&mut pair, false, n);
+    pair.run_for(Duration::from_secs(5));
+    assert_every_tunnel_up(&pair, n);
+    let before: Vec<Vec<u32>> = (1..=n).map(|i| spis_of(&pair.b, &name(i))).collect();
+    let mut reloaded = b;
+    for t in &mut reloaded.tunnels {
+        t.origin.line += 3;
+        t.profile_origin.line += 3;
+    }
+    reloaded.tunnels[6].lifetime_s = 1800;
+    let now = pair.time;
+    pair.b.engine.reload(now, reloaded);
+    pair.run_for(Duration::from_secs(5));
+    for i in 1..=n {
+        let after = spis_of(&pair.b, &name(i));
+        if i == 7 {
+            assert_eq!(after.len(), 2, "Tunnel7 up again");
+            assert!(
+                after.iter().all(|s| !before[i - 1].contains(s)),
+                "Tunnel7 renegotiated"
+            );
+        } else {
+            assert_eq!(after, before[i - 1], "{} kept its SAs", name(i));
+        }
+    }
+}

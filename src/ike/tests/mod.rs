@@ -1,6 +1,7 @@
 //! Engine scenarios: two engines in memory (see `util::Pair`).
 
 mod captures;
+mod dvti;
 mod fvrf;
 mod gre;
 mod handshake;

@@ -5,7 +5,7 @@
 use crate::crypto::Rng;
 use crate::crypto::{CipherAlg, DhGroup, EspAuth, EspEncr, EspTransform, HashAlg, TestRng};
 use crate::ike::settings::{IsakmpPolicy, Origin, TransformSet, TunnelSettings};
-use crate::ike::{Action, Command, Engine, Fvrf, LogEvent, Settings};
+use crate::ike::{Action, Command, Engine, Fvrf, LogEvent, Settings, VirtualAccess};
 use crate::ipsec::{Direction, SaSpec};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -74,6 +74,11 @@ pub struct Side {
     /// SPIs (with their destination) handed out by AllocSpi that no SA has taken and
     /// nobody gave back: the kernel keeps a larval state for each.
     pub reserved: std::collections::BTreeSet<(u32, std::net::IpAddr)>,
+    /// Virtual-Access interfaces the daemon holds (cloned and not removed yet), and
+    /// every one it was asked to clone and to remove, in order.
+    pub interfaces: Vec<VirtualAccess>,
+    pub cloned: Vec<VirtualAccess>,
+    pub removed: Vec<VirtualAccess>,
     /// Keep the engine's Diffie-Hellman jobs in `dh_jobs` (a busy worker pool) instead
     /// of running them at once.
     pub hold_dh: bool,
@@ -93,6 +98,9 @@ impl Side {
             answer_spi: true,
             fixed_spis: VecDeque::new(),
             reserved: Default::default(),
+            interfaces: Vec::new(),
+            cloned: Vec::new(),
+            removed: Vec::new(),
             hold_dh: false,
             dh_jobs: Vec::new(),
         }
@@ -299,6 +307,25 @@ impl Pair {
                     side.deletes += 1;
                     side.installed
                         .retain(|s| !(s.direction == direction && s.spi == spi && s.dst == dst));
+                }
+                Action::CloneInterface(va) => {
+                    assert!(
+                        side.interfaces.iter().all(|i| i.name != va.name),
+                        "{} cloned twice",
+                        va.name
+                    );
+                    side.interfaces.push(va.clone());
+                    side.cloned.push(va);
+                }
+                Action::RemoveInterface(va) => {
+                    // Every SA of it went before (a Virtual-Access lives with its SAs).
+                    assert!(
+                        side.installed.iter().all(|s| s.tunnel != va.name),
+                        "{} removed with SAs installed",
+                        va.name
+                    );
+                    side.interfaces.retain(|i| i.name != va.name);
+                    side.removed.push(va);
                 }
                 Action::Log(ev) => {
                     side.logs.push(ev);

@@ -1,0 +1,249 @@
+#!/bin/bash
+# bench-scale.sh - one hub, N tunnels (issue 14): ikev1d against ikev1d and against
+# strongSwan, and strongSwan as the hub, in the same run on this machine.
+#
+#   sudo scripts/bench-scale.sh [N...] [--only ikev1d|ssw-spokes|ssw-hub] [--help]
+#
+# N defaults to "100 1000". Two namespaces joined by veth: the hub ($IKT_NS-bh,
+# 2001:db8::1) and the spokes ($IKT_NS-bs, 2001:db8::a:1..N, one address per tunnel).
+# Each row is one pairing:
+#   ikev1d      hub ikev1d (Tunnel1..N), spokes one ikev1d holding N addresses
+#               (Tunnel1..N), both on the userspace data path
+#   ssw-spokes  the same ikev1d hub, the spokes one strongSwan charon with N swanctl
+#               connections (one local address each, kernel-libipsec)
+#   ssw-hub     a strongSwan charon as the hub (N connections), the ikev1d spokes
+# Columns, all about the hub:
+#   up s      from the spokes' start until the hub lists N IPsec SA pairs
+#   cpu s     the hub's user+system CPU seconds until then (/proc/PID/stat)
+#   KiB/tun   (hub VmRSS with N pairs up - VmRSS of the same hub with 1 tunnel and no
+#             peer) / N; the userspace data path's fixed per-worker packet buffers are
+#             in both and cancel out (stated once below)
+#   show s    `ikev1d show ipsec --json` (strongSwan: `swanctl --list-sas`), N entries
+#   down s    SIGTERM until the hub process is gone (ikev1d: Deletes sent, tunnels
+#             removed)
+# The hub uses DH group 14 and aes256/sha256 in phase 1 and 2, as lib.sh's fan_conf.
+# Release build (cargo build --release), or $IKEV1D_BIN.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+usage() { sed -n '2,27s/^# \{0,1\}//p' "$0"; }
+sizes=() only=
+while [ $# -gt 0 ]; do
+    case $1 in
+        --help|-h) usage; exit 0 ;;
+        --only) only=$2; shift ;;
+        [0-9]*) sizes+=("$1") ;;
+        *) echo "bench-scale.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
+    esac
+    shift
+done
+[ ${#sizes[@]} -gt 0 ] || sizes=(100 1000)
+[ "$(id -u)" = 0 ] || { echo "bench-scale.sh: needs root (namespaces, TUN)" >&2; exit 1; }
+if [ -z "${IKEV1D_BIN:-}" ]; then
+    cargo build --release --bins -q
+    IKEV1D_BIN=$PWD/target/release/ikev1d
+fi
+
+IKT_RUN=$(mktemp -d /tmp/ikt-bench-scale.XXXXXX)
+IKT_BIN=$IKEV1D_BIN
+. tests/lib.sh
+CHARON=/usr/lib/ipsec/charon
+trap 'set +eu; stop_all; ikt_cleanup; [ -n "${BENCH_KEEP:-}" ] || rm -rf "$IKT_RUN"' EXIT
+HUB=$IKT_NS-bh SPOKES=$IKT_NS-bs
+CLK=$(getconf CLK_TCK)
+PAGE_KIB=$(($(getconf PAGESIZE) / 1024))
+
+# cpu_s PID: user+system CPU seconds so far
+cpu_s() { awk -v t="$CLK" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / t }' "/proc/$1/stat"; }
+# rss_kib PID: resident set size
+rss_kib() { awk -v p="$PAGE_KIB" '{ print $2 * p }' "/proc/$1/statm"; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+
+# pairs NS: IPsec SA pairs the ikev1d in NS lists ("?" while it does not answer)
+pairs() { ip netns exec "$1" timeout 60 "$IKT_BIN" show ipsec --json --socket "$IKT_RUN/$1.sock" 2>/dev/null | jq length 2>/dev/null || echo "?"; }
+# ssw_pairs NS: installed CHILD_SAs of the charon in NS
+ssw_pairs() { swanctl --list-sas --raw --uri "unix://$IKT_RUN/ssw-$1/charon.vici" 2>/dev/null | grep -o 'state=INSTALLED' | wc -l; }
+
+# wait_for SECONDS N CMD...: until CMD prints N (polled every 0.5 s)
+wait_for() {
+    local secs=$1 want=$2 t0=$SECONDS; shift 2
+    while [ $((SECONDS - t0)) -lt "$secs" ]; do
+        [ "$("$@")" = "$want" ] && return 0
+        sleep 0.5
+    done
+    return 1
+}
+
+stop_pid() {
+    local pid=$1 t0=$SECONDS
+    kill -TERM "$pid" 2>/dev/null || return 0
+    while kill -0 "$pid" 2>/dev/null && [ $((SECONDS - t0)) -lt 120 ]; do sleep 0.05; done
+    kill -KILL "$pid" 2>/dev/null || true
+}
+declare -a CHARONS=()
+stop_all() { local p; for p in "${CHARONS[@]}"; do stop_pid "$p"; done; CHARONS=(); }
+
+# fresh_pair N: the two namespaces, the spokes holding N addresses
+fresh_pair() {
+    local n=$1 i
+    ikt_cleanup
+    routers "$HUB" 2001:db8::1 "$SPOKES" 2001:db8::a:1 64
+    for ((i = 2; i <= n; i++)); do echo "address add 2001:db8::a:$i/64 dev eth0 nodad"; done |
+        ip -n "$SPOKES" -batch -
+}
+
+# ikev1d_start NS CONF: pid on stdout once its control socket answers
+ikev1d_start() {
+    local ns=$1 conf=$2
+    ip netns exec "$ns" env RUST_LOG=ikev1d=info "$IKT_BIN" run --config "$conf" --dataplane userspace \
+        --socket "$IKT_RUN/$ns.sock" >>"$IKT_RUN/$ns.log" 2>&1 &
+    IKT_PIDS+=($!)
+    echo $! >"$IKT_RUN/$ns.pid"
+    until ip netns exec "$ns" "$IKT_BIN" show isakmp --json --socket "$IKT_RUN/$ns.sock" >/dev/null 2>&1; do
+        kill -0 "$(cat "$IKT_RUN/$ns.pid")" 2>/dev/null || { tail "$IKT_RUN/$ns.log" >&2; return 1; }
+        sleep 0.1
+    done
+}
+
+# charon_start NS CONF_DIR: a charon in NS (kernel-libipsec, no routes), its connections
+# loaded; pid in $IKT_RUN/ssw-NS/charon.pid
+charon_start() {
+    local ns=$1 dir=$IKT_RUN/ssw-$1 pid
+    mkdir -p "$dir/run"
+    cat >"$dir/strongswan.conf" <<-EOF
+	charon {
+	  load = random nonce openssl kernel-libipsec kernel-netlink socket-default vici
+	  install_routes = no
+	  retransmit_timeout = 4.0
+	  plugins { vici { socket = unix://$dir/charon.vici } }
+	  filelog { peer { path = $dir/charon.log
+	    default = 0 } }
+	  syslog { daemon { default = -1 } }
+	}
+	EOF
+    # shellcheck disable=SC2016  # expanded by the inner sh
+    setsid ip netns exec "$ns" sh -c \
+        'mount --bind "$1/run" /run && STRONGSWAN_CONF="$1/strongswan.conf" exec "$2"' \
+        sh "$dir" "$CHARON" </dev/null >"$dir/charon.out" 2>&1 &
+    until swanctl --stats --uri "unix://$dir/charon.vici" >/dev/null 2>&1; do sleep 0.1; done
+    pid=$(cat "$dir/run/charon.pid")
+    CHARONS+=("$pid")
+    echo "$pid" >"$dir/pid"
+}
+
+# swanctl_conf FILE N SIDE START: N IKEv1 connections as fan_conf's (SIDE hub: local
+# 2001:db8::1, remote 2001:db8::a:I; SIDE spokes: the reverse); START: start_action
+swanctl_conf() {
+    local out=$1 n=$2 side=$3 start=$4 i l r
+    {
+        echo "connections {"
+        for ((i = 1; i <= n; i++)); do
+            if [ "$side" = hub ]; then l=2001:db8::1 r=2001:db8::a:$i; else l=2001:db8::a:$i r=2001:db8::1; fi
+            cat <<-EOF
+	  t$i { version = 1
+	    local_addrs = $l
+	    remote_addrs = $r
+	    proposals = aes256-sha256-modp2048
+	    local { auth = psk
+	      id = $l }
+	    remote { auth = psk
+	      id = $r }
+	    children { t$i { local_ts = ::/0
+	      remote_ts = ::/0
+	      esp_proposals = aes256-sha256
+	      start_action = $start } } }
+	EOF
+        done
+        echo "}"
+        echo "secrets { ike-fan { secret = Fan-Key } }"
+    } >"$out"
+}
+
+# charon_load NS FILE
+charon_load() { swanctl --load-all --file "$2" --uri "unix://$IKT_RUN/ssw-$1/charon.vici" >"$IKT_RUN/ssw-$1/load.out" 2>&1; }
+
+# empty_rss: the hub with one tunnel and no peer
+empty_rss() {
+    fresh_pair 1
+    fan_conf "$IKT_RUN/empty.conf" 1 one
+    ikev1d_start "$HUB" "$IKT_RUN/empty.conf"
+    sleep 1
+    rss_kib "$(cat "$IKT_RUN/$HUB.pid")"
+    # a command substitution's shell: its namespaces go with it
+    ikt_cleanup
+}
+
+ROWS=()
+row() { ROWS+=("$(printf '%-11s %6s %8s %8s %8s %8s %8s   %s' "$@")"); printf '%-11s %6s %8s %8s %8s %8s %8s   %s\n' "$@"; }
+
+# An ikev1d hub against ikev1d or strongSwan spokes.
+bench_ikev1d_hub() {
+    local n=$1 spokes=$2 limit=$((60 + n / 5)) hub t0 up cpu rss show down note=
+    fresh_pair "$n"
+    fan_conf "$IKT_RUN/hub.conf" "$n" one
+    ikev1d_start "$HUB" "$IKT_RUN/hub.conf"
+    hub=$(cat "$IKT_RUN/$HUB.pid")
+    t0=$(now)
+    if [ "$spokes" = ikev1d ]; then
+        fan_conf "$IKT_RUN/spokes.conf" "$n" many
+        ikev1d_start "$SPOKES" "$IKT_RUN/spokes.conf"
+    else
+        charon_start "$SPOKES"
+        swanctl_conf "$IKT_RUN/ssw-spokes.conf" "$n" spokes start
+        charon_load "$SPOKES" "$IKT_RUN/ssw-spokes.conf"
+    fi
+    if wait_for "$limit" "$n" pairs "$HUB"; then up=$(since "$t0"); else up=">$limit"; note="only $(pairs "$HUB") up"; fi
+    cpu=$(cpu_s "$hub")
+    rss=$(awk -v a="$(rss_kib "$hub")" -v b="$EMPTY_RSS" -v n="$n" 'BEGIN { printf "%.1f", (a - b) / n }')
+    t0=$(now)
+    ip netns exec "$HUB" "$IKT_BIN" show ipsec --json --socket "$IKT_RUN/$HUB.sock" >"$IKT_RUN/show.json"
+    show=$(since "$t0")
+    [ "$(jq length "$IKT_RUN/show.json")" = "$(pairs "$HUB")" ] || note="$note show --json invalid"
+    t0=$(now)
+    stop_pid "$hub"
+    down=$(since "$t0")
+    row "$spokes" "$n" "$up" "$cpu" "$rss" "$show" "$down" "$note"
+    stop_all
+}
+
+# A strongSwan hub against the ikev1d spokes.
+bench_ssw_hub() {
+    local n=$1 limit=$((60 + n / 5)) hub t0 up cpu rss show down note= base
+    fresh_pair "$n"
+    charon_start "$HUB"
+    hub=$(cat "$IKT_RUN/ssw-$HUB/pid")
+    swanctl_conf "$IKT_RUN/ssw-hub1.conf" 1 hub none
+    charon_load "$HUB" "$IKT_RUN/ssw-hub1.conf"
+    sleep 1
+    base=$(rss_kib "$hub")
+    swanctl_conf "$IKT_RUN/ssw-hub.conf" "$n" hub none
+    charon_load "$HUB" "$IKT_RUN/ssw-hub.conf"
+    t0=$(now)
+    fan_conf "$IKT_RUN/spokes.conf" "$n" many
+    ikev1d_start "$SPOKES" "$IKT_RUN/spokes.conf"
+    if wait_for "$limit" "$n" ssw_pairs "$HUB"; then up=$(since "$t0"); else up=">$limit"; note="only $(ssw_pairs "$HUB") up"; fi
+    cpu=$(cpu_s "$hub")
+    rss=$(awk -v a="$(rss_kib "$hub")" -v b="$base" -v n="$n" 'BEGIN { printf "%.1f", (a - b) / n }')
+    t0=$(now)
+    swanctl --list-sas --uri "unix://$IKT_RUN/ssw-$HUB/charon.vici" >/dev/null 2>&1
+    show=$(since "$t0")
+    t0=$(now)
+    stop_pid "$hub"
+    down=$(since "$t0")
+    row "ssw-hub" "$n" "$up" "$cpu" "$rss" "$show" "$down" "$note"
+    stop_all
+}
+
+EMPTY_RSS=$(empty_rss)
+echo "ikev1d: $IKT_BIN; hub with 1 tunnel and no peer: $EMPTY_RSS KiB RSS"
+echo "(userspace data path buffers, in that figure and not per tunnel: see docs/design.md, Scale)"
+printf '%-11s %6s %8s %8s %8s %8s %8s\n' spokes N "up s" "cpu s" KiB/tun "show s" "down s"
+for n in "${sizes[@]}"; do
+    [ -n "$only" ] && [ "$only" != ikev1d ] || bench_ikev1d_hub "$n" ikev1d
+    [ -n "$only" ] && [ "$only" != ssw-spokes ] || bench_ikev1d_hub "$n" ssw-spokes
+    [ -n "$only" ] && [ "$only" != ssw-hub ] || bench_ssw_hub "$n"
+done
+echo
+echo "hub ikev1d for ikev1d/ssw-spokes, strongSwan $(dpkg-query -W -f='${Version}' strongswan-charon 2>/dev/null || true) for ssw-hub; machine: $(nproc) cores"
+printf '%-11s %6s %8s %8s %8s %8s %8s\n' spokes N "up s" "cpu s" KiB/tun "show s" "down s"
+printf '%s\n' "${ROWS[@]}"

@@ -1,0 +1,132 @@
+#!/bin/bash
+# scale.sh - many tunnels in one daemon (issue 14), userspace data path, network
+# namespaces: a hub ($IKT_NS-sc-one, 2001:db8::1, Tunnel1..N) and the spokes, one ikev1d
+# holding N addresses ($IKT_NS-sc-many), N = $SCALE_N (200). Big N runs belong to
+# scripts/bench-scale.sh; this suite checks what must hold at any N:
+#   - all N pairs up on both sides (the spokes initiate, paced; the hub answers);
+#     a sample of tunnels passes pings;
+#   - `show ipsec --peer A` / `--interface TunnelK` and `show isakmp --peer A` list
+#     exactly that tunnel's SAs; `show ipsec --json` is one valid array of N entries;
+#   - the hub runs as many threads as a hub with one tunnel (no thread per tunnel);
+#   - SIGHUP with one tunnel changed among N renegotiates that one only (every other
+#     tunnel keeps its SPIs);
+#   - SIGTERM tears the N tunnels down within a bound, and the spokes saw the Deletes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. tests/lib.sh
+suite_begin scale
+
+N=${SCALE_N:-200}
+ONE=$IKT_NS-sc-one MANY=$IKT_NS-sc-many SOLO=$IKT_NS-sc-solo
+# SIGTERM bound: the Deletes of N pairs and N ISAKMP SAs, N TUN devices removed
+DOWN_LIMIT=$((5 + N / 50))
+
+routers "$ONE" 2001:db8::1 "$MANY" 2001:db8::a:1 64
+for ((i = 2; i <= N; i++)); do echo "address add 2001:db8::a:$i/64 dev eth0 nodad"; done |
+    ip -n "$MANY" -batch -
+fan_conf "$IKT_RUN/one.conf" "$N" one
+fan_conf "$IKT_RUN/many.conf" "$N" many
+# The hub answers only (--passive), as a hub of many spokes usually does: the spokes'
+# paced initiations alone bring the tunnels up, with no collisions of simultaneous
+# negotiations in the way of the checks below.
+start_ikev1d "$ONE" "$IKT_RUN/one.conf" "$IKT_RUN/one.log" --dataplane userspace --passive
+listening "$ONE" 60
+t0=$SECONDS
+start_ikev1d "$MANY" "$IKT_RUN/many.conf" "$IKT_RUN/many.log" --dataplane userspace
+check "$N tunnels: $N ISAKMP SAs and $N pairs on each side within $((30 + N / 2)) s" \
+    eval "wait_counts $ONE '$N $N' $((30 + N / 2)) && wait_counts $MANY '$N $N' 30"
+echo "    up after $((SECONDS - t0)) s"
+
+sample() { echo 1 $((N / 3)) $((N / 2)) $((N - 1)) "$N"; }
+sample_pings() {
+    local i ok=0
+    for i in $(sample); do pings "$MANY" "2001:db8:1:$i::1" 3 && ok=$((ok + 1)); done
+    [ "$ok" = 5 ]
+}
+check "a sample of tunnels (Tunnel$(sample | sed 's/ /, Tunnel/g')) passes pings" sample_pings
+
+# filtered NS WHAT ARGS... JQ: the filter applied to `show WHAT --json ARGS`
+filtered() {
+    local ns=$1 what=$2 q=${*: -1}
+    ip netns exec "$ns" timeout 10 "$IKT_BIN" show "$what" --json "${@:3:$#-3}" \
+        --socket "$IKT_RUN/$ns.sock" | jq -r "$q"
+}
+k=$((N / 2))
+check "show ipsec --peer 2001:db8::a:$k on the hub: exactly Tunnel$k's pair" \
+    eval "[ \"\$(filtered $ONE ipsec --peer 2001:db8::a:$k '[.[] | .interface + \" \" + .peer] | join(\",\")')\" = 'Tunnel$k 2001:db8::a:$k' ]"
+check "show ipsec --interface Tunnel$k on the spokes: exactly its pair" \
+    eval "[ \"\$(filtered $MANY ipsec --interface Tunnel$k '[.[] | .interface + \" \" + .local] | join(\",\")')\" = 'Tunnel$k 2001:db8::a:$k' ]"
+check "show isakmp --peer 2001:db8::a:$k on the hub: exactly one SA, QM_IDLE" \
+    eval "[ \"\$(filtered $ONE isakmp --peer 2001:db8::a:$k '[.[] | .peer + \" \" + .state] | join(\",\")')\" = '2001:db8::a:$k QM_IDLE' ]"
+check "show ipsec --interface Tunnel$((N + 1)) (no such tunnel): an empty list" \
+    eval "[ \"\$(filtered $ONE ipsec --interface Tunnel$((N + 1)) length)\" = 0 ]"
+show_all() {
+    local t0 n
+    t0=$(date +%s%N)
+    n=$(show "$ONE" ipsec --json | jq length)
+    echo "    show ipsec --json: $n entries in $((($(date +%s%N) - t0) / 1000000)) ms"
+    [ "$n" = "$N" ]
+}
+check "show ipsec --json on the hub: one valid JSON array of $N pairs" show_all
+
+threads() { ls "/proc/$1/task" | wc -l; }
+solo_threads() {
+    local hub solo
+    add_netns "$SOLO"
+    ip -n "$SOLO" link add eth0 type veth peer name eth1
+    ip -n "$SOLO" addr add 2001:db8::1/64 dev eth0 nodad
+    ip -n "$SOLO" link set eth0 up
+    fan_conf "$IKT_RUN/solo.conf" 1 one
+    start_ikev1d "$SOLO" "$IKT_RUN/solo.conf" "$IKT_RUN/solo.log" --dataplane userspace
+    listening "$SOLO" 30
+    hub=$(threads "$(cat "$IKT_RUN/$ONE.pid")") solo=$(threads "$(cat "$IKT_RUN/$SOLO.pid")")
+    echo "    threads: hub with $N tunnels $hub, hub with 1 tunnel $solo"
+    [ "$hub" -le "$((solo + 1))" ]
+}
+check "the hub with $N tunnels runs no more threads than one with 1 tunnel" solo_threads
+
+# inbound SPIs by tunnel, one "TunnelK SPI" line each, sorted
+spis() { show "$1" ipsec --json | jq -r '.[] | .interface + " " + (.inbound.spi | tostring)' | sort; }
+before=$(spis "$ONE")
+c=$((N / 3))
+# Tunnel$c moves to a profile with another lifetime: it alone must renegotiate.
+awk -v t="interface Tunnel$c" '
+    /^crypto ipsec profile VTI$/ { print "crypto ipsec profile VTI2"; print " set transform-set TS"
+        print " set security-association lifetime seconds 1800" }
+    $0 == t { inside = 1 } /^interface / && $0 != t { inside = 0 }
+    inside && /tunnel protection ipsec profile VTI$/ { sub(/VTI$/, "VTI2") }
+    { print }' "$IKT_RUN/one.conf" >"$IKT_RUN/one2.conf"
+cp "$IKT_RUN/one2.conf" "$IKT_RUN/one.conf"
+kill -HUP "$(cat "$IKT_RUN/$ONE.pid")"
+reloaded() {
+    local after changed
+    until_true 60 eval "[ \"\$(spis $ONE | grep -c '^Tunnel$c ')\" = 1 ] && ! spis $ONE | grep -qx '$(grep "^Tunnel$c " <<<"$before")'" || return 1
+    sleep 2
+    after=$(spis "$ONE")
+    changed=$(comm -3 <(echo "$before") <(echo "$after") | awk '{print $1}' | sort -u | tr '\n' ' ')
+    echo "    tunnels whose inbound SPI changed: ${changed:-none}; pairs now $(wc -l <<<"$after")"
+    [ "$changed" = "Tunnel$c " ] && [ "$(wc -l <<<"$after")" = "$N" ]
+}
+check "SIGHUP with Tunnel$c's profile changed: Tunnel$c renegotiated, the other $((N - 1)) keep their SPIs" reloaded
+check "after the reload Tunnel$c passes a ping" pings "$MANY" "2001:db8:1:$c::1" 3
+
+teardown() {
+    local pid t0 secs
+    pid=$(cat "$IKT_RUN/$ONE.pid")
+    t0=$(date +%s%N)
+    kill -TERM "$pid"
+    while kill -0 "$pid" 2>/dev/null && [ $((($(date +%s%N) - t0) / 1000000000)) -lt $((DOWN_LIMIT + 30)) ]; do sleep 0.05; done
+    secs=$(awk -v ns=$(($(date +%s%N) - t0)) 'BEGIN { printf "%.1f", ns / 1e9 }')
+    echo "    SIGTERM to exit: $secs s"
+    awk -v s="$secs" -v l="$DOWN_LIMIT" 'BEGIN { exit !(s <= l) }'
+}
+check "SIGTERM: the hub removes $N tunnels and exits within $DOWN_LIMIT s" teardown
+deletes_seen() {
+    local n
+    n=$(grep -E 'peer deleted ESP SA' "$IKT_RUN/many.log" | grep -oE 'conn_id=[0-9]+' | sort -u | wc -l)
+    echo "    the spokes saw ESP Deletes over $n ISAKMP SAs"
+    [ "$n" = "$N" ]
+}
+check "the spokes saw the hub's Deletes for every tunnel, and hold no pair" \
+    eval "until_true 20 deletes_seen && wait_pairs $MANY 0 20"
+suite_end
