@@ -537,21 +537,24 @@ fan_pings() {
 }
 
 # only_duplicates_down LOG...: every IPsec SA pair that went down in LOG was a duplicate
-# of a simultaneous negotiation (no tunnel lost its pair); says how many
+# of a simultaneous negotiation (no tunnel lost its pair); says how many. Where one end
+# took the other's colliding Quick Mode for a replacement (it arrived after its own
+# completed), that end logs the pair the peer dropped as replaced by the newer one.
 only_duplicates_down() {
-    local f down others
+    local f down others dup='duplicate from a simultaneous negotiation|replaced by a newer SA'
     for f; do
         down=$(count "$f" 'IPsec SA down on')
-        others=$(grep 'IPsec SA down on' "$f" | grep -vc 'duplicate from a simultaneous negotiation' || true)
+        others=$(grep 'IPsec SA down on' "$f" | grep -Evc "$dup" || true)
         echo "    ${f##*/}: $down pairs down, $others of them not duplicates"
-        [ "$others" = 0 ] || { grep 'IPsec SA down on' "$f" | grep -v duplicate | head -n 3 | sed 's/^/    | /'; return 1; }
+        [ "$others" = 0 ] || { grep 'IPsec SA down on' "$f" | grep -Ev "$dup" | head -n 3 | sed 's/^/    | /'; return 1; }
     done
 }
 
 # each_tunnel_once LOG N REASON: LOG has one "IPsec SA down on TunnelI ...: REASON" for
-# each of Tunnel1..N, and no other with REASON. A pair that lost a Quick Mode collision
-# at setup ("deleting inbound spi S") waits for the peer's Delete (GRACE) and may still
-# be there for REASON to clear: it is not counted.
+# each of Tunnel1..N, and no other with REASON. A pair the traffic had left (e.g. the
+# loser of a Quick Mode collision at setup, "deleting inbound spi S", still in its grace
+# period) is logged with the reason it was left for, not REASON; a loser named in the
+# log is not counted either way: REASON names each tunnel's pair in use.
 each_tunnel_once() {
     local lines distinct lost
     lost=$(grep -oE 'Quick Mode collision: .*deleting inbound spi 0x[0-9A-F]+' "$1" |

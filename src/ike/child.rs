@@ -51,12 +51,14 @@ pub(crate) struct ChildSa {
     /// Soft lifetime reached: a newer pair replaces this one.
     pub rekey_pending: bool,
     /// Replaced by a newer pair: the outbound SA is gone from the data path (traffic
-    /// uses the newest), the inbound one stays until the peer's Delete or the hard
-    /// lifetime.
+    /// uses the newest), the inbound one stays for packets still in flight, until the
+    /// Retire timer (or the peer's Delete) removes the pair.
     pub superseded: bool,
-    /// We replaced it (why): the peer hears of it after `GRACE`.
+    /// We replaced it (why): the peer hears of it after `GRACE`, and this reason is
+    /// the one its down line gives, whatever removes it in the end.
     pub retired: Option<DownReason>,
-    /// We told the peer (Delete payload) that this pair is gone.
+    /// We told the peer (Delete payload) that this pair is gone: its inbound SA stays
+    /// one more `GRACE` for packets the peer sent before the Delete reached it.
     pub delete_sent: bool,
     pub local_ident: String,
     pub remote_ident: String,
@@ -271,7 +273,7 @@ impl Engine {
     ///
     /// A retired pair loses its outbound SA at once (the traffic has moved); the peer
     /// hears of it after `GRACE`, so that packets in flight on the old inbound SA are
-    /// still received; its inbound SA stays until the peer's Delete or its hard limit.
+    /// still received, and the pair is gone a `GRACE` after that (`child_retire_timer`).
     pub(super) fn child_complete(&mut self, now: Instant, spi_in: u32) {
         let event = self.event();
         let Some(new) = self.children.iter_mut().find(|c| c.spi_in == spi_in) else {
@@ -369,7 +371,7 @@ impl Engine {
             match timer {
                 Timer::Rekey => self.child_soft_expiry(now, spi_in),
                 Timer::Lifetime => return self.child_hard_expiry(now, spi_in),
-                Timer::Retire => self.child_retire_timer(spi_in),
+                Timer::Retire => self.child_retire_timer(now, spi_in),
                 // Not used by IPsec pairs.
                 Timer::Retransmit | Timer::Reap | Timer::Dpd | Timer::Keepalive => {}
             }
@@ -377,20 +379,29 @@ impl Engine {
     }
 
     /// A retired pair's grace period is over, or the peer's Delete for a pair it
-    /// replaced did not come (lost: Informational messages are not retransmitted).
-    fn child_retire_timer(&mut self, spi_in: u32) {
-        let current = self
-            .children
-            .iter()
-            .find(|c| c.spi_in == spi_in)
-            .and_then(|c| self.current_pair(&c.tunnel).map(|p| p.spi_in == spi_in));
-        if current != Some(false) {
-            // Gone, or the tunnel's only pair again.
+    /// replaced did not come (lost: Informational messages are not retransmitted):
+    /// the peer is told, and one more `GRACE` later (for packets it sent before our
+    /// Delete reached it, e.g. where it took the pair for its newest) the inbound half
+    /// goes too, whether or not the peer's own Delete came: that one may be lost too,
+    /// and waiting for it kept a half pair in `show crypto ipsec sa` until the hard
+    /// lifetime.
+    fn child_retire_timer(&mut self, now: Instant, spi_in: u32) {
+        let Some(c) = self.children.iter().find(|c| c.spi_in == spi_in) else {
             return;
+        };
+        if self.current_pair(&c.tunnel).map(|p| p.spi_in) == Some(spi_in) {
+            // The tunnel's only pair again: the peer kept it after all.
+            return;
+        }
+        // Not retired by us: the peer replaced it and its Delete is late or lost.
+        let reason = self.replaced(c).unwrap_or(DownReason::Rekeyed);
+        if c.delete_sent {
+            return self.delete_child(spi_in, reason);
         }
         self.supersede(spi_in);
         if let Some(c) = self.children.iter_mut().find(|c| c.spi_in == spi_in) {
             c.delete_sent = true;
+            c.timers.set(Timer::Retire, now + GRACE);
             let ends = c.endpoints();
             self.outbox.push((ends, esp_delete(spi_in)));
         }
@@ -420,15 +431,7 @@ impl Engine {
             return;
         };
         let tunnel = c.tunnel.clone();
-        let superseded = self
-            .current_pair(&tunnel)
-            .is_some_and(|p| p.spi_in != spi_in);
-        let reason = match c.retired {
-            Some(reason) => reason,
-            // The peer replaced it; its Delete is late or lost.
-            None if superseded => DownReason::Rekeyed,
-            None => DownReason::Expired,
-        };
+        let reason = self.replaced(c).unwrap_or(DownReason::Expired);
         self.delete_child(spi_in, reason);
         self.initiate(now, &tunnel);
     }
@@ -486,20 +489,48 @@ impl Engine {
         });
     }
 
+    /// Why `c` no longer carries its tunnel's traffic, if it does not: we retired it
+    /// (a collision's loser, a pair we replaced), or a newer pair took over and the
+    /// peer's Delete of it is still to come (the peer replaced it, or kept the newer
+    /// one of a collision). Whatever removes such a pair in the end, its down line
+    /// gives this reason: the others (peer deleted, INITIAL-CONTACT, expired) are for
+    /// the tunnel's pair in use, the one a user would miss.
+    pub(super) fn replaced(&self, c: &ChildSa) -> Option<DownReason> {
+        c.retired.or_else(|| {
+            let newer = self.current_pair(&c.tunnel).is_some_and(|p| {
+                p.spi_in != c.spi_in && c.completed.is_some() && p.completed > c.completed
+            });
+            newer.then_some(DownReason::Rekeyed)
+        })
+    }
+
     /// The pairs between `ends` that `which` picks are gone on the peer's side (it lost
-    /// its state, or is dead): remove them without telling it.
+    /// its state, or is dead): remove them without telling it. `reason` is for the
+    /// tunnel's pair in use; a pair the traffic had left gives why (`replaced`), and one
+    /// whose Quick Mode was still waiting for QM3 never came up: its negotiation failed.
     pub(super) fn remove_children_of(
         &mut self,
         ends: Endpoints,
         reason: DownReason,
         which: impl Fn(&ChildSa) -> bool,
     ) {
-        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.children)
-            .into_iter()
-            .partition(|c| c.endpoints() == ends && which(c));
-        self.children = kept;
-        for c in gone {
-            self.remove_child_sas(&c, reason);
+        let gone: Vec<(u32, DownReason)> = self
+            .children
+            .iter()
+            .filter(|c| c.endpoints() == ends && which(c))
+            .map(|c| {
+                let unfinished = c
+                    .completed
+                    .is_none()
+                    .then_some(DownReason::NegotiationFailed);
+                (c.spi_in, self.replaced(c).or(unfinished).unwrap_or(reason))
+            })
+            .collect();
+        for (spi_in, reason) in gone {
+            if let Some(i) = self.children.iter().position(|c| c.spi_in == spi_in) {
+                let c = self.children.remove(i);
+                self.remove_child_sas(&c, reason);
+            }
         }
     }
 

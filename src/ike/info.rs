@@ -2,7 +2,7 @@
 //! with its own message ID and IV, protected by HASH(1) once phase 1 is up; DPD
 //! R-U-THERE answered with R-U-THERE-ACK (RFC 3706).
 
-use super::child::esp_delete;
+use super::child::{esp_delete, ChildSa};
 use super::engine::Received;
 use super::error::{AuthFailure, AuthKind, Error};
 use super::log::{DownReason, Note};
@@ -256,6 +256,26 @@ impl Engine {
         );
     }
 
+    /// Why the peer deleted pair `c`: a pair the traffic had left already goes for the
+    /// reason it was left (`replaced`). Our newest pair, deleted while an older one of
+    /// the tunnel still stands, is the loser of a collision we took for the peer's
+    /// replacement (its Quick Mode reached us after ours completed): the peer kept the
+    /// older pair, which carries the traffic again.
+    fn peer_deleted_reason(&self, c: &ChildSa) -> DownReason {
+        if let Some(reason) = self.replaced(c) {
+            return reason;
+        }
+        let older_stands = self
+            .children
+            .iter()
+            .any(|o| o.tunnel == c.tunnel && o.spi_in != c.spi_in && o.outbound && !o.superseded);
+        if older_stands {
+            DownReason::Collision
+        } else {
+            DownReason::PeerDelete
+        }
+    }
+
     fn peer_delete(&mut self, now: Instant, p1: &mut Phase1, d: &DeletePayload) {
         match d.protocol {
             ProtocolId::ISAKMP => {
@@ -321,8 +341,9 @@ impl Engine {
                     else {
                         continue;
                     };
+                    let reason = self.peer_deleted_reason(&self.children[i]);
                     let c = self.children.remove(i);
-                    self.remove_child_sas(&c, c.retired.unwrap_or(DownReason::PeerDelete));
+                    self.remove_child_sas(&c, reason);
                     if !c.delete_sent {
                         // Our inbound half is gone too: say so, as IOS does.
                         self.outbox.push((c.endpoints(), esp_delete(c.spi_in)));

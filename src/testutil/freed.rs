@@ -1,5 +1,5 @@
-//! Test builds only: an allocator that looks into every block freed while a check is
-//! armed, so that a test can tell whether secret bytes were left behind in memory
+//! Test builds only: an allocator that looks into every block the checking thread
+//! frees while a check is armed, so that a test can tell whether secret bytes were left behind in memory
 //! given back (a key copy dropped without being wiped). The heap is all it sees:
 //! stack copies and the C library's allocations (AWS-LC) are out of its reach.
 
@@ -14,6 +14,12 @@ const MAX_NEEDLES: usize = 16;
 struct Inspecting;
 
 static ARMED: AtomicBool = AtomicBool::new(false);
+thread_local! {
+    /// The checking thread alone is inspected: another test's thread may free a block
+    /// that recycles memory holding the needle from before the check began (the
+    /// check's own setup, freed unwiped), which is not a copy the checked code left.
+    static HERE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
 static FOUND: AtomicUsize = AtomicUsize::new(0);
 /// Written only while disarmed, under `CHECKS`; read only while armed.
 static NEEDLES: Needles = Needles(std::cell::UnsafeCell::new([[0; NEEDLE]; MAX_NEEDLES]));
@@ -34,7 +40,8 @@ static ALLOCATOR: Inspecting = Inspecting;
 /// # Safety
 /// `ptr` must point at `len` readable bytes.
 unsafe fn inspect(ptr: *const u8, len: usize) {
-    if !ARMED.load(Ordering::Acquire) {
+    // `try_with`: a thread being torn down frees memory after its locals are gone.
+    if !ARMED.load(Ordering::Acquire) || !HERE.try_with(|h| h.get()).unwrap_or(false) {
         return;
     }
     // SAFETY: the caller's promise; the needles are not written while armed.
@@ -95,9 +102,11 @@ pub fn copies_left(needles: &[&[u8]], f: impl FnOnce()) -> usize {
     }
     COUNT.store(needles.len(), Ordering::Relaxed);
     FOUND.store(0, Ordering::Relaxed);
+    HERE.with(|h| h.set(true));
     ARMED.store(true, Ordering::Release);
     f();
     ARMED.store(false, Ordering::Release);
+    HERE.with(|h| h.set(false));
     FOUND.load(Ordering::Relaxed)
 }
 

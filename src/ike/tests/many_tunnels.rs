@@ -42,8 +42,29 @@ fn initiate_all(pair: &mut Pair, b: bool, n: usize) {
 }
 
 /// Every tunnel has exactly one pair on each side, between its own addresses, with the
-/// same SPIs and keys on both; each side holds one ISAKMP SA per tunnel.
+/// same SPIs and keys on both; each side holds one ISAKMP SA per tunnel; only the losers
+/// of simultaneous negotiations went down.
 fn assert_every_tunnel_up(pair: &Pair, n: usize) {
+    assert_one_pair_per_tunnel(pair, n);
+    for side in [&pair.a, &pair.b] {
+        // Only the losers of simultaneous negotiations between the same two addresses
+        // go; no tunnel's pair is taken for another's.
+        assert!(
+            side.log_text()
+                .iter()
+                .filter(|l| l.contains("IPsec SA down"))
+                .all(|l| l.ends_with("duplicate from a simultaneous negotiation")),
+            "{:#?}",
+            side.log_text()
+        );
+        assert!(side.alerts().is_empty(), "{:#?}", side.alerts());
+    }
+}
+
+/// Every tunnel has exactly one pair on each side, the same SPIs and keys on both ends,
+/// and nothing else: no record of a pair (`show crypto ipsec sa`) beyond it, one ISAKMP
+/// SA per tunnel.
+fn assert_one_pair_per_tunnel(pair: &Pair, n: usize) {
     for i in 1..=n {
         let t = name(i);
         let ends = (branch_addr(i).parse().unwrap(), HUB.parse().unwrap());
@@ -63,18 +84,9 @@ fn assert_every_tunnel_up(pair: &Pair, n: usize) {
     for side in [&pair.a, &pair.b] {
         let p1 = side.engine.isakmp_sas(pair.time);
         assert_eq!(p1.len(), n, "one ISAKMP SA per tunnel: {p1:#?}");
-        assert_eq!(side.installed.len(), 2 * n);
-        // Only the losers of simultaneous negotiations between the same two addresses
-        // go; no tunnel's pair is taken for another's.
-        assert!(
-            side.log_text()
-                .iter()
-                .filter(|l| l.contains("IPsec SA down"))
-                .all(|l| l.ends_with("duplicate from a simultaneous negotiation")),
-            "{:#?}",
-            side.log_text()
-        );
-        assert!(side.alerts().is_empty(), "{:#?}", side.alerts());
+        assert_eq!(side.installed.len(), 2 * n, "{:#x?}", side.installed);
+        let shown = side.engine.ipsec_sas(pair.time);
+        assert_eq!(shown.len(), n, "show crypto ipsec sa: {shown:#?}");
     }
 }
 
@@ -226,6 +238,157 @@ fn an_spi_the_kernel_gave_on_another_address_too_is_given_back() {
     let ins: Vec<u32> = pair.a.sa(Direction::In).iter().map(|s| s.spi).collect();
     assert!(ins.contains(&0x4242) && ins[0] != ins[1], "{ins:x?}");
     assert!(pair.a.reserved.is_empty(), "{:x?}", pair.a.reserved);
+}
+
+/// How many of `side`'s log lines from `from` on contain every one of `needles`.
+fn lines_since(side: &Side, from: usize, needles: &[&str]) -> usize {
+    side.logs[from..]
+        .iter()
+        .map(|l| l.to_string())
+        .filter(|l| needles.iter().all(|n| l.contains(n)))
+        .count()
+}
+
+/// Both ends start every tunnel at once (the daemons come up together): Main Modes and
+/// Quick Modes collide, and each tunnel keeps one pair while the losers wait out their
+/// grace period (or, where one end took the other's pair for a replacement, the peer's
+/// Delete). Then one end restarts (kill -9) at various moments of that: before the
+/// losers are gone, as their Deletes go, and long after; with various delays on the
+/// wire. Its INITIAL-CONTACT on each tunnel clears that tunnel's pair in use once (a
+/// loser still held goes as the duplicate it is), and every tunnel ends with one pair,
+/// the same on both ends, and no other record. Until the restart no tunnel's traffic is
+/// sent on an SA the peer does not have.
+#[test]
+fn initial_contact_after_simultaneous_starts_clears_each_tunnel_once() {
+    // Within the per-peer half-open limit (`admission::PER_PEER_HALF_OPEN`): the hub
+    // restarting opens one Main Mode per tunnel from its one address at once.
+    let n = 5;
+    let mut losers_held = 0;
+    for seed in 1..=8 {
+        for restart_after_ms in [0, 4_990, 40_000] {
+            for hub_restarts in [false, true] {
+                let case = format!(
+                    "seed {seed}, {} restarts {restart_after_ms} ms after setup",
+                    if hub_restarts { "hub" } else { "branch" }
+                );
+                losers_held += restart_after_simultaneous_starts(
+                    n,
+                    seed,
+                    restart_after_ms,
+                    hub_restarts,
+                    &case,
+                );
+            }
+        }
+    }
+    assert!(losers_held > 0, "no restart came while a loser was held");
+}
+
+/// One case of the above; 1 if the end that stays held more pairs than tunnels when
+/// the other restarted.
+fn restart_after_simultaneous_starts(
+    n: usize,
+    seed: u64,
+    restart_after_ms: u64,
+    restarted: bool,
+    case: &str,
+) -> usize {
+    let (a, b) = branch_and_hub(n);
+    let config = if restarted { b.clone() } else { a.clone() };
+    let mut pair = Pair::with_seed(a, b, seed);
+    pair.latency = Duration::from_millis(5);
+    pair.jitter = Duration::from_millis(10 * seed);
+    pair.check_no_loss = true;
+    initiate_all(&mut pair, false, n);
+    initiate_all(&mut pair, true, n);
+    // Every tunnel up on both ends (the suite pings them all) before the clock of
+    // the restart starts.
+    let all_up = |pair: &Pair| {
+        [&pair.a, &pair.b]
+            .iter()
+            .all(|s| (1..=n).all(|i| s.engine.current_pair(&name(i)).is_some()))
+    };
+    for _ in 0..50 {
+        if all_up(&pair) {
+            break;
+        }
+        pair.run_for(Duration::from_millis(100));
+    }
+    assert!(all_up(&pair), "{case}: not up");
+    assert!(pair.b.logged("collision"), "{case}: no collision");
+    pair.run_for(Duration::from_millis(restart_after_ms));
+    let now = pair.time;
+    let held = pair.side(!restarted).engine.ipsec_sas(now).len();
+
+    pair.check_no_loss = false;
+    pair.time += Duration::from_millis(100);
+    // Killed with nothing in flight: what it had sent would still arrive (a Delete of
+    // a loser can then clear a tunnel before any INITIAL-CONTACT does).
+    pair.queue.clear();
+    let now = pair.time;
+    let fresh = pair.side(restarted);
+    fresh.engine = Engine::new(config, Box::new(TestRng::new(seed + 50)), now);
+    fresh.installed.clear();
+    fresh.reserved.clear();
+    let mark = pair.side(!restarted).logs.len();
+    initiate_all(&mut pair, restarted, n);
+    pair.run_for(Duration::from_secs(60));
+
+    let stayed = pair.side(!restarted);
+    let log = || stayed.log_text()[mark..].join("\n");
+    // One INITIAL-CONTACT per tunnel, unless the end that stayed began a Main Mode of
+    // its own for a tunnel (a Quick Mode of its cut off by the restart): the restarted
+    // end then holds an SA when it sends MM5, and the old pair goes as the one replaced.
+    let contacts = lines_since(stayed, mark, &["Process initial contact"]);
+    assert!(
+        contacts > 0 && contacts <= n,
+        "{case}, {held} pairs held: {contacts} INITIAL-CONTACTs\n{}",
+        log()
+    );
+    for i in 1..=n {
+        let down = format!("IPsec SA down on {} with", name(i));
+        let cleared = lines_since(stayed, mark, &[&down, "peer sent INITIAL-CONTACT"]);
+        assert!(
+            cleared <= 1,
+            "{case}, {held} pairs held: {}'s pair in use cleared once, not {cleared} times\n{}",
+            name(i),
+            log()
+        );
+    }
+    let others: Vec<String> = stayed
+        .log_text()
+        .into_iter()
+        .filter(|l| l.contains("IPsec SA down"))
+        .filter(|l| !l.ends_with("duplicate from a simultaneous negotiation"))
+        .filter(|l| !l.ends_with("replaced by a newer SA"))
+        .filter(|l| !l.ends_with("peer sent INITIAL-CONTACT"))
+        // A Quick Mode that the restart cut off before QM3.
+        .filter(|l| !l.ends_with("negotiation failed"))
+        .collect();
+    assert!(others.is_empty(), "{case}: {others:#?}");
+    assert_one_pair_per_tunnel(&pair, n);
+    usize::from(held > n)
+}
+
+/// Collisions on every tunnel, and none of the hub's Informational messages reaches the
+/// branch (Deletes are not retransmitted): the branch still drops the losers, once it
+/// has told the hub, and keeps no half of a pair that nobody will use.
+#[test]
+fn a_lost_delete_leaves_no_duplicate_pair_behind() {
+    let n = 4;
+    let (a, b) = branch_and_hub(n);
+    let mut pair = Pair::new(a, b);
+    // ISAKMP header byte 18: the exchange type (5: Informational).
+    pair.deliver = |d| d.to_b || d.data.get(18) != Some(&5);
+    initiate_all(&mut pair, false, n);
+    initiate_all(&mut pair, true, n);
+    pair.run_for(Duration::from_secs(60));
+    assert!(
+        pair.a.logged("Quick Mode collision"),
+        "{:#?}",
+        pair.a.log_text()
+    );
+    assert_one_pair_per_tunnel(&pair, n);
 }
 
 /// When each Main Mode began (`Side::log_times` of the "beginning Main Mode" lines).

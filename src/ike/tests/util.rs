@@ -137,6 +137,17 @@ impl Side {
             .find(|s| s.direction == Direction::Out)
     }
 
+    /// The outbound SA each tunnel's traffic uses: its newest installed.
+    fn active_outbound_by_tunnel(&self) -> Vec<&SaSpec> {
+        let mut active: Vec<&SaSpec> = Vec::new();
+        for s in self.installed.iter().rev() {
+            if s.direction == Direction::Out && active.iter().all(|a| a.tunnel != s.tunnel) {
+                active.push(s);
+            }
+        }
+        active
+    }
+
     pub fn log_text(&self) -> Vec<String> {
         self.logs.iter().map(|l| l.to_string()).collect()
     }
@@ -449,23 +460,23 @@ impl Pair {
         );
     }
 
-    /// "Zero loss" in memory: each side that has an outbound SA sends on one (the newest,
-    /// as the kernel and the userspace data path do) that the other side has installed
-    /// as inbound, with the same keys.
+    /// "Zero loss" in memory: on each tunnel with an outbound SA, each side sends on one
+    /// (the tunnel's newest, as the kernel and the userspace data path do) that the
+    /// other side has installed as inbound, with the same keys.
     pub fn assert_no_loss(&self) {
         for (name, from, to) in [("A", &self.a, &self.b), ("B", &self.b, &self.a)] {
-            let Some(out) = from.active_outbound() else {
-                continue;
-            };
-            let inbound = to.sa(Direction::In);
-            assert!(
-                inbound
-                    .iter()
-                    .any(|i| i.spi == out.spi && i.enc_key == out.enc_key),
-                "{name} sends on SPI {:#x}, which the peer has not installed: {:x?}",
-                out.spi,
-                inbound.iter().map(|i| i.spi).collect::<Vec<_>>()
-            );
+            for out in from.active_outbound_by_tunnel() {
+                let inbound = to.sas_of(&out.tunnel, Direction::In);
+                assert!(
+                    inbound
+                        .iter()
+                        .any(|i| i.spi == out.spi && i.enc_key == out.enc_key),
+                    "{name} sends on {}'s SPI {:#x}, which the peer has not installed: {:x?}",
+                    out.tunnel,
+                    out.spi,
+                    inbound.iter().map(|i| i.spi).collect::<Vec<_>>()
+                );
+            }
         }
     }
 
