@@ -6,7 +6,7 @@
 # Installs what the suite needs when it is missing (apt packages, the Debian kernel the
 # VM boots), then: cargo fmt --check, cargo clippy -D warnings, cargo test, and every
 # network suite tests/*.sh on the binaries cargo test built (one build for all), in two
-# lanes at once: the VM suites (and flood, scale) one after the other in one, the host suites
+# lanes at once (flood and scale first, alone): the VM suites one after the other in one, the host suites
 # in the other, which then takes VM suites not yet begun. A suite's output is printed
 # whole when it ends; a table of every step's time and result ends the run.
 #   --quick         stop after cargo test (no root needed)
@@ -24,11 +24,12 @@ usage() { sed -n '2,19s/^# \{0,1\}//p' "$0"; }
 suites() { for t in tests/*.sh; do t=${t#tests/}; [ "$t" = lib.sh ] || echo "${t%.sh}"; done; }
 # lane SUITE: vm or host. A VM suite keeps the CPU busy (QEMU's TCG emulates the
 # guest's); a host suite mostly waits on timers (pings, DPD, lifetimes, idle-time), so
-# the two lanes overlap well on 2 cores. flood and scale join the VM lane: they load
-# the CPU themselves (20,000 MM1/s; 200 tunnels' handshakes) under time limits (Quick
-# Modes, `show`, tunnels up, SIGTERM), which a VM beside them would starve (issue 9
+# the two lanes overlap well on 2 cores. flood and scale run alone, before the lanes:
+# they load the CPU themselves (20,000 MM1/s; 200 tunnels' handshakes) under time
+# limits (Quick Modes, `show`, tunnels up, SIGTERM), and beside another suite either
+# would starve it or be starved (scale beside diagnosis failed a check of each; issue 9
 # item 10: a busy CPU in one lane must not decide the other lane's checks).
-lane() { case $1 in vm-*|flood|scale) echo vm ;; *) echo host ;; esac; }
+lane() { case $1 in vm-*) echo vm ;; flood|scale) echo alone ;; *) echo host ;; esac; }
 quick= only= serial=
 while [ $# -gt 0 ]; do
     case $1 in
@@ -123,34 +124,35 @@ run_lane() {
     printf '%-28s %5d s  (%d suites)\n' "$lane lane" $((SECONDS - t0)) "$n" >"$logs/lane-$lane.sum"
 }
 # next_vm_suite LANE: the next suite of the VM lane not begun, taken off $logs/vm.queue
-# (the VM lane from its front, the host lane from its back and VM suites only); fails
-# when none is left
+# (the VM lane from its front, the host lane from its back); fails when none is left
 next_vm_suite() {
     local q=$logs/vm.queue name
     {
         flock 8
         [ -s "$q" ] || return 1
         if [ "$1" = vm ]; then name=$(head -n 1 "$q"); sed -i 1d "$q"
-        else name=$(tail -n 1 "$q"); [[ $name == vm-* ]] || return 1; sed -i '$d' "$q"; fi
+        else name=$(tail -n 1 "$q"); sed -i '$d' "$q"; fi
     } 8>"$logs/queue.lock"
     echo "$name"
 }
 
-host=() vm=()
+alone=() host=() vm=()
 for name in $(suites); do
     [ -z "$only" ] || [[ $name =~ $only ]] || continue
-    if [ -n "$serial" ] || [ "$(lane "$name")" = host ]; then host+=("$name"); else vm+=("$name"); fi
+    case $([ -n "$serial" ] && echo host || lane "$name") in
+        alone) alone+=("$name") ;;
+        vm) vm+=("$name") ;;
+        *) host+=("$name") ;;
+    esac
 done
-total=$((${#host[@]} + ${#vm[@]}))
+total=$((${#alone[@]} + ${#host[@]} + ${#vm[@]}))
 [ "$total" -gt 0 ] || { echo "test.sh: no suite matches '$only' (--list shows them)" >&2; exit 2; }
 [[ " ${host[*]} " != *" packaging "* ]] ||
     must "install cargo-deb" bash -c '. tests/lib.sh && need_cargo_deb'
+for name in "${alone[@]}"; do run_suite "$name" alone; done
 vm_lane=
 if [ ${#vm[@]} -gt 0 ]; then
-    # the CPU-bound host suites first: the VM lane begins them at once, beside the host
-    # suites, never beside a VM (the host lane takes VM suites only)
-    printf '%s\n' "${vm[@]}" | grep -v '^vm-' >"$logs/vm.queue" || true
-    printf '%s\n' "${vm[@]}" | grep '^vm-' >>"$logs/vm.queue" || true
+    printf '%s\n' "${vm[@]}" >"$logs/vm.queue"
     run_lane vm &
     vm_lane=$!
     # stopped from outside: the other lane's suite is stopped too (timeout passes the
@@ -161,7 +163,7 @@ run_lane "$([ -n "$serial" ] && echo serial || echo host)" "${host[@]}"
 [ -z "$vm_lane" ] || wait "$vm_lane"
 
 failed=0
-for name in "${host[@]}" "${vm[@]}"; do
+for name in "${alone[@]}" "${host[@]}" "${vm[@]}"; do
     summary+=("$(cat "$logs/$name.sum")")
     grep -q ' PASS$' "$logs/$name.sum" || failed=$((failed + 1))
 done
