@@ -51,6 +51,26 @@ pub fn fixture_path(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The kept corpus of a fuzz target (`fuzz/corpus/TARGET`: the captures' messages and
+/// the inputs of past cargo-fuzz runs that reached new edges), each input with its file
+/// name, so that `cargo test` replays what `scripts/fuzz.sh` starts from.
+pub fn fuzz_corpus(target: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
+    let mut inputs: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| {
+            let path = e.expect("corpus entry").path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&path).expect("corpus input"))
+        })
+        .collect();
+    inputs.sort();
+    assert!(!inputs.is_empty(), "{} is empty", dir.display());
+    inputs
+}
+
 /// Every IP datagram of a pcapng capture with Ethernet link type.
 pub fn read_pcapng(name: &str) -> Vec<Captured> {
     let data = std::fs::read(fixture_path(name)).expect("fixture");

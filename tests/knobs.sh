@@ -2,7 +2,8 @@
 # knobs.sh - the interface and phase 2 lines of IOS, carried out by the data path: two
 # ikev1d, hosts behind them where forwarding matters. With no argument: the userspace
 # data path on this machine, scenarios at once; `knobs.sh kernel`: the kernel data path,
-# one scenario after the other (tests/vm-knobs.sh runs it so inside the VM).
+# one scenario after the other, idle beside them (tests/vm-knobs.sh runs it so inside
+# the VM).
 #   mss      ip tcp adjust-mss 1360 / ipv6 tcp adjust-mss 1340 on R2 only: a forwarded
 #            SYN from a host behind R2 reaches the host behind R3 with the clamped MSS,
 #            the SYN-ACK back reaches it clamped by R2 too (IPv4 and IPv6); a reload to
@@ -377,15 +378,19 @@ pings_df() {
 all=(mss df lines idle overlay pmtu)
 [ $# -gt 0 ] && all=("$@")
 echo "data path: $DP"
-for s in "${all[@]}"; do
-    if [ $DP = kernel ]; then
-        # the VM's emulated CPU: one scenario at a time, each cleaning up after itself
+if [ $DP = userspace ]; then
+    for s in "${all[@]}"; do scenario "$s" "$s"; done
+else
+    # the VM's emulated CPU: one scenario at a time, each cleaning up after itself; but
+    # idle, whose 60 s without traffic (and 10 s more) leave the CPU to the others, runs
+    # beside them, begun first so that its waits overlap their work
+    for s in "${all[@]}"; do [ "$s" != idle ] || scenario idle idle; done
+    for s in "${all[@]}"; do
+        [ "$s" != idle ] || continue
         "$s"
         ikt_cleanup
         IKT_LOGS=()
-    else
-        scenario "$s" "$s"
-    fi
-done
-[ $DP = kernel ] || wait_scenarios 300
+    done
+fi
+wait_scenarios 300
 suite_end

@@ -107,6 +107,11 @@ suite_exit() {
 # suite_end: the end of a suite's checks
 suite_end() { exit 0; }
 
+# need_cargo_deb: cargo-deb (tests/packaging.sh), one known version, compiled when
+# missing (about 3 min of CPU: scripts/test.sh does it before the suites run, so that
+# it does not take the CPU from a VM suite running beside them)
+need_cargo_deb() { command -v cargo-deb >/dev/null || cargo install cargo-deb --version 3.8.0 --locked -q; }
+
 # --- checks -----------------------------------------------------------------------
 
 # check NAME CMD...: run CMD, print PASS NAME or FAIL NAME (and the log tails); checks

@@ -29,8 +29,8 @@ else
 fi
 
 build_deb() {
-    # one known version: --profile dev is accepted with a warning today
-    command -v cargo-deb >/dev/null || cargo install cargo-deb --version 3.8.0 --locked -q
+    # --profile dev is accepted with a warning today (cargo-deb 3.8.0, need_cargo_deb)
+    need_cargo_deb || return 1
     # stripped and lightly compressed: the dev binary is mostly debug information
     cargo deb --no-build --strip --fast --profile dev -o "$tmp/ikev1d.deb" >"$tmp/deb.log" 2>&1 ||
         { cat "$tmp/deb.log"; return 1; }

@@ -395,4 +395,14 @@ mod tests {
             responder(&input);
         }
     }
+
+    /// Every input of the kept corpus (`fuzz/corpus/responder`) through the fuzz
+    /// target's harness: what a cargo-fuzz run starts from holds in `cargo test`.
+    #[test]
+    fn responder_survives_the_fuzz_corpus() {
+        for (name, input) in crate::testutil::fuzz_corpus("responder") {
+            let run = std::panic::catch_unwind(|| responder(&input));
+            assert!(run.is_ok(), "fuzz/corpus/responder/{name}");
+        }
+    }
 }

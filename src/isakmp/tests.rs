@@ -515,3 +515,24 @@ fn mutated_fixtures_never_panic_and_reencode() {
         "{parsed} parsed"
     );
 }
+
+/// Every input of the kept corpus (`fuzz/corpus/decode`: the captures' messages and
+/// what past cargo-fuzz runs found) through the fuzz target's property.
+#[test]
+fn fuzz_corpus_never_panics_and_reencodes() {
+    let inputs = crate::testutil::fuzz_corpus("decode");
+    let decoded = inputs
+        .iter()
+        .filter(|(name, input)| {
+            let run = std::panic::catch_unwind(|| check_reencode(input));
+            assert!(run.is_ok(), "fuzz/corpus/decode/{name}");
+            run.unwrap()
+        })
+        .count();
+    // the captures' messages are in it: a corpus that no longer decodes tests little
+    assert!(
+        decoded >= 10,
+        "{decoded} of {} corpus inputs decode",
+        inputs.len()
+    );
+}
