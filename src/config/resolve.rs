@@ -242,7 +242,7 @@ impl Config {
             .as_ref()
             .and_then(|i| self.isakmp_profile(&i.value))
             .and_then(|p| Some((p, self.local_addresses(&p.local_address, host)?)));
-        let allowed = |a: &IpAddr| pinned.as_ref().map_or(true, |(_, l)| l.contains(a));
+        let allowed = |a: &IpAddr| pinned.as_ref().is_none_or(|(_, l)| l.contains(a));
         let local = match &source.value {
             TunnelSource::Address(a) => *a,
             TunnelSource::Interface(ifname) => self

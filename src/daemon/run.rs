@@ -615,7 +615,7 @@ impl Daemon {
     /// of the listed SAs only), so that the loop does not.
     fn answer(&mut self, req: control::Request, reply: control::ReplySender) {
         let now = std::time::Instant::now();
-        let matches = |peer: &Option<IpAddr>, addr: IpAddr| peer.map_or(true, |p| p == addr);
+        let matches = |peer: &Option<IpAddr>, addr: IpAddr| peer.is_none_or(|p| p == addr);
         match req {
             control::Request::ShowIsakmp { peer } => {
                 let views: Vec<show::IsakmpSaView> = self
@@ -646,7 +646,7 @@ impl Daemon {
                     .filter(|sa| {
                         sa.outbound.is_some()
                             && matches(&peer, sa.peer)
-                            && interface.as_ref().map_or(true, |i| *i == sa.interface)
+                            && interface.as_ref().is_none_or(|i| *i == sa.interface)
                     })
                     .collect();
                 let keys = sas

@@ -162,7 +162,7 @@ pub(super) fn configure(
     set_attributes(nl, index, mtu).map_err(err("setting MTU"))?;
     // Below the IPv6 minimum MTU (RFC 8200 5) the interface has no IPv6 to configure;
     // a kernel without IPv6 (ipv6.disable=1) refuses, which only matters with IPv6.
-    if mtu.map_or(true, |m| m >= IPV6_MIN_MTU) {
+    if mtu.is_none_or(|m| m >= IPV6_MIN_MTU) {
         match addr_gen(nl, index, own_link_local) {
             Err(e) if has_ipv6 => {
                 return Err(DataplaneError::on(&spec.name, "setting link-local mode", e))

@@ -466,7 +466,7 @@ impl Engine {
     /// Does `tunnel` need a Quick Mode: no pair up, or the one up is expiring, and
     /// none under way?
     fn needs_quick_mode(&self, tunnel: &str) -> bool {
-        self.current_pair(tunnel).map_or(true, |c| c.rekey_pending) && !self.negotiating(tunnel)
+        self.current_pair(tunnel).is_none_or(|c| c.rekey_pending) && !self.negotiating(tunnel)
     }
 
     /// Bring `tunnel` up (or replace its expiring pair): Quick Mode over an ISAKMP SA

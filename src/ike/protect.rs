@@ -48,7 +48,7 @@ impl Inbound {
     ) -> Option<(Inbound, Vec<u8>)> {
         let ct = message_body(&header, data);
         let block = keys.cipher.block_len();
-        if ct.is_empty() || ct.len() % block != 0 {
+        if ct.is_empty() || !ct.len().is_multiple_of(block) {
             return None;
         }
         let next_iv = ct[ct.len() - block..].to_vec();

@@ -12,7 +12,7 @@ const XLAT: &[u8] = b"dsfd;kfoA,.iyewrkldJKDHSUBsgvca69834ncxv9873254k;fg87";
 pub(crate) fn decode(s: &str) -> Result<Secret, String> {
     let bad = || "not a type 7 string (two decimal digits, then hex pairs)".to_string();
     let b = s.as_bytes();
-    if b.len() < 4 || b.len() % 2 != 0 || !s.is_ascii() {
+    if b.len() < 4 || !b.len().is_multiple_of(2) || !s.is_ascii() {
         return Err(bad());
     }
     let seed: usize = s[..2].parse().map_err(|_| bad())?;

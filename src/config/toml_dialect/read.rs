@@ -562,7 +562,7 @@ fn policy(r: &mut Reader, raw: &Spanned<RawPolicy>) -> Policy {
     p.pre_share = x
         .authentication
         .as_ref()
-        .map_or(true, |a| a.get_ref() == "pre-share");
+        .is_none_or(|a| a.get_ref() == "pre-share");
     r.ios_lines(&mut p, &x.unsupported, ios::apply_policy_line);
     p
 }

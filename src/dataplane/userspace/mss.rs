@@ -140,7 +140,7 @@ mod tests {
         tcp[2..4].copy_from_slice(&80u16.to_be_bytes());
         tcp[13] = flags;
         tcp.extend_from_slice(options);
-        while tcp.len() % 4 != 0 {
+        while !tcp.len().is_multiple_of(4) {
             tcp.push(OPT_EOL);
         }
         tcp[12] = ((tcp.len() / 4) as u8) << 4;

@@ -119,7 +119,7 @@ fn own_header(sa: &Sa, df: bool, before: &mut [u8], len: usize) -> Option<usize>
     if df
         || sa
             .own_header_max
-            .map_or(true, |max| len + IPV4_HEADER_LEN > max)
+            .is_none_or(|max| len + IPV4_HEADER_LEN > max)
     {
         return None;
     }

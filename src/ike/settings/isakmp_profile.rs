@@ -199,7 +199,7 @@ impl Settings {
                 continue;
             };
             // Strictly better only: the first configured keeps a tie.
-            if best.map_or(true, |(s, _)| score > s) {
+            if best.is_none_or(|(s, _)| score > s) {
                 best = Some((score, p));
             }
         }

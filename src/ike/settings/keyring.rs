@@ -112,11 +112,10 @@ impl Settings {
     /// The pre-shared key for a negotiation at `at`, IOS's way (see the module doc).
     /// `only`: the keyrings an initiator's ISAKMP profile names (`None` or empty: all).
     pub fn psk_lookup<'s>(&'s self, at: &Lookup, only: Option<&[String]>) -> Option<KeyChoice<'s>> {
-        let allowed =
-            |name: &str| only.map_or(true, |o| o.is_empty() || o.iter().any(|k| k == name));
+        let allowed = |name: &str| only.is_none_or(|o| o.is_empty() || o.iter().any(|k| k == name));
         let mut best: Option<(Rank, KeyChoice<'s>)> = None;
         let mut consider = |rank: Rank, choice: KeyChoice<'s>| {
-            if best.as_ref().map_or(true, |(r, _)| rank > *r) {
+            if best.as_ref().is_none_or(|(r, _)| rank > *r) {
                 best = Some((rank, choice));
             }
         };
@@ -136,7 +135,7 @@ impl Settings {
             }
         }
         // The global keys: IOS's default keyring, global VRF, every local address.
-        let default_allowed = only.map_or(true, |o| o.is_empty());
+        let default_allowed = only.is_none_or(|o| o.is_empty());
         if at.fvrf.is_none() && default_allowed {
             let last = std::cmp::Reverse(self.keyrings.len());
             for key in self.keys.iter().filter(|k| k.matches(at.peer)) {

@@ -141,7 +141,7 @@ fn random_corruption_never_panics() {
             let i = rng.next_u32() as usize % m.len();
             m[i] = rng.next_u32() as u8;
         }
-        if rng.next_u32() % 4 == 0 {
+        if rng.next_u32().is_multiple_of(4) {
             m.truncate(rng.next_u32() as usize % m.len());
         }
         let now = pair.time;
