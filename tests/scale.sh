@@ -69,6 +69,17 @@ show_all() {
 }
 check "show ipsec --json on the hub: one valid JSON array of $N pairs" show_all
 
+# A multi-queue TUN brought up with the default qdisc gets mq and a pfifo_fast per
+# possible tx queue (256): about 2.9 MiB of kernel memory a device, which is what made
+# 10,000 tunnels run this machine out of memory. Each is noqueue instead.
+no_qdisc() {
+    local n
+    n=$(tc -n "$ONE" qdisc show | grep -c '^qdisc noqueue .* dev Tunnel')
+    echo "    noqueue on $n of $N tunnel devices"
+    [ "$n" = "$N" ]
+}
+check "the hub's $N TUN devices keep no queue of their own (qdisc noqueue)" no_qdisc
+
 threads() { ls "/proc/$1/task" | wc -l; }
 solo_threads() {
     local hub solo

@@ -410,6 +410,8 @@ impl Dataplane for UserspaceDataplane {
         // Dropping `tun` on error closes the queues, which removes the device.
         let index = link::index(&mut self.rtnl, &spec.name)
             .map_err(|e| DataplaneError::on(&spec.name, "looking up", e))?;
+        link::no_queue(&mut self.rtnl, index)
+            .map_err(|e| DataplaneError::on(&spec.name, "setting qdisc noqueue", e))?;
         link::configure(&mut self.rtnl, index, spec, None, Some(mtu), ivrf)?;
         link::join_group(&mut self.rtnl, index)
             .map_err(|e| DataplaneError::on(&spec.name, "setting its device group", e))?;
