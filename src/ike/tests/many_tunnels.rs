@@ -81,6 +81,13 @@ fn assert_one_pair_per_tunnel(pair: &Pair, n: usize) {
             assert_eq!(out[0].enc_key, inb[0].enc_key, "{t}");
         }
     }
+    let in_use = isakmp_in_use(&pair.a);
+    assert_eq!(in_use.len(), n, "one ISAKMP SA per tunnel");
+    assert_eq!(
+        in_use,
+        isakmp_in_use(&pair.b),
+        "the same ISAKMP SAs on both ends"
+    );
     for side in [&pair.a, &pair.b] {
         let p1 = side.engine.isakmp_sas(pair.time);
         assert_eq!(p1.len(), n, "one ISAKMP SA per tunnel: {p1:#?}");
@@ -88,6 +95,16 @@ fn assert_one_pair_per_tunnel(pair: &Pair, n: usize) {
         let shown = side.engine.ipsec_sas(pair.time);
         assert_eq!(shown.len(), n, "show crypto ipsec sa: {shown:#?}");
     }
+}
+
+/// The ISAKMP SAs `side` uses (established, not being retired), by their cookies.
+fn isakmp_in_use(side: &Side) -> std::collections::BTreeSet<Vec<u8>> {
+    side.engine
+        .phase1
+        .values()
+        .filter(|p| p.established().is_some() && p.retiring.is_none())
+        .map(|p| p.cookies())
+        .collect()
 }
 
 fn spis_of(side: &Side, tunnel: &str) -> Vec<u32> {
@@ -478,5 +495,29 @@ fn a_reload_changing_one_tunnel_among_many_touches_only_that_one() {
         } else {
             assert_eq!(after, before[i - 1], "{} kept its SAs", name(i));
         }
+    }
+}
+
+/// Both ends start Main Mode on every tunnel at once, with varied delays, losses and
+/// reordering on the wire: every tunnel comes up with one ISAKMP SA, the same on both
+/// ends (`assert_one_pair_per_tunnel`), so a later Delete or DPD goes over an SA the
+/// peer still has.
+#[test]
+fn simultaneous_starts_settle_on_the_same_isakmp_sa_on_both_ends() {
+    for (n, seed, loss) in [(5, 1, 0), (5, 2, 10), (5, 3, 25), (5, 4, 25), (30, 5, 10)] {
+        let (a, b) = branch_and_hub(n);
+        let mut pair = Pair::with_seed(a, b, seed);
+        pair.latency = Duration::from_millis(5);
+        pair.jitter = Duration::from_millis(10 * seed);
+        pair.loss = loss;
+        pair.reorder = loss;
+        initiate_all(&mut pair, false, n);
+        initiate_all(&mut pair, true, n);
+        pair.run_for(Duration::from_secs(20));
+        // The network heals; a loser's Delete (not retransmitted) may have been lost.
+        pair.loss = 0;
+        pair.reorder = 0;
+        pair.run_for(Duration::from_secs(120));
+        assert_one_pair_per_tunnel(&pair, n);
     }
 }
