@@ -124,7 +124,7 @@ impl Engine {
                     virtual_access: self
                         .clones
                         .values()
-                        .find(|c| c.va.endpoints() == p.endpoints())
+                        .find(|c| c.tunnel.endpoints() == p.endpoints())
                         .map(|c| c.va.name.clone()),
                 }
             })

@@ -18,7 +18,7 @@ use super::error::{Error, InvalidId};
 use super::identity;
 use super::phase1::Phase1;
 use super::settings::TunnelSettings;
-use super::{Action, Endpoints, Engine};
+use super::{Action, Engine};
 use crate::ipsec::{MAX_VIRTUAL_ACCESS, VIRTUAL_ACCESS_IF_ID_BASE};
 use crate::isakmp::IdPayload;
 use std::net::IpAddr;
@@ -60,10 +60,6 @@ impl VirtualAccess {
     pub fn template_name(&self) -> String {
         template_name(self.template)
     }
-
-    pub fn endpoints(&self) -> Endpoints {
-        Endpoints::new(self.local, self.peer)
-    }
 }
 
 /// `Virtual-Template N`: the name the configuration gives the template's settings.
@@ -71,7 +67,8 @@ pub fn template_name(number: u32) -> String {
     format!("Virtual-Template{number}")
 }
 
-/// A live Virtual-Access and the tunnel settings cloned for it.
+/// A live Virtual-Access and the tunnel settings cloned for it (whose `endpoints()`
+/// carry the template's `tunnel vrf`: the key to find a peer's clone by).
 #[derive(Debug, Clone)]
 pub(crate) struct Clone {
     pub va: VirtualAccess,
@@ -134,7 +131,7 @@ impl Engine {
         {
             return Ok(None);
         }
-        if let Some(c) = self.clones.values().find(|c| c.va.endpoints() == ends) {
+        if let Some(c) = self.clones.values().find(|c| c.tunnel.endpoints() == ends) {
             return Ok(Some(c.tunnel.clone()));
         }
         let limit = self.virtual_access_limit();

@@ -5,7 +5,7 @@
 
 use super::util::*;
 use crate::crypto::TestRng;
-use crate::ike::settings::fixtures::{match_address, profile};
+use crate::ike::settings::fixtures::{key, match_address, profile, ring};
 use crate::ike::settings::{Admission, Dpd, IsakmpProfile, Settings};
 use crate::ike::{Command, Engine};
 use crate::ipsec::Direction;
@@ -301,6 +301,51 @@ fn a_virtual_access_stays_across_rekeys_by_either_side() {
         assert!(pair.b.removed.is_empty(), "hub_shorter {hub_shorter}");
         assert_spoke_on(&pair, 1, "Virtual-Access1");
     }
+}
+
+/// The template with `tunnel vrf RED` (the spoke's tunnel too, keys from a keyring of
+/// RED on both): a spoke's Quick Modes over its ISAKMP SA in RED, the first and every
+/// rekey, all find its one Virtual-Access, which `show crypto isakmp sa` names.
+#[test]
+fn a_virtual_access_in_a_front_door_vrf_stays_across_rekeys() {
+    let mut a = spokes(1);
+    let mut b = hub();
+    for (s, t) in [(&mut a, 0), (&mut b, 1)] {
+        let t = if t == 0 {
+            &mut s.tunnels[0]
+        } else {
+            &mut s.templates[0]
+        };
+        t.options.fvrf = Some("RED".into());
+        t.lifetime_s = 120;
+        s.keys.clear();
+        s.keyrings = vec![ring(
+            "RED-KEYS",
+            Some("RED"),
+            None,
+            vec![key("red-key", "::/0", 5)],
+        )];
+    }
+    b.isakmp_profiles[0].matches = vec![match_address("::/0", Some("RED"))];
+    let mut pair = up(a, b, 1);
+    pair.run_for(Duration::from_secs(500));
+    let rekeys = pair.b.count("IPsec SA up on Virtual-Access1");
+    assert!(rekeys >= 4, "{rekeys} pairs: {:#?}", pair.b.log_text());
+    let names: Vec<&str> = pair.b.interfaces.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(names, ["Virtual-Access1"]);
+    assert!(pair.b.removed.is_empty(), "{:#?}", pair.b.removed);
+    assert_spoke_on(&pair, 1, "Virtual-Access1");
+    let shown: Vec<_> = pair
+        .b
+        .engine
+        .isakmp_sas(pair.time)
+        .into_iter()
+        .map(|s| (s.fvrf, s.virtual_access))
+        .collect();
+    assert_eq!(
+        shown,
+        [(Some("RED".into()), Some("Virtual-Access1".into()))]
+    );
 }
 
 #[test]
