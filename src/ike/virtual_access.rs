@@ -176,13 +176,11 @@ impl Engine {
     /// The number after the last one given, skipping those in use; past `limit`, the
     /// lowest free one.
     fn next_virtual_access(&mut self, limit: u32) -> u32 {
-        let used = |n: u32, clones: &std::collections::BTreeMap<String, Clone>| {
-            clones.values().any(|c| c.va.number == n)
-        };
         let mut n = self.last_virtual_access;
         loop {
             n = if n >= limit { 1 } else { n + 1 };
-            if !used(n, &self.clones) {
+            // Clones are keyed by their interface name, which the number makes.
+            if !self.clones.contains_key(&VirtualAccess::name_for(n)) {
                 self.last_virtual_access = n;
                 return n;
             }
