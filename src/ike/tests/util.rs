@@ -66,8 +66,6 @@ pub struct Side {
     pub log_times: Vec<Instant>,
     pub deletes: usize,
     pub keepalives: usize,
-    /// Answer AllocSpi at all (a stuck data path when false).
-    pub answer_spi: bool,
     /// SPIs AllocSpi hands out first, before counting up (e.g. one SPI twice: the
     /// kernel's are unique per destination address only).
     pub fixed_spis: VecDeque<u32>,
@@ -75,9 +73,8 @@ pub struct Side {
     /// nobody gave back: the kernel keeps a larval state for each.
     pub reserved: std::collections::BTreeSet<(u32, std::net::IpAddr)>,
     /// Virtual-Access interfaces the daemon holds (cloned and not removed yet), and
-    /// every one it was asked to clone and to remove, in order.
+    /// every one it was asked to remove, in order.
     pub interfaces: Vec<VirtualAccess>,
-    pub cloned: Vec<VirtualAccess>,
     pub removed: Vec<VirtualAccess>,
     /// Keep the engine's Diffie-Hellman jobs in `dh_jobs` (a busy worker pool) instead
     /// of running them at once.
@@ -95,11 +92,9 @@ impl Side {
             log_times: Vec::new(),
             deletes: 0,
             keepalives: 0,
-            answer_spi: true,
             fixed_spis: VecDeque::new(),
             reserved: Default::default(),
             interfaces: Vec::new(),
-            cloned: Vec::new(),
             removed: Vec::new(),
             hold_dh: false,
             dh_jobs: Vec::new(),
@@ -294,15 +289,13 @@ impl Pair {
                     .engine
                     .handle_command(now, Command::DhComputed(job.run())),
                 Action::AllocSpi { request, dst, .. } => {
-                    if side.answer_spi {
-                        let spi = side.fixed_spis.pop_front().unwrap_or_else(|| {
-                            side.next_spi += 1;
-                            side.next_spi
-                        });
-                        side.reserved.insert((spi, dst));
-                        side.engine
-                            .handle_command(now, Command::SpiAllocated { request, spi });
-                    }
+                    let spi = side.fixed_spis.pop_front().unwrap_or_else(|| {
+                        side.next_spi += 1;
+                        side.next_spi
+                    });
+                    side.reserved.insert((spi, dst));
+                    side.engine
+                        .handle_command(now, Command::SpiAllocated { request, spi });
                 }
                 Action::InstallSa(sa) => {
                     side.reserved.remove(&(sa.spi, sa.dst));
@@ -325,8 +318,7 @@ impl Pair {
                         "{} cloned twice",
                         va.name
                     );
-                    side.interfaces.push(va.clone());
-                    side.cloned.push(va);
+                    side.interfaces.push(va);
                 }
                 Action::RemoveInterface(va) => {
                     // Every SA of it went before (a Virtual-Access lives with its SAs).
