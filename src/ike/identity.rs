@@ -80,15 +80,13 @@ pub(crate) fn proxy_host(addr: IpAddr, protocol: u8) -> IdPayload {
 pub(crate) fn proxy_host_of(id: &IdPayload) -> Option<(IpAddr, u8)> {
     let d = &id.data;
     let addr = match (id.id_type, d.len()) {
-        (IdType::ID_IPV4_ADDR, 4) => IpAddr::V4(ip4(d)),
-        (IdType::ID_IPV6_ADDR, 16) => IpAddr::V6(ip6(d)),
         (IdType::ID_IPV4_ADDR_SUBNET, 8) if d[4..].iter().all(|&b| b == 0xff) => {
             IpAddr::V4(ip4(&d[..4]))
         }
         (IdType::ID_IPV6_ADDR_SUBNET, 32) if d[16..].iter().all(|&b| b == 0xff) => {
             IpAddr::V6(ip6(&d[..16]))
         }
-        _ => return None,
+        _ => phase1_address(id)?,
     };
     (id.port == 0).then_some((addr, id.protocol))
 }
