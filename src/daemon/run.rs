@@ -669,11 +669,13 @@ impl Daemon {
                 self.tasks.spawn("control reply", false, async move {
                     inject_fault("control reply");
                     let counters = rx.await.unwrap_or_default();
-                    let views = sas.iter().enumerate().filter_map(move |(i, sa)| {
+                    // By value: a borrowing iterator would make the task's future not
+                    // provably Send (a closure over a borrow is not general enough).
+                    let views = sas.into_iter().enumerate().filter_map(move |(i, sa)| {
                         let c = |j: usize| counters.get(2 * i + j).copied().unwrap_or_default();
-                        show::IpsecSaView::new(sa, kind, &c(0), &c(1))
+                        show::IpsecSaView::new(&sa, kind, &c(0), &c(1))
                     });
-                    control::stream_array(views.collect::<Vec<_>>(), reply).await;
+                    control::stream_array(views, reply).await;
                 });
             }
         }
