@@ -25,10 +25,10 @@ fn report(socket: &Path, e: std::io::Error) {
 }
 
 /// The daemon's whole reply, or a message on stderr saying why there is none.
-fn ask(socket: &Path, request: &Request) -> Option<String> {
+fn ask(socket: &Path, request: &Request) -> Option<Vec<u8>> {
     let mut reply = Vec::new();
     match query(socket, request, &mut reply) {
-        Ok(()) => Some(String::from_utf8_lossy(&reply).into_owned()),
+        Ok(()) => Some(reply),
         Err(e) => {
             report(socket, e);
             None
@@ -62,19 +62,21 @@ pub fn run(what: ShowWhat) -> ExitCode {
         return ExitCode::FAILURE;
     };
     let text = match request {
-        Request::ShowIsakmp { .. } => serde_json::from_str::<Vec<IsakmpSaView>>(&reply).map(|v| {
-            // The admission counters' summary line (IOS shows them apart).
-            let summary = ask(&socket, &Request::ShowAdmission)
-                .and_then(|a| serde_json::from_str::<AdmissionStatsView>(&a).ok())
-                .map(|a| format!("\n{}", a.summary()))
-                .unwrap_or_default();
-            render_isakmp(&v) + &summary
-        }),
+        Request::ShowIsakmp { .. } => {
+            serde_json::from_slice::<Vec<IsakmpSaView>>(&reply).map(|v| {
+                // The admission counters' summary line (IOS shows them apart).
+                let summary = ask(&socket, &Request::ShowAdmission)
+                    .and_then(|a| serde_json::from_slice::<AdmissionStatsView>(&a).ok())
+                    .map(|a| format!("\n{}", a.summary()))
+                    .unwrap_or_default();
+                render_isakmp(&v) + &summary
+            })
+        }
         Request::ShowIpsec { .. } => {
-            serde_json::from_str::<Vec<IpsecSaView>>(&reply).map(|v| render_ipsec(&v))
+            serde_json::from_slice::<Vec<IpsecSaView>>(&reply).map(|v| render_ipsec(&v))
         }
         Request::ShowAdmission => {
-            serde_json::from_str::<AdmissionStatsView>(&reply).map(|a| render_admission(&a))
+            serde_json::from_slice::<AdmissionStatsView>(&reply).map(|a| render_admission(&a))
         }
     };
     match text {
@@ -85,7 +87,7 @@ pub fn run(what: ShowWhat) -> ExitCode {
         Err(e) => {
             eprintln!(
                 "ikev1d: unexpected reply from the daemon ({e}): {}",
-                reply.trim()
+                String::from_utf8_lossy(&reply).trim()
             );
             ExitCode::FAILURE
         }

@@ -6,7 +6,6 @@
 //! Each tunnel is sampled every S/12 (1 to 10 s), so that an idle tunnel is reported
 //! within S plus a sample, for the price of one counter read per SA per sample.
 
-use super::worker::SaKey;
 use crate::ipsec::{Direction, SaSpec};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -15,9 +14,12 @@ use std::time::{Duration, Instant};
 const MIN_SAMPLE: Duration = Duration::from_secs(1);
 const MAX_SAMPLE: Duration = Duration::from_secs(10);
 
+/// One direction of an SA of the tunnel: XFRM's SPI and destination.
+type Sa = (Direction, u32, IpAddr);
+
 struct Watched {
     idle: Duration,
-    sas: Vec<SaKey>,
+    sas: Vec<Sa>,
     /// The packets of all its SAs at the last sample, and when that count last moved.
     packets: u64,
     active_at: Instant,
@@ -49,14 +51,13 @@ impl IdleWatch {
         w.idle = idle;
         w.active_at = now;
         w.reported = false;
-        w.sas
-            .push((sa.tunnel.clone(), sa.direction, sa.spi, sa.dst));
+        w.sas.push((sa.direction, sa.spi, sa.dst));
     }
 
     /// An SA left the data path.
     pub fn deleted(&mut self, tunnel: &str, direction: Direction, spi: u32, dst: IpAddr) {
         if let Some(w) = self.tunnels.get_mut(tunnel) {
-            w.sas.retain(|k| (k.1, k.2, k.3) != (direction, spi, dst));
+            w.sas.retain(|&k| k != (direction, spi, dst));
             if w.sas.is_empty() {
                 self.tunnels.remove(tunnel);
             }
@@ -68,32 +69,47 @@ impl IdleWatch {
         self.tunnels.remove(tunnel);
     }
 
-    /// The tunnels to sample now, with their SAs.
-    pub fn due(&self, now: Instant) -> Vec<(String, Vec<SaKey>)> {
-        self.tunnels
-            .iter()
-            .filter(|(_, w)| w.next_sample <= now)
-            .map(|(name, w)| (name.clone(), w.sas.clone()))
-            .collect()
+    /// Sample the tunnels due at `now`, reading what each of their SAs carried so far
+    /// with `packets(tunnel, direction, spi, dst)`. The tunnels that have just been
+    /// idle for their idle-time (each once, until traffic moves it).
+    pub fn sample(
+        &mut self,
+        now: Instant,
+        mut packets: impl FnMut(&str, Direction, u32, IpAddr) -> u64,
+    ) -> Vec<String> {
+        let mut idle = Vec::new();
+        for (name, w) in &mut self.tunnels {
+            if w.next_sample > now {
+                continue;
+            }
+            let carried = w
+                .sas
+                .iter()
+                .map(|&(direction, spi, dst)| packets(name, direction, spi, dst))
+                .sum();
+            if w.sampled(now, carried) {
+                idle.push(name.clone());
+            }
+        }
+        idle
     }
+}
 
-    /// `packets`: what all of `tunnel`'s SAs carried so far, read at `now`. True when
-    /// the tunnel has just been idle for its idle-time (once, until traffic moves it).
-    pub fn sampled(&mut self, now: Instant, tunnel: &str, packets: u64) -> bool {
-        let Some(w) = self.tunnels.get_mut(tunnel) else {
-            return false;
-        };
-        w.next_sample = now + (w.idle / 12).clamp(MIN_SAMPLE, MAX_SAMPLE);
-        if packets != w.packets {
-            w.packets = packets;
-            w.active_at = now;
-            w.reported = false;
+impl Watched {
+    /// `packets`: what all its SAs carried so far, read at `now`. True when it has just
+    /// been idle for its idle-time.
+    fn sampled(&mut self, now: Instant, packets: u64) -> bool {
+        self.next_sample = now + (self.idle / 12).clamp(MIN_SAMPLE, MAX_SAMPLE);
+        if packets != self.packets {
+            self.packets = packets;
+            self.active_at = now;
+            self.reported = false;
             return false;
         }
-        if w.reported || now.saturating_duration_since(w.active_at) < w.idle {
+        if self.reported || now.saturating_duration_since(self.active_at) < self.idle {
             return false;
         }
-        w.reported = true;
+        self.reported = true;
         true
     }
 }
@@ -119,28 +135,57 @@ mod tests {
         let t0 = Instant::now();
         let s = Duration::from_secs;
         let mut w = IdleWatch::default();
+        // `sample` at t0 + `at`, the inbound SA having carried `carried` packets: how
+        // many SAs it read, and the tunnels it reported idle.
+        let sample = |w: &mut IdleWatch, at: u64, carried: u64| {
+            let mut read = 0;
+            let idle = w.sample(t0 + s(at), |tunnel, _, spi, _| {
+                assert_eq!(tunnel, "Tunnel5");
+                read += 1;
+                if spi == 0x10 {
+                    carried
+                } else {
+                    0
+                }
+            });
+            (read, idle)
+        };
+        let none: Vec<String> = vec![];
         w.installed(t0, &sa(Direction::In, 1, None));
-        assert!(w.due(t0).is_empty(), "no idle-time, not watched");
+        assert_eq!(
+            sample(&mut w, 0, 0),
+            (0, none.clone()),
+            "no idle-time, not watched"
+        );
         w.installed(t0, &sa(Direction::In, 0x10, Some(60)));
         w.installed(t0, &sa(Direction::Out, 0x20, Some(60)));
-        let due = w.due(t0);
-        assert_eq!(due.len(), 1);
-        assert_eq!(due[0].1.len(), 2, "both SAs of the pair are read");
+        assert_eq!(
+            sample(&mut w, 0, 0),
+            (2, none.clone()),
+            "both SAs of the pair are read"
+        );
         // Traffic until 30 s, then none: idle at 90 s, reported once.
-        assert!(!w.sampled(t0 + s(30), "Tunnel5", 40));
-        assert!(w.due(t0 + s(34)).is_empty(), "next sample after 60/12 s");
-        assert!(!w.sampled(t0 + s(89), "Tunnel5", 40));
-        assert!(w.sampled(t0 + s(90), "Tunnel5", 40));
-        assert!(!w.sampled(t0 + s(95), "Tunnel5", 40), "reported once");
+        assert_eq!(sample(&mut w, 30, 40), (2, none.clone()));
+        assert_eq!(
+            sample(&mut w, 34, 40),
+            (0, none.clone()),
+            "next sample after 60/12 s"
+        );
+        let mut sampled = |at: u64, packets: u64| {
+            let watched = w.tunnels.get_mut("Tunnel5").unwrap();
+            watched.sampled(t0 + s(at), packets)
+        };
+        assert!(!sampled(89, 40));
+        assert!(sampled(90, 40));
+        assert_eq!(sample(&mut w, 95, 40), (2, none.clone()), "reported once");
         // Traffic again: watched afresh.
-        assert!(!w.sampled(t0 + s(100), "Tunnel5", 41));
-        assert!(w.sampled(t0 + s(160), "Tunnel5", 41));
+        assert_eq!(sample(&mut w, 100, 41), (2, none.clone()));
+        assert_eq!(sample(&mut w, 160, 41), (2, vec!["Tunnel5".to_string()]));
         // The pair deleted: nothing left to watch.
         let dst: IpAddr = "192.0.2.3".parse().unwrap();
         w.deleted("Tunnel5", Direction::In, 0x10, dst);
-        assert_eq!(w.due(t0 + s(200))[0].1.len(), 1);
+        assert_eq!(sample(&mut w, 200, 41).0, 1);
         w.deleted("Tunnel5", Direction::Out, 0x20, dst);
-        assert!(w.due(t0 + s(200)).is_empty());
-        assert!(!w.sampled(t0 + s(200), "Tunnel5", 0));
+        assert_eq!(sample(&mut w, 200, 0), (0, none));
     }
 }

@@ -669,11 +669,13 @@ impl Daemon {
                 self.tasks.spawn("control reply", false, async move {
                     inject_fault("control reply");
                     let counters = rx.await.unwrap_or_default();
-                    let views = sas.iter().enumerate().filter_map(move |(i, sa)| {
+                    // By value: a borrowing iterator would make the task's future not
+                    // provably Send (a closure over a borrow is not general enough).
+                    let views = sas.into_iter().enumerate().filter_map(move |(i, sa)| {
                         let c = |j: usize| counters.get(2 * i + j).copied().unwrap_or_default();
-                        show::IpsecSaView::new(sa, kind, &c(0), &c(1))
+                        show::IpsecSaView::new(&sa, kind, &c(0), &c(1))
                     });
-                    control::stream_array(views.collect::<Vec<_>>(), reply).await;
+                    control::stream_array(views, reply).await;
                 });
             }
         }
@@ -694,16 +696,19 @@ impl Daemon {
         };
         // Virtual-Access interfaces stay with their SAs (the engine keeps them); a
         // changed template applies to the next ones.
-        let clones: Vec<String> = self
+        // Sets, not scans: a reload of 10,000 tunnels would compare every old name with
+        // every new one.
+        let clones: HashSet<String> = self
             .engine
             .virtual_accesses()
             .into_iter()
             .map(|va| va.name)
             .collect();
+        let configured: HashSet<&str> = specs.iter().map(|s| s.name.as_str()).collect();
         for name in self
             .specs
             .keys()
-            .filter(|n| !specs.iter().any(|s| &&s.name == n) && !clones.contains(n))
+            .filter(|n| !configured.contains(n.as_str()) && !clones.contains(*n))
         {
             self.worker.send(Request::RemoveTunnel(name.clone()));
         }

@@ -140,17 +140,11 @@ fn serve(
             for event in dp.poll_events() {
                 let _ = events.send(Event::Dataplane(event));
             }
-            for (tunnel, sas) in idle.due(now) {
-                let packets = sas
-                    .iter()
-                    .map(|(t, direction, spi, dst)| {
-                        dp.counters(t, *direction, *spi, *dst)
-                            .map_or(0, |c| c.packets)
-                    })
-                    .sum();
-                if idle.sampled(now, &tunnel, packets) {
-                    let _ = events.send(Event::Idle { tunnel });
-                }
+            let counted = |t: &str, direction, spi, dst| {
+                dp.counters(t, direction, spi, dst).map_or(0, |c| c.packets)
+            };
+            for tunnel in idle.sample(now, counted) {
+                let _ = events.send(Event::Idle { tunnel });
             }
             next_poll = Instant::now() + POLL_EVERY;
         }

@@ -423,24 +423,31 @@ impl KernelDataplane {
         })
     }
 
-    /// Delete every state and policy with `reqid` and `binding` (policies first, so
-    /// no traffic triggers an acquire in between).
-    fn purge(&mut self, reqid: u32, binding: Binding) -> io::Result<()> {
+    /// Delete every state and policy that carries one of `owners`' reqid and binding
+    /// (policies first, so no traffic triggers an acquire in between). One dump of
+    /// each for all of them: a dump holds every tunnel's, and a tunnel is created with
+    /// two owners (its reqid, an earlier version's), a start with as many as a crashed
+    /// hub had Virtual-Access interfaces.
+    fn purge(&mut self, owners: &[(u32, Binding)]) -> io::Result<()> {
         let policies = self.xfrm.dump(xfrm::dump_policies())?;
-        for del in xfrm::deletions_for(&policies, reqid, binding) {
-            unless_gone(self.xfrm.request(del, 0))?;
+        for &(reqid, binding) in owners {
+            for del in xfrm::deletions_for(&policies, reqid, binding) {
+                unless_gone(self.xfrm.request(del, 0))?;
+            }
         }
         let states = self.xfrm.dump(xfrm::dump_sas())?;
-        for a in xfrm::acquires_for(&states, reqid, binding) {
-            unless_gone(add_and_delete(
-                &mut self.xfrm,
-                &placeholder_sa(a.src, a.dst, a.mode),
-                reqid,
-                binding,
-            ))?;
-        }
-        for del in xfrm::deletions_for(&states, reqid, binding) {
-            unless_gone(self.xfrm.request(del, 0))?;
+        for &(reqid, binding) in owners {
+            for a in xfrm::acquires_for(&states, reqid, binding) {
+                unless_gone(add_and_delete(
+                    &mut self.xfrm,
+                    &placeholder_sa(a.src, a.dst, a.mode),
+                    reqid,
+                    binding,
+                ))?;
+            }
+            for del in xfrm::deletions_for(&states, reqid, binding) {
+                unless_gone(self.xfrm.request(del, 0))?;
+            }
         }
         Ok(())
     }
@@ -506,10 +513,9 @@ impl KernelDataplane {
             _ => "creating interface",
         };
         // A crashed instance's leftovers of this tunnel; a foreign interface stays.
-        for leftover in leftover_reqids(t.if_id) {
-            self.purge(leftover, binding)
-                .map_err(err("removing leftover states and policies"))?;
-        }
+        let leftovers: Vec<_> = leftover_reqids(t.if_id).map(|r| (r, binding)).collect();
+        self.purge(&leftovers)
+            .map_err(err("removing leftover states and policies"))?;
         if self.nft_leftovers.remove(&t.name) {
             nft::replace(&t.name, None).map_err(err("removing a leftover nftables table"))?;
         }
@@ -581,7 +587,7 @@ impl KernelDataplane {
     fn teardown(&mut self, tunnel: &Tunnel) -> Result<()> {
         let name = &tunnel.spec.name;
         let purged = self
-            .purge(tunnel.reqid, tunnel.binding)
+            .purge(&[(tunnel.reqid, tunnel.binding)])
             .map_err(|e| DataplaneError::on(name, "removing states and policies", e));
         let deleted = match link::delete(&mut self.rtnl, tunnel.index) {
             Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(()),
@@ -652,10 +658,13 @@ impl Dataplane for KernelDataplane {
             }
         }
         let live: HashSet<Binding> = self.tunnels.values().map(|t| t.binding).collect();
-        for (b, id) in leftovers {
-            if !live.contains(&b) {
-                self.purge(reqid_for(id), b).map_err(err)?;
-            }
+        let dead: Vec<(u32, Binding)> = leftovers
+            .into_iter()
+            .filter(|(b, _)| !live.contains(b))
+            .map(|(b, id)| (reqid_for(id), b))
+            .collect();
+        if !dead.is_empty() {
+            self.purge(&dead).map_err(err)?;
         }
         let names: HashSet<&str> = self.tunnels.keys().map(String::as_str).collect();
         let stale = link::ours_named(&mut self.rtnl, |n| {
