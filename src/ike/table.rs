@@ -27,7 +27,6 @@ struct Keys {
     rcookie: Cookie,
     role: Role,
     ends: Endpoints,
-    peer: IpAddr,
     negotiating: bool,
     established: bool,
     /// A responder that has seen MM1 and nothing since: its peer has not shown it
@@ -44,7 +43,6 @@ impl Keys {
             rcookie: p1.rcookie,
             role: p1.role,
             ends: p1.endpoints(),
-            peer: p1.remote.ip(),
             negotiating: p1.negotiating(),
             established: p1.established().is_some(),
             embryonic: p1.role == Role::Responder && matches!(p1.state, MmState::RMm2(_)),
@@ -205,12 +203,12 @@ impl Phase1Table {
         if k.role == Role::Responder {
             self.responders.insert((k.icookie, k.ends), id);
             if k.negotiating {
-                *self.half_open_by_peer.entry(k.peer).or_default() += 1;
+                *self.half_open_by_peer.entry(k.ends.peer).or_default() += 1;
             }
         }
         self.by_pair.entry(k.ends).or_default().insert(id);
         if k.established {
-            *self.established_with.entry(k.peer).or_default() += 1;
+            *self.established_with.entry(k.ends.peer).or_default() += 1;
         }
         if k.negotiating {
             self.negotiating += 1;
@@ -220,7 +218,7 @@ impl Phase1Table {
         }
         if k.embryonic {
             self.embryonic.insert(k.seq, id);
-            self.embryonic_by_peer.insert((k.peer, k.seq), id);
+            self.embryonic_by_peer.insert((k.ends.peer, k.seq), id);
         }
         self.keys.insert(id, k);
     }
@@ -237,7 +235,7 @@ impl Phase1Table {
         if k.role == Role::Responder {
             drop_if(&mut self.responders, &(k.icookie, k.ends), id);
             if k.negotiating {
-                decrement(&mut self.half_open_by_peer, k.peer);
+                decrement(&mut self.half_open_by_peer, k.ends.peer);
             }
         }
         if let Some(ids) = self.by_pair.get_mut(&k.ends) {
@@ -247,7 +245,7 @@ impl Phase1Table {
             }
         }
         if k.established {
-            decrement(&mut self.established_with, k.peer);
+            decrement(&mut self.established_with, k.ends.peer);
         }
         if k.negotiating {
             self.negotiating -= 1;
@@ -257,7 +255,7 @@ impl Phase1Table {
         }
         if k.embryonic {
             self.embryonic.remove(&k.seq);
-            self.embryonic_by_peer.remove(&(k.peer, k.seq));
+            self.embryonic_by_peer.remove(&(k.ends.peer, k.seq));
         }
         Some(k)
     }
