@@ -40,14 +40,14 @@ impl std::fmt::Debug for DhJob {
     }
 }
 
-/// What a `DhJob` computed.
+/// What a `DhJob` computed: the results the exchange was waiting for.
 pub struct DhDone {
     pub id: u64,
-    public: Vec<u8>,
+    pub(crate) public: Vec<u8>,
     /// g^xy, when the peer's value was given.
     shared: Option<Result<Secret, CryptoError>>,
     /// The private value, when it is still needed (no peer value yet).
-    private: Option<DhPrivate>,
+    pub(crate) private: Option<DhPrivate>,
 }
 
 impl std::fmt::Debug for DhDone {
@@ -73,14 +73,7 @@ impl DhJob {
     }
 }
 
-/// The results the exchange was waiting for.
-pub(crate) struct DhResult {
-    pub public: Vec<u8>,
-    pub shared: Option<Result<Secret, CryptoError>>,
-    pub private: Option<DhPrivate>,
-}
-
-impl DhResult {
+impl DhDone {
     /// g^xy; `InvalidKeyExchange` when the peer's value is not in the group.
     pub(crate) fn shared_secret(&mut self) -> Result<Secret, Misbehaviour> {
         match self.shared.take() {
@@ -154,11 +147,6 @@ impl Engine {
         if !urgent {
             self.dh.unsolicited -= 1;
         }
-        let result = DhResult {
-            public: done.public,
-            shared: done.shared,
-            private: done.private,
-        };
-        self.with_phase1(conn_id, |e, p1| e.key_exchange_done(now, p1, result));
+        self.with_phase1(conn_id, |e, p1| e.key_exchange_done(now, p1, done));
     }
 }

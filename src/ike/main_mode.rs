@@ -17,7 +17,7 @@
 //! timeout reports what was remembered. An on-path spoofer cannot cut a handshake
 //! short that way, nor make us take its cookie for the responder's.
 
-use super::dh::DhResult;
+use super::dh::DhDone;
 use super::engine::Received;
 use super::error::{AuthFailure, AuthKind, Error, InvalidId, Misbehaviour};
 use super::exchange::Msg;
@@ -428,7 +428,7 @@ impl Engine {
     }
 
     /// The daemon computed what the exchange waited for: send the next message.
-    pub(super) fn key_exchange_done(&mut self, now: Instant, p1: &mut Phase1, dh: DhResult) {
+    pub(super) fn key_exchange_done(&mut self, now: Instant, p1: &mut Phase1, dh: DhDone) {
         let state = std::mem::replace(&mut p1.state, MmState::Failed);
         let next = match state {
             MmState::IMm2(s) => Ok(self.send_mm3(now, p1, *s, dh)),
@@ -497,7 +497,7 @@ impl Engine {
     }
 
     /// Our public value is known: MM3.
-    fn send_mm3(&mut self, now: Instant, p1: &mut Phase1, s: RMm2, dh: DhResult) -> MmState {
+    fn send_mm3(&mut self, now: Instant, p1: &mut Phase1, s: RMm2, dh: DhDone) -> MmState {
         let Some(private) = dh.private else {
             return MmState::Failed;
         };
@@ -603,7 +603,7 @@ impl Engine {
         now: Instant,
         p1: &mut Phase1,
         s: RMm3,
-        mut dh: DhResult,
+        mut dh: DhDone,
     ) -> Result<MmState, Error> {
         let g_xy = dh.shared_secret()?;
         let g_xr = dh.public;
@@ -660,7 +660,7 @@ impl Engine {
         now: Instant,
         p1: &mut Phase1,
         s: IMm4,
-        mut dh: DhResult,
+        mut dh: DhDone,
     ) -> Result<MmState, Error> {
         let g_xy = dh.shared_secret()?;
         let mut keyed = Keyed::derive(
