@@ -40,14 +40,14 @@ impl std::fmt::Debug for DhJob {
     }
 }
 
-/// What a `DhJob` computed.
+/// What a `DhJob` computed: the results the exchange was waiting for.
 pub struct DhDone {
     pub id: u64,
-    public: Vec<u8>,
+    pub(crate) public: Vec<u8>,
     /// g^xy, when the peer's value was given.
     shared: Option<Result<Secret, CryptoError>>,
     /// The private value, when it is still needed (no peer value yet).
-    private: Option<DhPrivate>,
+    pub(crate) private: Option<DhPrivate>,
 }
 
 impl std::fmt::Debug for DhDone {
@@ -73,14 +73,7 @@ impl DhJob {
     }
 }
 
-/// The results the exchange was waiting for.
-pub(crate) struct DhResult {
-    pub public: Vec<u8>,
-    pub shared: Option<Result<Secret, CryptoError>>,
-    pub private: Option<DhPrivate>,
-}
-
-impl DhResult {
+impl DhDone {
     /// g^xy; `InvalidKeyExchange` when the peer's value is not in the group.
     pub(crate) fn shared_secret(&mut self) -> Result<Secret, Misbehaviour> {
         match self.shared.take() {
@@ -121,8 +114,7 @@ impl Engine {
     /// Is `peer` one we know: a configured tunnel destination, or an ISAKMP SA up with
     /// it? (Its key exchanges go first; admission control does not refuse it.)
     pub(super) fn known_peer(&self, peer: IpAddr) -> bool {
-        self.configured_peers.contains(&peer)
-            || self.phase1.of_peer(peer).any(|p| p.established().is_some())
+        self.configured_peers.contains(&peer) || self.phase1.established_with(peer)
     }
 
     /// Ask the daemon for `private`'s public value (and g^xy with `peer_public`).
@@ -155,11 +147,6 @@ impl Engine {
         if !urgent {
             self.dh.unsolicited -= 1;
         }
-        let result = DhResult {
-            public: done.public,
-            shared: done.shared,
-            private: done.private,
-        };
-        self.with_phase1(conn_id, |e, p1| e.key_exchange_done(now, p1, result));
+        self.with_phase1(conn_id, |e, p1| e.key_exchange_done(now, p1, done));
     }
 }

@@ -380,7 +380,7 @@ impl Engine {
                 }
                 Owner::Retry(tunnel) => self.retry_timer(now, &tunnel),
                 Owner::Pacing => {
-                    for tunnel in self.pacer.due(now, self.half_open()) {
+                    for tunnel in self.pacer.due(now, self.phase1.initiating()) {
                         self.initiate_as(now, &tunnel, true);
                     }
                 }
@@ -503,7 +503,7 @@ impl Engine {
             }
             return;
         }
-        if !paced && !self.pacer.admit(now, self.half_open()) {
+        if !paced && !self.pacer.admit(now, self.phase1.initiating()) {
             return self.pacer.defer(name);
         }
         self.start_main_mode(
@@ -518,32 +518,16 @@ impl Engine {
         );
     }
 
-    /// Our Main Modes under way (`pacing.rs` caps them).
-    fn half_open(&self) -> usize {
-        self.phase1
-            .values()
-            .filter(|p| p.role == Role::Initiator && p.negotiating())
-            .count()
-    }
-
-    /// A Quick Mode for `tunnel` is running (over an ISAKMP SA with its peer).
+    /// A Quick Mode for `tunnel` (configured, or a Virtual-Access) is running, over
+    /// an ISAKMP SA between its two addresses (the only ones that can carry it).
     pub(super) fn negotiating(&self, tunnel: &str) -> bool {
-        let Some(peer) = self.tunnel_peer(tunnel) else {
+        let Some(ends) = self.tunnel_ref(tunnel).map(|t| t.endpoints()) else {
             return false;
         };
         self.phase1
-            .of_peer(peer)
+            .of_pair(ends)
             .flat_map(|p| p.quick.values())
             .any(|q| q.tunnel == tunnel && q.state.in_progress())
-    }
-
-    /// The `tunnel destination` of `tunnel`.
-    pub(super) fn tunnel_peer(&self, tunnel: &str) -> Option<IpAddr> {
-        self.settings
-            .tunnels
-            .iter()
-            .find(|t| t.name == tunnel)
-            .map(|t| t.peer)
     }
 
     /// Phase 1 is up: start the Quick Modes that waited for it (over the SA that won,

@@ -17,7 +17,7 @@
 //! timeout reports what was remembered. An on-path spoofer cannot cut a handshake
 //! short that way, nor make us take its cookie for the responder's.
 
-use super::dh::DhResult;
+use super::dh::DhDone;
 use super::engine::Received;
 use super::error::{AuthFailure, AuthKind, Error, InvalidId, Misbehaviour};
 use super::exchange::Msg;
@@ -428,7 +428,7 @@ impl Engine {
     }
 
     /// The daemon computed what the exchange waited for: send the next message.
-    pub(super) fn key_exchange_done(&mut self, now: Instant, p1: &mut Phase1, dh: DhResult) {
+    pub(super) fn key_exchange_done(&mut self, now: Instant, p1: &mut Phase1, dh: DhDone) {
         let state = std::mem::replace(&mut p1.state, MmState::Failed);
         let next = match state {
             MmState::IMm2(s) => Ok(self.send_mm3(now, p1, *s, dh)),
@@ -497,7 +497,7 @@ impl Engine {
     }
 
     /// Our public value is known: MM3.
-    fn send_mm3(&mut self, now: Instant, p1: &mut Phase1, s: RMm2, dh: DhResult) -> MmState {
+    fn send_mm3(&mut self, now: Instant, p1: &mut Phase1, s: RMm2, dh: DhDone) -> MmState {
         let Some(private) = dh.private else {
             return MmState::Failed;
         };
@@ -603,7 +603,7 @@ impl Engine {
         now: Instant,
         p1: &mut Phase1,
         s: RMm3,
-        mut dh: DhResult,
+        mut dh: DhDone,
     ) -> Result<MmState, Error> {
         let g_xy = dh.shared_secret()?;
         let g_xr = dh.public;
@@ -660,7 +660,7 @@ impl Engine {
         now: Instant,
         p1: &mut Phase1,
         s: IMm4,
-        mut dh: DhResult,
+        mut dh: DhDone,
     ) -> Result<MmState, Error> {
         let g_xy = dh.shared_secret()?;
         let mut keyed = Keyed::derive(
@@ -706,14 +706,9 @@ impl Engine {
     ) -> Step {
         self.take_message(rx, p1);
         self.state_change(p1, None, IkeState::RMm4, IkeState::RMm5);
-        let peer_id = match self.authenticate_peer(p1, msg, &s, "MM5") {
-            Ok(id) => id,
-            Err(e) => return Step::Failed(e),
-        };
-        if let Err(e) = self.match_profile(p1, &peer_id) {
+        if let Err(e) = self.authenticate_peer(p1, msg, &s, "MM5") {
             return Step::Failed(e);
         }
-        self.note_profile(p1);
         // RFC 3947 4: the initiator floated to 4500 (or a NAT rewrote its port); answer
         // where the authenticated message came from.
         p1.local = rx.local;
@@ -737,15 +732,15 @@ impl Engine {
 
     /// RFC 2409 5.4: check the peer's HASH_I (it initiated) or HASH_R (it responded),
     /// computed over its ID payload body exactly as received, in constant time; then
-    /// note the authentication and check its identity against the configuration.
-    /// Returns what the ID names.
+    /// note the authentication, check its identity against the configuration and
+    /// choose (or check) the ISAKMP profile that identity matches (MM5 and MM6 alike).
     fn authenticate_peer(
         &mut self,
-        p1: &Phase1,
+        p1: &mut Phase1,
         msg: &Inbound,
         s: &Keyed,
         what: &'static str,
-    ) -> Result<PeerIdentity, Error> {
+    ) -> Result<(), Error> {
         let id = require(msg, PayloadType::ID, what, "ID")?;
         let hash = bytes_of(msg, PayloadType::HASH, what, "HASH")?;
         let (peer, kind) = match p1.role {
@@ -760,25 +755,26 @@ impl Engine {
             }));
         }
         self.note(p1, Note::Authenticated);
-        let Payload::Id(id) = &id.payload else {
-            return Ok(PeerIdentity::Other);
+        let identity = match &id.payload {
+            Payload::Id(id) => {
+                let identity = identity::peer_identity(id);
+                let note = Note::PeerId {
+                    id_type: id.id_type,
+                    identity: identity.to_string(),
+                    protocol: id.protocol,
+                    port: id.port,
+                };
+                self.note(p1, note);
+                self.check_phase1_id(p1, id);
+                identity
+            }
+            _ => PeerIdentity::Other,
         };
-        let identity = identity::peer_identity(id);
-        let note = Note::PeerId {
-            id_type: id.id_type,
-            identity: identity.to_string(),
-            protocol: id.protocol,
-            port: id.port,
-        };
-        self.note(p1, note);
-        self.check_phase1_id(p1, id);
-        Ok(identity)
-    }
-
-    fn note_profile(&mut self, p1: &Phase1) {
+        self.match_profile(p1, &identity)?;
         if let Some(profile) = p1.profile.clone() {
             self.note(p1, Note::ProfileMatched { profile });
         }
+        Ok(())
     }
 
     /// The peer's phase 1 ID is known (MM5, MM6): as responder, choose the ISAKMP
@@ -851,14 +847,9 @@ impl Engine {
     ) -> Step {
         self.take_message(rx, p1);
         self.state_change(p1, None, IkeState::IMm5, IkeState::IMm6);
-        let peer_id = match self.authenticate_peer(p1, msg, &s, "MM6") {
-            Ok(id) => id,
-            Err(e) => return Step::Failed(e),
-        };
-        if let Err(e) = self.match_profile(p1, &peer_id) {
+        if let Err(e) = self.authenticate_peer(p1, msg, &s, "MM6") {
             return Step::Failed(e);
         }
-        self.note_profile(p1);
         if has_initial_contact(msg) {
             self.initial_contact(p1);
         }

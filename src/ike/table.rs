@@ -2,8 +2,11 @@
 //! scans the table (a responder on the Internet holds thousands of half-open entries):
 //! by both cookies (every message after MM2), by initiator cookie while our MM1 awaits
 //! its MM2, by (initiator cookie, local and peer address) for a responder's
-//! retransmitted MM1, and by peer address. It also counts what admission control limits: negotiations in progress,
-//! per peer, and the responder's embryonic ones (MM1 seen, nothing since) in age order.
+//! retransmitted MM1, and by address pair (`Endpoints`: a spoke with thousands of
+//! addresses has thousands of SAs with one hub address). It also counts what admission
+//! control limits: negotiations in progress, per peer, and the responder's embryonic
+//! ones (MM1 seen, nothing since) in age order; our own negotiations (what pacing
+//! limits); and the peers with an SA up (whom admission favours).
 //!
 //! An exchange takes its SA out (`take`) and puts it back (`put_back`) when done: the
 //! indexes follow what changed meanwhile (cookies learnt, state, address floated).
@@ -24,8 +27,8 @@ struct Keys {
     rcookie: Cookie,
     role: Role,
     ends: Endpoints,
-    peer: IpAddr,
     negotiating: bool,
+    established: bool,
     /// A responder that has seen MM1 and nothing since: its peer has not shown it
     /// receives at its address (MM3 carries our cookie), let alone authenticated.
     embryonic: bool,
@@ -40,8 +43,8 @@ impl Keys {
             rcookie: p1.rcookie,
             role: p1.role,
             ends: p1.endpoints(),
-            peer: p1.remote.ip(),
             negotiating: p1.negotiating(),
+            established: p1.established().is_some(),
             embryonic: p1.role == Role::Responder && matches!(p1.state, MmState::RMm2(_)),
             seq,
         }
@@ -55,10 +58,14 @@ pub(crate) struct Phase1Table {
     by_cookies: HashMap<(Cookie, Cookie), u32>,
     awaiting_mm2: HashMap<Cookie, u32>,
     responders: HashMap<(Cookie, Endpoints), u32>,
-    by_peer: HashMap<IpAddr, BTreeSet<u32>>,
+    by_pair: HashMap<Endpoints, BTreeSet<u32>>,
+    /// Established SAs per peer address.
+    established_with: HashMap<IpAddr, u32>,
     /// Negotiating responder SAs per peer address (the per-source admission limit).
     half_open_by_peer: HashMap<IpAddr, u32>,
     negotiating: usize,
+    /// Negotiating SAs we initiated.
+    initiating: usize,
     /// Embryonic responder SAs, oldest first; and by peer, oldest first.
     embryonic: BTreeMap<u64, u32>,
     embryonic_by_peer: BTreeMap<(IpAddr, u64), u32>,
@@ -73,6 +80,16 @@ impl Phase1Table {
     /// SAs still negotiating Main Mode (IOS "in-negotiation").
     pub(crate) fn negotiating(&self) -> usize {
         self.negotiating
+    }
+
+    /// Main Modes we initiated still under way (`pacing.rs` caps them).
+    pub(crate) fn initiating(&self) -> usize {
+        self.initiating
+    }
+
+    /// Is an ISAKMP SA up with `peer` (between any of our addresses and it)?
+    pub(crate) fn established_with(&self, peer: IpAddr) -> bool {
+        self.established_with.contains_key(&peer)
     }
 
     /// Negotiating SAs we respond to from `peer`.
@@ -155,19 +172,13 @@ impl Phase1Table {
         self.sas.values_mut()
     }
 
-    /// The SAs with `peer`, in conn-id order.
-    pub(crate) fn of_peer(&self, peer: IpAddr) -> impl Iterator<Item = &Phase1> {
-        self.by_peer
-            .get(&peer)
+    /// The SAs between these two addresses, in conn-id order.
+    pub(crate) fn of_pair(&self, ends: Endpoints) -> impl Iterator<Item = &Phase1> {
+        self.by_pair
+            .get(&ends)
             .into_iter()
             .flatten()
             .filter_map(|id| self.sas.get(id))
-    }
-
-    /// The SAs between these two addresses, in conn-id order.
-    pub(crate) fn of_pair(&self, ends: Endpoints) -> impl Iterator<Item = &Phase1> {
-        self.of_peer(ends.peer)
-            .filter(move |p| p.endpoints() == ends)
     }
 
     /// By both cookies; an initiator still waiting for MM2 by its own.
@@ -192,16 +203,22 @@ impl Phase1Table {
         if k.role == Role::Responder {
             self.responders.insert((k.icookie, k.ends), id);
             if k.negotiating {
-                *self.half_open_by_peer.entry(k.peer).or_default() += 1;
+                *self.half_open_by_peer.entry(k.ends.peer).or_default() += 1;
             }
         }
-        self.by_peer.entry(k.peer).or_default().insert(id);
+        self.by_pair.entry(k.ends).or_default().insert(id);
+        if k.established {
+            *self.established_with.entry(k.ends.peer).or_default() += 1;
+        }
         if k.negotiating {
             self.negotiating += 1;
+            if k.role == Role::Initiator {
+                self.initiating += 1;
+            }
         }
         if k.embryonic {
             self.embryonic.insert(k.seq, id);
-            self.embryonic_by_peer.insert((k.peer, k.seq), id);
+            self.embryonic_by_peer.insert((k.ends.peer, k.seq), id);
         }
         self.keys.insert(id, k);
     }
@@ -218,27 +235,38 @@ impl Phase1Table {
         if k.role == Role::Responder {
             drop_if(&mut self.responders, &(k.icookie, k.ends), id);
             if k.negotiating {
-                if let Some(n) = self.half_open_by_peer.get_mut(&k.peer) {
-                    *n -= 1;
-                    if *n == 0 {
-                        self.half_open_by_peer.remove(&k.peer);
-                    }
-                }
+                decrement(&mut self.half_open_by_peer, k.ends.peer);
             }
         }
-        if let Some(ids) = self.by_peer.get_mut(&k.peer) {
+        if let Some(ids) = self.by_pair.get_mut(&k.ends) {
             ids.remove(&id);
             if ids.is_empty() {
-                self.by_peer.remove(&k.peer);
+                self.by_pair.remove(&k.ends);
             }
+        }
+        if k.established {
+            decrement(&mut self.established_with, k.ends.peer);
         }
         if k.negotiating {
             self.negotiating -= 1;
+            if k.role == Role::Initiator {
+                self.initiating -= 1;
+            }
         }
         if k.embryonic {
             self.embryonic.remove(&k.seq);
-            self.embryonic_by_peer.remove(&(k.peer, k.seq));
+            self.embryonic_by_peer.remove(&(k.ends.peer, k.seq));
         }
         Some(k)
+    }
+}
+
+/// One fewer for `peer`, forgetting it at zero.
+fn decrement(counts: &mut HashMap<IpAddr, u32>, peer: IpAddr) {
+    if let Some(n) = counts.get_mut(&peer) {
+        *n -= 1;
+        if *n == 0 {
+            counts.remove(&peer);
+        }
     }
 }

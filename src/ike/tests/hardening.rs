@@ -95,9 +95,10 @@ fn a_flood_of_spoofed_mm1s_holds_bounded_state_and_a_known_peer_still_gets_in() 
     assert!(a.negotiating <= 1000, "{a:?}");
     assert!(a.stats.evicted_embryonic >= 19_000, "{a:?}");
     assert!(a.timer_entries <= 2 * a.negotiating + 64, "{a:?}");
-    // One MM2 per MM1 at most: no amplification, and bounded per source.
+    // One MM2 per MM1 admitted, none for one refused: no amplification, and bounded
+    // per source.
     let mm2s = pair.sent.iter().filter(|d| !d.to_b).count();
-    assert!(mm2s <= 20_000, "{mm2s} MM2s");
+    assert_eq!(mm2s as u64, a.stats.accepted_in, "{a:?}");
     assert!(sent_to(&pair, stranger(7)).len() <= 2);
     // The configured peer (A) gets in during the flood.
     pair.initiate(false);
@@ -180,6 +181,44 @@ fn the_in_negotiation_limit_refuses_strangers_once_every_slot_answered_mm2() {
     pair.initiate(false);
     pair.run_for(Duration::from_secs(2));
     pair.assert_agree();
+}
+
+/// A peer with an ISAKMP SA up is known though no tunnel names it (a dynamic VTI spoke,
+/// or a tunnel a reload removed): the in-negotiation limit strangers filled does not
+/// refuse its new Main Mode, and still refuses a stranger's.
+#[test]
+fn a_peer_with_an_sa_up_is_not_refused_by_the_in_negotiation_limit() {
+    let mm1 = captured_mm1();
+    let mut b = settings(B_ADDR, A_ADDR);
+    b.admission.in_negotiation_sa = Some(3);
+    let mut pair = Pair::new(settings(A_ADDR, B_ADDR), b.clone());
+    pair.deliver = between_a_and_b;
+    pair.initiate(false);
+    pair.run_for(Duration::from_secs(2));
+    pair.assert_agree();
+    // B names A in no tunnel any more; the ISAKMP SA stays, as on IOS.
+    b.tunnels.clear();
+    let now = pair.time;
+    pair.b.engine.reload(now, b);
+    for n in 0..3 {
+        deliver_to_b(&mut pair, stranger(n), &with_icookie(&mm1, n.into()));
+        let mm2 = sent_to(&pair, stranger(n)).pop().unwrap();
+        deliver_to_b(&mut pair, stranger(n), &mm3_for(&mm2, 32));
+    }
+    let before = pair.b.engine.admission().stats;
+    deliver_to_b(&mut pair, stranger(9), &with_icookie(&mm1, 9));
+    deliver_to_b(
+        &mut pair,
+        SocketAddr::new(a_ip(), 500),
+        &with_icookie(&mm1, 7),
+    );
+    let after = pair.b.engine.admission().stats;
+    assert_eq!(after.accepted_in, before.accepted_in + 1, "{after:?}");
+    assert_eq!(
+        after.rejected_in_negotiation_limit,
+        before.rejected_in_negotiation_limit + 1,
+        "the stranger alone refused: {after:?}"
+    );
 }
 
 #[test]

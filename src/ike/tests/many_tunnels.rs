@@ -464,6 +464,28 @@ fn initiations_are_paced_and_rekeys_spread() {
     );
 }
 
+/// A hub that does not answer: no more than `MAX_HALF_OPEN` of our Main Modes are
+/// under way at once, however many tokens the rate has given meanwhile (3 s: the
+/// burst and 300 more), and one that gives up makes room for the next.
+#[test]
+fn a_silent_hub_sees_no_more_than_max_half_open_main_modes() {
+    use crate::ike::pacing::MAX_HALF_OPEN;
+    let n = 300;
+    let (a, b) = branch_and_hub(n);
+    let mut pair = Pair::new(a, b);
+    pair.deliver = |d| !d.to_b;
+    initiate_all(&mut pair, false, n);
+    pair.run_for(Duration::from_secs(3));
+    assert_eq!(main_mode_starts(&pair.a).len(), MAX_HALF_OPEN);
+    pair.run_for(Duration::from_secs(120));
+    let gave_up = pair.a.failures().len();
+    assert!(gave_up > 0, "the unanswered Main Modes gave up");
+    assert!(
+        main_mode_starts(&pair.a).len() > MAX_HALF_OPEN,
+        "the next ones began"
+    );
+}
+
 /// SIGHUP with one tunnel changed among many, the file's lines shifted (a profile
 /// added above): that tunnel alone renegotiates; every other keeps its SAs.
 #[test]
