@@ -5,7 +5,9 @@
 //! peer's GRE to us with our key. What IOS sends: no checksum, no sequence numbers,
 //! protocol type IPv4 or IPv6.
 
+use super::df;
 use super::inner::{inner_len, NH_IPV4, NH_IPV6};
+use super::offload::{fold, sum};
 use crate::ipsec::EspMode;
 use std::net::IpAddr;
 use std::ops::Range;
@@ -85,14 +87,7 @@ impl Gre {
         let ip = &mut buf[ip_start..start];
         let next_header = match (self.local, self.peer) {
             (IpAddr::V4(src), IpAddr::V4(dst)) => {
-                let total = u16::try_from(total).ok()?;
-                ip.fill(0);
-                ip[0] = 0x45;
-                ip[2..4].copy_from_slice(&total.to_be_bytes());
-                ip[8] = TTL;
-                ip[9] = NH_GRE;
-                ip[12..16].copy_from_slice(&src.octets());
-                ip[16..20].copy_from_slice(&dst.octets());
+                df::ipv4_header(ip, gre_len, NH_GRE, TTL, src, dst)?;
                 let sum = ipv4_checksum(ip);
                 ip[10..12].copy_from_slice(&sum.to_be_bytes());
                 NH_IPV4
@@ -240,14 +235,7 @@ fn ip_fields(next_header: u8, ip: &[u8]) -> Option<(u8, IpAddr, IpAddr)> {
 
 /// The IPv4 header checksum (RFC 791) of `header`, its checksum field zero.
 fn ipv4_checksum(header: &[u8]) -> u16 {
-    let mut sum: u32 = header
-        .chunks(2)
-        .map(|w| u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
+    !fold(sum(header, 0))
 }
 
 #[cfg(test)]

@@ -128,7 +128,7 @@ fn own_header(sa: &Sa, df: bool, before: &mut [u8], len: usize) -> Option<usize>
         _ => libc::IPPROTO_ESP,
     } as u8;
     let at = before.len().checked_sub(IPV4_HEADER_LEN)?;
-    df::ipv4_header(&mut before[at..], len, protocol, src, dst)?;
+    df::ipv4_header(&mut before[at..], len, protocol, df::TTL, src, dst)?;
     Some(IPV4_HEADER_LEN)
 }
 
