@@ -278,10 +278,10 @@ fn drain(
     ivs: &mut IvPool,
     read_buf: &mut [u8],
 ) -> std::io::Result<()> {
+    s.outbound.refresh();
     let (tun, queue, sockets) = (&s.tun, s.queue, &*s.sockets);
     let queue_file = &tun.queues[queue];
-    s.outbound.refresh();
-    let sa = s.outbound.get().as_ref().clone();
+    let sa = s.outbound.get().as_deref();
     for _ in 0..MAX_READS {
         let n = match (&*queue_file).read(read_buf) {
             Ok(n) => n,
@@ -294,7 +294,7 @@ fn drain(
         };
         // Without an SA the packet is dropped, as XFRM does without a state, and
         // the control thread is asked for one, as XFRM sends an acquire.
-        let Some(sa) = sa.as_deref() else {
+        let Some(sa) = sa else {
             tun.sa_wanted.store(true, Ordering::Relaxed);
             continue;
         };
@@ -325,7 +325,7 @@ fn drain(
             }
         }
     }
-    match sa.as_deref() {
+    match sa {
         Some(sa) if !batch.is_empty() => flush(batch, sa, sockets, &tun.name),
         _ => batch.clear(),
     }
