@@ -10,7 +10,7 @@ use super::link::{self, Rtnl, OWNER_ALIAS};
 use super::{DataplaneError, Result};
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::{
-    link::{InfoData, InfoKind, InfoVrf, LinkAttribute, LinkFlags, LinkInfo, LinkMessage},
+    link::{InfoData, InfoKind, InfoVrf, LinkAttribute, LinkInfo, LinkMessage},
     route::{RouteAttribute, RouteMessage},
     RouteNetlinkMessage,
 };
@@ -70,19 +70,6 @@ fn parse(m: LinkMessage) -> Found {
     found
 }
 
-fn find(nl: &mut Rtnl, name: &str) -> io::Result<Option<Found>> {
-    let req =
-        RouteNetlinkMessage::GetLink(link::link_msg(0, vec![LinkAttribute::IfName(name.into())]));
-    match nl.request(req, 0) {
-        Ok(replies) => Ok(replies.into_iter().find_map(|m| match m {
-            RouteNetlinkMessage::NewLink(l) => Some(parse(l)),
-            _ => None,
-        })),
-        Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
 /// The tables in use: by VRF devices, and by any route (`ip route show table all`).
 fn tables_in_use(nl: &mut Rtnl) -> io::Result<BTreeSet<u32>> {
     let mut used = BTreeSet::new();
@@ -126,10 +113,7 @@ fn create(nl: &mut Rtnl, name: &str, table: u32) -> io::Result<u32> {
     );
     nl.request(RouteNetlinkMessage::NewLink(req), NLM_F_CREATE | NLM_F_EXCL)?;
     let index = link::index(nl, name)?;
-    let mut up = link::link_msg(index, vec![]);
-    up.header.flags = LinkFlags::Up;
-    up.header.change_mask = LinkFlags::Up;
-    nl.request(RouteNetlinkMessage::SetLink(up), 0)?;
+    link::set_up(nl, index)?;
     Ok(index)
 }
 
@@ -159,7 +143,9 @@ impl Vrfs {
         if let Some((dev, _)) = self.devices.get(name) {
             return Ok(*dev);
         }
-        let found = find(nl, name).map_err(|e| failed(tunnel, name, "looking up", e))?;
+        let found = link::get(nl, name)
+            .map(|l| l.map(parse))
+            .map_err(|e| failed(tunnel, name, "looking up", e))?;
         let (dev, ours) = match found {
             Some(f) => {
                 let Some(table) = f.table else {
