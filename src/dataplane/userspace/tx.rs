@@ -21,7 +21,7 @@ use crate::crypto::{OsRng, Rng};
 use crate::dataplane::threads::{self, Failures};
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
@@ -141,10 +141,7 @@ const READ_BUF: usize = 128 << 10;
 const DOORBELL: u64 = u64::MAX;
 
 fn flush(batch: &mut SendBatch, sa: &Sa, sockets: &Sockets, tunnel: &str) {
-    // Port 0: on raw sockets a port would be read as the IP protocol.
-    let dst = SocketAddr::new(sa.dst, 0);
-    let (fd, own_header) = (sockets.get(sa.outer), sockets.own_header());
-    if let Err(e) = batch.send(fd, own_header, dst, sa.src) {
+    if let Err(e) = sockets.send(batch, sa) {
         tracing::debug!(tunnel, "send to {}: {e}", sa.dst);
     }
 }
