@@ -305,14 +305,17 @@ mod tests {
         let (payload, nh) = wrap(&gre(A, B, None), EspMode::Tunnel, &v6_packet(9));
         assert_eq!(nh, 4);
         assert_eq!(payload.len(), 20 + 4 + 48);
-        assert_eq!((payload[0], payload[8], payload[9]), (0x45, 255, 47));
-        assert_eq!(u16::from_be_bytes([payload[2], payload[3]]), 72);
+        // The whole delivery header, byte for byte: length 72, no DF, TTL 255 (IOS's
+        // `tunnel ttl`), protocol 47, the RFC 791 checksum (worked out by hand), A -> B.
+        assert_eq!(
+            payload[..20],
+            [0x45, 0, 0, 72, 0, 0, 0, 0, 255, 47, 0x37, 0x81, 192, 0, 2, 2, 192, 0, 2, 3]
+        );
         assert_eq!(
             ipv4_checksum(&payload[..20]),
             0,
             "a valid header sums to zero"
         );
-        assert_eq!(payload[12..16], [192, 0, 2, 2]);
         let inner = inner_of(gre(B, A, None).decapsulate(nh, &payload));
         assert_eq!(payload[inner], v6_packet(9)[..]);
         // IPv6 endpoints.
