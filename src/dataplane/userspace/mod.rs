@@ -322,7 +322,8 @@ impl UserspaceDataplane {
             if !t.spec.options.path_mtu_discovery {
                 continue;
             }
-            let Ok(path) = sys::path_mtu(t.spec.local, t.spec.peer) else {
+            let fvrf = t.spec.options.tunnel_vrf.as_deref();
+            let Ok(path) = sys::path_mtu(t.spec.local, t.spec.peer, fvrf) else {
                 continue;
             };
             let mtu = tunnel::mtu_for_path(&t.spec, path);
@@ -517,7 +518,10 @@ impl Dataplane for UserspaceDataplane {
             .map_err(|e| refused(e.to_string()))?;
         if spec.direction == Direction::Out && spec.dst.is_ipv4() {
             // Unknown (no route yet): every packet takes the raw ESP socket.
-            sa.own_header_max = sys::path_mtu(spec.src, spec.dst).ok().map(|m| m as usize);
+            let fvrf = tunnel.owner.fvrf.as_deref();
+            sa.own_header_max = sys::path_mtu(spec.src, spec.dst, fvrf)
+                .ok()
+                .map(|m| m as usize);
         }
         self.next_serial = sa.serial;
         let sa = Arc::new(sa);
