@@ -8,7 +8,6 @@ mod idle;
 pub mod notify;
 pub mod run;
 pub mod show;
-mod sockets;
 mod worker;
 
 /// `--dataplane auto|kernel|userspace`.

@@ -9,7 +9,7 @@ use super::dh::DhPool;
 use super::error::RunError;
 use super::hook::{self, Hook, HookCall, HookEvent};
 use super::worker::{self, Event, Request, Worker};
-use super::{control, notify::sd_notify, show, sockets, DataplaneChoice};
+use super::{control, notify::sd_notify, show, DataplaneChoice};
 use crate::config::Config;
 use crate::crypto::OsRng;
 use crate::dataplane::threads::{self, inject_fault, panic_message};
@@ -332,7 +332,7 @@ impl Daemon {
                     vrf: fvrf.clone(),
                     source,
                 };
-                let sock = sockets::bind_ike(addr, fvrf.as_deref()).map_err(bound)?;
+                let sock = dataplane::vrf::bind_udp(addr, fvrf.as_deref()).map_err(bound)?;
                 // The receive thread wakes this often to see whether it should stop.
                 sock.set_read_timeout(Some(std::time::Duration::from_secs(1)))
                     .map_err(bound)?;

@@ -55,23 +55,28 @@ pub(super) fn link_msg(index: u32, attributes: Vec<LinkAttribute>) -> LinkMessag
     m
 }
 
-/// The link called `name`, if any.
-pub(super) fn find(nl: &mut Rtnl, name: &str) -> io::Result<Option<Link>> {
+/// The link called `name` as the kernel describes it (`ip -d link show NAME`), if any.
+pub(super) fn get(nl: &mut Rtnl, name: &str) -> io::Result<Option<LinkMessage>> {
     let req = RouteNetlinkMessage::GetLink(link_msg(0, vec![LinkAttribute::IfName(name.into())]));
     match nl.request(req, 0) {
         Ok(replies) => Ok(replies.into_iter().find_map(|m| match m {
-            RouteNetlinkMessage::NewLink(l) => Some(Link {
-                index: l.header.index,
-                alias: l.attributes.into_iter().find_map(|a| match a {
-                    LinkAttribute::IfAlias(s) => Some(s),
-                    _ => None,
-                }),
-            }),
+            RouteNetlinkMessage::NewLink(l) => Some(l),
             _ => None,
         })),
         Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// The link called `name`, if any.
+pub(super) fn find(nl: &mut Rtnl, name: &str) -> io::Result<Option<Link>> {
+    Ok(get(nl, name)?.map(|l| Link {
+        index: l.header.index,
+        alias: l.attributes.into_iter().find_map(|a| match a {
+            LinkAttribute::IfAlias(s) => Some(s),
+            _ => None,
+        }),
+    }))
 }
 
 /// Every link of the namespace whose name `pick` takes and whose alias is ours.
@@ -270,7 +275,8 @@ pub(super) fn no_queue(nl: &mut Rtnl, index: u32) -> io::Result<()> {
     Ok(())
 }
 
-fn set_up(nl: &mut Rtnl, index: u32) -> io::Result<()> {
+/// `ip link set INDEX up`
+pub(super) fn set_up(nl: &mut Rtnl, index: u32) -> io::Result<()> {
     let mut m = link_msg(index, vec![]);
     m.header.flags = LinkFlags::Up;
     m.header.change_mask = LinkFlags::Up;

@@ -10,12 +10,19 @@ use super::link::{self, Rtnl, OWNER_ALIAS};
 use super::{DataplaneError, Result};
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::{
-    link::{InfoData, InfoKind, InfoVrf, LinkAttribute, LinkFlags, LinkInfo, LinkMessage},
+    link::{InfoData, InfoKind, InfoVrf, LinkAttribute, LinkInfo, LinkMessage},
     route::{RouteAttribute, RouteMessage},
     RouteNetlinkMessage,
 };
+use nix::sys::socket::{
+    bind, setsockopt, socket, sockopt::BindToDevice, AddressFamily, SockFlag, SockType,
+    SockaddrStorage,
+};
 use std::collections::{BTreeSet, HashMap};
+use std::ffi::OsString;
 use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
 
 /// Where ikev1d starts looking for a free table: above the few that `ip rule` and
 /// `/etc/iproute2/rt_tables` examples use.
@@ -70,19 +77,6 @@ fn parse(m: LinkMessage) -> Found {
     found
 }
 
-fn find(nl: &mut Rtnl, name: &str) -> io::Result<Option<Found>> {
-    let req =
-        RouteNetlinkMessage::GetLink(link::link_msg(0, vec![LinkAttribute::IfName(name.into())]));
-    match nl.request(req, 0) {
-        Ok(replies) => Ok(replies.into_iter().find_map(|m| match m {
-            RouteNetlinkMessage::NewLink(l) => Some(parse(l)),
-            _ => None,
-        })),
-        Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
 /// The tables in use: by VRF devices, and by any route (`ip route show table all`).
 fn tables_in_use(nl: &mut Rtnl) -> io::Result<BTreeSet<u32>> {
     let mut used = BTreeSet::new();
@@ -126,10 +120,7 @@ fn create(nl: &mut Rtnl, name: &str, table: u32) -> io::Result<u32> {
     );
     nl.request(RouteNetlinkMessage::NewLink(req), NLM_F_CREATE | NLM_F_EXCL)?;
     let index = link::index(nl, name)?;
-    let mut up = link::link_msg(index, vec![]);
-    up.header.flags = LinkFlags::Up;
-    up.header.change_mask = LinkFlags::Up;
-    nl.request(RouteNetlinkMessage::SetLink(up), 0)?;
+    link::set_up(nl, index)?;
     Ok(index)
 }
 
@@ -159,7 +150,9 @@ impl Vrfs {
         if let Some((dev, _)) = self.devices.get(name) {
             return Ok(*dev);
         }
-        let found = find(nl, name).map_err(|e| failed(tunnel, name, "looking up", e))?;
+        let found = link::get(nl, name)
+            .map(|l| l.map(parse))
+            .map_err(|e| failed(tunnel, name, "looking up", e))?;
         let (dev, ours) = match found {
             Some(f) => {
                 let Some(table) = f.table else {
@@ -208,6 +201,26 @@ impl Vrfs {
     }
 }
 
+/// A blocking UDP socket on `addr` in VRF `vrf` (`None`: the global table): the IKE
+/// sockets of each front-door VRF (`tunnel vrf`), and the userspace path's path-MTU
+/// probe. Bound to the VRF device (SO_BINDTODEVICE, before `bind`), it sends in the
+/// VRF's table and receives what came in on its interfaces only, so the same address
+/// may serve two VRFs. An unbound socket is the global table's
+/// (net.ipv4.udp_l3mdev_accept is 0 by default: it hears no VRF's IKE).
+pub fn bind_udp(addr: SocketAddr, vrf: Option<&str>) -> io::Result<UdpSocket> {
+    let family = if addr.is_ipv4() {
+        AddressFamily::Inet
+    } else {
+        AddressFamily::Inet6
+    };
+    let fd = socket(family, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)?;
+    if let Some(vrf) = vrf {
+        setsockopt(&fd, BindToDevice, &OsString::from(vrf))?;
+    }
+    bind(fd.as_raw_fd(), &SockaddrStorage::from(addr))?;
+    Ok(UdpSocket::from(fd))
+}
+
 /// Can this kernel make VRF devices? Tried with a throw-away one; `Err` says what is
 /// missing (`MISSING` and the errno).
 pub fn probe() -> std::result::Result<(), String> {
@@ -229,6 +242,19 @@ pub fn probe() -> std::result::Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn udp_sockets_bind_in_the_global_table() {
+        let s = bind_udp("127.0.0.1:0".parse().unwrap(), None).unwrap();
+        let addr = s.local_addr().unwrap();
+        let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+        peer.send_to(b"ike", addr).unwrap();
+        let mut buf = [0u8; 8];
+        assert_eq!(s.recv(&mut buf).unwrap(), 3);
+        // A VRF this host lacks: SO_BINDTODEVICE says so (ENODEV).
+        let e = bind_udp("127.0.0.1:0".parse().unwrap(), Some("NO-SUCH-VRF")).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENODEV));
+    }
 
     #[test]
     fn a_free_table_is_the_first_unused_from_1000() {

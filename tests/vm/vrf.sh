@@ -101,6 +101,7 @@ fvrf() {
         echo " hash sha256"
         echo " authentication pre-share"
         echo " group 14"
+        echo "crypto ipsec df-bit clear"
         echo "crypto keyring RED-KEYS vrf RED"
         echo " pre-shared-key address 192.0.2.3 key red-key"
         echo "crypto ipsec transform-set TS esp-aes 256 esp-sha256-hmac"
@@ -124,6 +125,7 @@ fvrf() {
     check "$t: Tunnel1 SAs up through VRF RED ($dp)" wait_sa $r2 120
     serial_end
     check "$t: ping 192.168.1.3 5/5" pings $r2 192.168.1.3 5
+    check "$t: df-bit clear: a DF ping's ESP packet leaves RED without DF" outer_without_df $r2 $r3
     check "$t: show: fvrf RED in show ipsec and show isakmp" eval \
         "[ \"\$(json_field $r2 ipsec '.[0].fvrf')\$(json_field $r2 isakmp '.[0].fvrf')\" = REDRED ]"
     check "$t: the global table has no route to the peer: only RED's does" bash -c \
@@ -132,6 +134,23 @@ fvrf() {
     check "$t: SIGTERM leaves RED, which ikev1d did not create" bash -c \
         "ip -n $r2 -d link show RED | grep -q 'vrf table 10' && ip -n $r2 link show eth0 | grep -q 'master RED'"
     check "$t: SIGTERM: no Tunnel1 left" gone $r2 Tunnel1
+}
+
+# outer_without_df R2 R3: a ping with DF from R2 through Tunnel1 reaches R3 as an ESP
+# packet without DF (`crypto ipsec df-bit clear`, judged against RED's route to R3).
+outer_without_df() {
+    local cap=$IKT_RUN/$1.esp t0=$SECONDS pid
+    ip netns exec "$2" tcpdump -nn -l -v -c 1 -i eth0 "src host 192.0.2.2 and esp" >"$cap" 2>"$cap.err" &
+    pid=$!
+    until grep -q "listening on" "$cap.err" 2>/dev/null; do
+        [ $((SECONDS - t0)) -lt 10 ] || { kill $pid; return 1; }
+        sleep 0.1
+    done
+    ip netns exec "$1" ping -n -q -c 1 -W 2 -M do 192.168.1.3 >/dev/null
+    until_true 5 grep -q "proto ESP" "$cap" || kill $pid
+    wait $pid
+    echo "    outer header: $(grep -o 'flags \[[^]]*\]' "$cap")"
+    grep -q 'flags \[none\].*proto ESP' "$cap"
 }
 
 two() {

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 pub(crate) const IPV4_HEADER_LEN: usize = 20;
 const IPV4_DF: u8 = 0x40;
 /// The outer TTL; the kernel's default for raw sockets (net.ipv4.ip_default_ttl).
-const TTL: u8 = 64;
+pub(crate) const TTL: u8 = 64;
 
 /// A tunnel's `df-bit`, which the transmit threads read and a reload may change.
 #[derive(Debug)]
@@ -56,12 +56,14 @@ pub(crate) fn wants_df(df: DfBit, inner: &[u8]) -> bool {
     }
 }
 
-/// An outer IPv4 header without DF in front of `payload_len` bytes of `protocol`; the
-/// kernel fills in the identification and the checksum (raw(7), IP_HDRINCL).
+/// An IPv4 header without DF in front of `payload_len` bytes of `protocol`, its
+/// identification and checksum zero: on an IPPROTO_RAW socket the kernel fills them in
+/// (raw(7), IP_HDRINCL); GRE's delivery header inside ESP sums itself (`gre.rs`).
 pub(crate) fn ipv4_header(
     h: &mut [u8],
     payload_len: usize,
     protocol: u8,
+    ttl: u8,
     src: Ipv4Addr,
     dst: Ipv4Addr,
 ) -> Option<()> {
@@ -70,7 +72,7 @@ pub(crate) fn ipv4_header(
     h.fill(0);
     h[0] = 0x45;
     h[2..4].copy_from_slice(&total.to_be_bytes());
-    h[8] = TTL;
+    h[8] = ttl;
     h[9] = protocol;
     h[12..16].copy_from_slice(&src.octets());
     h[16..20].copy_from_slice(&dst.octets());
@@ -119,6 +121,7 @@ mod tests {
             &mut h,
             100,
             50,
+            TTL,
             Ipv4Addr::new(192, 0, 2, 2),
             Ipv4Addr::new(192, 0, 2, 3),
         )
@@ -132,6 +135,7 @@ mod tests {
             &mut h,
             70_000,
             50,
+            TTL,
             Ipv4Addr::UNSPECIFIED,
             Ipv4Addr::UNSPECIFIED
         )

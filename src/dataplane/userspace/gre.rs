@@ -5,7 +5,9 @@
 //! peer's GRE to us with our key. What IOS sends: no checksum, no sequence numbers,
 //! protocol type IPv4 or IPv6.
 
+use super::df;
 use super::inner::{inner_len, NH_IPV4, NH_IPV6};
+use super::offload::{fold, sum};
 use crate::ipsec::EspMode;
 use std::net::IpAddr;
 use std::ops::Range;
@@ -85,14 +87,7 @@ impl Gre {
         let ip = &mut buf[ip_start..start];
         let next_header = match (self.local, self.peer) {
             (IpAddr::V4(src), IpAddr::V4(dst)) => {
-                let total = u16::try_from(total).ok()?;
-                ip.fill(0);
-                ip[0] = 0x45;
-                ip[2..4].copy_from_slice(&total.to_be_bytes());
-                ip[8] = TTL;
-                ip[9] = NH_GRE;
-                ip[12..16].copy_from_slice(&src.octets());
-                ip[16..20].copy_from_slice(&dst.octets());
+                df::ipv4_header(ip, gre_len, NH_GRE, TTL, src, dst)?;
                 let sum = ipv4_checksum(ip);
                 ip[10..12].copy_from_slice(&sum.to_be_bytes());
                 NH_IPV4
@@ -240,14 +235,7 @@ fn ip_fields(next_header: u8, ip: &[u8]) -> Option<(u8, IpAddr, IpAddr)> {
 
 /// The IPv4 header checksum (RFC 791) of `header`, its checksum field zero.
 fn ipv4_checksum(header: &[u8]) -> u16 {
-    let mut sum: u32 = header
-        .chunks(2)
-        .map(|w| u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
+    !fold(sum(header, 0))
 }
 
 #[cfg(test)]
@@ -317,14 +305,17 @@ mod tests {
         let (payload, nh) = wrap(&gre(A, B, None), EspMode::Tunnel, &v6_packet(9));
         assert_eq!(nh, 4);
         assert_eq!(payload.len(), 20 + 4 + 48);
-        assert_eq!((payload[0], payload[8], payload[9]), (0x45, 255, 47));
-        assert_eq!(u16::from_be_bytes([payload[2], payload[3]]), 72);
+        // The whole delivery header, byte for byte: length 72, no DF, TTL 255 (IOS's
+        // `tunnel ttl`), protocol 47, the RFC 791 checksum (worked out by hand), A -> B.
+        assert_eq!(
+            payload[..20],
+            [0x45, 0, 0, 72, 0, 0, 0, 0, 255, 47, 0x37, 0x81, 192, 0, 2, 2, 192, 0, 2, 3]
+        );
         assert_eq!(
             ipv4_checksum(&payload[..20]),
             0,
             "a valid header sums to zero"
         );
-        assert_eq!(payload[12..16], [192, 0, 2, 2]);
         let inner = inner_of(gre(B, A, None).decapsulate(nh, &payload));
         assert_eq!(payload[inner], v6_packet(9)[..]);
         // IPv6 endpoints.

@@ -105,9 +105,6 @@ struct Tunnel {
     owner: Owner,
     /// Its queues' token in the transmit workers' poll sets.
     token: u64,
-    /// The newest installed outbound SA, as the transmit workers see it
-    /// (make-before-break: traffic moves to a new SA at once).
-    outbound_sa: Arc<Published<Option<Arc<Sa>>>>,
     /// Installed outbound SAs, oldest first.
     outbound: Vec<Arc<Sa>>,
     /// Every installed SA of the tunnel (removing a tunnel does not scan all SAs).
@@ -117,10 +114,11 @@ struct Tunnel {
 }
 
 impl Tunnel {
-    /// Point the transmit threads at the newest outbound SA (or none).
+    /// Point the transmit threads (and IOS GRE keepalives) at the newest outbound SA,
+    /// or none (make-before-break: traffic moves to a new SA at once).
     fn publish_outbound(&self) {
         let newest = self.outbound.iter().max_by_key(|sa| sa.serial).cloned();
-        self.outbound_sa.publish(newest);
+        self.owner.outbound.publish(newest);
     }
 }
 
@@ -324,7 +322,8 @@ impl UserspaceDataplane {
             if !t.spec.options.path_mtu_discovery {
                 continue;
             }
-            let Ok(path) = sys::path_mtu(t.spec.local, t.spec.peer) else {
+            let fvrf = t.spec.options.tunnel_vrf.as_deref();
+            let Ok(path) = sys::path_mtu(t.spec.local, t.spec.peer, fvrf) else {
                 continue;
             };
             let mtu = tunnel::mtu_for_path(&t.spec, path);
@@ -415,7 +414,6 @@ impl Dataplane for UserspaceDataplane {
         link::configure(&mut self.rtnl, index, spec, None, Some(mtu), ivrf)?;
         link::join_group(&mut self.rtnl, index)
             .map_err(|e| DataplaneError::on(&spec.name, "setting its device group", e))?;
-        let outbound_sa = Arc::new(Published::new(None));
         let owner = Owner {
             tun: tun.clone(),
             gre: spec.options.gre.map(|g| gre::Gre {
@@ -424,7 +422,7 @@ impl Dataplane for UserspaceDataplane {
                 peer: spec.peer,
             }),
             fvrf: fvrf.map(Arc::from),
-            outbound: outbound_sa.clone(),
+            outbound: Arc::new(Published::new(None)),
         };
         let token = self.next_token;
         self.next_token += 1;
@@ -433,7 +431,7 @@ impl Dataplane for UserspaceDataplane {
                 token,
                 tun: tun.clone(),
                 queue,
-                outbound: published::Reader::new(outbound_sa.clone()),
+                outbound: published::Reader::new(owner.outbound.clone()),
                 sockets: sockets.clone(),
             });
             if let Err(e) = worker.poll.add(tun.queues[queue].as_fd(), token) {
@@ -452,7 +450,6 @@ impl Dataplane for UserspaceDataplane {
                 ivrf,
                 owner,
                 token,
-                outbound_sa,
                 outbound: Vec::new(),
                 sas: HashSet::new(),
                 mtu,
@@ -521,7 +518,10 @@ impl Dataplane for UserspaceDataplane {
             .map_err(|e| refused(e.to_string()))?;
         if spec.direction == Direction::Out && spec.dst.is_ipv4() {
             // Unknown (no route yet): every packet takes the raw ESP socket.
-            sa.own_header_max = sys::path_mtu(spec.src, spec.dst).ok().map(|m| m as usize);
+            let fvrf = tunnel.owner.fvrf.as_deref();
+            sa.own_header_max = sys::path_mtu(spec.src, spec.dst, fvrf)
+                .ok()
+                .map(|m| m as usize);
         }
         self.next_serial = sa.serial;
         let sa = Arc::new(sa);
@@ -927,7 +927,6 @@ mod tests {
                 outbound: Arc::new(Published::new(None)),
             },
             token: 0,
-            outbound_sa: Arc::new(Published::new(None)),
             outbound: vec![],
             sas: HashSet::new(),
             mtu: 1400,
@@ -938,7 +937,7 @@ mod tests {
     fn outbound_moves_to_the_newest_sa_and_back_when_it_goes() {
         let (io, path) = tunnel("newest");
         let mut t = with_tunnel(&io);
-        let published = t.outbound_sa.clone();
+        let published = t.owner.outbound.clone();
         let current = || published.current().as_ref().as_ref().map(|sa| sa.spi);
         let (a, b) = (
             sa(1, Direction::Out, 0xa, &io),

@@ -199,10 +199,7 @@ impl Receiver {
             let sealed = tx::seal_payload(&sa, slot, tx::HEADROOM, payload.len(), next_header, ivs);
             let Some((start, len)) = sealed else { continue };
             batch.push(start, len, false);
-            // Port 0: on raw sockets a port would be read as the IP protocol.
-            let dst = std::net::SocketAddr::new(sa.dst, 0);
-            let (fd, own_header) = (sockets.get(sa.outer), sockets.own_header());
-            if let Err(e) = batch.send(fd, own_header, dst, sa.src) {
+            if let Err(e) = sockets.send(batch, &sa) {
                 tracing::debug!("GRE keepalive to {}: {e}", sa.dst);
             }
         }

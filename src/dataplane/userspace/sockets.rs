@@ -3,7 +3,8 @@
 //! in the kernel so that IKE on 4500 never reaches the data path and ESP never reaches
 //! the daemon (see the module documentation of `userspace`).
 
-use super::sys;
+use super::sa::Sa;
+use super::sys::{self, SendBatch};
 use nix::sys::socket::{setsockopt, sockopt::BindToDevice};
 use std::ffi::OsString;
 use std::io;
@@ -209,9 +210,12 @@ impl Sockets {
         self.fds[outer as usize].as_fd()
     }
 
-    /// IPPROTO_RAW: IPv4 packets that start with their own header.
-    pub fn own_header(&self) -> BorrowedFd<'_> {
-        self.own_header.as_fd()
+    /// Send `batch`, sealed with outbound `sa`, from its source to its peer: on `sa`'s
+    /// outer socket, and those with an IPv4 header of their own on IPPROTO_RAW (`df.rs`).
+    pub fn send(&self, batch: &mut SendBatch, sa: &Sa) -> io::Result<usize> {
+        // Port 0: on raw sockets a port would be read as the IP protocol.
+        let dst = SocketAddr::new(sa.dst, 0);
+        batch.send(self.get(sa.outer), self.own_header.as_fd(), dst, sa.src)
     }
 }
 

@@ -449,9 +449,11 @@ impl SendBatch {
 }
 
 /// The path MTU to `dst` from `src` as the kernel knows it now (IP_MTU of a connected
-/// UDP socket): the largest datagram it sends there without fragmenting.
-pub(crate) fn path_mtu(src: IpAddr, dst: IpAddr) -> io::Result<u32> {
-    let sock = std::net::UdpSocket::bind(SocketAddr::new(src, 0))?;
+/// UDP socket): the largest datagram it sends there without fragmenting. In `tunnel
+/// vrf` `vrf` the socket is bound to the VRF device, as the outer sockets are: the
+/// route (and its MTU) is the VRF's, where the global table may have none.
+pub(crate) fn path_mtu(src: IpAddr, dst: IpAddr, vrf: Option<&str>) -> io::Result<u32> {
+    let sock = crate::dataplane::vrf::bind_udp(SocketAddr::new(src, 0), vrf)?;
     // Port 9 (discard): nothing is sent, connect only picks the route.
     sock.connect(SocketAddr::new(dst, 9))?;
     let (level, name) = match dst {

@@ -21,7 +21,7 @@ use crate::crypto::{OsRng, Rng};
 use crate::dataplane::threads::{self, Failures};
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
@@ -128,7 +128,7 @@ fn own_header(sa: &Sa, df: bool, before: &mut [u8], len: usize) -> Option<usize>
         _ => libc::IPPROTO_ESP,
     } as u8;
     let at = before.len().checked_sub(IPV4_HEADER_LEN)?;
-    df::ipv4_header(&mut before[at..], len, protocol, src, dst)?;
+    df::ipv4_header(&mut before[at..], len, protocol, df::TTL, src, dst)?;
     Some(IPV4_HEADER_LEN)
 }
 
@@ -141,10 +141,7 @@ const READ_BUF: usize = 128 << 10;
 const DOORBELL: u64 = u64::MAX;
 
 fn flush(batch: &mut SendBatch, sa: &Sa, sockets: &Sockets, tunnel: &str) {
-    // Port 0: on raw sockets a port would be read as the IP protocol.
-    let dst = SocketAddr::new(sa.dst, 0);
-    let (fd, own_header) = (sockets.get(sa.outer), sockets.own_header());
-    if let Err(e) = batch.send(fd, own_header, dst, sa.src) {
+    if let Err(e) = sockets.send(batch, sa) {
         tracing::debug!(tunnel, "send to {}: {e}", sa.dst);
     }
 }
@@ -278,10 +275,10 @@ fn drain(
     ivs: &mut IvPool,
     read_buf: &mut [u8],
 ) -> std::io::Result<()> {
+    s.outbound.refresh();
     let (tun, queue, sockets) = (&s.tun, s.queue, &*s.sockets);
     let queue_file = &tun.queues[queue];
-    s.outbound.refresh();
-    let sa = s.outbound.get().as_ref().clone();
+    let sa = s.outbound.get().as_deref();
     for _ in 0..MAX_READS {
         let n = match (&*queue_file).read(read_buf) {
             Ok(n) => n,
@@ -294,7 +291,7 @@ fn drain(
         };
         // Without an SA the packet is dropped, as XFRM does without a state, and
         // the control thread is asked for one, as XFRM sends an acquire.
-        let Some(sa) = sa.as_deref() else {
+        let Some(sa) = sa else {
             tun.sa_wanted.store(true, Ordering::Relaxed);
             continue;
         };
@@ -325,7 +322,7 @@ fn drain(
             }
         }
     }
-    match sa.as_deref() {
+    match sa {
         Some(sa) if !batch.is_empty() => flush(batch, sa, sockets, &tun.name),
         _ => batch.clear(),
     }
