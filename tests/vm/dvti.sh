@@ -11,7 +11,7 @@
 # spoke process is killed (-9) and DPD removes every Virtual-Access, with its XFRM
 # states and policies, within the DPD time (30 s idle + 5 R-U-THERE 5 s apart: 55 s;
 # the limit allows the emulated CPU's slowness). Argument: N (default 100: 200 is the
-# target, but in the VM on the shared 2-core machine the last waves past ~175 time
+# target, but in the VM on the shared 2-core machine the tunnels past ~175 time
 # out; see the README). IKT_DATAPLANE=userspace runs it on the host's userspace path
 # (200 passes there). Namespaces $IKT_NS-vd-hub, $IKT_NS-vd-spokes.
 set -uo pipefail
