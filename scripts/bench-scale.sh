@@ -199,6 +199,16 @@ FMT='%-11s %6s %8s %6s %8s %8s %8s %8s'
 row() { ROWS+=("$(printf "$FMT   %s" "$@")"); printf "$FMT   %s\n" "$@"; }
 header() { printf "$FMT\n" spokes N "up s" "spk s" "cpu s" KiB/tun "show s" "down s"; }
 
+# hub_figures COUNT PID BASE_KIB N LIMIT T0: once COUNT (pairs or ssw_pairs) shows the
+# hub's N pairs, or LIMIT s passed, sets the row's up (s since T0, or ">LIMIT") and note
+# (how many came up), cpu (the hub's CPU s) and rss (its KiB per tunnel above BASE_KIB,
+# the same hub with one tunnel: the fixed buffers cancel out)
+hub_figures() {
+    if wait_for "$5" "$4" "$1" "$HUB"; then up=$(since "$6"); else up=">$5"; note="only $("$1" "$HUB") up"; fi
+    cpu=$(cpu_s "$2")
+    rss=$(awk -v a="$(rss_kib "$2")" -v b="$3" -v n="$4" 'BEGIN { printf "%.1f", (a - b) / n }')
+}
+
 # An ikev1d hub against ikev1d or strongSwan spokes.
 bench_ikev1d_hub() {
     local n=$1 spokes=$2 limit=$((60 + n / 5)) hub t0 up spk cpu rss show down note=
@@ -217,9 +227,7 @@ bench_ikev1d_hub() {
         charon_load "$SPOKES" "$IKT_RUN/ssw-spokes.conf"
         spk=$(since "$t0")
     fi
-    if wait_for "$limit" "$n" pairs "$HUB"; then up=$(since "$t0"); else up=">$limit"; note="only $(pairs "$HUB") up"; fi
-    cpu=$(cpu_s "$hub")
-    rss=$(awk -v a="$(rss_kib "$hub")" -v b="$EMPTY_RSS" -v n="$n" 'BEGIN { printf "%.1f", (a - b) / n }')
+    hub_figures pairs "$hub" "$EMPTY_RSS" "$n" "$limit" "$t0"
     t0=$(now)
     ip netns exec "$HUB" "$IKT_BIN" show ipsec --json --socket "$IKT_RUN/$HUB.sock" >"$IKT_RUN/show.json"
     show=$(since "$t0")
@@ -247,9 +255,7 @@ bench_ssw_hub() {
     fan_conf "$IKT_RUN/spokes.conf" "$n" many
     ikev1d_start "$SPOKES" "$IKT_RUN/spokes.conf"
     spk=$(since "$t0")
-    if wait_for "$limit" "$n" ssw_pairs "$HUB"; then up=$(since "$t0"); else up=">$limit"; note="only $(ssw_pairs "$HUB") up"; fi
-    cpu=$(cpu_s "$hub")
-    rss=$(awk -v a="$(rss_kib "$hub")" -v b="$base" -v n="$n" 'BEGIN { printf "%.1f", (a - b) / n }')
+    hub_figures ssw_pairs "$hub" "$base" "$n" "$limit" "$t0"
     t0=$(now)
     swanctl --list-sas --uri "unix://$IKT_RUN/ssw-$HUB/charon.vici" >/dev/null 2>&1
     show=$(since "$t0")

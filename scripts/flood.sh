@@ -239,7 +239,10 @@ ikev1d_case() {
     qmax=$(max_of "$IKT_RUN/ikev1d.qm")
     check "ikev1d: >= $((DURATION / LIFETIME)) phase 2 rekeys of Tunnel23 ($((qms - 1)) seen)" \
         test $((qms - 1)) -ge $((DURATION / LIFETIME))
-    check "ikev1d: every Quick Mode done within 2 s (slowest $qmax s)" awk -v m="$qmax" 'BEGIN {exit !(m < 2)}'
+    # Timed: at least one end's span of each Quick Mode that brought a pair up (none
+    # timed, e.g. a log line reworded, must not read as "none slow").
+    check "ikev1d: every Quick Mode done within 2 s (slowest $qmax s, $(wc -l <"$IKT_RUN/ikev1d.qm") spans for $qms Quick Modes)" \
+        awk -v m="$qmax" -v n="$(wc -l <"$IKT_RUN/ikev1d.qm")" -v q="$qms" 'BEGIN {exit !(m < 2 && n >= q && q > 0)}'
     dpd_latencies "$IKT_RUN/r.log" >"$IKT_RUN/ikev1d.dpd"
     dmax=$(max_of "$IKT_RUN/ikev1d.dpd")
     # DPD probes only after 10 s without an IKE message (keepalive 10): the Quick
@@ -252,8 +255,9 @@ ikev1d_case() {
         echo "SKIP ikev1d: DPD probes (a $LIFETIME s phase 2 lifetime keeps IKE busier than keepalive 10)"
     fi
     smax=$(max_of "$IKT_RUN/ikev1d.show")
-    check "ikev1d: show isakmp answered within $SHOW_LIMIT_MS ms during the flood (slowest $smax ms, $show0 ms before)" \
-        test "$smax" -lt "$SHOW_LIMIT_MS"
+    # at least one sample: an empty file (the sampler never ran) is no answer in time
+    check "ikev1d: show isakmp answered within $SHOW_LIMIT_MS ms during the flood (slowest $smax ms of $(grep -c . "$IKT_RUN/ikev1d.show") samples, $show0 ms before)" \
+        awk -v m="$smax" -v n="$(grep -c . "$IKT_RUN/ikev1d.show")" -v l="$SHOW_LIMIT_MS" 'BEGIN {exit !(m < l && n > 0)}'
     show $R admission >"$IKT_RUN/admission.txt" 2>&1 || true
     sed 's/^/    /' "$IKT_RUN/admission.txt"
     check "ikev1d: refused and dropped negotiations counted (show admission)" bash -c \

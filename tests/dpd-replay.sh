@@ -5,12 +5,12 @@
 # Delete), and the captured datagram is re-sent to R2 every second, from R3's address
 # (a replay) and from another one (2001:db8::66). R2 drops each (logged: replayed /
 # another peer address) and DPD declares R3 dead on time (10 s idle + 5 R-U-THEREs 2 s
-# apart, from R3's last message). Namespaces $IKT_NS-dr-r2/-r3.
+# apart, from R3's last message). Namespaces $IKT_NS-rp-r2/-r3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . tests/lib.sh
 suite_begin dpd-replay
-R2=$IKT_NS-dr-r2 R3=$IKT_NS-dr-r3
+R2=$IKT_NS-rp-r2 R3=$IKT_NS-rp-r3
 routers $R2 2001:db8::2 $R3 2001:db8::3 64
 variant examples/r2.conf "$IKT_RUN/r2.conf" "$(dpd_line 10 2)"
 variant examples/r3.conf "$IKT_RUN/r3.conf" "$(dpd_line 10 2)"

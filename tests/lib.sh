@@ -490,10 +490,11 @@ in_vm() {
     # `|| rc=$?`: a failed VM half must not stop this suite (set -e) before its counts
     { rc=0; IKT_IN_VM=1 VM_MEM=${VM_MEM:-1G} scripts/run-in-vm.sh /bin/bash "$@" || rc=$?; echo $rc >"$out.rc"; } | tee "$out"
     rc=$(cat "$out.rc")
-    read -r p f < <(sed -nE 's/^[^ ]+ \(in the VM\): ([0-9]+) passed, ([0-9]+) failed in .*/\1 \2/p' "$out" | tail -n 1)
+    # no summary line (the VM died or timed out): read fails, and must not stop the suite
+    read -r p f < <(sed -nE 's/^[^ ]+ \(in the VM\): ([0-9]+) passed, ([0-9]+) failed in .*/\1 \2/p' "$out" | tail -n 1) || true
     IKT_PASSED=$((IKT_PASSED + ${p:-0})) IKT_FAILED=$((IKT_FAILED + ${f:-0}))
-    if [ "$rc" != 0 ] && [ "${f:-0}" = 0 ]; then
-        echo "FAIL VM: $1 exited $rc with no failed check (run-in-vm: 124 timed out, 125 the VM failed)"
+    if [ -z "$f" ] || { [ "$rc" != 0 ] && [ "$f" = 0 ]; }; then
+        echo "FAIL VM: $1 exited $rc with no failed check${f:- and no summary} (run-in-vm: 124 timed out, 125 the VM failed)"
         IKT_FAILED=$((IKT_FAILED + 1))
     fi
 }
