@@ -602,6 +602,8 @@ fan() {
         eval "wait_counts $one '$n $n' $limit && wait_counts $many '$n $n' 10"
     echo "    $tag: up after $((SECONDS - t0)) s ($first started first)"
     check "$tag: every tunnel passes a ping" fan_pings "$many" "$n" 1
+    check "$tag: no Main Mode of a tunnel was refused or dropped for another" \
+        eval "none_refused $one && none_refused $many"
     check "$tag: no tunnel's SA pair went down during setup" \
         only_duplicates_down "$IKT_RUN/$tag-one.log" "$IKT_RUN/$tag-many.log"
     [ "${FAN_KERNEL:-}" != 1 ] || check "$tag: kernel ESP states are the shown pairs" \
@@ -621,6 +623,17 @@ fan() {
         each_tunnel_once "$IKT_RUN/$tag-one.log" "$n" "peer sent INITIAL-CONTACT"
     [ "${FAN_KERNEL:-}" != 1 ] || check "$tag: after the restart, kernel ESP states are the shown pairs" \
         eval "kernel_is_show $one 30 && kernel_is_show $many 10"
+}
+
+# none_refused NS: admission control turned no MM1 away in NS (no per-peer refusal,
+# no embryonic SA dropped to make room)
+none_refused() {
+    local n
+    n=$(show "$1" admission --json | jq '.incoming_rejected + .evicted_embryonic')
+    [ "$n" = 0 ] && return 0
+    echo "    $1: $n MM1s refused or dropped by admission control"
+    show "$1" admission | sed 's/^/    | /'
+    return 1
 }
 
 # kernel_is_show NS SECONDS: until the kernel's ESP states are exactly the SA pairs

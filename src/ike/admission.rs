@@ -6,7 +6,8 @@
 //!
 //! An MM1 that would create a responder SA is refused when:
 //! - the ISAKMP SAs (up or negotiating) number `ike sa` already;
-//! - its peer has `PER_PEER_HALF_OPEN` negotiations under way with us already;
+//! - its peer has `PER_PEER_HALF_OPEN` negotiations under way with us already (a
+//!   tunnel destination: as many as it has tunnels, if that is more);
 //! - `in-negotiation-sa` negotiations are under way, and none of them is embryonic.
 //!
 //! Embryonic: a responder SA that saw MM1 and nothing since. Its peer has not shown it
@@ -27,7 +28,7 @@
 use super::log::{DropReason, LogEvent, Refusal};
 use super::Engine;
 use serde::Serialize;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// Negotiations in progress when `crypto call admission limit ike in-negotiation-sa`
 /// is not configured.
@@ -117,10 +118,11 @@ impl Engine {
             }
         }
         let known = self.known_peer(peer);
-        if self.phase1.half_open_from(peer) >= PER_PEER_HALF_OPEN {
+        let per_peer = self.half_open_limit(peer);
+        if self.phase1.half_open_from(peer) >= per_peer {
             match self.phase1.oldest_embryonic(Some(peer)).filter(|_| known) {
                 Some(id) => self.evict(id),
-                None => return Err(Refusal::PerPeer(PER_PEER_HALF_OPEN)),
+                None => return Err(Refusal::PerPeer(per_peer)),
             }
         }
         let max = self.in_negotiation_limit();
@@ -131,6 +133,15 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// Half-open negotiations `peer` may have with us: `PER_PEER_HALF_OPEN`, or one per
+    /// tunnel configured with it where that is more (a head-end with one address
+    /// starting all its tunnels to a branch at once opens that many Main Modes; none
+    /// of them may be refused or dropped for another).
+    fn half_open_limit(&self, peer: IpAddr) -> u32 {
+        let tunnels = self.configured_peers.get(&peer).copied().unwrap_or(0);
+        PER_PEER_HALF_OPEN.max(tunnels)
     }
 
     /// Drop embryonic SA `id` silently: its peer never came back.

@@ -46,7 +46,7 @@ impl Engine {
     pub fn new(settings: Settings, rng: Box<dyn Rng>, now: Instant) -> Engine {
         let tunnel_index = index_tunnels(&settings);
         Engine {
-            configured_peers: settings.tunnels.iter().map(|t| t.peer).collect(),
+            configured_peers: tunnels_per_peer(&settings),
             settings,
             rng,
             actions: VecDeque::new(),
@@ -631,7 +631,7 @@ impl Engine {
             .map(|t| t.name.clone())
             .collect();
         self.now = now;
-        self.configured_peers = settings.tunnels.iter().map(|t| t.peer).collect();
+        self.configured_peers = tunnels_per_peer(&settings);
         self.settings = settings;
         self.tunnel_index = index;
         self.wanted.retain(|t| !gone.contains(t));
@@ -777,4 +777,13 @@ fn index_tunnels(settings: &Settings) -> HashMap<String, usize> {
         .enumerate()
         .map(|(i, t)| (t.name.clone(), i))
         .collect()
+}
+
+/// Tunnel destinations and how many tunnels each has (`Engine::configured_peers`).
+fn tunnels_per_peer(settings: &Settings) -> HashMap<IpAddr, u32> {
+    let mut peers = HashMap::new();
+    for t in &settings.tunnels {
+        *peers.entry(t.peer).or_insert(0) += 1;
+    }
+    peers
 }

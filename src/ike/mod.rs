@@ -54,7 +54,7 @@ pub use virtual_access::VirtualAccess;
 
 use crate::crypto::Rng;
 use crate::ipsec::{Direction, SaSpec};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
 /// Requests from the daemon.
@@ -168,8 +168,9 @@ pub struct Engine {
     /// IPsec SA pairs whose timers changed during the current input (scheduled when
     /// it is handled).
     touched_children: Vec<u32>,
-    /// Tunnel destinations: the peers admission control and DH scheduling favour.
-    configured_peers: HashSet<IpAddr>,
+    /// Tunnel destinations, with how many tunnels each has: the peers admission
+    /// control and DH scheduling favour.
+    configured_peers: HashMap<IpAddr, u32>,
     dh: dh::DhJobs,
     /// The time of the input being handled.
     now: std::time::Instant,

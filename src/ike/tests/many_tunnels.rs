@@ -277,8 +277,8 @@ fn lines_since(side: &Side, from: usize, needles: &[&str]) -> usize {
 /// sent on an SA the peer does not have.
 #[test]
 fn initial_contact_after_simultaneous_starts_clears_each_tunnel_once() {
-    // Within the per-peer half-open limit (`admission::PER_PEER_HALF_OPEN`): the hub
-    // restarting opens one Main Mode per tunnel from its one address at once.
+    // Five tunnels: enough for collisions and restarts to interleave, few enough for
+    // 48 cases (many tunnels from one address: the test after the next).
     let n = 5;
     let mut losers_held = 0;
     for seed in 1..=8 {
@@ -483,6 +483,31 @@ fn a_silent_hub_sees_no_more_than_max_half_open_main_modes() {
     assert!(
         main_mode_starts(&pair.a).len() > MAX_HALF_OPEN,
         "the next ones began"
+    );
+}
+
+/// The one-address hub starts all its tunnels at once (a head-end after a restart):
+/// the branch sees one Main Mode per tunnel from the same address, more than the
+/// per-peer half-open limit a stranger gets. It is a configured peer with that many
+/// tunnels, so none of them is refused or dropped to make room for another: every
+/// tunnel is up within the first seconds, on its first Main Mode.
+#[test]
+fn a_hub_with_one_address_brings_up_every_tunnel_to_a_branch_at_once() {
+    use crate::ike::admission::PER_PEER_HALF_OPEN;
+    let n = 50;
+    assert!(n > 2 * PER_PEER_HALF_OPEN as usize);
+    let (a, b) = branch_and_hub(n);
+    let mut pair = Pair::new(a, b);
+    initiate_all(&mut pair, true, n);
+    pair.run_for(Duration::from_secs(3));
+    assert_every_tunnel_up(&pair, n);
+    let admission = pair.a.engine.admission().stats;
+    assert_eq!(admission.accepted_in, n as u64, "{admission:?}");
+    assert_eq!(admission.rejected_in() + admission.evicted_embryonic, 0);
+    assert_eq!(
+        main_mode_starts(&pair.b).len(),
+        n,
+        "one Main Mode per tunnel"
     );
 }
 
