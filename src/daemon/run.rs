@@ -569,7 +569,8 @@ impl Daemon {
             "%LINK-3-UPDOWN: Interface {}, changed state to down (its IPsec SAs with {} are gone)",
             va.name, va.peer
         );
-        self.worker.send(Request::RemoveTunnel(va.name.clone()));
+        self.worker
+            .send(Request::RemoveTunnels(vec![va.name.clone()]));
         if let Some(spec) = self.specs.remove(&va.name) {
             self.hook_after(HookCall::new(HookEvent::Down, &va, &spec));
         }
@@ -705,12 +706,14 @@ impl Daemon {
             .map(|va| va.name)
             .collect();
         let configured: HashSet<&str> = specs.iter().map(|s| s.name.as_str()).collect();
-        for name in self
+        let removed: Vec<String> = self
             .specs
             .keys()
             .filter(|n| !configured.contains(n.as_str()) && !clones.contains(*n))
-        {
-            self.worker.send(Request::RemoveTunnel(name.clone()));
+            .cloned()
+            .collect();
+        if !removed.is_empty() {
+            self.worker.send(Request::RemoveTunnels(removed));
         }
         self.specs.retain(|n, _| clones.contains(n));
         self.templates = templates;

@@ -30,7 +30,9 @@ pub type SaKey = (String, Direction, u32, IpAddr);
 pub enum Request {
     /// Create or update a tunnel interface (a reload); errors are logged.
     EnsureTunnel(TunnelSpec),
-    RemoveTunnel(String),
+    /// Remove tunnels (a reload drops many at once: the kernel data path removes
+    /// their states and policies in one pass); errors are logged.
+    RemoveTunnels(Vec<String>),
     /// Answered with `Event::SpiAllocated`.
     AllocSpi {
         request: u64,
@@ -164,10 +166,12 @@ fn handle(
                 tracing::error!(tunnel = %spec.name, "{e}");
             }
         }
-        Request::RemoveTunnel(name) => {
-            idle.removed(&name);
-            if let Err(e) = dp.remove_tunnel(&name) {
-                tracing::warn!(tunnel = %name, "{e}");
+        Request::RemoveTunnels(names) => {
+            for name in &names {
+                idle.removed(name);
+            }
+            for e in dp.remove_tunnels(&names) {
+                tracing::warn!("{e}");
             }
         }
         Request::AllocSpi {

@@ -244,6 +244,14 @@ pub trait Dataplane: Send {
     fn ensure_tunnel(&mut self, tunnel: &TunnelSpec) -> Result<()>;
     /// Remove the interface, its routes, and every SA and policy of this tunnel.
     fn remove_tunnel(&mut self, name: &str) -> Result<()>;
+    /// `remove_tunnel` of each (a reload that drops many, the end of the daemon):
+    /// the kernel's removes their states and policies in one pass. Every failure.
+    fn remove_tunnels(&mut self, names: &[String]) -> Vec<DataplaneError> {
+        names
+            .iter()
+            .filter_map(|n| self.remove_tunnel(n).err())
+            .collect()
+    }
     /// Remove what a crashed instance left of its Virtual-Access interfaces (dynamic
     /// VTI): their numbers start again from 1, so the leftovers of higher ones would
     /// otherwise stay until a peer gets the same number. A TUN device goes with its

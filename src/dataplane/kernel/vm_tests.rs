@@ -191,7 +191,7 @@ fn a_restart_removes_a_crashed_instances_leftovers_only() {
     crashed.alloc_spi("Tunnel23", t.peer, t.local).unwrap();
     assert!(ip("xfrm state").contains("encap type espinudp sport 4500 dport 4500"));
     // a crash: nothing is cleaned up
-    crashed.tunnels.clear();
+    crashed.tunnels = Tunnels::default();
     drop(crashed);
     // someone else's interface of the same name is never taken over
     let mut other = KernelDataplane::open().unwrap();

@@ -334,13 +334,12 @@ pub(super) fn binding_in(m: &XfrmMessage) -> Option<Binding> {
     }
 }
 
-/// Delete requests for the states and policies of a dump that carry `reqid` and
-/// `binding` (a tunnel's: see `reqid_for`), with the mark / if_id they were found
-/// with.
+/// Delete requests for the states and policies of a dump whose reqid and binding are
+/// `owned` (a tunnel's: see `reqid_for`), with the mark / if_id they were found with.
+/// One pass over the dump whatever the number of owners.
 pub(super) fn deletions_for(
     dump: &[XfrmMessage],
-    reqid: u32,
-    binding: Binding,
+    owned: impl Fn(u32, Binding) -> bool,
 ) -> Vec<XfrmMessage> {
     let keep_ids = |nlas: &[XfrmAttrs]| -> Vec<XfrmAttrs> {
         nlas.iter()
@@ -349,12 +348,10 @@ pub(super) fn deletions_for(
             .collect()
     };
     dump.iter()
-        .filter_map(|m| {
-            match m {
+        .filter_map(|m| match m {
             XfrmMessage::AddSa(s)
-                if s.user_sa_info.reqid == reqid
-                    && s.user_sa_info.id.spi != 0
-                    && binding_of(&s.nlas) == binding =>
+                if s.user_sa_info.id.spi != 0
+                    && owned(s.user_sa_info.reqid, binding_of(&s.nlas)) =>
             {
                 let i = &s.user_sa_info;
                 let mut id = sa_id_with(ip_of(i.id.daddr, i.family), i.id.spi, keep_ids(&s.nlas));
@@ -362,10 +359,10 @@ pub(super) fn deletions_for(
                 Some(XfrmMessage::DeleteSa(id))
             }
             XfrmMessage::AddPolicy(p)
-                if binding_of(&p.nlas) == binding
-                    && p.nlas.iter().any(|a| {
-                        matches!(a, XfrmAttrs::Template(t) if t.iter().any(|t| t.reqid == reqid))
-                    }) =>
+                if p.nlas.iter().any(|a| {
+                    let binding = binding_of(&p.nlas);
+                    matches!(a, XfrmAttrs::Template(t) if t.iter().any(|t| owned(t.reqid, binding)))
+                }) =>
             {
                 let info = &p.user_policy_info;
                 Some(XfrmMessage::DeletePolicy(PolicyId {
@@ -378,33 +375,38 @@ pub(super) fn deletions_for(
                 }))
             }
             _ => None,
-        }
         })
         .collect()
 }
 
 /// An acquire state, as a state replacing it must match it (xfrm_state_add): outer
-/// addresses and mode (its reqid and binding are the ones asked for).
+/// addresses, mode, reqid and binding.
 pub(super) struct Acquire {
     pub src: IpAddr,
     pub dst: IpAddr,
     pub mode: EspMode,
+    pub reqid: u32,
+    pub binding: Binding,
 }
 
 /// Acquire states (SPI 0) with `reqid` and `binding`: the kernel made them when
 /// traffic met a policy before its state. No request deletes them by id; adding a
 /// state with the same outer addresses, mode, reqid and binding replaces them
 /// (xfrm_state_add).
-pub(super) fn acquires_for(dump: &[XfrmMessage], reqid: u32, binding: Binding) -> Vec<Acquire> {
+pub(super) fn acquires_for(
+    dump: &[XfrmMessage],
+    owned: impl Fn(u32, Binding) -> bool,
+) -> Vec<Acquire> {
     dump.iter()
         .filter_map(|m| match m {
             XfrmMessage::AddSa(s)
-                if s.user_sa_info.reqid == reqid
-                    && s.user_sa_info.id.spi == 0
-                    && binding_of(&s.nlas) == binding =>
+                if s.user_sa_info.id.spi == 0
+                    && owned(s.user_sa_info.reqid, binding_of(&s.nlas)) =>
             {
                 let i = &s.user_sa_info;
                 Some(Acquire {
+                    reqid: i.reqid,
+                    binding: binding_of(&s.nlas),
                     src: ip_of(i.saddr, i.family),
                     dst: ip_of(i.id.daddr, i.family),
                     mode: if i.mode == XFRM_MODE_TRANSPORT {
@@ -648,7 +650,7 @@ mod tests {
             pol(8, Binding::Mark(23)),
             pol(7, Binding::IfId(23)),
         ];
-        let del = deletions_for(&dump, 7, Binding::Mark(23));
+        let del = deletions_for(&dump, |r, b| (r, b) == (7, Binding::Mark(23)));
         assert_eq!(del.len(), 2, "{del:#?}");
         match &del[0] {
             XfrmMessage::DeleteSa(d) => {
