@@ -1,7 +1,8 @@
 #!/bin/bash
 # supervision.sh - no silent half-death: a daemon that loses a packet thread, its data
-# path worker or a task of its event loop stops with an error naming it (exit 1, so
-# that systemd's Restart=on-failure brings it back) after removing what it created;
+# path worker, its interface hook thread or a task of its event loop stops with an error
+# naming it (exit 1, so that systemd's Restart=on-failure brings it back) after removing
+# what it created;
 # the control socket is bounded on both ends (silent clients are cut and never crowd
 # out `ikev1d show`; `ikev1d show` gives up on a daemon that does not answer).
 # Namespaces $IKT_NS-sv-r2/-r3.
@@ -32,13 +33,13 @@ mute_t0=$SECONDS
   echo $rc >"$IKT_RUN/mute.rc" ) &
 mute_client=$!
 
-# faulty NAME: run R2 with IKEV1D_TEST_PANIC=NAME until it exits (at most 30 s); its
-# exit status in $IKT_RUN/NAME.rc, its log in $IKT_RUN/NAME.log.
+# faulty NAME [ARGS...]: run R2 (with ARGS) with IKEV1D_TEST_PANIC=NAME until it exits
+# (at most 30 s); its exit status in $IKT_RUN/NAME.rc, its log in $IKT_RUN/NAME.log.
 faulty() {
     local rc=0
     ip netns exec $R2 env IKEV1D_TEST_PANIC="$1" RUST_LOG=ikev1d=info \
         timeout 30 "$IKT_BIN" run --dataplane userspace --config examples/r2.conf \
-        --socket "$IKT_RUN/$1.sock" >"$IKT_RUN/$1.log" 2>&1 || rc=$?
+        --socket "$IKT_RUN/$1.sock" "${@:2}" >"$IKT_RUN/$1.log" 2>&1 || rc=$?
     echo "$rc" >"$IKT_RUN/$1.rc"
 }
 # died NAME WHAT: R2 with fault NAME exited 1, its last word naming WHAT and the panic
@@ -58,6 +59,9 @@ faulty control
 check "a panicking control socket task: exit 1, named" died control "task control socket"
 faulty ike-rx
 check "a panicking IKE receive thread: exit 1, named" died ike-rx "thread ike-rx-[^ ]+"
+check "... Tunnel23 removed on the way out" no_tunnel
+faulty interface-hook --interface-hook /bin/true
+check "a panicking interface hook thread: exit 1, named" died interface-hook "thread interface-hook"
 check "... Tunnel23 removed on the way out" no_tunnel
 
 # The control socket of a healthy daemon, crowded by clients that say nothing.

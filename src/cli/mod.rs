@@ -3,6 +3,8 @@
 mod check;
 mod convert;
 mod logging;
+#[cfg(test)]
+pub(crate) use logging::Captured;
 mod show;
 
 use clap::{Parser, Subcommand};
@@ -46,6 +48,11 @@ pub enum Command {
         /// variables) when a Virtual-Access interface comes up or goes away.
         #[arg(long, value_name = "PATH")]
         interface_hook: Option<PathBuf>,
+        /// Kill an interface hook still running after SECONDS (with what it started),
+        /// logging it, so that the next one runs.
+        #[arg(long, value_name = "SECONDS", default_value_t = crate::daemon::hook::DEFAULT_TIMEOUT.as_secs(),
+              value_parser = clap::value_parser!(u64).range(1..))]
+        interface_hook_timeout: u64,
         #[command(flatten)]
         maps: MapInterface,
     },
@@ -139,6 +146,7 @@ pub fn main() -> ExitCode {
             dataplane,
             passive,
             interface_hook,
+            interface_hook_timeout,
             maps,
         } => run(crate::daemon::run::RunOptions {
             config,
@@ -146,6 +154,7 @@ pub fn main() -> ExitCode {
             dataplane,
             passive,
             interface_hook,
+            interface_hook_timeout: std::time::Duration::from_secs(interface_hook_timeout),
             map_interface: maps.map_interface,
         }),
         Command::Check { config, maps } => check::run(&config, &maps.map_interface),

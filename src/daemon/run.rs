@@ -38,6 +38,8 @@ pub struct RunOptions {
     pub map_interface: Vec<(String, String)>,
     /// `--interface-hook PATH`: run on Virtual-Access up/down.
     pub interface_hook: Option<PathBuf>,
+    /// `--interface-hook-timeout SECONDS`: a hook still running then is killed.
+    pub interface_hook_timeout: std::time::Duration,
 }
 
 /// IKE's non-ESP marker on port 4500 (RFC 3948 2.2).
@@ -255,11 +257,16 @@ impl Daemon {
             specs: tunnel_specs,
             templates,
         } = load(&opts)?;
+        let (events_tx, events) = mpsc::unbounded_channel();
         let hook = match &opts.interface_hook {
-            Some(path) => Some(Hook::start(path.clone()).map_err(|e| RunError::Died {
-                what: format!("thread {}", hook::THREAD_NAME),
-                why: format!("could not start: {e}"),
-            })?),
+            Some(path) => Some(
+                Hook::start(path.clone(), opts.interface_hook_timeout, events_tx.clone()).map_err(
+                    |e| RunError::Died {
+                        what: format!("thread {}", hook::THREAD_NAME),
+                        why: format!("could not start: {e}"),
+                    },
+                )?,
+            ),
             None => None,
         };
         let mut dp = choose_dataplane(opts.dataplane)?;
@@ -272,7 +279,6 @@ impl Daemon {
             dp.ensure_tunnel(&spec)?;
             specs.insert(spec.name.clone(), spec);
         }
-        let (events_tx, events) = mpsc::unbounded_channel();
         let worker = Worker::start(dp, events_tx.clone()).map_err(|e| RunError::Died {
             what: "thread dataplane-worker".into(),
             why: format!("could not start: {e}"),
