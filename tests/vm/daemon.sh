@@ -88,4 +88,25 @@ check "ipv4: both tunnels' SAs up" wait_pairs $F-r2 2 60
 check "ipv4: ping 192.168.23.3 over Tunnel23" pings $F-r2 192.168.23.3 5
 check "ipv4: ping 192.168.24.4 over Tunnel24" pings $F-r2 192.168.24.4 5
 check "ipv4: distinct if_ids" bash -c "ip -n $F-r2 -d link show Tunnel23 | grep -q 'if_id 0x17' && ip -n $F-r2 -d link show Tunnel24 | grep -q 'if_id 0x18'"
+ikt_cleanup; IKT_LOGS=()
+
+# 5. SIGTERM of a daemon with $IKT_SIGTERM_TUNNELS (50) tunnels, none up (their six
+# policies each): every interface, policy and state of ours goes, the kernel's policies
+# and states read once for all of them (not once per tunnel); says how long it took
+M=$IKT_NS-vm n=${IKT_SIGTERM_TUNNELS:-50}
+routers $M-one 2001:db8::1 $M-many 2001:db8::a:1 64
+fan_conf $IKT_RUN/many.conf $n one
+start_ikev1d $M-one $IKT_RUN/many.conf $IKT_RUN/many.log --dataplane kernel
+tunnels() { ip -n $M-one -o link show | grep -c ': Tunnel[0-9]*[@:]'; }
+ours() { ip -n $M-one xfrm policy | grep -c 'if_id'; }
+check "many: $n tunnels, $((6 * n)) policies" eval "listening $M-one 300 && [ \"\$(tunnels)\" = $n ] && [ \"\$(ours)\" = $((6 * n)) ]"
+pid=$(cat $IKT_RUN/$M-one.pid)
+# exited_in PID SECONDS: until PID is gone, polled finely enough to time it
+exited_in() { local i; for ((i = 0; i < $2 * 50; i++)); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.02; done; return 1; }
+t0=$(date +%s%N)
+kill -TERM $pid
+check "many: SIGTERM: daemon exited" exited_in $pid 120
+echo "    many: SIGTERM -> exit with $n tunnels: $((($(date +%s%N) - t0) / 1000000)) ms"
+check "many: SIGTERM: no tunnel interface left" eval '[ "$(tunnels)" = 0 ]'
+check "many: SIGTERM: no policy nor state left" bash -c "[ -z \"\$(ip -n $M-one xfrm policy | grep -v '^$' | grep -v socket)\" ] && [ -z \"\$(ip -n $M-one xfrm state)\" ]"
 suite_end
