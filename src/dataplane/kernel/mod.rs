@@ -434,6 +434,11 @@ pub struct KernelDataplane {
     vrfs: Vrfs,
     /// Netfilter tables of tunnels a previous instance left behind, by tunnel.
     nft_leftovers: HashSet<String>,
+    /// The owners (reqid, binding) of the states and policies in the kernel when this
+    /// instance started, less those purged since: a crashed instance's leftovers are
+    /// among them. Read once, so that creating N tunnels does not read N dumps of
+    /// every state and policy.
+    xfrm_leftovers: HashSet<(u32, Binding)>,
 }
 
 impl KernelDataplane {
@@ -444,8 +449,17 @@ impl KernelDataplane {
         let probe = KernelProbe::run(force_vti);
         let kind = probe.usable(force_vti)?;
         tracing::info!(?kind, "kernel data path: {probe}");
+        let mut xfrm =
+            Netlink::open().map_err(|e| DataplaneError::new("opening XFRM netlink", e))?;
+        let mut xfrm_leftovers = HashSet::new();
+        for dump in [xfrm::dump_policies(), xfrm::dump_sas()] {
+            let dumped = xfrm
+                .dump(dump)
+                .map_err(|e| DataplaneError::new("reading XFRM policies and states", e))?;
+            xfrm_leftovers.extend(dumped.iter().flat_map(xfrm::owners_in));
+        }
         Ok(KernelDataplane {
-            xfrm: Netlink::open().map_err(|e| DataplaneError::new("opening XFRM netlink", e))?,
+            xfrm,
             rtnl: link::open()?,
             events: Listener::open(&[XFRMNLGRP_EXPIRE, XFRMNLGRP_ACQUIRE]).map_err(|e| {
                 DataplaneError::new("joining the XFRM expire and acquire groups", e)
@@ -454,6 +468,7 @@ impl KernelDataplane {
             tunnels: Tunnels::default(),
             vrfs: Vrfs::default(),
             nft_leftovers: nft::leftovers(),
+            xfrm_leftovers,
         })
     }
 
@@ -554,9 +569,17 @@ impl KernelDataplane {
             _ => "creating interface",
         };
         // A crashed instance's leftovers of this tunnel; a foreign interface stays.
-        let leftovers: Vec<_> = leftover_reqids(t.if_id).map(|r| (r, binding)).collect();
-        self.purge(&leftovers)
-            .map_err(err("removing leftover states and policies"))?;
+        let leftovers: Vec<_> = leftover_reqids(t.if_id)
+            .map(|r| (r, binding))
+            .filter(|o| self.xfrm_leftovers.contains(o))
+            .collect();
+        if !leftovers.is_empty() {
+            self.purge(&leftovers)
+                .map_err(err("removing leftover states and policies"))?;
+            for o in &leftovers {
+                self.xfrm_leftovers.remove(o);
+            }
+        }
         if self.nft_leftovers.remove(&t.name) {
             nft::replace(&t.name, None).map_err(err("removing a leftover nftables table"))?;
         }
@@ -635,6 +658,10 @@ impl KernelDataplane {
             [one] => DataplaneError::on(&one.spec.name, op, e),
             _ => DataplaneError::new(format!("{op} of {} tunnels", tunnels.len()), e),
         });
+        if purged.is_err() {
+            // What is left is looked for again when the tunnel is created again.
+            self.xfrm_leftovers.extend(owners);
+        }
         let mut errors: Vec<_> = purged.err().into_iter().collect();
         for tunnel in tunnels {
             let name = &tunnel.spec.name;

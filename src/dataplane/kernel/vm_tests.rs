@@ -266,7 +266,8 @@ fn every_tunnel_number_gets_its_interface_and_reqid() {
 #[ignore = "needs root and a kernel with ESP: run by tests/vm/kernel-dataplane.sh"]
 fn old_scheme_leftovers_go_and_foreign_state_with_our_reqid_stays() {
     let t = tunnel("Tunnel23", 23);
-    let mut dp = KernelDataplane::open().unwrap();
+    // The crashed daemon's and the others' state, there before this instance starts.
+    let mut crashed = KernelDataplane::open().unwrap();
     let legacy = LEGACY_REQID_BASE | 23;
     let add = |dp: &mut KernelDataplane, spi, reqid, binding| {
         let msg = xfrm::sa(
@@ -279,8 +280,8 @@ fn old_scheme_leftovers_go_and_foreign_state_with_our_reqid_stays() {
             .request(XfrmMessage::AddSa(msg), NLM_F_CREATE | NLM_F_EXCL)
             .unwrap();
     };
-    add(&mut dp, 0x8001, legacy, Binding::IfId(23));
-    add(&mut dp, 0x8002, reqid_for(23), Binding::IfId(24));
+    add(&mut crashed, 0x8001, legacy, Binding::IfId(23));
+    add(&mut crashed, 0x8002, reqid_for(23), Binding::IfId(24));
     for sel in xfrm::any_selectors() {
         for dir in xfrm::DIRECTIONS {
             let p = xfrm::policy(
@@ -293,7 +294,7 @@ fn old_scheme_leftovers_go_and_foreign_state_with_our_reqid_stays() {
                 EspMode::Tunnel,
                 false,
             );
-            dp.xfrm.request(p, NLM_F_CREATE | NLM_F_EXCL).unwrap();
+            crashed.xfrm.request(p, NLM_F_CREATE | NLM_F_EXCL).unwrap();
         }
     }
     let unbound = format!(
@@ -302,6 +303,8 @@ fn old_scheme_leftovers_go_and_foreign_state_with_our_reqid_stays() {
         reqid_for(23)
     );
     assert!(ip(&unbound).is_empty());
+    drop(crashed);
+    let mut dp = KernelDataplane::open().unwrap();
     dp.ensure_tunnel(&t).unwrap();
     let states = ip("xfrm state");
     assert!(

@@ -334,6 +334,27 @@ pub(super) fn binding_in(m: &XfrmMessage) -> Option<Binding> {
     }
 }
 
+/// Whose a dumped state or policy is: a state's reqid, each of a policy's templates'
+/// reqids, with its binding (none for other messages).
+pub(super) fn owners_in(m: &XfrmMessage) -> Vec<(u32, Binding)> {
+    match m {
+        XfrmMessage::AddSa(s) => vec![(s.user_sa_info.reqid, binding_of(&s.nlas))],
+        XfrmMessage::AddPolicy(p) => {
+            let binding = binding_of(&p.nlas);
+            p.nlas
+                .iter()
+                .filter_map(|a| match a {
+                    XfrmAttrs::Template(t) => Some(t),
+                    _ => None,
+                })
+                .flatten()
+                .map(|t| (t.reqid, binding))
+                .collect()
+        }
+        _ => vec![],
+    }
+}
+
 /// Delete requests for the states and policies of a dump whose reqid and binding are
 /// `owned` (a tunnel's: see `reqid_for`), with the mark / if_id they were found with.
 /// One pass over the dump whatever the number of owners.
@@ -347,23 +368,16 @@ pub(super) fn deletions_for(
             .cloned()
             .collect()
     };
+    let ours = |m| owners_in(m).into_iter().any(|(r, b)| owned(r, b));
     dump.iter()
         .filter_map(|m| match m {
-            XfrmMessage::AddSa(s)
-                if s.user_sa_info.id.spi != 0
-                    && owned(s.user_sa_info.reqid, binding_of(&s.nlas)) =>
-            {
+            XfrmMessage::AddSa(s) if s.user_sa_info.id.spi != 0 && ours(m) => {
                 let i = &s.user_sa_info;
                 let mut id = sa_id_with(ip_of(i.id.daddr, i.family), i.id.spi, keep_ids(&s.nlas));
                 id.user_sa_id.proto = i.id.proto;
                 Some(XfrmMessage::DeleteSa(id))
             }
-            XfrmMessage::AddPolicy(p)
-                if p.nlas.iter().any(|a| {
-                    let binding = binding_of(&p.nlas);
-                    matches!(a, XfrmAttrs::Template(t) if t.iter().any(|t| owned(t.reqid, binding)))
-                }) =>
-            {
+            XfrmMessage::AddPolicy(p) if ours(m) => {
                 let info = &p.user_policy_info;
                 Some(XfrmMessage::DeletePolicy(PolicyId {
                     user_policy_id: UserPolicyId {
