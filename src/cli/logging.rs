@@ -87,33 +87,10 @@ where
     }
 }
 
-/// A log writer that keeps what it is given, for tests to read the lines a subscriber
-/// writes with it.
-#[cfg(test)]
-#[derive(Clone, Default)]
-pub(crate) struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-#[cfg(test)]
-impl Captured {
-    pub(crate) fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
-
-#[cfg(test)]
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::daemon::Captured;
 
     #[test]
     fn a_line_starts_with_the_ios_words_and_ends_with_the_sa_fields() {

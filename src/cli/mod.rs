@@ -3,8 +3,6 @@
 mod check;
 mod convert;
 mod logging;
-#[cfg(test)]
-pub(crate) use logging::Captured;
 mod show;
 
 use clap::{Parser, Subcommand};

@@ -266,7 +266,7 @@ mod tests {
         let limit = Duration::from_secs(1);
 
         // The log line, on this thread.
-        let out = crate::cli::Captured::default();
+        let out = crate::daemon::Captured::default();
         let sink = out.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_ansi(false)
