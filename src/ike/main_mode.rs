@@ -261,7 +261,7 @@ impl Engine {
         self.phase1
             .of_pair(ends)
             .any(|p| p.established_at.is_some())
-            || self.children.iter().any(|c| c.endpoints() == ends)
+            || self.children.any_between(ends)
     }
 
     /// Begin Main Mode towards `remote` with ISAKMP `profile` (the tunnel's, or the

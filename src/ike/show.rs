@@ -122,9 +122,7 @@ impl Engine {
                     fvrf: p.fvrf.map(|v| v.to_string()),
                     ivrf: served.and_then(|t| t.options.ivrf.clone()),
                     virtual_access: self
-                        .clones
-                        .values()
-                        .find(|c| c.tunnel.endpoints() == p.endpoints())
+                        .virtual_access_between(p.endpoints())
                         .map(|c| c.va.name.clone()),
                 }
             })
