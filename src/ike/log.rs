@@ -498,6 +498,25 @@ impl fmt::Display for VendorKind {
     }
 }
 
+/// Whose lifetime the peer shortened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shortened {
+    IsakmpSa,
+    /// The IPsec SAs of this tunnel interface.
+    IpsecSas {
+        tunnel: String,
+    },
+}
+
+impl fmt::Display for Shortened {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Shortened::IsakmpSa => f.write_str("the ISAKMP SA"),
+            Shortened::IpsecSas { tunnel } => write!(f, "the IPsec SAs of {tunnel}"),
+        }
+    }
+}
+
 /// Something that works but differs from the configuration, naming the line to check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Warning {
@@ -505,7 +524,7 @@ pub enum Warning {
     /// come more often than configured. `config`: e.g. "set security-association
     /// lifetime of profile (line 7)".
     LifetimeShortened {
-        what: String,
+        what: Shortened,
         ours: String,
         negotiated: String,
         config: String,
@@ -522,10 +541,14 @@ impl Warning {
     /// What kind of warning, for remembering it (`memory.rs`).
     pub fn kind(&self) -> &'static str {
         match self {
-            Warning::LifetimeShortened { what, .. } if what.contains("ISAKMP") => {
-                "phase1-lifetime-shortened"
-            }
-            Warning::LifetimeShortened { .. } => "phase2-lifetime-shortened",
+            Warning::LifetimeShortened {
+                what: Shortened::IsakmpSa,
+                ..
+            } => "phase1-lifetime-shortened",
+            Warning::LifetimeShortened {
+                what: Shortened::IpsecSas { .. },
+                ..
+            } => "phase2-lifetime-shortened",
             Warning::IdentityMismatch { .. } => "identity-mismatch",
         }
     }

@@ -22,7 +22,7 @@ use super::engine::Received;
 use super::error::{AuthFailure, AuthKind, Error, InvalidId, Misbehaviour};
 use super::exchange::Msg;
 use super::log::DropReason;
-use super::log::{DownReason, LogEvent, Note, VendorKind, Warning};
+use super::log::{DownReason, LogEvent, Note, Shortened, VendorKind, Warning};
 use super::nat::{self, NAT_T_PORT};
 use super::phase1::{Established, IMm1, IMm3, IMm4, Keyed, MmState, Phase1, RMm2, RMm3};
 use super::proposal::{self, Suite};
@@ -885,7 +885,7 @@ impl Engine {
             .filter(|p| suite.lifetime_s < u64::from(p.lifetime_s))
         {
             let warning = Warning::LifetimeShortened {
-                what: "the ISAKMP SA".into(),
+                what: Shortened::IsakmpSa,
                 ours: format!("{} s", policy.lifetime_s),
                 negotiated: format!("{} s", suite.lifetime_s),
                 config: format!(

@@ -13,7 +13,7 @@ use super::child::Agreed;
 use super::engine::Received;
 use super::error::{Error, InvalidId, Misbehaviour};
 use super::exchange::{Exchange, Msg, Retransmission};
-use super::log::{DownReason, Note, Warning};
+use super::log::{DownReason, Note, Shortened, Warning};
 use super::main_mode::nonce_of;
 use super::phase1::{Established, IQm1, Phase1, QmState, QuickMode, RQm1, RQm2};
 use super::proposal::{self, Lifetime};
@@ -725,7 +725,9 @@ impl Engine {
         }
         let describe = |l: Lifetime| format!("{} s / {} KB", l.seconds, l.kilobytes);
         let warning = Warning::LifetimeShortened {
-            what: format!("the IPsec SAs of {}", tunnel.name),
+            what: Shortened::IpsecSas {
+                tunnel: tunnel.name.clone(),
+            },
             ours: describe(ours),
             negotiated: describe(life),
             config: format!(

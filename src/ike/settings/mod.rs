@@ -16,7 +16,8 @@ use std::net::IpAddr;
 /// Where an item came from: file and 1-based line ("line 0" = a built-in default).
 /// Not part of the item's value: two settings that differ only in where they were
 /// written are equal, so that a reload which moves lines (a tunnel added above
-/// thousands of others) changes no tunnel (issue 14).
+/// thousands of others) changes no tunnel (issue 14). So `assert_eq!` on two Origins,
+/// or on items holding them, says nothing about their lines: compare `.line` itself.
 #[derive(Debug, Clone, Default)]
 pub struct Origin {
     pub file: String,
