@@ -45,6 +45,7 @@ const FIRST_CONN_ID: u32 = 1001;
 impl Engine {
     pub fn new(settings: Settings, rng: Box<dyn Rng>, now: Instant) -> Engine {
         let tunnel_index = index_tunnels(&settings);
+        let tunnels_by_ends = tunnels_by_ends(&settings);
         Engine {
             configured_peers: tunnels_per_peer(&settings),
             settings,
@@ -75,6 +76,7 @@ impl Engine {
             shut_down: false,
             pacer: super::pacing::Pacer::new(now),
             tunnel_index,
+            tunnels_by_ends,
             supervised_at: None,
             supervise_owed: false,
         }
@@ -639,6 +641,7 @@ impl Engine {
         self.configured_peers = tunnels_per_peer(&settings);
         self.settings = settings;
         self.tunnel_index = index;
+        self.tunnels_by_ends = tunnels_by_ends(&self.settings);
         self.wanted.retain(|t| !gone.contains(t));
         self.retries.retain(|t, _| !gone.contains(t));
         self.warned.clear();
@@ -782,6 +785,16 @@ fn index_tunnels(settings: &Settings) -> HashMap<String, usize> {
         .enumerate()
         .map(|(i, t)| (t.name.clone(), i))
         .collect()
+}
+
+/// `settings.tunnels` by their two addresses, in configuration order
+/// (`Engine::tunnels_by_ends`).
+fn tunnels_by_ends(settings: &Settings) -> HashMap<Endpoints, Vec<usize>> {
+    let mut by_ends: HashMap<Endpoints, Vec<usize>> = HashMap::new();
+    for (i, t) in settings.tunnels.iter().enumerate() {
+        by_ends.entry(t.endpoints()).or_default().push(i);
+    }
+    by_ends
 }
 
 /// Tunnel destinations and how many tunnels each has (`Engine::configured_peers`).

@@ -911,12 +911,7 @@ impl Engine {
         if address == p1.remote.ip() || p1.nat.peer_behind {
             return;
         }
-        let config = match self
-            .settings
-            .tunnels
-            .iter()
-            .find(|t| t.endpoints() == p1.endpoints())
-        {
+        let config = match self.tunnels_between(p1.endpoints()).next() {
             Some(t) => format!("tunnel destination of {}, {}", t.name, t.destination_origin),
             None => p1.key_source.to_string(),
         };

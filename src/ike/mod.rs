@@ -217,6 +217,9 @@ pub struct Engine {
     pacer: pacing::Pacer,
     /// `settings.tunnels` by name: no scan per lookup with thousands of tunnels.
     tunnel_index: HashMap<String, usize>,
+    /// `settings.tunnels` by address pair: a Quick Mode or a dead peer finds its
+    /// tunnels without a scan.
+    tunnels_by_ends: HashMap<Endpoints, Vec<usize>>,
     /// When `supervise` last ran, and whether an input since is owed a pass.
     supervised_at: Option<std::time::Instant>,
     supervise_owed: bool,

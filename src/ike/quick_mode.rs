@@ -21,7 +21,7 @@ use super::protect::{self, Inbound};
 use super::settings::TunnelSettings;
 use super::state::{IkeState, Role};
 use super::timer::Timer;
-use super::{identity, Action, Engine};
+use super::{identity, Action, Endpoints, Engine};
 use crate::crypto::DhPrivate;
 use crate::ipsec::Direction;
 use crate::isakmp::{
@@ -86,6 +86,18 @@ pub(super) struct Reservation {
 impl Engine {
     pub(super) fn tunnel(&self, name: &str) -> Option<TunnelSettings> {
         self.tunnel_ref(name).cloned()
+    }
+
+    /// The configured tunnels between these two addresses, in configuration order.
+    pub(super) fn tunnels_between(
+        &self,
+        ends: Endpoints,
+    ) -> impl Iterator<Item = &TunnelSettings> + Clone {
+        let found = self
+            .tunnels_by_ends
+            .get(&ends)
+            .map_or(&[][..], Vec::as_slice);
+        found.iter().filter_map(|&i| self.settings.tunnels.get(i))
     }
 
     /// A configured tunnel or a Virtual-Access, by interface name.
@@ -449,11 +461,7 @@ impl Engine {
     ) -> Result<TunnelSettings, Error> {
         let ends = p1.endpoints();
         let peer = ends.peer;
-        let mut ours = self
-            .settings
-            .tunnels
-            .iter()
-            .filter(|t| t.endpoints() == ends && !t.shutdown);
+        let mut ours = self.tunnels_between(ends).filter(|t| !t.shutdown);
         let invalid = |detail: String, config: String| {
             Error::InvalidId(InvalidId {
                 peer,

@@ -79,10 +79,8 @@ impl Engine {
 
     /// Tunnels between `ends` we keep up, in configuration order.
     pub(super) fn wanted_between(&self, ends: Endpoints) -> Vec<String> {
-        self.settings
-            .tunnels
-            .iter()
-            .filter(|t| t.endpoints() == ends && self.wanted.contains(&t.name))
+        self.tunnels_between(ends)
+            .filter(|t| self.wanted.contains(&t.name))
             .map(|t| t.name.clone())
             .collect()
     }

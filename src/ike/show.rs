@@ -91,11 +91,7 @@ impl Engine {
             .filter(|p| !p.failed())
             .map(|p| {
                 // The inside VRF of a tunnel between its addresses.
-                let served = self
-                    .settings
-                    .tunnels
-                    .iter()
-                    .find(|t| t.endpoints() == p.endpoints());
+                let served = self.tunnels_between(p.endpoints()).next();
                 let suite = p.suite();
                 let remaining = p
                     .established()

@@ -124,11 +124,7 @@ impl Engine {
         let ends = p1.endpoints();
         // An `interface TunnelN` between the two addresses is the peer's tunnel, even
         // when it refused this Quick Mode: the caller's error stands.
-        let static_tunnel = self.settings.tunnels.iter();
-        if static_tunnel
-            .filter(|t| !t.shutdown)
-            .any(|t| t.endpoints() == ends)
-        {
+        if self.tunnels_between(ends).any(|t| !t.shutdown) {
             return Ok(None);
         }
         if let Some(c) = self.virtual_access_between(ends) {
