@@ -140,7 +140,12 @@ impl Engine {
                     lifetime_remaining_kb: (c.life.kilobytes != u64::MAX)
                         .then_some(c.life.kilobytes),
                 };
-                let tunnel = self.settings.tunnels.iter().find(|t| t.name == c.tunnel);
+                // A configured tunnel's (by index: a show of N pairs is O(N)); a
+                // Virtual-Access's pair shows no interface options, as before.
+                let tunnel = self
+                    .tunnel_index
+                    .get(&c.tunnel)
+                    .and_then(|&i| self.settings.tunnels.get(i));
                 let options = tunnel.map(|t| &t.options);
                 IpsecSaInfo {
                     interface: c.tunnel.clone(),
