@@ -222,7 +222,7 @@ impl Engine {
         let inbound = agreed.sa_spec(p1, est, Direction::In, lifetimes);
         let outbound = agreed.sa_spec(p1, est, Direction::Out, lifetimes);
         self.children
-            .push(ChildSa::new(now, p1, qm, &agreed, &lifetimes));
+            .insert(ChildSa::new(now, p1, qm, &agreed, &lifetimes));
         self.touch_child(agreed.spi_in);
         (inbound, outbound)
     }
@@ -256,8 +256,8 @@ impl Engine {
     /// data path sends on the newest outbound SA, as the kernel does.)
     pub(super) fn current_pair(&self, tunnel: &str) -> Option<&ChildSa> {
         self.children
-            .iter()
-            .filter(|c| c.tunnel == tunnel && c.outbound && !c.superseded)
+            .of_tunnel(tunnel)
+            .filter(|c| c.outbound && !c.superseded)
             .max_by_key(|c| c.completed)
     }
 
@@ -276,7 +276,7 @@ impl Engine {
     /// still received, and the pair is gone a `GRACE` after that (`child_retire_timer`).
     pub(super) fn child_complete(&mut self, now: Instant, spi_in: u32) {
         let event = self.event();
-        let Some(new) = self.children.iter_mut().find(|c| c.spi_in == spi_in) else {
+        let Some(new) = self.children.get_mut(spi_in) else {
             return;
         };
         new.completed = Some(event);
@@ -294,8 +294,8 @@ impl Engine {
         self.tunnel_up(&new.tunnel, new.remote.ip());
         let older: Vec<ChildSa> = self
             .children
-            .iter()
-            .filter(|c| c.tunnel == new.tunnel && c.spi_in != spi_in)
+            .of_tunnel(&new.tunnel)
+            .filter(|c| c.spi_in != spi_in)
             .filter(|c| c.outbound && !c.superseded)
             .cloned()
             .collect();
@@ -321,7 +321,7 @@ impl Engine {
                 if dropped == spi_in {
                     return;
                 }
-            } else if let Some(c) = self.children.iter_mut().find(|c| c.spi_in == old.spi_in) {
+            } else if let Some(c) = self.children.get_mut(old.spi_in) {
                 // The peer's replacement: its Delete comes after its grace period. Our
                 // outbound SA stays meanwhile, in case the peer saw a collision and
                 // keeps the old pair after all.
@@ -333,7 +333,7 @@ impl Engine {
 
     /// Move the tunnel's traffic off this pair now; tell the peer after `GRACE`.
     fn retire_child(&mut self, now: Instant, spi_in: u32, reason: DownReason) {
-        let Some(c) = self.children.iter_mut().find(|c| c.spi_in == spi_in) else {
+        let Some(c) = self.children.get_mut(spi_in) else {
             return;
         };
         c.retired = Some(reason);
@@ -344,11 +344,7 @@ impl Engine {
 
     /// A newer pair carries the traffic: this one's outbound SA is of no more use.
     fn supersede(&mut self, spi_in: u32) {
-        let Some(c) = self
-            .children
-            .iter_mut()
-            .find(|c| c.spi_in == spi_in && !c.superseded)
-        else {
+        let Some(c) = self.children.get_mut(spi_in).filter(|c| !c.superseded) else {
             return;
         };
         c.superseded = true;
@@ -364,7 +360,7 @@ impl Engine {
 
     /// Timers of the pair with inbound `spi_in`.
     pub(super) fn child_timers(&mut self, now: Instant, spi_in: u32) {
-        let Some(c) = self.children.iter_mut().find(|c| c.spi_in == spi_in) else {
+        let Some(c) = self.children.get_mut(spi_in) else {
             return;
         };
         for timer in c.timers.expired(now) {
@@ -386,7 +382,7 @@ impl Engine {
     /// and waiting for it kept a half pair in `show crypto ipsec sa` until the hard
     /// lifetime.
     fn child_retire_timer(&mut self, now: Instant, spi_in: u32) {
-        let Some(c) = self.children.iter().find(|c| c.spi_in == spi_in) else {
+        let Some(c) = self.children.get(spi_in) else {
             return;
         };
         if self.current_pair(&c.tunnel).map(|p| p.spi_in) == Some(spi_in) {
@@ -399,7 +395,7 @@ impl Engine {
             return self.delete_child(spi_in, reason);
         }
         self.supersede(spi_in);
-        if let Some(c) = self.children.iter_mut().find(|c| c.spi_in == spi_in) {
+        if let Some(c) = self.children.get_mut(spi_in) {
             c.delete_sent = true;
             c.timers.set(Timer::Retire, now + GRACE);
             let ends = c.endpoints();
@@ -410,7 +406,7 @@ impl Engine {
     /// Soft lifetime (our timer, or the data path's seconds or kilobytes): negotiate a
     /// replacement, unless one is already up or under way.
     pub(super) fn child_soft_expiry(&mut self, now: Instant, spi_in: u32) {
-        let Some(c) = self.children.iter().find(|c| c.spi_in == spi_in) else {
+        let Some(c) = self.children.get(spi_in) else {
             return;
         };
         let tunnel = c.tunnel.clone();
@@ -418,7 +414,7 @@ impl Engine {
         if !current || c.rekey_pending {
             return;
         }
-        if let Some(c) = self.children.iter_mut().find(|c| c.spi_in == spi_in) {
+        if let Some(c) = self.children.get_mut(spi_in) {
             c.rekey_pending = true;
         }
         self.initiate(now, &tunnel);
@@ -427,7 +423,7 @@ impl Engine {
     /// Hard lifetime: the pair is gone. If the tunnel has nothing newer, tell the peer
     /// and negotiate again.
     pub(super) fn child_hard_expiry(&mut self, now: Instant, spi_in: u32) {
-        let Some(c) = self.children.iter().find(|c| c.spi_in == spi_in) else {
+        let Some(c) = self.children.get(spi_in) else {
             return;
         };
         let tunnel = c.tunnel.clone();
@@ -450,12 +446,7 @@ impl Engine {
         };
         self.wanted.remove(tunnel);
         self.retries.remove(tunnel);
-        let pairs: Vec<u32> = self
-            .children
-            .iter()
-            .filter(|c| c.tunnel == tunnel)
-            .map(|c| c.spi_in)
-            .collect();
+        let pairs: Vec<u32> = self.children.of_tunnel(tunnel).map(|c| c.spi_in).collect();
         for spi_in in pairs {
             self.delete_child(spi_in, DownReason::Idle { seconds });
         }
@@ -516,8 +507,8 @@ impl Engine {
     ) {
         let gone: Vec<(u32, DownReason)> = self
             .children
-            .iter()
-            .filter(|c| c.endpoints() == ends && which(c))
+            .of_pair(ends)
+            .filter(|c| which(c))
             .map(|c| {
                 let unfinished = c
                     .completed
@@ -527,20 +518,25 @@ impl Engine {
             })
             .collect();
         for (spi_in, reason) in gone {
-            if let Some(i) = self.children.iter().position(|c| c.spi_in == spi_in) {
-                let c = self.children.remove(i);
+            if let Some(c) = self.take_child(spi_in) {
                 self.remove_child_sas(&c, reason);
             }
         }
     }
 
+    /// Take a pair out for good: its Virtual-Access may have lost its last one.
+    pub(super) fn take_child(&mut self, spi_in: u32) -> Option<ChildSa> {
+        let c = self.children.remove(spi_in)?;
+        self.maybe_idle(&c.tunnel);
+        Some(c)
+    }
+
     /// Remove a pair: data path deletes, and a Delete so the peer drops its side (unless
     /// it was told already).
     pub(super) fn delete_child(&mut self, spi_in: u32, reason: DownReason) {
-        let Some(i) = self.children.iter().position(|c| c.spi_in == spi_in) else {
+        let Some(c) = self.take_child(spi_in) else {
             return;
         };
-        let c = self.children.remove(i);
         self.remove_child_sas(&c, reason);
         if !c.delete_sent {
             self.outbox.push((c.endpoints(), esp_delete(c.spi_in)));

@@ -45,19 +45,22 @@ const FIRST_CONN_ID: u32 = 1001;
 impl Engine {
     pub fn new(settings: Settings, rng: Box<dyn Rng>, now: Instant) -> Engine {
         let tunnel_index = index_tunnels(&settings);
+        let tunnels_by_ends = tunnels_by_ends(&settings);
         Engine {
             configured_peers: tunnels_per_peer(&settings),
             settings,
             rng,
             actions: VecDeque::new(),
             phase1: Default::default(),
-            children: Vec::new(),
+            children: Default::default(),
             timers: Default::default(),
             touched_children: Vec::new(),
             dh: Default::default(),
             now,
             spi_requests: HashMap::new(),
             reserved_spis: std::collections::BTreeMap::new(),
+            spi_requests_by_tunnel: HashMap::new(),
+            maybe_idle: Default::default(),
             outbox: Vec::new(),
             next_conn_id: FIRST_CONN_ID,
             next_request: 1,
@@ -67,11 +70,13 @@ impl Engine {
             reported: Default::default(),
             warned: Default::default(),
             clones: std::collections::BTreeMap::new(),
+            clone_between: HashMap::new(),
             last_virtual_access: 0,
             stats: Stats::default(),
             shut_down: false,
             pacer: super::pacing::Pacer::new(now),
             tunnel_index,
+            tunnels_by_ends,
             supervised_at: None,
             supervise_owed: false,
         }
@@ -173,11 +178,7 @@ impl Engine {
         self.timers
             .schedule(Owner::Supervise, self.supervise_owed_at());
         for spi_in in std::mem::take(&mut self.touched_children) {
-            let next = self
-                .children
-                .iter()
-                .find(|c| c.spi_in == spi_in)
-                .and_then(|c| c.timers.next());
+            let next = self.children.get(spi_in).and_then(|c| c.timers.next());
             self.timers.schedule(Owner::Child(spi_in), next);
         }
     }
@@ -197,6 +198,8 @@ impl Engine {
     }
 
     pub(super) fn put_back(&mut self, p1: Phase1) {
+        // Its Quick Modes may have ended.
+        self.maybe_idle_between(p1.endpoints());
         if p1.failed() {
             self.remove_phase1(p1.conn_id);
             self.dh.forget(p1.conn_id);
@@ -211,7 +214,9 @@ impl Engine {
     /// ISAKMP SA `id` is gone (taken out or not), and its deadlines with it.
     pub(super) fn remove_phase1(&mut self, id: u32) -> Option<Phase1> {
         self.timers.forget(&Owner::Phase1(id));
-        self.phase1.remove(id)
+        let p1 = self.phase1.remove(id)?;
+        self.maybe_idle_between(p1.endpoints());
+        Some(p1)
     }
 
     /// A new ISAKMP SA joins the table.
@@ -332,27 +337,27 @@ impl Engine {
         if self.reserved_spis.is_empty() {
             return;
         }
-        let held_by_child: std::collections::HashSet<u32> =
-            self.children.iter().map(|c| c.spi_in).collect();
-        let held_by_exchange: std::collections::HashSet<u32> = self
-            .phase1
-            .values()
-            .flat_map(|p1| p1.quick.values().filter_map(|q| q.spi_in()))
-            .collect();
         let reserved = std::mem::take(&mut self.reserved_spis);
-        for (spi, (tunnel, dst)) in reserved {
-            if held_by_child.contains(&spi) {
+        for (spi, r) in reserved {
+            if self.children.contains(spi) {
                 continue;
             }
-            if held_by_exchange.contains(&spi) {
-                self.reserved_spis.insert(spi, (tunnel, dst));
+            // Only the Quick Mode that asked can hold it: an SPI in use is never
+            // given to another (`spi_in_use`).
+            let held_by_exchange = self
+                .phase1
+                .get(r.conn_id)
+                .and_then(|p1| p1.quick.get(&r.message_id))
+                .is_some_and(|q| q.spi_in() == Some(spi));
+            if held_by_exchange {
+                self.reserved_spis.insert(spi, r);
                 continue;
             }
             self.actions.push_back(Action::DeleteSa {
-                tunnel,
+                tunnel: r.tunnel,
                 direction: Direction::In,
                 spi,
-                dst,
+                dst: r.dst,
             });
         }
     }
@@ -578,8 +583,8 @@ impl Engine {
     fn on_sa_expired(&mut self, now: Instant, tunnel: &str, spi: u32, hard: bool) {
         let Some(spi_in) = self
             .children
-            .iter()
-            .find(|c| c.tunnel == tunnel && (c.spi_in == spi || c.spi_out == spi))
+            .of_tunnel(tunnel)
+            .find(|c| c.spi_in == spi || c.spi_out == spi)
             .map(|c| c.spi_in)
         else {
             return;
@@ -604,6 +609,8 @@ impl Engine {
             }
         }
         self.spi_requests.clear();
+        self.spi_requests_by_tunnel.clear();
+        self.maybe_idle.extend(self.clones.keys().cloned());
         self.timers = Default::default();
         self.shut_down = true;
     }
@@ -634,6 +641,7 @@ impl Engine {
         self.configured_peers = tunnels_per_peer(&settings);
         self.settings = settings;
         self.tunnel_index = index;
+        self.tunnels_by_ends = tunnels_by_ends(&self.settings);
         self.wanted.retain(|t| !gone.contains(t));
         self.retries.retain(|t, _| !gone.contains(t));
         self.warned.clear();
@@ -777,6 +785,16 @@ fn index_tunnels(settings: &Settings) -> HashMap<String, usize> {
         .enumerate()
         .map(|(i, t)| (t.name.clone(), i))
         .collect()
+}
+
+/// `settings.tunnels` by their two addresses, in configuration order
+/// (`Engine::tunnels_by_ends`).
+fn tunnels_by_ends(settings: &Settings) -> HashMap<Endpoints, Vec<usize>> {
+    let mut by_ends: HashMap<Endpoints, Vec<usize>> = HashMap::new();
+    for (i, t) in settings.tunnels.iter().enumerate() {
+        by_ends.entry(t.endpoints()).or_default().push(i);
+    }
+    by_ends
 }
 
 /// Tunnel destinations and how many tunnels each has (`Engine::configured_peers`).

@@ -267,8 +267,8 @@ impl Engine {
         }
         let older_stands = self
             .children
-            .iter()
-            .any(|o| o.tunnel == c.tunnel && o.spi_in != c.spi_in && o.outbound && !o.superseded);
+            .of_tunnel(&c.tunnel)
+            .any(|o| o.spi_in != c.spi_in && o.outbound && !o.superseded);
         if older_stands {
             DownReason::Collision
         } else {
@@ -309,9 +309,12 @@ impl Engine {
                         self.remove_phase1(id);
                         self.log_phase1_down(id, p1.remote.ip(), DownReason::PeerDelete);
                         if p1.retiring.is_none() {
-                            for c in self.children.iter_mut().filter(|c| c.conn_id == id) {
-                                c.conn_id = p1.conn_id;
-                            }
+                            let heir = p1.conn_id;
+                            self.children.update_pair(p1.endpoints(), |c| {
+                                if c.conn_id == id {
+                                    c.conn_id = heir;
+                                }
+                            });
                         } else {
                             self.adopt_children(id, p1.endpoints());
                         }
@@ -334,15 +337,17 @@ impl Engine {
                     // The peer's SPIs are unique per its own address only: a peer with
                     // several addresses may use one SPI on several of its tunnels.
                     p1.quick.retain(|_, q| q.peer_spi() != Some(spi));
-                    let Some(i) = self
+                    let Some((spi_in, reason)) = self
                         .children
-                        .iter()
-                        .position(|c| c.spi_out == spi && c.endpoints() == p1.endpoints())
+                        .of_pair(p1.endpoints())
+                        .find(|c| c.spi_out == spi)
+                        .map(|c| (c.spi_in, self.peer_deleted_reason(c)))
                     else {
                         continue;
                     };
-                    let reason = self.peer_deleted_reason(&self.children[i]);
-                    let c = self.children.remove(i);
+                    let Some(c) = self.take_child(spi_in) else {
+                        continue;
+                    };
                     self.remove_child_sas(&c, reason);
                     if !c.delete_sent {
                         // Our inbound half is gone too: say so, as IOS does.

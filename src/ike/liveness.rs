@@ -84,9 +84,7 @@ impl Engine {
         };
         let ends = p1.endpoints();
         // No IPsec SA to protect, or another ISAKMP SA probes for us: only wait.
-        let idle = !self.children.iter().any(|c| c.endpoints() == ends)
-            || p1.retiring.is_some()
-            || self.outranked(p1);
+        let idle = !self.children.any_between(ends) || p1.retiring.is_some() || self.outranked(p1);
         let seq = p1.dpd.next_seq;
         let (first, sent) = match p1.dpd.run {
             Some(run) if p1.dpd.probing => run,

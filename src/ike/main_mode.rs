@@ -261,7 +261,7 @@ impl Engine {
         self.phase1
             .of_pair(ends)
             .any(|p| p.established_at.is_some())
-            || self.children.iter().any(|c| c.endpoints() == ends)
+            || self.children.any_between(ends)
     }
 
     /// Begin Main Mode towards `remote` with ISAKMP `profile` (the tunnel's, or the
@@ -911,12 +911,7 @@ impl Engine {
         if address == p1.remote.ip() || p1.nat.peer_behind {
             return;
         }
-        let config = match self
-            .settings
-            .tunnels
-            .iter()
-            .find(|t| t.endpoints() == p1.endpoints())
-        {
+        let config = match self.tunnels_between(p1.endpoints()).next() {
             Some(t) => format!("tunnel destination of {}, {}", t.name, t.destination_origin),
             None => p1.key_source.to_string(),
         };

@@ -8,6 +8,7 @@
 
 pub mod admission;
 mod child;
+mod children;
 mod dh;
 mod endpoints;
 mod engine;
@@ -162,7 +163,8 @@ pub struct Engine {
     actions: VecDeque<Action>,
     /// ISAKMP SAs by conn-id (IOS's number for them), indexed by cookies and peer.
     phase1: table::Phase1Table,
-    children: Vec<child::ChildSa>,
+    /// IPsec SA pairs, indexed by inbound SPI, tunnel and address pair.
+    children: children::ChildTable,
     /// Every deadline of SAs, exchanges and retries.
     timers: timer::TimerHeap,
     /// IPsec SA pairs whose timers changed during the current input (scheduled when
@@ -176,10 +178,16 @@ pub struct Engine {
     now: std::time::Instant,
     /// Outstanding `AllocSpi` requests: request -> (conn-id, message ID, tunnel, our address).
     spi_requests: HashMap<u64, (u32, u32, String, IpAddr)>,
-    /// SPIs the data path reserved for us that no SA holds yet, with their tunnel and
-    /// destination: released (`DeleteSa`) once the exchange that asked for them is gone,
-    /// so that no reservation (a larval XFRM state) outlives its Quick Mode.
-    reserved_spis: BTreeMap<u32, (String, IpAddr)>,
+    /// SPIs the data path reserved for us that no SA holds yet, with the Quick Mode
+    /// that asked: released (`DeleteSa`) once that exchange is gone, so that no
+    /// reservation (a larval XFRM state) outlives its Quick Mode.
+    reserved_spis: BTreeMap<u32, quick_mode::Reservation>,
+    /// Outstanding `AllocSpi` requests per tunnel: a Virtual-Access waiting for one
+    /// stays.
+    spi_requests_by_tunnel: HashMap<String, u32>,
+    /// Virtual-Access interfaces that may have lost their last IPsec SA pair, Quick
+    /// Mode or SPI request during the current input (checked when it is handled).
+    maybe_idle: BTreeSet<String>,
     /// Informational payloads to send once the current input is handled, over any
     /// established ISAKMP SA between the two addresses.
     outbox: Vec<(Endpoints, crate::isakmp::Payload)>,
@@ -199,6 +207,8 @@ pub struct Engine {
     warned: memory::Reported,
     /// Virtual-Access interfaces by name (see `virtual_access`).
     clones: BTreeMap<String, virtual_access::Clone>,
+    /// Their names by address pair (a peer never has two).
+    clone_between: HashMap<Endpoints, String>,
     /// The number the last Virtual-Access got.
     last_virtual_access: u32,
     stats: Stats,
@@ -207,6 +217,9 @@ pub struct Engine {
     pacer: pacing::Pacer,
     /// `settings.tunnels` by name: no scan per lookup with thousands of tunnels.
     tunnel_index: HashMap<String, usize>,
+    /// `settings.tunnels` by address pair: a Quick Mode or a dead peer finds its
+    /// tunnels without a scan.
+    tunnels_by_ends: HashMap<Endpoints, Vec<usize>>,
     /// When `supervise` last ran, and whether an input since is owed a pass.
     supervised_at: Option<std::time::Instant>,
     supervise_owed: bool,

@@ -21,13 +21,14 @@ use super::protect::{self, Inbound};
 use super::settings::TunnelSettings;
 use super::state::{IkeState, Role};
 use super::timer::Timer;
-use super::{identity, Action, Engine};
+use super::{identity, Action, Endpoints, Engine};
 use crate::crypto::DhPrivate;
 use crate::ipsec::Direction;
 use crate::isakmp::{
     ExchangeType, Header, IdPayload, NotifyPayload, NotifyType, Payload, PayloadType, ProtocolId,
     SaPayload, DOI_IPSEC, SIT_IDENTITY_ONLY,
 };
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -73,9 +74,30 @@ fn sa_of<'a>(msg: &'a Inbound, what: &'static str) -> Result<&'a SaPayload, Erro
     }
 }
 
+/// An SPI the data path reserved for Quick Mode `message_id` of ISAKMP SA `conn_id`,
+/// to delete from `dst` (in `tunnel`) should the exchange go without an SA holding it.
+pub(super) struct Reservation {
+    pub tunnel: String,
+    pub dst: IpAddr,
+    pub conn_id: u32,
+    pub message_id: u32,
+}
+
 impl Engine {
     pub(super) fn tunnel(&self, name: &str) -> Option<TunnelSettings> {
         self.tunnel_ref(name).cloned()
+    }
+
+    /// The configured tunnels between these two addresses, in configuration order.
+    pub(super) fn tunnels_between(
+        &self,
+        ends: Endpoints,
+    ) -> impl Iterator<Item = &TunnelSettings> + Clone {
+        let found = self
+            .tunnels_by_ends
+            .get(&ends)
+            .map_or(&[][..], Vec::as_slice);
+        found.iter().filter_map(|&i| self.settings.tunnels.get(i))
     }
 
     /// A configured tunnel or a Virtual-Access, by interface name.
@@ -102,6 +124,10 @@ impl Engine {
             request,
             (p1.conn_id, message_id, tunnel.to_string(), p1.local.ip()),
         );
+        *self
+            .spi_requests_by_tunnel
+            .entry(tunnel.to_string())
+            .or_default() += 1;
         self.actions.push_back(Action::AllocSpi {
             request,
             tunnel: tunnel.to_string(),
@@ -110,10 +136,28 @@ impl Engine {
         });
     }
 
+    /// The data path answered request `request` (if it is outstanding).
+    fn take_spi_request(&mut self, request: u64) -> Option<(u32, u32, String, IpAddr)> {
+        let r = self.spi_requests.remove(&request)?;
+        if let Some(n) = self.spi_requests_by_tunnel.get_mut(&r.2) {
+            *n -= 1;
+            if *n == 0 {
+                self.spi_requests_by_tunnel.remove(&r.2);
+            }
+        }
+        self.maybe_idle(&r.2);
+        Some(r)
+    }
+
+    /// Is an `AllocSpi` for `tunnel` outstanding?
+    pub(super) fn spi_requested(&self, tunnel: &str) -> bool {
+        self.spi_requests_by_tunnel.contains_key(tunnel)
+    }
+
     /// Is `spi` the inbound SPI of a pair, reserved, or offered in a Quick Mode?
     fn spi_in_use(&self, spi: u32) -> bool {
         self.reserved_spis.contains_key(&spi)
-            || self.children.iter().any(|c| c.spi_in == spi)
+            || self.children.contains(spi)
             || self
                 .phase1
                 .values()
@@ -151,7 +195,7 @@ impl Engine {
         request: u64,
         spi: Result<u32, String>,
     ) {
-        let Some((conn_id, message_id, tunnel, dst)) = self.spi_requests.remove(&request) else {
+        let Some((conn_id, message_id, tunnel, dst)) = self.take_spi_request(request) else {
             return;
         };
         if let Ok(spi) = spi {
@@ -171,7 +215,13 @@ impl Engine {
                 }
                 return;
             }
-            self.reserved_spis.insert(spi, (tunnel, dst));
+            let reservation = Reservation {
+                tunnel,
+                dst,
+                conn_id,
+                message_id,
+            };
+            self.reserved_spis.insert(spi, reservation);
         }
         self.with_phase1(conn_id, |e, p1| {
             let Some(est) = p1.established().cloned() else {
@@ -411,11 +461,7 @@ impl Engine {
     ) -> Result<TunnelSettings, Error> {
         let ends = p1.endpoints();
         let peer = ends.peer;
-        let mut ours = self
-            .settings
-            .tunnels
-            .iter()
-            .filter(|t| t.endpoints() == ends && !t.shutdown);
+        let mut ours = self.tunnels_between(ends).filter(|t| !t.shutdown);
         let invalid = |detail: String, config: String| {
             Error::InvalidId(InvalidId {
                 peer,
@@ -657,7 +703,7 @@ impl Engine {
     fn on_qm3(&mut self, now: Instant, p1: &mut Phase1, qm: &mut QuickMode, s: RQm2) -> QmState {
         let done = self.qm_done(now, p1, qm);
         // Gone if deleted meanwhile (e.g. the peer resolved a collision against it).
-        if let Some(child) = self.children.iter_mut().find(|c| c.spi_in == s.spi_in) {
+        if let Some(child) = self.children.get_mut(s.spi_in) {
             child.outbound = true;
             self.actions.push_back(Action::InstallSa(s.outbound));
             self.child_complete(now, s.spi_in);

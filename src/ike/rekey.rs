@@ -79,10 +79,8 @@ impl Engine {
 
     /// Tunnels between `ends` we keep up, in configuration order.
     pub(super) fn wanted_between(&self, ends: Endpoints) -> Vec<String> {
-        self.settings
-            .tunnels
-            .iter()
-            .filter(|t| t.endpoints() == ends && self.wanted.contains(&t.name))
+        self.tunnels_between(ends)
+            .filter(|t| self.wanted.contains(&t.name))
             .map(|t| t.name.clone())
             .collect()
     }
@@ -217,8 +215,7 @@ impl Engine {
         }
         let in_progress = self.phase1.of_pair(ends).any(|o| o.negotiating());
         p1.rekeying = true;
-        let needed = self.children.iter().any(|c| c.endpoints() == ends)
-            || !self.wanted_between(ends).is_empty();
+        let needed = self.children.any_between(ends) || !self.wanted_between(ends).is_empty();
         if !in_progress && needed {
             self.note(p1, Note::Phase1Rekey);
             let path = (p1.fvrf, p1.local, p1.remote);
@@ -285,9 +282,12 @@ impl Engine {
         let Some(heir) = self.isakmp_for(ends) else {
             return;
         };
-        for c in self.children.iter_mut().filter(|c| c.conn_id == conn_id) {
-            c.conn_id = heir;
-        }
+        // Its pairs are between its two addresses.
+        self.children.update_pair(ends, |c| {
+            if c.conn_id == conn_id {
+                c.conn_id = heir;
+            }
+        });
     }
 }
 

@@ -91,11 +91,7 @@ impl Engine {
             .filter(|p| !p.failed())
             .map(|p| {
                 // The inside VRF of a tunnel between its addresses.
-                let served = self
-                    .settings
-                    .tunnels
-                    .iter()
-                    .find(|t| t.endpoints() == p.endpoints());
+                let served = self.tunnels_between(p.endpoints()).next();
                 let suite = p.suite();
                 let remaining = p
                     .established()
@@ -122,9 +118,7 @@ impl Engine {
                     fvrf: p.fvrf.map(|v| v.to_string()),
                     ivrf: served.and_then(|t| t.options.ivrf.clone()),
                     virtual_access: self
-                        .clones
-                        .values()
-                        .find(|c| c.tunnel.endpoints() == p.endpoints())
+                        .virtual_access_between(p.endpoints())
                         .map(|c| c.va.name.clone()),
                 }
             })
@@ -146,7 +140,12 @@ impl Engine {
                     lifetime_remaining_kb: (c.life.kilobytes != u64::MAX)
                         .then_some(c.life.kilobytes),
                 };
-                let tunnel = self.settings.tunnels.iter().find(|t| t.name == c.tunnel);
+                // A configured tunnel's (by index: a show of N pairs is O(N)); a
+                // Virtual-Access's pair shows no interface options, as before.
+                let tunnel = self
+                    .tunnel_index
+                    .get(&c.tunnel)
+                    .and_then(|&i| self.settings.tunnels.get(i));
                 let options = tunnel.map(|t| &t.options);
                 IpsecSaInfo {
                     interface: c.tunnel.clone(),

@@ -18,7 +18,7 @@ use super::error::{Error, InvalidId};
 use super::identity;
 use super::phase1::Phase1;
 use super::settings::TunnelSettings;
-use super::{Action, Engine};
+use super::{Action, Endpoints, Engine};
 use crate::ipsec::{MAX_VIRTUAL_ACCESS, VIRTUAL_ACCESS_IF_ID_BASE};
 use crate::isakmp::IdPayload;
 use std::net::IpAddr;
@@ -124,14 +124,10 @@ impl Engine {
         let ends = p1.endpoints();
         // An `interface TunnelN` between the two addresses is the peer's tunnel, even
         // when it refused this Quick Mode: the caller's error stands.
-        let static_tunnel = self.settings.tunnels.iter();
-        if static_tunnel
-            .filter(|t| !t.shutdown)
-            .any(|t| t.endpoints() == ends)
-        {
+        if self.tunnels_between(ends).any(|t| !t.shutdown) {
             return Ok(None);
         }
-        if let Some(c) = self.clones.values().find(|c| c.tunnel.endpoints() == ends) {
+        if let Some(c) = self.virtual_access_between(ends) {
             return Ok(Some(c.tunnel.clone()));
         }
         let limit = self.virtual_access_limit();
@@ -163,6 +159,10 @@ impl Engine {
             ..template
         };
         self.actions.push_back(Action::CloneInterface(va.clone()));
+        // Gone again should the Quick Mode that made it end before any pair.
+        self.maybe_idle.insert(va.name.clone());
+        self.clone_between
+            .insert(tunnel.endpoints(), va.name.clone());
         self.clones.insert(
             va.name.clone(),
             Clone {
@@ -197,30 +197,43 @@ impl Engine {
         self.clones.contains_key(name)
     }
 
-    /// After every input: a Virtual-Access with no IPsec SA left and no Quick Mode
-    /// under way for it goes, and the daemon removes its interface.
-    pub(super) fn reap_virtual_access(&mut self) {
-        if self.clones.is_empty() {
-            return;
+    /// The peer's Virtual-Access, if it has one.
+    pub(super) fn virtual_access_between(&self, ends: Endpoints) -> Option<&Clone> {
+        self.clone_between
+            .get(&ends)
+            .and_then(|name| self.clones.get(name))
+    }
+
+    /// `tunnel`, if a Virtual-Access, may have lost its last IPsec SA pair, Quick Mode
+    /// or SPI request: `reap_virtual_access` looks at it.
+    pub(super) fn maybe_idle(&mut self, tunnel: &str) {
+        if self.clones.contains_key(tunnel) {
+            self.maybe_idle.insert(tunnel.to_string());
         }
-        let mut live: std::collections::HashSet<&str> =
-            self.children.iter().map(|c| c.tunnel.as_str()).collect();
-        live.extend(
-            self.phase1
-                .values()
-                .flat_map(|p| p.quick.values())
-                .filter(|q| q.state.in_progress())
-                .map(|q| q.tunnel.as_str()),
-        );
-        live.extend(self.spi_requests.values().map(|r| r.2.as_str()));
-        let gone: Vec<String> = self
-            .clones
-            .keys()
-            .filter(|n| !live.contains(n.as_str()))
-            .cloned()
-            .collect();
-        for name in gone {
+    }
+
+    /// The same for the Virtual-Access between these addresses (whose ISAKMP SA
+    /// changed: its Quick Modes may have ended).
+    pub(super) fn maybe_idle_between(&mut self, ends: Endpoints) {
+        if let Some(name) = self.clone_between.get(&ends) {
+            self.maybe_idle.insert(name.clone());
+        }
+    }
+
+    /// After every input: a Virtual-Access with no IPsec SA left, no Quick Mode under
+    /// way and no SPI requested for it goes, and the daemon removes its interface. Only
+    /// those the input may have left idle (`maybe_idle`) are looked at: a hub with
+    /// thousands of spokes does not look over them all per datagram.
+    pub(super) fn reap_virtual_access(&mut self) {
+        for name in std::mem::take(&mut self.maybe_idle) {
+            let live = self.children.has_tunnel(&name)
+                || self.negotiating(&name)
+                || self.spi_requested(&name);
+            if live {
+                continue;
+            }
             if let Some(c) = self.clones.remove(&name) {
+                self.clone_between.remove(&c.tunnel.endpoints());
                 self.wanted.remove(&name);
                 self.retries.remove(&name);
                 self.actions.push_back(Action::RemoveInterface(c.va));

@@ -373,3 +373,82 @@ fn an_idle_virtual_access_goes_with_its_pair() {
     assert_eq!(pair.b.interfaces[1].peer, pair.b.removed[0].peer);
     assert!(pair.b.logged("idle"), "{:#?}", pair.b.log_text());
 }
+
+/// The data path's lifetime (soft or hard) of the hub's SA `spi` of Virtual-Access1
+/// ran out.
+fn hub_sa_expired(pair: &mut Pair, spi: u32, hard: bool) {
+    let now = pair.time;
+    let tunnel = "Virtual-Access1".into();
+    let expired = Command::SaExpired { tunnel, spi, hard };
+    pair.b.engine.handle_command(now, expired);
+}
+
+/// The hub's Virtual-Access lives through a rekey (the new pair is up before the old
+/// goes), and through the hard expiry of its last pair (the data path's kilobyte
+/// lifetime): the hub negotiates a new pair over the spoke's ISAKMP SA at once, and
+/// the interface waits for it.
+#[test]
+fn a_virtual_access_stays_through_a_rekey_and_a_hard_expiry() {
+    let mut pair = up(spokes(1), hub(), 1);
+    // Soft expiry: a rekey; hard expiry: the pair is gone, a new one is negotiated.
+    for (hard, down) in [
+        (false, "replaced by a newer SA"),
+        (true, "lifetime expired"),
+    ] {
+        let old = pair.b.sas_of("Virtual-Access1", Direction::In)[0].spi;
+        hub_sa_expired(&mut pair, old, hard);
+        pair.run_for(Duration::from_secs(60));
+        assert!(pair.b.logged(down), "{:#?}", pair.b.log_text());
+        assert!(pair.b.removed.is_empty(), "{:#?}", pair.b.removed);
+        assert_spoke_on(&pair, 1, "Virtual-Access1");
+        assert_ne!(pair.b.sas_of("Virtual-Access1", Direction::In)[0].spi, old);
+    }
+}
+
+/// A Quick Mode refused after the template was cloned for it (no transform set in
+/// common) leaves no Virtual-Access behind: each one cloned for the spoke's attempts
+/// is removed, once.
+#[test]
+fn a_refused_quick_mode_leaves_no_virtual_access() {
+    use crate::crypto::{EspAuth, EspEncr};
+    let mut a = spokes(1);
+    a.tunnels[0].transform_sets = vec![transform_set(EspEncr::TripleDes, EspAuth::HmacSha1)];
+    let mut pair = up(a, hub(), 1);
+    pair.run_for(Duration::from_secs(120));
+    let refused = pair.b.count("no matching transform set for Virtual-Access");
+    assert!(refused >= 2, "{:#?}", pair.b.log_text());
+    assert!(pair.b.interfaces.is_empty(), "{:#?}", pair.b.interfaces);
+    // One Virtual-Access per attempt, each removed once.
+    let mut names: Vec<&str> = pair.b.removed.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(names.len(), refused, "{:#?}", pair.b.removed);
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), refused, "removed twice: {:#?}", pair.b.removed);
+}
+
+/// The hub's pair expires (hard) and the Quick Mode the hub begins at once for a new
+/// one gets no answer (the spoke went silent): the Virtual-Access stays while the
+/// Quick Mode runs, and goes, once, when the hub gives up on it.
+#[test]
+fn a_virtual_access_goes_when_its_quick_mode_gives_up() {
+    let mut pair = up(spokes(1), hub(), 1);
+    let spi = pair.b.sas_of("Virtual-Access1", Direction::In)[0].spi;
+    // The spoke is gone (no Delete): nothing reaches it, nothing comes from it.
+    pair.deliver = |d| d.to_b;
+    let mut quiet = spokes(1);
+    quiet.tunnels.clear();
+    pair.a.engine = Engine::new(quiet, Box::new(TestRng::new(5)), pair.time);
+    hub_sa_expired(&mut pair, spi, true);
+    pair.run_for(Duration::from_secs(1));
+    assert_eq!(pair.b.interfaces.len(), 1, "{:#?}", pair.b.log_text());
+    assert!(pair.b.logged("beginning Quick Mode"));
+    pair.run_for(Duration::from_secs(300));
+    assert!(
+        pair.b.logged("no answer to QM1"),
+        "{:#?}",
+        pair.b.log_text()
+    );
+    assert!(pair.b.interfaces.is_empty(), "{:#?}", pair.b.log_text());
+    let removed: Vec<&str> = pair.b.removed.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(removed, ["Virtual-Access1"]);
+}
