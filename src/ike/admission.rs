@@ -8,12 +8,15 @@
 //! - the ISAKMP SAs (up or negotiating) number `ike sa` already;
 //! - its peer has `PER_PEER_HALF_OPEN` negotiations under way with us already (a
 //!   tunnel destination: as many as it has tunnels, if that is more);
-//! - `in-negotiation-sa` negotiations are under way, and none of them is embryonic.
+//! - `in-negotiation-sa` negotiations are under way, and none of them is a stranger's
+//!   embryonic one.
 //!
 //! Embryonic: a responder SA that saw MM1 and nothing since. Its peer has not shown it
 //! receives at its address (MM3 carries our cookie, sent only there), so it is most
 //! likely spoofed: when the in-negotiation limit is reached, the oldest embryonic SA
-//! makes room for the newcomer, where IOS refuses the newcomer. Under a flood of
+//! of a peer we did not know makes room for the newcomer, where IOS refuses the
+//! newcomer (a known peer's is never dropped for a stranger: across a slow path its
+//! MM3 may take longer than a flood leaves a stranger's SA). Under a flood of
 //! spoofed MM1s new peers keep getting in, and an embryonic SA lives as long as the
 //! flood leaves it. A peer we know (a configured `tunnel destination`, or one with an
 //! ISAKMP SA up) is bounded by the configuration, so the in-negotiation limit does not

@@ -320,6 +320,7 @@ impl Engine {
         if !self.admit(rx.remote) {
             return;
         }
+        let known_peer = self.known_peer(rx.remote.ip());
         let cookies = (msg.header.icookie, self.cookie());
         let mut p1 = Phase1::new(
             self.alloc_conn_id(),
@@ -330,6 +331,7 @@ impl Engine {
             rx.now,
             self.event(),
         );
+        p1.known_peer = known_peer;
         self.packet_in(&p1, rx, None, p1.state.show());
         self.state_change(&p1, None, IkeState::Ready, IkeState::RMm1);
         p1.ex.received(rx.data);

@@ -74,6 +74,9 @@ pub(crate) struct Phase1 {
     /// What an unauthenticated error notify from the peer suggests: reported as the
     /// cause if the negotiation then times out.
     pub rejected: Option<Error>,
+    /// A responder SA admitted for a peer we knew (`Engine::known_peer`): while
+    /// embryonic, only that peer's own newer MM1s may drop it, never a stranger's.
+    pub known_peer: bool,
 }
 
 impl Phase1 {
@@ -120,6 +123,7 @@ impl Phase1 {
             rekeying: false,
             retiring: None,
             rejected: None,
+            known_peer: false,
         }
     }
 

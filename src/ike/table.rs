@@ -32,6 +32,8 @@ struct Keys {
     /// A responder that has seen MM1 and nothing since: its peer has not shown it
     /// receives at its address (MM3 carries our cookie), let alone authenticated.
     embryonic: bool,
+    /// Admitted for a peer we knew (`Phase1::known_peer`).
+    known_peer: bool,
     /// Insertion order, for evicting the oldest embryonic SA.
     seq: u64,
 }
@@ -46,6 +48,7 @@ impl Keys {
             negotiating: p1.negotiating(),
             established: p1.established().is_some(),
             embryonic: p1.role == Role::Responder && matches!(p1.state, MmState::RMm2(_)),
+            known_peer: p1.known_peer,
             seq,
         }
     }
@@ -66,7 +69,9 @@ pub(crate) struct Phase1Table {
     negotiating: usize,
     /// Negotiating SAs we initiated.
     initiating: usize,
-    /// Embryonic responder SAs, oldest first; and by peer, oldest first.
+    /// Embryonic responder SAs of peers we did not know, oldest first (what a
+    /// stranger's MM1 may drop: a known peer's are bounded by the configuration); and
+    /// every embryonic SA by peer, oldest first.
     embryonic: BTreeMap<u64, u32>,
     embryonic_by_peer: BTreeMap<(IpAddr, u64), u32>,
     next_seq: u64,
@@ -97,7 +102,8 @@ impl Phase1Table {
         self.half_open_by_peer.get(&peer).copied().unwrap_or(0)
     }
 
-    /// The oldest embryonic responder SA, from `peer` if given.
+    /// The oldest embryonic responder SA: from `peer` if given, else of a peer we did
+    /// not know when it was admitted.
     pub(crate) fn oldest_embryonic(&self, peer: Option<IpAddr>) -> Option<u32> {
         match peer {
             None => self.embryonic.values().next().copied(),
@@ -217,7 +223,9 @@ impl Phase1Table {
             }
         }
         if k.embryonic {
-            self.embryonic.insert(k.seq, id);
+            if !k.known_peer {
+                self.embryonic.insert(k.seq, id);
+            }
             self.embryonic_by_peer.insert((k.ends.peer, k.seq), id);
         }
         self.keys.insert(id, k);

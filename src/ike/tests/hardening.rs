@@ -157,13 +157,19 @@ fn one_address_gets_five_negotiations_at_most() {
     pair.assert_agree();
 }
 
-#[test]
-fn the_in_negotiation_limit_refuses_strangers_once_every_slot_answered_mm2() {
-    let mm1 = captured_mm1();
+/// B with `crypto call admission limit ike in-negotiation-sa 3`, the network
+/// carrying only what goes between A and B; and A's MM1, to copy.
+fn limited_to_three() -> (Vec<u8>, Pair) {
     let mut b = settings(B_ADDR, A_ADDR);
     b.admission.in_negotiation_sa = Some(3);
     let mut pair = Pair::new(settings(A_ADDR, B_ADDR), b);
     pair.deliver = between_a_and_b;
+    (captured_mm1(), pair)
+}
+
+#[test]
+fn the_in_negotiation_limit_refuses_strangers_once_every_slot_answered_mm2() {
+    let (mm1, mut pair) = limited_to_three();
     for n in 0..3 {
         deliver_to_b(&mut pair, stranger(n), &with_icookie(&mm1, n.into()));
         let mm2 = sent_to(&pair, stranger(n)).pop().unwrap();
@@ -181,6 +187,26 @@ fn the_in_negotiation_limit_refuses_strangers_once_every_slot_answered_mm2() {
     pair.initiate(false);
     pair.run_for(Duration::from_secs(2));
     pair.assert_agree();
+}
+
+/// Strangers' MM1s keep the in-negotiation limit full, each one making room by
+/// dropping the oldest embryonic SA; the configured peer is 200 ms away, so its SA
+/// waits 400 ms for MM3 while a hundred strangers come and go. Its SA is not one a
+/// stranger may drop: it comes up.
+#[test]
+fn a_stranger_never_evicts_a_known_peers_embryonic_sa() {
+    let (mm1, mut pair) = limited_to_three();
+    pair.latency = Duration::from_millis(200);
+    pair.initiate(false);
+    for n in 0..300 {
+        deliver_to_b(&mut pair, stranger(n), &with_icookie(&mm1, n.into()));
+        pair.run_for(Duration::from_millis(10));
+    }
+    pair.run_for(Duration::from_secs(2));
+    pair.assert_agree();
+    let a = pair.b.engine.admission();
+    assert!(a.stats.evicted_embryonic >= 290, "{a:?}");
+    assert!(a.negotiating <= 3, "{a:?}");
 }
 
 /// A peer with an ISAKMP SA up is known though no tunnel names it (a dynamic VTI spoke,
