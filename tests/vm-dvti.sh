@@ -1,7 +1,7 @@
 #!/bin/bash
 # vm-dvti.sh - dynamic VTI on the kernel data path: tests/vm/dvti.sh inside a QEMU VM
-# that boots a stock Debian kernel (scripts/run-in-vm.sh): 100 spokes (one ikev1d with
-# 100 addresses; 200 is the target, see tests/vm/dvti.sh) to a hub with one
+# that boots a stock Debian kernel (scripts/run-in-vm.sh): 200 spokes (one ikev1d with
+# 200 addresses) to a hub with one
 # Virtual-Template, every Virtual-Access pinged, all removed by DPD after a kill -9 of
 # the spokes. Argument: the number of spokes.
 set -euo pipefail
