@@ -508,6 +508,20 @@ impl KernelDataplane {
         first
     }
 
+    /// Purge the owners among the start's leftovers (`xfrm_leftovers`) that `which`
+    /// picks, and forget them.
+    fn purge_leftovers(&mut self, which: impl Fn(&(u32, Binding)) -> bool) -> io::Result<()> {
+        let picked: Vec<_> = self.xfrm_leftovers.iter().copied().filter(which).collect();
+        if picked.is_empty() {
+            return Ok(());
+        }
+        self.purge(&picked)?;
+        for o in &picked {
+            self.xfrm_leftovers.remove(o);
+        }
+        Ok(())
+    }
+
     fn create_tunnel(&mut self, t: &TunnelSpec) -> Result<Tunnel> {
         let err = |op| DataplaneError::during(&t.name, op);
         let refused =
@@ -569,17 +583,8 @@ impl KernelDataplane {
             _ => "creating interface",
         };
         // A crashed instance's leftovers of this tunnel; a foreign interface stays.
-        let leftovers: Vec<_> = leftover_reqids(t.if_id)
-            .map(|r| (r, binding))
-            .filter(|o| self.xfrm_leftovers.contains(o))
-            .collect();
-        if !leftovers.is_empty() {
-            self.purge(&leftovers)
-                .map_err(err("removing leftover states and policies"))?;
-            for o in &leftovers {
-                self.xfrm_leftovers.remove(o);
-            }
-        }
+        self.purge_leftovers(|o| o.1 == binding && leftover_reqids(t.if_id).any(|r| r == o.0))
+            .map_err(err("removing leftover states and policies"))?;
         if self.nft_leftovers.remove(&t.name) {
             nft::replace(&t.name, None).map_err(err("removing a leftover nftables table"))?;
         }
@@ -727,31 +732,20 @@ impl Dataplane for KernelDataplane {
     fn remove_leftover_virtual_access(&mut self) -> Result<()> {
         let op = "removing a crashed instance's Virtual-Access leftovers";
         let err = |e| DataplaneError::new(op, e);
-        // States and policies first: the binding (if_id or vti mark 2^31 + K) and the
-        // reqid must both be a Virtual-Access's, as `create_tunnel`'s purge requires.
-        let virtual_access = |b: Binding| match b {
-            Binding::IfId(id) | Binding::Mark(id)
-                if id > VIRTUAL_ACCESS_IF_ID_BASE && id <= MAX_IF_ID =>
-            {
-                Some((b, id))
-            }
-            _ => None,
-        };
-        let mut leftovers = HashSet::new();
-        for dump in [xfrm::dump_policies(), xfrm::dump_sas()] {
-            for m in self.xfrm.dump(dump).map_err(err)? {
-                leftovers.extend(xfrm::binding_in(&m).and_then(virtual_access));
-            }
-        }
+        // States and policies first, from what the start read (`xfrm_leftovers`): the
+        // binding (if_id or vti mark 2^31 + K) and the reqid must both be a
+        // Virtual-Access's, as `create_tunnel`'s purge requires.
         let live: HashSet<Binding> = self.tunnels.values().map(|t| t.binding).collect();
-        let dead: Vec<(u32, Binding)> = leftovers
-            .into_iter()
-            .filter(|(b, _)| !live.contains(b))
-            .map(|(b, id)| (reqid_for(id), b))
-            .collect();
-        if !dead.is_empty() {
-            self.purge(&dead).map_err(err)?;
-        }
+        self.purge_leftovers(|&(reqid, b)| match b {
+            Binding::IfId(id) | Binding::Mark(id) => {
+                id > VIRTUAL_ACCESS_IF_ID_BASE
+                    && id <= MAX_IF_ID
+                    && reqid == reqid_for(id)
+                    && !live.contains(&b)
+            }
+            Binding::Selector => false,
+        })
+        .map_err(err)?;
         let names: HashSet<&str> = self.tunnels.by_name.keys().map(String::as_str).collect();
         let stale = link::ours_named(&mut self.rtnl, |n| {
             is_virtual_access_name(n) && !names.contains(n)

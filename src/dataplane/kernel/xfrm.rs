@@ -325,15 +325,6 @@ fn binding_of(nlas: &[XfrmAttrs]) -> Binding {
         .unwrap_or(Binding::Selector)
 }
 
-/// The binding of a dumped state or policy (`None` for other messages).
-pub(super) fn binding_in(m: &XfrmMessage) -> Option<Binding> {
-    match m {
-        XfrmMessage::AddSa(s) => Some(binding_of(&s.nlas)),
-        XfrmMessage::AddPolicy(p) => Some(binding_of(&p.nlas)),
-        _ => None,
-    }
-}
-
 /// Whose a dumped state or policy is: a state's reqid, each of a policy's templates'
 /// reqids, with its binding (none for other messages).
 pub(super) fn owners_in(m: &XfrmMessage) -> Vec<(u32, Binding)> {
