@@ -143,7 +143,7 @@ impl Engine {
     /// starting all its tunnels to a branch at once opens that many Main Modes; none
     /// of them may be refused or dropped for another).
     fn half_open_limit(&self, peer: IpAddr) -> u32 {
-        let tunnels = self.configured_peers.get(&peer).copied().unwrap_or(0);
+        let tunnels = self.tunnel_index.per_peer.get(&peer).copied().unwrap_or(0);
         PER_PEER_HALF_OPEN.max(tunnels)
     }
 

@@ -114,7 +114,7 @@ impl Engine {
     /// Is `peer` one we know: a configured tunnel destination, or an ISAKMP SA up with
     /// it? (Its key exchanges go first; admission control does not refuse it.)
     pub(super) fn known_peer(&self, peer: IpAddr) -> bool {
-        self.configured_peers.contains_key(&peer) || self.phase1.established_with(peer)
+        self.tunnel_index.per_peer.contains_key(&peer) || self.phase1.established_with(peer)
     }
 
     /// Ask the daemon for `private`'s public value (and g^xy with `peer_public`).

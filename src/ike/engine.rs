@@ -44,10 +44,8 @@ const FIRST_CONN_ID: u32 = 1001;
 
 impl Engine {
     pub fn new(settings: Settings, rng: Box<dyn Rng>, now: Instant) -> Engine {
-        let tunnel_index = index_tunnels(&settings);
-        let tunnels_by_ends = tunnels_by_ends(&settings);
+        let tunnel_index = TunnelIndex::of(&settings);
         Engine {
-            configured_peers: tunnels_per_peer(&settings),
             settings,
             rng,
             actions: VecDeque::new(),
@@ -76,7 +74,6 @@ impl Engine {
             shut_down: false,
             pacer: super::pacing::Pacer::new(now),
             tunnel_index,
-            tunnels_by_ends,
             supervised_at: None,
             supervise_owed: false,
         }
@@ -620,7 +617,7 @@ impl Engine {
     /// New and changed tunnels come up (as IOS brings up a new tunnel interface).
     pub fn reload(&mut self, now: Instant, settings: Settings) {
         // By name through the indexes: a reload of 10,000 tunnels compares each once.
-        let index = index_tunnels(&settings);
+        let index = TunnelIndex::of(&settings);
         let kept = |t: &TunnelSettings, s: &Settings, by_name: &HashMap<String, usize>| {
             by_name.get(&t.name).is_some_and(|&i| s.tunnels[i] == *t)
         };
@@ -628,20 +625,18 @@ impl Engine {
             .settings
             .tunnels
             .iter()
-            .filter(|t| !kept(t, &settings, &index))
+            .filter(|t| !kept(t, &settings, &index.by_name))
             .map(|t| t.name.clone())
             .collect();
         let fresh: Vec<String> = settings
             .tunnels
             .iter()
-            .filter(|t| !kept(t, &self.settings, &self.tunnel_index) && !t.shutdown)
+            .filter(|t| !kept(t, &self.settings, &self.tunnel_index.by_name) && !t.shutdown)
             .map(|t| t.name.clone())
             .collect();
         self.now = now;
-        self.configured_peers = tunnels_per_peer(&settings);
         self.settings = settings;
         self.tunnel_index = index;
-        self.tunnels_by_ends = tunnels_by_ends(&self.settings);
         self.wanted.retain(|t| !gone.contains(t));
         self.retries.retain(|t, _| !gone.contains(t));
         self.warned.clear();
@@ -777,31 +772,27 @@ impl Engine {
     }
 }
 
-/// `settings.tunnels` by name (`Engine::tunnel_index`).
-fn index_tunnels(settings: &Settings) -> HashMap<String, usize> {
-    settings
-        .tunnels
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.name.clone(), i))
-        .collect()
+/// `Settings::tunnels` indexed (`Engine::tunnel_index`), derived from them in this one
+/// place whenever they change.
+#[derive(Default)]
+pub(super) struct TunnelIndex {
+    pub by_name: HashMap<String, usize>,
+    /// By their two addresses, in configuration order: a Quick Mode or a dead peer
+    /// finds its tunnels without a scan.
+    pub by_ends: HashMap<Endpoints, Vec<usize>>,
+    /// Tunnel destinations, with how many tunnels each has: the peers admission
+    /// control and DH scheduling favour.
+    pub per_peer: HashMap<IpAddr, u32>,
 }
 
-/// `settings.tunnels` by their two addresses, in configuration order
-/// (`Engine::tunnels_by_ends`).
-fn tunnels_by_ends(settings: &Settings) -> HashMap<Endpoints, Vec<usize>> {
-    let mut by_ends: HashMap<Endpoints, Vec<usize>> = HashMap::new();
-    for (i, t) in settings.tunnels.iter().enumerate() {
-        by_ends.entry(t.endpoints()).or_default().push(i);
+impl TunnelIndex {
+    fn of(settings: &Settings) -> TunnelIndex {
+        let mut index = TunnelIndex::default();
+        for (i, t) in settings.tunnels.iter().enumerate() {
+            index.by_name.insert(t.name.clone(), i);
+            index.by_ends.entry(t.endpoints()).or_default().push(i);
+            *index.per_peer.entry(t.peer).or_insert(0) += 1;
+        }
+        index
     }
-    by_ends
-}
-
-/// Tunnel destinations and how many tunnels each has (`Engine::configured_peers`).
-fn tunnels_per_peer(settings: &Settings) -> HashMap<IpAddr, u32> {
-    let mut peers = HashMap::new();
-    for t in &settings.tunnels {
-        *peers.entry(t.peer).or_insert(0) += 1;
-    }
-    peers
 }

@@ -170,9 +170,6 @@ pub struct Engine {
     /// IPsec SA pairs whose timers changed during the current input (scheduled when
     /// it is handled).
     touched_children: Vec<u32>,
-    /// Tunnel destinations, with how many tunnels each has: the peers admission
-    /// control and DH scheduling favour.
-    configured_peers: HashMap<IpAddr, u32>,
     dh: dh::DhJobs,
     /// The time of the input being handled.
     now: std::time::Instant,
@@ -215,11 +212,9 @@ pub struct Engine {
     shut_down: bool,
     /// New Main Modes leave at a bounded rate (`pacing.rs`).
     pacer: pacing::Pacer,
-    /// `settings.tunnels` by name: no scan per lookup with thousands of tunnels.
-    tunnel_index: HashMap<String, usize>,
-    /// `settings.tunnels` by address pair: a Quick Mode or a dead peer finds its
-    /// tunnels without a scan.
-    tunnels_by_ends: HashMap<Endpoints, Vec<usize>>,
+    /// `settings.tunnels` by name, by address pair and by peer: no scan per lookup
+    /// with thousands of tunnels.
+    tunnel_index: engine::TunnelIndex,
     /// When `supervise` last ran, and whether an input since is owed a pass.
     supervised_at: Option<std::time::Instant>,
     supervise_owed: bool,

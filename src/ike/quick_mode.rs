@@ -94,7 +94,8 @@ impl Engine {
         ends: Endpoints,
     ) -> impl Iterator<Item = &TunnelSettings> + Clone {
         let found = self
-            .tunnels_by_ends
+            .tunnel_index
+            .by_ends
             .get(&ends)
             .map_or(&[][..], Vec::as_slice);
         found.iter().filter_map(|&i| self.settings.tunnels.get(i))
@@ -102,7 +103,7 @@ impl Engine {
 
     /// A configured tunnel or a Virtual-Access, by interface name.
     pub(super) fn tunnel_ref(&self, name: &str) -> Option<&TunnelSettings> {
-        match self.tunnel_index.get(name) {
+        match self.tunnel_index.by_name.get(name) {
             Some(&i) => self.settings.tunnels.get(i),
             None => self.clone_tunnel(name),
         }

@@ -144,6 +144,7 @@ impl Engine {
                 // Virtual-Access's pair shows no interface options, as before.
                 let tunnel = self
                     .tunnel_index
+                    .by_name
                     .get(&c.tunnel)
                     .and_then(|&i| self.settings.tunnels.get(i));
                 let options = tunnel.map(|t| &t.options);
