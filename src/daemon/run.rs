@@ -493,7 +493,22 @@ impl Daemon {
     /// Carry out every pending engine action (data path work goes to the worker, in
     /// order).
     async fn drain(&mut self) {
+        // The data path deletes of one pass go in one request (`Dataplane::delete_sas`),
+        // before any other request of the pass that comes after them.
+        let mut deletes = Vec::new();
         while let Some(action) = self.engine.poll_action() {
+            let to_worker = !matches!(
+                action,
+                Action::Send { .. }
+                    | Action::NatKeepalive { .. }
+                    | Action::ComputeDh(_)
+                    | Action::DeleteSa { .. }
+                    | Action::Log(_)
+            );
+            if to_worker && !deletes.is_empty() {
+                self.worker
+                    .send(Request::DeleteSas(std::mem::take(&mut deletes)));
+            }
             match action {
                 Action::Send {
                     fvrf,
@@ -529,16 +544,14 @@ impl Daemon {
                     direction,
                     spi,
                     dst,
-                } => self.worker.send(Request::DeleteSa {
-                    tunnel,
-                    direction,
-                    spi,
-                    dst,
-                }),
+                } => deletes.push((tunnel, direction, spi, dst)),
                 Action::CloneInterface(va) => self.clone_interface(va),
                 Action::RemoveInterface(va) => self.remove_interface(va),
                 Action::Log(ev) => log_event(&ev),
             }
+        }
+        if !deletes.is_empty() {
+            self.worker.send(Request::DeleteSas(deletes));
         }
     }
 

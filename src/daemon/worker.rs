@@ -11,7 +11,7 @@ use crate::dataplane::threads::{self, ThreadFailure};
 use crate::dataplane::{
     Dataplane, DataplaneError, DataplaneEvent, DataplaneKind, SaCounters, TunnelSpec,
 };
-use crate::ipsec::{Direction, SaSpec};
+use crate::ipsec::SaSpec;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self as std_mpsc, RecvTimeoutError};
@@ -25,7 +25,7 @@ const POLL_EVERY: Duration = Duration::from_secs(1);
 pub const THREAD_NAME: &str = "dataplane-worker";
 
 /// One direction of an SA, as the data path identifies it (XFRM's SPI and destination).
-pub type SaKey = (String, Direction, u32, IpAddr);
+pub type SaKey = crate::dataplane::TunnelSa;
 
 pub enum Request {
     /// Create or update a tunnel interface (a reload); errors are logged.
@@ -41,12 +41,9 @@ pub enum Request {
         dst: IpAddr,
     },
     InstallSa(Box<TunnelSpec>, SaSpec),
-    DeleteSa {
-        tunnel: String,
-        direction: Direction,
-        spi: u32,
-        dst: IpAddr,
-    },
+    /// The SAs one pass of the event loop deleted, together (a shutdown deletes them
+    /// all).
+    DeleteSas(Vec<SaKey>),
     /// The counters of each SA, in order (zero for an SA the data path does not have).
     Counters(Vec<SaKey>, oneshot::Sender<Vec<SaCounters>>),
     /// Run once everything queued before it is done (an interface hook that needs the
@@ -187,16 +184,13 @@ fn handle(
             Ok(()) => idle.installed(Instant::now(), &sa),
             Err(e) => tracing::error!(tunnel = %tunnel.name, spi = sa.spi, "{e}"),
         },
-        Request::DeleteSa {
-            tunnel,
-            direction,
-            spi,
-            dst,
-        } => {
-            idle.deleted(&tunnel, direction, spi, dst);
+        Request::DeleteSas(sas) => {
+            for (tunnel, direction, spi, dst) in &sas {
+                idle.deleted(tunnel, *direction, *spi, *dst);
+            }
             // Already gone (hard expiry, tunnel removed) is the common case.
-            if let Err(e) = dp.delete_sa(&tunnel, direction, spi, dst) {
-                tracing::debug!(tunnel = %tunnel, spi, "{e}");
+            for e in dp.delete_sas(&sas) {
+                tracing::debug!("{e}");
             }
         }
         Request::Counters(keys, reply) => {

@@ -235,6 +235,10 @@ impl std::error::Error for DataplaneError {
 
 pub type Result<T> = std::result::Result<T, DataplaneError>;
 
+/// One direction of an SA of a tunnel, as the data path identifies it (XFRM's SPI and
+/// destination).
+pub type TunnelSa = (String, Direction, u32, IpAddr);
+
 /// One data path. Synchronous: the daemon calls it from its data path worker thread,
 /// never from the event loop; the userspace packet loop runs on threads of its own
 /// behind this interface.
@@ -270,6 +274,16 @@ pub trait Dataplane: Send {
         spi: u32,
         dst: IpAddr,
     ) -> Result<()>;
+    /// `delete_sa` of each (the end of the daemon deletes every SA at once): the
+    /// userspace path hands its packet threads a new table of inbound SAs once, not once
+    /// per SA (that made a shutdown quadratic in the tunnels). Every failure.
+    fn delete_sas(&mut self, sas: &[TunnelSa]) -> Vec<DataplaneError> {
+        sas.iter()
+            .filter_map(|(tunnel, direction, spi, dst)| {
+                self.delete_sa(tunnel, *direction, *spi, *dst).err()
+            })
+            .collect()
+    }
     fn counters(
         &mut self,
         tunnel: &str,

@@ -64,7 +64,8 @@ use super::link::{self, Rtnl};
 use super::threads::{self, Failures};
 use super::vrf::{VrfDevice, Vrfs};
 use super::{
-    Dataplane, DataplaneError, DataplaneEvent, DataplaneKind, Result, SaCounters, TunnelSpec,
+    Dataplane, DataplaneError, DataplaneEvent, DataplaneKind, Result, SaCounters, TunnelSa,
+    TunnelSpec,
 };
 use crate::crypto::{OsRng, Rng};
 use crate::ipsec::{Direction, SaSpec};
@@ -255,6 +256,15 @@ impl UserspaceDataplane {
 
     /// Forget an SA: it leaves the packet threads' tables.
     fn remove_sa(&mut self, key: &SaKey) -> Option<Installed> {
+        let gone = self.forget_sa(key)?;
+        if gone.sa.direction == Direction::In {
+            self.publish_inbound();
+        }
+        Some(gone)
+    }
+
+    /// `remove_sa` but for the inbound table's publication, which the caller owes.
+    fn forget_sa(&mut self, key: &SaKey) -> Option<Installed> {
         let gone = self.sas.remove(key)?;
         if let Some(t) = self.tunnels.get_mut(&gone.tunnel) {
             t.sas.remove(key);
@@ -265,7 +275,6 @@ impl UserspaceDataplane {
         }
         if gone.sa.direction == Direction::In {
             self.inbound_sas.remove(&gone.sa.spi);
-            self.publish_inbound();
         }
         Some(gone)
     }
@@ -565,6 +574,24 @@ impl Dataplane for UserspaceDataplane {
         self.installed(tunnel, key)?;
         self.remove_sa(&key);
         Ok(())
+    }
+
+    fn delete_sas(&mut self, sas: &[TunnelSa]) -> Vec<DataplaneError> {
+        let mut errors = Vec::new();
+        let mut inbound_gone = false;
+        for (tunnel, direction, spi, dst) in sas {
+            let key = (*direction, *spi, *dst);
+            match self.installed(tunnel, key) {
+                Ok(_) => {
+                    inbound_gone |= self.forget_sa(&key).is_some() && *direction == Direction::In
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        if inbound_gone {
+            self.publish_inbound();
+        }
+        errors
     }
 
     fn counters(
