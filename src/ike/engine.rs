@@ -328,17 +328,17 @@ impl Engine {
     }
 
     /// Every input has been handled when the daemon drains the actions: a reserved SPI
-    /// that an SA now holds is the SA's to delete; one that no live Quick Mode holds any
-    /// more (the exchange failed, or its ISAKMP SA went away) is given back.
+    /// stays reserved while its Quick Mode offers it (so that `spi_in_use` need not
+    /// look at the exchanges); once the exchange is over it is the SA's to delete if
+    /// one holds it, and is given back if none does (the exchange failed, or its
+    /// ISAKMP SA went away). Only the Quick Modes between their SPI and their end are
+    /// looked at, not every tunnel.
     fn release_orphan_spis(&mut self) {
         if self.reserved_spis.is_empty() {
             return;
         }
         let reserved = std::mem::take(&mut self.reserved_spis);
         for (spi, r) in reserved {
-            if self.children.contains(spi) {
-                continue;
-            }
             // Only the Quick Mode that asked can hold it: an SPI in use is never
             // given to another (`spi_in_use`).
             let held_by_exchange = self
@@ -348,6 +348,9 @@ impl Engine {
                 .is_some_and(|q| q.spi_in() == Some(spi));
             if held_by_exchange {
                 self.reserved_spis.insert(spi, r);
+                continue;
+            }
+            if self.children.contains(spi) {
                 continue;
             }
             self.actions.push_back(Action::DeleteSa {

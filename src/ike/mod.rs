@@ -173,11 +173,13 @@ pub struct Engine {
     dh: dh::DhJobs,
     /// The time of the input being handled.
     now: std::time::Instant,
-    /// Outstanding `AllocSpi` requests: request -> (conn-id, message ID, tunnel, our address).
-    spi_requests: HashMap<u64, (u32, u32, String, IpAddr)>,
-    /// SPIs the data path reserved for us that no SA holds yet, with the Quick Mode
-    /// that asked: released (`DeleteSa`) once that exchange is gone, so that no
-    /// reservation (a larval XFRM state) outlives its Quick Mode.
+    /// Outstanding `AllocSpi` requests, with the Quick Mode that asked.
+    spi_requests: HashMap<u64, quick_mode::Reservation>,
+    /// SPIs the data path reserved for us that a Quick Mode holds or no SA holds yet,
+    /// with the Quick Mode that asked: released (`DeleteSa`) once that exchange is
+    /// gone without an SA holding it, so that no reservation (a larval XFRM state)
+    /// outlives its Quick Mode. With the pairs' SPIs, every inbound SPI in use (a
+    /// Quick Mode offers only a reserved one): `spi_in_use` looks at no exchange.
     reserved_spis: BTreeMap<u32, quick_mode::Reservation>,
     /// Outstanding `AllocSpi` requests per tunnel: a Virtual-Access waiting for one
     /// stays.

@@ -74,8 +74,9 @@ fn sa_of<'a>(msg: &'a Inbound, what: &'static str) -> Result<&'a SaPayload, Erro
     }
 }
 
-/// An SPI the data path reserved for Quick Mode `message_id` of ISAKMP SA `conn_id`,
-/// to delete from `dst` (in `tunnel`) should the exchange go without an SA holding it.
+/// An SPI the data path reserves (or reserved) for Quick Mode `message_id` of ISAKMP SA
+/// `conn_id`, to delete from `dst` (in `tunnel`) should the exchange go without an SA
+/// holding it.
 pub(super) struct Reservation {
     pub tunnel: String,
     pub dst: IpAddr,
@@ -123,7 +124,12 @@ impl Engine {
         self.next_request += 1;
         self.spi_requests.insert(
             request,
-            (p1.conn_id, message_id, tunnel.to_string(), p1.local.ip()),
+            Reservation {
+                tunnel: tunnel.to_string(),
+                dst: p1.local.ip(),
+                conn_id: p1.conn_id,
+                message_id,
+            },
         );
         *self
             .spi_requests_by_tunnel
@@ -138,15 +144,15 @@ impl Engine {
     }
 
     /// The data path answered request `request` (if it is outstanding).
-    fn take_spi_request(&mut self, request: u64) -> Option<(u32, u32, String, IpAddr)> {
+    fn take_spi_request(&mut self, request: u64) -> Option<Reservation> {
         let r = self.spi_requests.remove(&request)?;
-        if let Some(n) = self.spi_requests_by_tunnel.get_mut(&r.2) {
+        if let Some(n) = self.spi_requests_by_tunnel.get_mut(&r.tunnel) {
             *n -= 1;
             if *n == 0 {
-                self.spi_requests_by_tunnel.remove(&r.2);
+                self.spi_requests_by_tunnel.remove(&r.tunnel);
             }
         }
-        self.maybe_idle(&r.2);
+        self.maybe_idle(&r.tunnel);
         Some(r)
     }
 
@@ -155,15 +161,12 @@ impl Engine {
         self.spi_requests_by_tunnel.contains_key(tunnel)
     }
 
-    /// Is `spi` the inbound SPI of a pair, reserved, or offered in a Quick Mode?
+    /// Is `spi` the inbound SPI of a pair, reserved, or offered in a Quick Mode (which
+    /// holds its reservation while it does: `release_orphan_spis`)? Two lookups, not a
+    /// pass over every Quick Mode under way: a hub bringing up thousands of tunnels
+    /// asks once per Quick Mode.
     fn spi_in_use(&self, spi: u32) -> bool {
-        self.reserved_spis.contains_key(&spi)
-            || self.children.contains(spi)
-            || self
-                .phase1
-                .values()
-                .flat_map(|p| p.quick.values())
-                .any(|q| q.spi_in() == Some(spi))
+        self.reserved_spis.contains_key(&spi) || self.children.contains(spi)
     }
 
     /// Begin Quick Mode for `tunnel` over an established `p1`.
@@ -196,32 +199,27 @@ impl Engine {
         request: u64,
         spi: Result<u32, String>,
     ) {
-        let Some((conn_id, message_id, tunnel, dst)) = self.take_spi_request(request) else {
+        let Some(reservation) = self.take_spi_request(request) else {
             return;
         };
+        let (conn_id, message_id) = (reservation.conn_id, reservation.message_id);
         if let Ok(spi) = spi {
             if self.spi_in_use(spi) {
                 // The kernel's SPIs are unique per destination address only, and the
                 // engine tells its pairs apart by inbound SPI: one we hold already, on
                 // another of our addresses, goes back, and we ask for another.
                 self.actions.push_back(Action::DeleteSa {
-                    tunnel: tunnel.clone(),
+                    tunnel: reservation.tunnel.clone(),
                     direction: Direction::In,
                     spi,
-                    dst,
+                    dst: reservation.dst,
                 });
                 if let Some(p1) = self.phase1.take(conn_id) {
-                    self.request_spi(&p1, message_id, &tunnel);
+                    self.request_spi(&p1, message_id, &reservation.tunnel);
                     self.phase1.put_back(p1);
                 }
                 return;
             }
-            let reservation = Reservation {
-                tunnel,
-                dst,
-                conn_id,
-                message_id,
-            };
             self.reserved_spis.insert(spi, reservation);
         }
         self.with_phase1(conn_id, |e, p1| {
