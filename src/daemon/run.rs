@@ -635,14 +635,12 @@ impl Daemon {
     /// of the listed SAs only), so that the loop does not.
     fn answer(&mut self, req: control::Request, reply: control::ReplySender) {
         let now = std::time::Instant::now();
-        let matches = |peer: &Option<IpAddr>, addr: IpAddr| peer.is_none_or(|p| p == addr);
         match req {
             control::Request::ShowIsakmp { peer } => {
                 let views: Vec<show::IsakmpSaView> = self
                     .engine
-                    .isakmp_sas(now)
+                    .isakmp_sas_of(now, peer)
                     .iter()
-                    .filter(|sa| matches(&peer, sa.peer))
                     .map(show::IsakmpSaView::from)
                     .collect();
                 self.tasks
@@ -661,13 +659,9 @@ impl Daemon {
                 let kind = self.worker.kind();
                 let sas: Vec<_> = self
                     .engine
-                    .ipsec_sas(now)
+                    .ipsec_sas_of(now, peer, interface.as_deref())
                     .into_iter()
-                    .filter(|sa| {
-                        sa.outbound.is_some()
-                            && matches(&peer, sa.peer)
-                            && interface.as_ref().is_none_or(|i| *i == sa.interface)
-                    })
+                    .filter(|sa| sa.outbound.is_some())
                     .collect();
                 let keys = sas
                     .iter()

@@ -3,7 +3,7 @@
 //! of thousands of spokes): by inbound SPI (its timers, the peer's Delete, our own
 //! rekeys), by tunnel (the pair its traffic uses, the Virtual-Access still in use) and
 //! by address pair (`Endpoints`: does an ISAKMP SA protect anything, DPD, INITIAL-
-//! CONTACT). Like `table.rs` for the ISAKMP SAs, the indexes are kept in one place
+//! CONTACT) and by peer address (`show crypto ipsec sa peer`). Like `table.rs` for the ISAKMP SAs, the indexes are kept in one place
 //! (`insert` and `remove`); a pair's keys (inbound SPI, tunnel, addresses) never change
 //! once it is in.
 //!
@@ -13,6 +13,7 @@
 use super::child::ChildSa;
 use super::Endpoints;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
 
 #[derive(Default)]
 pub(crate) struct ChildTable {
@@ -21,6 +22,7 @@ pub(crate) struct ChildTable {
     by_spi: HashMap<u32, u64>,
     by_tunnel: HashMap<String, BTreeSet<u64>>,
     by_ends: HashMap<Endpoints, BTreeSet<u64>>,
+    by_peer: HashMap<IpAddr, BTreeSet<u64>>,
     next_seq: u64,
 }
 
@@ -40,6 +42,10 @@ impl ChildTable {
             .or_default()
             .insert(seq);
         self.by_ends.entry(c.endpoints()).or_default().insert(seq);
+        self.by_peer
+            .entry(c.endpoints().peer)
+            .or_default()
+            .insert(seq);
         self.pairs.insert(seq, c);
     }
 
@@ -48,6 +54,7 @@ impl ChildTable {
         let c = self.pairs.remove(&seq)?;
         unindex(&mut self.by_tunnel, &c.tunnel, seq);
         unindex(&mut self.by_ends, &c.endpoints(), seq);
+        unindex(&mut self.by_peer, &c.endpoints().peer, seq);
         Some(c)
     }
 
@@ -81,6 +88,12 @@ impl ChildTable {
     /// The pairs between these two addresses, in arrival order.
     pub(crate) fn of_pair(&self, ends: Endpoints) -> impl Iterator<Item = &ChildSa> {
         self.visit(self.by_ends.get(&ends))
+    }
+
+    /// The pairs with this peer address (of any of our addresses and VRFs), in arrival
+    /// order.
+    pub(crate) fn of_peer(&self, peer: IpAddr) -> impl Iterator<Item = &ChildSa> {
+        self.visit(self.by_peer.get(&peer))
     }
 
     /// Is any pair up (or coming up) between these two addresses?

@@ -2,6 +2,8 @@
 //! JSON fields). Packet and byte counters live in the data path: the daemon's views
 //! (`daemon::show`) add them.
 
+use super::child::ChildSa;
+use super::phase1::Phase1;
 use super::proposal::{cipher_name, esp_name};
 use super::Engine;
 use serde::Serialize;
@@ -86,9 +88,17 @@ pub struct IpsecSaInfo {
 
 impl Engine {
     pub fn isakmp_sas(&self, now: Instant) -> Vec<IsakmpSaInfo> {
-        self.phase1
-            .values()
-            .filter(|p| !p.failed())
+        self.isakmp_sas_of(now, None)
+    }
+
+    /// The ISAKMP SAs with one peer address (`show isakmp --peer`), or all, in conn-id
+    /// order; those of other peers are not looked at.
+    pub fn isakmp_sas_of(&self, now: Instant, peer: Option<IpAddr>) -> Vec<IsakmpSaInfo> {
+        let sas: Box<dyn Iterator<Item = &Phase1>> = match peer {
+            Some(peer) => Box::new(self.phase1.of_peer(peer)),
+            None => Box::new(self.phase1.values()),
+        };
+        sas.filter(|p| !p.failed())
             .map(|p| {
                 // The inside VRF of a tunnel between its addresses.
                 let served = self.tunnels_between(p.endpoints()).next();
@@ -126,8 +136,25 @@ impl Engine {
     }
 
     pub fn ipsec_sas(&self, now: Instant) -> Vec<IpsecSaInfo> {
-        self.children
-            .iter()
+        self.ipsec_sas_of(now, None, None)
+    }
+
+    /// The pairs of one peer address and/or one interface (`show ipsec --peer
+    /// --interface`), found through the pairs' indexes: the views of the others are not
+    /// built (a hub holds thousands).
+    pub fn ipsec_sas_of(
+        &self,
+        now: Instant,
+        peer: Option<IpAddr>,
+        interface: Option<&str>,
+    ) -> Vec<IpsecSaInfo> {
+        let pairs: Box<dyn Iterator<Item = &ChildSa>> = match (interface, peer) {
+            (Some(tunnel), _) => Box::new(self.children.of_tunnel(tunnel)),
+            (None, Some(peer)) => Box::new(self.children.of_peer(peer)),
+            (None, None) => Box::new(self.children.iter()),
+        };
+        pairs
+            .filter(|c| peer.is_none_or(|p| c.endpoints().peer == p))
             .map(|c| {
                 let remaining_s = c
                     .life

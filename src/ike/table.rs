@@ -62,6 +62,8 @@ pub(crate) struct Phase1Table {
     awaiting_mm2: HashMap<Cookie, u32>,
     responders: HashMap<(Cookie, Endpoints), u32>,
     by_pair: HashMap<Endpoints, BTreeSet<u32>>,
+    /// By peer address, in conn-id order (`show crypto isakmp sa peer`).
+    by_peer: BTreeSet<(IpAddr, u32)>,
     /// Established SAs per peer address.
     established_with: HashMap<IpAddr, u32>,
     /// Negotiating responder SAs per peer address (the per-source admission limit).
@@ -187,6 +189,13 @@ impl Phase1Table {
             .filter_map(|id| self.sas.get(id))
     }
 
+    /// The SAs with this peer address, in conn-id order.
+    pub(crate) fn of_peer(&self, peer: IpAddr) -> impl Iterator<Item = &Phase1> {
+        self.by_peer
+            .range((peer, 0)..=(peer, u32::MAX))
+            .filter_map(|(_, id)| self.sas.get(id))
+    }
+
     /// By both cookies; an initiator still waiting for MM2 by its own.
     pub(crate) fn find(&self, icookie: Cookie, rcookie: Cookie) -> Option<u32> {
         self.by_cookies
@@ -213,6 +222,7 @@ impl Phase1Table {
             }
         }
         self.by_pair.entry(k.ends).or_default().insert(id);
+        self.by_peer.insert((k.ends.peer, id));
         if k.established {
             *self.established_with.entry(k.ends.peer).or_default() += 1;
         }
@@ -252,6 +262,7 @@ impl Phase1Table {
                 self.by_pair.remove(&k.ends);
             }
         }
+        self.by_peer.remove(&(k.ends.peer, id));
         if k.established {
             decrement(&mut self.established_with, k.ends.peer);
         }
