@@ -445,7 +445,7 @@ impl Engine {
             return;
         };
         self.wanted.remove(tunnel);
-        self.retries.remove(tunnel);
+        self.stop_retrying(tunnel);
         let pairs: Vec<u32> = self.children.of_tunnel(tunnel).map(|c| c.spi_in).collect();
         for spi_in in pairs {
             self.delete_child(spi_in, DownReason::Idle { seconds });

@@ -560,7 +560,7 @@ impl Engine {
     pub(super) fn reinitiate_if_down(&mut self, now: Instant, p1: &mut Phase1, tunnel: &str) {
         if self.current_pair(tunnel).is_none() && self.idle_time(tunnel).is_some() {
             self.wanted.remove(tunnel);
-            self.retries.remove(tunnel);
+            self.stop_retrying(tunnel);
             return;
         }
         let running = p1
@@ -641,7 +641,9 @@ impl Engine {
         self.settings = settings;
         self.tunnel_index = index;
         self.wanted.retain(|t| !gone.contains(t));
-        self.retries.retain(|t, _| !gone.contains(t));
+        for t in &gone {
+            self.stop_retrying(t);
+        }
         self.warned.clear();
         for spi_in in self
             .children

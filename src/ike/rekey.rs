@@ -31,9 +31,10 @@ const SUPERVISE_EVERY: Duration = Duration::from_millis(100);
 /// How often a replaced ISAKMP SA checks whether its Quick Modes are finished.
 const RETIRE_POLL: Duration = Duration::from_secs(1);
 
+/// The re-initiations of a wanted tunnel that is down. When the next one is due is the
+/// timer heap's `Owner::Retry` entry alone.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Retry {
-    pub at: Option<Instant>,
     attempts: u32,
 }
 
@@ -91,7 +92,15 @@ impl Engine {
         if !self.is_virtual_access(tunnel) {
             self.wanted.insert(tunnel.to_string());
         }
-        self.retries.remove(tunnel);
+        self.stop_retrying(tunnel);
+    }
+
+    /// `tunnel` is up, gone, or left down on purpose: no more re-initiations, and the
+    /// count starts again.
+    pub(super) fn stop_retrying(&mut self, tunnel: &str) {
+        if self.retries.remove(tunnel).is_some() {
+            self.timers.forget(&Owner::Retry(tunnel.to_string()));
+        }
     }
 
     /// `supervise`, unless it ran less than `SUPERVISE_EVERY` ago (then it is owed).
@@ -166,13 +175,14 @@ impl Engine {
         for (name, rekeying) in due {
             let Some(rekeying) = rekeying else {
                 // Up: nothing to retry.
-                self.retries.remove(&name);
+                self.stop_retrying(&name);
                 continue;
             };
-            let retry = self.retries.entry(name.clone()).or_default();
-            if retry.at.is_some() {
+            let owner = Owner::Retry(name.clone());
+            if self.timers.scheduled(&owner).is_some() {
                 continue;
             }
+            let retry = self.retries.entry(name).or_default();
             // A rekey that lost its exchange (its ISAKMP SA went) tries again at once:
             // the old pair is running out.
             let wait = if rekeying && retry.attempts == 0 {
@@ -180,25 +190,15 @@ impl Engine {
             } else {
                 BACKOFF[(retry.attempts as usize).min(BACKOFF.len() - 1)]
             };
-            retry.at = Some(now + wait);
             retry.attempts += 1;
-            self.timers.schedule(Owner::Retry(name), Some(now + wait));
+            self.timers.schedule(owner, Some(now + wait));
         }
     }
 
-    /// A retry's time may have come.
+    /// A retry's time has come (the heap took its entry: none is pending now).
     pub(super) fn retry_timer(&mut self, now: Instant, tunnel: &str) {
-        let Some(retry) = self.retries.get_mut(tunnel) else {
-            return;
-        };
-        match retry.at {
-            Some(at) if at <= now => {
-                retry.at = None;
-                self.initiate(now, tunnel);
-            }
-            later => self
-                .timers
-                .schedule(Owner::Retry(tunnel.to_string()), later),
+        if self.retries.contains_key(tunnel) {
+            self.initiate(now, tunnel);
         }
     }
 

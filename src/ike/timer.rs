@@ -127,6 +127,11 @@ impl TimerHeap {
         }
     }
 
+    /// `owner`'s registered deadline, if it has one that has not come yet.
+    pub(crate) fn scheduled(&self, owner: &Owner) -> Option<Instant> {
+        self.scheduled.get(owner).copied()
+    }
+
     /// `owner` is gone: its entries need not wake anyone.
     pub(crate) fn forget(&mut self, owner: &Owner) {
         self.scheduled.remove(owner);

@@ -235,7 +235,7 @@ impl Engine {
             if let Some(c) = self.clones.remove(&name) {
                 self.clone_between.remove(&c.tunnel.endpoints());
                 self.wanted.remove(&name);
-                self.retries.remove(&name);
+                self.stop_retrying(&name);
                 self.actions.push_back(Action::RemoveInterface(c.va));
             }
         }
