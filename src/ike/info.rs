@@ -8,15 +8,19 @@ use super::error::{AuthFailure, AuthKind, Error};
 use super::log::{DownReason, Note};
 use super::phase1::{MmState, Phase1, QmState};
 use super::protect::{self, Inbound};
-use super::{proposal, Action, Engine};
+use super::{proposal, Action, Endpoints, Engine};
 use crate::isakmp::{
     DeletePayload, ExchangeType, Header, NotifyPayload, NotifyType, Payload, ProtocolId, DOI_IPSEC,
     FLAG_ENCRYPTION,
 };
+use std::collections::HashMap;
 use std::time::Instant;
 
 /// Notify types below this are errors (RFC 2408 3.14.1).
 const FIRST_STATUS_NOTIFY: u16 = 8192;
+/// SPIs in one ESP Delete payload at most (4 bytes each): its Informational stays well
+/// inside any path MTU.
+const DELETE_SPIS_MAX: usize = 64;
 
 impl Engine {
     /// Send `payload` in a protected Informational exchange over `p1`.
@@ -71,9 +75,38 @@ impl Engine {
     }
 
     /// Send what `outbox` collected over an established SA between its addresses (the
-    /// newest).
+    /// newest). The ESP Deletes for one pair of addresses go in one Delete payload
+    /// (RFC 2408 3.15 carries several SPIs of one protocol; IOS, strongSwan and we take
+    /// them all): a shutdown or a reload tells a peer of its tunnels' pairs in one
+    /// message, not one each.
     pub(super) fn flush_outbox(&mut self) {
+        let mut messages: Vec<(Endpoints, Payload)> = Vec::new();
+        // Where each pair's ESP Delete still taking SPIs is.
+        let mut open: HashMap<Endpoints, usize> = HashMap::new();
         for (ends, payload) in std::mem::take(&mut self.outbox) {
+            let Payload::Delete(d) = payload else {
+                messages.push((ends, payload));
+                continue;
+            };
+            if d.protocol != ProtocolId::IPSEC_ESP {
+                messages.push((ends, Payload::Delete(d)));
+                continue;
+            }
+            let batch = open.get(&ends).and_then(|&i| match &mut messages[i].1 {
+                Payload::Delete(batch) if batch.spis.len() + d.spis.len() <= DELETE_SPIS_MAX => {
+                    Some(batch)
+                }
+                _ => None,
+            });
+            match batch {
+                Some(batch) => batch.spis.extend(d.spis),
+                None => {
+                    open.insert(ends, messages.len());
+                    messages.push((ends, Payload::Delete(d)));
+                }
+            }
+        }
+        for (ends, payload) in messages {
             // A replaced SA still works, should it be the only one left.
             let p1 = self.isakmp_for(ends).or_else(|| {
                 self.phase1

@@ -204,3 +204,41 @@ fn gre_and_vti_proxies_do_not_match_each_other() {
         "{b}"
     );
 }
+
+/// A VTI and a GRE tunnel between the same two addresses, both up: a shutdown tells
+/// the peer of both pairs in one Informational (one Delete payload with both SPIs, RFC
+/// 2408 3.15), then deletes the ISAKMP SA; the peer removes both pairs.
+#[test]
+fn shutdown_deletes_the_pairs_between_two_addresses_in_one_message() {
+    let vti_and_gre = |local, peer| {
+        let mut s = settings(local, peer);
+        let mut g = gre(local, peer, true).tunnels.remove(0);
+        g.name = "Tunnel24".into();
+        s.tunnels.push(g);
+        s
+    };
+    let mut pair = Pair::new(vti_and_gre(A_ADDR, B_ADDR), vti_and_gre(B_ADDR, A_ADDR));
+    pair.initiate_tunnel(false, "Tunnel23");
+    pair.initiate_tunnel(false, "Tunnel24");
+    pair.run_for(Duration::from_secs(1));
+    for side in [&pair.a, &pair.b] {
+        assert_eq!(side.sa(Direction::In).len(), 2, "{:?}", side.installed);
+    }
+    let before = pair.sent.len();
+    pair.a
+        .engine
+        .handle_command(pair.time, crate::ike::Command::Shutdown);
+    pair.run_for(Duration::from_secs(5));
+    assert!(pair.b.installed.is_empty(), "{:?}", pair.b.installed);
+    let from_a = pair.sent[before..].iter().filter(|d| d.to_b).count();
+    assert_eq!(
+        from_a, 2,
+        "the pairs' Deletes together, then the ISAKMP SA's"
+    );
+    assert_eq!(
+        pair.b.count("deleted by the peer"),
+        3,
+        "{:#?}",
+        pair.b.log_text()
+    );
+}
