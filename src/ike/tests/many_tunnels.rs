@@ -94,6 +94,30 @@ fn assert_one_pair_per_tunnel(pair: &Pair, n: usize) {
         assert_eq!(side.installed.len(), 2 * n, "{:#x?}", side.installed);
         let shown = side.engine.ipsec_sas(pair.time);
         assert_eq!(shown.len(), n, "show crypto ipsec sa: {shown:#?}");
+        // `--peer` and `--interface` through the indexes: what filtering them all gives.
+        for sa in &shown {
+            let of_peer = side.engine.ipsec_sas_of(pair.time, Some(sa.peer), None);
+            let want: Vec<_> = shown
+                .iter()
+                .filter(|s| s.peer == sa.peer)
+                .cloned()
+                .collect();
+            assert_eq!(of_peer, want, "show crypto ipsec sa peer {}", sa.peer);
+            let of_both = |peer| {
+                side.engine
+                    .ipsec_sas_of(pair.time, Some(peer), Some(&sa.interface))
+            };
+            assert_eq!(of_both(sa.peer), vec![sa.clone()], "{}", sa.interface);
+            assert!(
+                of_both(sa.local).is_empty(),
+                "{} has another peer",
+                sa.interface
+            );
+        }
+        for sa in &p1 {
+            let want: Vec<_> = p1.iter().filter(|s| s.peer == sa.peer).cloned().collect();
+            assert_eq!(side.engine.isakmp_sas_of(pair.time, Some(sa.peer)), want);
+        }
     }
 }
 
