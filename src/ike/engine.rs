@@ -452,11 +452,22 @@ impl Engine {
     fn unreachable_hint(&self, p1: &Phase1, msg: Msg) -> String {
         match msg {
             Msg::Mm5 => format!("likely pre-shared key mismatch: {}", p1.key_source),
+            // The first configured tunnel it was for (waiting, or between its two
+            // addresses), through the indexes: a thousand unreachable peers giving up
+            // together do not each look over every tunnel.
             _ => match self
-                .settings
-                .tunnels
-                .iter()
-                .find(|t| p1.pending.contains(&t.name) || t.endpoints() == p1.endpoints())
+                .tunnel_index
+                .by_ends
+                .get(&p1.endpoints())
+                .and_then(|found| found.first().copied())
+                .into_iter()
+                .chain(
+                    p1.pending
+                        .iter()
+                        .filter_map(|name| self.tunnel_index.by_name.get(name).copied()),
+                )
+                .min()
+                .and_then(|i| self.settings.tunnels.get(i))
             {
                 Some(t) => format!("tunnel destination of {}, {}", t.name, t.destination_origin),
                 None => p1.key_source.to_string(),
