@@ -59,6 +59,15 @@ struct Datagram {
 /// dispatch (IOS's counter of that name), the socket keeps being read.
 const QUEUED_DATAGRAMS: usize = 256;
 
+/// How many datagrams from configured tunnel destinations are queued at most:
+/// `QUEUED_DATAGRAMS`, or two per tunnel configured at start if that is more. A peer
+/// that stops (or `clear crypto session`) sends an ESP Delete and an ISAKMP Delete for
+/// each of its tunnels at once, as fast as its loop goes: with hundreds of tunnels to
+/// one peer, a smaller queue dropped some, and their pairs stayed until DPD.
+fn known_queue(settings: &Settings) -> usize {
+    QUEUED_DATAGRAMS.max(2 * settings.tunnels.len())
+}
+
 /// Where the receive tasks put datagrams: those from configured tunnel destinations go
 /// to a queue of their own, handled first, so that a flood from elsewhere cannot
 /// delay their rekeys, DPD and Deletes.
@@ -287,7 +296,7 @@ impl Daemon {
             what: "thread dh".into(),
             why: format!("could not start: {e}"),
         })?;
-        let (known, from_known) = mpsc::channel(QUEUED_DATAGRAMS);
+        let (known, from_known) = mpsc::channel(known_queue(&settings));
         let (others, from_others) = mpsc::channel(QUEUED_DATAGRAMS);
         let dispatch = Dispatch {
             known_peers: Arc::new(RwLock::new(tunnel_peers(&settings))),
