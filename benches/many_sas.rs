@@ -6,11 +6,16 @@
 //! - running the DPD timer of one of its ISAKMP SAs (all `SPOKES` fall due each
 //!   interval).
 //!
-//! Either should cost about the same with `FEW` tunnels up or `SPOKES`: work
+//! - bringing them up: the hub's handling of each SPI the data path allocated for a
+//!   Quick Mode (is it in use? then QM2), while the other spokes' negotiations run,
+//! - `show ipsec --peer` of one spoke, and
+//! - shutting down (SIGTERM): every pair deleted, its Delete sent, per pair.
+//!
+//! Each should cost about the same with `FEW` tunnels up or `SPOKES`: work
 //! proportional to all the pairs on these paths is O(N) per packet and O(N^2) per DPD
-//! interval. Prints the median time per datagram, and per ISAKMP SA of a DPD round
-//! (median of `ROUNDS` rounds), and the ratio to the same hub with `FEW` spokes,
-//! measured in the same run. `cargo bench --bench many_sas`
+//! interval, bring-up or shutdown. Prints the median time per datagram, and per ISAKMP
+//! SA of a DPD round (median of `ROUNDS` rounds), and the ratio to the same hub with
+//! `FEW` spokes, measured in the same run. `cargo bench --bench many_sas`
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use ikev1d::crypto::TestRng;
@@ -95,6 +100,8 @@ struct Net {
     wire: VecDeque<(usize, SocketAddr, SocketAddr, Vec<u8>)>,
     next_spi: [u32; 2],
     installed: [usize; 2],
+    /// The hub's time to take each allocated SPI (and send QM2), during `up`.
+    spi_taken: Vec<Duration>,
 }
 
 impl Net {
@@ -111,6 +118,7 @@ impl Net {
             wire: VecDeque::new(),
             next_spi: [0xa000_0000, 0xb000_0000],
             installed: [0, 0],
+            spi_taken: Vec::new(),
         };
         for i in 1..=n {
             let tunnel = format!("Tunnel{i}");
@@ -152,7 +160,11 @@ impl Net {
                 Action::AllocSpi { request, .. } => {
                     self.next_spi[i] += 1;
                     let spi = self.next_spi[i];
+                    let t = Instant::now();
                     self.engines[i].handle_command(now, Command::SpiAllocated { request, spi });
+                    if i == 1 {
+                        self.spi_taken.push(t.elapsed());
+                    }
                 }
                 Action::ComputeDh(job) => {
                     self.engines[i].handle_command(now, Command::DhComputed(job.run()))
@@ -218,6 +230,39 @@ impl Net {
         self.run();
         each
     }
+
+    /// `show ipsec --peer` of one spoke: through the index, or the views of all pairs
+    /// filtered (as the daemon did); per call.
+    fn hub_shows_one_peer(&self, by_index: bool) -> Duration {
+        let peer = spoke_addr(self.spokes / 2 + 1);
+        let hub = &self.engines[1];
+        let t = Instant::now();
+        let shown = if by_index {
+            hub.ipsec_sas_of(self.now, Some(peer), None)
+        } else {
+            let all = hub.ipsec_sas(self.now);
+            all.into_iter().filter(|sa| sa.peer == peer).collect()
+        };
+        let spent = t.elapsed();
+        assert_eq!(shown.len(), 1);
+        assert_eq!(shown[0].peer, peer);
+        spent
+    }
+
+    /// SIGTERM: the hub deletes every pair and tells its peer; per pair.
+    fn hub_shuts_down(mut self) -> Duration {
+        let n = self.spokes;
+        let t = Instant::now();
+        self.engines[1].handle_command(self.now, Command::Shutdown);
+        let mut deletes = 0;
+        while let Some(action) = self.engines[1].poll_action() {
+            deletes += usize::from(matches!(action, Action::Send { .. }));
+        }
+        let each = t.elapsed() / n as u32;
+        // An ESP Delete and an ISAKMP Delete per spoke.
+        assert_eq!(deletes, 2 * n);
+        each
+    }
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -250,19 +295,57 @@ fn bench(c: &mut Criterion) {
         let answer = median((0..ROUNDS).flat_map(|_| net.hub_answers_probes()).collect());
         let timer = median((0..ROUNDS).map(|_| net.hub_probes()).collect());
         assert_eq!(net.engines[1].virtual_accesses().len(), n, "all still up");
-        medians.push((n, answer, timer));
+        let spi = median(std::mem::take(&mut net.spi_taken));
+        // The indexed ones first: the thousands of views the other way frees would
+        // otherwise be consolidated by the allocator in the next call, timed.
+        let show_indexed = median((0..ROUNDS).map(|_| net.hub_shows_one_peer(true)).collect());
+        let show_all = median((0..ROUNDS).map(|_| net.hub_shows_one_peer(false)).collect());
+        let shutdown = net.hub_shuts_down();
+        medians.push(Medians {
+            n,
+            answer,
+            timer,
+            spi,
+            show_all,
+            show_indexed,
+            shutdown,
+        });
     }
     group.finish();
     println!("DVTI hub, median work per input:");
-    for (n, answer, timer) in &medians {
-        println!("  {n:>5} spokes up: R-U-THERE answered {answer:>10.1?}, DPD timer per ISAKMP SA {timer:>10.1?}");
+    for m in &medians {
+        println!(
+            "  {:>5} spokes: R-U-THERE answered {:>10.1?}, DPD timer per ISAKMP SA {:>10.1?}, \
+             SPI taken (Quick Mode) {:>10.1?}, shutdown per pair {:>10.1?}",
+            m.n, m.answer, m.timer, m.spi, m.shutdown
+        );
+        println!(
+            "  {:>5} spokes: show ipsec --peer (one pair): all views filtered {:>10.1?}, \
+             by index {:>10.1?}",
+            m.n, m.show_all, m.show_indexed
+        );
     }
-    let (few, many) = (medians[0], medians[1]);
+    let (few, many) = (&medians[0], &medians[1]);
+    let ratio = |f: fn(&Medians) -> Duration| f(many).as_secs_f64() / f(few).as_secs_f64();
     println!(
-        "{SPOKES} spokes / {FEW} spokes: R-U-THERE {:.1}x, DPD timer {:.1}x (target: about 1x)",
-        many.1.as_secs_f64() / few.1.as_secs_f64(),
-        many.2.as_secs_f64() / few.2.as_secs_f64()
+        "{SPOKES} spokes / {FEW} spokes: R-U-THERE {:.1}x, DPD timer {:.1}x, SPI taken {:.1}x, \
+         shutdown {:.1}x, show --peer by index {:.1}x (target: about 1x)",
+        ratio(|m| m.answer),
+        ratio(|m| m.timer),
+        ratio(|m| m.spi),
+        ratio(|m| m.shutdown),
+        ratio(|m| m.show_indexed),
     );
+}
+
+struct Medians {
+    n: usize,
+    answer: Duration,
+    timer: Duration,
+    spi: Duration,
+    show_all: Duration,
+    show_indexed: Duration,
+    shutdown: Duration,
 }
 
 criterion_group!(benches, bench);
