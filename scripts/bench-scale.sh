@@ -46,9 +46,10 @@ if [ -z "${IKEV1D_BIN:-}" ]; then
     IKEV1D_BIN=$PWD/target/release/ikev1d
 fi
 
-# The userspace path holds a TUN queue per core per tunnel, the spokes also two IKE
-# sockets per address: N is bounded by the descriptor limit (hard limit 20,000 here:
-# about 9,900 tunnels on the hub, 4,900 on the ikev1d spokes).
+# The userspace path holds one TUN queue (descriptor) a tunnel, one per core for the
+# first 64 (docs/design.md, Scale), the spokes also two IKE sockets per address: N is
+# bounded by the descriptor limit (hard limit 20,000 here: about 19,800 tunnels on the
+# hub, 6,600 on the ikev1d spokes).
 ulimit -n "$(ulimit -Hn)"
 
 IKT_RUN=$(mktemp -d /tmp/ikt-bench-scale.XXXXXX)

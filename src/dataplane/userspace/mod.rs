@@ -10,11 +10,21 @@
 //! A fixed set, whatever the number of tunnels (issue 14: 10,000 tunnels, no thread
 //! per tunnel):
 //! - Transmit workers, one per core (up to `MAX_WORKERS`), each with one poll set over
-//!   its queue of every tunnel (multi-queue TUN, one queue per worker): drain a ready
-//!   queue, cut TSO packets into MSS-sized ones (the TUN device offers checksum and
-//!   TCP segmentation offload, `offload.rs`), seal each in place with the tunnel's
-//!   newest outbound SA, send up to 64 per `sendmmsg` (`tx.rs`). Adding a tunnel
-//!   registers its queues, removing it unregisters them.
+//!   the TUN queues it serves: drain a ready queue, cut TSO packets into MSS-sized
+//!   ones (the TUN device offers checksum and TCP segmentation offload, `offload.rs`),
+//!   seal each in place with the tunnel's newest outbound SA, send up to 64 per
+//!   `sendmmsg` (`tx.rs`). A tunnel created while fewer than 64 exist gets a queue
+//!   per worker (multi-queue TUN: one busy tunnel's flows spread over the cores);
+//!   later ones get one queue, read by the least loaded worker, so that the load
+//!   spreads by tunnel (`queues.rs`). Adding a tunnel registers its queues, removing
+//!   it unregisters them.
+//!
+//! # Descriptors
+//! A tunnel holds its TUN queues' descriptors: one per worker for the first 64, one
+//! for each after (10,000 tunnels on 2 cores: 10,064), against the process's
+//! RLIMIT_NOFILE (`Dataplane::descriptors`, which the daemon checks at start). The
+//! rest is fixed: 4 outer raw sockets per underlay, a poll set and a doorbell per
+//! worker, one netlink socket.
 //! - One receive thread per outer socket (raw ESP over IPv4 and IPv6, ESP-in-UDP over
 //!   IPv4 and IPv6): `recvmmsg` up to 64, SPI lookup, replay check, open in place,
 //!   replay mark, inner-packet check (`rx.rs`); then the batch's TCP segments of one
