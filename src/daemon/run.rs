@@ -9,7 +9,7 @@ use super::dh::DhPool;
 use super::error::RunError;
 use super::hook::{self, Hook, HookCall, HookEvent};
 use super::worker::{self, Event, Request, Worker};
-use super::{control, notify::sd_notify, show, DataplaneChoice};
+use super::{control, limits, notify::sd_notify, show, DataplaneChoice};
 use crate::config::Config;
 use crate::crypto::OsRng;
 use crate::dataplane::threads::{self, inject_fault, panic_message};
@@ -90,6 +90,16 @@ impl Dispatch {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
+}
+
+/// The local addresses, by front-door VRF, that get IKE sockets (UDP 500 and 4500).
+fn ike_locals(settings: &Settings) -> std::collections::BTreeSet<(Option<String>, IpAddr)> {
+    settings
+        .tunnels
+        .iter()
+        .chain(&settings.templates)
+        .map(|t| (t.options.fvrf.clone(), t.local))
+        .collect()
 }
 
 fn tunnel_peers(settings: &Settings) -> HashSet<IpAddr> {
@@ -282,6 +292,11 @@ impl Daemon {
         // Virtual-Access numbers start again from 1: what a crashed instance left of
         // its interfaces goes now, not when a peer happens to get the same number.
         dp.remove_leftover_virtual_access()?;
+        let need = limits::need(
+            dp.descriptors(tunnel_specs.len()),
+            2 * ike_locals(&settings).len(),
+        );
+        limits::make_room(need, tunnel_specs.len());
         // Before the loop runs: a tunnel that cannot be created stops the start.
         let mut specs = HashMap::new();
         for spec in tunnel_specs {
@@ -328,14 +343,7 @@ impl Daemon {
     /// Bind UDP 500 and 4500 on every local address a tunnel uses, in its front-door
     /// VRF; each socket gets a receive task feeding the main loop.
     fn open_sockets(&mut self) -> Result<(), RunError> {
-        let locals: std::collections::BTreeSet<(Option<String>, IpAddr)> = self
-            .settings
-            .tunnels
-            .iter()
-            .chain(&self.settings.templates)
-            .map(|t| (t.options.fvrf.clone(), t.local))
-            .collect();
-        for (fvrf, ip) in locals {
+        for (fvrf, ip) in ike_locals(&self.settings) {
             for port in [500, NAT_T_PORT] {
                 let addr = SocketAddr::new(ip, port);
                 let key = (Fvrf::of(fvrf.as_deref()), addr);
