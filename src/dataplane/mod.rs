@@ -5,6 +5,7 @@
 pub mod kernel;
 mod link;
 mod netlink;
+pub(crate) mod poll;
 pub mod threads;
 pub mod userspace;
 pub mod vrf;
