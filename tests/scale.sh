@@ -96,6 +96,19 @@ solo_threads() {
 }
 check "the hub with $N tunnels runs no more threads than one with 1 tunnel" solo_threads
 
+# The spokes' daemon holds N local addresses: one wildcard pair of IKE sockets and one
+# receive thread for all of them, not 2N of each (issue 14: at 10,000 spokes 20,000
+# descriptors were the container's whole limit).
+sockets() { find "/proc/$1/fd" -lname 'socket:*' | wc -l; }
+spoke_descriptors() {
+    local hub spokes hub_t spokes_t
+    hub=$(sockets "$(cat "$IKT_RUN/$ONE.pid")") spokes=$(sockets "$(cat "$IKT_RUN/$MANY.pid")")
+    hub_t=$(threads "$(cat "$IKT_RUN/$ONE.pid")") spokes_t=$(threads "$(cat "$IKT_RUN/$MANY.pid")")
+    echo "    sockets: hub (1 address) $hub, spokes ($N addresses) $spokes; threads $hub_t, $spokes_t"
+    ike_sockets_are "$MANY" 2 && [ "$spokes" -le "$((hub + 2))" ] && [ "$spokes_t" -le "$((hub_t + 1))" ]
+}
+check "the spokes' daemon with $N addresses holds as many sockets and threads as the hub with 1" spoke_descriptors
+
 # inbound SPIs by tunnel, one "TunnelK SPI" line each, sorted
 spis() { show "$1" ipsec --json | jq -r '.[] | .interface + " " + (.inbound.spi | tostring)' | sort; }
 before=$(spis "$ONE")
