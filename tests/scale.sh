@@ -7,9 +7,12 @@
 #     a sample of tunnels passes pings;
 #   - `show ipsec --peer A` / `--interface TunnelK` and `show isakmp --peer A` list
 #     exactly that tunnel's SAs; `show ipsec --json` is one valid array of N entries;
-#   - the hub runs as many threads as a hub with one tunnel (no thread per tunnel);
+#   - the hub runs as many threads as a hub with one tunnel (no thread per tunnel), and
+#     the spokes' daemon with N addresses as many sockets and threads as the hub with
+#     one (its IKE sockets the [::] wildcard pair, one receive thread);
 #   - SIGHUP with one tunnel changed among N renegotiates that one only (every other
-#     tunnel keeps its SPIs);
+#     tunnel keeps its SPIs); SIGHUP adding tunnel N+1 with a new spoke address brings
+#     it up through the spokes' wildcard socket;
 #   - SIGTERM tears the N tunnels down within a bound, and the spokes saw the Deletes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -134,6 +137,23 @@ reloaded() {
 check "SIGHUP with Tunnel$c's profile changed: Tunnel$c renegotiated, the other $((N - 1)) keep their SPIs" reloaded
 check "after the reload Tunnel$c passes a ping" pings "$MANY" "2001:db8:1:$c::1" 3
 
+# Tunnel$M added on both sides by SIGHUP: its new local address on the spokes' side is
+# already the wildcard socket's (no socket opened for it), and its IKE gets through.
+M=$((N + 1))
+fan_addrs "$M"
+ip -n "$MANY" addr add "$FAN_OUTER/64" dev eth0 nodad
+for side in one many; do
+    fan_conf "$IKT_RUN/$side-$M.conf" "$M" "$side"
+    awk -v t="interface Tunnel$M" '$0 == t { on = 1 } on' "$IKT_RUN/$side-$M.conf" >>"$IKT_RUN/$side.conf"
+done
+kill -HUP "$(cat "$IKT_RUN/$ONE.pid")"
+sleep 1
+kill -HUP "$(cat "$IKT_RUN/$MANY.pid")"
+check "SIGHUP adding Tunnel$M (a new spoke address): $M pairs on each side within 30 s" \
+    eval "wait_counts $MANY '$M $M' 30 && wait_counts $ONE '$M $M' 10"
+check "... Tunnel$M passes a ping" pings "$MANY" "2001:db8:1:$M::1" 3
+check "... the spokes' daemon still holds its one pair of IKE sockets" ike_sockets_are "$MANY" 2
+
 teardown() {
     local pid t0 secs
     pid=$(cat "$IKT_RUN/$ONE.pid")
@@ -144,12 +164,12 @@ teardown() {
     echo "    SIGTERM to exit: $secs s"
     awk -v s="$secs" -v l="$DOWN_LIMIT" 'BEGIN { exit !(s <= l) }'
 }
-check "SIGTERM: the hub removes $N tunnels and exits within $DOWN_LIMIT s" teardown
+check "SIGTERM: the hub removes $M tunnels and exits within $DOWN_LIMIT s" teardown
 deletes_seen() {
     local n
     n=$(grep -E 'peer deleted ESP SA' "$IKT_RUN/many.log" | grep -oE 'conn_id=[0-9]+' | sort -u | wc -l)
     echo "    the spokes saw ESP Deletes over $n ISAKMP SAs"
-    [ "$n" = "$N" ]
+    [ "$n" = "$M" ]
 }
 check "the spokes saw the hub's Deletes for every tunnel, and hold no pair" \
     eval "until_true 20 deletes_seen && wait_pairs $MANY 0 20"
