@@ -1,5 +1,5 @@
-//! `ikev1d run`: the daemon loop. Glue only: read datagrams (remembering the local
-//! address by binding one socket per configured local address), feed the engine with
+//! `ikev1d run`: the daemon loop. Glue only: read datagrams (with their local address
+//! and front-door VRF: `ike_socket.rs`), feed the engine with
 //! `Instant::now()`, carry out its actions on sockets and, through the data path worker
 //! (`worker.rs`), on the data path; serve the control socket, handle SIGTERM (clean
 //! teardown) and SIGHUP (reload). Every task and thread it depends on is watched: one
