@@ -2,7 +2,7 @@
 # bench-scale.sh - one hub, N tunnels (issue 14): ikev1d against ikev1d and against
 # strongSwan, and strongSwan as the hub, in the same run on this machine.
 #
-#   sudo scripts/bench-scale.sh [N...] [--only ikev1d|ssw-spokes|ssw-hub] [--help]
+#   sudo scripts/bench-scale.sh [N...] [--only ikev1d|ssw-spokes|ssw-hub|ssw-ssw] [--help]
 #
 # N defaults to "100 1000". Two namespaces joined by veth: the hub ($IKT_NS-bh,
 # 2001:db8::1) and the spokes ($IKT_NS-bs, one address per tunnel: lib.sh's fan_addrs).
@@ -12,6 +12,7 @@
 #   ssw-spokes  the same ikev1d hub, the spokes one strongSwan charon with N swanctl
 #               connections (one local address each, kernel-libipsec)
 #   ssw-hub     a strongSwan charon as the hub (N connections), the ikev1d spokes
+#   ssw-ssw     the same strongSwan hub, the strongSwan spokes of ssw-spokes
 # Columns, all about the hub:
 #   up s      from the spokes' start until the hub lists N IPsec SA pairs
 #   spk s     of which the spoke side's own start: ikev1d until its control socket
@@ -28,7 +29,7 @@
 # Release build (cargo build --release), or $IKEV1D_BIN.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-usage() { sed -n '2,28s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,29s/^# \{0,1\}//p' "$0"; }
 sizes=() only=
 while [ $# -gt 0 ]; do
     case $1 in
@@ -245,9 +246,9 @@ bench_ikev1d_hub() {
     stop_all
 }
 
-# A strongSwan hub against the ikev1d spokes.
+# A strongSwan hub against the ikev1d spokes (SPOKES ikev1d) or strongSwan spokes (ssw).
 bench_ssw_hub() {
-    local n=$1 limit=$((60 + n / 5)) hub t0 up spk cpu rss show down note= base
+    local n=$1 spokes=$2 limit=$((60 + n / 5)) hub t0 up spk cpu rss show down note= base
     fresh_pair "$n"
     charon_start "$HUB"
     hub=$(cat "$IKT_RUN/ssw-$HUB/pid")
@@ -258,8 +259,14 @@ bench_ssw_hub() {
     swanctl_conf "$IKT_RUN/ssw-hub.conf" "$n" hub none
     charon_load "$HUB" "$IKT_RUN/ssw-hub.conf"
     t0=$(now)
-    fan_conf "$IKT_RUN/spokes.conf" "$n" many
-    ikev1d_start "$SPOKES" "$IKT_RUN/spokes.conf"
+    if [ "$spokes" = ikev1d ]; then
+        fan_conf "$IKT_RUN/spokes.conf" "$n" many
+        ikev1d_start "$SPOKES" "$IKT_RUN/spokes.conf"
+    else
+        charon_start "$SPOKES"
+        swanctl_conf "$IKT_RUN/ssw-spokes.conf" "$n" spokes start
+        charon_load "$SPOKES" "$IKT_RUN/ssw-spokes.conf"
+    fi
     spk=$(since "$t0")
     hub_figures ssw_pairs "$hub" "$base" "$n" "$limit" "$t0"
     t0=$(now)
@@ -268,7 +275,7 @@ bench_ssw_hub() {
     t0=$(now)
     stop_pid "$hub"
     down=$(since "$t0")
-    row "ssw-hub" "$n" "$up" "$spk" "$cpu" "$rss" "$show" "$down" "$note"
+    row "$([ "$spokes" = ikev1d ] && echo ssw-hub || echo ssw-ssw)" "$n" "$up" "$spk" "$cpu" "$rss" "$show" "$down" "$note"
     stop_all
 }
 
@@ -291,9 +298,12 @@ fits() {
 for n in "${sizes[@]}"; do
     if [ -z "$only" ] || [ "$only" = ikev1d ]; then fits ikev1d "$n" $((2 * n)) && bench_ikev1d_hub "$n" ikev1d; fi
     if [ -z "$only" ] || [ "$only" = ssw-spokes ]; then fits ssw-spokes "$n" "$n" && bench_ikev1d_hub "$n" ssw-spokes; fi
-    if [ -z "$only" ] || [ "$only" = ssw-hub ]; then fits ssw-hub "$n" "$n" && bench_ssw_hub "$n"; fi
+    if [ -z "$only" ] || [ "$only" = ssw-hub ]; then fits ssw-hub "$n" "$n" && bench_ssw_hub "$n" ikev1d; fi
+    # strongSwan spokes start all N at once: against this row the ssw-spokes row compares
+    # the two hubs under the same unpaced load
+    if [ -z "$only" ] || [ "$only" = ssw-ssw ]; then bench_ssw_hub "$n" ssw; fi
 done
 echo
-echo "hub ikev1d for ikev1d/ssw-spokes, strongSwan $(dpkg-query -W -f='${Version}' strongswan-charon 2>/dev/null || true) for ssw-hub; machine: $(nproc) cores"
+echo "hub ikev1d for ikev1d/ssw-spokes, strongSwan $(dpkg-query -W -f='${Version}' strongswan-charon 2>/dev/null || true) for ssw-hub/ssw-ssw; machine: $(nproc) cores"
 header
 printf '%s\n' "${ROWS[@]}"
