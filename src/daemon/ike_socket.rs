@@ -171,11 +171,10 @@ impl IkeSockets {
         }
         for ((vrf, v6), ips) in groups {
             let fvrf = Fvrf::of(vrf.as_deref());
-            let has = |ip| self.bound.contains_key(&(fvrf, SocketAddr::new(ip, 500)));
-            if has(wildcard(v6)) {
-                continue;
-            }
-            let binds = if ips.len() > WILDCARD_ABOVE && !ips.iter().any(|&ip| has(ip)) {
+            let binds = to_bind(&ips, v6, |ip| {
+                self.bound.contains_key(&(fvrf, SocketAddr::new(ip, 500)))
+            });
+            if binds.first().is_some_and(IpAddr::is_unspecified) {
                 tracing::info!(
                     "{} local IPv{} addresses{}: one wildcard socket per IKE port for them",
                     ips.len(),
@@ -183,10 +182,7 @@ impl IkeSockets {
                     vrf.as_ref()
                         .map_or(String::new(), |v| format!(" in vrf {v}")),
                 );
-                vec![wildcard(v6)]
-            } else {
-                ips.into_iter().filter(|&ip| !has(ip)).collect()
-            };
+            }
             for ip in binds {
                 for port in IKE_PORTS {
                     self.bind(vrf.as_deref(), SocketAddr::new(ip, port), kind)?;
@@ -290,6 +286,20 @@ impl IkeSockets {
         self.shared.stop.store(true, Ordering::Relaxed);
         self.shared.doorbell.ring();
     }
+}
+
+/// What to bind for the local addresses `ips` of one family (`v6`) in one front-door
+/// VRF, `bound` saying what is bound already: nothing if the family's wildcard is; the
+/// wildcard if there are more than `WILDCARD_ABOVE` and none has a socket of its own;
+/// else each address without one.
+fn to_bind(ips: &[IpAddr], v6: bool, bound: impl Fn(IpAddr) -> bool) -> Vec<IpAddr> {
+    if bound(wildcard(v6)) {
+        return Vec::new();
+    }
+    if ips.len() > WILDCARD_ABOVE && !ips.iter().any(|&ip| bound(ip)) {
+        return vec![wildcard(v6)];
+    }
+    ips.iter().copied().filter(|&ip| !bound(ip)).collect()
 }
 
 /// The receive thread: wait on every socket at once, and read each ready one up to
@@ -403,5 +413,36 @@ fn recv_one(
         if let (Some(local), Some(remote)) = (local, remote) {
             return Some((local, remote, n));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addrs(n: u8) -> Vec<IpAddr> {
+        (1..=n).map(|i| IpAddr::from([192, 0, 2, i])).collect()
+    }
+
+    #[test]
+    fn a_socket_per_address_up_to_16_then_the_wildcard() {
+        let none = |_| false;
+        assert_eq!(to_bind(&addrs(16), false, none), addrs(16));
+        assert_eq!(to_bind(&addrs(17), false, none), [wildcard(false)]);
+        assert_eq!(
+            to_bind(&[IpAddr::from(Ipv6Addr::LOCALHOST)], true, none).len(),
+            1
+        );
+    }
+
+    /// SIGHUP: an address the wildcard covers needs nothing; a VRF and family served
+    /// per address stays so past 16 (its sockets hold the wildcard's ports).
+    #[test]
+    fn a_reload_keeps_the_kind_of_socket_it_found() {
+        let wild = wildcard(false);
+        assert!(to_bind(&addrs(40), false, |ip| ip == wild).is_empty());
+        let first = addrs(1)[0];
+        let more = to_bind(&addrs(20), false, |ip| ip == first);
+        assert_eq!(more, addrs(20)[1..]);
     }
 }
