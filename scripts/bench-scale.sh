@@ -47,9 +47,10 @@ if [ -z "${IKEV1D_BIN:-}" ]; then
     IKEV1D_BIN=$PWD/target/release/ikev1d
 fi
 
-# The userspace path holds a TUN queue per core per tunnel; the spokes' N addresses
-# share one wildcard pair of IKE sockets (src/daemon/ike_socket.rs): N is bounded by
-# the descriptor limit (hard limit 20,000 here: about 9,900 tunnels on either side).
+# The userspace path holds one TUN queue (descriptor) a tunnel, one per core for the
+# first 64 (docs/design.md, Scale); the spokes' N addresses share one wildcard pair of
+# IKE sockets (src/daemon/ike_socket.rs): N is bounded by the descriptor limit (hard
+# limit 20,000 here: about 19,800 tunnels on either side).
 ulimit -n "$(ulimit -Hn)"
 
 IKT_RUN=$(mktemp -d /tmp/ikt-bench-scale.XXXXXX)

@@ -10,6 +10,10 @@
 #   - the hub runs as many threads as a hub with one tunnel (no thread per tunnel), and
 #     the spokes' daemon with N addresses as many sockets and threads as the hub with
 #     one (its IKE sockets the [::] wildcard pair, one receive thread);
+#   - descriptors: past the first 64 tunnels each holds one TUN queue (one descriptor),
+#     and such a tunnel passes pings; started with a soft RLIMIT_NOFILE of 64, the hub
+#     raises it to the hard limit; a daemon whose hard limit is too small warns once
+#     and fails on the first tunnel that does not fit, naming the limit;
 #   - SIGHUP with one tunnel changed among N renegotiates that one only (every other
 #     tunnel keeps its SPIs); SIGHUP adding tunnel N+1 with a new spoke address brings
 #     it up through the spokes' wildcard socket;
@@ -32,7 +36,11 @@ fan_conf "$IKT_RUN/many.conf" "$N" many
 # The hub answers only (--passive), as a hub of many spokes usually does: the spokes'
 # paced initiations alone bring the tunnels up, with no collisions of simultaneous
 # negotiations in the way of the checks below.
+# A soft descriptor limit far below what N tunnels need (systemd's default is 1024): the
+# hub raises it to the hard limit (checked below).
+ulimit -Sn 64
 start_ikev1d "$ONE" "$IKT_RUN/one.conf" "$IKT_RUN/one.log" --dataplane userspace --passive
+ulimit -Sn "$(ulimit -Hn)"
 listening "$ONE" 60
 t0=$SECONDS
 start_ikev1d "$MANY" "$IKT_RUN/many.conf" "$IKT_RUN/many.log" --dataplane userspace
@@ -82,6 +90,52 @@ no_qdisc() {
     [ "$n" = "$N" ]
 }
 check "the hub's $N TUN devices keep no queue of their own (qdisc noqueue)" no_qdisc
+
+raised() {
+    local pid hard
+    pid=$(cat "$IKT_RUN/$ONE.pid") hard=$(ulimit -Hn)
+    grep "raised from 64 to $hard: $N tunnels need" "$IKT_RUN/one.log" | sed 's/^.*INFO /    /'
+    awk -v h="$hard" '/^Max open files/ { exit !($4 == h && $5 == h) }' "/proc/$pid/limits"
+}
+check "the hub, started with a soft descriptor limit of 64, raised it to the hard limit" raised
+
+# The first tunnels get a TUN queue per transmit worker (multi-queue: one busy tunnel
+# uses every core), those created once 64 exist one queue (queues.rs).
+one_queue_past_64() {
+    local pid workers multi total first last
+    pid=$(cat "$IKT_RUN/$ONE.pid")
+    workers=$(cat /proc/"$pid"/task/*/comm | grep -c '^esp-tx-')
+    multi=$((N < 64 ? N : 64))
+    total=$(find "/proc/$pid/fd" -lname /dev/net/tun | wc -l)
+    # /proc/PID/fdinfo of a TUN descriptor names its interface (iff:)
+    grep -hs '^iff:' /proc/"$pid"/fdinfo/* | awk '{ print $2 }' | sort | uniq -c >"$IKT_RUN/queues"
+    first=$(awk '$2 == "Tunnel1" { print $1 }' "$IKT_RUN/queues")
+    last=$(awk -v t="Tunnel$N" '$2 == t { print $1 }' "$IKT_RUN/queues")
+    echo "    $workers transmit workers; $total TUN descriptors for $N tunnels; Tunnel1 holds $first, Tunnel$N $last"
+    [ "$total" = $((multi * workers + N - multi)) ] && [ "$first" = "$workers" ] &&
+        { [ "$N" -le 64 ] || [ "$last" = 1 ]; } && pings "$MANY" "2001:db8:1:$N::1" 5
+}
+check "the hub holds one TUN descriptor a tunnel past the first 64, and Tunnel$N (one queue) passes pings" \
+    one_queue_past_64
+
+# A hard limit below what 100 tunnels need: one warning with the fix, then the tunnel
+# that does not fit stops the start with an error naming the limit, not a bare EMFILE.
+short_limit() {
+    local ns=$IKT_NS-sc-short log=$IKT_RUN/short.log rc=0
+    add_netns "$ns"
+    ip -n "$ns" link add eth0 type veth peer name eth1
+    ip -n "$ns" addr add 2001:db8::1/64 dev eth0 nodad
+    ip -n "$ns" link set eth0 up
+    fan_conf "$IKT_RUN/short.conf" 100 one
+    (ulimit -n 100 && exec timeout 30 ip netns exec "$ns" "$IKT_BIN" run --config "$IKT_RUN/short.conf" \
+        --socket "$IKT_RUN/short.sock" --dataplane userspace) >"$log" 2>&1 || rc=$?
+    grep -E 'WARN|^ikev1d:' "$log" | sed 's/^.*WARN //; s/^/    /'
+    [ "$rc" = 1 ] && [ "$(grep -c 'WARN.*hard 100 is below .*LimitNOFILE=' "$log")" = 1 ] &&
+        grep -qE '^ikev1d: Tunnel[0-9]+: creating the TUN device: .*\(EMFILE\): .*RLIMIT_NOFILE 100.*LimitNOFILE=' "$log" &&
+        [ -z "$(ip -n "$ns" -o link show | grep Tunnel)" ]
+}
+check "hard descriptor limit 100 for 100 tunnels: one warning, then an EMFILE error naming the limit and LimitNOFILE=" \
+    short_limit
 
 threads() { ls "/proc/$1/task" | wc -l; }
 solo_threads() {

@@ -165,11 +165,7 @@ impl IkeSockets {
         if let Ok(mut l) = self.shared.locals.write() {
             *l = served;
         }
-        let mut groups: BTreeMap<(&Option<String>, bool), Vec<IpAddr>> = BTreeMap::new();
-        for (vrf, ip) in locals {
-            groups.entry((vrf, ip.is_ipv6())).or_default().push(*ip);
-        }
-        for ((vrf, v6), ips) in groups {
+        for ((vrf, v6), ips) in by_vrf_and_family(locals) {
             let fvrf = Fvrf::of(vrf.as_deref());
             let binds = to_bind(&ips, v6, |ip| {
                 self.bound.contains_key(&(fvrf, SocketAddr::new(ip, 500)))
@@ -286,6 +282,26 @@ impl IkeSockets {
         self.shared.stop.store(true, Ordering::Relaxed);
         self.shared.doorbell.ring();
     }
+}
+
+/// The local addresses of each front-door VRF and family (`true`: IPv6).
+fn by_vrf_and_family(
+    locals: &BTreeSet<(Option<String>, IpAddr)>,
+) -> BTreeMap<(&Option<String>, bool), Vec<IpAddr>> {
+    let mut groups: BTreeMap<_, Vec<IpAddr>> = BTreeMap::new();
+    for (vrf, ip) in locals {
+        groups.entry((vrf, ip.is_ipv6())).or_default().push(*ip);
+    }
+    groups
+}
+
+/// How many sockets `IkeSockets::open` makes for `locals` at start: the descriptor
+/// budget's share of IKE.
+pub(super) fn needed(locals: &BTreeSet<(Option<String>, IpAddr)>) -> usize {
+    by_vrf_and_family(locals)
+        .into_iter()
+        .map(|((_, v6), ips)| IKE_PORTS.len() * to_bind(&ips, v6, |_| false).len())
+        .sum()
 }
 
 /// What to bind for the local addresses `ips` of one family (`v6`) in one front-door
@@ -433,6 +449,17 @@ mod tests {
             to_bind(&[IpAddr::from(Ipv6Addr::LOCALHOST)], true, none).len(),
             1
         );
+    }
+
+    #[test]
+    fn the_descriptor_budget_counts_a_wildcard_pair_as_two() {
+        let locals = |n| addrs(n).into_iter().map(|ip| (None, ip)).collect();
+        assert_eq!(needed(&locals(3)), 6);
+        assert_eq!(needed(&locals(200)), 2);
+        let mut both: BTreeSet<_> = locals(200);
+        both.insert((Some("RED".into()), addrs(1)[0]));
+        both.insert((None, IpAddr::from(Ipv6Addr::LOCALHOST)));
+        assert_eq!(needed(&both), 6);
     }
 
     /// SIGHUP: an address the wildcard covers needs nothing; a VRF and family served

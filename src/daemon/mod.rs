@@ -6,6 +6,7 @@ pub mod error;
 pub mod hook;
 mod idle;
 mod ike_socket;
+mod limits;
 pub mod notify;
 pub mod run;
 pub mod show;

@@ -8,9 +8,9 @@
 use super::dh::DhPool;
 use super::error::RunError;
 use super::hook::{self, Hook, HookCall, HookEvent};
-use super::ike_socket::{Datagram, Dispatch, IkeSockets, NAT_T_PORT, NON_ESP_MARKER};
+use super::ike_socket::{self, Datagram, Dispatch, IkeSockets, NAT_T_PORT, NON_ESP_MARKER};
 use super::worker::{self, Event, Request, Worker};
-use super::{control, notify::sd_notify, show, DataplaneChoice};
+use super::{control, limits, notify::sd_notify, show, DataplaneChoice};
 use crate::config::Config;
 use crate::crypto::OsRng;
 use crate::dataplane::threads::{inject_fault, panic_message};
@@ -47,6 +47,16 @@ const QUEUED_DATAGRAMS: usize = 256;
 
 /// A NAT-keepalive datagram's only byte (RFC 3948 2.3).
 const NAT_KEEPALIVE: u8 = 0xff;
+
+/// The local addresses, by front-door VRF, that get IKE sockets (UDP 500 and 4500).
+fn ike_locals(settings: &Settings) -> std::collections::BTreeSet<(Option<String>, IpAddr)> {
+    settings
+        .tunnels
+        .iter()
+        .chain(&settings.templates)
+        .map(|t| (t.options.fvrf.clone(), t.local))
+        .collect()
+}
 
 fn tunnel_peers(settings: &Settings) -> HashSet<IpAddr> {
     settings.tunnels.iter().map(|t| t.peer).collect()
@@ -236,6 +246,11 @@ impl Daemon {
         // Virtual-Access numbers start again from 1: what a crashed instance left of
         // its interfaces goes now, not when a peer happens to get the same number.
         dp.remove_leftover_virtual_access()?;
+        let need = limits::need(
+            dp.descriptors(tunnel_specs.len()),
+            ike_socket::needed(&ike_locals(&settings)),
+        );
+        limits::make_room(need, tunnel_specs.len());
         // Before the loop runs: a tunnel that cannot be created stops the start.
         let mut specs = HashMap::new();
         for spec in tunnel_specs {
@@ -285,14 +300,8 @@ impl Daemon {
     /// Serve UDP 500 and 4500 on every local address a tunnel uses, in its front-door
     /// VRF (`IkeSockets::open`).
     fn open_sockets(&mut self) -> Result<(), RunError> {
-        let locals: std::collections::BTreeSet<(Option<String>, IpAddr)> = self
-            .settings
-            .tunnels
-            .iter()
-            .chain(&self.settings.templates)
-            .map(|t| (t.options.fvrf.clone(), t.local))
-            .collect();
-        self.sockets.open(&locals, self.worker.kind())
+        self.sockets
+            .open(&ike_locals(&self.settings), self.worker.kind())
     }
 
     async fn serve(mut self) -> Result<(), RunError> {

@@ -2,6 +2,7 @@
 //! The engine emits owned `SaSpec`s (`crate::ipsec`); the daemon hands each to one
 //! `Dataplane` together with the tunnel it belongs to.
 
+pub mod descriptors;
 pub mod kernel;
 mod link;
 mod netlink;
@@ -221,6 +222,8 @@ impl std::fmt::Display for DataplaneError {
         }
         write!(f, "{}: {}", self.op, self.source)?;
         match self.source.raw_os_error() {
+            // Not a bare "Too many open files": which limit, and where to raise it.
+            Some(libc::EMFILE) => write!(f, " (EMFILE): {}", descriptors::explain_emfile()),
             // The errno's name is what `ip` and the kernel sources call it.
             Some(n) => write!(f, " ({:?})", nix::errno::Errno::from_raw(n)),
             None => Ok(()),
@@ -259,6 +262,11 @@ pub trait Dataplane: Send {
     /// process: nothing to do on the userspace path.
     fn remove_leftover_virtual_access(&mut self) -> Result<()> {
         Ok(())
+    }
+    /// The descriptors `tunnels` tunnel interfaces hold in this process (the daemon
+    /// checks RLIMIT_NOFILE against them): none on the kernel path.
+    fn descriptors(&self, _tunnels: usize) -> usize {
+        0
     }
     /// A fresh inbound SPI for an SA from `src` to `dst` (XFRM_MSG_ALLOCSPI on the kernel).
     fn alloc_spi(&mut self, tunnel: &str, src: IpAddr, dst: IpAddr) -> Result<u32>;

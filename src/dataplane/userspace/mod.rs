@@ -10,11 +10,21 @@
 //! A fixed set, whatever the number of tunnels (issue 14: 10,000 tunnels, no thread
 //! per tunnel):
 //! - Transmit workers, one per core (up to `MAX_WORKERS`), each with one poll set over
-//!   its queue of every tunnel (multi-queue TUN, one queue per worker): drain a ready
-//!   queue, cut TSO packets into MSS-sized ones (the TUN device offers checksum and
-//!   TCP segmentation offload, `offload.rs`), seal each in place with the tunnel's
-//!   newest outbound SA, send up to 64 per `sendmmsg` (`tx.rs`). Adding a tunnel
-//!   registers its queues, removing it unregisters them.
+//!   the TUN queues it serves: drain a ready queue, cut TSO packets into MSS-sized
+//!   ones (the TUN device offers checksum and TCP segmentation offload, `offload.rs`),
+//!   seal each in place with the tunnel's newest outbound SA, send up to 64 per
+//!   `sendmmsg` (`tx.rs`). A tunnel created while fewer than 64 exist gets a queue
+//!   per worker (multi-queue TUN: one busy tunnel's flows spread over the cores);
+//!   later ones get one queue, read by the least loaded worker, so that the load
+//!   spreads by tunnel (`queues.rs`). Adding a tunnel registers its queues, removing
+//!   it unregisters them.
+//!
+//! # Descriptors
+//! A tunnel holds its TUN queues' descriptors: one per worker for the first 64, one
+//! for each after (10,000 tunnels on 2 cores: 10,064), against the process's
+//! RLIMIT_NOFILE (`Dataplane::descriptors`, which the daemon checks at start). The
+//! rest is fixed: 4 outer raw sockets per underlay, a poll set and a doorbell per
+//! worker, one netlink socket.
 //! - One receive thread per outer socket (raw ESP over IPv4 and IPv6, ESP-in-UDP over
 //!   IPv4 and IPv6): `recvmmsg` up to 64, SPI lookup, replay check, open in place,
 //!   replay mark, inner-packet check (`rx.rs`); then the batch's TCP segments of one
@@ -52,6 +62,7 @@ mod inner;
 mod mss;
 mod offload;
 mod published;
+mod queues;
 mod replay;
 mod rx;
 mod sa;
@@ -92,7 +103,8 @@ type SaKey = (Direction, u32, IpAddr);
 const MIN_SPI: u32 = 256;
 /// Allocated SPIs remembered until installed.
 const MAX_RESERVED_SPIS: usize = 4096;
-/// Most transmit workers (and TUN queues per tunnel): one per core up to this.
+/// Most transmit workers (and TUN queues per tunnel, `queues.rs`): one per core up to
+/// this.
 const MAX_WORKERS: usize = 4;
 
 struct Tunnel {
@@ -105,6 +117,8 @@ struct Tunnel {
     owner: Owner,
     /// Its queues' token in the transmit workers' poll sets.
     token: u64,
+    /// The worker reading each of its TUN queues, queue by queue.
+    workers: Vec<usize>,
     /// Installed outbound SAs, oldest first.
     outbound: Vec<Arc<Sa>>,
     /// Every installed SA of the tunnel (removing a tunnel does not scan all SAs).
@@ -150,6 +164,8 @@ pub struct UserspaceDataplane {
     tunnels: HashMap<String, Tunnel>,
     next_token: u64,
     tx_workers: Vec<tx::Worker>,
+    /// Which worker reads which tunnel's queues.
+    spread: queues::Spread,
     sas: HashMap<SaKey, Installed>,
     /// Allocated by `alloc_spi`, not installed yet.
     reserved_spis: HashSet<u32>,
@@ -196,6 +212,7 @@ impl UserspaceDataplane {
             inbound_sas: InboundTable::new(),
             tunnels: HashMap::new(),
             next_token: 0,
+            spread: queues::Spread::new(tx_workers.len()),
             tx_workers,
             sas: HashMap::new(),
             reserved_spis: HashSet::new(),
@@ -276,11 +293,8 @@ impl UserspaceDataplane {
         let t = self.tunnels.remove(name).ok_or_else(|| {
             DataplaneError::on(name, "removing", DataplaneError::refused("unknown tunnel"))
         })?;
-        for (worker, queue) in self.tx_workers.iter().zip(&t.owner.tun.queues) {
-            // The queue stays open (the worker holds the device) until it is told.
-            let _ = worker.poll.delete(queue.as_fd());
-            worker.tell(tx::Change::Remove(t.token));
-        }
+        self.unregister(&t.owner.tun, &t.workers, t.token);
+        self.spread.release(&t.workers);
         let mut inbound_gone = false;
         for key in &t.sas {
             if let Some(gone) = self.sas.remove(key) {
@@ -294,6 +308,77 @@ impl UserspaceDataplane {
             self.publish_inbound();
         }
         Ok(t.owner.tun.clone())
+    }
+
+    /// Take the queues of `tun` (read by `workers`, queue by queue) out of the workers'
+    /// poll sets.
+    fn unregister(&self, tun: &Tun, workers: &[usize], token: u64) {
+        for (&w, queue) in workers.iter().zip(&tun.queues) {
+            let worker = &self.tx_workers[w];
+            // The queue stays open (the worker holds the device) until it is told.
+            let _ = worker.poll.delete(queue.as_fd());
+            worker.tell(tx::Change::Remove(token));
+        }
+    }
+
+    /// Tunnel `spec`'s TUN device, a queue for each of `workers`, configured and in
+    /// their poll sets (on error: nothing of it left).
+    fn create(
+        &mut self,
+        spec: &TunnelSpec,
+        ivrf: Option<VrfDevice>,
+        sockets: Arc<Sockets>,
+        workers: Vec<usize>,
+    ) -> Result<Tunnel> {
+        let (o, mtu) = (&spec.options, tunnel::mtu(spec));
+        let tun = Arc::new(Tun::create(&spec.name, workers.len())?);
+        tun.adjust_mss.set(o.adjust_mss_v4, o.adjust_mss_v6);
+        tun.df_bit.set(o.df_bit);
+        // Dropping `tun` on error closes the queues, which removes the device.
+        let index = link::index(&mut self.rtnl, &spec.name)
+            .map_err(|e| DataplaneError::on(&spec.name, "looking up", e))?;
+        link::no_queue(&mut self.rtnl, index)
+            .map_err(|e| DataplaneError::on(&spec.name, "setting qdisc noqueue", e))?;
+        link::configure(&mut self.rtnl, index, spec, None, Some(mtu), ivrf)?;
+        link::join_group(&mut self.rtnl, index)
+            .map_err(|e| DataplaneError::on(&spec.name, "setting its device group", e))?;
+        let owner = Owner {
+            tun: tun.clone(),
+            gre: o.gre.map(|g| gre::Gre {
+                key: g.key,
+                local: spec.local,
+                peer: spec.peer,
+            }),
+            fvrf: o.tunnel_vrf.as_deref().map(Arc::from),
+            outbound: Arc::new(Published::new(None)),
+        };
+        let token = self.next_token;
+        self.next_token += 1;
+        for (queue, &w) in workers.iter().enumerate() {
+            let worker = &self.tx_workers[w];
+            worker.tell(tx::Change::Add {
+                token,
+                tun: tun.clone(),
+                queue,
+                outbound: published::Reader::new(owner.outbound.clone()),
+                sockets: sockets.clone(),
+            });
+            if let Err(e) = worker.poll.add(tun.queues[queue].as_fd(), token) {
+                self.unregister(&tun, &workers, token);
+                return Err(DataplaneError::on(&spec.name, "polling its TUN queue", e));
+            }
+        }
+        Ok(Tunnel {
+            spec: spec.clone(),
+            index,
+            ivrf,
+            owner,
+            token,
+            workers,
+            outbound: Vec::new(),
+            sas: HashSet::new(),
+            mtu,
+        })
     }
 
     /// The SA `key` of `tunnel` (an SA of another tunnel is not `tunnel`'s to touch).
@@ -403,59 +488,21 @@ impl Dataplane for UserspaceDataplane {
         let fvrf = o.tunnel_vrf.as_deref();
         self.vrfs.ensure(&mut self.rtnl, fvrf, &spec.name)?;
         let sockets = self.underlay(fvrf)?;
-        let tun = Arc::new(Tun::create(&spec.name, self.tx_workers.len())?);
-        tun.adjust_mss.set(o.adjust_mss_v4, o.adjust_mss_v6);
-        tun.df_bit.set(o.df_bit);
-        // Dropping `tun` on error closes the queues, which removes the device.
-        let index = link::index(&mut self.rtnl, &spec.name)
-            .map_err(|e| DataplaneError::on(&spec.name, "looking up", e))?;
-        link::no_queue(&mut self.rtnl, index)
-            .map_err(|e| DataplaneError::on(&spec.name, "setting qdisc noqueue", e))?;
-        link::configure(&mut self.rtnl, index, spec, None, Some(mtu), ivrf)?;
-        link::join_group(&mut self.rtnl, index)
-            .map_err(|e| DataplaneError::on(&spec.name, "setting its device group", e))?;
-        let owner = Owner {
-            tun: tun.clone(),
-            gre: spec.options.gre.map(|g| gre::Gre {
-                key: g.key,
-                local: spec.local,
-                peer: spec.peer,
-            }),
-            fvrf: fvrf.map(Arc::from),
-            outbound: Arc::new(Published::new(None)),
-        };
-        let token = self.next_token;
-        self.next_token += 1;
-        for (queue, worker) in self.tx_workers.iter().enumerate() {
-            worker.tell(tx::Change::Add {
-                token,
-                tun: tun.clone(),
-                queue,
-                outbound: published::Reader::new(owner.outbound.clone()),
-                sockets: sockets.clone(),
-            });
-            if let Err(e) = worker.poll.add(tun.queues[queue].as_fd(), token) {
-                for (w, q) in self.tx_workers.iter().zip(&tun.queues) {
-                    let _ = w.poll.delete(q.as_fd());
-                    w.tell(tx::Change::Remove(token));
-                }
-                return Err(DataplaneError::on(&spec.name, "polling its TUN queue", e));
+        let workers = self.spread.assign(self.tunnels.len());
+        match self.create(spec, ivrf, sockets, workers.clone()) {
+            Ok(t) => {
+                self.tunnels.insert(spec.name.clone(), t);
+                Ok(())
+            }
+            Err(e) => {
+                self.spread.release(&workers);
+                Err(e)
             }
         }
-        self.tunnels.insert(
-            spec.name.clone(),
-            Tunnel {
-                spec: spec.clone(),
-                index,
-                ivrf,
-                owner,
-                token,
-                outbound: Vec::new(),
-                sas: HashSet::new(),
-                mtu,
-            },
-        );
-        Ok(())
+    }
+
+    fn descriptors(&self, tunnels: usize) -> usize {
+        queues::descriptors(tunnels, self.tx_workers.len())
     }
 
     fn remove_tunnel(&mut self, name: &str) -> Result<()> {
@@ -927,6 +974,7 @@ mod tests {
                 outbound: Arc::new(Published::new(None)),
             },
             token: 0,
+            workers: vec![0],
             outbound: vec![],
             sas: HashSet::new(),
             mtu: 1400,

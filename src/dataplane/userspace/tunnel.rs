@@ -1,4 +1,5 @@
-//! The tunnel interface: a multi-queue TUN device named like the IOS interface;
+//! The tunnel interface: a TUN device named like the IOS interface (multi-queue while
+//! the daemon has few tunnels, `queues.rs`);
 //! `dataplane::link` gives it the addresses, fixed link-local address, MTU and routes
 //! the kernel path gives its xfrm/vti6 interface. The packet threads share it with the
 //! interface lines they carry out (`adjust-mss`, `df-bit`).
@@ -16,7 +17,8 @@ use std::sync::atomic::AtomicBool;
 /// of the SAs, so that the last SA or thread to let go closes it.
 pub(crate) struct Tun {
     pub name: String,
-    /// One per TUN queue: a transmit thread reads each; receive threads write to the first.
+    /// Its TUN queues: one per transmit worker, or one (`queues.rs`); a transmit worker
+    /// reads each, receive threads write to the first.
     pub queues: Vec<File>,
     /// `ip tcp adjust-mss` / `ipv6 tcp adjust-mss`, applied by both kinds of thread.
     pub adjust_mss: MssClamp,
@@ -35,8 +37,9 @@ impl std::fmt::Debug for Tun {
 
 impl Tun {
     pub fn create(name: &str, queues: usize) -> Result<Self> {
+        let multi_queue = queues > 1;
         let queues = (0..queues.max(1))
-            .map(|_| sys::open_tun_queue(name))
+            .map(|_| sys::open_tun_queue(name, multi_queue))
             .collect::<std::io::Result<Vec<File>>>()
             .map_err(|e| DataplaneError::on(name, "creating the TUN device", e))?;
         Ok(Tun {

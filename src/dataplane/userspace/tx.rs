@@ -1,8 +1,8 @@
 //! Transmit: a fixed set of worker threads (one per core, up to `MAX_WORKERS`), each
-//! with one poll set (epoll) over its queue of every tunnel's multi-queue TUN device:
-//! worker K serves queue K of every tunnel, so that a tunnel's flows still spread over
-//! the cores and the thread count does not grow with the tunnels (10,000 tunnels, 2
-//! threads). A ready queue is drained (TSO packets cut to MSS-sized ones,
+//! with one poll set (epoll) over the TUN queues it serves: queue K of each of the
+//! first tunnels (multi-queue TUN, so that one tunnel's flows spread over the cores),
+//! the single queue of its share of the others (`queues.rs`); the thread count does
+//! not grow with the tunnels (10,000 tunnels, 2 threads). A ready queue is drained (TSO packets cut to MSS-sized ones,
 //! `offload.rs`), each packet sealed in place with the tunnel's newest outbound SA, up
 //! to `BATCH` sent with one `sendmmsg`. No allocation, no lock per packet: the SA
 //! pointer is re-read only when the control thread published a new one, and the
