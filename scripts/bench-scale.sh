@@ -48,9 +48,9 @@ if [ -z "${IKEV1D_BIN:-}" ]; then
 fi
 
 # The userspace path holds one TUN queue (descriptor) a tunnel, one per core for the
-# first 64 (docs/design.md, Scale), the spokes also two IKE sockets per address: N is
-# bounded by the descriptor limit (hard limit 20,000 here: about 19,800 tunnels on the
-# hub, 6,600 on the ikev1d spokes).
+# first 64 (docs/design.md, Scale); the spokes' N addresses share one wildcard pair of
+# IKE sockets (src/daemon/ike_socket.rs): N is bounded by the descriptor limit (hard
+# limit 20,000 here: about 19,800 tunnels on either side).
 ulimit -n "$(ulimit -Hn)"
 
 IKT_RUN=$(mktemp -d /tmp/ikt-bench-scale.XXXXXX)

@@ -602,6 +602,9 @@ fan() {
         eval "wait_counts $one '$n $n' $limit && wait_counts $many '$n $n' 10"
     echo "    $tag: up after $((SECONDS - t0)) s ($first started first)"
     check "$tag: every tunnel passes a ping" fan_pings "$many" "$n" 1
+    local socks=$((n > 16 ? 2 : 2 * n))
+    check "$tag: the many side serves its $n addresses with $socks IKE sockets, one receive thread" \
+        ike_sockets_are "$many" "$socks"
     check "$tag: no Main Mode of a tunnel was refused or dropped for another" \
         eval "none_refused $one && none_refused $many"
     check "$tag: no tunnel's SA pair went down during setup" \
@@ -623,6 +626,19 @@ fan() {
         each_tunnel_once "$IKT_RUN/$tag-one.log" "$n" "peer sent INITIAL-CONTACT"
     [ "${FAN_KERNEL:-}" != 1 ] || check "$tag: after the restart, kernel ESP states are the shown pairs" \
         eval "kernel_is_show $one 30 && kernel_is_show $many 10"
+}
+
+# ike_sockets_are NS WANT: the daemon in NS holds WANT UDP sockets on 500/4500 and
+# reads them all with one thread (ike-rx): two per local address up to 16 addresses of
+# a family, a family's wildcard pair above (src/daemon/ike_socket.rs)
+ike_sockets_are() {
+    local pid socks readers
+    pid=$(cat "$IKT_RUN/$1.pid")
+    socks=$(ip netns exec "$1" ss -Huan '( sport = :500 or sport = :4500 )' | wc -l)
+    readers=$(cat /proc/"$pid"/task/*/comm | grep -c '^ike-rx')
+    echo "    $1: $socks IKE sockets ($(ip netns exec "$1" ss -Huan '( sport = :500 or sport = :4500 )' |
+        awk '{print $4}' | sort -u | head -3 | tr '\n' ' ')...), $readers receive thread"
+    [ "$socks" = "$2" ] && [ "$readers" = 1 ]
 }
 
 # none_refused NS: admission control turned no MM1 away in NS (no per-peer refusal,

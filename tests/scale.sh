@@ -7,13 +7,16 @@
 #     a sample of tunnels passes pings;
 #   - `show ipsec --peer A` / `--interface TunnelK` and `show isakmp --peer A` list
 #     exactly that tunnel's SAs; `show ipsec --json` is one valid array of N entries;
-#   - the hub runs as many threads as a hub with one tunnel (no thread per tunnel);
+#   - the hub runs as many threads as a hub with one tunnel (no thread per tunnel), and
+#     the spokes' daemon with N addresses as many sockets and threads as the hub with
+#     one (its IKE sockets the [::] wildcard pair, one receive thread);
 #   - descriptors: past the first 64 tunnels each holds one TUN queue (one descriptor),
 #     and such a tunnel passes pings; started with a soft RLIMIT_NOFILE of 64, the hub
 #     raises it to the hard limit; a daemon whose hard limit is too small warns once
 #     and fails on the first tunnel that does not fit, naming the limit;
 #   - SIGHUP with one tunnel changed among N renegotiates that one only (every other
-#     tunnel keeps its SPIs);
+#     tunnel keeps its SPIs); SIGHUP adding tunnel N+1 with a new spoke address brings
+#     it up through the spokes' wildcard socket;
 #   - SIGTERM tears the N tunnels down within a bound, and the spokes saw the Deletes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -150,6 +153,19 @@ solo_threads() {
 }
 check "the hub with $N tunnels runs no more threads than one with 1 tunnel" solo_threads
 
+# The spokes' daemon holds N local addresses: one wildcard pair of IKE sockets and one
+# receive thread for all of them, not 2N of each (issue 14: at 10,000 spokes 20,000
+# descriptors were the container's whole limit).
+sockets() { find "/proc/$1/fd" -lname 'socket:*' | wc -l; }
+spoke_descriptors() {
+    local hub spokes hub_t spokes_t
+    hub=$(sockets "$(cat "$IKT_RUN/$ONE.pid")") spokes=$(sockets "$(cat "$IKT_RUN/$MANY.pid")")
+    hub_t=$(threads "$(cat "$IKT_RUN/$ONE.pid")") spokes_t=$(threads "$(cat "$IKT_RUN/$MANY.pid")")
+    echo "    sockets: hub (1 address) $hub, spokes ($N addresses) $spokes; threads $hub_t, $spokes_t"
+    ike_sockets_are "$MANY" 2 && [ "$spokes" -le "$((hub + 2))" ] && [ "$spokes_t" -le "$((hub_t + 1))" ]
+}
+check "the spokes' daemon with $N addresses holds as many sockets and threads as the hub with 1" spoke_descriptors
+
 # inbound SPIs by tunnel, one "TunnelK SPI" line each, sorted
 spis() { show "$1" ipsec --json | jq -r '.[] | .interface + " " + (.inbound.spi | tostring)' | sort; }
 before=$(spis "$ONE")
@@ -175,6 +191,23 @@ reloaded() {
 check "SIGHUP with Tunnel$c's profile changed: Tunnel$c renegotiated, the other $((N - 1)) keep their SPIs" reloaded
 check "after the reload Tunnel$c passes a ping" pings "$MANY" "2001:db8:1:$c::1" 3
 
+# Tunnel$M added on both sides by SIGHUP: its new local address on the spokes' side is
+# already the wildcard socket's (no socket opened for it), and its IKE gets through.
+M=$((N + 1))
+fan_addrs "$M"
+ip -n "$MANY" addr add "$FAN_OUTER/64" dev eth0 nodad
+for side in one many; do
+    fan_conf "$IKT_RUN/$side-$M.conf" "$M" "$side"
+    awk -v t="interface Tunnel$M" '$0 == t { on = 1 } on' "$IKT_RUN/$side-$M.conf" >>"$IKT_RUN/$side.conf"
+done
+kill -HUP "$(cat "$IKT_RUN/$ONE.pid")"
+sleep 1
+kill -HUP "$(cat "$IKT_RUN/$MANY.pid")"
+check "SIGHUP adding Tunnel$M (a new spoke address): $M pairs on each side within 30 s" \
+    eval "wait_counts $MANY '$M $M' 30 && wait_counts $ONE '$M $M' 10"
+check "... Tunnel$M passes a ping" pings "$MANY" "2001:db8:1:$M::1" 3
+check "... the spokes' daemon still holds its one pair of IKE sockets" ike_sockets_are "$MANY" 2
+
 teardown() {
     local pid t0 secs
     pid=$(cat "$IKT_RUN/$ONE.pid")
@@ -185,12 +218,12 @@ teardown() {
     echo "    SIGTERM to exit: $secs s"
     awk -v s="$secs" -v l="$DOWN_LIMIT" 'BEGIN { exit !(s <= l) }'
 }
-check "SIGTERM: the hub removes $N tunnels and exits within $DOWN_LIMIT s" teardown
+check "SIGTERM: the hub removes $M tunnels and exits within $DOWN_LIMIT s" teardown
 deletes_seen() {
     local n
     n=$(grep -E 'peer deleted ESP SA' "$IKT_RUN/many.log" | grep -oE 'conn_id=[0-9]+' | sort -u | wc -l)
     echo "    the spokes saw ESP Deletes over $n ISAKMP SAs"
-    [ "$n" = "$N" ]
+    [ "$n" = "$M" ]
 }
 check "the spokes saw the hub's Deletes for every tunnel, and hold no pair" \
     eval "until_true 20 deletes_seen && wait_pairs $MANY 0 20"

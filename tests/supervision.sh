@@ -58,7 +58,7 @@ check "... Tunnel23 removed on the way out" no_tunnel
 faulty control
 check "a panicking control socket task: exit 1, named" died control "task control socket"
 faulty ike-rx
-check "a panicking IKE receive thread: exit 1, named" died ike-rx "thread ike-rx-[^ ]+"
+check "a panicking IKE receive thread: exit 1, named" died ike-rx "thread ike-rx"
 check "... Tunnel23 removed on the way out" no_tunnel
 faulty interface-hook --interface-hook /bin/true
 check "a panicking interface hook thread: exit 1, named" died interface-hook "thread interface-hook"

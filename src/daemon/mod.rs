@@ -5,6 +5,7 @@ mod dh;
 pub mod error;
 pub mod hook;
 mod idle;
+mod ike_socket;
 mod limits;
 pub mod notify;
 pub mod run;

@@ -1,5 +1,5 @@
-//! `ikev1d run`: the daemon loop. Glue only: read datagrams (remembering the local
-//! address by binding one socket per configured local address), feed the engine with
+//! `ikev1d run`: the daemon loop. Glue only: read datagrams (with their local address
+//! and front-door VRF: `ike_socket.rs`), feed the engine with
 //! `Instant::now()`, carry out its actions on sockets and, through the data path worker
 //! (`worker.rs`), on the data path; serve the control socket, handle SIGTERM (clean
 //! teardown) and SIGHUP (reload). Every task and thread it depends on is watched: one
@@ -8,20 +8,19 @@
 use super::dh::DhPool;
 use super::error::RunError;
 use super::hook::{self, Hook, HookCall, HookEvent};
+use super::ike_socket::{self, Datagram, Dispatch, IkeSockets, NAT_T_PORT, NON_ESP_MARKER};
 use super::worker::{self, Event, Request, Worker};
 use super::{control, limits, notify::sd_notify, show, DataplaneChoice};
 use crate::config::Config;
 use crate::crypto::OsRng;
-use crate::dataplane::threads::{self, inject_fault, panic_message};
+use crate::dataplane::threads::{inject_fault, panic_message};
 use crate::dataplane::{self, Dataplane, DataplaneEvent, DataplaneKind, TunnelSpec};
 use crate::ike::{Action, Command, Engine, Fvrf, Settings, VirtualAccess};
 use crate::ipsec::Direction;
 use std::collections::{HashMap, HashSet};
-use std::net::UdpSocket;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, oneshot};
@@ -42,19 +41,6 @@ pub struct RunOptions {
     pub interface_hook_timeout: std::time::Duration,
 }
 
-/// IKE's non-ESP marker on port 4500 (RFC 3948 2.2).
-const NON_ESP_MARKER: [u8; 4] = [0; 4];
-/// A NAT-keepalive datagram's only byte (RFC 3948 2.3).
-const NAT_KEEPALIVE: u8 = 0xff;
-const NAT_T_PORT: u16 = 4500;
-
-struct Datagram {
-    fvrf: Option<Fvrf>,
-    local: SocketAddr,
-    remote: SocketAddr,
-    data: Vec<u8>,
-}
-
 /// Datagrams read but not yet handled, from anyone; beyond it they are dropped at
 /// dispatch (IOS's counter of that name), the socket keeps being read.
 const QUEUED_DATAGRAMS: usize = 256;
@@ -68,29 +54,8 @@ fn known_queue(settings: &Settings) -> usize {
     QUEUED_DATAGRAMS.max(2 * settings.tunnels.len())
 }
 
-/// Where the receive tasks put datagrams: those from configured tunnel destinations go
-/// to a queue of their own, handled first, so that a flood from elsewhere cannot
-/// delay their rekeys, DPD and Deletes.
-#[derive(Clone)]
-struct Dispatch {
-    known_peers: Arc<RwLock<HashSet<IpAddr>>>,
-    known: mpsc::Sender<Datagram>,
-    others: mpsc::Sender<Datagram>,
-    dropped: Arc<AtomicU64>,
-}
-
-impl Dispatch {
-    fn send(&self, d: Datagram) {
-        let known = self
-            .known_peers
-            .read()
-            .is_ok_and(|k| k.contains(&d.remote.ip()));
-        let queue = if known { &self.known } else { &self.others };
-        if queue.try_send(d).is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-}
+/// A NAT-keepalive datagram's only byte (RFC 3948 2.3).
+const NAT_KEEPALIVE: u8 = 0xff;
 
 /// The local addresses, by front-door VRF, that get IKE sockets (UDP 500 and 4500).
 fn ike_locals(settings: &Settings) -> std::collections::BTreeSet<(Option<String>, IpAddr)> {
@@ -165,11 +130,9 @@ struct Daemon {
     /// The Virtual-Templates' interfaces by name, cloned for each Virtual-Access.
     templates: HashMap<String, TunnelSpec>,
     hook: Option<Hook>,
-    /// By front-door VRF (`tunnel vrf`; `None`: the global table) and local address.
-    sockets: HashMap<(Option<Fvrf>, SocketAddr), Arc<UdpSocket>>,
-    /// Tells the receive threads to stop.
-    stop: Arc<AtomicBool>,
-    events_tx: mpsc::UnboundedSender<Event>,
+    /// UDP 500 and 4500 of every front-door VRF (`tunnel vrf`; `None`: the global
+    /// table) and local address, and their receive thread.
+    sockets: IkeSockets,
     dispatch: Dispatch,
     from_known: mpsc::Receiver<Datagram>,
     from_others: mpsc::Receiver<Datagram>,
@@ -294,7 +257,7 @@ impl Daemon {
         dp.remove_leftover_virtual_access()?;
         let need = limits::need(
             dp.descriptors(tunnel_specs.len()),
-            2 * ike_locals(&settings).len(),
+            ike_socket::needed(&ike_locals(&settings)),
         );
         limits::make_room(need, tunnel_specs.len());
         // Before the loop runs: a tunnel that cannot be created stops the start.
@@ -319,6 +282,11 @@ impl Daemon {
             others,
             dropped: Arc::default(),
         };
+        let sockets =
+            IkeSockets::start(dispatch.clone(), events_tx).map_err(|e| RunError::Died {
+                what: "thread ike-rx".into(),
+                why: format!("could not start: {e}"),
+            })?;
         let engine = Engine::new(settings.clone(), Box::new(OsRng), std::time::Instant::now());
         Ok(Daemon {
             opts,
@@ -329,9 +297,7 @@ impl Daemon {
             specs,
             templates,
             hook,
-            sockets: HashMap::new(),
-            stop: Arc::default(),
-            events_tx,
+            sockets,
             dispatch,
             from_known,
             from_others,
@@ -340,43 +306,11 @@ impl Daemon {
         })
     }
 
-    /// Bind UDP 500 and 4500 on every local address a tunnel uses, in its front-door
-    /// VRF; each socket gets a receive task feeding the main loop.
+    /// Serve UDP 500 and 4500 on every local address a tunnel uses, in its front-door
+    /// VRF (`IkeSockets::open`).
     fn open_sockets(&mut self) -> Result<(), RunError> {
-        for (fvrf, ip) in ike_locals(&self.settings) {
-            for port in [500, NAT_T_PORT] {
-                let addr = SocketAddr::new(ip, port);
-                let key = (Fvrf::of(fvrf.as_deref()), addr);
-                if self.sockets.contains_key(&key) {
-                    continue;
-                }
-                let bound = |source| RunError::IkeSocket {
-                    addr,
-                    vrf: fvrf.clone(),
-                    source,
-                };
-                let sock = dataplane::vrf::bind_udp(addr, fvrf.as_deref()).map_err(bound)?;
-                // The receive thread wakes this often to see whether it should stop.
-                sock.set_read_timeout(Some(std::time::Duration::from_secs(1)))
-                    .map_err(bound)?;
-                self.worker
-                    .kind()
-                    .prepare_ike_socket(&sock, port == NAT_T_PORT)?;
-                let sock = Arc::new(sock);
-                self.sockets.insert(key, sock.clone());
-                let (dispatch, stop) = (self.dispatch.clone(), self.stop.clone());
-                let report = self.events_tx.clone();
-                let failed = move |f| {
-                    let _ = report.send(Event::Died(f));
-                };
-                threads::spawn(format!("ike-rx-{addr}"), stop.clone(), failed, move || {
-                    receive(&sock, key, &dispatch, &stop);
-                    Ok(())
-                })
-                .map_err(bound)?;
-            }
-        }
-        Ok(())
+        self.sockets
+            .open(&ike_locals(&self.settings), self.worker.kind())
     }
 
     async fn serve(mut self) -> Result<(), RunError> {
@@ -388,7 +322,7 @@ impl Daemon {
         self.drain().await;
         self.worker.shutdown().await;
         self.dh.shutdown();
-        self.stop.store(true, Ordering::Relaxed);
+        self.sockets.stop();
         if let Some(hook) = self.hook.take() {
             hook.finish().await;
         }
@@ -532,12 +466,14 @@ impl Daemon {
                     local,
                     remote,
                     data,
-                } => self.send((fvrf, local), remote, &data).await,
+                } => self.send((fvrf, local), remote, &data),
                 Action::NatKeepalive {
                     fvrf,
                     local,
                     remote,
-                } => self.send_raw((fvrf, local), remote, &[NAT_KEEPALIVE]).await,
+                } => self
+                    .sockets
+                    .send((fvrf, local), remote, &[&[NAT_KEEPALIVE]]),
                 Action::ComputeDh(job) => self.dh.submit(job),
                 Action::AllocSpi {
                     request,
@@ -622,28 +558,11 @@ impl Daemon {
     }
 
     /// Send an IKE message (with the non-ESP marker on 4500).
-    async fn send(&self, from: (Option<Fvrf>, SocketAddr), remote: SocketAddr, data: &[u8]) {
+    fn send(&self, from: (Option<Fvrf>, SocketAddr), remote: SocketAddr, data: &[u8]) {
         if from.1.port() == NAT_T_PORT {
-            let mut buf = Vec::with_capacity(data.len() + 4);
-            buf.extend_from_slice(&NON_ESP_MARKER);
-            buf.extend_from_slice(data);
-            self.send_raw(from, remote, &buf).await
+            self.sockets.send(from, remote, &[&NON_ESP_MARKER, data]);
         } else {
-            self.send_raw(from, remote, data).await
-        }
-    }
-
-    /// Send `data` as is, from the socket of that front-door VRF and address. (A UDP
-    /// send waits only while the socket's buffer is full: microseconds.)
-    async fn send_raw(&self, from: (Option<Fvrf>, SocketAddr), remote: SocketAddr, data: &[u8]) {
-        let local = from.1;
-        let Some(sock) = self.sockets.get(&from) else {
-            let vrf = from.0.map_or(String::new(), |v| format!(" in vrf {v}"));
-            tracing::warn!("no socket for {local}{vrf}; cannot send to {remote}");
-            return;
-        };
-        if let Err(e) = sock.send_to(data, remote) {
-            tracing::warn!("send to {remote} from {local}: {e}");
+            self.sockets.send(from, remote, &[data]);
         }
     }
 
@@ -667,6 +586,7 @@ impl Daemon {
                 let view = show::AdmissionStatsView::new(
                     &self.engine.admission(),
                     self.dispatch.dropped.load(Ordering::Relaxed),
+                    self.sockets.dropped_unknown_local(),
                 );
                 // One object, one piece: the fresh channel has room for it.
                 let _ =
@@ -791,40 +711,6 @@ impl HeapTrim {
         unsafe {
             libc::malloc_trim(0);
         }
-    }
-}
-
-/// Receive datagrams on one socket until `stop`; on 4500 strip the non-ESP marker and
-/// drop NAT keepalives (RFC 3948 2.2, 2.3). A thread of its own: it keeps the socket
-/// drained at the kernel's pace whatever the event loop is doing, so that under a
-/// flood the kernel does not drop our peers' datagrams for a full socket buffer; what
-/// the loop cannot take is dropped here, strangers' first (see `Dispatch`).
-fn receive(
-    sock: &UdpSocket,
-    (fvrf, local): (Option<Fvrf>, SocketAddr),
-    dispatch: &Dispatch,
-    stop: &AtomicBool,
-) {
-    let mut buf = vec![0u8; 65536];
-    while !stop.load(Ordering::Relaxed) {
-        let Ok((n, remote)) = sock.recv_from(&mut buf) else {
-            continue;
-        };
-        let data = if local.port() == NAT_T_PORT {
-            match buf[..n] {
-                [0, 0, 0, 0, ..] => buf[4..n].to_vec(),
-                // a NAT keepalive (0xff), or ESP the kernel did not take
-                _ => continue,
-            }
-        } else {
-            buf[..n].to_vec()
-        };
-        dispatch.send(Datagram {
-            fvrf,
-            local,
-            remote,
-            data,
-        });
     }
 }
 

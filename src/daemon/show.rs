@@ -358,13 +358,20 @@ pub struct AdmissionStatsView {
     pub outgoing_requests: u64,
     /// Datagrams read but dropped before the engine saw them (its queue was full).
     pub dropped_at_dispatch: u64,
+    /// Datagrams to a local address no tunnel uses (a wildcard IKE socket hears every
+    /// address of the host).
+    pub dropped_unknown_local_address: u64,
     pub dropped_replayed: u64,
     pub dropped_wrong_address: u64,
     pub remembered_failures: usize,
 }
 
 impl AdmissionStatsView {
-    pub fn new(a: &crate::ike::AdmissionView, dropped_at_dispatch: u64) -> Self {
+    pub fn new(
+        a: &crate::ike::AdmissionView,
+        dropped_at_dispatch: u64,
+        dropped_unknown_local_address: u64,
+    ) -> Self {
         AdmissionStatsView {
             ike_sas: a.ike_sas,
             active: a.ike_sas - a.negotiating,
@@ -382,6 +389,7 @@ impl AdmissionStatsView {
             dropped_dh_busy: a.stats.dropped_dh_busy,
             outgoing_requests: a.stats.requests_out,
             dropped_at_dispatch,
+            dropped_unknown_local_address,
             dropped_replayed: a.dropped_replayed,
             dropped_wrong_address: a.dropped_wrong_address,
             remembered_failures: a.remembered_failures,
@@ -445,8 +453,8 @@ pub fn render_admission(a: &AdmissionStatsView) -> String {
     );
     let _ = writeln!(
         out,
-        "IKE packets dropped at dispatch: {}",
-        a.dropped_at_dispatch
+        "IKE packets dropped at dispatch: {}, to a local address no tunnel uses: {}",
+        a.dropped_at_dispatch, a.dropped_unknown_local_address
     );
     let _ = writeln!(
         out,

@@ -6,6 +6,7 @@ pub mod descriptors;
 pub mod kernel;
 mod link;
 mod netlink;
+pub(crate) mod poll;
 pub mod threads;
 pub mod userspace;
 pub mod vrf;

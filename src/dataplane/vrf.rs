@@ -15,8 +15,9 @@ use netlink_packet_route::{
     RouteNetlinkMessage,
 };
 use nix::sys::socket::{
-    bind, setsockopt, socket, sockopt::BindToDevice, AddressFamily, SockFlag, SockType,
-    SockaddrStorage,
+    bind, setsockopt, socket,
+    sockopt::{BindToDevice, Ipv6V6Only},
+    AddressFamily, SockFlag, SockType, SockaddrStorage,
 };
 use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsString;
@@ -206,7 +207,9 @@ impl Vrfs {
 /// probe. Bound to the VRF device (SO_BINDTODEVICE, before `bind`), it sends in the
 /// VRF's table and receives what came in on its interfaces only, so the same address
 /// may serve two VRFs. An unbound socket is the global table's
-/// (net.ipv4.udp_l3mdev_accept is 0 by default: it hears no VRF's IKE).
+/// (net.ipv4.udp_l3mdev_accept is 0 by default: it hears no VRF's IKE). IPv6 ones are
+/// IPV6_V6ONLY: [::] (the IKE sockets' IPv6 wildcard) then leaves UDP 500 on 0.0.0.0
+/// free for the IPv4 one, and IPv4 arrives on IPv4 sockets only.
 pub fn bind_udp(addr: SocketAddr, vrf: Option<&str>) -> io::Result<UdpSocket> {
     let family = if addr.is_ipv4() {
         AddressFamily::Inet
@@ -216,6 +219,9 @@ pub fn bind_udp(addr: SocketAddr, vrf: Option<&str>) -> io::Result<UdpSocket> {
     let fd = socket(family, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)?;
     if let Some(vrf) = vrf {
         setsockopt(&fd, BindToDevice, &OsString::from(vrf))?;
+    }
+    if addr.is_ipv6() {
+        setsockopt(&fd, Ipv6V6Only, &true)?;
     }
     bind(fd.as_raw_fd(), &SockaddrStorage::from(addr))?;
     Ok(UdpSocket::from(fd))

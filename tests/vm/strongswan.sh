@@ -21,7 +21,10 @@
 # strongSwan's proposals, R2_GROUP / R2_TRANSFORM / R2_PFS what `show isakmp` / `show
 # ipsec` must then report, R2_XFRM a pattern R2's `ip xfrm state` must show (kernel path),
 # R2_TUNNEL R2's tunnel interface (Tunnel23), R2_PROFILE the ISAKMP profile `show isakmp`
-# must name for R2's SA (null: none), SSW_SUITE the suite's name.
+# must name for R2's SA (null: none), SSW_SUITE the suite's name. R2_ADDRESSES=K: R2
+# holds K more local addresses (on lo, each the `tunnel source` of a shut-down tunnel):
+# past 16, R2 listens on the [::] wildcard (src/daemon/ike_socket.rs), which must then
+# be the only pair of IKE sockets, and carry IKE and, with UDP_ENCAP on 4500, NAT-T.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
@@ -41,7 +44,8 @@ on_exit "$PEER" stop $SS
 watch_log "$SSW_DIR/peer-$SS/charon.log"
 echo "kernel $(uname -r); ikev1d data path $DATAPLANE; strongSwan $ESP"
 # a fresh devtmpfs (the VM's) has /dev/net/tun only once the module is loaded
-[ "$DATAPLANE" != userspace ] || [ -e /dev/net/tun ] || modprobe tun
+# (kernel-libipsec, strongSwan's data path without KERNEL_ESP, needs it too)
+{ [ "$DATAPLANE" != userspace ] && [ -n "${KERNEL_ESP:-}" ]; } || [ -e /dev/net/tun ] || modprobe tun
 
 show_state() {
     echo "--- $1: strongSwan SAs"; "$PEER" status $SS 2>/dev/null
@@ -63,6 +67,12 @@ setup() {
         "${R2_CONF:-examples/r2.conf}" >"$IKT_RUN/r2.conf"
     grep -q '^ipv6 address 2001:DB8:100::2/64' "$IKT_RUN/r2.conf" || return 1
     routers $R2 2001:db8::2 $SS 2001:db8::3 64
+    local i
+    for ((i = 1; i <= ${R2_ADDRESSES:-0}; i++)); do
+        ip -n $R2 addr add "2001:db8:2::$i/128" dev lo
+        printf 'interface Tunnel%d\n shutdown\n tunnel source 2001:DB8:2::%d\n tunnel mode ipsec ipv6\n tunnel destination 2001:DB8:3::%d\n tunnel protection ipsec profile PRO\n' \
+            $((100 + i)) "$i" "$i" >>"$IKT_RUN/r2.conf"
+    done
     ip -n $SS addr add 2001:db8:100::3/128 dev eth0 nodad
     ip -n $R2 neigh replace 2001:db8::3 lladdr "$(mac $SS)" dev eth0 nud permanent
     ip -n $SS neigh replace 2001:db8::2 lladdr "$(mac $R2)" dev eth0 nud permanent
@@ -142,6 +152,8 @@ tunnel_works() {
     check "$t: R2 has the SA pair" wait_sa $R2 5
     check "$t: strongSwan has the CHILD_SA installed, $ESP" encapsulation
     check "$t: ikev1d reports the $DATAPLANE data path" test "$(r2_ipsec .dataplane)" = "$DATAPLANE"
+    [ "${R2_ADDRESSES:-0}" -le 15 ] || check "$t: R2 with $((R2_ADDRESSES + 1)) addresses: only the [::] pair of IKE sockets" \
+        eval "ike_sockets_are $R2 2 && ip netns exec $R2 ss -Huan | grep -q '\[::\]:4500 '"
     check "$t: group $R2_GROUP, $R2_TRANSFORM, PFS $R2_PFS${xfrm:+, kernel state $xfrm}" negotiated
     check "$t: R2's ISAKMP SA has profile $R2_PROFILE" test "$(json_field $R2 isakmp '.[0].profile')" = "$R2_PROFILE"
     before=$(quiet_counters)

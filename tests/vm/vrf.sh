@@ -7,7 +7,8 @@
 #         from inside VRF BLUE, not reachable from the default VRF; SIGTERM removes BLUE
 #   fvrf-k, fvrf-u  `tunnel vrf RED`: R2's outer interface is in VRF RED (which the host
 #         has already: SIGTERM leaves it), its key in `crypto keyring ... vrf RED`; IKE
-#         and ESP leave through RED
+#         and ESP leave through RED; on the kernel path R2 holds 17 more addresses in
+#         RED, so its IKE sockets there are the 0.0.0.0 pair bound to RED
 #   two-k, two-u  two tunnels to the same peer address 192.0.2.3 from the same local
 #         address 192.0.2.2, one through VRF RED, one through VRF GREEN (two routers R3
 #         and R4 on two links), each VRF with its own keyring and key: both up at once
@@ -89,7 +90,7 @@ ivrf() {
 
 # r2_red NS_R2 NS_R3 TAG: R2's eth0 in the VRF RED the host has (table 10)
 fvrf() {
-    local dp=$1 t=fvrf-${1:0:1} r2 r3
+    local dp=$1 t=fvrf-${1:0:1} r2 r3 i
     r2=$F$t-r2 r3=$F$t-r3
     routers $r2 192.0.2.2 $r3 192.0.2.3 24 || { unset_up $t; return; }
     vrf_device $r2 RED 10 eth0 && readdr $r2 eth0 192.0.2.2/24 || { unset_up $t; return; }
@@ -114,6 +115,13 @@ fvrf() {
         echo " tunnel destination 192.0.2.3"
         echo " tunnel vrf RED"
         echo " tunnel protection ipsec profile P"
+        # On the kernel path R2 also holds 17 shut-down tunnels' addresses in RED (on the
+        # VRF device): past 16 its IKE sockets in RED are the 0.0.0.0 pair, bound to RED.
+        [ "$dp" = kernel ] && for ((i = 1; i <= 17; i++)); do
+            ip -n $r2 addr add "192.0.2.$((100 + i))/32" dev RED
+            printf 'interface Tunnel%d\n shutdown\n tunnel source 192.0.2.%d\n tunnel mode ipsec ipv4\n tunnel destination 192.0.2.3\n tunnel vrf RED\n tunnel protection ipsec profile P\n' \
+                $((100 + i)) $((100 + i))
+        done
     } >"$IKT_RUN/$t-r2.conf"
     sed -e '/^vrf definition RED/,/address-family/d' -e '/tunnel vrf/d' -e 's/192.0.2.3/192.0.2.2/' \
         -e 's/192.168.1.2/192.168.1.3/' -e 's/keyring RED-KEYS vrf RED/keyring GLOBAL-KEYS/' \
@@ -126,6 +134,8 @@ fvrf() {
     serial_end
     check "$t: ping 192.168.1.3 5/5" pings $r2 192.168.1.3 5
     check "$t: df-bit clear: a DF ping's ESP packet leaves RED without DF" outer_without_df $r2 $r3
+    [ "$dp" != kernel ] || check "$t: R2's 18 addresses in RED: only the 0.0.0.0 pair of IKE sockets, bound to RED" \
+        eval "ike_sockets_are $r2 2 && ip netns exec $r2 ss -Huan | grep -q '0.0.0.0%RED:500 '"
     check "$t: show: fvrf RED in show ipsec and show isakmp" eval \
         "[ \"\$(json_field $r2 ipsec '.[0].fvrf')\$(json_field $r2 isakmp '.[0].fvrf')\" = REDRED ]"
     check "$t: the global table has no route to the peer: only RED's does" bash -c \

@@ -4,12 +4,13 @@
 //! thread. This file holds all of the data path's `unsafe`.
 #![allow(unsafe_code)]
 
+use crate::dataplane::poll::check;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::mem;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::ptr;
 use std::time::Duration;
@@ -18,14 +19,6 @@ use std::time::Duration;
 pub(crate) const BATCH: usize = 64;
 /// One packet slot: a jumbo frame plus room for the outer headers and the ESP trailer.
 pub(crate) const SLOT: usize = 9216 + 256;
-
-fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(rc)
-    }
-}
 
 /// Open one queue of the TUN device `name` (created by the first queue), non-blocking,
 /// without packet information: reads and writes are IP packets after a
@@ -127,99 +120,6 @@ pub(crate) fn attach_filter(fd: BorrowedFd, program: &[libc::sock_filter]) -> io
     };
     // The kernel copies the program during the call; `program` outlives it.
     setsockopt(fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &prog)
-}
-
-/// A poll set (epoll, level-triggered) of a transmit worker: the TUN queues it serves
-/// and its wake-up eventfd, each registered with a token the worker maps back.
-pub(crate) struct Epoll(OwnedFd);
-
-impl Epoll {
-    pub fn new() -> io::Result<Self> {
-        // SAFETY: epoll_create1 takes no pointers.
-        let fd = check(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
-        // SAFETY: fd is a fresh descriptor that nothing else owns.
-        Ok(Epoll(unsafe { OwnedFd::from_raw_fd(fd) }))
-    }
-
-    /// Report `fd` readable with `token`; the caller keeps `fd` open while registered.
-    pub fn add(&self, fd: BorrowedFd, token: u64) -> io::Result<()> {
-        let mut ev = libc::epoll_event {
-            events: libc::EPOLLIN as u32,
-            u64: token,
-        };
-        // SAFETY: ev is alive for the call; both descriptors are open.
-        check(unsafe {
-            libc::epoll_ctl(
-                self.0.as_raw_fd(),
-                libc::EPOLL_CTL_ADD,
-                fd.as_raw_fd(),
-                &mut ev,
-            )
-        })
-        .map(drop)
-    }
-
-    pub fn delete(&self, fd: BorrowedFd) -> io::Result<()> {
-        // SAFETY: EPOLL_CTL_DEL ignores the event pointer (null is allowed since 2.6.9).
-        check(unsafe {
-            libc::epoll_ctl(
-                self.0.as_raw_fd(),
-                libc::EPOLL_CTL_DEL,
-                fd.as_raw_fd(),
-                ptr::null_mut(),
-            )
-        })
-        .map(drop)
-    }
-
-    /// The tokens of the ready descriptors (into `tokens`, cleared first), waiting up
-    /// to `timeout`.
-    pub fn wait(&self, tokens: &mut Vec<u64>, timeout: Duration) -> io::Result<()> {
-        const MAX_EVENTS: usize = 64;
-        let mut events = [libc::epoll_event { events: 0, u64: 0 }; MAX_EVENTS];
-        let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
-        // SAFETY: the kernel writes at most MAX_EVENTS entries into `events`.
-        let n = check(unsafe {
-            libc::epoll_wait(
-                self.0.as_raw_fd(),
-                events.as_mut_ptr(),
-                MAX_EVENTS as libc::c_int,
-                ms,
-            )
-        })?;
-        tokens.clear();
-        tokens.extend(events[..n as usize].iter().map(|e| e.u64));
-        Ok(())
-    }
-}
-
-/// An eventfd: the control thread's doorbell to a worker blocked in `Epoll::wait`.
-pub(crate) struct EventFd(OwnedFd);
-
-impl EventFd {
-    pub fn new() -> io::Result<Self> {
-        // SAFETY: eventfd takes no pointers.
-        let fd = check(unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) })?;
-        // SAFETY: fd is a fresh descriptor that nothing else owns.
-        Ok(EventFd(unsafe { OwnedFd::from_raw_fd(fd) }))
-    }
-
-    pub fn ring(&self) {
-        let one: u64 = 1;
-        // SAFETY: writes the 8 bytes of `one`. A full counter (EAGAIN) still wakes.
-        unsafe { libc::write(self.0.as_raw_fd(), (&one as *const u64).cast(), 8) };
-    }
-
-    /// Reset the counter after a wake-up.
-    pub fn clear(&self) {
-        let mut n: u64 = 0;
-        // SAFETY: reads at most 8 bytes into `n`; EAGAIN (not rung) is fine.
-        unsafe { libc::read(self.0.as_raw_fd(), (&mut n as *mut u64).cast(), 8) };
-    }
-
-    pub fn as_fd(&self) -> BorrowedFd<'_> {
-        self.0.as_fd()
-    }
 }
 
 /// `BATCH` packet slots of `SLOT` bytes, allocated once.
