@@ -19,15 +19,16 @@ use netlink_packet_route::{
 use std::io;
 use std::net::{IpAddr, Ipv6Addr};
 
-/// Message types whose replies we read (RTM_NEWLINK, RTM_NEWADDR).
+/// Message types whose replies we read (RTM_NEWLINK, RTM_NEWADDR, RTM_NEWROUTE).
 const RTM_NEWLINK: u16 = 16;
 const RTM_NEWADDR: u16 = 20;
+const RTM_NEWROUTE: u16 = 24;
 
 impl Protocol for RouteNetlinkMessage {
     const PROTOCOL: isize = netlink_sys::constants::NETLINK_ROUTE;
     fn min_payload_len(message_type: u16) -> Option<usize> {
         // netlink-packet-route checks lengths itself.
-        matches!(message_type, RTM_NEWLINK | RTM_NEWADDR).then_some(0)
+        matches!(message_type, RTM_NEWLINK | RTM_NEWADDR | RTM_NEWROUTE).then_some(0)
     }
 }
 
@@ -132,6 +133,58 @@ pub(super) fn join_group(nl: &mut Rtnl, index: u32) -> io::Result<()> {
 pub(super) fn delete_group(nl: &mut Rtnl) -> io::Result<()> {
     let attrs = vec![LinkAttribute::Group(TUNNEL_GROUP)];
     nl.request(RouteNetlinkMessage::DelLink(link_msg(0, attrs)), 0)?;
+    Ok(())
+}
+
+/// `ip -6 route flush` of every route (any table) through a link of `TUNNEL_GROUP`, to
+/// run before `delete_group`. The kernel walks the whole IPv6 routing table for each
+/// device it unregisters (`addrconf_ifdown` -> `__fib6_clean_all`), and every tunnel
+/// puts routes in it (its prefix, its local addresses, multicast): O(N^2) for N
+/// tunnels, 3.6 s of `ip link del group` with 4,000 TUN devices here. Deleted first
+/// (one lookup each), they leave those walks short: 0.2 s, then 0.9 s.
+pub(super) fn flush_group_ipv6_routes(nl: &mut Rtnl) -> io::Result<()> {
+    let links = nl.dump(RouteNetlinkMessage::GetLink(LinkMessage::default()))?;
+    let ours: std::collections::HashSet<u32> = links
+        .into_iter()
+        .filter_map(|m| match m {
+            RouteNetlinkMessage::NewLink(l)
+                if l.attributes.contains(&LinkAttribute::Group(TUNNEL_GROUP)) =>
+            {
+                Some(l.header.index)
+            }
+            _ => None,
+        })
+        .collect();
+    if ours.is_empty() {
+        return Ok(());
+    }
+    let mut query = RouteMessage::default();
+    query.header.address_family = AddressFamily::Inet6;
+    for m in nl.dump(RouteNetlinkMessage::GetRoute(query))? {
+        let RouteNetlinkMessage::NewRoute(mut r) = m else {
+            continue;
+        };
+        let through_ours = r
+            .attributes
+            .iter()
+            .any(|a| matches!(a, RouteAttribute::Oif(i) if ours.contains(i)));
+        if !through_ours {
+            continue;
+        }
+        // What names the route, as `ip route del` sends it; not the dump's read-only
+        // attributes (cache info, preference).
+        r.attributes.retain(|a| {
+            matches!(
+                a,
+                RouteAttribute::Destination(_)
+                    | RouteAttribute::Table(_)
+                    | RouteAttribute::Oif(_)
+                    | RouteAttribute::Priority(_)
+            )
+        });
+        // Gone meanwhile (its device went down) is fine.
+        unless_gone(nl.request(RouteNetlinkMessage::DelRoute(r), 0))?;
+    }
     Ok(())
 }
 

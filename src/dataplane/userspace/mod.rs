@@ -706,6 +706,9 @@ impl Dataplane for UserspaceDataplane {
         released(&devices);
         // The devices go in one batch; closing their queues then finds them gone.
         if !devices.is_empty() {
+            if let Err(e) = link::flush_group_ipv6_routes(&mut self.rtnl) {
+                tracing::warn!("removing the tunnel interfaces' IPv6 routes first: {e}");
+            }
             if let Err(e) = link::delete_group(&mut self.rtnl) {
                 tracing::warn!("removing the tunnel interfaces in one batch: {e}");
             }
