@@ -285,15 +285,16 @@ echo "ikev1d: $IKT_BIN; hub with 1 tunnel and no peer: $EMPTY_RSS KiB RSS"
 echo "(userspace data path buffers, in that figure and not per tunnel: see docs/design.md, Scale)"
 header
 # fits ROW N DEVICES: whether DEVICES userspace-path TUN devices fit the kernel's free
-# memory. With the noqueue qdisc (link::no_queue) each costs about 0.35 MiB here
-# (MemAvailable fell 681 MiB during the N=1000 row: 2,000 devices and both daemons);
-# 512 KiB is counted. Before it, the default mq qdisc made it 3.5 MiB, and 2 x 10,000
-# devices ran this 24 GiB machine out of memory. Half of MemAvailable at most.
+# memory; 128 KiB is counted per device. Measured: MemAvailable fell 130 MiB at most
+# during the N=1000 row (2,000 devices, both daemons), now that a device past the 64th
+# has one queue and no IFF_MULTI_QUEUE (its slab 57 KiB, 263 KiB with the flag) and the
+# noqueue qdisc (link::no_queue; the default mq qdisc made it 3.5 MiB a device, and
+# 2 x 10,000 devices ran this 24 GiB machine out of memory). Half of MemAvailable at most.
 fits() {
     local avail
     avail=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
-    [ $(($3 * 512)) -le $((avail / 2)) ] && return 0
-    echo "$1 N=$2: skipped, $3 TUN devices need about $(($3 / 2)) MiB of kernel memory, $((avail / 1024)) MiB available" >&2
+    [ $(($3 * 128)) -le $((avail / 2)) ] && return 0
+    echo "$1 N=$2: skipped, $3 TUN devices need about $(($3 / 8)) MiB of kernel memory, $((avail / 1024)) MiB available" >&2
     return 1
 }
 for n in "${sizes[@]}"; do
