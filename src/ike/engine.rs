@@ -485,6 +485,13 @@ impl Engine {
         self.current_pair(tunnel).is_none_or(|c| c.rekey_pending) && !self.negotiating(tunnel)
     }
 
+    /// May this end start a negotiation for `tunnel`: not under `--passive`, nor under
+    /// its IPsec profile's `responder-only` (IOS's IKE Responder-Only Mode: no Main or
+    /// Quick Mode started, no SA rekeyed; the peer does all of it).
+    pub(super) fn initiates(&self, tunnel: &TunnelSettings) -> bool {
+        !self.settings.passive && !tunnel.options.responder_only
+    }
+
     /// Bring `tunnel` up (or replace its expiring pair): Quick Mode over an ISAKMP SA
     /// between its two addresses, making one first if needed.
     pub(super) fn initiate(&mut self, now: Instant, name: &str) {
@@ -496,7 +503,7 @@ impl Engine {
         let Some(tunnel) = self.tunnel(name) else {
             return;
         };
-        if tunnel.shutdown || self.settings.passive || !self.needs_quick_mode(name) {
+        if tunnel.shutdown || !self.initiates(&tunnel) || !self.needs_quick_mode(name) {
             return;
         }
         let ends = tunnel.endpoints();
@@ -578,7 +585,9 @@ impl Engine {
             .quick
             .values()
             .any(|q| q.tunnel == tunnel && q.state.in_progress());
-        let allowed = self.tunnel(tunnel).is_some_and(|t| !t.shutdown) && !self.settings.passive;
+        let allowed = self
+            .tunnel_ref(tunnel)
+            .is_some_and(|t| !t.shutdown && self.initiates(t));
         if self.current_pair(tunnel).is_none()
             && !running
             && !self.negotiating(tunnel)

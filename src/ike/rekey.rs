@@ -154,7 +154,10 @@ impl Engine {
         }
         let mut due = Vec::new();
         for name in &self.wanted {
-            let Some(tunnel) = self.tunnel_ref(name).filter(|t| !t.shutdown) else {
+            let Some(tunnel) = self
+                .tunnel_ref(name)
+                .filter(|t| !t.shutdown && self.initiates(t))
+            else {
                 continue;
             };
             let rekeying = match current.get(name.as_str()) {
@@ -215,7 +218,14 @@ impl Engine {
         }
         let in_progress = self.phase1.of_pair(ends).any(|o| o.negotiating());
         p1.rekeying = true;
-        let needed = self.children.any_between(ends) || !self.wanted_between(ends).is_empty();
+        // Only for a tunnel this end may rekey: a `responder-only` one leaves it to the
+        // peer (as a Virtual-Access of a `responder-only` template does).
+        let needed = self
+            .children
+            .of_pair(ends)
+            .map(|c| c.tunnel.as_str())
+            .chain(self.wanted_between(ends).iter().map(String::as_str))
+            .any(|name| self.tunnel_ref(name).is_some_and(|t| self.initiates(t)));
         if !in_progress && needed {
             self.note(p1, Note::Phase1Rekey);
             let path = (p1.fvrf, p1.local, p1.remote);

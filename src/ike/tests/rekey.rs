@@ -166,3 +166,32 @@ fn a_lost_delete_leaves_the_old_pair_to_its_hard_lifetime() {
         assert!(side.count("replaced by a newer SA") >= 2);
     }
 }
+
+#[test]
+fn responder_only_end_never_initiates_or_rekeys_and_the_peer_keeps_the_tunnel_up() {
+    // `responder-only` in A's IPsec profile (IOS IKE Responder-Only Mode).
+    let mut a = short(settings(A_ADDR, B_ADDR));
+    a.tunnels[0].options.responder_only = true;
+    let mut pair = Pair::new(a, short(settings(B_ADDR, A_ADDR)));
+    pair.initiate(false);
+    pair.run_for(Duration::from_secs(5));
+    assert!(pair.a.engine.isakmp_sas(pair.time).is_empty());
+    assert!(!pair.a.logged("beginning Main Mode"));
+    // The peer brings it up and rekeys both phases; A only answers.
+    pair.initiate(true);
+    pair.run_for(Duration::from_secs(1));
+    pair.assert_agree();
+    pair.check_no_loss = true;
+    pair.run_for(Duration::from_secs(100));
+    pair.assert_agree();
+    assert!(sa_ups(&pair.a) >= 4, "{} pairs", sa_ups(&pair.a));
+    for never in [
+        "beginning Main Mode",
+        "beginning Quick Mode",
+        "soft lifetime reached: rekeying",
+    ] {
+        assert!(!pair.a.logged(never), "A logged {never:?}");
+    }
+    assert!(pair.b.logged("beginning Quick Mode"));
+    assert!(pair.a.alerts().is_empty() && pair.b.alerts().is_empty());
+}
