@@ -119,8 +119,9 @@ overlay $G-b2 $G-b3 "ipsec ipv4 v6-overlay" 198.51.100.2 198.51.100.3 24 2001:db
 # piece at a time (each address a tunnel binds, on eth0; each IOS interface name mapped
 # to eth0; an address on the interface an `ip unnumbered` tunnel borrows from), then it
 # runs for 2 s, its peers never answering. A configuration `check` accepts gets as far
-# as Main Mode (its keys looked up and used), or, a hub with a Virtual-Template only,
-# ready for its spokes; one it refuses stops with its error.
+# as Main Mode (its keys looked up and used), or, a hub with a Virtual-Template only or
+# a `responder-only` profile, ready for its peers and silent; one it refuses stops with
+# its error.
 # Whatever the daemon logs, no secret of the fixture is in it.
 add_netns $G-fix
 ip -n $G-fix link add eth0 type veth peer name eth1
@@ -168,6 +169,10 @@ for conf in tests/fixtures/ios/*.conf; do
     elif ! grep -q ': if_id ' "tests/fixtures/ios/$name.check"; then
         # a Virtual-Template only: a hub that waits for its spokes
         check "$name: runs and waits for spokes" grep -q 'ikev1d ready' "$IKT_RUN/$name.log"
+    elif grep -q '^ *responder-only' "$IKT_RUN/$name.conf"; then
+        # IOS's IKE Responder-Only Mode: its tunnels wait for the peer to begin
+        check "$name: runs and, responder-only, begins no Main Mode" bash -c \
+            "grep -q 'ikev1d ready' '$IKT_RUN/$name.log' && ! grep -q 'beginning Main Mode exchange' '$IKT_RUN/$name.log'"
     else
         check "$name: runs and begins Main Mode" grep -q 'beginning Main Mode exchange' "$IKT_RUN/$name.log"
     fi
