@@ -271,16 +271,23 @@ impl UserspaceDataplane {
         self.inbound.publish(self.inbound_sas.clone());
     }
 
-    /// Forget an SA: it leaves the packet threads' tables.
-    fn remove_sa(&mut self, key: &SaKey) -> Option<Installed> {
-        let gone = self.forget_sa(key)?;
-        if gone.sa.direction == Direction::In {
+    /// Forget these SAs: they leave the packet threads' tables, which get one new
+    /// inbound table if any was inbound (not one per SA: a copy of every inbound SA
+    /// each time, quadratic in a hub's tunnels at shutdown or a round of expiries).
+    fn remove_sas<'a>(&mut self, keys: impl IntoIterator<Item = &'a SaKey>) {
+        let mut inbound_gone = false;
+        for key in keys {
+            inbound_gone |= self
+                .forget_sa(key)
+                .is_some_and(|gone| gone.sa.direction == Direction::In);
+        }
+        if inbound_gone {
             self.publish_inbound();
         }
-        Some(gone)
     }
 
-    /// `remove_sa` but for the inbound table's publication, which the caller owes.
+    /// `remove_sas` of one SA but for the inbound table's publication, which the caller
+    /// owes.
     fn forget_sa(&mut self, key: &SaKey) -> Option<Installed> {
         let gone = self.sas.remove(key)?;
         if let Some(t) = self.tunnels.get_mut(&gone.tunnel) {
@@ -617,27 +624,21 @@ impl Dataplane for UserspaceDataplane {
         spi: u32,
         dst: IpAddr,
     ) -> Result<()> {
-        let key = (direction, spi, dst);
-        self.installed(tunnel, key)?;
-        self.remove_sa(&key);
-        Ok(())
+        let sa = (tunnel.to_string(), direction, spi, dst);
+        self.delete_sas(&[sa]).pop().map_or(Ok(()), Err)
     }
 
     fn delete_sas(&mut self, sas: &[TunnelSa]) -> Vec<DataplaneError> {
         let mut errors = Vec::new();
-        let mut inbound_gone = false;
+        let mut found = Vec::new();
         for (tunnel, direction, spi, dst) in sas {
             let key = (*direction, *spi, *dst);
             match self.installed(tunnel, key) {
-                Ok(_) => {
-                    inbound_gone |= self.forget_sa(&key).is_some() && *direction == Direction::In
-                }
+                Ok(_) => found.push(key),
                 Err(e) => errors.push(e),
             }
         }
-        if inbound_gone {
-            self.publish_inbound();
-        }
+        self.remove_sas(&found);
         errors
     }
 
@@ -676,9 +677,7 @@ impl Dataplane for UserspaceDataplane {
                 hard,
             });
         }
-        for key in &spent {
-            self.remove_sa(key);
-        }
+        self.remove_sas(&spent);
         self.follow_path_mtu();
         // At most one acquire per tunnel and poll: the engine does the rest.
         events.extend(
